@@ -1,0 +1,33 @@
+// @ts-check
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'var/**', 'helm/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      'no-console': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    // Providers see only the public contract (STYLE.md #3): no store, no http, no config loading.
+    files: ['providers/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { regex: '^(\\.\\./)+src/(?!sdk(\\.js)?$)', message: 'providers may import only src/sdk.ts' },
+          { group: ['ioredis', 'express', 'node:process'], message: 'providers never touch Redis, HTTP routing or process.env' },
+        ],
+      }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'providers never read process.env; take dependencies through create(config, deps)' }],
+    },
+  },
+  {
+    files: ['src/cli/**/*.ts', 'bench/**/*.ts'],
+    rules: { 'no-console': 'off' },
+  },
+);

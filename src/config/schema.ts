@@ -1,0 +1,159 @@
+/**
+ * The broker's configuration file, validated once at boot (STYLE.md #10). Every object is
+ * `.strict()`; secrets are file paths, never inline values. Provider sections and profile params
+ * are validated by their provider's own schema in catalog/, so this file knows no provider fields.
+ */
+import { z } from 'zod';
+
+const duration = z.number().int().positive();
+const filePath = z.string().min(1);
+const httpsOrLoopbackUrl = z.url({ protocol: /^https?$/ });
+
+export const jwksSourceSchema = z.union([
+  z.object({ file: filePath }).strict(),
+  z.object({
+    url: httpsOrLoopbackUrl,
+    timeoutMs: duration.default(3000),
+    maxBytes: duration.default(256 * 1024),
+    cooldownSeconds: duration.default(30),
+  }).strict(),
+]);
+
+const asymmetricAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
+
+export const agentIssuerSchema = z.object({
+  /** A short name for logs and metrics. */
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
+  /** Exact `iss` value. */
+  issuer: z.string().min(1),
+  jwks: jwksSourceSchema,
+  algorithms: z.array(asymmetricAlg).min(1),
+  /** `spiffe`: sub must be a SPIFFE ID (the agent id); `opaque`: agent id is `issuer#sub`. */
+  subject: z.enum(['spiffe', 'opaque']),
+  /** SPIFFE only: trust domains this issuer may vouch for. */
+  trustDomains: z.array(z.string().regex(/^[a-z0-9._-]+$/)).optional(),
+  maxLifetimeSeconds: duration.max(86_400).default(3600),
+  clockLeewaySeconds: z.number().int().min(0).max(60).default(30),
+}).strict();
+
+export const operatorIssuerSchema = z.object({
+  issuer: z.string().min(1),
+  jwks: jwksSourceSchema,
+  algorithms: z.array(asymmetricAlg).min(1),
+  /** Defaults to identity.audience. */
+  audience: z.string().min(1).optional(),
+  /** Claim holding the operator's roles or groups (string or array of strings). */
+  rolesClaim: z.string().min(1).default('roles'),
+  /** Role that may run operator endpoints (open/close incidents, read audit, introspect). */
+  operatorRole: z.string().min(1).default('operator'),
+  maxLifetimeSeconds: duration.max(86_400).default(3600),
+  clockLeewaySeconds: z.number().int().min(0).max(60).default(30),
+}).strict();
+
+export const profileSchema = z.object({
+  provider: z.string().min(1),
+  description: z.string().default(''),
+  /** Upper bound of any grant's TTL, seconds. */
+  maxTtl: duration,
+  /** Default TTL when the request names none; clamped to maxTtl. */
+  defaultTtl: duration.optional(),
+  tier: z.enum(['read', 'contain', 'remediate']),
+  /**
+   * Which agents may request the profile: regular expressions over the agent id, anchored by the
+   * broker (`^(?:…)$`) so `spiffe://a/b` never matches `spiffe://a/b-evil`.
+   */
+  agents: z.array(z.string().min(1)).min(1),
+  /** Provider-specific parameters, validated by the provider's schema. */
+  params: z.record(z.string(), z.unknown()).default({}),
+}).strict();
+
+export const configSchema = z.object({
+  mode: z.enum(['development', 'production']),
+  server: z.object({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65_535).default(8080),
+    bodyLimitBytes: duration.max(1024 * 1024).default(64 * 1024),
+    shutdownGraceSeconds: duration.default(20),
+    trustProxy: z.boolean().default(false),
+  }).strict().default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, shutdownGraceSeconds: 20, trustProxy: false }),
+  logging: z.object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  }).strict().default({ level: 'info' }),
+  store: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('memory') }).strict(),
+    z.object({
+      kind: z.literal('redis'),
+      url: z.url({ protocol: /^rediss?$/ }),
+      /** File holding the Redis password (mounted Secret); never inline. */
+      passwordFile: filePath.optional(),
+      keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('qm:'),
+    }).strict(),
+  ]),
+  identity: z.object({
+    /** The audience every agent and operator token must carry. */
+    audience: z.string().min(1),
+    agents: z.array(agentIssuerSchema).min(1),
+    operators: operatorIssuerSchema,
+    /** Token size cap before any parsing (SECURITY.md §1). */
+    maxTokenBytes: duration.max(64 * 1024).default(8192),
+  }).strict(),
+  /** Local token issuer for agents and operators; development mode only. */
+  devIssuer: z.object({
+    keyDir: filePath,
+    agentIssuer: z.string().min(1),
+    operatorIssuer: z.string().min(1),
+  }).strict().optional(),
+  providers: z.record(z.string(), z.unknown()).default({}),
+  profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/), profileSchema),
+  revocation: z.object({
+    /** Jobs revoked in parallel by one broker. */
+    concurrency: duration.max(256).default(16),
+    batchSize: duration.max(1000).default(64),
+    pollIntervalMs: duration.default(250),
+    /** A claimed job not finished within this is delivered again (crashed worker). */
+    leaseSeconds: duration.default(30),
+    backoffInitialMs: duration.default(1000),
+    backoffMaxMs: duration.default(60_000),
+    /** Per-broker ceiling on revocation calls per second; 0 = unlimited. Protects providers in close storms. */
+    maxPerSecond: z.number().int().min(0).default(0),
+    /** Past this, an outstanding revocation is escalated (audit + metric). */
+    deadlineSeconds: duration.default(300),
+    /** An intent without a committed handle after this was never handed out. */
+    issueTimeoutSeconds: duration.default(30),
+    expirySweepSeconds: duration.default(5),
+  }).strict().default({
+    concurrency: 16, batchSize: 64, pollIntervalMs: 250, leaseSeconds: 30, backoffInitialMs: 1000,
+    backoffMaxMs: 60_000, maxPerSecond: 0, deadlineSeconds: 300, issueTimeoutSeconds: 30, expirySweepSeconds: 5,
+  }),
+}).strict().superRefine((cfg, ctx) => {
+  if (cfg.mode === 'production' && cfg.store.kind === 'memory') {
+    ctx.addIssue({ code: 'custom', path: ['store', 'kind'], message: 'the memory store loses every grant on restart; production mode requires redis' });
+  }
+  if (cfg.mode === 'production' && cfg.devIssuer) {
+    ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'the development token issuer is refused in production mode' });
+  }
+  const agentIssuers = new Set<string>();
+  cfg.identity.agents.forEach((a, i) => {
+    if (agentIssuers.has(a.issuer)) ctx.addIssue({ code: 'custom', path: ['identity', 'agents', i, 'issuer'], message: 'duplicate issuer' });
+    agentIssuers.add(a.issuer);
+  });
+  if (agentIssuers.has(cfg.identity.operators.issuer)) {
+    // Token kinds must not overlap: an agent token must never pass as an operator token.
+    ctx.addIssue({ code: 'custom', path: ['identity', 'operators', 'issuer'], message: 'operator issuer must differ from every agent issuer' });
+  }
+  for (const [name, p] of Object.entries(cfg.profiles)) {
+    if (p.defaultTtl !== undefined && p.defaultTtl > p.maxTtl) {
+      ctx.addIssue({ code: 'custom', path: ['profiles', name, 'defaultTtl'], message: 'must not exceed maxTtl' });
+    }
+    p.agents.forEach((pattern, i) => {
+      try { new RegExp(pattern, 'u'); } catch { ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: 'invalid regular expression' }); }
+    });
+  }
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type AgentIssuerConfig = z.infer<typeof agentIssuerSchema>;
+export type OperatorIssuerConfig = z.infer<typeof operatorIssuerSchema>;
+export type JwksSource = z.infer<typeof jwksSourceSchema>;
+export type ProfileConfig = z.infer<typeof profileSchema>;
+export type RevocationConfig = Config['revocation'];

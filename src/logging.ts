@@ -1,0 +1,58 @@
+/**
+ * pino with redaction paths defined in this one place (STYLE.md #14). Anything that might carry a
+ * secret is censored by path; code logs fingerprints, ids and codes instead of values.
+ * Attacker-controlled strings are cleaned of control characters before they are logged.
+ */
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const REDACT_PATHS: readonly string[] = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-pagerduty-signature"]',
+  'req.headers["webhook-signature"]',
+  'headers.authorization',
+  'authorization',
+  'token',
+  'accessToken',
+  'access_token',
+  'credential',
+  'secret',
+  'password',
+  'clientSecret',
+  '*.token',
+  '*.accessToken',
+  '*.access_token',
+  '*.credential',
+  '*.secret',
+  '*.password',
+  '*.privateKey',
+  '*.d',
+];
+
+export interface LoggerOptions {
+  level: LevelWithSilent;
+  /** Where lines go; stdout when absent. Tests pass a capturing stream. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  return pino(
+    {
+      level: options.level,
+      base: { service: 'quartermaster' },
+      redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}
+
+/** Removes control characters and bounds length, for strings an attacker chose. */
+export function cleanForLog(value: string, max = 256): string {
+  // eslint-disable-next-line no-control-regex
+  const cleaned = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
+}

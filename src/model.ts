@@ -1,0 +1,88 @@
+/**
+ * The broker's ledger types (DESIGN.md "Concepts"). Plain data, JSON-serializable, no secrets:
+ * a grant holds the provider's revocation handle, never the credential.
+ * Times are milliseconds since the epoch.
+ */
+
+export const SEVERITIES = ['sev1', 'sev2', 'sev3', 'sev4', 'sev5'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export interface Incident {
+  readonly id: string;
+  /** Where the incident came from: `api`, `cli`, later `pagerduty`, `incidentio`, `generic`. */
+  readonly source: string;
+  readonly title: string;
+  readonly severity: Severity;
+  readonly status: 'open' | 'closed';
+  readonly openedAt: number;
+  readonly closedAt?: number;
+  /** Who opened / closed it (operator subject or webhook source). */
+  readonly openedBy: string;
+  readonly closedBy?: string;
+}
+
+/**
+ * issuing: intent recorded, provider not yet answered (never returned to anyone).
+ * active: credential handed out. revoking: revocation accepted and queued.
+ * revoked / expired: terminal. failed: the provider never issued it (terminal, nothing to revoke).
+ */
+export const GRANT_STATES = ['issuing', 'active', 'revoking', 'revoked', 'expired', 'failed'] as const;
+export type GrantState = (typeof GRANT_STATES)[number];
+
+export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation';
+
+/** Opaque to core, JSON-serializable, never secret: accessor, lease id, session name, jti… */
+export type RevocationHandle = Readonly<Record<string, string | number | boolean>>;
+
+export interface Grant {
+  readonly id: string;
+  readonly incidentId: string;
+  readonly profile: string;
+  readonly provider: string;
+  /** Agent id: a SPIFFE ID or `issuer#subject`. */
+  readonly agent: string;
+  readonly purpose: string;
+  readonly state: GrantState;
+  readonly createdAt: number;
+  readonly ttlSeconds: number;
+  /** Provider-enforced hard expiry; for an intent, the latest it could be. */
+  readonly expiresAt: number;
+  readonly handle?: RevocationHandle;
+  readonly revokeReason?: RevokeReason;
+  readonly revokeRequestedAt?: number;
+  /** When the grant reached revoked / expired / failed. */
+  readonly endedAt?: number;
+  readonly revokeAttempts?: number;
+  /** Whether the provider confirmed the credential is dead (revocation receipt). */
+  readonly revocationConfirmed?: boolean;
+  /** Last revocation or issue failure, operator-facing, no secrets. */
+  readonly lastError?: string;
+}
+
+export const TERMINAL_STATES: ReadonlySet<GrantState> = new Set(['revoked', 'expired', 'failed']);
+
+export interface AuditEvent {
+  readonly seq: number;
+  readonly at: number;
+  readonly type:
+    | 'incident.opened'
+    | 'incident.closed'
+    | 'grant.issued'
+    | 'grant.denied'
+    | 'grant.failed'
+    | 'grant.released'
+    | 'grant.revoked'
+    | 'grant.expired'
+    | 'revocation.retry'
+    | 'revocation.overdue';
+  readonly actor: string;
+  readonly incidentId?: string;
+  readonly grantId?: string;
+  readonly profile?: string;
+  /** Stable error code or decision reason; never a secret. */
+  readonly reason?: string;
+  /** Small, secret-free details (ttl, provider, fingerprints). */
+  readonly data?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export type AuditEventInput = Omit<AuditEvent, 'seq'>;

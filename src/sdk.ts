@@ -1,0 +1,148 @@
+/**
+ * The public contract between core and providers. Providers import this file only (enforced by
+ * ESLint): no Redis, no express, no config loading, no process.env. Everything a provider needs
+ * arrives through `create(config, deps)`; everything it returns is checked by core
+ * (catalog/) before it is trusted.
+ *
+ * Revocation comes in three shapes, because providers differ (SECURITY.md §3):
+ *  - per grant, upstream: Vault revokes an accessor or lease;
+ *  - per grant, by ledger: a broker-signed JWT dies when the broker's ledger says so
+ *    (introspection answers inactive), the token itself stays valid until `exp` offline;
+ *  - per incident: Vault revokes one per-incident parent token; AWS adds one deny-by-incident-tag
+ *    statement. Some providers cannot revoke single credentials at all (AWS STS by session).
+ * A provider may also confirm that a credential is really dead (a revocation receipt).
+ */
+import type { z } from 'zod';
+import { BrokerError } from './errors.js';
+import type { RevocationHandle } from './model.js';
+
+export type { RevocationHandle } from './model.js';
+export { BrokerError } from './errors.js';
+
+/** The smallest logger a provider may use. Never pass secrets to it. */
+export interface ProviderLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface ProviderDeps {
+  readonly logger: ProviderLogger;
+  /** Milliseconds since the epoch; injectable for tests. */
+  readonly now: () => number;
+  /** True when the broker runs its embedded development default. */
+  readonly devMode: boolean;
+}
+
+export interface AgentRef {
+  /** SPIFFE ID or `issuer#subject`. */
+  readonly id: string;
+  readonly issuer: string;
+}
+
+export interface IssueRequest<P> {
+  readonly grantId: string;
+  readonly incidentId: string;
+  readonly agent: AgentRef;
+  readonly profile: { readonly name: string; readonly params: P };
+  /** Already clamped by core to min(requested, profile maxTtl, provider max). */
+  readonly ttlSeconds: number;
+  readonly purpose: string;
+  readonly signal: AbortSignal;
+}
+
+export interface IssuedCredential {
+  /** The secret material, returned to the agent once and never stored or logged by core. */
+  readonly credential: Readonly<Record<string, string | number>>;
+  /** What core stores to revoke it later. Must not contain the secret. */
+  readonly handle: RevocationHandle;
+  /** Provider-enforced hard expiry, ms since epoch. Core rejects one beyond the granted TTL. */
+  readonly expiresAt: number;
+  /** Values of `credential` that are secret; core keeps them out of every sink. */
+  readonly secretFields: readonly string[];
+}
+
+export interface GrantRef {
+  readonly grantId: string;
+  readonly incidentId: string;
+  readonly handle: RevocationHandle;
+  readonly expiresAt: number;
+}
+
+export interface RevokeGrantRequest extends GrantRef {
+  readonly signal: AbortSignal;
+}
+
+export interface RevokeIncidentRequest {
+  readonly incidentId: string;
+  /** Every grant of the incident this provider issued and that is not yet terminal. */
+  readonly grants: readonly GrantRef[];
+  readonly signal: AbortSignal;
+}
+
+/** Outcome for one grant. `confirmed` means the provider checked that it is dead. */
+export interface RevocationReceipt {
+  readonly grantId: string;
+  readonly outcome: 'revoked' | 'already_dead';
+  readonly confirmed: boolean;
+}
+
+export interface ProviderCapabilities {
+  /**
+   * How a single grant is revoked: `upstream` (the provider kills it), `ledger` (the broker's own
+   * record decides, e.g. introspection), or `none` (only per-incident revocation or expiry).
+   */
+  readonly grantRevocation: 'upstream' | 'ledger' | 'none';
+  /** Whether `revokeIncident` kills a whole incident in O(1) provider calls. */
+  readonly incidentRevocation: boolean;
+  readonly minTtlSeconds: number;
+  readonly maxTtlSeconds: number;
+}
+
+export interface ProviderHealth {
+  readonly ok: boolean;
+  /** Operator-facing, no secrets. */
+  readonly detail?: string;
+}
+
+/** Introspection support for providers whose credentials are broker-signed tokens. */
+export interface TokenIntrospector {
+  /** Verify signature, issuer and expiry of a token this provider issued; null if it is not one. */
+  verifyIssued(token: string): Promise<{ readonly grantId: string; readonly claims: Readonly<Record<string, unknown>> } | null>;
+  /** Public keys, served at /.well-known/jwks.json. */
+  publicJwks(): { readonly keys: readonly Record<string, unknown>[] };
+}
+
+export interface Provider<P = unknown> {
+  readonly name: string;
+  readonly capabilities: ProviderCapabilities;
+  issue(req: IssueRequest<P>): Promise<IssuedCredential>;
+  /** Idempotent: revoking a dead credential answers `already_dead`. */
+  revokeGrant(req: RevokeGrantRequest): Promise<RevocationReceipt>;
+  /** Present when `capabilities.incidentRevocation`; idempotent like revokeGrant. */
+  revokeIncident?(req: RevokeIncidentRequest): Promise<readonly RevocationReceipt[]>;
+  readonly introspector?: TokenIntrospector;
+  health(signal: AbortSignal): Promise<ProviderHealth>;
+  close(): Promise<void>;
+}
+
+/** One per provider folder: `providers/<name>/index.ts` exports an object that satisfies this. */
+export interface ProviderFactory<C, P> {
+  readonly name: string;
+  /** zod schema of `providers.<name>` in the config file (`.strict()`). */
+  readonly configSchema: z.ZodType<C>;
+  /** zod schema of a profile's `params` for this provider (`.strict()`). */
+  readonly profileParamsSchema: z.ZodType<P>;
+  create(config: C, deps: ProviderDeps): Promise<Provider<P>>;
+}
+
+/** Upstream is down, sealed, throttling or timing out: retrying later may help (503). */
+export function providerUnavailable(detail: string, cause?: unknown): BrokerError {
+  return new BrokerError('ERR_PROVIDER_UNAVAILABLE', 503, 'credential provider unavailable', { detail, cause });
+}
+
+/** Upstream refused or answered something unusable: retrying the same request will not help. */
+export function providerFailed(detail: string, cause?: unknown): BrokerError {
+  return new BrokerError('ERR_PROVIDER_FAILED', 502, 'credential provider failed', { detail, cause });
+}

@@ -1,0 +1,96 @@
+/**
+ * The state port (DESIGN.md "State"). Operations are domain-shaped so each implementation can make
+ * them atomic: the Redis store runs each per-incident operation as one Lua script on keys that
+ * share the incident's hash tag; the memory store runs them synchronously.
+ *
+ * Guarantees every implementation must keep (checked by test/store/contract.ts):
+ *  - createGrantIntent fails with `incident_closed` once closeIncident has run (no grant after the
+ *    close tombstone), atomically with the incident's status check;
+ *  - closeIncident is idempotent: it flips every issuing/active grant to revoking, enqueues every
+ *    revoking grant of the incident (keeping an existing schedule), and returns them all;
+ *  - commitGrant never resurrects a grant that a close flipped to revoking;
+ *  - the revocation queue is at-least-once: a claimed job not completed within its lease is
+ *    claimed again (a crashed worker loses nothing).
+ */
+import type { AuditEvent, AuditEventInput, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
+
+export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed';
+
+export interface CloseIncidentResult {
+  readonly incident: Incident;
+  /** True when this call wrote the tombstone (false when it was already closed). */
+  readonly closedNow: boolean;
+  /** Ids of every grant of the incident that is revoking after the call. */
+  readonly revoking: readonly string[];
+}
+
+export interface CommitGrantInput {
+  readonly handle: RevocationHandle;
+  readonly expiresAt: number;
+}
+
+export interface RevocationJob {
+  readonly grantId: string;
+  /** Delivery count including this one. */
+  readonly attempt: number;
+}
+
+export interface GrantFinish {
+  readonly state: Extract<GrantState, 'revoked' | 'expired'>;
+  readonly at: number;
+  readonly confirmed: boolean;
+}
+
+export interface AuditQuery {
+  readonly incidentId?: string;
+  /** Return events with seq greater than this. */
+  readonly afterSeq?: number;
+  readonly limit: number;
+}
+
+export interface Store {
+  readonly kind: 'memory' | 'redis';
+  /** Throws if the store cannot serve requests (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Creates the incident unless one with its id exists; returns the stored one either way. */
+  createIncident(incident: Incident): Promise<{ readonly created: boolean; readonly incident: Incident }>;
+  getIncident(id: string): Promise<Incident | null>;
+  /** Null when the incident does not exist. See the guarantees above. */
+  closeIncident(id: string, closedAt: number, closedBy: string): Promise<CloseIncidentResult | null>;
+
+  /** Records the grant (state `issuing`) if and only if its incident exists and is open. */
+  createGrantIntent(grant: Grant): Promise<CreateGrantIntentResult>;
+  /**
+   * Stores the handle and expiry; `issuing` becomes `active`. A grant already `revoking` (its
+   * incident closed meanwhile) keeps that state, gains the handle and is (re)enqueued.
+   * Returns the grant after the update, or null if it does not exist.
+   */
+  commitGrant(id: string, input: CommitGrantInput): Promise<Grant | null>;
+  /** The provider never issued it: `issuing` becomes `failed` (terminal). */
+  failGrant(id: string, at: number, error: string): Promise<Grant | null>;
+  getGrant(id: string): Promise<Grant | null>;
+  listGrantsByIncident(incidentId: string): Promise<Grant[]>;
+  /**
+   * `active` (or `issuing`) becomes `revoking` with the reason, and the grant is enqueued due now.
+   * Idempotent; returns the grant after the call (unchanged if already revoking or terminal).
+   */
+  requestRevocation(id: string, reason: RevokeReason, at: number): Promise<Grant | null>;
+  /** Marks `active` grants whose expiresAt ≤ now as `expired`; returns their ids. */
+  expireGrants(now: number, limit: number): Promise<string[]>;
+
+  /** Jobs due at `now`, leased until now + leaseMs. */
+  claimRevocations(now: number, max: number, leaseMs: number): Promise<RevocationJob[]>;
+  /** Terminal revocation outcome; removes the job. No-op on a grant already terminal. */
+  finishRevocation(id: string, finish: GrantFinish): Promise<Grant | null>;
+  /** Reschedules the job for `dueAt`, recording the attempt count and an error (no secrets). */
+  retryRevocation(id: string, dueAt: number, error: string): Promise<void>;
+  /** Jobs in the queue (leased or not); for metrics and tests. */
+  revocationQueueDepth(): Promise<number>;
+  /** Incidents that are closed and still have revoking grants; used on startup to re-enqueue. */
+  listClosingIncidents(): Promise<string[]>;
+
+  appendAudit(event: AuditEventInput): Promise<AuditEvent>;
+  listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+}
