@@ -82,7 +82,11 @@ export interface Store {
 
   /** Jobs due at `now`, leased until now + leaseMs. */
   claimRevocations(now: number, max: number, leaseMs: number): Promise<RevocationJob[]>;
-  /** Terminal revocation outcome; removes the job. No-op on a grant already terminal. */
+  /**
+   * Terminal revocation outcome; removes the job. No-op on a grant already terminal. Returns the
+   * grant when this call ended it; null when it is missing or had already ended (so a job
+   * delivered twice is audited once).
+   */
   finishRevocation(id: string, finish: GrantFinish): Promise<Grant | null>;
   /** Reschedules the job for `dueAt`, recording the attempt count and an error (no secrets). */
   retryRevocation(id: string, dueAt: number, error: string): Promise<void>;

@@ -1,0 +1,196 @@
+/**
+ * The in-process store for the embedded default and unit tests (DESIGN.md "State"). Each method
+ * does all its work before its first (and only) resolution, so it is atomic the way the Redis
+ * store's Lua scripts are. Records go in and out as deep copies: a caller that mutates an object
+ * it passed or got back cannot change the ledger behind the store's back.
+ *
+ * Everything is lost on restart; config refuses this store in production mode.
+ */
+import { TERMINAL_STATES, type AuditEvent, type AuditEventInput, type Grant, type Incident } from '../model.js';
+import type { CloseIncidentResult, RevocationJob, Store } from './store.js';
+
+interface Job {
+  /** When the job may be claimed: its due time, or the end of its current lease. */
+  dueAt: number;
+  /** Deliveries so far. */
+  attempts: number;
+}
+
+const copy = <T>(value: T): T => structuredClone(value);
+const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+export function createMemoryStore(): Store {
+  const incidents = new Map<string, Incident>();
+  const grants = new Map<string, Grant>();
+  const jobs = new Map<string, Job>();
+  const audit: AuditEvent[] = [];
+  let seq = 0;
+
+  const enqueue = (grantId: string, dueAt: number): void => {
+    // Keep an existing schedule: a job in backoff or under lease is not pulled forward.
+    if (!jobs.has(grantId)) jobs.set(grantId, { dueAt, attempts: 0 });
+  };
+  const grantsOf = (incidentId: string): Grant[] => [...grants.values()].filter((g) => g.incidentId === incidentId);
+
+  return {
+    kind: 'memory',
+    async ping() {},
+    async close() {},
+
+    async createIncident(incident) {
+      const existing = incidents.get(incident.id);
+      if (existing) return { created: false, incident: copy(existing) };
+      incidents.set(incident.id, copy(incident));
+      return { created: true, incident: copy(incident) };
+    },
+
+    async getIncident(id) {
+      const incident = incidents.get(id);
+      return incident ? copy(incident) : null;
+    },
+
+    async closeIncident(id, closedAt, closedBy): Promise<CloseIncidentResult | null> {
+      const incident = incidents.get(id);
+      if (!incident) return null;
+      const closedNow = incident.status !== 'closed';
+      if (closedNow) incidents.set(id, { ...incident, status: 'closed', closedAt, closedBy });
+      const revoking: string[] = [];
+      for (const grant of grantsOf(id)) {
+        if (grant.state === 'issuing' || grant.state === 'active') {
+          grants.set(grant.id, { ...grant, state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
+        }
+        if (grants.get(grant.id)?.state === 'revoking') {
+          revoking.push(grant.id);
+          enqueue(grant.id, closedAt);
+        }
+      }
+      return { incident: copy(incidents.get(id) as Incident), closedNow, revoking };
+    },
+
+    async createGrantIntent(grant) {
+      const incident = incidents.get(grant.incidentId);
+      if (!incident) return 'incident_missing';
+      if (incident.status !== 'open') return 'incident_closed';
+      if (grants.has(grant.id)) throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+      grants.set(grant.id, { ...copy(grant), state: 'issuing' });
+      return 'ok';
+    },
+
+    async commitGrant(id, input) {
+      const grant = grants.get(id);
+      if (!grant) return null;
+      if (grant.state === 'issuing' || grant.state === 'revoking') {
+        // A close that won the race keeps the grant revoking; the handle lets the worker revoke it.
+        const state = grant.state === 'issuing' ? 'active' : 'revoking';
+        grants.set(id, { ...grant, state, handle: copy(input.handle), expiresAt: input.expiresAt });
+        if (state === 'revoking') enqueue(id, grant.revokeRequestedAt ?? 0);
+      }
+      return copy(grants.get(id) as Grant);
+    },
+
+    async failGrant(id, at, error) {
+      const grant = grants.get(id);
+      if (!grant) return null;
+      if (grant.state === 'issuing') grants.set(id, { ...grant, state: 'failed', endedAt: at, lastError: error });
+      return copy(grants.get(id) as Grant);
+    },
+
+    async getGrant(id) {
+      const grant = grants.get(id);
+      return grant ? copy(grant) : null;
+    },
+
+    async listGrantsByIncident(incidentId) {
+      return grantsOf(incidentId)
+        .sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id))
+        .map(copy);
+    },
+
+    async requestRevocation(id, reason, at) {
+      const grant = grants.get(id);
+      if (!grant) return null;
+      if (grant.state === 'issuing' || grant.state === 'active') {
+        grants.set(id, { ...grant, state: 'revoking', revokeReason: reason, revokeRequestedAt: at });
+      }
+      if (grants.get(id)?.state === 'revoking') enqueue(id, at);
+      return copy(grants.get(id) as Grant);
+    },
+
+    async expireGrants(now, limit) {
+      const due = [...grants.values()]
+        .filter((g) => g.state === 'active' && g.expiresAt <= now)
+        .sort((a, b) => a.expiresAt - b.expiresAt || compareIds(a.id, b.id))
+        .slice(0, Math.max(0, limit));
+      for (const grant of due) grants.set(grant.id, { ...grant, state: 'expired', endedAt: grant.expiresAt });
+      return due.map((g) => g.id);
+    },
+
+    async claimRevocations(now, max, leaseMs): Promise<RevocationJob[]> {
+      const due = [...jobs.entries()]
+        .filter(([, job]) => job.dueAt <= now)
+        .sort(([a, x], [b, y]) => x.dueAt - y.dueAt || compareIds(a, b))
+        .slice(0, Math.max(0, max));
+      return due.map(([grantId, job]) => {
+        job.dueAt = now + leaseMs;
+        job.attempts += 1;
+        return { grantId, attempt: job.attempts };
+      });
+    },
+
+    async finishRevocation(id, finish) {
+      const job = jobs.get(id);
+      jobs.delete(id);
+      const grant = grants.get(id);
+      if (!grant || TERMINAL_STATES.has(grant.state)) return null;
+      const ended: Grant = {
+        ...grant,
+        state: finish.state,
+        endedAt: finish.at,
+        revocationConfirmed: finish.confirmed,
+        ...(job && job.attempts > 0 ? { revokeAttempts: job.attempts } : {}),
+      };
+      grants.set(id, ended);
+      return copy(ended);
+    },
+
+    async retryRevocation(id, dueAt, error) {
+      const grant = grants.get(id);
+      if (!grant || grant.state !== 'revoking') return;
+      const job = jobs.get(id);
+      grants.set(id, { ...grant, lastError: error, ...(job && job.attempts > 0 ? { revokeAttempts: job.attempts } : {}) });
+      jobs.set(id, { dueAt, attempts: job?.attempts ?? 0 });
+    },
+
+    async revocationQueueDepth() {
+      return jobs.size;
+    },
+
+    async listClosingIncidents() {
+      const closing = new Set<string>();
+      for (const grant of grants.values()) {
+        if (grant.state === 'revoking' && incidents.get(grant.incidentId)?.status === 'closed') closing.add(grant.incidentId);
+      }
+      return [...closing];
+    },
+
+    async appendAudit(event: AuditEventInput) {
+      seq += 1;
+      const stored: AuditEvent = { seq, ...copy(event) };
+      audit.push(stored);
+      return copy(stored);
+    },
+
+    async listAudit(query) {
+      if (query.limit <= 0) return [];
+      const after = query.afterSeq ?? -Infinity;
+      const out: AuditEvent[] = [];
+      for (const event of audit) {
+        if (event.seq <= after) continue;
+        if (query.incidentId !== undefined && event.incidentId !== query.incidentId) continue;
+        out.push(copy(event));
+        if (out.length >= query.limit) break;
+      }
+      return out;
+    },
+  };
+}

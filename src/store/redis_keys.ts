@@ -1,0 +1,50 @@
+/**
+ * Redis key names (DESIGN.md "State"). Every key of one incident carries the hash tag
+ * `{inc:<id>}`, so Redis Cluster puts them in one slot and one Lua script may touch them together
+ * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
+ * The id is percent-encoded: a raw `}` in an incident id would end the tag early and scatter the
+ * incident over several slots; a raw `{` could start a tag of the attacker's choosing.
+ *
+ * Global keys are grouped by the operation that must update them atomically: the queue and its
+ * delivery counters share `{revq}` (claimed together by one script), the audit counter and log
+ * share `{audit}`. The grant-id index is one small key per grant so it spreads over the cluster.
+ */
+export interface RedisKeys {
+  /** Incident JSON. */
+  incident(incidentId: string): string;
+  /** Hash: grant id → compact grant record (redis_codec.ts). */
+  grants(incidentId: string): string;
+  /** Sorted set: audit events of this incident, scored by seq. */
+  incidentAudit(incidentId: string): string;
+  /** String: grant id → incident id, so a grant is found by its id alone. */
+  grantIndex(grantId: string): string;
+  /** Sorted set: grant id scored by when its revocation job is due (or its lease ends). */
+  readonly revocationDue: string;
+  /** Hash: grant id → deliveries of its revocation job. */
+  readonly revocationAttempts: string;
+  /** Sorted set: grant id scored by expiresAt (active grants, swept by expireGrants). */
+  readonly expiry: string;
+  /** Set: incident ids whose close may still have revoking grants. */
+  readonly closing: string;
+  readonly auditSeq: string;
+  /** Sorted set: every audit event, scored by seq. */
+  readonly auditLog: string;
+}
+
+const enc = encodeURIComponent;
+
+export function createRedisKeys(prefix: string): RedisKeys {
+  const tag = (incidentId: string): string => `${prefix}{inc:${enc(incidentId)}}`;
+  return {
+    incident: (id) => `${tag(id)}:incident`,
+    grants: (id) => `${tag(id)}:grants`,
+    incidentAudit: (id) => `${tag(id)}:audit`,
+    grantIndex: (grantId) => `${prefix}gi:${enc(grantId)}`,
+    revocationDue: `${prefix}{revq}:due`,
+    revocationAttempts: `${prefix}{revq}:attempts`,
+    expiry: `${prefix}{expiry}`,
+    closing: `${prefix}{closing}`,
+    auditSeq: `${prefix}{audit}:seq`,
+    auditLog: `${prefix}{audit}:log`,
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * The Lua scripts behind every atomic store operation. Each script touches either the keys of one
+ * incident (one hash tag, redis_keys.ts) or the keys of one global group, never both, so each runs
+ * on a single Redis Cluster slot; redis_store.ts orders the steps between groups so that a crash
+ * between two of them loses nothing. Scripts see grants in the compact form of redis_codec.ts
+ * (s state, e expiresAt, h handle text, r reason, q revokeRequestedAt, n endedAt, k attempts,
+ * f confirmed, x lastError).
+ */
+import type { Redis } from 'ioredis';
+
+type Arg = string | number;
+
+/** Scripts on one incident's keys. */
+const INCIDENT_SCRIPTS = {
+  // KEYS incident, grants. ARGV grant id, record. Intent only while the incident is open
+  // (guarantee 3): the status check and the write are one atomic step.
+  qmCreateGrantIntent: [2, `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 'incident_missing' end
+if cjson.decode(raw).status ~= 'open' then return 'incident_closed' end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 'duplicate' end
+return 'ok'`],
+
+  // KEYS incident, grants. ARGV closedAt, closedBy. Writes the tombstone (once), flips live grants
+  // to revoking, returns {incident, closedNow, ids of every revoking grant}.
+  qmCloseIncident: [2, `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local closedNow = 0
+local inc = cjson.decode(raw)
+if inc.status ~= 'closed' then
+  inc.status = 'closed'
+  inc.closedAt = tonumber(ARGV[1])
+  inc.closedBy = ARGV[2]
+  raw = cjson.encode(inc)
+  redis.call('SET', KEYS[1], raw)
+  closedNow = 1
+end
+local revoking = {}
+local all = redis.call('HGETALL', KEYS[2])
+for i = 1, #all, 2 do
+  local g = cjson.decode(all[i + 1])
+  if g.s == 'issuing' or g.s == 'active' then
+    g.s = 'revoking'
+    g.r = 'incident_closed'
+    g.q = tonumber(ARGV[1])
+    redis.call('HSET', KEYS[2], all[i], cjson.encode(g))
+  end
+  if g.s == 'revoking' then revoking[#revoking + 1] = all[i] end
+end
+return {raw, closedNow, revoking}`],
+
+  // KEYS grants. ARGV id, handle text, expiresAt. A grant a close flipped to revoking stays
+  // revoking (never resurrected); it only gains the handle the worker needs.
+  qmCommitGrant: [1, `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local g = cjson.decode(raw)
+if g.s == 'issuing' or g.s == 'revoking' then
+  if g.s == 'issuing' then g.s = 'active' end
+  g.h = ARGV[2]
+  g.e = tonumber(ARGV[3])
+  raw = cjson.encode(g)
+  redis.call('HSET', KEYS[1], ARGV[1], raw)
+end
+return raw`],
+
+  // KEYS grants. ARGV id, at, error.
+  qmFailGrant: [1, `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local g = cjson.decode(raw)
+if g.s == 'issuing' then
+  g.s = 'failed'
+  g.n = tonumber(ARGV[2])
+  g.x = ARGV[3]
+  raw = cjson.encode(g)
+  redis.call('HSET', KEYS[1], ARGV[1], raw)
+end
+return raw`],
+
+  // KEYS grants. ARGV id, reason, at.
+  qmRequestRevocation: [1, `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local g = cjson.decode(raw)
+if g.s == 'issuing' or g.s == 'active' then
+  g.s = 'revoking'
+  g.r = ARGV[2]
+  g.q = tonumber(ARGV[3])
+  raw = cjson.encode(g)
+  redis.call('HSET', KEYS[1], ARGV[1], raw)
+end
+return raw`],
+
+  // KEYS grants. ARGV id, state, at, confirmed (1/0), deliveries ('' when unknown).
+  // Returns {1, record} when this call ended the grant, {0, record} when it already had ended.
+  qmFinishRevocation: [1, `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return false end
+local g = cjson.decode(raw)
+if g.s == 'revoked' or g.s == 'expired' or g.s == 'failed' then return {0, raw} end
+g.s = ARGV[2]
+g.n = tonumber(ARGV[3])
+g.f = ARGV[4] == '1'
+if ARGV[5] ~= '' then g.k = tonumber(ARGV[5]) end
+raw = cjson.encode(g)
+redis.call('HSET', KEYS[1], ARGV[1], raw)
+return {1, raw}`],
+
+  // KEYS grants. ARGV id, error, deliveries ('' when unknown). 1 when the grant is still revoking.
+  qmRetryRevocation: [1, `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local g = cjson.decode(raw)
+if g.s ~= 'revoking' then return 0 end
+g.x = ARGV[2]
+if ARGV[3] ~= '' then g.k = tonumber(ARGV[3]) end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(g))
+return 1`],
+
+  // KEYS grants. ARGV now, ids… Per id: 'x' expired now, 'd' drop from the expiry set (gone or
+  // not active), or the stored expiresAt (as text) when it is still in the future.
+  qmExpireGrants: [1, `
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 2, #ARGV do
+  local raw = redis.call('HGET', KEYS[1], ARGV[i])
+  local verdict = 'd'
+  if raw then
+    local g = cjson.decode(raw)
+    if g.s == 'active' and g.e <= now then
+      g.s = 'expired'
+      g.n = g.e
+      redis.call('HSET', KEYS[1], ARGV[i], cjson.encode(g))
+      verdict = 'x'
+    elseif g.s == 'active' then
+      verdict = string.format('%.0f', g.e)
+    end
+  end
+  out[#out + 1] = verdict
+end
+return out`],
+
+  // KEYS incident, grants. -1 no incident, -2 not closed, else the number of revoking grants.
+  qmCountRevoking: [2, `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return -1 end
+if cjson.decode(raw).status ~= 'closed' then return -2 end
+local count = 0
+for _, rec in ipairs(redis.call('HVALS', KEYS[2])) do
+  if cjson.decode(rec).s == 'revoking' then count = count + 1 end
+end
+return count`],
+} as const;
+
+/** Scripts on one global key group. */
+const GLOBAL_SCRIPTS = {
+  // KEYS due, attempts. ARGV now, max, leaseUntil. Takes due jobs and hides them until the lease
+  // ends (visibility timeout): a worker that dies mid-job loses nothing, the job comes back.
+  qmClaimRevocations: [2, `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, id in ipairs(ids) do
+  redis.call('ZADD', KEYS[1], ARGV[3], id)
+  out[#out + 1] = id
+  out[#out + 1] = redis.call('HINCRBY', KEYS[2], id, 1)
+end
+return out`],
+
+  // KEYS seq, log. ARGV event JSON without seq. Counter and log move together, so the log holds
+  // every seq handed out, in order.
+  qmAppendAudit: [2, `
+local seq = redis.call('INCR', KEYS[1])
+local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
+redis.call('ZADD', KEYS[2], seq, event)
+return event`],
+} as const;
+
+const ALL_SCRIPTS = { ...INCIDENT_SCRIPTS, ...GLOBAL_SCRIPTS };
+export type ScriptName = keyof typeof ALL_SCRIPTS;
+export type Scripts = Record<ScriptName, (...args: Arg[]) => Promise<unknown>>;
+
+/** Registers the scripts on the client (EVALSHA with EVAL fallback, ioredis defineCommand). */
+export function defineScripts(redis: Redis): Scripts {
+  const scripts = {} as Scripts;
+  for (const [name, [numberOfKeys, lua]] of Object.entries(ALL_SCRIPTS) as Array<[ScriptName, readonly [number, string]]>) {
+    redis.defineCommand(name, { numberOfKeys, lua });
+    const fn = (redis as unknown as Record<string, (...args: Arg[]) => Promise<unknown>>)[name];
+    if (!fn) throw new Error(`ioredis did not define script ${name}`);
+    scripts[name] = fn.bind(redis);
+  }
+  return scripts;
+}

@@ -1,0 +1,476 @@
+/**
+ * The one contract every Store implementation passes (DESIGN.md "State", STYLE.md #17): the
+ * guarantees written in src/store/store.ts and the behaviour the domain flows rely on. Times are
+ * passed explicitly, so nothing here sleeps or reads a clock.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Grant, Incident, RevocationHandle } from '../../src/model.js';
+import type { Store } from '../../src/store/store.js';
+
+export interface StoreFixture {
+  readonly store: Store;
+  cleanup(): Promise<void>;
+}
+
+/** A realistic 13-digit millisecond timestamp (2026-01-01), so encodings see real magnitudes. */
+const T0 = Date.UTC(2026, 0, 1);
+const MIN = 60_000;
+const LEASE = 30_000;
+/** Numbers beyond 14 significant digits must come back exactly. */
+const HANDLE: RevocationHandle = { accessor: 'hmac-sha256:3f2a', ttl: 900, renewable: true, big: 9_007_199_254_740_991 };
+
+export const incidentFixture = (id: string, overrides: Partial<Incident> = {}): Incident => ({
+  id, source: 'api', title: 'Credential stuffing on login', severity: 'sev2', status: 'open', openedAt: T0, openedBy: 'alice@example.com', ...overrides,
+});
+
+export const grantFixture = (id: string, incidentId: string, overrides: Partial<Grant> = {}): Grant => ({
+  id, incidentId, profile: 'vault-read', provider: 'vault', agent: 'spiffe://prod.example/ns/ir/sa/triage',
+  purpose: 'collect evidence', state: 'issuing', createdAt: T0, ttlSeconds: 900, expiresAt: T0 + 15 * MIN, ...overrides,
+});
+
+const sorted = (ids: readonly string[]): string[] => [...ids].sort();
+
+export function describeStoreContract(name: string, setup: () => Promise<StoreFixture>): void {
+  describe(`${name} store contract`, () => {
+    let fixture: StoreFixture;
+    let store: Store;
+    beforeEach(async () => {
+      fixture = await setup();
+      store = fixture.store;
+    });
+    afterEach(async () => {
+      await fixture.cleanup();
+    });
+
+    const openIncident = async (id = 'inc-1'): Promise<Incident> => (await store.createIncident(incidentFixture(id))).incident;
+    const intent = async (id: string, incidentId = 'inc-1', overrides: Partial<Grant> = {}): Promise<void> => {
+      expect(await store.createGrantIntent(grantFixture(id, incidentId, overrides))).toBe('ok');
+    };
+    const active = async (id: string, incidentId = 'inc-1', overrides: Partial<Grant> = {}): Promise<Grant> => {
+      await intent(id, incidentId, overrides);
+      const grant = await store.commitGrant(id, { handle: HANDLE, expiresAt: overrides.expiresAt ?? T0 + 15 * MIN });
+      expect(grant?.state).toBe('active');
+      return grant as Grant;
+    };
+
+    describe('incidents', () => {
+      it('stores an incident and reads it back', async () => {
+        const created = await store.createIncident(incidentFixture('inc-1'));
+        expect(created).toEqual({ created: true, incident: incidentFixture('inc-1') });
+        expect(await store.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
+        await expect(store.ping()).resolves.toBeUndefined();
+      });
+
+      it('createIncident is idempotent and never overwrites the stored incident', async () => {
+        await store.createIncident(incidentFixture('inc-1'));
+        const again = await store.createIncident(incidentFixture('inc-1', { title: 'other', severity: 'sev1' }));
+        expect(again).toEqual({ created: false, incident: incidentFixture('inc-1') });
+        expect(await store.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
+      });
+
+      it('getIncident returns null for an unknown id', async () => {
+        await openIncident();
+        expect(await store.getIncident('inc-2')).toBeNull();
+      });
+    });
+
+    describe('grant intents', () => {
+      it('records an intent as issuing for an open incident', async () => {
+        await openIncident();
+        expect(await store.createGrantIntent(grantFixture('g1', 'inc-1'))).toBe('ok');
+        expect(await store.getGrant('g1')).toEqual(grantFixture('g1', 'inc-1'));
+      });
+
+      it('refuses an intent for an incident that does not exist', async () => {
+        await openIncident();
+        await intent('g1');
+        expect(await store.createGrantIntent(grantFixture('g2', 'inc-missing'))).toBe('incident_missing');
+        expect(await store.getGrant('g2')).toBeNull();
+      });
+
+      it('refuses an intent once the incident is closed, atomically with the close', async () => {
+        await openIncident();
+        await intent('g1');
+        await store.closeIncident('inc-1', T0 + MIN, 'bob');
+        expect(await store.createGrantIntent(grantFixture('g2', 'inc-1'))).toBe('incident_closed');
+        expect(await store.getGrant('g2')).toBeNull();
+        expect((await store.listGrantsByIncident('inc-1')).map((g) => g.id)).toEqual(['g1']);
+      });
+
+      it('refuses a duplicate grant id and keeps the first grant', async () => {
+        await openIncident();
+        await openIncident('inc-2');
+        await intent('g1');
+        await expect(store.createGrantIntent(grantFixture('g1', 'inc-1', { purpose: 'other' }))).rejects.toThrow(/already exists/);
+        await expect(store.createGrantIntent(grantFixture('g1', 'inc-2'))).rejects.toThrow(/already exists/);
+        expect(await store.getGrant('g1')).toEqual(grantFixture('g1', 'inc-1'));
+      });
+    });
+
+    describe('commit and failure', () => {
+      it('commitGrant makes an intent active with its handle and expiry', async () => {
+        await openIncident();
+        await intent('g1');
+        const committed = await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + 10 * MIN });
+        const expected = { ...grantFixture('g1', 'inc-1'), state: 'active', handle: HANDLE, expiresAt: T0 + 10 * MIN };
+        expect(committed).toEqual(expected);
+        expect(await store.getGrant('g1')).toEqual(expected);
+      });
+
+      it('commitGrant and failGrant return null for an unknown grant', async () => {
+        await openIncident();
+        expect(await store.commitGrant('nope', { handle: HANDLE, expiresAt: T0 })).toBeNull();
+        expect(await store.failGrant('nope', T0, 'ERR_PROVIDER_FAILED')).toBeNull();
+      });
+
+      it('failGrant ends an intent as failed with its error', async () => {
+        await openIncident();
+        await intent('g1');
+        const failed = await store.failGrant('g1', T0 + 1000, 'ERR_PROVIDER_UNAVAILABLE');
+        expect(failed).toEqual({ ...grantFixture('g1', 'inc-1'), state: 'failed', endedAt: T0 + 1000, lastError: 'ERR_PROVIDER_UNAVAILABLE' });
+        expect(await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + MIN })).toEqual(failed);
+      });
+
+      it('failGrant leaves a committed grant unchanged', async () => {
+        await openIncident();
+        const grant = await active('g1');
+        expect(await store.failGrant('g1', T0 + 1000, 'ERR_PROVIDER_FAILED')).toEqual(grant);
+      });
+    });
+
+    describe('closing an incident', () => {
+      it('closeIncident returns null for an unknown incident', async () => {
+        await openIncident();
+        expect(await store.closeIncident('inc-2', T0, 'bob')).toBeNull();
+        expect(await store.getIncident('inc-2')).toBeNull();
+      });
+
+      it('writes the tombstone, flips issuing and active grants to revoking and enqueues them', async () => {
+        await openIncident();
+        await intent('issuing');
+        await active('active');
+        await intent('failed');
+        await store.failGrant('failed', T0, 'ERR_PROVIDER_FAILED');
+        await active('released');
+        await store.requestRevocation('released', 'released', T0 + MIN);
+        await openIncident('inc-other');
+        await active('elsewhere', 'inc-other');
+
+        const closedAt = T0 + 10 * MIN;
+        const result = await store.closeIncident('inc-1', closedAt, 'bob');
+        expect(result?.closedNow).toBe(true);
+        expect(result?.incident).toEqual({ ...incidentFixture('inc-1'), status: 'closed', closedAt, closedBy: 'bob' });
+        expect(sorted(result?.revoking ?? [])).toEqual(['active', 'issuing', 'released']);
+        expect(await store.getIncident('inc-1')).toEqual(result?.incident);
+
+        expect(await store.getGrant('active')).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt, handle: HANDLE });
+        expect(await store.getGrant('issuing')).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
+        expect(await store.getGrant('released')).toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: T0 + MIN });
+        expect((await store.getGrant('failed'))?.state).toBe('failed');
+        expect((await store.getGrant('elsewhere'))?.state).toBe('active');
+        expect(await store.revocationQueueDepth()).toBe(3);
+        const jobs = await store.claimRevocations(closedAt, 10, LEASE);
+        expect(sorted(jobs.map((j) => j.grantId))).toEqual(['active', 'issuing', 'released']);
+      });
+
+      it('is idempotent: closing again keeps the first tombstone and returns the same revoking grants', async () => {
+        await openIncident();
+        await active('g1');
+        const first = await store.closeIncident('inc-1', T0 + MIN, 'bob');
+        const again = await store.closeIncident('inc-1', T0 + 5 * MIN, 'carol');
+        expect(again).toEqual({ incident: first?.incident, closedNow: false, revoking: ['g1'] });
+        expect((await store.getGrant('g1'))?.revokeRequestedAt).toBe(T0 + MIN);
+        expect(await store.revocationQueueDepth()).toBe(1);
+      });
+
+      it('keeps the schedule of a job already in backoff', async () => {
+        await openIncident();
+        await active('g1');
+        await store.requestRevocation('g1', 'released', T0);
+        expect(await store.claimRevocations(T0, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+        await store.retryRevocation('g1', T0 + 10 * MIN, 'ERR_PROVIDER_UNAVAILABLE');
+        expect((await store.closeIncident('inc-1', T0 + MIN, 'bob'))?.revoking).toEqual(['g1']);
+        expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([]);
+        expect(await store.claimRevocations(T0 + 10 * MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+      });
+
+      it('revokes an intent written before a racing close; its later commit keeps it revoking with the handle', async () => {
+        await openIncident();
+        await intent('g1');
+        const closedAt = T0 + 1000;
+        expect((await store.closeIncident('inc-1', closedAt, 'bob'))?.revoking).toEqual(['g1']);
+        const committed = await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + 15 * MIN });
+        expect(committed).toMatchObject({ state: 'revoking', handle: HANDLE, revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
+        expect(await store.getGrant('g1')).toEqual(committed);
+        expect(await store.revocationQueueDepth()).toBe(1);
+        expect(await store.claimRevocations(closedAt, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+      });
+    });
+
+    describe('listing grants', () => {
+      it("lists an incident's grants by createdAt then id, and only that incident's", async () => {
+        await openIncident();
+        await openIncident('inc-2');
+        await intent('z', 'inc-1', { createdAt: T0 + 2 });
+        await intent('b', 'inc-1', { createdAt: T0 + 1 });
+        await intent('a', 'inc-1', { createdAt: T0 + 1 });
+        await intent('other', 'inc-2', { createdAt: T0 });
+        expect((await store.listGrantsByIncident('inc-1')).map((g) => g.id)).toEqual(['a', 'b', 'z']);
+        expect(await store.listGrantsByIncident('inc-missing')).toEqual([]);
+      });
+    });
+
+    describe('revocation requests', () => {
+      it('turns an active grant revoking and enqueues it due at the request time', async () => {
+        await openIncident();
+        await active('g1');
+        const at = T0 + 5 * MIN;
+        expect(await store.requestRevocation('g1', 'released', at)).toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: at });
+        expect(await store.claimRevocations(at - 1, 10, LEASE)).toEqual([]);
+        expect(await store.claimRevocations(at, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+      });
+
+      it('is idempotent: a second request changes nothing', async () => {
+        await openIncident();
+        await active('g1');
+        const first = await store.requestRevocation('g1', 'released', T0);
+        expect(await store.requestRevocation('g1', 'deviation', T0 + MIN)).toEqual(first);
+        expect(await store.revocationQueueDepth()).toBe(1);
+      });
+
+      it('turns an intent revoking; its commit keeps it revoking', async () => {
+        await openIncident();
+        await intent('g1');
+        expect((await store.requestRevocation('g1', 'operator', T0))?.state).toBe('revoking');
+        expect((await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + MIN }))?.state).toBe('revoking');
+      });
+
+      it('leaves an ended grant ended and enqueues nothing', async () => {
+        await openIncident();
+        await active('g1');
+        await store.requestRevocation('g1', 'released', T0);
+        await store.claimRevocations(T0, 10, LEASE);
+        const ended = await store.finishRevocation('g1', { state: 'revoked', at: T0 + 1000, confirmed: true });
+        expect(await store.requestRevocation('g1', 'operator', T0 + MIN)).toEqual(ended);
+        expect(await store.revocationQueueDepth()).toBe(0);
+        expect(await store.requestRevocation('nope', 'operator', T0)).toBeNull();
+      });
+    });
+
+    describe('revocation queue', () => {
+      it('leases a claimed job and delivers it again once the lease ends (a crashed worker loses nothing)', async () => {
+        await openIncident();
+        await active('g1');
+        await store.requestRevocation('g1', 'released', T0);
+        expect(await store.claimRevocations(T0, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+        expect(await store.claimRevocations(T0 + LEASE - 1, 10, LEASE)).toEqual([]);
+        expect(await store.claimRevocations(T0 + LEASE, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+        expect(await store.revocationQueueDepth()).toBe(1);
+      });
+
+      it('claims at most max jobs, earliest due first', async () => {
+        await openIncident();
+        for (const [id, at] of [['g3', T0 + 3], ['g1', T0 + 1], ['g2', T0 + 2]] as const) {
+          await active(id);
+          await store.requestRevocation(id, 'released', at);
+        }
+        expect(await store.claimRevocations(T0 + 10, 0, LEASE)).toEqual([]);
+        expect((await store.claimRevocations(T0 + 10, 2, LEASE)).map((j) => j.grantId)).toEqual(['g1', 'g2']);
+        expect((await store.claimRevocations(T0 + 10, 2, LEASE)).map((j) => j.grantId)).toEqual(['g3']);
+      });
+
+      it('retryRevocation reschedules the job for dueAt and records attempts and the error', async () => {
+        await openIncident();
+        await active('g1');
+        await store.requestRevocation('g1', 'released', T0);
+        await store.claimRevocations(T0, 10, 10 * MIN);
+        await store.retryRevocation('g1', T0 + MIN, 'ERR_PROVIDER_UNAVAILABLE');
+        expect(await store.getGrant('g1')).toMatchObject({ state: 'revoking', revokeAttempts: 1, lastError: 'ERR_PROVIDER_UNAVAILABLE' });
+        expect(await store.claimRevocations(T0 + MIN - 1, 10, LEASE)).toEqual([]);
+        expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+      });
+
+      it('finishRevocation ends the grant with its outcome and removes the job', async () => {
+        await openIncident();
+        await active('g1');
+        await store.requestRevocation('g1', 'released', T0);
+        await store.claimRevocations(T0, 10, LEASE);
+        await store.retryRevocation('g1', T0 + MIN, 'ERR_PROVIDER_UNAVAILABLE');
+        await store.claimRevocations(T0 + MIN, 10, LEASE);
+        const ended = await store.finishRevocation('g1', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true });
+        expect(ended).toMatchObject({ state: 'revoked', endedAt: T0 + 2 * MIN, revocationConfirmed: true, revokeAttempts: 2, revokeReason: 'released' });
+        expect(await store.getGrant('g1')).toEqual(ended);
+        expect(await store.revocationQueueDepth()).toBe(0);
+        expect(await store.claimRevocations(T0 + 100 * MIN, 10, LEASE)).toEqual([]);
+      });
+
+      it('finishRevocation is idempotent: a repeat returns null and changes nothing', async () => {
+        await openIncident();
+        await active('g1');
+        await store.requestRevocation('g1', 'released', T0);
+        const ended = await store.finishRevocation('g1', { state: 'revoked', at: T0 + 1000, confirmed: false });
+        expect(ended?.state).toBe('revoked');
+        expect(await store.finishRevocation('g1', { state: 'expired', at: T0 + 2000, confirmed: true })).toBeNull();
+        expect(await store.getGrant('g1')).toEqual(ended);
+        expect(await store.finishRevocation('nope', { state: 'revoked', at: T0, confirmed: false })).toBeNull();
+      });
+
+      it('retryRevocation leaves an ended grant ended and out of the queue', async () => {
+        await openIncident();
+        await active('g1');
+        await store.requestRevocation('g1', 'released', T0);
+        const ended = await store.finishRevocation('g1', { state: 'revoked', at: T0 + 1000, confirmed: true });
+        await store.retryRevocation('g1', T0 + MIN, 'ERR_PROVIDER_UNAVAILABLE');
+        expect(await store.getGrant('g1')).toEqual(ended);
+        expect(await store.revocationQueueDepth()).toBe(0);
+      });
+
+      it('counts leased and waiting jobs in the queue depth', async () => {
+        await openIncident();
+        await active('g1');
+        await active('g2');
+        expect(await store.revocationQueueDepth()).toBe(0);
+        await store.requestRevocation('g1', 'released', T0);
+        await store.requestRevocation('g2', 'released', T0 + MIN);
+        await store.claimRevocations(T0, 10, LEASE);
+        expect(await store.revocationQueueDepth()).toBe(2);
+        await store.finishRevocation('g1', { state: 'revoked', at: T0, confirmed: true });
+        expect(await store.revocationQueueDepth()).toBe(1);
+      });
+    });
+
+    describe('expiry', () => {
+      it('marks due active grants expired at their expiresAt and returns their ids', async () => {
+        await openIncident();
+        await active('due-1', 'inc-1', { expiresAt: T0 + MIN });
+        await active('due-2', 'inc-1', { expiresAt: T0 + 2 * MIN });
+        await active('later', 'inc-1', { expiresAt: T0 + 10 * MIN });
+        await intent('intent', 'inc-1', { expiresAt: T0 + MIN });
+        await active('revoking', 'inc-1', { expiresAt: T0 + MIN });
+        await store.requestRevocation('revoking', 'released', T0);
+
+        expect(await store.expireGrants(T0 + 5 * MIN, 100)).toEqual(['due-1', 'due-2']);
+        expect(await store.getGrant('due-1')).toMatchObject({ state: 'expired', endedAt: T0 + MIN });
+        expect(await store.getGrant('due-2')).toMatchObject({ state: 'expired', endedAt: T0 + 2 * MIN });
+        expect((await store.getGrant('later'))?.state).toBe('active');
+        expect((await store.getGrant('intent'))?.state).toBe('issuing');
+        expect((await store.getGrant('revoking'))?.state).toBe('revoking');
+        expect(await store.expireGrants(T0 + 5 * MIN, 100)).toEqual([]);
+        expect(await store.expireGrants(T0 + 10 * MIN, 100)).toEqual(['later']);
+      });
+
+      it('expires at most limit grants per call, earliest first', async () => {
+        await openIncident();
+        await active('g3', 'inc-1', { expiresAt: T0 + 3 });
+        await active('g1', 'inc-1', { expiresAt: T0 + 1 });
+        await active('g2', 'inc-1', { expiresAt: T0 + 2 });
+        expect(await store.expireGrants(T0 + MIN, 0)).toEqual([]);
+        expect(await store.expireGrants(T0 + MIN, 2)).toEqual(['g1', 'g2']);
+        expect(await store.expireGrants(T0 + MIN, 2)).toEqual(['g3']);
+      });
+    });
+
+    describe('closing incidents', () => {
+      it('lists a closed incident until its last revoking grant has ended', async () => {
+        await openIncident();
+        await active('g1');
+        await active('g2');
+        await store.requestRevocation('g1', 'released', T0);
+        expect(await store.listClosingIncidents()).toEqual([]);
+        await openIncident('inc-empty');
+        await store.closeIncident('inc-empty', T0, 'bob');
+        await store.closeIncident('inc-1', T0 + MIN, 'bob');
+        expect(await store.listClosingIncidents()).toEqual(['inc-1']);
+        await store.finishRevocation('g1', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true });
+        expect(await store.listClosingIncidents()).toEqual(['inc-1']);
+        await store.finishRevocation('g2', { state: 'expired', at: T0 + 2 * MIN, confirmed: true });
+        expect(await store.listClosingIncidents()).toEqual([]);
+      });
+    });
+
+    describe('audit', () => {
+      it('assigns increasing seq numbers and returns the stored event', async () => {
+        const first = await store.appendAudit({ at: T0, type: 'incident.opened', actor: 'alice', incidentId: 'inc-1' });
+        const second = await store.appendAudit({ at: T0, type: 'grant.issued', actor: 'agent', incidentId: 'inc-1', grantId: 'g1', data: { ttl: 900, provider: 'vault', ok: true } });
+        expect(first).toEqual({ seq: first.seq, at: T0, type: 'incident.opened', actor: 'alice', incidentId: 'inc-1' });
+        expect(second.seq).toBeGreaterThan(first.seq);
+        expect(second.data).toEqual({ ttl: 900, provider: 'vault', ok: true });
+      });
+
+      it('lists events ascending by seq, filtered by incident and afterSeq, up to limit', async () => {
+        const events = [];
+        for (const [i, incidentId] of ['inc-1', 'inc-2', 'inc-1', undefined, 'inc-1'].entries()) {
+          events.push(await store.appendAudit({ at: T0 + i, type: 'grant.issued', actor: 'agent', ...(incidentId ? { incidentId } : {}) }));
+        }
+        const seqs = (list: readonly { seq: number }[]): number[] => list.map((e) => e.seq);
+        const [e0, e1, e2, e3, e4] = events.map((e) => e.seq);
+        expect(await store.listAudit({ limit: 100 })).toEqual(events);
+        expect(seqs(await store.listAudit({ limit: 2 }))).toEqual([e0, e1]);
+        expect(seqs(await store.listAudit({ afterSeq: e1 as number, limit: 100 }))).toEqual([e2, e3, e4]);
+        expect(seqs(await store.listAudit({ incidentId: 'inc-1', limit: 100 }))).toEqual([e0, e2, e4]);
+        expect(seqs(await store.listAudit({ incidentId: 'inc-1', afterSeq: e0 as number, limit: 1 }))).toEqual([e2]);
+        expect(await store.listAudit({ incidentId: 'inc-3', limit: 100 })).toEqual([]);
+        expect(await store.listAudit({ limit: 0 })).toEqual([]);
+      });
+    });
+
+    it('hands out copies: mutating objects passed in or returned changes nothing stored', async () => {
+      const input = incidentFixture('inc-1');
+      await store.createIncident(input);
+      (input as { title: string }).title = 'mutated input';
+      const read = await store.getIncident('inc-1');
+      (read as { title: string }).title = 'mutated output';
+      expect(await store.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
+
+      const handle = { ...HANDLE };
+      await intent('g1');
+      const committed = await store.commitGrant('g1', { handle, expiresAt: T0 + MIN });
+      handle.accessor = 'mutated input';
+      (committed?.handle as Record<string, unknown>).accessor = 'mutated output';
+      const [listed] = await store.listGrantsByIncident('inc-1');
+      (listed as { state: string }).state = 'revoked';
+      expect(await store.getGrant('g1')).toMatchObject({ state: 'active', handle: HANDLE });
+
+      const data = { ttl: 900 };
+      const event = await store.appendAudit({ at: T0, type: 'grant.issued', actor: 'agent', data });
+      data.ttl = 1;
+      (event.data as Record<string, unknown>).ttl = 2;
+      expect((await store.listAudit({ limit: 10 }))[0]?.data).toEqual({ ttl: 900 });
+    });
+
+    it('text with lone UTF-16 surrogates never blocks expiring, closing or listing', async () => {
+      // JSON.parse lets an agent send these in `purpose`; a store that chokes on one record must
+      // not leave the whole incident unrevocable.
+      await store.createIncident(incidentFixture('inc-1', { title: 'bad \ud800 title' }));
+      await active('g1', 'inc-1', { purpose: 'evil \udc00', agent: 'https://idp.example#\ud800', expiresAt: T0 + MIN });
+      await active('g2', 'inc-1', { expiresAt: T0 + 10 * MIN });
+      expect(await store.expireGrants(T0 + MIN, 10)).toEqual(['g1']);
+      expect((await store.closeIncident('inc-1', T0 + 2 * MIN, 'bob \udfff'))?.revoking).toEqual(['g2']);
+      const [first] = await store.listGrantsByIncident('inc-1');
+      expect(first?.purpose.startsWith('evil ')).toBe(true);
+    });
+
+    it('ids with braces, colons, percent signs and unicode work everywhere and stay distinct', async () => {
+      const incidentId = 'inc:{x}}{:y/😀é';
+      const lookalike = 'inc:%7Bx%7D%7D%7B:y/😀é';
+      const grantId = 'grt:{1}}ü😀';
+      await openIncident(incidentId);
+      await openIncident(lookalike);
+      await active(grantId, incidentId);
+      await active('plain', lookalike);
+      expect((await store.getGrant(grantId))?.incidentId).toBe(incidentId);
+      expect((await store.listGrantsByIncident(incidentId)).map((g) => g.id)).toEqual([grantId]);
+      expect((await store.listGrantsByIncident(lookalike)).map((g) => g.id)).toEqual(['plain']);
+      await store.appendAudit({ at: T0, type: 'grant.issued', actor: 'agent', incidentId, grantId });
+      expect((await store.listAudit({ incidentId, limit: 10 })).map((e) => e.grantId)).toEqual([grantId]);
+      expect(await store.listAudit({ incidentId: lookalike, limit: 10 })).toEqual([]);
+
+      expect((await store.closeIncident(incidentId, T0 + MIN, 'bob'))?.revoking).toEqual([grantId]);
+      expect(await store.listClosingIncidents()).toEqual([incidentId]);
+      expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([{ grantId, attempt: 1 }]);
+      expect((await store.finishRevocation(grantId, { state: 'revoked', at: T0 + MIN, confirmed: true }))?.state).toBe('revoked');
+      expect(await store.listClosingIncidents()).toEqual([]);
+      expect((await store.getIncident(lookalike))?.status).toBe('open');
+    });
+  });
+}

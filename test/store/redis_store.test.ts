@@ -1,0 +1,149 @@
+/**
+ * The store contract against a real redis-server (plain, and a one-node Redis Cluster that
+ * refuses cross-slot commands), plus what only Redis has: key layout, durability across broker
+ * restarts, behaviour while Redis is down, and the memory cost of a grant.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedisKeys } from '../../src/store/redis_keys.js';
+import { createRedisStore } from '../../src/store/redis_store.js';
+import type { Store } from '../../src/store/store.js';
+import { startRedisServer, type RedisServer } from '../support/redis_server.js';
+import { describeStoreContract, grantFixture, incidentFixture } from './contract.js';
+
+let plain: RedisServer;
+let cluster: RedisServer;
+let admin: Redis;
+let clusterAdmin: Redis;
+let prefixes = 0;
+/** A fresh key prefix per store, so tests never see each other's data. */
+const nextPrefix = (): string => `t${++prefixes}:`;
+const T0 = Date.UTC(2026, 0, 1);
+
+beforeAll(async () => {
+  [plain, cluster] = await Promise.all([startRedisServer(), startRedisServer({ cluster: true })]);
+  admin = new Redis(plain.url);
+  clusterAdmin = new Redis(cluster.url);
+});
+
+afterAll(async () => {
+  await Promise.all([admin?.quit(), clusterAdmin?.quit()]);
+  await Promise.all([plain?.stop(), cluster?.stop()]);
+});
+
+const openStore = (server: RedisServer, keyPrefix = nextPrefix()): Promise<Store> => createRedisStore({ url: server.url, keyPrefix });
+
+describeStoreContract('redis', async () => {
+  const store = await openStore(plain);
+  return { store, cleanup: () => store.close() };
+});
+
+// Redis Cluster refuses a script or transaction whose keys span two slots (CROSSSLOT), so this
+// run proves every operation keeps to one incident's hash tag or one global key group.
+describeStoreContract('redis cluster node', async () => {
+  const store = await openStore(cluster);
+  return { store, cleanup: () => store.close() };
+});
+
+describe('redis store', () => {
+  it('keeps every key of one incident in one hash slot', async () => {
+    const prefix = nextPrefix();
+    const store = await openStore(cluster, prefix);
+    const incidentId = 'inc:{a}}b😀';
+    await store.createIncident(incidentFixture(incidentId));
+    await store.createGrantIntent(grantFixture('g1', incidentId));
+    await store.appendAudit({ at: T0, type: 'incident.opened', actor: 'alice', incidentId });
+    await store.closeIncident(incidentId, T0, 'bob');
+    await store.close();
+
+    const tag = `{inc:${encodeURIComponent(incidentId)}}`;
+    const all = await clusterAdmin.keys(`${prefix}*`);
+    const incidentKeys = all.filter((k) => k.includes('{inc:'));
+    expect(incidentKeys.sort()).toEqual([`${prefix}${tag}:audit`, `${prefix}${tag}:grants`, `${prefix}${tag}:incident`]);
+    const slots = await Promise.all(incidentKeys.map((k) => clusterAdmin.call('CLUSTER', 'KEYSLOT', k)));
+    expect(new Set(slots).size).toBe(1);
+    expect(await clusterAdmin.call('CLUSTER', 'KEYSLOT', `${prefix}{inc:other}:incident`)).not.toBe(slots[0]);
+  });
+
+  it('serves what a closed client wrote to a new client (broker restart)', async () => {
+    const prefix = nextPrefix();
+    const before = await openStore(plain, prefix);
+    await before.createIncident(incidentFixture('inc-1'));
+    await before.createGrantIntent(grantFixture('g1', 'inc-1'));
+    const grant = await before.commitGrant('g1', { handle: { accessor: 'a1' }, expiresAt: T0 + 60_000 });
+    await before.requestRevocation('g1', 'released', T0);
+    // The broker dies holding a lease on the job.
+    expect(await before.claimRevocations(T0, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+    const event = await before.appendAudit({ at: T0, type: 'grant.issued', actor: 'agent', incidentId: 'inc-1', grantId: 'g1' });
+    await before.close();
+
+    const after = await openStore(plain, prefix);
+    expect(after.kind).toBe('redis');
+    expect(await after.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
+    expect(await after.getGrant('g1')).toMatchObject({ ...grant, state: 'revoking' });
+    expect(await after.claimRevocations(T0 + 30_000, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+    expect(await after.listAudit({ limit: 10 })).toEqual([event]);
+    await after.close();
+  });
+
+  it('re-running closeIncident re-enqueues a job lost to a crash between tombstone and enqueue', async () => {
+    const prefix = nextPrefix();
+    const store = await openStore(plain, prefix);
+    await store.createIncident(incidentFixture('inc-1'));
+    await store.createGrantIntent(grantFixture('g1', 'inc-1'));
+    await store.closeIncident('inc-1', T0, 'bob');
+    expect(await store.revocationQueueDepth()).toBe(1);
+    await admin.zrem(createRedisKeys(prefix).revocationDue, 'g1'); // the enqueue that never happened
+
+    expect(await store.revocationQueueDepth()).toBe(0);
+    expect(await store.listClosingIncidents()).toEqual(['inc-1']);
+    expect((await store.closeIncident('inc-1', T0 + 1000, 'quartermaster'))?.revoking).toEqual(['g1']);
+    expect(await store.claimRevocations(T0 + 1000, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+    await store.close();
+  });
+
+  it('rejects operations and ping while Redis is down, then closes cleanly', async () => {
+    const doomed = await startRedisServer();
+    const warnings: string[] = [];
+    const store = await createRedisStore({ url: doomed.url, keyPrefix: 'qm:', logger: { warn: (_obj, msg) => warnings.push(msg ?? '') } });
+    await expect(store.ping()).resolves.toBeUndefined();
+    await doomed.stop();
+
+    await expect(store.ping()).rejects.toThrow();
+    await expect(store.getIncident('inc-1')).rejects.toThrow();
+    await store.close();
+    await store.close();
+    expect(warnings.every((m) => m === 'redis connection error')).toBe(true);
+    await expect(createRedisStore({ url: doomed.url, keyPrefix: 'qm:' })).rejects.toThrow();
+  });
+
+  it('refuses a key prefix that would break the hash tags', async () => {
+    const valid = await openStore(plain, nextPrefix());
+    await valid.close();
+    await expect(openStore(plain, 'qm{x}:')).rejects.toThrow(/keyPrefix/);
+  });
+
+  it('keeps an active grant within its memory budget (S6: 512 bytes target)', async () => {
+    const prefix = nextPrefix();
+    const store = await openStore(plain, prefix);
+    const keys = createRedisKeys(prefix);
+    const count = 200;
+    const incidentId = 'PD-Q1W2E3R4T5';
+    await store.createIncident(incidentFixture(incidentId, { source: 'pagerduty' }));
+    const ids = Array.from({ length: count }, () => `grt_${randomBytes(16).toString('base64url')}`);
+    for (const [i, id] of ids.entries()) {
+      await store.createGrantIntent(grantFixture(id, incidentId, { createdAt: T0 + i, agent: 'spiffe://prod.example.com/ns/incident-response/sa/triage-agent', purpose: 'collect CloudTrail evidence for the login anomaly' }));
+      await store.commitGrant(id, { handle: { accessor: `hmac-sha256:${randomBytes(16).toString('hex')}`, leaseId: `database/creds/readonly/${randomBytes(12).toString('base64url')}` }, expiresAt: T0 + 900_000 + i });
+    }
+    const usage = async (key: string): Promise<number> => Number(await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+    const record = await usage(keys.grants(incidentId));
+    const index = (await Promise.all(ids.map((id) => usage(keys.grantIndex(id))))).reduce((a, b) => a + b, 0);
+    const expiry = await usage(keys.expiry);
+    const perGrant = Math.round((record + index + expiry) / count);
+    process.stdout.write(`redis bytes per active grant: ${perGrant} (record ${Math.round(record / count)}, id index ${Math.round(index / count)}, expiry set ${Math.round(expiry / count)})\n`);
+    expect(record / count).toBeLessThanOrEqual(1024);
+    expect(perGrant).toBeLessThanOrEqual(1024);
+    await store.close();
+  });
+});
