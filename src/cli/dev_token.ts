@@ -1,0 +1,159 @@
+/**
+ * `quartermaster dev token`: mints a token from the local development issuer and prints only the
+ * token and a newline on stdout, so `TOKEN=$(npm run -s cli -- dev token --agent …)` works.
+ * Refused unless the config is in development mode with `devIssuer` set: the dev keys sit on
+ * disk and must never vouch for anyone in production (config validation refuses devIssuer there
+ * too). The token is checked against the same config the broker verifies with, so a token this
+ * prints is one the broker accepts.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, defaultConfigPath, loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { ensureDevKeys, mintAgentToken, mintOperatorToken } from '../identity/dev_issuer.js';
+import { parseSpiffeId } from '../identity/spiffe_id.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+
+const DEFAULT_AGENT_TTL_SECONDS = 600;
+const DEFAULT_OPERATOR_TTL_SECONDS = 3600;
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
+const USAGE = `Usage: quartermaster dev token (--agent <spiffe-id> | --operator <subject>) [--ttl <seconds>] [--config <file>]
+
+Mints a development token signed by the local dev issuer and prints it on stdout.
+Development mode only: the config must have mode: development and a devIssuer section.
+
+Options:
+  --agent <id>       agent token; a SPIFFE ID (spiffe://trust-domain/path) when the dev
+                     agent issuer has subject: spiffe
+  --operator <sub>   operator token for this subject, carrying the operator role
+  --ttl <seconds>    lifetime (default ${DEFAULT_AGENT_TTL_SECONDS} for agents, ${DEFAULT_OPERATOR_TTL_SECONDS} for operators; at most the
+                     issuer's maxLifetimeSeconds)
+  --config <file>    config file (default: $QUARTERMASTER_CONFIG, else the embedded default)
+  -h, --help         show this help
+`;
+
+/** A refusal or bad input: exit 2 with the reason on stderr. */
+class Refusal extends Error {
+  constructor(message: string, readonly showUsage = false) {
+    super(message);
+  }
+}
+
+export const devTokenCommand: CliCommand = {
+  words: ['dev', 'token'],
+  summary: 'mint a development agent or operator token (development mode only)',
+  usage: USAGE,
+  async run(args, io) {
+    try {
+      return await devToken(args, io);
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      io.stderr(`quartermaster dev token: ${err.message}\n${err.showUsage ? `\n${USAGE}` : ''}`);
+      return EXIT_USAGE;
+    }
+  },
+};
+
+async function devToken(args: readonly string[], io: CliIo): Promise<number> {
+  const values = parseOptions(args);
+  if (values.help) {
+    io.stdout(USAGE);
+    return EXIT_OK;
+  }
+  if ((values.agent === undefined) === (values.operator === undefined)) throw new Refusal('give exactly one of --agent or --operator', true);
+  const ttl = values.ttl === undefined ? undefined : parseTtl(values.ttl);
+
+  const file = values.config ?? (io.env.QUARTERMASTER_CONFIG || defaultConfigPath());
+  const config = loadConfig(file);
+  if (config.mode !== 'development') throw new Refusal(`refused: ${file} is in ${config.mode} mode; development tokens exist only in development mode`);
+  if (!config.devIssuer) throw new Refusal(`refused: ${file} has no devIssuer section`);
+
+  const token = values.agent !== undefined
+    ? await mintAgent(config, config.devIssuer, values.agent, ttl)
+    : await mintOperator(config, config.devIssuer, values.operator as string, ttl);
+  io.stdout(`${token}\n`);
+  return EXIT_OK;
+}
+
+function parseOptions(args: readonly string[]) {
+  try {
+    return parseArgs({
+      args: [...args],
+      options: {
+        agent: { type: 'string' },
+        operator: { type: 'string' },
+        ttl: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    // node:util parseArgs reports unknown options and missing values in its message.
+    throw new Refusal(err instanceof Error ? err.message : 'invalid arguments', true);
+  }
+}
+
+function parseTtl(text: string): number {
+  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new Refusal(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(text)}`, true);
+  return Number(text);
+}
+
+function loadConfig(file: string): Config {
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new Refusal(err.message);
+    throw err;
+  }
+}
+
+function checkTtl(ttl: number, max: number, where: string): number {
+  if (ttl > max) throw new Refusal(`--ttl ${ttl} exceeds ${where}.maxLifetimeSeconds (${max}); the broker would refuse the token`);
+  return ttl;
+}
+
+async function mintAgent(config: Config, dev: NonNullable<Config['devIssuer']>, agentId: string, ttl: number | undefined): Promise<string> {
+  const issuer = config.identity.agents.find((a) => a.issuer === dev.agentIssuer);
+  if (!issuer) throw new Refusal(`refused: devIssuer.agentIssuer ${dev.agentIssuer} is not listed in identity.agents; its tokens would not verify`);
+  if (issuer.subject === 'spiffe') {
+    const id = parseSpiffeId(agentId);
+    if (!id) throw new Refusal(`--agent must be a SPIFFE ID like spiffe://dev.local/agent/triage (lower-case trust domain; path segments of A-Z a-z 0-9 . _ -), got ${JSON.stringify(agentId)}`);
+    if (issuer.trustDomains && !issuer.trustDomains.includes(id.trustDomain)) {
+      throw new Refusal(`--agent trust domain ${id.trustDomain} is not in identity.agents[${issuer.name}].trustDomains (${issuer.trustDomains.join(', ')})`);
+    }
+  } else {
+    checkSubject(agentId, '--agent');
+  }
+  const ttlSeconds = checkTtl(ttl ?? DEFAULT_AGENT_TTL_SECONDS, issuer.maxLifetimeSeconds, `identity.agents[${issuer.name}]`);
+  await ensureDevKeys(dev.keyDir);
+  return mintAgentToken({ keyDir: dev.keyDir, issuer: issuer.issuer, audience: config.identity.audience, agentId, ttlSeconds });
+}
+
+async function mintOperator(config: Config, dev: NonNullable<Config['devIssuer']>, subject: string, ttl: number | undefined): Promise<string> {
+  const operators = config.identity.operators;
+  if (operators.issuer !== dev.operatorIssuer) throw new Refusal(`refused: devIssuer.operatorIssuer ${dev.operatorIssuer} is not identity.operators.issuer; its tokens would not verify`);
+  checkSubject(subject, '--operator');
+  const ttlSeconds = checkTtl(ttl ?? DEFAULT_OPERATOR_TTL_SECONDS, operators.maxLifetimeSeconds, 'identity.operators');
+  await ensureDevKeys(dev.keyDir);
+  return mintOperatorToken({
+    keyDir: dev.keyDir,
+    issuer: operators.issuer,
+    audience: operators.audience ?? config.identity.audience,
+    subject,
+    // The configured operator role and claim (defaults: `operator` in `roles`), so the token
+    // passes requireOperator whatever the config names them.
+    roles: [operators.operatorRole],
+    rolesClaim: operators.rolesClaim,
+    ttlSeconds,
+  });
+}
+
+/** The verifier refuses empty subjects and control characters; say so here instead of minting a dud. */
+function checkSubject(subject: string, option: string): void {
+  if (subject === '' || subject.length > 2048 || CONTROL_CHARACTERS.test(subject)) {
+    throw new Refusal(`${option} must be a non-empty subject without control characters`);
+  }
+}
