@@ -1,0 +1,144 @@
+/**
+ * The broker's own signer: short-lived JWT access tokens (RFC 9068) for downstream tools such as
+ * MCP servers and internal APIs. Needs nothing external, so it is the embedded default.
+ *
+ * Revocation is by ledger (SECURITY.md §3): the token itself cannot be recalled, so a revoked
+ * grant's token answers inactive at RFC 7662 introspection while it still verifies offline until
+ * `exp`. That is why lifetimes are short and capped by `maxTtlSeconds`.
+ */
+import { jwtVerify, SignJWT, type JWTHeaderParameters } from 'jose';
+import {
+  providerFailed,
+  type IssuedCredential,
+  type IssueRequest,
+  type Provider,
+  type ProviderDeps,
+  type ProviderFactory,
+  type RevocationReceipt,
+  type TokenIntrospector,
+} from '../../src/sdk.js';
+import { jwtConfigSchema, jwtProfileParamsSchema, type JwtConfig, type JwtProfileParams } from './config.js';
+import { loadSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
+
+/** RFC 9068 §2.1: access tokens say what they are, so they cannot pass as ID tokens or SVIDs. */
+const ACCESS_TOKEN_TYP = 'at+jwt';
+/** Anything bigger is not one of ours; checked before parsing (SECURITY.md §1: jose took 2 MB). */
+const MAX_TOKEN_CHARS = 8 * 1024;
+
+export const jwtProvider = {
+  name: 'jwt' as const,
+  configSchema: jwtConfigSchema,
+  profileParamsSchema: jwtProfileParamsSchema,
+  async create(config: JwtConfig, deps: ProviderDeps): Promise<Provider<JwtProfileParams>> {
+    const key = await loadSigningKey({
+      file: config.signingKeyFile,
+      generateIfMissing: config.generateKeyIfMissing,
+      devMode: deps.devMode,
+      logger: deps.logger,
+    });
+    deps.logger.info({ kid: key.kid, issuer: config.issuer }, 'jwt signing key loaded');
+    return createJwtProvider(config, deps, key);
+  },
+} satisfies ProviderFactory<JwtConfig, JwtProfileParams>;
+
+function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKey): Provider<JwtProfileParams> {
+  const nowSeconds = (): number => Math.floor(deps.now() / 1000);
+
+  async function issue(req: IssueRequest<JwtProfileParams>): Promise<IssuedCredential> {
+    // Signing is local and fast; checking once before is all the abort support it needs.
+    req.signal.throwIfAborted();
+    const { ttlSeconds } = req;
+    // Core clamps the TTL; refusing here too keeps the hard expiry provider-enforced (guarantee 1).
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || ttlSeconds > config.maxTtlSeconds) {
+      throw providerFailed(`ttlSeconds ${ttlSeconds} outside 1..${config.maxTtlSeconds}`);
+    }
+    const iat = nowSeconds();
+    const exp = iat + ttlSeconds;
+    // RFC 9068 §2.2 claims, plus the broker's binding of the token to one incident and grant.
+    // `purpose` is free text from the agent and stays out: tokens are shown to downstream tools.
+    const claims = {
+      iss: config.issuer,
+      sub: req.agent.id,
+      aud: req.profile.params.audience,
+      // RFC 9068 §2.2 requires client_id; the requesting client is the agent itself.
+      client_id: req.agent.id,
+      iat,
+      exp,
+      jti: req.grantId,
+      scope: req.profile.params.scope,
+      incident: req.incidentId,
+      grant: req.grantId,
+      profile: req.profile.name,
+      // RFC 8693 §4.1: the party acting, for downstream audit trails.
+      act: { sub: req.agent.id, iss: req.agent.issuer },
+    };
+    const header: JWTHeaderParameters = { alg: SIGNING_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYP };
+    const accessToken = await new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
+    return {
+      credential: {
+        access_token: accessToken,
+        token_type: 'Bearer',
+        expires_in: ttlSeconds,
+        expires_at: new Date(exp * 1000).toISOString(),
+      },
+      secretFields: ['access_token'],
+      handle: { jti: req.grantId, kid: key.kid },
+      expiresAt: exp * 1000,
+    };
+  }
+
+  const introspector: TokenIntrospector = {
+    async verifyIssued(token) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS) return null;
+      try {
+        const { payload } = await jwtVerify(
+          token,
+          (header) => {
+            // Only our own key, and only under its own kid: never pick keys from token content.
+            if (header.kid !== key.kid) throw new Error('unknown kid');
+            return key.publicKey;
+          },
+          {
+            algorithms: [SIGNING_ALG],
+            issuer: config.issuer,
+            typ: ACCESS_TOKEN_TYP,
+            requiredClaims: ['exp', 'jti', 'grant', 'incident'],
+            currentDate: new Date(deps.now()),
+          },
+        );
+        // The grant id is what introspection looks up in the ledger; jti and grant must agree.
+        if (typeof payload.grant !== 'string' || payload.grant !== payload.jti || typeof payload.incident !== 'string') return null;
+        return { grantId: payload.grant, claims: payload };
+      } catch {
+        // Any failure means "not a valid token of ours"; the caller answers inactive.
+        return null;
+      }
+    },
+    publicJwks() {
+      return { keys: [{ ...key.publicJwk }] };
+    },
+  };
+
+  return {
+    name: 'jwt',
+    capabilities: {
+      grantRevocation: 'ledger',
+      incidentRevocation: false,
+      minTtlSeconds: 1,
+      maxTtlSeconds: config.maxTtlSeconds,
+    },
+    issue,
+    // The ledger is the authority: once core marks the grant revoked, introspection answers
+    // inactive. Nothing upstream to call, so this is confirmed and trivially idempotent.
+    async revokeGrant(req): Promise<RevocationReceipt> {
+      return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
+    },
+    introspector,
+    async health() {
+      return { ok: true, detail: `signing key ${key.kid} loaded` };
+    },
+    async close() {
+      // Nothing to release: the key lives in memory only and there are no connections.
+    },
+  };
+}
