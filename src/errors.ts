@@ -76,7 +76,8 @@ export class BrokerError extends Error {
 }
 
 function genericMessage(status: number): string {
-  if (status === 503) return 'service temporarily unavailable';
+  if (status === 503) return 'service temporarily unavailable; retry later';
+  if (status === 502) return 'upstream provider failed';
   return 'internal error';
 }
 

@@ -1,0 +1,40 @@
+/**
+ * createApp(deps) builds the express app without listening (STYLE.md #7); main.ts owns the server.
+ * JSON bodies are capped by config before parsing; every error leaves through errorHandler.
+ */
+import express, { type Express } from 'express';
+import type { HttpDeps } from './http/deps.js';
+import { errorHandler, notFound } from './http/middleware/error_handler.js';
+import { requestContext } from './http/middleware/request_context.js';
+import { auditRoutes } from './http/routes/audit.js';
+import { grantRoutes } from './http/routes/grants.js';
+import { incidentRoutes } from './http/routes/incidents.js';
+import { oauthRoutes } from './http/routes/oauth.js';
+import { opsRoutes } from './http/routes/ops.js';
+import { profileRoutes } from './http/routes/profiles.js';
+
+export interface AppOptions {
+  /** /readyz answers 503 while true, so load balancers drain the broker first. */
+  readonly isShuttingDown: () => boolean;
+}
+
+export function createApp(deps: HttpDeps, options: AppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', deps.config.server.trustProxy);
+  app.set('etag', false);
+
+  app.use(requestContext(deps.logger, deps.metrics));
+  app.use(express.json({ limit: deps.config.server.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+
+  app.use(opsRoutes(deps, options.isShuttingDown));
+  app.use(oauthRoutes(deps));
+  app.use('/v1/incidents', incidentRoutes(deps));
+  app.use('/v1/grants', grantRoutes(deps));
+  app.use('/v1/profiles', profileRoutes(deps));
+  app.use('/v1/audit', auditRoutes(deps));
+
+  app.use(notFound);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

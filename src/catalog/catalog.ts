@@ -1,0 +1,140 @@
+/**
+ * The provider registry facade: builds the configured providers from the explicit built-in list,
+ * validates each provider's config section and each profile's params with the provider's own
+ * schema, and stands between core and providers at run time — applying timeouts, checking what
+ * providers return, and prefixing their errors with `provider(<name>):` (STYLE.md #4).
+ */
+import type { Config, ProfileConfig } from '../config/schema.js';
+import { ConfigError, formatIssues } from '../config/load.js';
+import type { Logger } from '../logging.js';
+import type { Provider, ProviderFactory } from '../sdk.js';
+import { checkIssued, wrapProviderError } from './provider_boundary.js';
+import type { IssuedCredential, IssueRequest, RevocationReceipt, RevokeGrantRequest, RevokeIncidentRequest } from '../sdk.js';
+
+export interface ProfileEntry {
+  readonly name: string;
+  readonly config: ProfileConfig;
+  /** Validated by the provider's profileParamsSchema. */
+  readonly params: unknown;
+  readonly provider: Provider;
+  /** Anchored (`^(?:…)$`) agent-id matchers, compiled once. */
+  readonly agentMatchers: readonly RegExp[];
+}
+
+export interface Catalog {
+  profile(name: string): ProfileEntry | undefined;
+  profiles(): readonly ProfileEntry[];
+  provider(name: string): Provider | undefined;
+  providers(): readonly Provider[];
+  issue(profile: ProfileEntry, req: Omit<IssueRequest<unknown>, 'signal' | 'profile'>): Promise<IssuedCredential>;
+  revokeGrant(provider: Provider, req: Omit<RevokeGrantRequest, 'signal'>): Promise<RevocationReceipt>;
+  revokeIncident(provider: Provider, req: Omit<RevokeIncidentRequest, 'signal'>): Promise<readonly RevocationReceipt[]>;
+  close(): Promise<void>;
+}
+
+export interface CatalogDeps {
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly devMode: boolean;
+  /** Upper bound on one provider call. */
+  readonly callTimeoutMs: number;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each factory has its own config/param types; the catalog only passes validated values through.
+export type AnyProviderFactory = ProviderFactory<any, any>;
+
+export async function createCatalog(config: Config, factories: readonly AnyProviderFactory[], deps: CatalogDeps): Promise<Catalog> {
+  const byName = new Map<string, AnyProviderFactory>();
+  for (const f of factories) {
+    if (byName.has(f.name)) throw new ConfigError([`built-in provider ${f.name} is registered twice`], 'providers/index.ts');
+    byName.set(f.name, f);
+  }
+
+  const problems: string[] = [];
+  const configured = new Map<string, { factory: AnyProviderFactory; config: unknown }>();
+  for (const [name, section] of Object.entries(config.providers)) {
+    const factory = byName.get(name);
+    if (!factory) {
+      problems.push(`providers.${name}: unknown provider (known: ${[...byName.keys()].join(', ')})`);
+      continue;
+    }
+    const parsed = factory.configSchema.safeParse(section ?? {});
+    if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, ['providers', name]));
+    else configured.set(name, { factory, config: parsed.data });
+  }
+
+  const profileParams = new Map<string, unknown>();
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    const entry = configured.get(profile.provider);
+    if (!entry) {
+      problems.push(`profiles.${name}.provider: provider "${profile.provider}" is not configured under providers`);
+      continue;
+    }
+    const parsed = entry.factory.profileParamsSchema.safeParse(profile.params);
+    if (!parsed.success) problems.push(...formatIssues(parsed.error.issues, ['profiles', name, 'params']));
+    else profileParams.set(name, parsed.data);
+  }
+  if (problems.length > 0) throw new ConfigError(problems, 'config');
+
+  const providers = new Map<string, Provider>();
+  try {
+    for (const [name, { factory, config: providerConfig }] of configured) {
+      const logger = deps.logger.child({ provider: name });
+      providers.set(name, await factory.create(providerConfig, { logger, now: deps.now, devMode: deps.devMode }));
+    }
+  } catch (err) {
+    await Promise.allSettled([...providers.values()].map((p) => p.close()));
+    throw err;
+  }
+
+  const profiles = new Map<string, ProfileEntry>();
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    const provider = providers.get(profile.provider);
+    if (!provider) continue; // unreachable: checked above
+    if (profile.maxTtl < provider.capabilities.minTtlSeconds) {
+      problems.push(`profiles.${name}.maxTtl: below provider ${provider.name}'s minimum of ${provider.capabilities.minTtlSeconds}s`);
+    }
+    profiles.set(name, Object.freeze({
+      name,
+      config: profile,
+      params: profileParams.get(name),
+      provider,
+      agentMatchers: profile.agents.map((p) => new RegExp(`^(?:${p})$`, 'u')),
+    }));
+  }
+  if (problems.length > 0) {
+    await Promise.allSettled([...providers.values()].map((p) => p.close()));
+    throw new ConfigError(problems, 'config');
+  }
+
+  const withTimeout = async <T>(provider: Provider, op: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+    const signal = AbortSignal.timeout(deps.callTimeoutMs);
+    try {
+      return await call(signal);
+    } catch (err) {
+      throw wrapProviderError(provider.name, op, err, signal.aborted);
+    }
+  };
+
+  return {
+    profile: (name) => profiles.get(name),
+    profiles: () => [...profiles.values()],
+    provider: (name) => providers.get(name),
+    providers: () => [...providers.values()],
+    async issue(profile, req) {
+      const issued = await withTimeout(profile.provider, 'issue', (signal) =>
+        profile.provider.issue({ ...req, profile: { name: profile.name, params: profile.params }, signal }));
+      checkIssued(profile.provider.name, issued, req.ttlSeconds, deps.now());
+      return issued;
+    },
+    revokeGrant: (provider, req) => withTimeout(provider, 'revokeGrant', (signal) => provider.revokeGrant({ ...req, signal })),
+    async revokeIncident(provider, req) {
+      const revokeIncident = provider.revokeIncident?.bind(provider);
+      if (!revokeIncident) throw wrapProviderError(provider.name, 'revokeIncident', new Error('not supported'), false);
+      return withTimeout(provider, 'revokeIncident', (signal) => revokeIncident({ ...req, signal }));
+    },
+    async close() {
+      await Promise.allSettled([...providers.values()].map((p) => p.close()));
+    },
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * What every domain flow (incidents/, grants/, revocation/) works with. Built once in main.ts;
+ * the HTTP routes and the CLI call the same flows with it.
+ */
+import type { AuditLog } from './audit/audit_log.js';
+import type { Catalog } from './catalog/catalog.js';
+import type { Config } from './config/schema.js';
+import type { Logger } from './logging.js';
+import type { Metrics } from './metrics.js';
+import type { Store } from './store/store.js';
+
+export interface DomainDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly catalog: Catalog;
+  readonly audit: AuditLog;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** Wakes the revocation worker after new jobs were enqueued (no-op when none runs here). */
+  readonly nudgeRevocation: () => void;
+}

@@ -1,0 +1,45 @@
+/** How a grant looks to clients and reports. Never the handle (accessors are sensitive, SECURITY.md §4). */
+import type { Grant, GrantState } from '../model.js';
+
+/** An active grant past its expiry is expired, whether or not the sweeper has marked it yet. */
+export function effectiveState(grant: Grant, now: number): GrantState {
+  return grant.state === 'active' && grant.expiresAt <= now ? 'expired' : grant.state;
+}
+
+export interface GrantView {
+  readonly id: string;
+  readonly incident_id: string;
+  readonly profile: string;
+  readonly provider: string;
+  readonly agent: string;
+  readonly purpose: string;
+  readonly state: GrantState;
+  readonly ttl_seconds: number;
+  readonly created_at: string;
+  readonly expires_at: string;
+  readonly revoke_reason?: string;
+  readonly revoke_requested_at?: string;
+  readonly ended_at?: string;
+  readonly revocation_confirmed?: boolean;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export function toGrantView(grant: Grant, now: number): GrantView {
+  return {
+    id: grant.id,
+    incident_id: grant.incidentId,
+    profile: grant.profile,
+    provider: grant.provider,
+    agent: grant.agent,
+    purpose: grant.purpose,
+    state: effectiveState(grant, now),
+    ttl_seconds: grant.ttlSeconds,
+    created_at: iso(grant.createdAt),
+    expires_at: iso(grant.expiresAt),
+    ...(grant.revokeReason ? { revoke_reason: grant.revokeReason } : {}),
+    ...(grant.revokeRequestedAt !== undefined ? { revoke_requested_at: iso(grant.revokeRequestedAt) } : {}),
+    ...(grant.endedAt !== undefined ? { ended_at: iso(grant.endedAt) } : {}),
+    ...(grant.revocationConfirmed !== undefined ? { revocation_confirmed: grant.revocationConfirmed } : {}),
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * Step: record intent, call the provider, commit, and only then hand the credential out
+ * (guarantee 2; Vault's WAL-before-side-effect pattern, STYLE.md #5).
+ *  - The intent is written atomically with the incident-open check (guarantee 3).
+ *  - If the incident closed while the provider was working, commit keeps the grant revoking and
+ *    the credential is withheld; the worker revokes it with the stored handle.
+ *  - If the provider fails, the intent becomes `failed` (nothing was handed out).
+ */
+import { randomBytes } from 'node:crypto';
+import { incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
+import type { DomainDeps } from '../../domain.js';
+import type { ProfileEntry } from '../../catalog/catalog.js';
+import type { AgentIdentity } from '../../identity/types.js';
+import type { Grant, Incident } from '../../model.js';
+import type { IssuedCredential } from '../../sdk.js';
+
+export interface IssueCredentialInput {
+  readonly agent: AgentIdentity;
+  readonly incident: Incident;
+  readonly profile: ProfileEntry;
+  readonly ttlSeconds: number;
+  readonly purpose: string;
+}
+
+export interface IssuedGrant {
+  readonly grant: Grant;
+  readonly credential: IssuedCredential['credential'];
+}
+
+export const newGrantId = (): string => `grt_${randomBytes(16).toString('base64url')}`;
+
+export async function issueCredential(deps: DomainDeps, input: IssueCredentialInput): Promise<IssuedGrant> {
+  const now = deps.now();
+  const intent: Grant = {
+    id: newGrantId(),
+    incidentId: input.incident.id,
+    profile: input.profile.name,
+    provider: input.profile.provider.name,
+    agent: input.agent.id,
+    purpose: input.purpose,
+    state: 'issuing',
+    createdAt: now,
+    ttlSeconds: input.ttlSeconds,
+    expiresAt: now + input.ttlSeconds * 1000,
+  };
+  const written = await deps.store.createGrantIntent(intent);
+  if (written === 'incident_missing') throw incidentNotFound();
+  if (written === 'incident_closed') throw incidentClosed();
+
+  let issued: IssuedCredential;
+  try {
+    issued = await deps.catalog.issue(input.profile, {
+      grantId: intent.id,
+      incidentId: intent.incidentId,
+      agent: { id: input.agent.id, issuer: input.agent.issuer },
+      ttlSeconds: input.ttlSeconds,
+      purpose: input.purpose,
+    });
+  } catch (err) {
+    const error = toBrokerError(err);
+    await deps.store.failGrant(intent.id, deps.now(), error.code).catch((storeErr: unknown) => {
+      // The intent stays `issuing`; the worker treats it as never issued after issueTimeoutSeconds.
+      deps.logger.error({ grantId: intent.id, err: (storeErr as Error).name }, 'could not mark failed grant');
+    });
+    throw error;
+  }
+
+  const committed = await deps.store.commitGrant(intent.id, { handle: issued.handle, expiresAt: issued.expiresAt });
+  if (!committed) throw incidentNotFound();
+  if (committed.state !== 'active') {
+    // Close won the race: the tombstone is final for this incident's credentials.
+    deps.nudgeRevocation();
+    throw incidentClosed();
+  }
+  return { grant: committed, credential: issued.credential };
+}

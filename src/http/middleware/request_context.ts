@@ -1,0 +1,37 @@
+/**
+ * Gives every request an id (echoed as X-Request-Id), a child logger, an access-log line and a
+ * latency observation by route template. Only method, route, status and duration are logged:
+ * never headers, bodies or query strings (they may carry tokens).
+ */
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../../logging.js';
+import type { Metrics } from '../../metrics.js';
+import { setLocals } from '../context.js';
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+export function requestContext(logger: Logger, metrics: Metrics) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = process.hrtime.bigint();
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const log = logger.child({ reqId: requestId });
+    setLocals(res, { requestId, log });
+    res.setHeader('X-Request-Id', requestId);
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeTemplate(req);
+      metrics.httpRequestSeconds.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+    });
+    next();
+  };
+}
+
+/** The matched route pattern (bounded label set), not the concrete path. */
+function routeTemplate(req: Request): string {
+  const route = (req as Request & { route?: { path?: unknown } }).route;
+  const path = typeof route?.path === 'string' ? route.path : 'unmatched';
+  return `${req.baseUrl}${path}`;
+}

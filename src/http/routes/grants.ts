@@ -1,0 +1,44 @@
+/** Agent grant endpoints: request (credential returned once), read own grant, release. */
+import { Router } from 'express';
+import { grantNotFound } from '../../errors.js';
+import { toGrantView } from '../../grants/grant_view.js';
+import { issueGrant } from '../../grants/issue_grant.js';
+import { releaseGrant } from '../../grants/release_grant.js';
+import { agentOf } from '../context.js';
+import type { HttpDeps } from '../deps.js';
+import { requireAgent } from '../steps/authenticate.js';
+import { grantIdSchema, grantRequestBody, parseWith } from '../validation.js';
+
+export function grantRoutes(deps: HttpDeps): Router {
+  const router = Router();
+  const agent = requireAgent(deps.identity);
+
+  router.post('/', agent, async (req, res) => {
+    const body = parseWith(grantRequestBody, req.body, 'body');
+    const { grant, credential } = await issueGrant(deps, agentOf(res), {
+      incidentId: body.incident_id,
+      profile: body.profile,
+      purpose: body.purpose,
+      ...(body.ttl_seconds === undefined ? {} : { ttlSeconds: body.ttl_seconds }),
+    });
+    // The credential leaves the broker exactly once, in this body; no intermediary may keep it.
+    res.status(201).set('Cache-Control', 'no-store').location(`/v1/grants/${grant.id}`)
+      .json({ grant: toGrantView(grant, deps.now()), credential });
+  });
+
+  router.get('/:id', agent, async (req, res) => {
+    const id = parseWith(grantIdSchema, req.params.id, 'path');
+    const grant = await deps.store.getGrant(id);
+    // Another agent's grant is "not found": grant ids cannot be probed.
+    if (!grant || grant.agent !== agentOf(res).id) throw grantNotFound();
+    res.json({ grant: toGrantView(grant, deps.now()) });
+  });
+
+  router.delete('/:id', agent, async (req, res) => {
+    const id = parseWith(grantIdSchema, req.params.id, 'path');
+    const grant = await releaseGrant(deps, agentOf(res), id);
+    res.status(202).json({ grant: toGrantView(grant, deps.now()) });
+  });
+
+  return router;
+}

@@ -1,0 +1,45 @@
+/**
+ * Steps: authenticate the caller from `Authorization: Bearer <jwt>` (RFC 6750). Agent endpoints
+ * accept only agent tokens and operator endpoints only operator tokens (token kinds never cross,
+ * identity/verifier.ts). The token itself is never logged.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { BrokerError } from '../../errors.js';
+import type { Identity } from '../../identity/types.js';
+import { requestLog, setLocals } from '../context.js';
+
+const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="quartermaster"' };
+
+export function bearerToken(req: Request): string {
+  const header = req.get('authorization');
+  if (!header) throw new BrokerError('ERR_UNAUTHENTICATED', 401, 'missing bearer token', { headers: CHALLENGE });
+  const match = /^Bearer +([A-Za-z0-9._~+/=-]+) *$/i.exec(header);
+  if (!match?.[1]) {
+    throw new BrokerError('ERR_UNAUTHENTICATED', 401, 'authorization header must be "Bearer <token>"', {
+      headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="invalid_request"' },
+    });
+  }
+  return match[1];
+}
+
+export function requireAgent(identity: Identity) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const agent = await identity.authenticateAgent(bearerToken(req));
+    setLocals(res, { agent, log: requestLog(res).child({ agent: agent.id }) });
+    next();
+  };
+}
+
+export function requireOperator(identity: Identity) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const operator = await identity.authenticateOperator(bearerToken(req));
+    if (!operator.isOperator) {
+      throw new BrokerError('ERR_FORBIDDEN', 403, 'operator role required', {
+        detail: `subject lacks the operator role`,
+        headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
+      });
+    }
+    setLocals(res, { operator, log: requestLog(res).child({ operator: operator.subject }) });
+    next();
+  };
+}

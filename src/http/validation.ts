@@ -1,0 +1,37 @@
+/** Request validation: zod schemas, strict objects, errors that name the offending field. */
+import { z } from 'zod';
+import { BrokerError } from '../errors.js';
+import { SEVERITIES } from '../model.js';
+
+/** Incident ids come from external systems; keep them printable, bounded and key-safe. */
+export const incidentIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit');
+export const grantIdSchema = z.string().regex(/^grt_[A-Za-z0-9_-]{22}$/, 'not a grant id');
+
+export const openIncidentBody = z.object({
+  id: incidentIdSchema,
+  title: z.string().min(1).max(500),
+  severity: z.enum(SEVERITIES),
+}).strict();
+
+export const grantRequestBody = z.object({
+  incident_id: incidentIdSchema,
+  profile: z.string().min(1).max(64),
+  ttl_seconds: z.number().int().positive().max(7 * 86_400).optional(),
+  purpose: z.string().trim().min(1).max(500),
+}).strict();
+
+export const auditQuery = z.object({
+  incident: incidentIdSchema.optional(),
+  after: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+}).strict();
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'path'): z.output<S> {
+  if (where === 'body' && (value === undefined || value === null)) {
+    throw new BrokerError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'expected a JSON body with Content-Type: application/json');
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const first = result.error.issues.slice(0, 5).map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
+  throw new BrokerError('ERR_VALIDATION', 400, first.join('; '));
+}

@@ -1,0 +1,24 @@
+/**
+ * Closes an incident: the store writes the closed tombstone first (no grant can be issued after
+ * it, guarantee 3), flips the incident's live grants to revoking and enqueues them; the worker
+ * does the rest. Idempotent: closing again re-enqueues anything still outstanding.
+ */
+import { incidentNotFound } from '../errors.js';
+import type { DomainDeps } from '../domain.js';
+import type { CloseIncidentResult } from '../store/store.js';
+
+export async function closeIncident(deps: DomainDeps, id: string, actor: string): Promise<CloseIncidentResult> {
+  const result = await deps.store.closeIncident(id, deps.now(), actor);
+  if (!result) throw incidentNotFound();
+  if (result.revoking.length > 0) deps.nudgeRevocation();
+  if (result.closedNow) {
+    await deps.audit.record({
+      at: result.incident.closedAt ?? deps.now(),
+      type: 'incident.closed',
+      actor,
+      incidentId: id,
+      data: { grantsToRevoke: result.revoking.length },
+    });
+  }
+  return result;
+}

@@ -1,0 +1,52 @@
+/**
+ * The per-incident revocation report (DESIGN.md flow 4): what was revoked, when, and what is
+ * still outstanding. Revocation time is measured from the close, never claimed (guarantee 7).
+ */
+import { GRANT_STATES, type Grant, type GrantState, type Incident } from '../model.js';
+import { effectiveState } from '../grants/grant_view.js';
+
+export interface RevocationReport {
+  readonly total: number;
+  readonly byState: Readonly<Record<GrantState, number>>;
+  /** Grants revoked with a provider receipt confirming the credential is dead. */
+  readonly confirmed: number;
+  readonly unconfirmed: number;
+  /** Grants not yet in a terminal state after the close (0 for an open incident's live grants). */
+  readonly outstanding: number;
+  readonly firstRevokedAt: number | null;
+  readonly lastRevokedAt: number | null;
+  /** close → last grant terminal, when the incident is closed and nothing is outstanding. */
+  readonly closeToAllRevokedMs: number | null;
+}
+
+export function buildRevocationReport(incident: Incident, grants: readonly Grant[], now: number): RevocationReport {
+  const byState = Object.fromEntries(GRANT_STATES.map((s) => [s, 0])) as Record<GrantState, number>;
+  let confirmed = 0;
+  let unconfirmed = 0;
+  let first: number | null = null;
+  let last: number | null = null;
+  let lastEnded: number | null = null;
+  for (const grant of grants) {
+    const state = effectiveState(grant, now);
+    byState[state] += 1;
+    if (state === 'revoked') {
+      if (grant.revocationConfirmed) confirmed += 1;
+      else unconfirmed += 1;
+      const at = grant.endedAt ?? null;
+      if (at !== null) {
+        first = first === null ? at : Math.min(first, at);
+        last = last === null ? at : Math.max(last, at);
+      }
+    }
+    if (state === 'revoked' || state === 'expired' || state === 'failed') {
+      const at = state === 'expired' ? Math.min(grant.endedAt ?? grant.expiresAt, grant.expiresAt) : grant.endedAt;
+      if (at !== undefined) lastEnded = lastEnded === null ? at : Math.max(lastEnded, at);
+    }
+  }
+  const outstanding = incident.status === 'closed' ? byState.issuing + byState.active + byState.revoking : byState.revoking;
+  const closedAt = incident.closedAt;
+  const closeToAllRevokedMs = closedAt !== undefined && outstanding === 0
+    ? Math.max(0, (lastEnded ?? closedAt) - closedAt)
+    : null;
+  return { total: grants.length, byState, confirmed, unconfirmed, outstanding, firstRevokedAt: first, lastRevokedAt: last, closeToAllRevokedMs };
+}

@@ -1,0 +1,150 @@
+/**
+ * Composition root (DESIGN.md "Layout"): the only place that picks concrete stores and imports
+ * providers/index.ts. `startBroker` is also what end-to-end tests run, so they exercise exactly
+ * what `npm start` runs.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { builtInProviders } from '../providers/index.js';
+import { createApp } from './app.js';
+import { createAuditLog } from './audit/audit_log.js';
+import { createCatalog, type AnyProviderFactory } from './catalog/catalog.js';
+import { defaultConfigPath, loadConfigFile } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { describeCause } from './errors.js';
+import { ensureDevKeys } from './identity/dev_issuer.js';
+import { createIdentity } from './identity/verifier.js';
+import { createLogger, type Logger } from './logging.js';
+import { createMetrics } from './metrics.js';
+import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
+import { guardStore } from './store/guarded_store.js';
+import { createMemoryStore } from './store/memory_store.js';
+import { createRedisStore } from './store/redis_store.js';
+import type { Store } from './store/store.js';
+
+export interface StartOptions {
+  readonly logger: Logger;
+  readonly now?: () => number;
+  /** Overrides config.server.port (PORT, tests use 0). */
+  readonly port?: number;
+  readonly providers?: readonly AnyProviderFactory[];
+  /** Run the revocation worker in this process (default true). */
+  readonly runWorker?: boolean;
+}
+
+export interface RunningBroker {
+  readonly url: string;
+  readonly server: Server;
+  readonly store: Store;
+  readonly worker: RevocationWorker;
+  /** Graceful: stop accepting, finish in-flight requests and revocations, close everything. */
+  stop(): Promise<void>;
+}
+
+/** Provider calls are bounded; a hung upstream becomes ERR_PROVIDER_UNAVAILABLE. */
+const PROVIDER_CALL_TIMEOUT_MS = 10_000;
+
+export async function createStore(config: Config): Promise<Store> {
+  if (config.store.kind === 'memory') return createMemoryStore();
+  const password = config.store.passwordFile ? readFileSync(config.store.passwordFile, 'utf8').trim() : undefined;
+  return createRedisStore({ url: config.store.url, keyPrefix: config.store.keyPrefix, ...(password ? { password } : {}) });
+}
+
+export async function startBroker(config: Config, options: StartOptions): Promise<RunningBroker> {
+  const { logger } = options;
+  const now = options.now ?? Date.now;
+  const devMode = config.mode === 'development';
+  if (config.devIssuer) await ensureDevKeys(config.devIssuer.keyDir);
+
+  const store = guardStore(await createStore(config));
+  const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  try {
+    await store.ping();
+    const identity = await createIdentity(config.identity, { logger: logger.child({ component: 'identity' }), now });
+    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS });
+    cleanup.unshift(() => catalog.close());
+    const metrics = createMetrics({ defaultMetrics: true, queueDepth: () => store.revocationQueueDepth() });
+    const audit = createAuditLog(store, logger);
+    const base = { config, store, catalog, audit, metrics, logger, now };
+    const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });
+    const runWorker = options.runWorker ?? true;
+    const deps = { ...base, identity, nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined };
+
+    let shuttingDown = false;
+    const app = createApp(deps, { isShuttingDown: () => shuttingDown });
+    const server = createServer(app);
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? config.server.port, config.server.host, () => resolve());
+    });
+    if (runWorker) await worker.start();
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${host}:${address.port}`;
+    logger.info({ url, mode: config.mode, store: store.kind, providers: catalog.providers().map((p) => p.name) }, 'quartermaster listening');
+
+    let stopped: Promise<void> | null = null;
+    const stop = (): Promise<void> => {
+      stopped ??= (async () => {
+        shuttingDown = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+        await worker.stop();
+        for (const fn of cleanup) await fn().catch((err: unknown) => logger.warn({ err: describeCause(err) }, 'shutdown step failed'));
+        logger.info('quartermaster stopped');
+      })();
+      return stopped;
+    };
+    return { url, server, store, worker, stop };
+  } catch (err) {
+    for (const fn of cleanup) await fn().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string', short: 'c' } }, strict: true });
+  const file = values.config ?? process.env.QUARTERMASTER_CONFIG ?? defaultConfigPath();
+  const config = loadConfigFile(file);
+  const portEnv = process.env.PORT;
+  const port = portEnv === undefined || portEnv === '' ? undefined : Number.parseInt(portEnv, 10);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65_536)) throw new Error(`PORT must be an integer 0-65535, got ${JSON.stringify(portEnv)}`);
+
+  const logger = createLogger({ level: config.logging.level });
+  if (config.mode === 'development') {
+    logger.warn({ config: file, store: config.store.kind }, '*** DEVELOPMENT MODE: embedded/dev config, local token issuer enabled; do not use in production ***');
+  }
+  const broker = await startBroker(config, { logger, ...(port === undefined ? {} : { port }) });
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('graceful shutdown timed out; exiting');
+      process.exit(1);
+    }, config.server.shutdownGraceSeconds * 1000);
+    force.unref();
+    broker.stop().then(() => process.exit(0), (err: unknown) => {
+      logger.error({ err: describeCause(err) }, 'shutdown failed');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+const entry = process.argv[1];
+if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`quartermaster: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,53 @@
+/**
+ * Prometheus metrics, one registry per broker instance (no module-level singletons, STYLE.md #7).
+ * Labels carry only bounded, non-secret values: profile, provider, error code, outcome.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequestSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly grantsIssued: Counter<'profile' | 'provider'>;
+  readonly grantsDenied: Counter<'code'>;
+  readonly revocations: Counter<'provider' | 'outcome'>;
+  readonly revocationRetries: Counter<'provider' | 'code'>;
+  readonly revocationOverdue: Counter<'provider'>;
+  readonly closeToRevokedSeconds: Histogram<'provider'>;
+  readonly revocationQueueDepth: Gauge;
+  readonly grantsExpired: Counter;
+}
+
+export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: () => Promise<number> }): Metrics {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'quartermaster_' });
+  const queueDepth = options.queueDepth;
+  return {
+    registry,
+    httpRequestSeconds: new Histogram({
+      name: 'quartermaster_http_request_duration_seconds',
+      help: 'HTTP request latency by route template.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    grantsIssued: new Counter({ name: 'quartermaster_grants_issued_total', help: 'Credentials handed out.', labelNames: ['profile', 'provider'], registers: [registry] }),
+    grantsDenied: new Counter({ name: 'quartermaster_grants_denied_total', help: 'Grant requests refused, by error code.', labelNames: ['code'], registers: [registry] }),
+    revocations: new Counter({ name: 'quartermaster_revocations_total', help: 'Grants that reached a terminal revocation outcome.', labelNames: ['provider', 'outcome'], registers: [registry] }),
+    revocationRetries: new Counter({ name: 'quartermaster_revocation_retries_total', help: 'Revocation attempts that failed and were rescheduled.', labelNames: ['provider', 'code'], registers: [registry] }),
+    revocationOverdue: new Counter({ name: 'quartermaster_revocation_overdue_total', help: 'Revocations still outstanding past the configured deadline (escalated).', labelNames: ['provider'], registers: [registry] }),
+    closeToRevokedSeconds: new Histogram({
+      name: 'quartermaster_revocation_latency_seconds',
+      help: 'Time from revocation request (close, release) to confirmed revocation.',
+      labelNames: ['provider'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    revocationQueueDepth: new Gauge({
+      name: 'quartermaster_revocation_queue_depth',
+      help: 'Revocation jobs waiting or in flight.',
+      registers: [registry],
+      ...(queueDepth ? { async collect(this: Gauge) { this.set(await queueDepth().catch(() => -1)); } } : {}),
+    }),
+    grantsExpired: new Counter({ name: 'quartermaster_grants_expired_total', help: 'Grants that reached their TTL while active.', registers: [registry] }),
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * Revokes one claimed batch of jobs (DESIGN.md flow 4). At-least-once and idempotent: a job may be
+ * delivered again after a crash, so every step tolerates a grant that is already terminal, and
+ * revoking an expired or dead credential counts as success (guarantee 4).
+ *
+ * Grants of one incident closed together go to the provider in one `revokeIncident` call when the
+ * provider supports it (Vault: one parent-token revoke; AWS: one deny statement).
+ */
+import { describeCause, toBrokerError } from '../errors.js';
+import type { DomainDeps } from '../domain.js';
+import type { Grant } from '../model.js';
+import type { Provider, RevocationReceipt } from '../sdk.js';
+import type { RevocationJob } from '../store/store.js';
+import { backoffDelayMs } from './backoff.js';
+
+type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now'>;
+
+interface Ready { job: RevocationJob; grant: Grant & { handle: NonNullable<Grant['handle']> }; provider: Provider }
+
+export async function revokeJobs(deps: JobDeps, jobs: readonly RevocationJob[], concurrency: number): Promise<void> {
+  const ready: Ready[] = [];
+  await runLimited(jobs, concurrency, async (job) => {
+    const r = await triage(deps, job).catch((err: unknown) => {
+      deps.logger.error({ grantId: job.grantId, err: describeCause(err) }, 'revocation triage failed; job stays leased and is retried');
+      return null;
+    });
+    if (r) ready.push(r);
+  });
+
+  // One call per (provider, incident) where the provider revokes whole incidents.
+  const groups = new Map<string, Ready[]>();
+  const singles: Ready[] = [];
+  for (const r of ready) {
+    if (r.provider.revokeIncident && r.grant.revokeReason === 'incident_closed') {
+      const key = `${r.provider.name}\u0000${r.grant.incidentId}`;
+      groups.set(key, [...(groups.get(key) ?? []), r]);
+    } else {
+      singles.push(r);
+    }
+  }
+  const units: Array<() => Promise<void>> = [
+    ...[...groups.values()].map((group) => () => revokeGroup(deps, group)),
+    ...singles.map((r) => () => revokeGroup(deps, [r])),
+  ];
+  await runLimited(units, concurrency, (unit) => unit());
+}
+
+/** Settles what needs no provider call; returns the jobs that do. */
+async function triage(deps: JobDeps, job: RevocationJob): Promise<Ready | null> {
+  const now = deps.now();
+  const grant = await deps.store.getGrant(job.grantId);
+  if (!grant || grant.state === 'revoked' || grant.state === 'expired' || grant.state === 'failed') {
+    await deps.store.finishRevocation(job.grantId, { state: 'revoked', at: now, confirmed: false });
+    return null;
+  }
+  if (!grant.handle) {
+    // Intent without a committed handle: the credential was never handed out. Once the issue
+    // call cannot still be running, nothing exists to revoke (and the provider's hard expiry
+    // bounds anything an interrupted call created, guarantee 1).
+    if (now - grant.createdAt > deps.config.revocation.issueTimeoutSeconds * 1000) {
+      await finish(deps, grant, 'revoked', false, job.attempt, 'never handed out');
+    } else {
+      await deps.store.retryRevocation(grant.id, now + deps.config.revocation.backoffInitialMs, 'awaiting commit');
+    }
+    return null;
+  }
+  if (grant.expiresAt <= now) {
+    await finish(deps, grant, 'expired', true, job.attempt);
+    return null;
+  }
+  const provider = deps.catalog.provider(grant.provider);
+  if (!provider) {
+    await retry(deps, grant, job.attempt, 'ERR_PROVIDER_NOT_CONFIGURED');
+    return null;
+  }
+  return { job, grant: grant as Ready['grant'], provider };
+}
+
+async function revokeGroup(deps: JobDeps, group: readonly Ready[]): Promise<void> {
+  const first = group[0];
+  if (!first) return;
+  const { provider } = first;
+  const refs = group.map(({ grant }) => ({ grantId: grant.id, incidentId: grant.incidentId, handle: grant.handle, expiresAt: grant.expiresAt }));
+  let receipts: readonly RevocationReceipt[];
+  try {
+    const wholeIncident = provider.revokeIncident !== undefined && first.grant.revokeReason === 'incident_closed';
+    receipts = wholeIncident
+      ? await deps.catalog.revokeIncident(provider, { incidentId: first.grant.incidentId, grants: refs })
+      : [await deps.catalog.revokeGrant(provider, refs[0] as (typeof refs)[number])];
+  } catch (err) {
+    const error = toBrokerError(err);
+    deps.logger.warn({ provider: provider.name, incidentId: first.grant.incidentId, grants: group.length, code: error.code, detail: error.detail }, 'revocation failed; will retry');
+    await Promise.all(group.map(({ grant, job }) => retry(deps, grant, job.attempt, error.code)));
+    return;
+  }
+  const byId = new Map(receipts.map((r) => [r.grantId, r]));
+  await Promise.all(group.map(async ({ grant, job }) => {
+    const receipt = byId.get(grant.id);
+    if (!receipt) {
+      // A provider that skips a grant has not revoked it: retry that one.
+      await retry(deps, grant, job.attempt, 'ERR_PROVIDER_NO_RECEIPT');
+      return;
+    }
+    await finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome);
+  }));
+}
+
+async function finish(deps: JobDeps, grant: Grant, state: 'revoked' | 'expired', confirmed: boolean, attempt: number, note?: string): Promise<void> {
+  const at = deps.now();
+  const done = await deps.store.finishRevocation(grant.id, { state, at, confirmed });
+  deps.metrics.revocations.inc({ provider: grant.provider, outcome: state });
+  if (grant.revokeRequestedAt !== undefined) {
+    deps.metrics.closeToRevokedSeconds.observe({ provider: grant.provider }, Math.max(0, at - grant.revokeRequestedAt) / 1000);
+  }
+  if (done) {
+    await deps.audit.record({
+      at,
+      type: state === 'expired' ? 'grant.expired' : 'grant.revoked',
+      actor: 'quartermaster',
+      incidentId: grant.incidentId,
+      grantId: grant.id,
+      profile: grant.profile,
+      ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
+      data: { provider: grant.provider, confirmed, attempt, ...(note ? { note } : {}) },
+    });
+  }
+}
+
+async function retry(deps: JobDeps, grant: Grant, attempt: number, code: string): Promise<void> {
+  const { backoffInitialMs, backoffMaxMs, deadlineSeconds } = deps.config.revocation;
+  const now = deps.now();
+  await deps.store.retryRevocation(grant.id, now + backoffDelayMs(attempt, backoffInitialMs, backoffMaxMs), code);
+  deps.metrics.revocationRetries.inc({ provider: grant.provider, code });
+  const requestedAt = grant.revokeRequestedAt ?? grant.createdAt;
+  if (now - requestedAt > deadlineSeconds * 1000) {
+    // Escalate, never force: SECURITY.md §3 — revoke-force would abandon the upstream secret.
+    deps.metrics.revocationOverdue.inc({ provider: grant.provider });
+    deps.logger.error({ grantId: grant.id, incidentId: grant.incidentId, provider: grant.provider, code, attempt }, 'revocation overdue');
+    await deps.audit.record({ at: now, type: 'revocation.overdue', actor: 'quartermaster', incidentId: grant.incidentId, grantId: grant.id, reason: code, data: { attempt } });
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function runLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lanes = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  });
+  await Promise.all(lanes);
+}

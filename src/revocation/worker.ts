@@ -1,0 +1,99 @@
+/**
+ * The revocation worker: claims due jobs from the durable queue in the store, revokes them, and
+ * sweeps expired grants. Any number of brokers may run one against the same Redis; leases make a
+ * crashed broker's jobs claimable again (at-least-once), and revoke_jobs.ts makes repeats harmless.
+ *
+ * On start it re-runs the (idempotent) close of every incident still closing, so a crash between
+ * the close tombstone and the enqueue loses nothing.
+ */
+import { describeCause } from '../errors.js';
+import type { DomainDeps } from '../domain.js';
+import { createRateLimiter } from './rate_limiter.js';
+import { revokeJobs } from './revoke_jobs.js';
+
+export interface RevocationWorker {
+  start(): Promise<void>;
+  /** Finishes the batch in flight, then stops; unclaimed jobs stay queued. */
+  stop(): Promise<void>;
+  /** Wake up now: new jobs were enqueued. */
+  nudge(): void;
+  /** One claim-and-revoke pass; returns the number of jobs claimed. For tests and the CLI. */
+  runOnce(): Promise<number>;
+}
+
+type WorkerDeps = Omit<DomainDeps, 'nudgeRevocation'>;
+
+export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
+  const cfg = deps.config.revocation;
+  const limiter = createRateLimiter(cfg.maxPerSecond, deps.now);
+  let stopping = false;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+  let nudged = false;
+  let nextSweepAt = 0;
+
+  const waitForWork = (ms: number): Promise<void> => new Promise((resolve) => {
+    if (nudged || stopping) { nudged = false; resolve(); return; }
+    const timer = setTimeout(done, ms);
+    function done(): void { clearTimeout(timer); wake = null; nudged = false; resolve(); }
+    wake = done;
+  });
+
+  const sweepExpired = async (): Promise<void> => {
+    const now = deps.now();
+    if (now < nextSweepAt) return;
+    nextSweepAt = now + cfg.expirySweepSeconds * 1000;
+    const expired = await deps.store.expireGrants(now, 1000);
+    if (expired.length > 0) deps.metrics.grantsExpired.inc(expired.length);
+  };
+
+  const runOnce = async (): Promise<number> => {
+    const max = limiter.available(cfg.batchSize);
+    if (max === 0) return 0;
+    const jobs = await deps.store.claimRevocations(deps.now(), max, cfg.leaseSeconds * 1000);
+    if (jobs.length === 0) return 0;
+    limiter.take(jobs.length);
+    await revokeJobs(deps, jobs, cfg.concurrency);
+    return jobs.length;
+  };
+
+  const resumeClosing = async (): Promise<void> => {
+    const ids = await deps.store.listClosingIncidents();
+    for (const id of ids) await deps.store.closeIncident(id, deps.now(), 'quartermaster');
+    if (ids.length > 0) deps.logger.info({ incidents: ids.length }, 'resumed revocation of closing incidents');
+  };
+
+  const run = async (): Promise<void> => {
+    while (!stopping) {
+      let claimed = 0;
+      try {
+        await sweepExpired();
+        claimed = await runOnce();
+      } catch (err) {
+        deps.logger.error({ err: describeCause(err) }, 'revocation worker pass failed; retrying');
+      }
+      if (stopping) break;
+      if (claimed === 0) await waitForWork(Math.max(cfg.pollIntervalMs, limiter.waitMs()));
+    }
+  };
+
+  return {
+    async start() {
+      if (loop) return;
+      stopping = false;
+      await resumeClosing();
+      loop = run();
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await loop;
+      loop = null;
+    },
+    nudge() {
+      nudged = true;
+      wake?.();
+    },
+    runOnce,
+  };
+}

@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { ConfigError, defaultConfigPath, loadConfigFile, parseConfig } from '../../src/config/load.js';
+import { testConfigObject } from '../support/test_config.js';
+
+const problemsOf = (text: string): readonly string[] => {
+  try {
+    parseConfig(text);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('config was accepted');
+};
+
+describe('config', () => {
+  it('loads the embedded default, frozen', () => {
+    const config = loadConfigFile(defaultConfigPath());
+    expect(config.mode).toBe('development');
+    expect(config.store.kind).toBe('memory');
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(Object.isFrozen(config.profiles)).toBe(true);
+  });
+
+  it('loads the documented production example', () => {
+    const config = loadConfigFile('config/production.example.yaml');
+    expect(config.mode).toBe('production');
+    expect(config.store.kind).toBe('redis');
+  });
+
+  it('reports an unknown key with its path', () => {
+    const ok = testConfigObject();
+    expect(() => parseConfig(stringify(ok))).not.toThrow();
+    const bad = { ...ok, revocation: { ...(ok.revocation as object), concurrency_typo: 3 } };
+    expect(problemsOf(stringify(bad)).join('\n')).toMatch(/^revocation: .*concurrency_typo/m);
+  });
+
+  it('reports a wrong type with its full path', () => {
+    const ok = testConfigObject();
+    const profiles = ok.profiles as Record<string, Record<string, unknown>>;
+    const bad = { ...ok, profiles: { demo: { ...profiles.demo, maxTtl: 'long' } } };
+    expect(problemsOf(stringify(bad))).toEqual([expect.stringMatching(/^profiles\.demo\.maxTtl: /)]);
+  });
+
+  it('refuses the memory store and the dev issuer in production mode', () => {
+    const problems = problemsOf(stringify({ ...testConfigObject(), mode: 'production' }));
+    expect(problems).toContain('store.kind: the memory store loses every grant on restart; production mode requires redis');
+    expect(problems).toContain('devIssuer: the development token issuer is refused in production mode');
+  });
+
+  it('refuses an operator issuer that is also an agent issuer', () => {
+    const ok = testConfigObject();
+    const identity = ok.identity as { agents: Array<{ issuer: string }>; operators: Record<string, unknown> };
+    const bad = { ...ok, identity: { ...identity, operators: { ...identity.operators, issuer: identity.agents[0]!.issuer } } };
+    expect(problemsOf(stringify(bad))).toContain('identity.operators.issuer: operator issuer must differ from every agent issuer');
+  });
+
+  it('refuses duplicate YAML keys instead of keeping the last one', () => {
+    const text = readFileSync(defaultConfigPath(), 'utf8');
+    expect(() => parseConfig(text)).not.toThrow();
+    expect(problemsOf(text.replace('mode: development', 'mode: development\nmode: production'))[0]).toMatch(/^YAML: DUPLICATE_KEY/);
+  });
+
+  it('refuses an invalid agent pattern and a defaultTtl above maxTtl', () => {
+    const ok = testConfigObject();
+    const demo = (ok.profiles as Record<string, Record<string, unknown>>).demo!;
+    const bad = { ...ok, profiles: { demo: { ...demo, agents: ['spiffe://(unclosed'], defaultTtl: 901 } } };
+    expect(problemsOf(stringify(bad))).toEqual(expect.arrayContaining([
+      'profiles.demo.defaultTtl: must not exceed maxTtl',
+      'profiles.demo.agents.0: invalid regular expression',
+    ]));
+  });
+
+  it('names an unreadable file without echoing its content', () => {
+    expect(() => loadConfigFile('/nonexistent/quartermaster.yaml')).toThrow(/cannot read file: ENOENT/);
+  });
+});

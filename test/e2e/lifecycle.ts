@@ -1,0 +1,193 @@
+/**
+ * The whole lifecycle over HTTP against the real broker, run once per store (memory, Redis):
+ * open → grant → introspect active → close → introspect inactive → report 1/1 revoked,
+ * plus the issue-path refusals, release, TTL clamping and expiry.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startTestBroker, type TestBroker } from '../support/broker_harness.js';
+import type { TestConfigOptions } from '../support/test_config.js';
+
+const TRIAGE = 'spiffe://dev.local/agent/triage';
+const CONTAIN = 'spiffe://dev.local/agent/contain';
+
+export function describeLifecycle(name: string, storeOptions: () => Promise<TestConfigOptions['store']>, cleanup: () => Promise<void> = async () => undefined): void {
+  describe(`lifecycle over HTTP (${name} store)`, () => {
+    let qm: TestBroker;
+    let clockOffsetMs = 0;
+    let operator: string;
+    let agent: string;
+    let incidentSeq = 0;
+    const newIncident = async (): Promise<string> => {
+      const id = `INC-${name}-${++incidentSeq}`;
+      const res = await qm.request('POST', '/v1/incidents', { token: operator, body: { id, title: 'db latency', severity: 'sev2' } });
+      expect(res.status).toBe(201);
+      return id;
+    };
+    const requestGrant = (token: string, body: Record<string, unknown>) => qm.request('POST', '/v1/grants', { token, body });
+    const introspect = (token: string) => qm.request('POST', '/oauth2/introspect', { token: operator, form: { token } });
+
+    beforeAll(async () => {
+      const store = await storeOptions();
+      qm = await startTestBroker({ ...(store ? { store } : {}), now: () => Date.now() + clockOffsetMs });
+      operator = await qm.operatorToken();
+      agent = await qm.agentToken(TRIAGE);
+    });
+    afterAll(async () => {
+      await qm?.stop();
+      await cleanup();
+    });
+
+    it('issues, introspects, closes and reports 1 of 1 grants revoked', async () => {
+      const opened = await qm.request('POST', '/v1/incidents', { token: operator, body: { id: `INC-1-${name}`, title: 'Payments API 5xx', severity: 'sev2' } });
+      expect(opened.status).toBe(201);
+      expect(opened.body.incident).toMatchObject({ id: `INC-1-${name}`, status: 'open', severity: 'sev2', opened_by: 'alice@example.com' });
+
+      const granted = await requestGrant(agent, { incident_id: `INC-1-${name}`, profile: 'demo', purpose: 'read alerts' });
+      expect(granted.status).toBe(201);
+      expect(granted.headers.get('cache-control')).toBe('no-store');
+      expect(granted.body.grant).toMatchObject({ incident_id: `INC-1-${name}`, profile: 'demo', agent: TRIAGE, state: 'active', ttl_seconds: 300 });
+      expect(granted.body.grant).not.toHaveProperty('handle');
+      const accessToken: string = granted.body.credential.access_token;
+      expect(accessToken.split('.')).toHaveLength(3);
+
+      const before = await introspect(accessToken);
+      expect(before.status).toBe(200);
+      expect(before.body).toMatchObject({ active: true, incident: `INC-1-${name}`, grant: granted.body.grant.id, scope: 'alerts:read', sub: TRIAGE });
+
+      const closed = await qm.request('POST', `/v1/incidents/INC-1-${name}/close`, { token: operator });
+      expect(closed.status).toBe(202);
+      expect(closed.body.incident.status).toBe('closed');
+      // The tombstone alone makes the token inactive: introspection answers from the ledger.
+      expect((await introspect(accessToken)).body).toEqual({ active: false });
+
+      const report = await eventually(async () => {
+        const res = await qm.request('GET', `/v1/incidents/INC-1-${name}`, { token: operator });
+        return res.body.revocation.by_state.revoked === 1 ? res.body : null;
+      });
+      expect(report.revocation).toMatchObject({ total: 1, outstanding: 0, confirmed: 1 });
+      expect(report.revocation.close_to_all_revoked_ms).toBeGreaterThanOrEqual(0);
+      expect(report.grants[0]).toMatchObject({ state: 'revoked', revoke_reason: 'incident_closed' });
+
+      const again = await qm.request('POST', `/v1/incidents/INC-1-${name}/close`, { token: operator });
+      expect(again.status).toBe(200);
+
+      const audit = await qm.request('GET', `/v1/audit?incident=INC-1-${name}`, { token: operator });
+      expect(audit.body.events.map((e: { type: string }) => e.type)).toEqual(['incident.opened', 'grant.issued', 'incident.closed', 'grant.revoked']);
+    });
+
+    it('refuses a grant for a closed incident with 409 ERR_INCIDENT_CLOSED', async () => {
+      const id = await newIncident();
+      expect((await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' })).status).toBe(201);
+      await qm.request('POST', `/v1/incidents/${id}/close`, { token: operator });
+      const res = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' });
+      expect(res.status).toBe(409);
+      expect(res.body).toEqual({ error: { code: 'ERR_INCIDENT_CLOSED', message: expect.any(String) } });
+    });
+
+    it('answers 404 for an unknown incident and for an unknown profile', async () => {
+      const id = await newIncident();
+      expect((await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' })).status).toBe(201);
+      const noIncident = await requestGrant(agent, { incident_id: 'INC-nope', profile: 'demo', purpose: 'p' });
+      expect([noIncident.status, noIncident.body.error.code]).toEqual([404, 'ERR_INCIDENT_NOT_FOUND']);
+      const noProfile = await requestGrant(agent, { incident_id: id, profile: 'nope', purpose: 'p' });
+      expect([noProfile.status, noProfile.body.error.code]).toEqual([404, 'ERR_PROFILE_NOT_FOUND']);
+    });
+
+    it('refuses an agent the profile does not list with 403 ERR_POLICY_DENIED', async () => {
+      const id = await newIncident();
+      expect((await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' })).status).toBe(201);
+      const outsider = await qm.agentToken('spiffe://dev.local/agent/triage/x/admin');
+      const res = await requestGrant(outsider, { incident_id: id, profile: 'demo', purpose: 'p' });
+      expect([res.status, res.body.error.code]).toEqual([403, 'ERR_POLICY_DENIED']);
+    });
+
+    it('lets the agent release its own grant, and only its own', async () => {
+      const id = await newIncident();
+      const granted = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' });
+      const grantId: string = granted.body.grant.id;
+      const other = await qm.agentToken(CONTAIN);
+      const stranger = await qm.request('DELETE', `/v1/grants/${grantId}`, { token: other });
+      expect([stranger.status, stranger.body.error.code]).toEqual([404, 'ERR_GRANT_NOT_FOUND']);
+      expect((await introspect(granted.body.credential.access_token)).body.active).toBe(true);
+
+      const released = await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent });
+      expect(released.status).toBe(202);
+      expect(['revoking', 'revoked']).toContain(released.body.grant.state);
+      expect((await introspect(granted.body.credential.access_token)).body).toEqual({ active: false });
+      const done = await eventually(async () => {
+        const res = await qm.request('GET', `/v1/grants/${grantId}`, { token: agent });
+        return res.body.grant.state === 'revoked' ? res.body.grant : null;
+      });
+      expect(done.revoke_reason).toBe('released');
+      expect((await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent })).status).toBe(202);
+    });
+
+    it('clamps the TTL to the profile maxTtl', async () => {
+      const id = await newIncident();
+      const within = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p', ttl_seconds: 120 });
+      expect(within.body.grant.ttl_seconds).toBe(120);
+      const over = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p', ttl_seconds: 5000 });
+      expect(over.status).toBe(201);
+      expect(over.body.grant.ttl_seconds).toBe(900);
+      expect(over.body.credential.expires_in).toBe(900);
+      const exp = JSON.parse(Buffer.from(over.body.credential.access_token.split('.')[1], 'base64url').toString()).exp;
+      expect(exp * 1000 - Date.parse(over.body.grant.created_at)).toBeLessThanOrEqual(900_000 + 1000);
+    });
+
+    it('shows a grant past its TTL as expired, and its token inactive', async () => {
+      const id = await newIncident();
+      const granted = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p', ttl_seconds: 60 });
+      const grantId: string = granted.body.grant.id;
+      expect((await qm.request('GET', `/v1/grants/${grantId}`, { token: agent })).body.grant.state).toBe('active');
+      clockOffsetMs += 61_000;
+      try {
+        const fresh = await qm.agentToken(TRIAGE);
+        expect((await qm.request('GET', `/v1/grants/${grantId}`, { token: fresh })).body.grant.state).toBe('expired');
+        const op = await qm.operatorToken();
+        const res = await qm.request('POST', '/oauth2/introspect', { token: op, form: { token: granted.body.credential.access_token } });
+        expect(res.body).toEqual({ active: false });
+      } finally {
+        clockOffsetMs -= 61_000;
+      }
+    });
+
+    it('rejects bad input with a stable code and keeps nothing', async () => {
+      const id = await newIncident();
+      const missingPurpose = await requestGrant(agent, { incident_id: id, profile: 'demo' });
+      expect([missingPurpose.status, missingPurpose.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
+      const notJson = await qm.request('POST', '/v1/grants', { token: agent, body: '{"incident_id":', headers: { 'content-type': 'application/json' } });
+      expect([notJson.status, notJson.body.error.code]).toEqual([400, 'ERR_BAD_REQUEST']);
+      const huge = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'x'.repeat(70_000) });
+      expect([huge.status, huge.body.error.code]).toEqual([413, 'ERR_PAYLOAD_TOO_LARGE']);
+      const incident = await qm.request('GET', `/v1/incidents/${id}`, { token: operator });
+      expect(incident.body.grants).toEqual([]);
+    });
+
+    it('keeps token kinds apart: no token, operator token on agent endpoint, agent token on operator endpoint', async () => {
+      const id = await newIncident();
+      const none = await qm.request('POST', '/v1/grants', { body: { incident_id: id, profile: 'demo', purpose: 'p' } });
+      expect([none.status, none.body.error.code]).toEqual([401, 'ERR_UNAUTHENTICATED']);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      const opOnAgent = await requestGrant(operator, { incident_id: id, profile: 'demo', purpose: 'p' });
+      expect(opOnAgent.status).toBe(401);
+      const agentOnOp = await qm.request('POST', `/v1/incidents/${id}/close`, { token: agent });
+      expect(agentOnOp.status).toBe(401);
+      const viewer = await qm.operatorToken('bob@example.com', ['viewer']);
+      const noRole = await qm.request('POST', `/v1/incidents/${id}/close`, { token: viewer });
+      expect([noRole.status, noRole.body.error.code]).toEqual([403, 'ERR_FORBIDDEN']);
+      expect((await qm.request('GET', `/v1/incidents/${id}`, { token: operator })).body.incident.status).toBe('open');
+    });
+
+    it('serves health, readiness, metrics and the JWKS', async () => {
+      expect((await qm.request('GET', '/healthz')).status).toBe(200);
+      expect((await qm.request('GET', '/readyz')).body.status).toBe('ready');
+      const metrics = await qm.request('GET', '/metrics');
+      expect(metrics.text).toContain('quartermaster_grants_issued_total');
+      const jwks = await qm.request('GET', '/.well-known/jwks.json');
+      expect(jwks.body.keys).toHaveLength(1);
+      expect(jwks.body.keys[0]).not.toHaveProperty('d');
+      const unknown = await qm.request('GET', '/v1/nothing');
+      expect(unknown.body).toEqual({ error: { code: 'ERR_NOT_FOUND', message: 'no such endpoint' } });
+    });
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Guarantee 5: no secret in any log line, error body or audit event. Canary secrets — agent and
+ * operator JWTs, the issued access token, a forged token, the broker's signing key — are fed
+ * through every path (success, refusals, malformed input, introspection, release, close), then
+ * every sink is searched for each of them and for their signature parts.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
+
+describe('no secret reaches a log line, an error body or an audit event', () => {
+  let qm: TestBroker;
+  const responses: Array<{ path: string; status: number; text: string; issuesCredential: boolean }> = [];
+
+  beforeAll(async () => {
+    qm = await startTestBroker({ logLevel: 'trace' });
+  });
+  afterAll(async () => qm?.stop());
+
+  it('keeps every canary out of every sink', async () => {
+    const operator = await qm.operatorToken();
+    const agent = await qm.agentToken('spiffe://dev.local/agent/triage');
+    const outsider = await qm.agentToken('spiffe://dev.local/agent/a/b');
+    const expiredAgent = await qm.agentToken('spiffe://dev.local/agent/triage', 60, Date.now() - 600_000);
+    const forged = `${agent.slice(0, agent.lastIndexOf('.'))}.${Buffer.from('canary-forged-signature-0123456789abcdef').toString('base64url')}`;
+    const garbageBearer = 'CANARY.GARBAGE.TOKEN-9f8e7d6c5b4a';
+    const record = async (path: string, res: { status: number; text: string }, issuesCredential = false) => {
+      responses.push({ path, status: res.status, text: res.text, issuesCredential });
+      return res;
+    };
+
+    await record('open', await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-LEAK', title: 't', severity: 'sev3' } }));
+    const granted = await record('grant', await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }), true);
+    expect(granted.status).toBe(201);
+    const accessToken = JSON.parse(granted.text).credential.access_token as string;
+    const grantId = JSON.parse(granted.text).grant.id as string;
+
+    // Refusals and malformed input, each carrying a secret somewhere it does not belong.
+    for (const token of [forged, garbageBearer, expiredAgent, operator, accessToken]) {
+      await record('grant-bad-token', await qm.request('POST', '/v1/grants', { token, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }));
+    }
+    await record('grant-denied', await qm.request('POST', '/v1/grants', { token: outsider, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }));
+    await record('grant-secret-in-body', await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p', token: accessToken } }));
+    await record('grant-bad-json', await qm.request('POST', '/v1/grants', { token: agent, body: `{"purpose":"${accessToken}`, headers: { 'content-type': 'application/json' } }));
+    await record('op-with-agent-token', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: agent }));
+    await record('op-with-access-token', await qm.request('GET', '/v1/audit', { token: accessToken }));
+    await record('malformed-authorization', await qm.request('GET', '/v1/audit', { headers: { authorization: `Basic ${accessToken}` } }));
+    await record('introspect-active', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: accessToken } }));
+    await record('introspect-forged', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: forged } }));
+    await record('introspect-as-agent', await qm.request('POST', '/oauth2/introspect', { token: agent, form: { token: accessToken } }));
+    await record('read-grant', await qm.request('GET', `/v1/grants/${grantId}`, { token: agent }));
+    await record('release', await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent }));
+    await record('grant-2', await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }), true);
+    await record('close', await qm.request('POST', '/v1/incidents/INC-LEAK/close', { token: operator }));
+    await record('read-incident', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: operator }));
+    const audit = await record('audit', await qm.request('GET', '/v1/audit?limit=1000', { token: operator }));
+    await record('metrics', await qm.request('GET', '/metrics'));
+    await record('jwks', await qm.request('GET', '/.well-known/jwks.json'));
+
+    const signingKey = JSON.parse(readFileSync(join(qm.keyDir, 'jwt-signing-key.json'), 'utf8')) as { d: string };
+    const secondToken = JSON.parse(responses.find((r) => r.path === 'grant-2')!.text).credential.access_token as string;
+    const canaries: Record<string, string> = { signingKeyD: signingKey.d, garbageBearer };
+    for (const [name, jwt] of Object.entries({ operator, agent, outsider, expiredAgent, forged, accessToken, secondToken })) {
+      canaries[name] = jwt;
+      canaries[`${name}.signature`] = jwt.slice(jwt.lastIndexOf('.') + 1);
+    }
+
+    const logs = qm.logs.text();
+    expect(logs.length).toBeGreaterThan(1000); // the sinks were really written to
+    expect(JSON.parse(audit.text).events.length).toBeGreaterThanOrEqual(5);
+    const sinks = [
+      { name: 'logs', text: logs },
+      ...responses.filter((r) => !r.issuesCredential).map((r) => ({ name: `response ${r.path} (${r.status})`, text: r.text })),
+    ];
+    const leaks: string[] = [];
+    for (const sink of sinks) {
+      for (const [name, value] of Object.entries(canaries)) {
+        if (sink.text.includes(value)) leaks.push(`${name} in ${sink.name}`);
+      }
+    }
+    expect(leaks).toEqual([]);
+    // The credential responses carry their own token, and only it.
+    const issuing = responses.filter((r) => r.issuesCredential);
+    expect(issuing.map((r) => r.text.includes(canaries.agent!))).toEqual([false, false]);
+  });
+});

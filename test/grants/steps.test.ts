@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { ProfileEntry } from '../../src/catalog/catalog.js';
+import type { AgentIdentity } from '../../src/identity/types.js';
+import { authorize } from '../../src/grants/steps/authorize.js';
+import { resolveTtl } from '../../src/grants/steps/resolve_ttl.js';
+import type { Provider } from '../../src/sdk.js';
+
+function profile(over: { maxTtl?: number; defaultTtl?: number; min?: number; max?: number; agents?: string[] } = {}): ProfileEntry {
+  const provider = { name: 'p', capabilities: { grantRevocation: 'ledger', incidentRevocation: false, minTtlSeconds: over.min ?? 1, maxTtlSeconds: over.max ?? 3600 } } as unknown as Provider;
+  const agents = over.agents ?? ['spiffe://dev\\.local/agent/triage'];
+  return {
+    name: 'demo',
+    config: { provider: 'p', description: '', maxTtl: over.maxTtl ?? 900, tier: 'read', agents, params: {}, ...(over.defaultTtl ? { defaultTtl: over.defaultTtl } : {}) },
+    params: {},
+    provider,
+    agentMatchers: agents.map((a) => new RegExp(`^(?:${a})$`, 'u')),
+  };
+}
+
+const agent = (id: string): AgentIdentity => ({ kind: 'agent', id, issuer: 'i', issuerName: 'dev', subject: id, expiresAt: 0, fingerprint: 'f' });
+
+describe('resolveTtl step', () => {
+  it('uses the requested TTL when within every bound', () => {
+    expect(resolveTtl(profile(), 120)).toBe(120);
+  });
+  it('clamps to the profile maxTtl', () => {
+    expect(resolveTtl(profile({ maxTtl: 900 }), 5000)).toBe(900);
+  });
+  it('clamps to the provider maximum when it is lower than maxTtl', () => {
+    expect(resolveTtl(profile({ maxTtl: 900, max: 600 }), 800)).toBe(600);
+  });
+  it('raises to the provider minimum (AWS STS: 900 s)', () => {
+    expect(resolveTtl(profile({ maxTtl: 3600, min: 900 }), 60)).toBe(900);
+  });
+  it('uses defaultTtl, then maxTtl, when none is requested', () => {
+    expect(resolveTtl(profile({ defaultTtl: 300 }), undefined)).toBe(300);
+    expect(resolveTtl(profile({ maxTtl: 700 }), undefined)).toBe(700);
+  });
+});
+
+describe('authorize step', () => {
+  const catalog = (p: ProfileEntry) => ({ profile: (name: string) => (name === p.name ? p : undefined) });
+
+  it('allows an agent the profile lists', () => {
+    expect(authorize(catalog(profile()), agent('spiffe://dev.local/agent/triage'), 'demo').name).toBe('demo');
+  });
+  it('anchors patterns: a longer id with the listed one as prefix is denied', () => {
+    expect(() => authorize(catalog(profile()), agent('spiffe://dev.local/agent/triage-evil'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED', status: 403 }));
+    expect(() => authorize(catalog(profile()), agent('xspiffe://dev.local/agent/triage'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED' }));
+  });
+  it('anchors alternations as a whole', () => {
+    const p = profile({ agents: ['spiffe://a/x|spiffe://a/y'] });
+    expect(authorize(catalog(p), agent('spiffe://a/y'), 'demo').name).toBe('demo');
+    expect(() => authorize(catalog(p), agent('spiffe://a/x/evil'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED' }));
+  });
+  it('answers 404 for an unknown profile', () => {
+    expect(() => authorize(catalog(profile()), agent('spiffe://dev.local/agent/triage'), 'nope')).toThrow(expect.objectContaining({ code: 'ERR_PROFILE_NOT_FOUND', status: 404 }));
+  });
+});

@@ -1,0 +1,62 @@
+/**
+ * Builds a development config for tests: the embedded default's shape, with keys in a temp dir,
+ * port 0 and the chosen store. Parsed by the real loader, so tests run what production validates.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
+
+export interface TestConfigOptions {
+  readonly store?: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string };
+  readonly keyDir?: string;
+  readonly revocation?: Record<string, number>;
+  readonly profiles?: Record<string, unknown>;
+  readonly logLevel?: string;
+}
+
+export const AGENT_ISSUER = 'https://dev.quartermaster.local/agents';
+export const OPERATOR_ISSUER = 'https://dev.quartermaster.local/operators';
+export const AUDIENCE = 'quartermaster';
+
+export function testConfigObject(options: TestConfigOptions = {}): Record<string, unknown> {
+  const keyDir = options.keyDir ?? mkdtempSync(join(tmpdir(), 'qm-keys-'));
+  return {
+    mode: 'development',
+    server: { host: '127.0.0.1', port: 0 },
+    logging: { level: options.logLevel ?? 'debug' },
+    store: options.store ?? { kind: 'memory' },
+    identity: {
+      audience: AUDIENCE,
+      agents: [{
+        name: 'dev', issuer: AGENT_ISSUER, jwks: { file: join(keyDir, 'agent-jwks.json') },
+        algorithms: ['ES256'], subject: 'spiffe', trustDomains: ['dev.local'], maxLifetimeSeconds: 3600,
+      }],
+      operators: {
+        issuer: OPERATOR_ISSUER, jwks: { file: join(keyDir, 'operator-jwks.json') }, algorithms: ['ES256'],
+        rolesClaim: 'roles', operatorRole: 'operator',
+      },
+    },
+    devIssuer: { keyDir, agentIssuer: AGENT_ISSUER, operatorIssuer: OPERATOR_ISSUER },
+    providers: {
+      jwt: { issuer: 'http://127.0.0.1:8080', signingKeyFile: join(keyDir, 'jwt-signing-key.json'), generateKeyIfMissing: true },
+    },
+    profiles: options.profiles ?? {
+      demo: {
+        provider: 'jwt', maxTtl: 900, defaultTtl: 300, tier: 'read',
+        agents: ['spiffe://dev\\.local/agent/[A-Za-z0-9._-]+'],
+        params: { audience: 'urn:quartermaster:demo-api', scope: 'alerts:read' },
+      },
+    },
+    revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
+  };
+}
+
+export function testConfig(options: TestConfigOptions = {}): { config: Config; keyDir: string; yaml: string } {
+  const obj = testConfigObject(options);
+  const yaml = stringify(obj);
+  const keyDir = (obj.devIssuer as { keyDir: string }).keyDir;
+  return { config: parseConfig(yaml, 'test'), keyDir, yaml };
+}
