@@ -37,7 +37,7 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
   } catch (err) {
     const error = toBrokerError(err);
     deps.metrics.grantsDenied.inc({ code: error.code });
-    await deps.audit.record({
+    await deps.audit.recordRefusal({
       at: deps.now(),
       type: error.status >= 500 ? 'grant.failed' : 'grant.denied',
       actor: agent.id,

@@ -11,10 +11,16 @@ import type { Grant } from '../model.js';
 export async function releaseGrant(deps: DomainDeps, agent: AgentIdentity, grantId: string): Promise<Grant> {
   const grant = await deps.store.getGrant(grantId);
   if (!grant || grant.agent !== agent.id) throw grantNotFound();
-  if (grant.state !== 'active' && grant.state !== 'issuing') return grant;
-  const updated = await deps.store.requestRevocation(grantId, 'released', deps.now());
+  const live = grant.state === 'active' || grant.state === 'issuing';
+  // Revoked for another reason (its incident closed) or ended: nothing to release.
+  if (!live && grant.revokeReason !== 'released') return grant;
+  const updated = live ? await deps.store.requestRevocation(grantId, 'released', deps.now()) : grant;
   if (!updated) throw grantNotFound();
   deps.nudgeRevocation();
-  await deps.audit.record({ at: deps.now(), type: 'grant.released', actor: agent.id, incidentId: grant.incidentId, grantId, profile: grant.profile });
+  // Deduplicated, so a release retried after a failed append is audited exactly once.
+  await deps.audit.record(
+    { at: updated.revokeRequestedAt ?? deps.now(), type: 'grant.released', actor: agent.id, incidentId: grant.incidentId, grantId, profile: grant.profile },
+    { dedupeKey: `grant.released:${grantId}` },
+  );
   return updated;
 }

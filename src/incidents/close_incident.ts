@@ -11,14 +11,13 @@ export async function closeIncident(deps: DomainDeps, id: string, actor: string)
   const result = await deps.store.closeIncident(id, deps.now(), actor);
   if (!result) throw incidentNotFound();
   if (result.revoking.length > 0) deps.nudgeRevocation();
-  if (result.closedNow) {
-    await deps.audit.record({
-      at: result.incident.closedAt ?? deps.now(),
-      type: 'incident.closed',
-      actor,
-      incidentId: id,
-      data: { grantsToRevoke: result.revoking.length },
-    });
-  }
+  // Recorded on every close call, once: a close retried after a failed append still audits it.
+  await deps.audit.record({
+    at: result.incident.closedAt ?? deps.now(),
+    type: 'incident.closed',
+    actor: result.incident.closedBy ?? actor,
+    incidentId: id,
+    data: { grantsToRevoke: result.revoking.length },
+  }, { dedupeKey: `incident.closed:${id}` });
   return result;
 }

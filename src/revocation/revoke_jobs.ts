@@ -107,22 +107,24 @@ async function revokeGroup(deps: JobDeps, group: readonly Ready[]): Promise<void
 
 async function finish(deps: JobDeps, grant: Grant, state: 'revoked' | 'expired', confirmed: boolean, attempt: number, note?: string): Promise<void> {
   const at = deps.now();
+  // Audit first, deduplicated, then end the grant: a crash in between redelivers the job, which
+  // appends nothing new and ends the grant. The other order could lose the event (guarantee I5).
+  await deps.audit.record({
+    at,
+    type: state === 'expired' ? 'grant.expired' : 'grant.revoked',
+    actor: 'quartermaster',
+    incidentId: grant.incidentId,
+    grantId: grant.id,
+    profile: grant.profile,
+    ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
+    data: { provider: grant.provider, confirmed, attempt, ...(note ? { note } : {}) },
+  }, { dedupeKey: `grant.ended:${grant.id}` });
   const done = await deps.store.finishRevocation(grant.id, { state, at, confirmed });
-  deps.metrics.revocations.inc({ provider: grant.provider, outcome: state });
-  if (grant.revokeRequestedAt !== undefined) {
-    deps.metrics.closeToRevokedSeconds.observe({ provider: grant.provider }, Math.max(0, at - grant.revokeRequestedAt) / 1000);
-  }
   if (done) {
-    await deps.audit.record({
-      at,
-      type: state === 'expired' ? 'grant.expired' : 'grant.revoked',
-      actor: 'quartermaster',
-      incidentId: grant.incidentId,
-      grantId: grant.id,
-      profile: grant.profile,
-      ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
-      data: { provider: grant.provider, confirmed, attempt, ...(note ? { note } : {}) },
-    });
+    deps.metrics.revocations.inc({ provider: grant.provider, outcome: state });
+    if (grant.revokeRequestedAt !== undefined) {
+      deps.metrics.closeToRevokedSeconds.observe({ provider: grant.provider }, Math.max(0, at - grant.revokeRequestedAt) / 1000);
+    }
   }
 }
 

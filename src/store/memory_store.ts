@@ -24,6 +24,7 @@ export function createMemoryStore(): Store {
   const grants = new Map<string, Grant>();
   const jobs = new Map<string, Job>();
   const audit: AuditEvent[] = [];
+  const auditByDedupeKey = new Map<string, AuditEvent>();
   let seq = 0;
 
   const enqueue = (grantId: string, dueAt: number): void => {
@@ -173,10 +174,13 @@ export function createMemoryStore(): Store {
       return [...closing];
     },
 
-    async appendAudit(event: AuditEventInput) {
+    async appendAudit(event: AuditEventInput, options?: { readonly dedupeKey?: string }) {
+      const earlier = options?.dedupeKey === undefined ? undefined : auditByDedupeKey.get(options.dedupeKey);
+      if (earlier) return copy(earlier);
       seq += 1;
       const stored: AuditEvent = { seq, ...copy(event) };
       audit.push(stored);
+      if (options?.dedupeKey !== undefined) auditByDedupeKey.set(options.dedupeKey, stored);
       return copy(stored);
     },
 

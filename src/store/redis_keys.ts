@@ -27,6 +27,8 @@ export interface RedisKeys {
   /** Set: incident ids whose close may still have revoking grants. */
   readonly closing: string;
   readonly auditSeq: string;
+  /** Hash: dedupe key → seq of the event appended with it. */
+  readonly auditDedupe: string;
   /** Sorted set: every audit event, scored by seq. */
   readonly auditLog: string;
 }
@@ -45,6 +47,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     expiry: `${prefix}{expiry}`,
     closing: `${prefix}{closing}`,
     auditSeq: `${prefix}{audit}:seq`,
+    auditDedupe: `${prefix}{audit}:dedupe`,
     auditLog: `${prefix}{audit}:log`,
   };
 }

@@ -168,12 +168,21 @@ for _, id in ipairs(ids) do
 end
 return out`],
 
-  // KEYS seq, log. ARGV event JSON without seq. Counter and log move together, so the log holds
-  // every seq handed out, in order.
-  qmAppendAudit: [2, `
+  // KEYS seq, log, dedupe. ARGV event JSON without seq, dedupe key ('' for none). Counter and log
+  // move together, so the log holds every seq handed out, in order. A dedupe key seen before
+  // returns the earlier event and appends nothing.
+  qmAppendAudit: [3, `
+if ARGV[2] ~= '' then
+  local earlier = redis.call('HGET', KEYS[3], ARGV[2])
+  if earlier then
+    local rows = redis.call('ZRANGEBYSCORE', KEYS[2], earlier, earlier)
+    if rows[1] then return rows[1] end
+  end
+end
 local seq = redis.call('INCR', KEYS[1])
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('ZADD', KEYS[2], seq, event)
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], seq) end
 return event`],
 } as const;
 

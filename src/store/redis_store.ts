@@ -230,8 +230,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     // Order: script (seq + global log) → per-incident copy. The global log is the record; the
     // per-incident set is an index that a crash between the two can leave one event short.
-    async appendAudit(event) {
-      const text = (await s.qmAppendAudit(keys.auditSeq, keys.auditLog, JSON.stringify(event))) as string;
+    // Order: global log (script, deduplicated) → incident log (ZADD of the same member, idempotent).
+    // A crash in between is repaired when the at-least-once caller appends again with its key.
+    async appendAudit(event, options) {
+      const text = (await s.qmAppendAudit(keys.auditSeq, keys.auditLog, keys.auditDedupe, JSON.stringify(event), options?.dedupeKey ?? '')) as string;
       const stored = JSON.parse(text) as AuditEvent;
       if (event.incidentId !== undefined) await redis.zadd(keys.incidentAudit(event.incidentId), stored.seq, text);
       return stored;

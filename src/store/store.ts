@@ -95,6 +95,11 @@ export interface Store {
   /** Incidents that are closed and still have revoking grants; used on startup to re-enqueue. */
   listClosingIncidents(): Promise<string[]>;
 
-  appendAudit(event: AuditEventInput): Promise<AuditEvent>;
+  /**
+   * Appends an event with the next seq. With a dedupeKey, an append whose key was already used
+   * returns the earlier event and appends nothing: at-least-once callers (the revocation worker
+   * records before it finishes a grant) get each event exactly once.
+   */
+  appendAudit(event: AuditEventInput, options?: { readonly dedupeKey?: string }): Promise<AuditEvent>;
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
 }

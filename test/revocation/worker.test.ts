@@ -171,4 +171,22 @@ describe('revocation worker', () => {
     expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revocationConfirmed: false });
     expect(upstream.grantCalls).toEqual([]);
   });
+
+  it('audits a revocation once when a crash came between its audit event and its end', async () => {
+    const worker = await setup();
+    const g = await activeGrant('INC-W');
+    await store.requestRevocation(g.id, 'released', now);
+    expect(await worker.runOnce()).toBe(1);
+    const once = (await store.listAudit({ limit: 100 })).filter((e) => e.type === 'grant.revoked');
+    expect(once).toHaveLength(1);
+
+    // The crashed broker's state: event recorded, grant still revoking, job due again.
+    const h = await activeGrant('INC-W');
+    await store.requestRevocation(h.id, 'released', now);
+    await store.appendAudit({ at: now, type: 'grant.revoked', actor: 'quartermaster', incidentId: 'INC-W', grantId: h.id }, { dedupeKey: `grant.ended:${h.id}` });
+    expect(await worker.runOnce()).toBe(1);
+    expect((await store.getGrant(h.id))?.state).toBe('revoked');
+    const events = (await store.listAudit({ limit: 100 })).filter((e) => e.type === 'grant.revoked' && e.grantId === h.id);
+    expect(events).toHaveLength(1);
+  });
 });

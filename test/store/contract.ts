@@ -412,6 +412,19 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         expect(await store.listAudit({ incidentId: 'inc-3', limit: 100 })).toEqual([]);
         expect(await store.listAudit({ limit: 0 })).toEqual([]);
       });
+
+      it('appends an event once per dedupe key, returning the earlier one on repeats', async () => {
+        const event = { at: T0, type: 'grant.revoked', actor: 'qm', incidentId: 'inc-1', grantId: 'g1' } as const;
+        const first = await store.appendAudit(event, { dedupeKey: 'grant.ended:g1' });
+        const other = await store.appendAudit({ ...event, grantId: 'g2' }, { dedupeKey: 'grant.ended:g2' });
+        expect(other.seq).toBeGreaterThan(first.seq);
+        const repeat = await store.appendAudit({ ...event, at: T0 + MIN }, { dedupeKey: 'grant.ended:g1' });
+        expect(repeat).toEqual(first);
+        const plain = await store.appendAudit(event);
+        expect(plain.seq).toBeGreaterThan(other.seq);
+        expect((await store.listAudit({ incidentId: 'inc-1', limit: 100 })).map((e) => e.grantId)).toEqual(['g1', 'g2', 'g1']);
+        expect(await store.listAudit({ limit: 100 })).toHaveLength(3);
+      });
     });
 
     it('hands out copies: mutating objects passed in or returned changes nothing stored', async () => {
