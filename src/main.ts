@@ -123,18 +123,20 @@ async function main(argv: readonly string[]): Promise<void> {
   const broker = await startBroker(config, { logger, ...(port === undefined ? {} : { port }) });
 
   let signalled = false;
+  // The log destination is asynchronous: flush it before exiting so the last lines are kept.
+  const exit = (code: number): void => logger.flush(() => process.exit(code));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (signalled) return;
     signalled = true;
     logger.info({ signal }, 'shutting down');
     const force = setTimeout(() => {
       logger.error('graceful shutdown timed out; exiting');
-      process.exit(1);
+      exit(1);
     }, config.server.shutdownGraceSeconds * 1000);
     force.unref();
-    broker.stop().then(() => process.exit(0), (err: unknown) => {
+    broker.stop().then(() => exit(0), (err: unknown) => {
       logger.error({ err: describeCause(err) }, 'shutdown failed');
-      process.exit(1);
+      exit(1);
     });
   };
   process.on('SIGTERM', onSignal);
