@@ -5,8 +5,9 @@
  */
 import { BrokerError, type ProviderFactory } from '../src/sdk.js';
 import { jwtProvider } from './jwt/index.js';
+import { vaultProvider } from './vault/index.js';
 
-export const builtInProviders = [jwtProvider] as const;
+export const builtInProviders = [jwtProvider, vaultProvider] as const;
 
 /** Union of the built-in factories, each with its own config and params types. */
 export type BuiltInProvider = (typeof builtInProviders)[number];

@@ -1,0 +1,137 @@
+/**
+ * The thin upstream client: node-vault's generic `request` with the broker's own settings, and
+ * the broker's own Vault identity (session.ts) behind `asBroker`.
+ *
+ * Why the generic request and not node-vault's command helpers: the token-creating helpers
+ * (tokenCreate, tokenCreateRole, approleLogin…) are `tokenSource` commands that overwrite the
+ * client's token with the token they just created, and `revoke` drops the `sync` parameter. So
+ * this client never stores a token in node-vault at all and sends X-Vault-Token per request.
+ *
+ * node-vault reads VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_SKIP_VERIFY from the
+ * environment as defaults; everything here is set explicitly so none of them can change what the
+ * broker talks to, which token it sends, or whether TLS is verified.
+ */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import createNodeVault from 'node-vault';
+import type { VaultConfig } from './config.js';
+import { classifyVaultError, VaultCallError } from './errors.js';
+import type { BrokerSession } from './session.js';
+
+export type VaultMethod = 'GET' | 'POST' | 'PUT';
+
+export interface VaultCall {
+  /** Short operation name for errors, logs and metrics, e.g. `revoke-accessor`. */
+  readonly op: string;
+  readonly method: VaultMethod;
+  /** Below /v1/, without a leading slash. */
+  readonly path: string;
+  readonly body?: Readonly<Record<string, unknown>>;
+  readonly signal?: AbortSignal;
+}
+
+/** The raw transport: one request with an explicit token (or none). Throws VaultCallError. */
+export interface VaultHttp {
+  send<T>(call: VaultCall & { readonly token?: string }): Promise<T | undefined>;
+  close(): void;
+}
+
+/** Most parallel connections to Vault; keep-alive saves a TCP (and TLS) handshake per call. */
+const MAX_SOCKETS = 64;
+
+export function createVaultHttp(config: Pick<VaultConfig, 'address' | 'namespace' | 'requestTimeoutMs'>, caPem?: string): VaultHttp {
+  const vault = createNodeVault({
+    endpoint: config.address,
+    apiVersion: 'v1',
+    pathPrefix: '',
+    // node-vault's debug channel prints request bodies, which carry tokens and secret ids.
+    debug: () => undefined,
+    // Overrides VAULT_SKIP_VERIFY: TLS is always verified.
+    rpDefaults: { strictSSL: true },
+  } as Parameters<typeof createNodeVault>[0]);
+  // Defeat the environment defaults node-vault applied (VAULT_TOKEN, VAULT_NAMESPACE).
+  const settable = vault as unknown as { token: string | undefined; namespace: string | undefined };
+  settable.token = undefined;
+  settable.namespace = config.namespace;
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, rejectUnauthorized: true, ...(caPem ? { ca: caPem } : {}) });
+
+  return {
+    async send<T>(call: VaultCall & { readonly token?: string }): Promise<T | undefined> {
+      const { op, signal } = call;
+      if (signal?.aborted) throw new VaultCallError(op, { kind: 'aborted' });
+      const request = vault.request({
+        path: `/${call.path}`,
+        method: call.method,
+        headers: call.token === undefined ? {} : { 'X-Vault-Token': call.token },
+        ...(call.body === undefined ? {} : { json: call.body }),
+        timeout: config.requestTimeoutMs,
+        httpAgent,
+        httpsAgent,
+      }) as Promise<unknown>;
+      try {
+        const body = await abortable(request, signal, op);
+        return typeof body === 'object' && body !== null ? (body as T) : undefined;
+      } catch (err) {
+        if (err instanceof VaultCallError) throw err;
+        throw new VaultCallError(op, classifyVaultError(err));
+      }
+    },
+    close() {
+      httpAgent.destroy();
+      httpsAgent.destroy();
+    },
+  };
+}
+
+/** node-vault takes no AbortSignal: the caller stops waiting; the request itself ends by its timeout. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, op: string): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new VaultCallError(op, { kind: 'aborted' }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+    );
+  });
+}
+
+export interface VaultClient {
+  /** With the broker's own token; after a 403 caused by that token being dead, logs in again and retries once. */
+  asBroker<T>(call: VaultCall): Promise<T | undefined>;
+  /** With another token (an incident parent or a child); no retry. */
+  withToken<T>(token: string, call: VaultCall): Promise<T | undefined>;
+  /** sys/health is unauthenticated and answers a JSON body even while sealed. */
+  health(signal: AbortSignal): Promise<{ readonly initialized?: boolean; readonly sealed?: boolean; readonly standby?: boolean } | undefined>;
+}
+
+export function createVaultClient(http: VaultHttp, session: BrokerSession): VaultClient {
+  const tokenIsDead = async (token: string, signal: AbortSignal | undefined): Promise<boolean> => {
+    try {
+      await http.send({ op: 'lookup-self', method: 'GET', path: 'auth/token/lookup-self', token, ...(signal ? { signal } : {}) });
+      return false;
+    } catch (err) {
+      if (err instanceof VaultCallError && err.is(403)) return true;
+      throw err;
+    }
+  };
+
+  return {
+    async asBroker<T>(call: VaultCall): Promise<T | undefined> {
+      const token = await session.token(call.signal);
+      try {
+        return await http.send<T>({ ...call, token });
+      } catch (err) {
+        if (!(err instanceof VaultCallError && err.is(403))) throw err;
+        // 403 means either "this token may not do that" or "this token is dead" (expired, revoked).
+        // Vault says which only in message text, so ask structurally: does lookup-self still work?
+        if (!(await tokenIsDead(token, call.signal))) throw err;
+        const fresh = await session.relogin(token, call.signal);
+        return http.send<T>({ ...call, token: fresh });
+      }
+    },
+    withToken: (token, call) => http.send({ ...call, token }),
+    health: (signal) => http.send({ op: 'health', method: 'GET', path: 'sys/health', signal }),
+  };
+}

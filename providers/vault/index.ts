@@ -1,0 +1,112 @@
+/**
+ * HashiCorp Vault: child tokens and dynamic secrets bound to an incident, revoked with the
+ * incident in one call per parent token (DESIGN.md "Providers"; README.md beside this file).
+ *
+ *  issue        → parents.ts (per-incident orphan parent) + issue.ts (child / dynamic secret)
+ *  revokeGrant  → revoke.ts: lease (sync) + child accessor, then lookups as the receipt
+ *  revokeIncident → revoke.ts: each distinct parent accessor once, then lookups
+ * Failures become ERR_PROVIDER_UNAVAILABLE (retry may help) or ERR_PROVIDER_FAILED (errors.ts).
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import {
+  BrokerError,
+  type Provider,
+  type ProviderDeps,
+  type ProviderFactory,
+} from '../../src/sdk.js';
+import { createVaultClient, createVaultHttp } from './client.js';
+import { vaultConfigSchema, vaultProfileParamsSchema, type VaultConfig, type VaultProfileParams } from './config.js';
+import { toBrokerError, VaultCallError } from './errors.js';
+import { issueVaultCredential } from './issue.js';
+import { createIncidentParents } from './parents.js';
+import { revokeIncidentGrants, revokeOneGrant } from './revoke.js';
+import { createBrokerSession, realScheduler, type Scheduler } from './session.js';
+
+export const vaultProvider = {
+  name: 'vault' as const,
+  configSchema: vaultConfigSchema,
+  profileParamsSchema: vaultProfileParamsSchema,
+  create: (config: VaultConfig, deps: ProviderDeps) => createVaultProvider(config, deps),
+} satisfies ProviderFactory<VaultConfig, VaultProfileParams>;
+
+export interface VaultProviderOptions {
+  /** Timers for the broker token's renewal; tests inject a manual one. */
+  readonly scheduler?: Scheduler;
+}
+
+export async function createVaultProvider(config: VaultConfig, deps: ProviderDeps, options: VaultProviderOptions = {}): Promise<Provider<VaultProfileParams>> {
+  const caPem = config.caFile === undefined ? undefined : await readCa(config.caFile);
+  const http = createVaultHttp(config, caPem);
+  const session = createBrokerSession({ http, auth: config.auth, logger: deps.logger, now: deps.now, scheduler: options.scheduler ?? realScheduler });
+  const client = createVaultClient(http, session);
+  // Accessors are sensitive (SECURITY.md §4): logs name a parent by a keyed, per-process fingerprint.
+  const fingerprintKey = randomBytes(32);
+  const fingerprint = (accessor: string): string => createHmac('sha256', fingerprintKey).update(accessor).digest('base64url').slice(0, 12);
+  const parents = createIncidentParents({ client, config, logger: deps.logger, now: deps.now, fingerprint });
+  const revokeDeps = { client, parents, logger: deps.logger, fingerprint, confirmConcurrency: config.confirmConcurrency };
+
+  try {
+    await session.token(AbortSignal.timeout(config.requestTimeoutMs));
+  } catch (err) {
+    const error = toBrokerError(err, 'login');
+    if (error.code !== 'ERR_PROVIDER_UNAVAILABLE') {
+      session.close();
+      http.close();
+      throw err instanceof BrokerError && err.code === 'ERR_CONFIG' ? err : new BrokerError('ERR_CONFIG', 500, `providers.vault.auth: Vault refused the broker's login (${error.detail ?? error.code})`);
+    }
+    // Vault down or sealed at boot: start anyway, answer 503 for Vault grants, log in on first use.
+    deps.logger.warn({ address: config.address, detail: error.detail }, 'vault: not reachable at start; will log in on first use');
+  }
+
+  const guard = async <T>(op: string, call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof BrokerError) throw err;
+      if (err instanceof VaultCallError && err.failure.kind === 'http') {
+        deps.logger.debug({ op: err.op, status: err.failure.status, vaultErrors: err.failure.errors }, 'vault: request refused');
+      }
+      throw toBrokerError(err, op);
+    }
+  };
+
+  return {
+    name: 'vault',
+    capabilities: {
+      grantRevocation: 'upstream',
+      incidentRevocation: true,
+      minTtlSeconds: 1,
+      maxTtlSeconds: config.maxTtlSeconds,
+    },
+    issue: (req) => guard('issue', () => issueVaultCredential({ client, parents, config, logger: deps.logger, now: deps.now }, req)),
+    revokeGrant: (req) => guard('revokeGrant', () => revokeOneGrant(revokeDeps, req, req.signal)),
+    revokeIncident: (req) => guard('revokeIncident', () => revokeIncidentGrants(revokeDeps, req.incidentId, req.grants, req.signal)),
+    async health(signal) {
+      try {
+        const status = await client.health(signal);
+        if (status?.initialized === false) return { ok: false, detail: 'vault is not initialized' };
+        if (status?.sealed !== false) return { ok: false, detail: 'vault is sealed' };
+        const expiresAt = session.expiresAt();
+        if (expiresAt === undefined) return { ok: false, detail: 'broker not logged in to vault' };
+        return { ok: true, detail: expiresAt === null ? 'logged in' : `logged in; token expires ${new Date(expiresAt).toISOString()}` };
+      } catch (err) {
+        return { ok: false, detail: toBrokerError(err, 'health').detail ?? 'unreachable' };
+      }
+    },
+    async close() {
+      // Parents are deliberately left alive: grants outlive the process; their explicit max TTL bounds them.
+      session.close();
+      http.close();
+    },
+  };
+}
+
+async function readCa(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    throw new BrokerError('ERR_CONFIG', 500, `providers.vault.caFile: ${file} cannot be read (${typeof code === 'string' ? code : 'unknown error'})`);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Revocation with receipts.
+ *  - One grant: `sys/leases/revoke` with sync=true for its lease (Vault otherwise only queues it,
+ *    https://developer.hashicorp.com/vault/api-docs/system/leases#revoke-lease), then
+ *    `auth/token/revoke-accessor` for its child token.
+ *  - A whole incident: `revoke-accessor` of each distinct parent once; Vault revokes the tree
+ *    and every lease of every token in it. Parents this process already revoked are skipped.
+ * Then each credential is looked up: an accessor Vault calls invalid (400) and a lease it calls
+ * invalid (400) are confirmed dead. Vault revokes a revoked token's leases lazily, so a lease
+ * still present after its parent's revocation is revoked directly (sync) and looked up again.
+ * Never revoke-force: it abandons the upstream secret (SECURITY.md §3). Failures throw; the
+ * queue retries with backoff and escalates past the deadline.
+ */
+import { providerFailed, type GrantRef, type ProviderLogger, type RevocationReceipt } from '../../src/sdk.js';
+import type { VaultClient } from './client.js';
+import { VaultCallError } from './errors.js';
+import type { IncidentParents } from './parents.js';
+
+export interface RevokeDeps {
+  readonly client: VaultClient;
+  readonly parents: IncidentParents;
+  readonly logger: ProviderLogger;
+  readonly fingerprint: (accessor: string) => string;
+  readonly confirmConcurrency: number;
+}
+
+interface VaultHandle { readonly parentAccessor: string; readonly accessor: string; readonly leaseId: string | undefined }
+
+export function parseHandle(ref: GrantRef): VaultHandle {
+  const { parentAccessor, accessor, leaseId } = ref.handle;
+  if (typeof parentAccessor !== 'string' || typeof accessor !== 'string' || parentAccessor === '' || accessor === '') {
+    throw providerFailed(`vault: grant ${ref.grantId} has no Vault accessors in its handle`);
+  }
+  return { parentAccessor, accessor, leaseId: typeof leaseId === 'string' && leaseId !== '' ? leaseId : undefined };
+}
+
+/** 'revoked' when this call killed it, 'gone' when Vault no longer knew it (400 invalid accessor). */
+async function revokeAccessor(deps: RevokeDeps, accessor: string, signal: AbortSignal): Promise<'revoked' | 'gone'> {
+  try {
+    await deps.client.asBroker({ op: 'revoke-accessor', method: 'POST', path: 'auth/token/revoke-accessor', body: { accessor }, signal });
+    return 'revoked';
+  } catch (err) {
+    if (err instanceof VaultCallError && err.is(400)) return 'gone';
+    throw err;
+  }
+}
+
+async function revokeLease(deps: RevokeDeps, leaseId: string, signal: AbortSignal): Promise<void> {
+  // Unknown or already revoked leases answer 204 too: idempotent by Vault's design.
+  await deps.client.asBroker({ op: 'revoke-lease', method: 'PUT', path: 'sys/leases/revoke', body: { lease_id: leaseId, sync: true }, signal });
+}
+
+type Liveness = 'dead' | 'alive' | 'unknown';
+
+/** Dead = Vault answers 400 ("invalid accessor" / "invalid lease"); any other failure cannot tell. */
+async function lookup(deps: RevokeDeps, op: string, path: string, body: Record<string, string>, signal: AbortSignal): Promise<Liveness> {
+  try {
+    await deps.client.asBroker({ op, method: 'PUT', path, body, signal });
+    return 'alive';
+  } catch (err) {
+    if (err instanceof VaultCallError && err.is(400)) return 'dead';
+    if (err instanceof VaultCallError && err.failure.kind === 'aborted') throw err;
+    deps.logger.debug({ op, failure: err instanceof VaultCallError ? err.message : 'unknown' }, 'vault: revocation lookup inconclusive');
+    return 'unknown';
+  }
+}
+
+const tokenLiveness = (deps: RevokeDeps, accessor: string, signal: AbortSignal): Promise<Liveness> =>
+  lookup(deps, 'lookup-accessor', 'auth/token/lookup-accessor', { accessor }, signal);
+const leaseLiveness = (deps: RevokeDeps, leaseId: string, signal: AbortSignal): Promise<Liveness> =>
+  lookup(deps, 'lookup-lease', 'sys/leases/lookup', { lease_id: leaseId }, signal);
+
+/** Looks the grant's credentials up; revokes directly whatever outlived its tree. True when both are confirmed dead. */
+async function confirmDead(deps: RevokeDeps, grantId: string, handle: VaultHandle, signal: AbortSignal): Promise<boolean> {
+  let token = await tokenLiveness(deps, handle.accessor, signal);
+  if (token === 'alive') {
+    // Not in the tree we revoked (a stale handle, or an orphan): take it down on its own.
+    deps.logger.warn({ grantId }, 'vault: child token outlived its parent revocation; revoking it directly');
+    await revokeAccessor(deps, handle.accessor, signal);
+    token = await tokenLiveness(deps, handle.accessor, signal);
+  }
+  if (token === 'alive') throw providerFailed(`vault: grant ${grantId}'s token is still alive after revocation`);
+  if (!handle.leaseId) return token === 'dead';
+  let lease = await leaseLiveness(deps, handle.leaseId, signal);
+  if (lease === 'alive') {
+    // Vault revokes a dead token's leases asynchronously (expiration.go RevokeByToken): finish it now.
+    await revokeLease(deps, handle.leaseId, signal);
+    lease = await leaseLiveness(deps, handle.leaseId, signal);
+  }
+  if (lease === 'alive') throw providerFailed(`vault: lease ${handle.leaseId} is still alive after revocation`);
+  return token === 'dead' && lease === 'dead';
+}
+
+export async function revokeOneGrant(deps: RevokeDeps, ref: GrantRef, signal: AbortSignal): Promise<RevocationReceipt> {
+  const handle = parseHandle(ref);
+  if (handle.leaseId) await revokeLease(deps, handle.leaseId, signal);
+  const outcome = await revokeAccessor(deps, handle.accessor, signal);
+  const confirmed = await confirmDead(deps, ref.grantId, handle, signal);
+  return { grantId: ref.grantId, outcome: outcome === 'revoked' ? 'revoked' : 'already_dead', confirmed };
+}
+
+export async function revokeIncidentGrants(deps: RevokeDeps, incidentId: string, grants: readonly GrantRef[], signal: AbortSignal): Promise<RevocationReceipt[]> {
+  const handles = grants.map((ref) => ({ ref, handle: parseHandle(ref) }));
+  const outcomeByParent = new Map<string, 'revoked' | 'gone'>();
+  for (const { handle } of handles) {
+    const parent = handle.parentAccessor;
+    if (outcomeByParent.has(parent)) continue;
+    if (deps.parents.isRevoked(parent)) {
+      // Revoked by this process for an earlier batch of the same close: nothing more to send.
+      outcomeByParent.set(parent, 'revoked');
+      continue;
+    }
+    const outcome = await revokeAccessor(deps, parent, signal);
+    deps.parents.markRevoked(parent);
+    outcomeByParent.set(parent, outcome);
+    deps.logger.info({ incidentId, parent: deps.fingerprint(parent), outcome }, 'vault: incident parent token revoked');
+  }
+  const receipts: RevocationReceipt[] = [];
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(deps.confirmConcurrency, handles.length) }, async () => {
+    while (next < handles.length) {
+      const { ref, handle } = handles[next++] as (typeof handles)[number];
+      const confirmed = await confirmDead(deps, ref.grantId, handle, signal);
+      const outcome = outcomeByParent.get(handle.parentAccessor) === 'revoked' ? 'revoked' : 'already_dead';
+      receipts.push({ grantId: ref.grantId, outcome, confirmed });
+    }
+  });
+  await Promise.all(lanes);
+  return receipts;
+}

@@ -1,0 +1,13 @@
+/** The shared provider contract, run by the `vault` provider against the fake Vault, once per profile kind. */
+import { describeProviderContract } from './contract.js';
+import { DB_PARAMS, expectNoUnexpectedCalls, PKI_PARAMS, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
+
+for (const [kind, params] of [['vault_token', TOKEN_PARAMS], ['vault_dynamic database/creds', DB_PARAMS], ['vault_dynamic pki/issue (write)', PKI_PARAMS]] as const) {
+  let fixture: VaultFixture | undefined;
+  expectNoUnexpectedCalls(() => fixture?.fake);
+  describeProviderContract(`vault (${kind}, fake Vault)`, async () => {
+    fixture = await startVaultFixture();
+    const provider = await fixture.provider();
+    return { provider, profile: { name: kind, params }, cleanup: () => fixture?.stop() ?? Promise.resolve() };
+  });
+}
