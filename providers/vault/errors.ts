@@ -5,7 +5,7 @@
  * Vault's `{"errors":[…]}` texts are kept for debug logs and never reach a client or a
  * BrokerError (https://developer.hashicorp.com/vault/api-docs#http-status-codes).
  */
-import { providerFailed, providerUnavailable, type BrokerError } from '../../src/sdk.js';
+import { BrokerError, providerFailed, providerUnavailable } from '../../src/sdk.js';
 
 export type VaultFailure =
   /** Vault answered with a non-2xx status. `errors` is Vault's error list, for debug logs only. */
@@ -68,6 +68,7 @@ export function isTransient(failure: VaultFailure): boolean {
 
 /** The broker error for a failed call: ERR_PROVIDER_UNAVAILABLE (503) when retrying may help, else ERR_PROVIDER_FAILED. */
 export function toBrokerError(err: unknown, op = 'request'): BrokerError {
+  if (err instanceof BrokerError) return err;
   const failure = err instanceof VaultCallError ? err.failure : classifyVaultError(err);
   const what = err instanceof VaultCallError ? err.op : op;
   const detail = `vault ${what}: ${describeFailure(failure)}`;

@@ -53,7 +53,7 @@ export async function createVaultProvider(config: VaultConfig, deps: ProviderDep
     if (error.code !== 'ERR_PROVIDER_UNAVAILABLE') {
       session.close();
       http.close();
-      throw err instanceof BrokerError && err.code === 'ERR_CONFIG' ? err : new BrokerError('ERR_CONFIG', 500, `providers.vault.auth: Vault refused the broker's login (${error.detail ?? error.code})`);
+      throw error.code === 'ERR_CONFIG' ? error : new BrokerError('ERR_CONFIG', 500, `providers.vault.auth: Vault refused the broker's login (${error.detail ?? error.code})`);
     }
     // Vault down or sealed at boot: start anyway, answer 503 for Vault grants, log in on first use.
     deps.logger.warn({ address: config.address, detail: error.detail }, 'vault: not reachable at start; will log in on first use');
@@ -63,7 +63,6 @@ export async function createVaultProvider(config: VaultConfig, deps: ProviderDep
     try {
       return await call();
     } catch (err) {
-      if (err instanceof BrokerError) throw err;
       if (err instanceof VaultCallError && err.failure.kind === 'http') {
         deps.logger.debug({ op: err.op, status: err.failure.status, vaultErrors: err.failure.errors }, 'vault: request refused');
       }

@@ -132,8 +132,8 @@ export const tokenRoutes: readonly Route[] = [
     handle: (ctx) => {
       const token = caller(ctx);
       if (!token.renewable || token.expiresAt === null) throw badRequest('lease is not renewable');
-      ctx.state.tokens.renew(token, parseDurationSeconds(ctx.body.increment, 'increment'));
-      return ok({ auth: authBlock(ctx.state, token) });
+      const ttl = ctx.state.tokens.renew(token, parseDurationSeconds(ctx.body.increment, 'increment'));
+      return ok({ auth: authBlock(ctx.state, token, ttl) });
     },
   },
   {

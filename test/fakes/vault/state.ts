@@ -86,14 +86,15 @@ export function envelope(fields: Record<string, unknown>): Record<string, unknow
 export const ok = (fields: Record<string, unknown>): RouteResult => ({ status: 200, body: envelope(fields) });
 export const noContent = (): RouteResult => ({ status: 204 });
 
-export function authBlock(state: FakeVaultState, token: FakeToken): Record<string, unknown> {
+/** `leaseDuration`: the TTL just granted (Vault reports it exactly, not as time left). */
+export function authBlock(state: FakeVaultState, token: FakeToken, leaseDuration = token.creationTtlSeconds): Record<string, unknown> {
   return {
     client_token: token.id,
     accessor: token.accessor,
     policies: [...token.policies],
     token_policies: [...token.policies],
     metadata: Object.keys(token.meta).length > 0 ? { ...token.meta } : null,
-    lease_duration: state.tokens.ttlSeconds(token),
+    lease_duration: token.expiresAt === null ? 0 : leaseDuration,
     renewable: token.renewable && token.expiresAt !== null,
     entity_id: '',
     token_type: 'service',

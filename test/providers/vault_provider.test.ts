@@ -1,0 +1,233 @@
+/**
+ * What only the vault provider does: one orphan parent per incident with every grant beneath it,
+ * child tokens and leases shaped as configured, closing an incident in one revoke per parent,
+ * receipts from lookups, refusals that clean up after themselves, and Vault failures mapped to
+ * broker errors without Vault's own words.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { vaultProfileParamsSchema } from '../../providers/vault/config.js';
+import type { GrantRef, IssuedCredential, IssueRequest, Provider } from '../../src/sdk.js';
+import type { VaultProfileParams } from '../../providers/vault/config.js';
+import { vaultApi } from '../fakes/vault/provision.js';
+import { DB_PARAMS, expectNoUnexpectedCalls, issueRequest, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
+
+let fixture: VaultFixture | undefined;
+expectNoUnexpectedCalls(() => fixture?.fake);
+afterEach(async () => {
+  await fixture?.stop();
+  fixture = undefined;
+});
+
+const signal = (): AbortSignal => new AbortController().signal;
+const refOf = (req: IssueRequest<VaultProfileParams>, issued: IssuedCredential): GrantRef =>
+  ({ grantId: req.grantId, incidentId: req.incidentId, handle: issued.handle, expiresAt: issued.expiresAt });
+const tokenOf = (fx: VaultFixture, accessor: unknown) => fx.fake.state.tokens.all().find((t) => t.accessor === accessor);
+
+async function setup(options: Parameters<typeof startVaultFixture>[0] = {}, overrides: Record<string, unknown> = {}): Promise<{ fx: VaultFixture; provider: Provider<VaultProfileParams> }> {
+  fixture = await startVaultFixture(options);
+  return { fx: fixture, provider: await fixture.provider(overrides) };
+}
+
+describe('vault provider: issuing beneath a per-incident parent', () => {
+  it('creates one orphan, non-renewable parent per incident through the token role, and every child beneath it', async () => {
+    const { fx, provider } = await setup();
+    const a = await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-A' }));
+    const b = await provider.issue(issueRequest(DB_PARAMS, { incidentId: 'INC-A' }));
+    const c = await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-B' }));
+    expect(fx.fake.count('auth/token/create/:role')).toBe(2);
+    expect(a.handle.parentAccessor).toBe(b.handle.parentAccessor);
+    expect(c.handle.parentAccessor).not.toBe(a.handle.parentAccessor);
+    const parent = tokenOf(fx, a.handle.parentAccessor)!;
+    expect(parent).toMatchObject({ orphan: true, renewable: false, path: 'auth/token/create/quartermaster-incident', meta: { incident_id: 'INC-A' } });
+    expect(tokenOf(fx, a.handle.accessor)!.parentId).toBe(parent.id);
+    expect(tokenOf(fx, b.handle.accessor)!.parentId).toBe(parent.id);
+  });
+
+  it('shares one parent among concurrent first grants of an incident', async () => {
+    const { fx, provider } = await setup();
+    const issued = await Promise.all(Array.from({ length: 8 }, () => provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-BURST' }))));
+    expect(new Set(issued.map((i) => i.handle.parentAccessor)).size).toBe(1);
+    expect(fx.fake.count('auth/token/create/:role')).toBe(1);
+  });
+
+  it('gives the child exactly the profile policies, ttl = explicit max ttl, num_uses, metadata, not renewable', async () => {
+    const params = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['qm-agent-read'], numUses: 3, meta: { team: 'sre' } });
+    const { fx, provider } = await setup();
+    const req = issueRequest(params, { ttlSeconds: 120, incidentId: 'INC-7', grantId: 'grt_meta' });
+    const before = Date.now();
+    const issued = await provider.issue(req);
+    const child = tokenOf(fx, issued.handle.accessor)!;
+    expect(child).toMatchObject({
+      policies: ['qm-agent-read', 'default'], numUses: 3, renewable: false, orphan: false, creationTtlSeconds: 120, explicitMaxTtlSeconds: 120,
+      meta: { team: 'sre', incident_id: 'INC-7', grant_id: 'grt_meta', agent: req.agent.id, profile: req.profile.name },
+    });
+    expect(issued.credential).toMatchObject({ vault_token: child.id, vault_addr: fx.fake.url, policies: 'qm-agent-read', num_uses: 3, expires_in: 120 });
+    expect(issued.secretFields).toEqual(['vault_token']);
+    expect(issued.handle).toEqual({ kind: 'vault_token', parentAccessor: expect.any(String), accessor: child.accessor });
+    expect(issued.expiresAt).toBeGreaterThanOrEqual(before + 120_000);
+    expect(issued.expiresAt).toBeLessThanOrEqual(Date.now() + 120_000);
+  });
+
+  it('reads a dynamic secret with a broker-held child so the lease belongs to that child', async () => {
+    const { fx, provider } = await setup();
+    const issued = await provider.issue(issueRequest(DB_PARAMS));
+    const leaseId = String(issued.handle.leaseId);
+    expect(leaseId).toMatch(/^database\/creds\/readonly\//u);
+    const lease = fx.fake.state.leases.lookup(leaseId)!;
+    expect(lease.tokenId).toBe(tokenOf(fx, issued.handle.accessor)!.id);
+    expect(issued.credential).toMatchObject({ username: expect.any(String), password: expect.any(String), lease_id: leaseId, lease_duration: 60 });
+    expect(issued.credential).not.toHaveProperty('vault_token');
+    expect(JSON.stringify(issued.handle)).not.toContain(String(issued.credential.password));
+    expect(issued.secretFields.sort()).toEqual(['password', 'username']);
+  });
+
+  it('makes a new parent when the current one cannot outlive the new child', async () => {
+    const clock = { now: Date.now() };
+    fixture = await startVaultFixture({ now: () => clock.now });
+    const provider = await fixture.provider({ parentExplicitMaxTtlSeconds: 7200 }, { now: () => clock.now });
+    const first = await provider.issue(issueRequest(TOKEN_PARAMS, { ttlSeconds: 3600 }));
+    clock.now += 3580_000; // the parent has 3620 s left: not enough for 3600 s and the 30 s margin
+    const second = await provider.issue(issueRequest(TOKEN_PARAMS, { ttlSeconds: 3600 }));
+    expect(second.handle.parentAccessor).not.toBe(first.handle.parentAccessor);
+  });
+});
+
+describe('vault provider: revocation', () => {
+  it('closes an incident with one revoke-accessor per parent and no per-grant revokes; Vault cascades to children and leases', async () => {
+    const { fx, provider } = await setup();
+    const refs: GrantRef[] = [];
+    const issued: IssuedCredential[] = [];
+    for (let i = 0; i < 6; i++) {
+      const req = issueRequest(i % 2 ? DB_PARAMS : TOKEN_PARAMS, { incidentId: 'INC-CLOSE' });
+      const got = await provider.issue(req);
+      issued.push(got);
+      refs.push(refOf(req, got));
+    }
+    fx.fake.resetCounts();
+    const receipts = await provider.revokeIncident!({ incidentId: 'INC-CLOSE', grants: refs, signal: signal() });
+    expect(receipts).toHaveLength(6);
+    expect(receipts.every((r) => r.outcome === 'revoked' && r.confirmed)).toBe(true);
+    expect(fx.fake.count('auth/token/revoke-accessor')).toBe(1);
+    expect(fx.fake.count('sys/leases/revoke')).toBe(0);
+    for (const got of issued) {
+      expect(fx.fake.tokenAlive(String(got.handle.accessor))).toBe(false);
+      if (got.handle.leaseId) expect(fx.fake.leaseAlive(String(got.handle.leaseId))).toBe(false);
+    }
+    // A later batch of the same close sends no revoke at all; a repeat after a restart finds the parent dead.
+    fx.fake.resetCounts();
+    await provider.revokeIncident!({ incidentId: 'INC-CLOSE', grants: refs, signal: signal() });
+    expect(fx.fake.count('auth/token/revoke-accessor')).toBe(0);
+    const restarted = await fx.provider();
+    const again = await restarted.revokeIncident!({ incidentId: 'INC-CLOSE', grants: refs, signal: signal() });
+    expect(again.every((r) => r.outcome === 'already_dead' && r.confirmed)).toBe(true);
+  });
+
+  it('finishes leases Vault still revokes lazily after the parent, confirming each one', async () => {
+    const { fx, provider } = await setup();
+    fx.fake.state.leases.lazy = true;
+    const req = issueRequest(DB_PARAMS, { incidentId: 'INC-LAZY' });
+    const got = await provider.issue(req);
+    const [receipt] = await provider.revokeIncident!({ incidentId: 'INC-LAZY', grants: [refOf(req, got)], signal: signal() });
+    expect(receipt).toEqual({ grantId: req.grantId, outcome: 'revoked', confirmed: true });
+    expect(fx.fake.count('sys/leases/revoke')).toBe(1);
+    expect(fx.fake.state.leases.liveSecrets.size).toBe(0);
+  });
+
+  it('revokes one grant: its lease with sync, then its token; other grants of the incident stay alive', async () => {
+    const { fx, provider } = await setup();
+    const req = issueRequest(DB_PARAMS, { incidentId: 'INC-ONE' });
+    const got = await provider.issue(req);
+    const other = await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ONE' }));
+    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toEqual({ grantId: req.grantId, outcome: 'revoked', confirmed: true });
+    expect(fx.fake.leaseAlive(String(got.handle.leaseId))).toBe(false);
+    expect(fx.fake.tokenAlive(String(got.handle.accessor))).toBe(false);
+    expect(fx.fake.tokenAlive(String(other.handle.accessor))).toBe(true);
+    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toEqual({ grantId: req.grantId, outcome: 'already_dead', confirmed: true });
+  });
+
+  it('counts a credential that expired on its own as already dead', async () => {
+    const clock = { now: Date.now() };
+    fixture = await startVaultFixture({ now: () => clock.now });
+    const provider = await fixture.provider({}, { now: () => clock.now });
+    const req = issueRequest(TOKEN_PARAMS, { ttlSeconds: 60 });
+    const got = await provider.issue(req);
+    clock.now += 61_000;
+    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toMatchObject({ outcome: 'already_dead', confirmed: true });
+  });
+});
+
+describe('vault provider: refusals clean up what they created', () => {
+  it('refuses a lease longer than the grant TTL, and revokes the lease and its token', async () => {
+    const { fx, provider } = await setup({ databaseRoles: { readonly: { ttlSeconds: 600 } } });
+    await expect(provider.issue(issueRequest(DB_PARAMS, { ttlSeconds: 300 }))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED', detail: expect.stringContaining("lease_duration 600s exceeds the grant's 300s TTL"),
+    });
+    expect(fx.fake.state.leases.liveSecrets.size).toBe(0);
+    expect(fx.fake.state.tokens.all().filter((t) => t.meta.grant_id !== undefined)).toEqual([]);
+  });
+
+  it('refuses a write path that answers without a lease (pki without generate_lease)', async () => {
+    const { fx, provider } = await setup();
+    const params = vaultProfileParamsSchema.parse({ kind: 'vault_dynamic', path: 'pki/issue/nolease', childPolicies: ['qm-pki-agent'], method: 'write', data: { common_name: 'x' } });
+    await fx.fake.state.acl.put('qm-pki-agent', JSON.stringify({ path: { 'pki/issue/*': { capabilities: ['update'] } } }));
+    await expect(provider.issue(issueRequest(params))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringContaining('answered without a lease') });
+    expect(fx.fake.state.tokens.all().filter((t) => t.meta.grant_id !== undefined)).toEqual([]);
+  });
+
+  it('refuses a parent token role that is not orphan, and revokes the parent it made', async () => {
+    const { fx, provider } = await setup();
+    await vaultApi(fx.fake.url, fx.fake.rootToken, 'POST', 'auth/token/roles/quartermaster-incident', { allowed_policies: fx.fake.state.roles.get('quartermaster-incident')!.allowedPolicies, orphan: false, renewable: false, token_explicit_max_ttl: 86_400 });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringContaining('is not an orphan (set orphan=true on the token role)') });
+    expect(fx.fake.state.tokens.all().filter((t) => t.path.startsWith('auth/token/create/'))).toEqual([]);
+  });
+
+  it('maps a child policy outside the parent to ERR_PROVIDER_FAILED without Vault\'s words', async () => {
+    const { provider } = await setup();
+    const params = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['not-a-parent-policy'] });
+    const err = await provider.issue(issueRequest(params)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'vault create-child-token: HTTP 400' });
+  });
+
+  it('maps a child that may not read the dynamic path to ERR_PROVIDER_FAILED and revokes the child', async () => {
+    const { fx, provider } = await setup();
+    const params = vaultProfileParamsSchema.parse({ kind: 'vault_dynamic', path: 'database/creds/readonly', childPolicies: ['qm-agent-read'] });
+    await expect(provider.issue(issueRequest(params))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: 'vault read database/creds/readonly: HTTP 403 (permission denied even after a fresh login: check the broker\'s Vault policy and the profile\'s policies)' });
+    expect(fx.fake.state.tokens.all().filter((t) => t.meta.grant_id !== undefined)).toEqual([]);
+  });
+});
+
+describe('vault provider: Vault unavailable', () => {
+  it('answers ERR_PROVIDER_UNAVAILABLE when Vault is sealed, down or too slow, for issue and revoke', async () => {
+    const { fx, provider } = await setup();
+    const req = issueRequest(TOKEN_PARAMS);
+    const ref = refOf(req, await provider.issue(req));
+    fx.fake.seal();
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'vault create-child-token: HTTP 503' });
+    expect(await provider.health(signal())).toEqual({ ok: false, detail: 'vault is sealed' });
+    fx.fake.unseal();
+    await fx.fake.goDown();
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', detail: expect.stringMatching(/^vault create-child-token: no answer \((ECONNREFUSED|ECONNRESET)\)$/u) });
+    await expect(provider.revokeGrant({ ...ref, signal: signal() })).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
+    await fx.fake.comeBack();
+    await expect(provider.revokeGrant({ ...ref, signal: signal() })).resolves.toMatchObject({ outcome: 'revoked', confirmed: true });
+  });
+
+  it('gives up on a slow Vault after requestTimeoutMs', async () => {
+    const { provider } = await setup({ latencyMs: 300 }, { requestTimeoutMs: 100 });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', detail: expect.stringMatching(/no answer \(ECONNABORTED\)$/u) });
+  }, 10_000);
+
+  it('keeps tokens, accessors and secrets out of its logs and errors', async () => {
+    const { fx, provider } = await setup();
+    const req = issueRequest(DB_PARAMS, { incidentId: 'INC-LOG' });
+    const got = await provider.issue(req);
+    const tok = await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-LOG' }));
+    await provider.revokeIncident!({ incidentId: 'INC-LOG', grants: [refOf(req, got)], signal: signal() });
+    fx.fake.seal();
+    const err = await provider.issue(issueRequest(TOKEN_PARAMS)).catch((e: unknown) => e);
+    const text = `${fx.log.text()} ${JSON.stringify(err)} ${String((err as Error).stack)}`;
+    const secrets = [got.credential.password, got.credential.username, got.handle.accessor, got.handle.parentAccessor, tok.credential.vault_token, tok.handle.accessor, fx.provisioned.brokerToken];
+    for (const secret of secrets) expect(text).not.toContain(String(secret));
+    expect(fx.log.text()).toContain('incident parent token created');
+  });
+});
