@@ -78,7 +78,7 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
     expect(issued.credential).toMatchObject({ username: expect.any(String), password: expect.any(String), lease_id: leaseId, lease_duration: 60 });
     expect(issued.credential).not.toHaveProperty('vault_token');
     expect(JSON.stringify(issued.handle)).not.toContain(String(issued.credential.password));
-    expect(issued.secretFields.sort()).toEqual(['password', 'username']);
+    expect([...issued.secretFields].sort()).toEqual(['password', 'username']);
   });
 
   it('makes a new parent when the current one cannot outlive the new child', async () => {

@@ -21,7 +21,7 @@ function login(ctx: RouteContext, role: LoginRole, method: string, meta: Record<
     ttlSeconds: role.ttlSeconds,
     explicitMaxTtlSeconds: role.maxTtlSeconds ?? 0,
   });
-  return ok({ auth: authBlock(ctx.state, token) });
+  return ok({ auth: authBlock(token) });
 }
 
 function leaseId(ctx: RouteContext): string {

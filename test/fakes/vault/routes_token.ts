@@ -62,7 +62,7 @@ function createToken(ctx: RouteContext, mode: 'child' | 'orphan' | 'role'): Rout
     numUses,
     renewable: b.renewable !== false && (role?.renewable ?? true),
   });
-  return ok({ auth: authBlock(ctx.state, token) });
+  return ok({ auth: authBlock(token) });
 }
 
 function accessorTarget(ctx: RouteContext): FakeToken {
@@ -133,7 +133,7 @@ export const tokenRoutes: readonly Route[] = [
       const token = caller(ctx);
       if (!token.renewable || token.expiresAt === null) throw badRequest('lease is not renewable');
       const ttl = ctx.state.tokens.renew(token, parseDurationSeconds(ctx.body.increment, 'increment'));
-      return ok({ auth: authBlock(ctx.state, token, ttl) });
+      return ok({ auth: authBlock(token, ttl) });
     },
   },
   {

@@ -87,7 +87,7 @@ export const ok = (fields: Record<string, unknown>): RouteResult => ({ status: 2
 export const noContent = (): RouteResult => ({ status: 204 });
 
 /** `leaseDuration`: the TTL just granted (Vault reports it exactly, not as time left). */
-export function authBlock(state: FakeVaultState, token: FakeToken, leaseDuration = token.creationTtlSeconds): Record<string, unknown> {
+export function authBlock(token: FakeToken, leaseDuration = token.creationTtlSeconds): Record<string, unknown> {
   return {
     client_token: token.id,
     accessor: token.accessor,
