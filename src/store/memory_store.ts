@@ -17,6 +17,7 @@ interface Job {
 }
 
 const copy = <T>(value: T): T => structuredClone(value);
+const CLAIM_SWEEP_EVERY = 1024;
 const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function createMemoryStore(): Store {
@@ -25,6 +26,9 @@ export function createMemoryStore(): Store {
   const jobs = new Map<string, Job>();
   const audit: AuditEvent[] = [];
   const auditByDedupeKey = new Map<string, AuditEvent>();
+  /** claimOnce records: key → expiresAt. Swept of expired records every CLAIM_SWEEP_EVERY claims. */
+  const claims = new Map<string, number>();
+  let claimsSinceSweep = 0;
   let seq = 0;
 
   const enqueue = (grantId: string, dueAt: number): void => {
@@ -195,6 +199,17 @@ export function createMemoryStore(): Store {
         if (out.length >= query.limit) break;
       }
       return out;
+    },
+
+    async claimOnce(key, expiresAt, now) {
+      if (++claimsSinceSweep >= CLAIM_SWEEP_EVERY) {
+        claimsSinceSweep = 0;
+        for (const [k, until] of claims) if (until <= now) claims.delete(k);
+      }
+      const until = claims.get(key);
+      if (until !== undefined && until > now) return false;
+      claims.set(key, Math.max(expiresAt, now + 1));
+      return true;
     },
   };
 }

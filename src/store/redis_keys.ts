@@ -31,6 +31,8 @@ export interface RedisKeys {
   readonly auditDedupe: string;
   /** Sorted set: every audit event, scored by seq. */
   readonly auditLog: string;
+  /** String with a TTL: a claimOnce record (single-use agent tokens). One small key each, spread over the cluster. */
+  claim(key: string): string;
 }
 
 const enc = encodeURIComponent;
@@ -49,5 +51,6 @@ export function createRedisKeys(prefix: string): RedisKeys {
     auditSeq: `${prefix}{audit}:seq`,
     auditDedupe: `${prefix}{audit}:dedupe`,
     auditLog: `${prefix}{audit}:log`,
+    claim: (key) => `${prefix}once:${enc(key)}`,
   };
 }

@@ -246,5 +246,12 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const rows = await redis.zrangebyscore(key, min, '+inf', 'LIMIT', 0, query.limit);
       return rows.map((row) => JSON.parse(row) as AuditEvent);
     },
+
+    // SET NX PX: the check and the write are one atomic command. The TTL is relative to the
+    // caller's clock so replicas agree with the verifier on when a token stops being accepted.
+    async claimOnce(key, expiresAt, now) {
+      const ttlMs = Math.max(1, Math.ceil(requireFinite(expiresAt, 'expiresAt') - requireFinite(now, 'now')));
+      return (await redis.set(keys.claim(key), '1', 'PX', ttlMs, 'NX')) === 'OK';
+    },
   };
 }

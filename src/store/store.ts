@@ -102,4 +102,12 @@ export interface Store {
    */
   appendAudit(event: AuditEventInput, options?: { readonly dedupeKey?: string }): Promise<AuditEvent>;
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+
+  /**
+   * Records `key` unless it is already recorded; true when this call recorded it. Of concurrent
+   * claims of one key — from any replica — exactly one wins. The record lives until `expiresAt`
+   * (`expiresAt - now` ms by the caller's clock, at least 1 ms), then the key may be claimed again.
+   * Backs single-use agent tokens (grants/steps/claim_single_use.ts).
+   */
+  claimOnce(key: string, expiresAt: number, now: number): Promise<boolean>;
 }

@@ -427,6 +427,37 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
       });
     });
 
+    describe('claimOnce (single-use tokens)', () => {
+      it('records a key once: the first claim wins, a repeat loses until the record expires', async () => {
+        expect(await store.claimOnce('agent-token:a', T0 + MIN, T0)).toBe(true);
+        expect(await store.claimOnce('agent-token:a', T0 + MIN, T0 + 1000)).toBe(false);
+        expect(await store.claimOnce('agent-token:b', T0 + MIN, T0 + 1000)).toBe(true);
+      });
+
+      it('lets exactly one of many concurrent claims of one key win', async () => {
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.claimOnce('agent-token:race', T0 + MIN, T0)));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      it('keeps keys that differ only in odd characters apart', async () => {
+        for (const key of ['k:{x}', 'k:%7Bx%7D', 'k:😀', 'k:\u0000']) expect(await store.claimOnce(key, T0 + MIN, T0)).toBe(true);
+        expect(await store.claimOnce('k:{x}', T0 + MIN, T0)).toBe(false);
+      });
+
+      it('forgets a record once it expires, by the caller clock it was claimed with', async () => {
+        // A short record: the memory store sees the later `now`; Redis expires it by its TTL.
+        expect(await store.claimOnce('agent-token:short', T0 + 50, T0)).toBe(true);
+        const deadline = Date.now() + 5000;
+        let reclaimed = false;
+        while (!reclaimed && Date.now() < deadline) {
+          reclaimed = await store.claimOnce('agent-token:short', T0 + MIN, T0 + 51);
+          if (!reclaimed) await new Promise((r) => setTimeout(r, 10));
+        }
+        expect(reclaimed).toBe(true);
+        expect(await store.claimOnce('agent-token:short', T0 + MIN, T0 + 52)).toBe(false);
+      });
+    });
+
     it('hands out copies: mutating objects passed in or returned changes nothing stored', async () => {
       const input = incidentFixture('inc-1');
       await store.createIncident(input);
