@@ -24,11 +24,11 @@ Mints a development token signed by the local dev issuer and prints it on stdout
 Development mode only: the config must have mode: development and a devIssuer section.
 
 Options:
-  --agent <id>       agent token; a SPIFFE ID (spiffe://trust-domain/path) when the dev
-                     agent issuer has subject: spiffe
+  --agent <id>       agent JWT-SVID for this SPIFFE ID (spiffe://trust-domain/path) in a
+                     trust domain of identity.agents.spiffe
   --operator <sub>   operator token for this subject, carrying the operator role
   --ttl <seconds>    lifetime (default ${DEFAULT_AGENT_TTL_SECONDS} for agents, ${DEFAULT_OPERATOR_TTL_SECONDS} for operators; at most the
-                     issuer's maxLifetimeSeconds)
+                     trust domain's or issuer's maxLifetimeSeconds)
   --config <file>    config file (default: $QUARTERMASTER_CONFIG, else the embedded default)
   -h, --help         show this help
 `;
@@ -116,20 +116,18 @@ function checkTtl(ttl: number, max: number, where: string): number {
 }
 
 async function mintAgent(config: Config, dev: NonNullable<Config['devIssuer']>, agentId: string, ttl: number | undefined): Promise<string> {
-  const issuer = config.identity.agents.find((a) => a.issuer === dev.agentIssuer);
-  if (!issuer) throw new Refusal(`refused: devIssuer.agentIssuer ${dev.agentIssuer} is not listed in identity.agents; its tokens would not verify`);
-  if (issuer.subject === 'spiffe') {
-    const id = parseSpiffeId(agentId);
-    if (!id) throw new Refusal(`--agent must be a SPIFFE ID like spiffe://dev.local/agent/triage (lower-case trust domain; path segments of A-Z a-z 0-9 . _ -), got ${JSON.stringify(agentId)}`);
-    if (issuer.trustDomains && !issuer.trustDomains.includes(id.trustDomain)) {
-      throw new Refusal(`--agent trust domain ${id.trustDomain} is not in identity.agents[${issuer.name}].trustDomains (${issuer.trustDomains.join(', ')})`);
-    }
-  } else {
-    checkSubject(agentId, '--agent');
+  const id = parseSpiffeId(agentId);
+  if (!id) throw new Refusal(`--agent must be a SPIFFE ID like spiffe://dev.local/agent/triage (lower-case trust domain; path segments of A-Z a-z 0-9 . _ -), got ${JSON.stringify(agentId)}`);
+  const domains = config.identity.agents.spiffe;
+  const td = domains.find((d) => d.trustDomain === id.trustDomain);
+  if (!td) throw new Refusal(`--agent trust domain ${id.trustDomain} is not in identity.agents.spiffe trustDomains (${domains.map((d) => d.trustDomain).join(', ') || 'none'})`);
+  const where = `identity.agents.spiffe[${td.trustDomain}]`;
+  if (td.issuer !== undefined && td.issuer !== dev.agentIssuer) {
+    throw new Refusal(`refused: ${where}.issuer is ${td.issuer}, not devIssuer.agentIssuer ${dev.agentIssuer}; its tokens would not verify`);
   }
-  const ttlSeconds = checkTtl(ttl ?? DEFAULT_AGENT_TTL_SECONDS, issuer.maxLifetimeSeconds, `identity.agents[${issuer.name}]`);
+  const ttlSeconds = checkTtl(ttl ?? DEFAULT_AGENT_TTL_SECONDS, td.maxLifetimeSeconds, where);
   await ensureDevKeys(dev.keyDir);
-  return mintAgentToken({ keyDir: dev.keyDir, issuer: issuer.issuer, audience: config.identity.audience, agentId, ttlSeconds });
+  return mintAgentToken({ keyDir: dev.keyDir, issuer: dev.agentIssuer, audience: td.audience ?? config.identity.audience, agentId, ttlSeconds });
 }
 
 async function mintOperator(config: Config, dev: NonNullable<Config['devIssuer']>, subject: string, ttl: number | undefined): Promise<string> {

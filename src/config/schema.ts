@@ -4,52 +4,10 @@
  * are validated by their provider's own schema in catalog/, so this file knows no provider fields.
  */
 import { z } from 'zod';
+import { identitySchema } from './identity_schema.js';
 
 const duration = z.number().int().positive();
 const filePath = z.string().min(1);
-const httpsOrLoopbackUrl = z.url({ protocol: /^https?$/ });
-
-export const jwksSourceSchema = z.union([
-  z.object({ file: filePath }).strict(),
-  z.object({
-    url: httpsOrLoopbackUrl,
-    timeoutMs: duration.default(3000),
-    maxBytes: duration.default(256 * 1024),
-    cooldownSeconds: duration.default(30),
-  }).strict(),
-]);
-
-const asymmetricAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
-
-export const agentIssuerSchema = z.object({
-  /** A short name for logs and metrics. */
-  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/),
-  /** Exact `iss` value. */
-  issuer: z.string().min(1),
-  jwks: jwksSourceSchema,
-  algorithms: z.array(asymmetricAlg).min(1),
-  /** `spiffe`: sub must be a SPIFFE ID (the agent id); `opaque`: agent id is `issuer#sub`. */
-  subject: z.enum(['spiffe', 'opaque']),
-  /** SPIFFE only: trust domains this issuer may vouch for. */
-  trustDomains: z.array(z.string().regex(/^[a-z0-9._-]+$/)).optional(),
-  maxLifetimeSeconds: duration.max(86_400).default(3600),
-  clockLeewaySeconds: z.number().int().min(0).max(60).default(30),
-}).strict();
-
-export const operatorIssuerSchema = z.object({
-  issuer: z.string().min(1),
-  jwks: jwksSourceSchema,
-  algorithms: z.array(asymmetricAlg).min(1),
-  /** Defaults to identity.audience. */
-  audience: z.string().min(1).optional(),
-  /** Claim holding the operator's roles or groups (string or array of strings). */
-  rolesClaim: z.string().min(1).default('roles'),
-  /** Role that may run operator endpoints (open/close incidents, read audit, introspect). */
-  operatorRole: z.string().min(1).default('operator'),
-  maxLifetimeSeconds: duration.max(86_400).default(3600),
-  clockLeewaySeconds: z.number().int().min(0).max(60).default(30),
-}).strict();
-
 export const profileSchema = z.object({
   provider: z.string().min(1),
   description: z.string().default(''),
@@ -65,6 +23,11 @@ export const profileSchema = z.object({
   agents: z.array(z.string().min(1)).min(1),
   /** Provider-specific parameters, validated by the provider's schema. */
   params: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * The agent token may back one grant request only (grants/steps/claim_single_use.ts): a
+   * replayed token is refused with ERR_TOKEN_REPLAYED even if its signature was re-encoded.
+   */
+  singleUse: z.boolean().default(false),
 }).strict();
 
 export const configSchema = z.object({
@@ -89,14 +52,7 @@ export const configSchema = z.object({
       keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('qm:'),
     }).strict(),
   ]),
-  identity: z.object({
-    /** The audience every agent and operator token must carry. */
-    audience: z.string().min(1),
-    agents: z.array(agentIssuerSchema).min(1),
-    operators: operatorIssuerSchema,
-    /** Token size cap before any parsing (SECURITY.md §1). */
-    maxTokenBytes: duration.max(64 * 1024).default(8192),
-  }).strict(),
+  identity: identitySchema,
   /** Local token issuer for agents and operators; development mode only. */
   devIssuer: z.object({
     keyDir: filePath,
@@ -132,15 +88,6 @@ export const configSchema = z.object({
   if (cfg.mode === 'production' && cfg.devIssuer) {
     ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'the development token issuer is refused in production mode' });
   }
-  const agentIssuers = new Set<string>();
-  cfg.identity.agents.forEach((a, i) => {
-    if (agentIssuers.has(a.issuer)) ctx.addIssue({ code: 'custom', path: ['identity', 'agents', i, 'issuer'], message: 'duplicate issuer' });
-    agentIssuers.add(a.issuer);
-  });
-  if (agentIssuers.has(cfg.identity.operators.issuer)) {
-    // Token kinds must not overlap: an agent token must never pass as an operator token.
-    ctx.addIssue({ code: 'custom', path: ['identity', 'operators', 'issuer'], message: 'operator issuer must differ from every agent issuer' });
-  }
   for (const [name, p] of Object.entries(cfg.profiles)) {
     if (p.defaultTtl !== undefined && p.defaultTtl > p.maxTtl) {
       ctx.addIssue({ code: 'custom', path: ['profiles', name, 'defaultTtl'], message: 'must not exceed maxTtl' });
@@ -152,8 +99,6 @@ export const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
-export type AgentIssuerConfig = z.infer<typeof agentIssuerSchema>;
-export type OperatorIssuerConfig = z.infer<typeof operatorIssuerSchema>;
-export type JwksSource = z.infer<typeof jwksSourceSchema>;
+export type { IdentityConfig, OidcIssuerConfig, OperatorIssuerConfig, SpiffeTrustDomainConfig } from './identity_schema.js';
 export type ProfileConfig = z.infer<typeof profileSchema>;
 export type RevocationConfig = Config['revocation'];

@@ -6,6 +6,7 @@ import { toBrokerError } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
 import { authorize } from './steps/authorize.js';
+import { claimSingleUse } from './steps/claim_single_use.js';
 import { issueCredential, type IssuedGrant } from './steps/issue_credential.js';
 import { loadIncident } from './steps/load_incident.js';
 import { resolveTtl } from './steps/resolve_ttl.js';
@@ -21,6 +22,7 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
   try {
     const incident = await loadIncident(deps, request.incidentId);
     const profile = authorize(deps.catalog, agent, request.profile);
+    await claimSingleUse(deps, agent, profile);
     const ttlSeconds = resolveTtl(profile, request.ttlSeconds);
     const issued = await issueCredential(deps, { agent, incident, profile, ttlSeconds, purpose: request.purpose });
     deps.metrics.grantsIssued.inc({ profile: profile.name, provider: profile.provider.name });

@@ -4,7 +4,9 @@
  * refuses `devIssuer` in production and the CLI refuses to mint outside development mode.
  *
  * Key files in `keyDir`: private JWKs (`*-signing-key.json`, mode 0600) and the public sets the
- * verifier's `{ file }` key sources read (`*-jwks.json`). The CLI and the broker may both create
+ * verifier's `{ file }` key sources read: for agents a SPIFFE bundle (`agent-bundle.json`, its
+ * key marked `use: "jwt-svid"` as SPIFFE_Trust_Domain_and_Bundle.md §4.2.2 requires), for
+ * operators a plain JWK Set (`operator-jwks.json`). The CLI and the broker may both create
  * them at once, so creation is race-safe: the private key is published with link(2), which fails
  * if another creator won, and the public set is always derived from the winning private key and
  * written by temp file + rename, so a reader never sees a half-written file.
@@ -18,8 +20,8 @@ const ALG = 'ES256';
 
 /** File names inside keyDir, per token kind. */
 export const DEV_KEY_FILES = {
-  agent: { privateKey: 'agent-signing-key.json', jwks: 'agent-jwks.json' },
-  operator: { privateKey: 'operator-signing-key.json', jwks: 'operator-jwks.json' },
+  agent: { privateKey: 'agent-signing-key.json', publicSet: 'agent-bundle.json', use: 'jwt-svid' },
+  operator: { privateKey: 'operator-signing-key.json', publicSet: 'operator-jwks.json', use: 'sig' },
 } as const;
 
 type Kind = keyof typeof DEV_KEY_FILES;
@@ -53,17 +55,17 @@ async function ensurePair(keyDir: string, kind: Kind): Promise<void> {
     if (!jwk) throw new Error(`${privatePath} vanished while creating development keys`);
   }
   // Derived from the private key every time, so a crash between the two writes heals itself.
-  const jwksPath = join(keyDir, files.jwks);
-  const wanted = serialize({ keys: [publicOf(jwk)] });
-  const current = await readFile(jwksPath, 'utf8').catch(() => null);
-  if (current !== wanted) await writeAtomic(jwksPath, wanted, 0o644);
+  const publicPath = join(keyDir, files.publicSet);
+  const wanted = serialize({ keys: [{ ...publicOf(jwk), use: files.use }] });
+  const current = await readFile(publicPath, 'utf8').catch(() => null);
+  if (current !== wanted) await writeAtomic(publicPath, wanted, 0o644);
 }
 
 export interface MintAgentTokenOptions {
   readonly keyDir: string;
   readonly issuer: string;
   readonly audience: string;
-  /** The token's `sub`: a SPIFFE ID for `subject: spiffe` issuers. */
+  /** The token's `sub`: a SPIFFE ID in the dev trust domain (identity.agents.spiffe). */
   readonly agentId: string;
   readonly ttlSeconds?: number;
   /** Issue time, ms since the epoch (default: the clock). */
@@ -147,8 +149,8 @@ async function readPrivateJwk(path: string): Promise<PrivateJwk | null> {
   return { kty, crv, x, y, d, kid, alg: ALG, use: 'sig' };
 }
 
-function publicOf(jwk: PrivateJwk): Omit<PrivateJwk, 'd'> {
-  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid: jwk.kid, alg: jwk.alg, use: jwk.use };
+function publicOf(jwk: PrivateJwk): Omit<PrivateJwk, 'd' | 'use'> {
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, kid: jwk.kid, alg: jwk.alg };
 }
 
 function serialize(value: unknown): string {

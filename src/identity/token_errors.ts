@@ -1,11 +1,13 @@
 /**
- * Token failures as BrokerErrors: status 401, a stable `ERR_TOKEN_*` code, a client-safe message
- * naming only the class of failure, the operator's reason in `detail` (never the token), and the
- * RFC 6750 §3 challenge. jose failures are mapped by their structured `code`, `claim` and
- * `reason` fields, never by message text (STYLE.md #9).
+ * Token failures as BrokerErrors: status 401, a stable `ERR_TOKEN_*` code per failure class, a
+ * client-safe message naming only the class, the operator's reason in `detail` (never the
+ * token), and the RFC 6750 §3 challenge.
+ *
+ * When an issuer's keys cannot be had at all (never fetched, or stale past the configured bound),
+ * the answer is 503 ERR_IDENTITY_UNAVAILABLE instead: the token may well be good, so a 401 would
+ * tell the client to throw it away and would hide an outage from monitoring; 503 says "retry".
  */
-import { BrokerError, describeCause, type ErrorCode } from '../errors.js';
-import { cleanForLog, type Logger } from '../logging.js';
+import { BrokerError, type ErrorCode } from '../errors.js';
 
 export type TokenErrorCode = Extract<ErrorCode, `ERR_TOKEN_${string}`>;
 
@@ -19,6 +21,7 @@ const MESSAGES: Readonly<Record<TokenErrorCode, string>> = {
   ERR_TOKEN_ISSUER_UNTRUSTED: 'bearer token issuer is not trusted here',
   ERR_TOKEN_SIGNATURE: 'bearer token signature could not be verified',
   ERR_TOKEN_CLAIMS: 'bearer token claims are invalid',
+  ERR_TOKEN_REPLAYED: 'bearer token was already used',
 };
 
 /** RFC 6750 §3.1: a rejected token gets `invalid_token`. */
@@ -28,46 +31,7 @@ export function tokenError(code: TokenErrorCode, detail: string): BrokerError {
   return new BrokerError(code, 401, MESSAGES[code], { detail, headers: CHALLENGE });
 }
 
-/** Maps jose failures by their `code` / `claim` / `reason` fields, never by message text. */
-export function mapVerifyError(err: unknown, where: string, logger: Logger): BrokerError {
-  const fields = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; claim?: unknown; reason?: unknown };
-  switch (fields.code) {
-    case 'ERR_JWT_EXPIRED':
-      return tokenError('ERR_TOKEN_EXPIRED', `${where}: "exp" has passed`);
-    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
-      return mapClaimFailure(String(fields.claim), String(fields.reason), where);
-    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
-      return tokenError('ERR_TOKEN_SIGNATURE', `${where}: signature does not verify`);
-    case 'ERR_JWKS_NO_MATCHING_KEY':
-      return tokenError('ERR_TOKEN_SIGNATURE', `${where}: no key in the issuer's key set matches kid and alg`);
-    case 'ERR_JWKS_MULTIPLE_MATCHING_KEYS':
-      return tokenError('ERR_TOKEN_SIGNATURE', `${where}: several keys in the issuer's key set match kid and alg`);
-    case 'ERR_JOSE_ALG_NOT_ALLOWED':
-    case 'ERR_JOSE_NOT_SUPPORTED':
-      return tokenError('ERR_TOKEN_SIGNATURE', `${where}: algorithm not allowed or not supported by the key`);
-    case 'ERR_JWS_INVALID':
-    case 'ERR_JWT_INVALID':
-      return tokenError('ERR_TOKEN_MALFORMED', `${where}: not a valid JWT`);
-    default:
-      // Key set unreachable (timeout, non-200, oversized, private keys) or an unexpected failure:
-      // operators need to see it; the client only learns the token could not be verified.
-      logger.warn({ err: describeCause(err), issuer: where }, 'token verification failed unexpectedly');
-      return tokenError('ERR_TOKEN_SIGNATURE', `${where}: key set unavailable or verification error: ${describeCause(err)}`);
-  }
-}
-
-function mapClaimFailure(claim: string, reason: string, where: string): BrokerError {
-  if (reason === 'missing') return tokenError('ERR_TOKEN_CLAIMS', `${where}: required claim "${claim}" is missing`);
-  switch (claim) {
-    case 'aud':
-      return tokenError('ERR_TOKEN_AUDIENCE', `${where}: "aud" lacks the broker audience`);
-    case 'iss':
-      return tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `${where}: "iss" does not match`);
-    case 'nbf':
-    case 'iat':
-      if (reason === 'check_failed') return tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "${claim}" is in the future`);
-      return tokenError('ERR_TOKEN_CLAIMS', `${where}: "${claim}" is not a number`);
-    default:
-      return tokenError('ERR_TOKEN_CLAIMS', `${where}: claim "${cleanForLog(claim, 64)}" ${reason === 'invalid' ? 'has the wrong type' : 'failed its check'}`);
-  }
+/** The issuer's keys cannot be had right now; the detail names the key set and why. */
+export function identityUnavailable(detail: string): BrokerError {
+  return new BrokerError('ERR_IDENTITY_UNAVAILABLE', 503, 'token verification keys are unavailable; retry later', { detail });
 }

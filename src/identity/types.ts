@@ -3,25 +3,30 @@
  * (SECURITY.md §1); nothing here is copied from an unverified token.
  */
 
-/** An agent workload: a SPIFFE ID, or `issuer#subject` for opaque (OIDC) issuers. */
+/** An agent workload: a SPIFFE ID, or `issuer#subject` for OIDC issuers. */
 export interface AgentIdentity {
   readonly kind: 'agent';
-  /** SPIFFE ID, or `${iss}#${sub}` for opaque issuers. Profiles match on this. */
+  /** SPIFFE ID, or `${iss}#${sub}` for OIDC issuers. Profiles match on this. */
   readonly id: string;
+  /** OIDC: `iss`. SPIFFE: the pinned issuer if configured, else `spiffe://<trust domain>`. */
   readonly issuer: string;
-  /** The configured issuer's short name (identity.agents[].name), for logs and metrics. */
+  /** The trust domain (SPIFFE) or the configured issuer's short name (OIDC), for logs and metrics. */
   readonly issuerName: string;
   readonly subject: string;
-  /** SPIFFE issuers only. */
+  /** SPIFFE trust domains only. */
   readonly trustDomain?: string;
   readonly jti?: string;
-  /** Token expiry, ms since the epoch. */
+  /** Token expiry (`exp`), ms since the epoch. */
   readonly expiresAt: number;
+  /** The last instant any verification would still accept the token: `exp` plus the clock leeway, ms. */
+  readonly acceptedUntil: number;
   /**
-   * SHA-256 of `header.payload` (hex, first 16 chars), for logs and audit. Never the raw token,
-   * and never the signature: ECDSA signatures are malleable (SECURITY.md §1 "Replay").
+   * Keyed hash of `header.payload` (identity/token_ids.ts), for logs and audit. Never the raw
+   * token, and never the signature: ECDSA signatures are malleable (SECURITY.md §1 "Replay").
    */
   readonly fingerprint: string;
+  /** Replay-cache name of the token: SHA-256 of issuer + `jti`, else of `header.payload`. */
+  readonly tokenId: string;
 }
 
 /** A human operator, authenticated by the operator issuer's token. */
@@ -40,7 +45,8 @@ export interface OperatorIdentity {
 
 /**
  * Verifies bearer tokens. Agent endpoints accept only agent issuers and operator endpoints only
- * the operator issuer: token kinds never cross. Every failure is a 401 BrokerError.
+ * the operator issuer: token kinds never cross. Every token failure is a 401 BrokerError; keys
+ * that cannot be had at all are a 503 ERR_IDENTITY_UNAVAILABLE.
  */
 export interface Identity {
   authenticateAgent(token: string): Promise<AgentIdentity>;

@@ -37,11 +37,13 @@ function sandbox(onTestFinished: (fn: () => void) => void): Sandbox {
         store: { kind: 'memory' },
         identity: {
           audience: 'quartermaster',
-          agents: [{
-            name: 'dev', issuer: AGENT_ISS, jwks: { file: join(keyDir, 'agent-jwks.json') },
-            algorithms: ['ES256'], subject: 'spiffe', trustDomains: ['dev.local'], maxLifetimeSeconds: 3600,
-          }],
-          operators: { issuer: OPERATOR_ISS, jwks: { file: join(keyDir, 'operator-jwks.json') }, algorithms: ['ES256'] },
+          agents: {
+            spiffe: [{
+              trustDomain: 'dev.local', issuer: AGENT_ISS, bundle: { file: join(keyDir, 'agent-bundle.json') },
+              algorithms: ['ES256'], maxLifetimeSeconds: 3600,
+            }],
+          },
+          operators: { issuer: OPERATOR_ISS, keys: { file: join(keyDir, 'operator-jwks.json') }, algorithms: ['ES256'] },
         },
         devIssuer: { keyDir, agentIssuer: AGENT_ISS, operatorIssuer: OPERATOR_ISS },
         profiles: {},
@@ -86,10 +88,10 @@ describe.concurrent('dev token', () => {
     expect(run.stdout).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\n$/);
     const token = run.stdout.trimEnd();
     const agent = await (await identityFor(config)).authenticateAgent(token);
-    expect(agent).toMatchObject({ id: 'spiffe://dev.local/agent/triage', trustDomain: 'dev.local', issuerName: 'dev' });
+    expect(agent).toMatchObject({ id: 'spiffe://dev.local/agent/triage', trustDomain: 'dev.local', issuerName: 'dev.local' });
     const claims = decodeJwt(token);
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(600);
-    expect(readdirSync(keyDir).sort()).toEqual(['agent-jwks.json', 'agent-signing-key.json', 'operator-jwks.json', 'operator-signing-key.json']);
+    expect(readdirSync(keyDir).sort()).toEqual(['agent-bundle.json', 'agent-signing-key.json', 'operator-jwks.json', 'operator-signing-key.json']);
   });
 
   it('prints an operator JWT with the operator role, honouring --ttl', async ({ expect, onTestFinished }) => {
@@ -132,7 +134,7 @@ describe.concurrent('dev token', () => {
   it.for([
     ['an agent id that is not a SPIFFE ID', ['--agent', 'triage-bot'], /SPIFFE ID/],
     ['a SPIFFE ID with a dot-dot segment', ['--agent', 'spiffe://dev.local/agent/../admin'], /SPIFFE ID/],
-    ['a trust domain the issuer may not vouch for', ['--agent', 'spiffe://prod.example/agent/a'], /trustDomains/],
+    ['a trust domain that is not configured', ['--agent', 'spiffe://prod.example/agent/a'], /identity\.agents\.spiffe/],
     ['a ttl above the issuer maximum', ['--agent', 'spiffe://dev.local/agent/a', '--ttl', '7200'], /maxLifetimeSeconds/],
     ['a ttl that is not a number', ['--agent', 'spiffe://dev.local/agent/a', '--ttl', '10m'], /--ttl/],
     ['both --agent and --operator', ['--agent', 'spiffe://dev.local/agent/a', '--operator', 'alice'], /exactly one/],

@@ -51,8 +51,8 @@ describe('config', () => {
 
   it('refuses an operator issuer that is also an agent issuer', () => {
     const ok = testConfigObject();
-    const identity = ok.identity as { agents: Array<{ issuer: string }>; operators: Record<string, unknown> };
-    const bad = { ...ok, identity: { ...identity, operators: { ...identity.operators, issuer: identity.agents[0]!.issuer } } };
+    const identity = ok.identity as { agents: { spiffe: Array<{ issuer: string }> }; operators: Record<string, unknown> };
+    const bad = { ...ok, identity: { ...identity, operators: { ...identity.operators, issuer: identity.agents.spiffe[0]!.issuer } } };
     expect(problemsOf(stringify(bad))).toContain('identity.operators.issuer: operator issuer must differ from every agent issuer');
   });
 

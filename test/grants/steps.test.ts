@@ -10,14 +10,14 @@ function profile(over: { maxTtl?: number; defaultTtl?: number; min?: number; max
   const agents = over.agents ?? ['spiffe://dev\\.local/agent/triage'];
   return {
     name: 'demo',
-    config: { provider: 'p', description: '', maxTtl: over.maxTtl ?? 900, tier: 'read', agents, params: {}, ...(over.defaultTtl ? { defaultTtl: over.defaultTtl } : {}) },
+    config: { provider: 'p', description: '', maxTtl: over.maxTtl ?? 900, tier: 'read', agents, params: {}, singleUse: false, ...(over.defaultTtl ? { defaultTtl: over.defaultTtl } : {}) },
     params: {},
     provider,
     agentMatchers: agents.map((a) => new RegExp(`^(?:${a})$`, 'u')),
   };
 }
 
-const agent = (id: string): AgentIdentity => ({ kind: 'agent', id, issuer: 'i', issuerName: 'dev', subject: id, expiresAt: 0, fingerprint: 'f' });
+const agent = (id: string): AgentIdentity => ({ kind: 'agent', id, issuer: 'i', issuerName: 'dev', subject: id, expiresAt: 0, acceptedUntil: 0, fingerprint: 'f', tokenId: 't' });
 
 describe('resolveTtl step', () => {
   it('uses the requested TTL when within every bound', () => {

@@ -24,29 +24,30 @@ const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileS
 function verifierFor(dir: string) {
   const config = configSchema.shape.identity.parse({
     audience: AUDIENCE,
-    agents: [{ name: 'dev', issuer: AGENT_ISS, jwks: { file: join(dir, DEV_KEY_FILES.agent.jwks) }, algorithms: ['ES256'], subject: 'spiffe', trustDomains: ['dev.local'] }],
-    operators: { issuer: OPERATOR_ISS, jwks: { file: join(dir, DEV_KEY_FILES.operator.jwks) }, algorithms: ['ES256'] },
+    agents: { spiffe: [{ trustDomain: 'dev.local', issuer: AGENT_ISS, bundle: { file: join(dir, DEV_KEY_FILES.agent.publicSet) }, algorithms: ['ES256'] }] },
+    operators: { issuer: OPERATOR_ISS, keys: { file: join(dir, DEV_KEY_FILES.operator.publicSet) }, algorithms: ['ES256'] },
   });
   return createIdentity(config, { logger: createLogger({ level: 'silent' }), now: () => NOW });
 }
 
 describe('ensureDevKeys', () => {
-  it('creates private keys (0600) and public sets whose kid is the JWK thumbprint', async () => {
+  it('creates private keys (0600), an agent SPIFFE bundle and an operator JWKS whose kid is the JWK thumbprint', async () => {
     await ensureDevKeys(keyDir);
-    expect(readdirSync(keyDir).sort()).toEqual(['agent-jwks.json', 'agent-signing-key.json', 'operator-jwks.json', 'operator-signing-key.json']);
+    expect(readdirSync(keyDir).sort()).toEqual(['agent-bundle.json', 'agent-signing-key.json', 'operator-jwks.json', 'operator-signing-key.json']);
     for (const kind of ['agent', 'operator'] as const) {
       const files = DEV_KEY_FILES[kind];
       expect(statSync(join(keyDir, files.privateKey)).mode & 0o777).toBe(0o600);
       const privateJwk = readJson(files.privateKey);
-      const { keys } = readJson(files.jwks) as { keys: Array<{ x: string; y: string; kid: string }> };
+      const { keys } = readJson(files.publicSet) as { keys: Array<{ x: string; y: string; kid: string }> };
       expect(keys).toHaveLength(1);
       const [publicJwk] = keys as [{ x: string; y: string; kid: string }];
       expect(publicJwk).not.toHaveProperty('d');
-      expect(publicJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig', x: privateJwk.x, y: privateJwk.y });
+      // SPIFFE_Trust_Domain_and_Bundle.md §4.2.2: bundle keys for JWT-SVIDs are use "jwt-svid".
+      expect(publicJwk).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: files.use, x: privateJwk.x, y: privateJwk.y });
       expect(publicJwk.kid).toBe(await calculateJwkThumbprint({ kty: 'EC', crv: 'P-256', x: publicJwk.x, y: publicJwk.y }));
       expect(privateJwk.kid).toBe(publicJwk.kid);
     }
-    expect(readJson(DEV_KEY_FILES.agent.jwks)).not.toEqual(readJson(DEV_KEY_FILES.operator.jwks));
+    expect(readJson(DEV_KEY_FILES.agent.publicSet)).not.toEqual(readJson(DEV_KEY_FILES.operator.publicSet));
   });
 
   it('keeps existing keys on a second run', async () => {
@@ -60,7 +61,7 @@ describe('ensureDevKeys', () => {
     await Promise.all(Array.from({ length: 8 }, () => ensureDevKeys(keyDir)));
     expect(readdirSync(keyDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const privateJwk = readJson(DEV_KEY_FILES.agent.privateKey);
-    const { keys } = readJson(DEV_KEY_FILES.agent.jwks) as { keys: Array<Record<string, unknown>> };
+    const { keys } = readJson(DEV_KEY_FILES.agent.publicSet) as { keys: Array<Record<string, unknown>> };
     expect(keys[0]?.kid).toBe(privateJwk.kid);
     const identity = await verifierFor(keyDir);
     const token = await mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/a', now: NOW });
@@ -69,10 +70,10 @@ describe('ensureDevKeys', () => {
 
   it('rewrites a missing public set from the private key', async () => {
     await ensureDevKeys(keyDir);
-    const before = readJson(DEV_KEY_FILES.operator.jwks);
-    rmSync(join(keyDir, DEV_KEY_FILES.operator.jwks));
+    const before = readJson(DEV_KEY_FILES.operator.publicSet);
+    rmSync(join(keyDir, DEV_KEY_FILES.operator.publicSet));
     await ensureDevKeys(keyDir);
-    expect(readJson(DEV_KEY_FILES.operator.jwks)).toEqual(before);
+    expect(readJson(DEV_KEY_FILES.operator.publicSet)).toEqual(before);
   });
 });
 

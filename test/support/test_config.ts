@@ -30,12 +30,14 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     store: options.store ?? { kind: 'memory' },
     identity: {
       audience: AUDIENCE,
-      agents: [{
-        name: 'dev', issuer: AGENT_ISSUER, jwks: { file: join(keyDir, 'agent-jwks.json') },
-        algorithms: ['ES256'], subject: 'spiffe', trustDomains: ['dev.local'], maxLifetimeSeconds: 3600,
-      }],
+      agents: {
+        spiffe: [{
+          trustDomain: 'dev.local', issuer: AGENT_ISSUER, bundle: { file: join(keyDir, 'agent-bundle.json') },
+          algorithms: ['ES256'], maxLifetimeSeconds: 3600,
+        }],
+      },
       operators: {
-        issuer: OPERATOR_ISSUER, jwks: { file: join(keyDir, 'operator-jwks.json') }, algorithms: ['ES256'],
+        issuer: OPERATOR_ISSUER, keys: { file: join(keyDir, 'operator-jwks.json') }, algorithms: ['ES256'],
         rolesClaim: 'roles', operatorRole: 'operator',
       },
     },

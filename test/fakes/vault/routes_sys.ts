@@ -70,7 +70,8 @@ export const sysRoutes: readonly Route[] = [
     },
   },
   {
-    name: 'sys/policies/acl/:name', methods: WRITE, pattern: /^sys\/policies\/acl\/(?<name>[A-Za-z0-9._-]+)$/u, capabilities: UPDATE,
+    // sys/policy/<name> is the older path for the same thing (hvac 0.11 uses it).
+    name: 'sys/policies/acl/:name', methods: WRITE, pattern: /^sys\/(?:policies\/acl|policy)\/(?<name>[A-Za-z0-9._-]+)$/u, capabilities: UPDATE,
     handle: (ctx) => {
       if (typeof ctx.body.policy !== 'string') throw badRequest("'policy' parameter not supplied or empty");
       ctx.state.acl.put(ctx.params.name ?? '', ctx.body.policy);

@@ -1,0 +1,72 @@
+/**
+ * Verified-token cache, one per Identity instance (no module state; STYLE.md #7). A hit skips
+ * JSON parsing and the signature check, which is most of a verification's cost (PERFORMANCE.md S3).
+ *
+ * - Keyed on SHA-256 of `header.payload`, never on the raw token (SECURITY.md §1 "Replay").
+ *   Because ECDSA signatures and base64url are malleable, the entry also holds a hash of the
+ *   signature it verified: a hit needs the same signature; another signature over the same
+ *   `header.payload` (forged, or a valid high-S twin) takes the full path.
+ * - Valid until the token's `exp` (never into the clock leeway; the full path handles that),
+ *   and only while the key that verified it is still the same entry in its key set: a key that
+ *   left the set, or changed under its `kid`, invalidates every entry it verified.
+ * - Bounded: least recently used entries are evicted first (a Map keeps insertion order).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { VerificationKey } from './jwk_document.js';
+import type { KeySet } from './key_set.js';
+
+export interface CachedVerification<T> {
+  readonly kind: 'agent' | 'operator';
+  /** SHA-256 of the signature part that verified. */
+  readonly signatureHash: Buffer;
+  /** ms since the epoch: the token's `exp`. */
+  readonly expiresAt: number;
+  readonly keySet: KeySet;
+  readonly key: VerificationKey;
+  readonly result: T;
+}
+
+export interface TokenCache<T> {
+  /** The cached result, if this exact token verified for this kind and is still valid. */
+  get(signingInput: string, signature: string, kind: 'agent' | 'operator', now: number): T | undefined;
+  set(signingInput: string, entry: CachedVerification<T>): void;
+  readonly size: number;
+}
+
+export const sha256 = (text: string): Buffer => createHash('sha256').update(text).digest();
+
+export function createTokenCache<T>(maxEntries: number): TokenCache<T> {
+  const entries = new Map<string, CachedVerification<T>>();
+  const keyOf = (signingInput: string): string => sha256(signingInput).toString('base64');
+  return {
+    get size() {
+      return entries.size;
+    },
+    get(signingInput, signature, kind, now) {
+      if (maxEntries === 0) return undefined;
+      const id = keyOf(signingInput);
+      const entry = entries.get(id);
+      if (!entry) return undefined;
+      if (now >= entry.expiresAt || entry.keySet.peek(entry.key.kid) !== entry.key) {
+        entries.delete(id);
+        return undefined;
+      }
+      // Hash first so the comparison time says nothing about the cached signature.
+      if (entry.kind !== kind || !timingSafeEqual(sha256(signature), entry.signatureHash)) return undefined;
+      entries.delete(id);
+      entries.set(id, entry);
+      return entry.result;
+    },
+    set(signingInput, entry) {
+      if (maxEntries === 0) return;
+      const id = keyOf(signingInput);
+      entries.delete(id);
+      entries.set(id, entry);
+      while (entries.size > maxEntries) {
+        const oldest = entries.keys().next();
+        if (oldest.done) break;
+        entries.delete(oldest.value);
+      }
+    },
+  };
+}
