@@ -65,3 +65,55 @@ describe('isTrustDomainName', () => {
     for (const bad of ['', 'Dev.local', 'dev.local:80', 'dev/local', 'd\u0435v.local']) expect(isTrustDomainName(bad)).toBe(false);
   });
 });
+
+/**
+ * Every byte value 0x00–0xFF, as the code unit a JSON string can carry, in a trust domain and in
+ * a path position (SPIFFE-ID.md §2.1–2.2). Only the spec's characters pass; `/` passes only by
+ * ending the trust domain or a segment where that leaves a valid ID, and the parts say so.
+ */
+describe('parseSpiffeId, byte by byte', () => {
+  const BYTES = Array.from({ length: 256 }, (_, b) => b);
+  const hex = (b: number): string => `0x${b.toString(16).padStart(2, '0')}`;
+  const TRUST_DOMAIN_CHARS = /^[a-z0-9._-]$/;
+  const PATH_CHARS = /^[A-Za-z0-9._-]$/;
+
+  it.each(BYTES.map((b) => [hex(b), b] as const))('byte %s inside the trust domain', (_hex, b) => {
+    const c = String.fromCharCode(b);
+    const parsed = parseSpiffeId(`spiffe://de${c}v/x`);
+    if (TRUST_DOMAIN_CHARS.test(c)) expect(parsed).toEqual({ trustDomain: `de${c}v`, path: '/x' });
+    else if (c === '/') expect(parsed).toEqual({ trustDomain: 'de', path: '/v/x' });
+    else expect(parsed).toBeNull();
+  });
+
+  it.each(BYTES.map((b) => [hex(b), b] as const))('byte %s as a whole trust domain', (_hex, b) => {
+    const c = String.fromCharCode(b);
+    expect(parseSpiffeId(`spiffe://${c}/x`)).toEqual(TRUST_DOMAIN_CHARS.test(c) ? { trustDomain: c, path: '/x' } : null);
+  });
+
+  it.each(BYTES.map((b) => [hex(b), b] as const))('byte %s inside a path segment', (_hex, b) => {
+    const c = String.fromCharCode(b);
+    const parsed = parseSpiffeId(`spiffe://dev.local/ag${c}ent`);
+    if (PATH_CHARS.test(c) || c === '/') expect(parsed).toEqual({ trustDomain: 'dev.local', path: `/ag${c}ent` });
+    else expect(parsed).toBeNull();
+  });
+
+  it.each(BYTES.map((b) => [hex(b), b] as const))('byte %s as a whole path segment', (_hex, b) => {
+    const c = String.fromCharCode(b);
+    const parsed = parseSpiffeId(`spiffe://dev.local/${c}/x`);
+    // '.' alone is a dot segment; '/' alone makes an empty segment.
+    expect(parsed).toEqual(PATH_CHARS.test(c) && c !== '.' ? { trustDomain: 'dev.local', path: `/${c}/x` } : null);
+  });
+
+  it.each(BYTES.map((b) => [hex(b), b] as const))('byte %s right after the scheme', (_hex, b) => {
+    const c = String.fromCharCode(b);
+    expect(parseSpiffeId(`spiffe:${c}/dev.local/x`)).toEqual(c === '/' ? { trustDomain: 'dev.local', path: '/x' } : null);
+  });
+
+  it('treats the UTF-8 encoding of every byte above 0x7f as the non-ASCII character it is', () => {
+    for (const b of BYTES.filter((v) => v >= 0x80)) {
+      const decoded = Buffer.from(String.fromCharCode(b), 'utf8').toString('utf8');
+      expect(parseSpiffeId(`spiffe://dev.local/a${decoded}`)).toBeNull();
+      expect(parseSpiffeId(`spiffe://dev${decoded}.local/a`)).toBeNull();
+    }
+  });
+});

@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BrokerError } from '../../src/errors.js';
+import { parseSpiffeId } from '../../src/identity/spiffe_id.js';
 import type { Identity } from '../../src/identity/types.js';
 import { createLogger } from '../../src/logging.js';
 import { createLogCapture } from '../support/log_capture.js';
@@ -100,6 +101,17 @@ describe('accepted tokens', () => {
     const custom = await world.boot({ config: world.config((raw) => { raw.agents.oidc[0].audience = 'https://broker.example/ci'; }) });
     expect((await refusal(custom.authenticateAgent(build(S.ci())))).code).toBe('ERR_TOKEN_AUDIENCE');
     await expect(custom.authenticateAgent(build(withClaims(S.ci(), { aud: 'https://broker.example/ci' })))).resolves.toMatchObject({ issuerName: 'ci' });
+  });
+});
+
+describe('SPIFFE subjects, byte by byte', () => {
+  it('accepts a JWT-SVID exactly when its sub parses, for every byte value in the path', async () => {
+    for (let b = 0; b < 256; b++) {
+      const sub = `spiffe://dev.local/ag${String.fromCharCode(b)}ent`;
+      const valid = parseSpiffeId(sub) !== null;
+      const got = await identity.authenticateAgent(build(withClaims(S.agent(), { sub }))).then((a) => a.id, (err: BrokerError) => err.code);
+      expect([b, got]).toEqual([b, valid ? sub : 'ERR_TOKEN_CLAIMS']);
+    }
   });
 });
 
