@@ -14,6 +14,8 @@ export interface TestConfigOptions {
   readonly keyDir?: string;
   readonly revocation?: Record<string, number>;
   readonly profiles?: Record<string, unknown>;
+  /** Extra provider sections (e.g. `vault`), next to the default jwt one. */
+  readonly providers?: Record<string, unknown>;
   readonly logLevel?: string;
 }
 
@@ -44,6 +46,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     devIssuer: { keyDir, agentIssuer: AGENT_ISSUER, operatorIssuer: OPERATOR_ISSUER },
     providers: {
       jwt: { issuer: 'http://127.0.0.1:8080', signingKeyFile: join(keyDir, 'jwt-signing-key.json'), generateKeyIfMissing: true },
+      ...options.providers,
     },
     profiles: options.profiles ?? {
       demo: {
