@@ -22,7 +22,7 @@ it('closes an incident of 50 Vault grants with O(1) revoke calls, all confirmed 
   const credentials: Array<Record<string, any>> = [];
   for (let i = 0; i < 50; i++) {
     const profile = i % 2 === 0 ? 'vault-read' : 'db-read';
-    const res = await qm.request('POST', '/v1/grants', { token: tokens[i % 3], body: { incident_id: 'INC-VAULT-50', profile, purpose: `task ${i}` } });
+    const res = await qm.request('POST', '/v1/grants', { token: tokens[i % 3] as string, body: { incident_id: 'INC-VAULT-50', profile, purpose: `task ${i}` } });
     expect(res.status, res.text).toBe(201);
     credentials.push(res.body.credential);
   }
