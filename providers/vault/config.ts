@@ -61,8 +61,8 @@ export const vaultConfigSchema = z.object({
   maxTtlSeconds: seconds.max(7 * 86_400).default(3600),
   /** Upper bound of one HTTP request to Vault. */
   requestTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
-  /** Lookups in flight while confirming a revocation. */
-  confirmConcurrency: z.number().int().min(1).max(64).default(8),
+  /** Lookups in flight while confirming a revocation (the receipts of a whole incident). */
+  confirmConcurrency: z.number().int().min(1).max(64).default(16),
 }).strict().superRefine((cfg, ctx) => {
   if (cfg.parentExplicitMaxTtlSeconds < cfg.maxTtlSeconds) {
     // A child dies with its parent: a parent must be able to outlive the longest child.

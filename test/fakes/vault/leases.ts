@@ -24,6 +24,8 @@ export class LeaseStore {
   /** Upstream secrets (database users, certificates) that still work. */
   readonly liveSecrets = new Set<string>();
   lazy = false;
+  /** Earliest expiry of any lease (ms): sweeps only when the clock reaches it. */
+  private nextEnd = Infinity;
 
   constructor(private readonly now: () => number) {}
 
@@ -40,6 +42,7 @@ export class LeaseStore {
     };
     this.leases.set(lease.id, lease);
     this.liveSecrets.add(secret);
+    this.nextEnd = Math.min(this.nextEnd, lease.expiresAt);
     return lease;
   }
 
@@ -76,6 +79,12 @@ export class LeaseStore {
 
   private expireDue(): void {
     const now = this.now();
-    for (const lease of [...this.leases.values()]) if (lease.expiresAt <= now && !lease.revokePending) this.revoke(lease.id);
+    if (now < this.nextEnd) return;
+    let next = Infinity;
+    for (const lease of [...this.leases.values()]) {
+      if (lease.expiresAt <= now && !lease.revokePending) this.revoke(lease.id);
+      else if (lease.expiresAt > now) next = Math.min(next, lease.expiresAt);
+    }
+    this.nextEnd = next;
   }
 }

@@ -50,6 +50,8 @@ export class TokenStore {
   private readonly byAccessorIndex = new Map<string, string>();
   /** Every token ever revoked or expired, by accessor: how tests confirm "dead". */
   readonly dead = new Set<string>();
+  /** Earliest end of any live token (ms): sweeps only when the clock reaches it, so requests stay O(1). */
+  private nextEnd = Infinity;
 
   constructor(private readonly now: () => number, private readonly onRevoke: (token: FakeToken) => void) {}
 
@@ -78,6 +80,7 @@ export class TokenStore {
     };
     this.tokens.set(token.id, token);
     this.byAccessorIndex.set(token.accessor, token.id);
+    this.nextEnd = Math.min(this.nextEnd, endOf(token));
     if (input.parentId !== null) this.tokens.get(input.parentId)?.children.add(token.id);
     return token;
   }
@@ -129,6 +132,7 @@ export class TokenStore {
     let until = now + (incrementSeconds > 0 ? incrementSeconds : token.creationTtlSeconds) * 1000;
     if (token.hardExpiresAt !== null) until = Math.min(until, token.hardExpiresAt);
     token.expiresAt = until;
+    this.nextEnd = Math.min(this.nextEnd, until);
     return Math.max(0, Math.floor((until - now) / 1000));
   }
 
@@ -139,11 +143,19 @@ export class TokenStore {
   /** Expiry is revocation: an expired parent takes its children and their leases with it. */
   expireDue(): void {
     const now = this.now();
+    if (now < this.nextEnd) return;
     const due: string[] = [];
+    let next = Infinity;
     for (const t of this.tokens.values()) {
-      const end = t.hardExpiresAt === null ? t.expiresAt : Math.min(t.expiresAt ?? Infinity, t.hardExpiresAt);
-      if (end !== null && end <= now) due.push(t.id);
+      const end = endOf(t);
+      if (end <= now) due.push(t.id);
+      else next = Math.min(next, end);
     }
+    this.nextEnd = next;
     for (const id of due) this.revokeTree(id);
   }
+}
+
+function endOf(t: FakeToken): number {
+  return Math.min(t.expiresAt ?? Infinity, t.hardExpiresAt ?? Infinity);
 }
