@@ -21,22 +21,32 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Size cap and shape; cheap enough to run before the verified-token cache lookup. */
 export function splitCompact(token: unknown, maxBytes: number): CompactParts {
   if (typeof token !== 'string') throw tokenError('ERR_TOKEN_MALFORMED', 'token is not a string');
-  // Before any parsing: jose accepted a 2 MB token. A string's UTF-8 size is at least its length,
-  // so the cheap check runs first.
-  if (token.length > maxBytes || Buffer.byteLength(token, 'utf8') > maxBytes) {
+  // Before any parsing: jose accepted a 2 MB token. UTF-8 needs at most 3 bytes per UTF-16 code
+  // unit, so the exact byte count is needed only for strings near the cap.
+  if (token.length > maxBytes || (token.length * 3 > maxBytes && Buffer.byteLength(token, 'utf8') > maxBytes)) {
     throw tokenError('ERR_TOKEN_MALFORMED', `token exceeds identity.maxTokenBytes (${maxBytes})`);
   }
-  const parts = token.split('.');
-  if (parts.length !== 3) throw tokenError('ERR_TOKEN_MALFORMED', `token has ${parts.length} dot-separated parts; a compact JWS has 3`);
-  const [header, payload, signature] = parts as [string, string, string];
-  return { header, payload, signature, signingInput: `${header}.${payload}` };
+  const first = token.indexOf('.');
+  const second = first === -1 ? -1 : token.indexOf('.', first + 1);
+  if (second === -1 || token.indexOf('.', second + 1) !== -1) {
+    throw tokenError('ERR_TOKEN_MALFORMED', `token has ${token.split('.').length} dot-separated parts; a compact JWS has 3`);
+  }
+  return { header: token.slice(0, first), payload: token.slice(first + 1, second), signature: token.slice(second + 1), signingInput: token.slice(0, second) };
 }
 
-/** Unpadded base64url whose unused trailing bits are zero: one encoding per value. */
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Unpadded base64url whose unused trailing bits are zero: one encoding per value (RFC 4648 §3.5).
+ * Only the last character can carry unused bits: 4 of them when the length is 2 mod 4, 2 when 3.
+ */
 export function decodeCanonical(part: string, name: 'header' | 'payload' | 'signature'): Buffer {
-  const bytes = BASE64URL.test(part) && part.length % 4 !== 1 ? Buffer.from(part, 'base64url') : null;
-  if (!bytes || bytes.toString('base64url') !== part) throw tokenError('ERR_TOKEN_MALFORMED', `${name} is empty or not canonical base64url`);
-  return bytes;
+  const rest = part.length % 4;
+  const unusedBits = rest === 2 ? 0b1111 : rest === 3 ? 0b11 : 0;
+  if (!BASE64URL.test(part) || rest === 1 || (ALPHABET.indexOf(part.charAt(part.length - 1)) & unusedBits) !== 0) {
+    throw tokenError('ERR_TOKEN_MALFORMED', `${name} is empty or not canonical base64url`);
+  }
+  return Buffer.from(part, 'base64url');
 }
 
 /** Decodes a header or payload part into a plain JSON object with unique member names. */
@@ -58,6 +68,14 @@ export function decodeJsonObject(part: string, what: 'header' | 'payload'): Reco
   return value as Record<string, unknown>;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+const COMMA = 0x2c;
+
 /**
  * Returns the first member name that occurs twice in one object, at any depth, or null. Expects
  * text that JSON.parse accepted; compares names after unescaping (`"a"` and `"\u0061"` collide).
@@ -67,38 +85,42 @@ export function findDuplicateMember(text: string): string | null {
   const open: Array<Set<string> | null> = [];
   let expectName = false;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
       const end = endOfString(text, i);
-      const names = open.at(-1);
+      const names = open[open.length - 1];
       if (expectName && names) {
-        const name = JSON.parse(text.slice(i, end + 1)) as string;
+        const raw = text.slice(i + 1, end);
+        const name = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         if (names.has(name)) return name;
         names.add(name);
         expectName = false;
       }
       i = end;
-    } else if (c === '{') {
+    } else if (c === OPEN_OBJECT) {
       open.push(new Set());
       expectName = true;
-    } else if (c === '[') {
+    } else if (c === OPEN_ARRAY) {
       open.push(null);
       expectName = false;
-    } else if (c === '}' || c === ']') {
+    } else if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
       open.pop();
       expectName = false;
-    } else if (c === ',') {
-      expectName = open.at(-1) instanceof Set;
+    } else if (c === COMMA) {
+      expectName = open[open.length - 1] instanceof Set;
     }
   }
   return null;
 }
 
-/** Index of the closing quote of the string literal opening at `start`. */
+/** Index of the closing quote of the string literal opening at `start`: the next quote not escaped. */
 function endOfString(text: string, start: number): number {
-  for (let i = start + 1; i < text.length; i++) {
-    if (text[i] === '\\') i++;
-    else if (text[i] === '"') return i;
+  for (let from = start + 1; ;) {
+    const quote = text.indexOf('"', from);
+    if (quote === -1) return text.length;
+    let backslashes = 0;
+    while (text.charCodeAt(quote - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return quote;
+    from = quote + 1;
   }
-  return text.length;
 }

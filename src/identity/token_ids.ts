@@ -1,30 +1,35 @@
 /**
- * The two stable names of a verified token, neither of which is the token (SECURITY.md §1 "Replay", §4):
+ * The names of a token, none of which is the token (SECURITY.md §1 "Replay", §4). All start from
+ * `digest`, the hex SHA-256 of `header.payload`, computed once per verification (signingInputDigest):
  *
- * - `fingerprint`, for logs and audit: HMAC-SHA256 of `header.payload` under a key from
+ * - the verified-token cache key is the digest itself;
+ * - `fingerprint`, for logs and audit: HMAC-SHA256 of the digest under a key from
  *   `identity.fingerprintKeyFile` (shared by replicas, so their audit records correlate) or, by
  *   default, a random per-process key. Keyed, so whoever reads the logs cannot confirm a guessed
  *   or stolen token against them (STYLE.md #15).
  * - `tokenId`, for the single-use replay cache shared by every replica: SHA-256 of the issuer's
- *   namespace and `jti` when the token has one, else of `header.payload`. Never of the signature:
+ *   namespace and `jti` when the token has one, else the digest of `header.payload`. Never of the signature:
  *   ECDSA signatures and base64url are malleable, so a re-encoded signature must not make a new token.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHmac, hash, randomBytes } from 'node:crypto';
+
+/** Hex SHA-256 of `header.payload`. */
+export const signingInputDigest = (signingInput: string): string => hash('sha256', signingInput, 'hex');
 
 export interface TokenNamer {
-  fingerprint(signingInput: string): string;
+  fingerprint(digest: string): string;
 }
 
 export function createTokenNamer(key: Buffer = randomBytes(32)): TokenNamer {
   return {
-    fingerprint: (signingInput) => createHmac('sha256', key).update(signingInput).digest('hex').slice(0, 16),
+    fingerprint: (digest) => createHmac('sha256', key).update(digest).digest('hex').slice(0, 16),
   };
 }
 
-/** `namespace` is the issuer (OIDC) or `spiffe://<trust domain>`: jtis are unique per issuer only. */
-export function tokenIdOf(namespace: string, jti: string | undefined, signingInput: string): string {
-  const hash = createHash('sha256');
-  if (jti !== undefined) hash.update('jti\u0000').update(namespace).update('\u0000').update(jti);
-  else hash.update('jws\u0000').update(signingInput);
-  return hash.digest('hex');
+/**
+ * `namespace` is the issuer (OIDC) or `spiffe://<trust domain>`: jtis are unique per issuer only.
+ * The two forms cannot collide: a `header.payload` never starts with `jti` and a NUL.
+ */
+export function tokenIdOf(namespace: string, jti: string | undefined, digest: string): string {
+  return jti === undefined ? digest : hash('sha256', `jti\u0000${namespace}\u0000${jti}`, 'hex');
 }

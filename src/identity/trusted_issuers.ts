@@ -93,17 +93,23 @@ export function buildTrustTable(config: IdentityConfig, deps: KeySetDeps): Trust
   return { spiffe, oidc, operator, all: [...spiffe.values(), ...oidc.values(), operator] };
 }
 
+export interface AgentRoute {
+  readonly trusted: TrustedIssuer;
+  /** SPIFFE entries: the `sub` that chose the entry, parsed strictly. */
+  readonly spiffeId?: { readonly id: string; readonly trustDomain: string };
+}
+
 /** The entry whose keys may verify this agent token; throws when none may. */
-export function routeAgent(table: TrustTable, payload: Readonly<Record<string, unknown>>): TrustedIssuer {
+export function routeAgent(table: TrustTable, payload: Readonly<Record<string, unknown>>): AgentRoute {
   const iss = ownClaim(payload, 'iss');
   const byIssuer = typeof iss === 'string' ? table.oidc.get(iss) : undefined;
-  if (byIssuer) return byIssuer;
+  if (byIssuer) return { trusted: byIssuer };
   const sub = ownClaim(payload, 'sub');
   if (typeof sub === 'string' && /^spiffe:/i.test(sub)) {
     const id = parseSpiffeId(sub);
     if (!id) throw tokenError('ERR_TOKEN_CLAIMS', '"sub" looks like a SPIFFE ID but is not a valid one (SPIFFE-ID.md §2)');
     const td = table.spiffe.get(id.trustDomain);
-    if (td) return td;
+    if (td) return { trusted: td, spiffeId: { id: sub, trustDomain: id.trustDomain } };
     throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `trust domain ${id.trustDomain} is not configured`);
   }
   const pinned = typeof iss === 'string' ? [...table.spiffe.values()].find((td) => td.rules.issuer === iss) : undefined;

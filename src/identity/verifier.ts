@@ -21,12 +21,11 @@ import { checkClaimConstraints } from './claim_constraints.js';
 import type { VerificationKey } from './jwk_document.js';
 import { decodeCanonical, decodeJsonObject, splitCompact, type CompactParts } from './compact_jws.js';
 import { keyMismatch, verifySignature } from './signature.js';
-import { parseSpiffeId } from './spiffe_id.js';
-import { createTokenCache, sha256 } from './token_cache.js';
+import { createTokenCache } from './token_cache.js';
 import { checkRegisteredClaims, ownClaim, type RegisteredClaims } from './token_claims.js';
 import { tokenError } from './token_errors.js';
 import { checkHeader, isAcceptedTyp } from './token_header.js';
-import { createTokenNamer, tokenIdOf, type TokenNamer } from './token_ids.js';
+import { createTokenNamer, signingInputDigest, tokenIdOf, type TokenNamer } from './token_ids.js';
 import { buildTrustTable, routeAgent, routeOperator, type TrustedIssuer, type TrustTable } from './trusted_issuers.js';
 import type { AgentIdentity, Identity, OperatorIdentity } from './types.js';
 
@@ -65,17 +64,16 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
   const cache = createTokenCache<AgentIdentity | OperatorIdentity>(config.tokenCache.maxEntries);
   const op = config.operators;
 
-  async function authenticate<T extends AgentIdentity | OperatorIdentity>(token: string, kind: Kind, build: (v: Verified, parts: CompactParts) => T): Promise<T> {
+  async function authenticate<T extends AgentIdentity | OperatorIdentity>(token: string, kind: Kind, build: (v: Verified, digest: string) => T): Promise<T> {
     const parts = splitCompact(token, config.maxTokenBytes);
     const now = deps.now();
-    const hit = cache.get(parts.signingInput, parts.signature, kind, now);
+    // SHA-256 of header.payload, once: the cache key, the tokenId without jti, the fingerprint input.
+    const digest = signingInputDigest(parts.signingInput);
+    const hit = cache.get(digest, parts.signature, kind, now);
     if (hit) return hit as T;
     const verified = await verify(parts, kind, now);
-    const result = build(verified, parts);
-    cache.set(parts.signingInput, {
-      kind, signatureHash: sha256(parts.signature), expiresAt: verified.registered.exp * 1000,
-      keySet: verified.trusted.keySet, key: verified.key, result,
-    });
+    const result = build(verified, digest);
+    cache.set(digest, parts.signature, { kind, expiresAt: verified.registered.exp * 1000, keySet: verified.trusted.keySet, key: verified.key, result });
     return result;
   }
 
@@ -83,7 +81,7 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     const header = checkHeader(decodeJsonObject(parts.header, 'header'));
     const payload = decodeJsonObject(parts.payload, 'payload');
     const signature = decodeCanonical(parts.signature, 'signature');
-    const trusted = kind === 'agent' ? routeAgent(table, payload) : routeOperator(table, payload);
+    const { trusted, spiffeId } = kind === 'agent' ? routeAgent(table, payload) : { trusted: routeOperator(table, payload), spiffeId: undefined };
     const where = trusted.label;
     // Algorithm from config, never from the token (RFC 8725 §3.1): refuses none, HS*, and confusion.
     if (!trusted.algorithms.has(header.alg)) throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: alg ${cleanForLog(header.alg, 32)} is not allowed`);
@@ -97,16 +95,17 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
 
     const registered = checkRegisteredClaims(payload, trusted.rules, Math.floor(nowMs / 1000), where);
     if (trusted.kind === 'spiffe') {
-      // Re-checked after verification: the key set was chosen by this trust domain.
-      const id = parseSpiffeId(registered.subject);
-      if (!id) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "sub" is not a valid SPIFFE ID`);
-      if (id.trustDomain !== trusted.trustDomain) throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `${where}: "sub" is in trust domain ${id.trustDomain}`);
+      // Re-checked after verification: the key set was chosen by the strictly parsed trust domain
+      // of this very sub, and nothing else may have vouched for it.
+      if (spiffeId?.id !== registered.subject || spiffeId.trustDomain !== trusted.trustDomain) {
+        throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `${where}: "sub" is not a SPIFFE ID in trust domain ${trusted.trustDomain ?? ''}`);
+      }
     }
     checkClaimConstraints(trusted.constraints, payload, where);
     return { trusted, claims: payload, registered, key };
   }
 
-  const agentOf = (v: Verified, parts: CompactParts): AgentIdentity => {
+  const agentOf = (v: Verified, digest: string): AgentIdentity => {
     const { trusted, registered } = v;
     const spiffe = trusted.kind === 'spiffe';
     return Object.freeze({
@@ -119,16 +118,16 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
       ...(registered.jti === undefined ? {} : { jti: registered.jti }),
       expiresAt: registered.exp * 1000,
       acceptedUntil: (registered.exp + trusted.rules.clockLeewaySeconds) * 1000,
-      fingerprint: namer.fingerprint(parts.signingInput),
-      tokenId: tokenIdOf(trusted.issuer, registered.jti, parts.signingInput),
+      fingerprint: namer.fingerprint(digest),
+      tokenId: tokenIdOf(trusted.issuer, registered.jti, digest),
     });
   };
 
-  const operatorOf = (v: Verified, parts: CompactParts): OperatorIdentity => {
+  const operatorOf = (v: Verified, digest: string): OperatorIdentity => {
     const roles = rolesOf(ownClaim(v.claims, op.rolesClaim));
     return Object.freeze({
       kind: 'operator', subject: v.registered.subject, issuer: v.trusted.issuer, roles,
-      isOperator: roles.includes(op.operatorRole), expiresAt: v.registered.exp * 1000, fingerprint: namer.fingerprint(parts.signingInput),
+      isOperator: roles.includes(op.operatorRole), expiresAt: v.registered.exp * 1000, fingerprint: namer.fingerprint(digest),
     });
   };
 

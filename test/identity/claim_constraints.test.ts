@@ -47,7 +47,8 @@ describe('constraints', () => {
 
   it('names an attacker-controlled value in its message only cleaned and bounded', () => {
     const message = test({ claim: '/ns', equals: 'a' }, { ns: `x\u0000\n${'y'.repeat(500)}` }) ?? '';
-    expect(message).not.toMatch(/[\u0000\n]/);
+    expect(message).not.toContain('\u0000');
+    expect(message).not.toContain('\n');
     expect(message.length).toBeLessThan(220);
   });
 });

@@ -5,20 +5,20 @@
 import { describe, expect, it } from 'vitest';
 import type { VerificationKey } from '../../src/identity/jwk_document.js';
 import type { KeySet } from '../../src/identity/key_set.js';
-import { createTokenCache, sha256 } from '../../src/identity/token_cache.js';
+import { createTokenCache } from '../../src/identity/token_cache.js';
 
 const key = { kid: 'k' } as VerificationKey;
 function keySet(present = true): KeySet & { present: boolean } {
   const set = { present, label: 'test', loaded: Promise.resolve(), peek: (kid: string) => (set.present && kid === 'k' ? key : undefined), keyFor: async () => key };
   return set;
 }
-const entry = (ks: KeySet, result: string, expiresAt = 1000) => ({ kind: 'agent' as const, signatureHash: sha256('sig'), expiresAt, keySet: ks, key, result });
+const entry = (ks: KeySet, result: string, expiresAt = 1000) => ({ kind: 'agent' as const, expiresAt, keySet: ks, key, result });
 
 describe('verified-token cache', () => {
   it('hits only for the same signature, kind, before expiry, while the key is present', () => {
     const cache = createTokenCache<string>(10);
     const ks = keySet();
-    cache.set('h.p', entry(ks, 'identity'));
+    cache.set('h.p', 'sig', entry(ks, 'identity'));
     expect(cache.get('h.p', 'sig', 'agent', 999)).toBe('identity');
     expect(cache.get('h.p', 'other-sig', 'agent', 999)).toBeUndefined();
     expect(cache.get('h.p', 'sig', 'operator', 999)).toBeUndefined();
@@ -27,7 +27,7 @@ describe('verified-token cache', () => {
     expect(cache.get('h.p', 'sig', 'agent', 999)).toBeUndefined();
     ks.present = true;
     expect(cache.get('h.p', 'sig', 'agent', 999)).toBeUndefined();
-    cache.set('h.p', entry(ks, 'identity'));
+    cache.set('h.p', 'sig', entry(ks, 'identity'));
     expect(cache.get('h.p', 'sig', 'agent', 1000)).toBeUndefined();
     expect(cache.size).toBe(0);
   });
@@ -35,10 +35,10 @@ describe('verified-token cache', () => {
   it('evicts the least recently used entry beyond maxEntries', () => {
     const cache = createTokenCache<string>(2);
     const ks = keySet();
-    cache.set('a', entry(ks, 'A'));
-    cache.set('b', entry(ks, 'B'));
+    cache.set('a', 'sig', entry(ks, 'A'));
+    cache.set('b', 'sig', entry(ks, 'B'));
     expect(cache.get('a', 'sig', 'agent', 0)).toBe('A');
-    cache.set('c', entry(ks, 'C'));
+    cache.set('c', 'sig', entry(ks, 'C'));
     expect(cache.size).toBe(2);
     expect(cache.get('b', 'sig', 'agent', 0)).toBeUndefined();
     expect(cache.get('a', 'sig', 'agent', 0)).toBe('A');
@@ -47,7 +47,7 @@ describe('verified-token cache', () => {
 
   it('holds nothing with maxEntries 0', () => {
     const cache = createTokenCache<string>(0);
-    cache.set('a', entry(keySet(), 'A'));
+    cache.set('a', 'sig', entry(keySet(), 'A'));
     expect(cache.get('a', 'sig', 'agent', 0)).toBeUndefined();
     expect(cache.size).toBe(0);
   });
