@@ -59,6 +59,10 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     if (t.fileSource) throw new BrokerError('ERR_CONFIG', 500, `${t.keySet.label}: ${describeCause(err)}`, { cause: err });
     deps.logger.error({ keySet: t.keySet.label, err: describeCause(err) }, 'key set unavailable at boot; its tokens answer 503 until a fetch succeeds');
   })));
+  for (const o of table.oidc.values()) {
+    // A multi-tenant issuer (GitHub Actions, a shared cluster) vouches for subjects nobody here chose.
+    if (o.constraints.length === 0) deps.logger.warn({ issuer: o.issuer, entry: o.label }, 'OIDC agent issuer has no claim constraints: every subject it vouches for is an agent');
+  }
   deps.logger.info({ trustDomains: [...table.spiffe.keys()], oidcIssuers: [...table.oidc.values()].map((t) => t.name), operatorIssuer: table.operator.issuer }, 'identity ready');
 
   const cache = createTokenCache<AgentIdentity | OperatorIdentity>(config.tokenCache.maxEntries);

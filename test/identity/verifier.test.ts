@@ -260,6 +260,16 @@ describe('logging', () => {
   });
 });
 
+describe('boot warnings', () => {
+  it('warns about an OIDC agent issuer without claim constraints, and not about one with them', async () => {
+    const capture = createLogCapture();
+    await world.boot({ logger: createLogger({ level: 'warn', destination: capture }) });
+    expect(capture.text()).not.toContain('no claim constraints');
+    await world.boot({ logger: createLogger({ level: 'warn', destination: capture }), config: world.config((raw) => { raw.agents.oidc[0].claims = []; }) });
+    expect(capture.text()).toContain('OIDC agent issuer has no claim constraints');
+  });
+});
+
 /** Background refreshes finish on their own schedule: poll with a deadline (STYLE.md #19). */
 async function eventuallyRefused(call: () => Promise<unknown>, code: string): Promise<void> {
   const deadline = Date.now() + 5000;
