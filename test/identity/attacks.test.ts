@@ -7,7 +7,6 @@
 import { createPublicKey } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProfileEntry } from '../../src/catalog/catalog.js';
-import { BrokerError } from '../../src/errors.js';
 import { claimSingleUse } from '../../src/grants/steps/claim_single_use.js';
 import type { Identity } from '../../src/identity/types.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
@@ -16,7 +15,7 @@ import { ATTACKS_CLAIMS } from './attacks/claims.js';
 import { ATTACKS_STRUCTURE_AND_SIGNATURE } from './attacks/structure_and_signature.js';
 import { ATTACKS_SUBJECT_AND_TRUST } from './attacks/subject_and_trust.js';
 import type { AttackCase } from './attacks/attack_case.js';
-import { createWorld, START, type World } from './identity_world.js';
+import { createWorld, refusal, START, type World } from './identity_world.js';
 
 const ROWS: readonly AttackCase[] = [...ATTACKS_ALG_AND_HEADER, ...ATTACKS_STRUCTURE_AND_SIGNATURE, ...ATTACKS_CLAIMS, ...ATTACKS_SUBJECT_AND_TRUST];
 
@@ -31,16 +30,6 @@ beforeEach(async () => {
 afterEach(() => world.cleanup());
 
 const singleUseProfile = { name: 'one-shot', config: { singleUse: true } } as unknown as ProfileEntry;
-
-async function refusal(promise: Promise<unknown>): Promise<BrokerError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BrokerError);
-    return err as BrokerError;
-  }
-  throw new Error('expected the token to be refused');
-}
 
 describe('attack suite', () => {
   it('has at least 60 rows, every name unique', () => {

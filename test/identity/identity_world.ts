@@ -11,7 +11,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
+import { BrokerError } from '../../src/errors.js';
 import type { IdentityConfig } from '../../src/config/identity_schema.js';
 import { createLogger, type Logger } from '../../src/logging.js';
 import type { Identity } from '../../src/identity/types.js';
@@ -122,4 +124,15 @@ export function specs(nowSec: () => number) {
       signer: s.operator,
     }),
   };
+}
+
+/** The BrokerError a verification was refused with; fails the test if it was accepted. */
+export async function refusal(promise: Promise<unknown>): Promise<BrokerError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(BrokerError);
+    return err as BrokerError;
+  }
+  throw new Error('expected a refusal');
 }

@@ -5,9 +5,10 @@
  * never with sleeps; only the server's own delays exercise the fetch timeout.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BrokerError } from '../../src/errors.js';
+import type { BrokerError } from '../../src/errors.js';
 import type { Identity } from '../../src/identity/types.js';
 import { startJwksServer, type JwksServer } from '../fakes/jwks_server.js';
+import { eventually } from '../support/broker_harness.js';
 import { AUDIENCE, bundleOf, createWorld, jwksOf, specs, START, type World } from './identity_world.js';
 import { build, createSigner, withClaims, type Signer, type TokenSpec } from './token_factory.js';
 
@@ -56,20 +57,12 @@ async function outcome(call: Promise<unknown>): Promise<string> {
 
 /** Polls until the server has answered `path` `n` times (a background refresh has run). */
 async function untilHits(path: string, n: number): Promise<void> {
-  await eventually(async () => { if (server.count(path) < n) throw new BrokerError('ERR_INTERNAL', 500, 'not yet'); }, 'ok');
+  await eventually(async () => server.count(path) >= n, 5000, 5);
   expect(server.count(path)).toBe(n);
 }
 
 /** Polls until `call` has the wanted outcome: background refreshes finish on their own time. */
-async function eventually(call: () => Promise<unknown>, wanted: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const got = await outcome(call());
-    if (got === wanted) return;
-    if (Date.now() > deadline) throw new Error(`still "${got}", wanted "${wanted}"`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (call: () => Promise<unknown>, wanted: string): Promise<boolean> => eventually(async () => (await outcome(call())) === wanted, 5000, 5);
 
 describe('SPIFFE bundle endpoint', () => {
   it('verifies JWT-SVIDs with the keys the endpoint serves, fetched once at boot', async () => {
@@ -110,7 +103,7 @@ describe('SPIFFE bundle endpoint', () => {
     expect(await outcome(identity.authenticateAgent(token))).toBe('ok');
     expect(server.count('/bundle')).toBe(1);
     now += 1_000;
-    await eventually(() => identity.authenticateAgent(token), '401 ERR_TOKEN_SIGNATURE');
+    await until(() => identity.authenticateAgent(token), '401 ERR_TOKEN_SIGNATURE');
     expect(await outcome(identity.authenticateAgent(remote(r2)))).toBe('ok');
   });
 
@@ -268,7 +261,7 @@ describe('key files', () => {
     world.write(world.files.other, '{"keys": [');
     now += 300_000;
     await identity.authenticateAgent(rotatedToken());
-    await eventually(() => identity.authenticateAgent(build({ ...S.other(), header: { alg: 'ES256', kid: 'nope' } })), '503 ERR_IDENTITY_UNAVAILABLE');
+    await until(() => identity.authenticateAgent(build({ ...S.other(), header: { alg: 'ES256', kid: 'nope' } })), '503 ERR_IDENTITY_UNAVAILABLE');
     expect(await outcome(identity.authenticateAgent(rotatedToken()))).toBe('ok');
   });
 });

@@ -6,12 +6,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BrokerError } from '../../src/errors.js';
+import type { BrokerError } from '../../src/errors.js';
 import { parseSpiffeId } from '../../src/identity/spiffe_id.js';
 import type { Identity } from '../../src/identity/types.js';
 import { createLogger } from '../../src/logging.js';
+import { eventually } from '../support/broker_harness.js';
 import { createLogCapture } from '../support/log_capture.js';
-import { AGENT_ID, AUDIENCE, bundleOf, CI_ISS, createWorld, DEV_ISS, OPERATOR_ISS, signers, specs, START, type World } from './identity_world.js';
+import { AGENT_ID, AUDIENCE, bundleOf, CI_ISS, createWorld, DEV_ISS, OPERATOR_ISS, refusal, signers, specs, START, type World } from './identity_world.js';
 import { build, createSigner, highSTwin, replaceSignature, signedBy, withAlg, withClaims, withHeader, without, type SignAlg } from './token_factory.js';
 
 let now = START;
@@ -27,16 +28,6 @@ beforeEach(async () => {
   identity = await world.boot();
 });
 afterEach(() => world.cleanup());
-
-async function refusal(promise: Promise<unknown>): Promise<BrokerError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(BrokerError);
-    return err as BrokerError;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('accepted tokens', () => {
   it('reports a JWT-SVID as its SPIFFE ID, trust domain and pinned issuer', async () => {
@@ -271,20 +262,6 @@ describe('boot warnings', () => {
 });
 
 /** Background refreshes finish on their own schedule: poll with a deadline (STYLE.md #19). */
-async function eventuallyRefused(call: () => Promise<unknown>, code: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const outcome = await call().then(() => 'accepted', (err: BrokerError) => err.code);
-    if (outcome === code) return;
-    if (Date.now() > deadline) throw new Error(`still ${outcome}, expected ${code}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function eventuallyLogged(capture: { text(): string }, message: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!capture.text().includes(message)) {
-    if (Date.now() > deadline) throw new Error(`"${message}" never logged`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const eventuallyRefused = (call: () => Promise<unknown>, code: string): Promise<boolean> =>
+  eventually(async () => (await call().then(() => 'accepted', (err: BrokerError) => err.code)) === code, 5000, 5);
+const eventuallyLogged = (capture: { text(): string }, message: string): Promise<boolean> => eventually(async () => capture.text().includes(message), 5000, 5);
