@@ -4,6 +4,7 @@
  * schema, and stands between core and providers at run time — applying timeouts, checking what
  * providers return, and prefixing their errors with `provider(<name>):` (STYLE.md #4).
  */
+import { setMaxListeners } from 'node:events';
 import type { Config, ProfileConfig } from '../config/schema.js';
 import { ConfigError, formatIssues } from '../config/load.js';
 import type { Logger } from '../logging.js';
@@ -107,8 +108,12 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
     throw new ConfigError(problems, 'config');
   }
 
+  const PROVIDER_SIGNAL_LISTENERS = 256;
   const withTimeout = async <T>(provider: Provider, op: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
     const signal = AbortSignal.timeout(deps.callTimeoutMs);
+    // One call's signal is shared by the provider's own concurrent requests (Vault confirms
+    // receipts 16 at a time); each removes its listener when done, so this is not a leak.
+    setMaxListeners(PROVIDER_SIGNAL_LISTENERS, signal);
     try {
       return await call(signal);
     } catch (err) {
