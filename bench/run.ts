@@ -1,0 +1,106 @@
+/**
+ * `npm run bench` — runs the PERFORMANCE.md scenarios that exist so far and prints Markdown to
+ * stdout (progress goes to stderr). Each scenario measures its own baseline in the same run.
+ *
+ *   npm run bench -- [--scenario s1] [--requests 2000] [--runs 3] [--warmup 200]
+ *                    [--log-level warn|info] [--cpu-prof-dir DIR]
+ *
+ * --log-level info runs the broker at its production default level, which writes one access-log
+ * line per request; warn (the default) leaves that out. --cpu-prof-dir runs the broker child with
+ * `node --cpu-prof` and writes its .cpuprofile there when the child exits.
+ */
+import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { LogLevel } from './broker_child.js';
+import { runS1, s1Markdown } from './s1_issue.js';
+import { runS3, s3Markdown } from './s3_verify.js';
+import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
+import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
+
+interface CommonOptions {
+  readonly requests: number;
+  readonly runs: number;
+  readonly warmup: number;
+  readonly logLevel: LogLevel;
+  readonly cpuProfDir?: string;
+}
+
+interface Scenario {
+  readonly title: string;
+  run(options: CommonOptions): Promise<string>;
+}
+
+/** Add S4 (incident revocation) here. */
+const SCENARIOS: Record<string, Scenario> = {
+  s1: {
+    title: 'issue a grant, sequential (jwt provider)',
+    run: async (options) => s1Markdown(await runS1(options), options),
+  },
+  s3: {
+    title: 'JWT verification: cold, warm, cached vs raw node:crypto (ES256, RS256)',
+    run: async (options) => s3Markdown(await runS3(options), options),
+  },
+  's1-vault': {
+    title: 'issue a Vault grant, sequential (vault provider, fake Vault with 0 / 20 ms latency)',
+    run: async (options) => vaultS1Markdown(await runVaultS1(options), options),
+  },
+  's4-vault': {
+    title: 'revoke an incident of 1000 Vault grants (vault provider, fake Vault)',
+    run: async (options) => vaultS4Markdown(await runVaultS4(options), options),
+  },
+};
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer 1..${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      scenario: { type: 'string', multiple: true },
+      requests: { type: 'string' },
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      'log-level': { type: 'string' },
+      'cpu-prof-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  const names = (values.scenario ?? Object.keys(SCENARIOS)).map((s) => s.toLowerCase());
+  for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
+  const logLevel = values['log-level'] ?? 'warn';
+  if (logLevel !== 'warn' && logLevel !== 'info') throw new Error('--log-level must be warn or info');
+  const options: CommonOptions = {
+    requests: positiveInt('requests', values.requests, 2000, 1_000_000),
+    runs: positiveInt('runs', values.runs, 3, 100),
+    warmup: positiveInt('warmup', values.warmup, 200, 100_000),
+    logLevel,
+    ...(values['cpu-prof-dir'] ? { cpuProfDir: resolve(values['cpu-prof-dir']) } : {}),
+  };
+
+  const cpu = cpus();
+  console.log('## Quartermaster bench');
+  console.log('');
+  const args = process.argv.slice(2);
+  console.log(`- command: \`npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}\``);
+  console.log(`- machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(`- date: ${new Date().toISOString()}`);
+  for (const name of names) {
+    const scenario = SCENARIOS[name]!;
+    process.stderr.write(`bench: ${name} — ${scenario.title} (${options.runs} runs × ${options.requests} requests)\n`);
+    const started = Date.now();
+    const markdown = await scenario.run(options);
+    process.stderr.write(`bench: ${name} done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    console.log('');
+    console.log(markdown);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
