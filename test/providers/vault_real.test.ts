@@ -17,6 +17,7 @@ import { issueRequest, PKI_PARAMS, recordingLogger, TOKEN_PARAMS, vaultConfig } 
 const ADDR = process.env.VAULT_ADDR;
 const ROOT = process.env.VAULT_TOKEN;
 const enabled = Boolean(ADDR && ROOT);
+if (!enabled) process.stderr.write('vault_real: skipped, no real Vault here (set VAULT_ADDR and VAULT_TOKEN to a dev Vault root token to run the provider contract against it; docs/providers/vault.md)\n');
 
 async function realProvider(): Promise<Provider<VaultProfileParams>> {
   const url = String(ADDR).replace(/\/$/u, '');
