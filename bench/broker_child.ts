@@ -1,14 +1,14 @@
 /**
- * Runs the broker as a separate process, exactly as the crash-recovery e2e test does
- * (`node --import tsx src/main.ts --config FILE`), and talks to it over loopback with a
- * keep-alive `node:http` Agent (global fetch costs ~236 µs per call; PERFORMANCE.md).
+ * Runs the broker as a separate process the way production does — the compiled build,
+ * `node dist/src/main.js --config FILE` (buildBroker() compiles it first) — and talks to it over
+ * loopback with a keep-alive `node:http` Agent (global fetch costs ~236 µs per call; PERFORMANCE.md).
  *
  * The broker logs its URL only at level info, and info also writes one access-log line per
  * request, which would be part of what we measure. So by default the bench picks a free loopback
  * port itself, passes it as PORT, and waits for /healthz to answer. If another process grabs the
  * port in between, the child exits with EADDRINUSE and we retry with a new port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
@@ -37,6 +37,13 @@ export interface BrokerChild {
 }
 
 const START_TIMEOUT_MS = 20_000;
+const BROKER_ENTRY = 'dist/src/main.js';
+
+/** `npm run build` (incremental tsc into dist/), so the child runs the code under test, compiled. */
+export function buildBroker(): void {
+  const result = spawnSync('npm', ['run', '-s', 'build'], { cwd: process.cwd(), stdio: ['ignore', 2, 2] });
+  if (result.status !== 0) throw new Error(`npm run build failed (${result.status ?? result.signal}); the bench runs the compiled broker`);
+}
 const START_ATTEMPTS = 3;
 
 async function freeLoopbackPort(): Promise<number> {
@@ -69,7 +76,7 @@ export async function startBrokerChild(options: BrokerChildOptions): Promise<Bro
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt += 1) {
     const port = await freeLoopbackPort();
     const nodeArgs = options.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfDir] : [];
-    const proc = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', '--config', configFile], {
+    const proc = spawn(process.execPath, [...nodeArgs, BROKER_ENTRY, '--config', configFile], {
       cwd: process.cwd(),
       env: { ...process.env, PORT: String(port) },
       // stdout carries the log; drained and discarded so the pipe never blocks the broker.

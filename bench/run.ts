@@ -12,7 +12,7 @@
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LogLevel } from './broker_child.js';
+import { buildBroker, type LogLevel } from './broker_child.js';
 import { runS1, s1Markdown } from './s1_issue.js';
 import { runS3, s3Markdown } from './s3_verify.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     ...(values['cpu-prof-dir'] ? { cpuProfDir: resolve(values['cpu-prof-dir']) } : {}),
   };
 
+  buildBroker();
   const cpu = cpus();
   console.log('## Quartermaster bench');
   console.log('');

@@ -5,7 +5,7 @@
  * half-right still holds a private scalar, and boot errors end up in terminals and log pipelines
  * (SECURITY.md §4).
  */
-import { randomUUID } from 'node:crypto';
+import { createECDH, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -23,7 +23,8 @@ export const SIGNING_ALG = 'ES256';
 export interface SigningKey {
   /** RFC 7638 JWK thumbprint (SHA-256) of the public key: stable, and derived, never trusted from the file. */
   readonly kid: string;
-  readonly privateKey: CryptoKey;
+  /** The private key, for synchronous node:crypto signing (no WebCrypto threadpool hop per token). */
+  readonly signingKey: KeyObject;
   readonly publicKey: CryptoKey;
   /** Public members only (kty, crv, x, y, kid, alg, use), as served at /.well-known/jwks.json. */
   readonly publicJwk: Readonly<Record<string, string>>;
@@ -155,20 +156,25 @@ function parseSigningJwk(text: string, file: string): PrivateEcJwk {
 
 async function importSigningKey(jwk: PrivateEcJwk, file: string): Promise<SigningKey> {
   const { kty, crv, x, y, d } = jwk;
-  let privateKey: CryptoKey;
+  let signingKey: KeyObject;
   let publicKey: CryptoKey;
   try {
-    privateKey = (await importJWK({ kty, crv, x, y, d }, SIGNING_ALG, { extractable: false })) as CryptoKey;
+    // A "d" that does not belong to x/y would sign tokens nobody can verify with our JWKS, and
+    // a JWK import takes x/y on trust: derive the public point from d and compare.
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(Buffer.from(d, 'base64url'));
+    const point = ecdh.getPublicKey(); // 0x04 || X || Y (SEC 1 uncompressed)
+    if (point.subarray(1, 33).toString('base64url') !== x || point.subarray(33).toString('base64url') !== y) throw new Error('mismatch');
+    signingKey = createPrivateKey({ key: { kty, crv, x, y, d }, format: 'jwk' });
     publicKey = (await importJWK({ kty, crv, x, y }, SIGNING_ALG)) as CryptoKey;
   } catch {
-    // WebCrypto also refuses a "d" that does not belong to x/y (a key that would sign tokens
-    // nobody can verify with our JWKS). The cause may describe the key data: leave it out.
+    // The cause may describe the key data: leave it out.
     throw keyFileError(file, 'is not a valid EC P-256 private key (the point is invalid or does not match "d")');
   }
   const kid = await calculateJwkThumbprint({ kty, crv, x, y }, 'sha256');
   return {
     kid,
-    privateKey,
+    signingKey,
     publicKey,
     publicJwk: Object.freeze({ kty, crv, x, y, kid, alg: SIGNING_ALG, use: 'sig' }),
   };

@@ -5,7 +5,10 @@ import type { Logger } from '../logging.js';
 
 interface Locals {
   requestId?: string;
-  log?: Logger;
+  /** Built on first read by requestContext, from the request id and logBindings. */
+  readonly log?: Logger;
+  /** Fields every later line of this request's log carries (e.g. the authenticated subject). */
+  logBindings?: Readonly<Record<string, string>>;
   agent?: AgentIdentity;
   operator?: OperatorIdentity;
 }
@@ -30,6 +33,12 @@ export function operatorOf(res: Response): OperatorIdentity {
   return operator;
 }
 
-export function setLocals(res: Response, values: Locals): void {
+/** Adds fields to this request's log lines from here on; the logger itself is built lazily. */
+export function bindRequestLog(res: Response, bindings: Readonly<Record<string, string>>): void {
+  const current = locals(res);
+  current.logBindings = { ...current.logBindings, ...bindings };
+}
+
+export function setLocals(res: Response, values: Omit<Locals, 'log' | 'logBindings'>): void {
   Object.assign(res.locals, values);
 }

@@ -16,14 +16,29 @@ export function requestContext(logger: Logger, metrics: Metrics) {
     const started = process.hrtime.bigint();
     const incoming = req.get('x-request-id');
     const requestId = incoming && SAFE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const log = logger.child({ reqId: requestId });
-    setLocals(res, { requestId, log });
+    // The child logger (redaction setup included) is built on first use only, and again only when
+    // bindRequestLog added fields since: at level warn most requests never write a line, and
+    // building it cost ~20 µs per request (docs/performance.md).
+    let log: Logger | undefined;
+    let builtWith: Readonly<Record<string, string>> | undefined;
+    const requestLog = (): Logger => {
+      const bindings = (res.locals as { logBindings?: Readonly<Record<string, string>> }).logBindings;
+      if (log === undefined || builtWith !== bindings) {
+        log = logger.child({ reqId: requestId, ...bindings });
+        builtWith = bindings;
+      }
+      return log;
+    };
+    setLocals(res, { requestId });
+    Object.defineProperty(res.locals, 'log', { get: requestLog, enumerable: true, configurable: true });
     res.setHeader('X-Request-Id', requestId);
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeTemplate(req);
       metrics.httpRequestSeconds.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
-      log.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      if (logger.isLevelEnabled('info')) {
+        requestLog().info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      }
     });
     next();
   };

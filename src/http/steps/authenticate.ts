@@ -6,7 +6,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { BrokerError } from '../../errors.js';
 import type { Identity } from '../../identity/types.js';
-import { requestLog, setLocals } from '../context.js';
+import { bindRequestLog, setLocals } from '../context.js';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="quartermaster"' };
 
@@ -25,7 +25,8 @@ export function bearerToken(req: Request): string {
 export function requireAgent(identity: Identity) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const agent = await identity.authenticateAgent(bearerToken(req));
-    setLocals(res, { agent, log: requestLog(res).child({ agent: agent.id }) });
+    setLocals(res, { agent });
+    bindRequestLog(res, { agent: agent.id });
     next();
   };
 }
@@ -39,7 +40,8 @@ export function requireOperator(identity: Identity) {
         headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
       });
     }
-    setLocals(res, { operator, log: requestLog(res).child({ operator: operator.subject }) });
+    setLocals(res, { operator });
+    bindRequestLog(res, { operator: operator.subject });
     next();
   };
 }
