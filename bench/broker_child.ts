@@ -23,6 +23,8 @@ export interface BrokerChildOptions {
   readonly logLevel: LogLevel;
   /** When set, the child runs with --cpu-prof and writes its profile here on graceful exit. */
   readonly cpuProfDir?: string;
+  /** The store the child runs on; memory by default. */
+  readonly store?: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string };
   /** Changes the config before the child starts (e.g. the Vault benches add providers and profiles). */
   readonly configure?: (config: Record<string, unknown>) => Record<string, unknown>;
 }
@@ -58,15 +60,15 @@ async function freeLoopbackPort(): Promise<number> {
 }
 
 /** The development config of the e2e tests, with production revocation defaults (no test tuning). */
-function benchConfig(dir: string, logLevel: LogLevel): { config: Record<string, unknown>; keyDir: string } {
+function benchConfig(dir: string, logLevel: LogLevel, store: NonNullable<BrokerChildOptions['store']>): { config: Record<string, unknown>; keyDir: string } {
   const keyDir = join(dir, 'keys');
-  const config = { ...testConfigObject({ keyDir, store: { kind: 'memory' }, logLevel }), revocation: {} };
+  const config = { ...testConfigObject({ keyDir, store, logLevel }), revocation: {} };
   return { config, keyDir };
 }
 
 export async function startBrokerChild(options: BrokerChildOptions): Promise<BrokerChild> {
   const dir = mkdtempSync(join(tmpdir(), 'qm-bench-'));
-  const base = benchConfig(dir, options.logLevel);
+  const base = benchConfig(dir, options.logLevel, options.store ?? { kind: 'memory' });
   const config = options.configure ? options.configure(base.config) : base.config;
   const { keyDir } = base;
   const configFile = join(dir, 'quartermaster.yaml');

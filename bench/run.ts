@@ -3,10 +3,11 @@
  * stdout (progress goes to stderr). Each scenario measures its own baseline in the same run.
  *
  *   npm run bench -- [--scenario s1] [--requests 2000] [--runs 3] [--warmup 200]
- *                    [--log-level warn|info] [--cpu-prof-dir DIR]
+ *                    [--log-level warn|info] [--store memory|redis] [--cpu-prof-dir DIR]
  *
  * --log-level info runs the broker at its production default level, which writes one access-log
- * line per request; warn (the default) leaves that out. --cpu-prof-dir runs the broker child with
+ * line per request; warn (the default) leaves that out. --store redis runs S1 on a redis-server
+ * the bench starts on a free port (never the shared one on 6379). --cpu-prof-dir runs the broker child with
  * `node --cpu-prof` and writes its .cpuprofile there when the child exits.
  */
 import { cpus, totalmem } from 'node:os';
@@ -23,6 +24,7 @@ interface CommonOptions {
   readonly runs: number;
   readonly warmup: number;
   readonly logLevel: LogLevel;
+  readonly store: 'memory' | 'redis';
   readonly cpuProfDir?: string;
 }
 
@@ -66,6 +68,7 @@ async function main(): Promise<void> {
       runs: { type: 'string' },
       warmup: { type: 'string' },
       'log-level': { type: 'string' },
+      store: { type: 'string' },
       'cpu-prof-dir': { type: 'string' },
     },
     strict: true,
@@ -74,11 +77,14 @@ async function main(): Promise<void> {
   for (const name of names) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}; known: ${Object.keys(SCENARIOS).join(', ')}`);
   const logLevel = values['log-level'] ?? 'warn';
   if (logLevel !== 'warn' && logLevel !== 'info') throw new Error('--log-level must be warn or info');
+  const store = values.store ?? 'memory';
+  if (store !== 'memory' && store !== 'redis') throw new Error('--store must be memory or redis');
   const options: CommonOptions = {
     requests: positiveInt('requests', values.requests, 2000, 1_000_000),
     runs: positiveInt('runs', values.runs, 3, 100),
     warmup: positiveInt('warmup', values.warmup, 200, 100_000),
     logLevel,
+    store,
     ...(values['cpu-prof-dir'] ? { cpuProfDir: resolve(values['cpu-prof-dir']) } : {}),
   };
 

@@ -1,18 +1,20 @@
 /**
  * S1 (PERFORMANCE.md): issue a grant, sequentially, through the broker running as a separate
- * process, with the `jwt` provider and the memory store. Baselines measured in the same run:
+ * process, with the `jwt` provider and the memory store, or (`--store redis`) a redis-server the
+ * bench starts on a free port. Baselines measured in the same run:
  *  - direct: the same provider call (`jwtProvider.create(config, deps)` then `issue()`) in this
  *    process, with the broker's own signing key;
  *  - healthz: one plain HTTP round trip to the broker's GET /healthz over the same keep-alive
  *    Agent (the HTTP-hop floor: node:http client + Express router + JSON response).
  * The three series are measured in interleaved blocks so that machine noise hits them alike.
- * Not built yet: the Redis-store variant and the provider fakes with 0 / 2 / 20 ms latency.
+ * Not built yet: the provider fakes with 0 / 2 / 20 ms latency (the Vault bench covers 0 / 20 ms).
  */
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { jwtProvider } from '../providers/jwt/index.js';
 import type { IssueRequest } from '../src/sdk.js';
 import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
+import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
 import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../test/support/test_config.js';
 import { httpCall, startBrokerChild, type BrokerChild, type LogLevel } from './broker_child.js';
 import { medianOfRuns, summarize, timeSequential, type Summary } from './stats.js';
@@ -22,6 +24,7 @@ export interface S1Options {
   readonly runs: number;
   readonly warmup: number;
   readonly logLevel: LogLevel;
+  readonly store: 'memory' | 'redis';
   readonly cpuProfDir?: string;
 }
 
@@ -47,7 +50,12 @@ const noopLogger = { debug: () => undefined, info: () => undefined, warn: () => 
 const newGrantId = (): string => `grt_${randomBytes(16).toString('base64url')}`;
 
 async function runOnce(options: S1Options, index: number): Promise<S1Run> {
-  const child: BrokerChild = await startBrokerChild({ logLevel: options.logLevel, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}) });
+  const redis: RedisServer | null = options.store === 'redis' ? await startRedisServer() : null;
+  const child: BrokerChild = await startBrokerChild({
+    logLevel: options.logLevel,
+    ...(redis ? { store: { kind: 'redis', url: redis.url, keyPrefix: 'qm-bench:' } } : {}),
+    ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+  }).catch(async (err: unknown) => { await redis?.stop(); throw err; });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const now = Date.now();
@@ -109,6 +117,7 @@ async function runOnce(options: S1Options, index: number): Promise<S1Run> {
   } finally {
     agent.destroy();
     await child.stop();
+    await redis?.stop();
   }
 }
 
@@ -130,7 +139,7 @@ const us = (v: number): string => v.toFixed(0);
 export function s1Markdown(result: S1Result, options: S1Options): string {
   const { broker, direct, healthz } = result.median;
   const lines: string[] = [];
-  lines.push(`### S1 — issue a grant, sequential (jwt provider, memory store, log level ${options.logLevel})`);
+  lines.push(`### S1 — issue a grant, sequential (jwt provider, ${options.store} store, log level ${options.logLevel})`);
   lines.push('');
   lines.push(`${options.requests} requests per series per run after ${options.warmup} warm-up, ${options.runs} runs; each cell is the median over runs of the per-run value.`);
   lines.push('');

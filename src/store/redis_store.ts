@@ -28,6 +28,8 @@ export interface RedisStoreOptions {
 }
 
 const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Grant id → incident entries kept in-process; ~100 B each, so a few MB at most. */
+const INCIDENT_CACHE_ENTRIES = 50_000;
 
 export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> {
   if (/[{}]/.test(opts.keyPrefix)) throw new Error('redis keyPrefix must not contain { or }');
@@ -50,7 +52,21 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
   const keys = createRedisKeys(opts.keyPrefix);
   const s = defineScripts(redis);
-  const incidentOf = (grantId: string): Promise<string | null> => redis.get(keys.grantIndex(grantId));
+  // A grant's incident never changes once its intent exists, so the id → incident index is cached
+  // in-process (bounded, oldest out): the commit right after an intent, and most reads, skip a
+  // round trip (docs/performance.md, S1 on Redis).
+  const incidentById = new Map<string, string>();
+  const remember = (grantId: string, incidentId: string): void => {
+    if (incidentById.size >= INCIDENT_CACHE_ENTRIES) incidentById.delete(incidentById.keys().next().value as string);
+    incidentById.set(grantId, incidentId);
+  };
+  const incidentOf = async (grantId: string): Promise<string | null> => {
+    const cached = incidentById.get(grantId);
+    if (cached !== undefined) return cached;
+    const incidentId = await redis.get(keys.grantIndex(grantId));
+    if (incidentId !== null) remember(grantId, incidentId);
+    return incidentId;
+  };
   const decodeOrNull = (id: string, incidentId: string, raw: unknown): Grant | null =>
     typeof raw === 'string' ? decodeGrant(id, incidentId, raw) : null;
 
@@ -106,7 +122,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const indexed = (await redis.set(indexKey, incidentId, 'NX')) !== null;
       if (!indexed && (await redis.get(indexKey)) !== incidentId) throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
       const result = await s.qmCreateGrantIntent(keys.incident(incidentId), keys.grants(incidentId), grant.id, encodeGrant({ ...grant, state: 'issuing' }));
-      if (result === 'ok') return 'ok';
+      if (result === 'ok') {
+        remember(grant.id, incidentId);
+        return 'ok';
+      }
       if (indexed) await redis.del(indexKey);
       if (result === 'incident_missing' || result === 'incident_closed') return result;
       throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
