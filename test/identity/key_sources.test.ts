@@ -154,8 +154,9 @@ describe('SPIFFE bundle endpoint', () => {
   it.each([
     ['down (HTTP 503)', { status: 503 }],
     ['resetting connections', { reset: true }],
-    ['slower than timeoutMs', { delayMs: 2000, then: { json: bundleOf(r1.jwk) } }],
-    ['stalling mid-body past timeoutMs', { delayMs: 2000, then: { json: {} }, stallBody: true }],
+    // Far longer than the test's own timeout: boot finishing at all proves the fetch timed out.
+    ['slower than timeoutMs', { delayMs: 600_000, then: { json: bundleOf(r1.jwk) } }],
+    ['stalling mid-body past timeoutMs', { delayMs: 600_000, then: { json: {} }, stallBody: true }],
     ['answering 5 MB with a content-length', { bytes: 5 * 1024 * 1024 }],
     ['answering 5 MB chunked', { bytes: 5 * 1024 * 1024, chunked: true }],
     ['redirecting elsewhere', { redirect: '/elsewhere' }],
@@ -164,9 +165,7 @@ describe('SPIFFE bundle endpoint', () => {
   ] as const)('boots while the endpoint is %s: that trust domain answers 503 until a fetch succeeds', async (_name, behaviour) => {
     server.route('/bundle', behaviour);
     server.route('/elsewhere', { json: bundleOf(r1.jwk) });
-    const started = Date.now();
     const identity = await bootRemote();
-    expect(Date.now() - started).toBeLessThan(1500);
     expect(await outcome(identity.authenticateAgent(remote()))).toBe('503 ERR_IDENTITY_UNAVAILABLE');
     expect(await outcome(identity.authenticateAgent(build(S.agent())))).toBe('ok');
     expect(server.count('/elsewhere')).toBe(0);
