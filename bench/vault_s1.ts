@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { AGENT_ISSUER } from '../test/support/test_config.js';
 import { httpCall, type LogLevel } from './broker_child.js';
 import { medianOfRuns, summarize, timeSequential, type Summary } from './stats.js';
-import { AGENT_ID, profileParams, startVaultBench, type VaultBenchProfile } from './vault_setup.js';
+import { AGENT_ID, directSignal, profileParams, startVaultBench, type VaultBenchProfile } from './vault_setup.js';
 
 export interface VaultS1Options {
   readonly requests: number;
@@ -37,7 +37,7 @@ async function runOnce(options: VaultS1Options, latencyMs: number, index: number
     const cells: Cell[] = [];
     for (const profile of PROFILES) {
       const params = profileParams(profile);
-      const signal = new AbortController().signal;
+      const signal = directSignal();
       const body = JSON.stringify({ incident_id: incidentId, profile, purpose: 'bench' });
       const headers = bench.agentHeaders;
       const series = {

@@ -17,7 +17,7 @@ import { AGENT_ISSUER } from '../test/support/test_config.js';
 import { httpCall, type LogLevel } from './broker_child.js';
 import { median } from './stats.js';
 import type { FakeVaultChild } from './vault_fake_child.js';
-import { AGENT_ID, profileParams, startVaultBench, type VaultBench } from './vault_setup.js';
+import { AGENT_ID, directSignal, profileParams, startVaultBench, type VaultBench } from './vault_setup.js';
 
 export const S4_GRANTS = 1000;
 const CONCURRENCY = 16;
@@ -77,7 +77,7 @@ type DirectProvider = VaultBench['provider'];
 
 async function issueDirect(provider: DirectProvider, incidentId: string): Promise<GrantRef[]> {
   const refs: GrantRef[] = [];
-  const signal = new AbortController().signal;
+  const signal = directSignal();
   await runLimited([...Array(S4_GRANTS).keys()], 8, async (i) => {
     const name = i % 2 ? 'db-read' : 'vault-read';
     const grantId = `grt_${randomBytes(12).toString('base64url')}`;
@@ -108,7 +108,7 @@ async function timedDirectPerGrant(fake: FakeVaultChild, agent: Agent, provider:
 async function timedProviderClose(provider: DirectProvider, incidentId: string): Promise<number> {
   const refs = await issueDirect(provider, incidentId);
   const start = process.hrtime.bigint();
-  const receipts = await provider.revokeIncident!({ incidentId, grants: refs, signal: new AbortController().signal });
+  const receipts = await provider.revokeIncident!({ incidentId, grants: refs, signal: directSignal() });
   const ms = elapsedMs(start);
   if (receipts.filter((r) => r.confirmed).length !== S4_GRANTS) throw new Error('provider close left grants unconfirmed');
   return ms;

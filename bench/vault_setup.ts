@@ -2,6 +2,7 @@
  * What the Vault benches share: the broker child configured with the `vault` provider against a
  * fake Vault child, and the same provider created in the bench process for direct baselines.
  */
+import { setMaxListeners } from 'node:events';
 import { Agent } from 'node:http';
 import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
 import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../test/support/test_config.js';
@@ -42,6 +43,13 @@ export function startVaultBrokerChild(fake: FakeVaultChild, logLevel: LogLevel, 
       profiles: VAULT_BENCH_PROFILES,
     }),
   });
+}
+
+/** A never-firing signal for direct provider calls; like core's, shared by the provider's concurrent requests. */
+export function directSignal(): AbortSignal {
+  const { signal } = new AbortController();
+  setMaxListeners(256, signal);
+  return signal;
 }
 
 const noopLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

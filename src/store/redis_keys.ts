@@ -6,15 +6,17 @@
  * incident over several slots; a raw `{` could start a tag of the attacker's choosing.
  *
  * Global keys are grouped by the operation that must update them atomically: the queue and its
- * delivery counters share `{revq}` (claimed together by one script), the audit counter and log
- * share `{audit}`. The grant-id index is one small key per grant so it spreads over the cluster.
+ * delivery counters share `{revq}` (claimed together by one script); the audit counter, log,
+ * dedupe hash and the per-incident audit indexes share `{audit}`, so one script appends an event
+ * to the log and to its incident's index together (a crash cannot leave one without the other).
+ * The grant-id index is one small key per grant so it spreads over the cluster.
  */
 export interface RedisKeys {
   /** Incident JSON. */
   incident(incidentId: string): string;
   /** Hash: grant id → compact grant record (redis_codec.ts). */
   grants(incidentId: string): string;
-  /** Sorted set: audit events of this incident, scored by seq. */
+  /** Sorted set: audit events of this incident, scored by seq. In the `{audit}` slot, not the incident's. */
   incidentAudit(incidentId: string): string;
   /** String: grant id → incident id, so a grant is found by its id alone. */
   grantIndex(grantId: string): string;
@@ -42,7 +44,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
   return {
     incident: (id) => `${tag(id)}:incident`,
     grants: (id) => `${tag(id)}:grants`,
-    incidentAudit: (id) => `${tag(id)}:audit`,
+    incidentAudit: (id) => `${prefix}{audit}:inc:${enc(id)}`,
     grantIndex: (grantId) => `${prefix}gi:${enc(grantId)}`,
     revocationDue: `${prefix}{revq}:due`,
     revocationAttempts: `${prefix}{revq}:attempts`,

@@ -168,10 +168,11 @@ for _, id in ipairs(ids) do
 end
 return out`],
 
-  // KEYS seq, log, dedupe. ARGV event JSON without seq, dedupe key ('' for none). Counter and log
-  // move together, so the log holds every seq handed out, in order. A dedupe key seen before
-  // returns the earlier event and appends nothing.
-  qmAppendAudit: [3, `
+  // KEYS seq, log, dedupe, incident index. ARGV event JSON without seq, dedupe key ('' for none),
+  // '1' when the event belongs to an incident (then it goes to KEYS[4] too). Counter, log and
+  // index move together, so the log holds every seq handed out, in order, and an incident's index
+  // every event of it. A dedupe key seen before returns the earlier event and appends nothing.
+  qmAppendAudit: [4, `
 if ARGV[2] ~= '' then
   local earlier = redis.call('HGET', KEYS[3], ARGV[2])
   if earlier then
@@ -182,6 +183,7 @@ end
 local seq = redis.call('INCR', KEYS[1])
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('ZADD', KEYS[2], seq, event)
+if ARGV[3] == '1' then redis.call('ZADD', KEYS[4], seq, event) end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], seq) end
 return event`],
 } as const;

@@ -116,12 +116,21 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     // Order: index (SET NX) → script. The index comes first so a stored grant is always findable
     // by id; a refused intent removes the index it wrote.
+    // The index SET and the intent script go out back to back (one round trip; Redis runs them in
+    // order). A grant id is 128 random bits, so an index held by another incident means a bug or
+    // tampering: the intent just written is taken back and the call fails.
     async createGrantIntent(grant) {
       const incidentId = grant.incidentId;
       const indexKey = keys.grantIndex(grant.id);
-      const indexed = (await redis.set(indexKey, incidentId, 'NX')) !== null;
-      if (!indexed && (await redis.get(indexKey)) !== incidentId) throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
-      const result = await s.qmCreateGrantIntent(keys.incident(incidentId), keys.grants(incidentId), grant.id, encodeGrant({ ...grant, state: 'issuing' }));
+      const [indexReply, result] = await Promise.all([
+        redis.set(indexKey, incidentId, 'NX'),
+        s.qmCreateGrantIntent(keys.incident(incidentId), keys.grants(incidentId), grant.id, encodeGrant({ ...grant, state: 'issuing' })),
+      ]);
+      const indexed = indexReply !== null;
+      if (!indexed && (await redis.get(indexKey)) !== incidentId) {
+        if (result === 'ok') await redis.hdel(keys.grants(incidentId), grant.id);
+        throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+      }
       if (result === 'ok') {
         remember(grant.id, incidentId);
         return 'ok';
@@ -132,12 +141,20 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     },
 
     // Order: ZADD expiry → script → (still revoking) ZADD NX job. Expiry first: an active grant
-    // missing from the expiry set would stay `active` forever; an extra entry is dropped by the sweep.
+    // missing from the expiry set would stay `active` forever; an extra entry is dropped by the
+    // sweep. ZADD and script go out back to back (one round trip, run in order); should the ZADD
+    // alone fail, it is retried before the commit is reported.
     async commitGrant(id, input) {
       const incidentId = await incidentOf(id);
       if (incidentId === null) return null;
-      await redis.zadd(keys.expiry, input.expiresAt, id);
-      const grant = decodeOrNull(id, incidentId, await s.qmCommitGrant(keys.grants(incidentId), id, encodeHandle(input.handle), requireFinite(input.expiresAt, 'expiresAt')));
+      const expiresAt = requireFinite(input.expiresAt, 'expiresAt');
+      const [expiry, committed] = await Promise.allSettled([
+        redis.zadd(keys.expiry, expiresAt, id),
+        s.qmCommitGrant(keys.grants(incidentId), id, encodeHandle(input.handle), expiresAt),
+      ]);
+      if (committed.status === 'rejected') throw committed.reason;
+      if (expiry.status === 'rejected') await redis.zadd(keys.expiry, expiresAt, id);
+      const grant = decodeOrNull(id, incidentId, committed.value);
       if (grant?.state === 'revoking') await redis.zadd(keys.revocationDue, 'NX', grant.revokeRequestedAt ?? 0, id);
       return grant;
     },
@@ -252,10 +269,9 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     // Order: global log (script, deduplicated) → incident log (ZADD of the same member, idempotent).
     // A crash in between is repaired when the at-least-once caller appends again with its key.
     async appendAudit(event, options) {
-      const text = (await s.qmAppendAudit(keys.auditSeq, keys.auditLog, keys.auditDedupe, JSON.stringify(event), options?.dedupeKey ?? '')) as string;
-      const stored = JSON.parse(text) as AuditEvent;
-      if (event.incidentId !== undefined) await redis.zadd(keys.incidentAudit(event.incidentId), stored.seq, text);
-      return stored;
+      const incidentIndex = keys.incidentAudit(event.incidentId ?? '');
+      const text = (await s.qmAppendAudit(keys.auditSeq, keys.auditLog, keys.auditDedupe, incidentIndex, JSON.stringify(event), options?.dedupeKey ?? '', event.incidentId === undefined ? '0' : '1')) as string;
+      return JSON.parse(text) as AuditEvent;
     },
 
     async listAudit(query) {

@@ -104,6 +104,8 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         await expect(store.createGrantIntent(grantFixture('g1', 'inc-1', { purpose: 'other' }))).rejects.toThrow(/already exists/);
         await expect(store.createGrantIntent(grantFixture('g1', 'inc-2'))).rejects.toThrow(/already exists/);
         expect(await store.getGrant('g1')).toEqual(grantFixture('g1', 'inc-1'));
+        // Nothing of the refused intent stays behind in the other incident.
+        expect(await store.listGrantsByIncident('inc-2')).toEqual([]);
       });
     });
 

@@ -47,7 +47,7 @@ describeStoreContract('redis cluster node', async () => {
 });
 
 describe('redis store', () => {
-  it('keeps every key of one incident in one hash slot', async () => {
+  it('keeps every state key of one incident in one hash slot, and its audit index with the audit log', async () => {
     const prefix = nextPrefix();
     const store = await openStore(cluster, prefix);
     const incidentId = 'inc:{a}}b😀';
@@ -60,10 +60,14 @@ describe('redis store', () => {
     const tag = `{inc:${encodeURIComponent(incidentId)}}`;
     const all = await clusterAdmin.keys(`${prefix}*`);
     const incidentKeys = all.filter((k) => k.includes('{inc:'));
-    expect(incidentKeys.sort()).toEqual([`${prefix}${tag}:audit`, `${prefix}${tag}:grants`, `${prefix}${tag}:incident`]);
+    expect(incidentKeys.sort()).toEqual([`${prefix}${tag}:grants`, `${prefix}${tag}:incident`]);
     const slots = await Promise.all(incidentKeys.map((k) => clusterAdmin.call('CLUSTER', 'KEYSLOT', k)));
     expect(new Set(slots).size).toBe(1);
     expect(await clusterAdmin.call('CLUSTER', 'KEYSLOT', `${prefix}{inc:other}:incident`)).not.toBe(slots[0]);
+    // The incident's audit index is written by the same script as the global log: same slot.
+    const auditIndex = `${prefix}{audit}:inc:${encodeURIComponent(incidentId)}`;
+    expect(all).toContain(auditIndex);
+    expect(await clusterAdmin.call('CLUSTER', 'KEYSLOT', auditIndex)).toBe(await clusterAdmin.call('CLUSTER', 'KEYSLOT', `${prefix}{audit}:log`));
   });
 
   it('serves what a closed client wrote to a new client (broker restart)', async () => {
