@@ -58,12 +58,15 @@ export function createKeySet(label: string, load: () => Promise<KeyDocument>, po
 
   const refresh = (): Promise<void> => {
     inflight ??= (async () => {
-      lastAttemptAt = deps.now();
+      // Times count from when the fetch started: the keys are at least that fresh, and the next
+      // refresh is scheduled from the request, whatever the fetch's own duration.
+      const startedAt = deps.now();
+      lastAttemptAt = startedAt;
       try {
         const doc = await load();
         const previous = keys;
         keys = keepUnchanged(previous, doc.keys);
-        lastSuccessAt = deps.now();
+        lastSuccessAt = startedAt;
         lastError = null;
         const hintMs = doc.refreshHintSeconds === undefined ? Infinity : doc.refreshHintSeconds * 1000;
         nextRefreshAt = lastSuccessAt + Math.max(policy.cooldownMs, Math.min(policy.refreshMs, hintMs));
