@@ -35,7 +35,9 @@ export function createMemoryStore(): Store {
     // Keep an existing schedule: a job in backoff or under lease is not pulled forward.
     if (!jobs.has(grantId)) jobs.set(grantId, { dueAt, attempts: 0 });
   };
-  const grantsOf = (incidentId: string): Grant[] => [...grants.values()].filter((g) => g.incidentId === incidentId);
+  /** Grant ids by incident, in creation order (the Redis store's per-incident hash). */
+  const idsByIncident = new Map<string, string[]>();
+  const grantsOf = (incidentId: string): Grant[] => (idsByIncident.get(incidentId) ?? []).map((id) => grants.get(id) as Grant);
 
   return {
     kind: 'memory',
@@ -78,6 +80,9 @@ export function createMemoryStore(): Store {
       if (incident.status !== 'open') return 'incident_closed';
       if (grants.has(grant.id)) throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
       grants.set(grant.id, { ...copy(grant), state: 'issuing' });
+      const ids = idsByIncident.get(grant.incidentId);
+      if (ids) ids.push(grant.id);
+      else idsByIncident.set(grant.incidentId, [grant.id]);
       return 'ok';
     },
 
