@@ -16,7 +16,7 @@ export interface RedisKeys {
   incident(incidentId: string): string;
   /** Hash: grant id → compact grant record (redis_codec.ts). */
   grants(incidentId: string): string;
-  /** Sorted set: audit events of this incident, scored by seq. In the `{audit}` slot, not the incident's. */
+  /** Sorted set: seqs of this incident's audit events (member and score), read from the log. In the `{audit}` slot, not the incident's. */
   incidentAudit(incidentId: string): string;
   /** String: grant id → incident id, so a grant is found by its id alone. */
   grantIndex(grantId: string): string;

@@ -169,9 +169,10 @@ end
 return out`],
 
   // KEYS seq, log, dedupe, incident index. ARGV event JSON without seq, dedupe key ('' for none),
-  // '1' when the event belongs to an incident (then it goes to KEYS[4] too). Counter, log and
-  // index move together, so the log holds every seq handed out, in order, and an incident's index
-  // every event of it. A dedupe key seen before returns the earlier event and appends nothing.
+  // '1' when the event belongs to an incident (then its seq goes to KEYS[4]: the index holds seqs,
+  // not a second copy of the event). Counter, log and index move together, so the log holds every
+  // seq handed out, in order, and an incident's index every event of it. A dedupe key seen before
+  // returns the earlier event and appends nothing.
   qmAppendAudit: [4, `
 if ARGV[2] ~= '' then
   local earlier = redis.call('HGET', KEYS[3], ARGV[2])
@@ -183,9 +184,20 @@ end
 local seq = redis.call('INCR', KEYS[1])
 local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('ZADD', KEYS[2], seq, event)
-if ARGV[3] == '1' then redis.call('ZADD', KEYS[4], seq, event) end
+if ARGV[3] == '1' then redis.call('ZADD', KEYS[4], seq, seq) end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], seq) end
 return event`],
+
+  // KEYS incident index, log. ARGV min score ('-inf' or '(seq'), limit. The incident's events in
+  // seq order, read from the log by the seqs its index holds.
+  qmListIncidentAudit: [2, `
+local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, seq in ipairs(seqs) do
+  local rows = redis.call('ZRANGEBYSCORE', KEYS[2], seq, seq)
+  if rows[1] then out[#out + 1] = rows[1] end
+end
+return out`],
 } as const;
 
 const ALL_SCRIPTS = { ...INCIDENT_SCRIPTS, ...GLOBAL_SCRIPTS };

@@ -276,9 +276,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     async listAudit(query) {
       if (query.limit <= 0) return [];
-      const key = query.incidentId === undefined ? keys.auditLog : keys.incidentAudit(query.incidentId);
       const min = query.afterSeq === undefined ? '-inf' : `(${query.afterSeq}`;
-      const rows = await redis.zrangebyscore(key, min, '+inf', 'LIMIT', 0, query.limit);
+      const rows = query.incidentId === undefined
+        ? await redis.zrangebyscore(keys.auditLog, min, '+inf', 'LIMIT', 0, query.limit)
+        : (await s.qmListIncidentAudit(keys.incidentAudit(query.incidentId), keys.auditLog, min, query.limit)) as string[];
       return rows.map((row) => JSON.parse(row) as AuditEvent);
     },
 
