@@ -83,13 +83,17 @@ function checkTimes(claims: Readonly<Record<string, unknown>>, rules: ClaimRules
   if (nbf !== undefined && !isNumericDate(nbf)) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "nbf" is not a number`);
   if (iat !== undefined && !isNumericDate(iat)) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "iat" is not a number`);
   // RFC 7519 §4.1.4: the current time must be before exp, give or take the leeway.
-  if (exp <= now - leeway) throw tokenError('ERR_TOKEN_EXPIRED', `${where}: "exp" passed ${now - exp}s ago (leeway ${leeway}s)`);
-  if (nbf !== undefined && nbf > now + leeway) throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "nbf" is ${nbf - now}s in the future`);
-  if (iat !== undefined && iat > now + leeway) throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "iat" is ${iat - now}s in the future`);
-  if (exp - now > max + leeway) throw tokenError('ERR_TOKEN_LIFETIME', `${where}: token expires in ${exp - now}s; maximum lifetime is ${max}s`);
+  if (exp <= now - leeway) throw tokenError('ERR_TOKEN_EXPIRED', `${where}: "exp" passed ${seconds(now - exp)}s ago (leeway ${leeway}s)`);
+  if (nbf !== undefined && nbf > now + leeway) throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "nbf" is ${seconds(nbf - now)}s in the future`);
+  if (iat !== undefined && iat > now + leeway) throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "iat" is ${seconds(iat - now)}s in the future`);
+  if (exp - now > max + leeway) throw tokenError('ERR_TOKEN_LIFETIME', `${where}: token expires in ${seconds(exp - now)}s; maximum lifetime is ${max}s`);
+  if (iat !== undefined && exp < iat) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "exp" is before "iat"`);
   if (iat !== undefined && exp - iat > max) throw tokenError('ERR_TOKEN_LIFETIME', `${where}: token lifetime ${exp - iat}s exceeds ${max}s`);
   return exp;
 }
+
+/** Seconds for a log detail: the clock is fractional, the message need not be. */
+const seconds = (value: number): string => value.toFixed(3).replace(/\.?0+$/u, '');
 
 function isNumericDate(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);

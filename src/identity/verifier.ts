@@ -75,13 +75,13 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     const digest = signingInputDigest(parts.signingInput);
     const hit = cache.get(digest, parts.signature, kind, now);
     if (hit) return hit as T;
-    const verified = await verify(parts, kind, now);
+    const verified = await verify(parts, kind);
     const result = build(verified, digest);
     cache.set(digest, parts.signature, { kind, expiresAt: verified.registered.exp * 1000, keySet: verified.trusted.keySet, key: verified.key, result });
     return result;
   }
 
-  async function verify(parts: CompactParts, kind: Kind, nowMs: number): Promise<Verified> {
+  async function verify(parts: CompactParts, kind: Kind): Promise<Verified> {
     const header = checkHeader(decodeJsonObject(parts.header, 'header'));
     const payload = decodeJsonObject(parts.payload, 'payload');
     const signature = decodeCanonical(parts.signature, 'signature');
@@ -97,7 +97,10 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     if (mismatch !== null) throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: ${cleanForLog(mismatch, 300)}`);
     if (!verifySignature(header.alg, key.key, parts.signingInput, signature)) throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: signature does not verify with key ${cleanForLog(key.kid, 128)}`);
 
-    const registered = checkRegisteredClaims(payload, trusted.rules, Math.floor(nowMs / 1000), where);
+    // The clock is read after the key lookup, which may have waited on a fetch. Times are compared
+    // exactly (fractional seconds), so "accepted until" below is the very instant the checks stop
+    // accepting the token, also for a fractional exp: the single-use record lives exactly as long.
+    const registered = checkRegisteredClaims(payload, trusted.rules, deps.now() / 1000, where);
     if (trusted.kind === 'spiffe') {
       // Re-checked after verification: the key set was chosen by the strictly parsed trust domain
       // of this very sub, and nothing else may have vouched for it.

@@ -265,3 +265,19 @@ describe('boot warnings', () => {
 const eventuallyRefused = (call: () => Promise<unknown>, code: string): Promise<boolean> =>
   eventually(async () => (await call().then(() => 'accepted', (err: BrokerError) => err.code)) === code, 5000, 5);
 const eventuallyLogged = (capture: { text(): string }, message: string): Promise<boolean> => eventually(async () => capture.text().includes(message), 5000, 5);
+
+describe('acceptance ends exactly at acceptedUntil', () => {
+  it('for a fractional exp too, so a single-use record lives as long as the token is accepted', async () => {
+    const exp = nowSec() + 100.001;
+    const token = build(withClaims(S.agent(), { exp }));
+    const agent = await identity.authenticateAgent(token);
+    expect(agent.acceptedUntil).toBe((exp + 30) * 1000);
+    // A fresh verifier each time: the verified-token cache would stop at exp, earlier than this.
+    now = agent.acceptedUntil - 1;
+    const fresh = await world.boot();
+    await expect(fresh.authenticateAgent(token)).resolves.toMatchObject({ id: AGENT_ID });
+    now = agent.acceptedUntil;
+    const later = await world.boot();
+    expect(await refusal(later.authenticateAgent(token))).toMatchObject({ status: 401, code: 'ERR_TOKEN_EXPIRED' });
+  });
+});

@@ -25,6 +25,8 @@ export const ATTACKS_CLAIMS: readonly AttackCase[] = [
   changed('exp beyond the maximum lifetime', 'ERR_TOKEN_LIFETIME', S.agent, claims({ exp: T + 3600 + 31 })),
   changed('no iat and exp beyond the maximum lifetime', 'ERR_TOKEN_LIFETIME', S.agent, (s) => withClaims(drop('iat')(s), { exp: T + 7200 })),
   changed('exp - iat above the maximum lifetime', 'ERR_TOKEN_LIFETIME', S.agent, claims({ iat: T - 3000, exp: T + 1000 })),
+  changed('exp before iat (iat within the leeway)', 'ERR_TOKEN_CLAIMS', S.agent, claims({ iat: T + 20, exp: T + 10 })),
+  changed('a fractional exp a few ms past the leeway', 'ERR_TOKEN_EXPIRED', S.agent, claims({ iat: T - 700, exp: T - 30 - 0.001 })),
   // nbf / iat in the future
   changed('an nbf beyond the leeway', 'ERR_TOKEN_NOT_YET_VALID', S.agent, claims({ nbf: T + 31 })),
   changed('a string nbf', 'ERR_TOKEN_CLAIMS', S.agent, claims({ nbf: 'now' })),
