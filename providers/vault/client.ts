@@ -49,10 +49,12 @@ export function createVaultHttp(config: Pick<VaultConfig, 'address' | 'namespace
     // Overrides VAULT_SKIP_VERIFY: TLS is always verified.
     rpDefaults: { strictSSL: true },
   } as Parameters<typeof createNodeVault>[0]);
-  // Defeat the environment defaults node-vault applied (VAULT_TOKEN, VAULT_NAMESPACE).
-  const settable = vault as unknown as { token: string | undefined; namespace: string | undefined };
+  // Defeat the environment defaults node-vault applied (VAULT_TOKEN, VAULT_NAMESPACE, and
+  // VAULT_PREFIX, which it reads even when pathPrefix is '' because '' is falsy).
+  const settable = vault as unknown as { token: string | undefined; namespace: string | undefined; pathPrefix: string };
   settable.token = undefined;
   settable.namespace = config.namespace;
+  settable.pathPrefix = '';
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
   const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, rejectUnauthorized: true, ...(caPem ? { ca: caPem } : {}) });
 

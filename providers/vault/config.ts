@@ -12,6 +12,9 @@ const seconds = z.number().int().min(1);
 const filePath = z.string().min(1);
 
 /** Metadata keys the provider sets itself on every child token. */
+/** A child issued now must end before its parent with this much room (clock skew, request time). */
+export const PARENT_MARGIN_SECONDS = 30;
+
 export const RESERVED_META_KEYS = ['incident_id', 'grant_id', 'agent', 'profile'] as const;
 
 const authSchema = z.discriminatedUnion('method', [
@@ -64,9 +67,14 @@ export const vaultConfigSchema = z.object({
   /** Lookups in flight while confirming a revocation (the receipts of a whole incident). */
   confirmConcurrency: z.number().int().min(1).max(64).default(16),
 }).strict().superRefine((cfg, ctx) => {
-  if (cfg.parentExplicitMaxTtlSeconds < cfg.maxTtlSeconds) {
-    // A child dies with its parent: a parent must be able to outlive the longest child.
-    ctx.addIssue({ code: 'custom', path: ['parentExplicitMaxTtlSeconds'], message: 'must be at least maxTtlSeconds' });
+  if (cfg.parentExplicitMaxTtlSeconds < cfg.maxTtlSeconds + PARENT_MARGIN_SECONDS) {
+    // A child dies with its parent: a new parent must outlive the longest child, with room.
+    ctx.addIssue({ code: 'custom', path: ['parentExplicitMaxTtlSeconds'], message: `must be at least maxTtlSeconds + ${PARENT_MARGIN_SECONDS}` });
+  }
+  const url = new URL(cfg.address);
+  if (url.username !== '' || url.password !== '') {
+    // The address is logged and handed to agents as vault_addr: no credentials in it.
+    ctx.addIssue({ code: 'custom', path: ['address'], message: 'must not carry a user or password' });
   }
 });
 

@@ -21,7 +21,7 @@ export interface IssueDeps {
   readonly now: () => number;
 }
 
-interface TokenAnswer { auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; orphan?: unknown } }
+interface TokenAnswer { auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; orphan?: unknown; token_type?: unknown } }
 interface SecretAnswer { lease_id?: unknown; lease_duration?: unknown; data?: unknown }
 interface Child { readonly token: string; readonly accessor: string; readonly ttlSeconds: number }
 
@@ -105,17 +105,35 @@ interface ChildSpec {
   readonly meta: Readonly<Record<string, string>> | undefined;
 }
 
-/** Creates a child beneath the incident's parent; once more with a fresh parent if Vault refuses the parent token. */
+/**
+ * Creates a child beneath the incident's parent; once more with a fresh parent if the parent is
+ * gone. A 403 alone does not say which: the parent may be dead, or alive and refused this request
+ * (a child token role it may not use, a policy it does not hold). The parent is looked up first,
+ * so a healthy parent is never dropped (each drop would leave a live, unreferenced parent behind).
+ */
 async function createChild(deps: IssueDeps, req: IssueRequest<VaultProfileParams>, spec: ChildSpec): Promise<{ parent: ParentToken; child: Child }> {
   let parent = await deps.parents.acquire(req.incidentId, req.ttlSeconds, req.signal);
   try {
     return { parent, child: await createChildWith(deps, req, spec, parent) };
   } catch (err) {
-    // 403 with the parent's own token: it was revoked or expired behind our back. A fresh one fixes it.
     if (!(err instanceof VaultCallError && err.is(403))) throw err;
+    if (!(await parentIsGone(deps, parent, req.signal))) {
+      throw providerFailed(`vault create-child-token: the incident parent may not create this child (check the child token role ${spec.role ?? '(none)'} and that parentPolicies cover ${spec.policies.join(', ')})`);
+    }
     deps.parents.discard(req.incidentId, parent.accessor);
     parent = await deps.parents.acquire(req.incidentId, req.ttlSeconds, req.signal);
     return { parent, child: await createChildWith(deps, req, spec, parent) };
+  }
+}
+
+/** True when Vault no longer knows the parent's accessor (400 invalid accessor); an inconclusive lookup rethrows. */
+async function parentIsGone(deps: IssueDeps, parent: ParentToken, signal: AbortSignal): Promise<boolean> {
+  try {
+    await deps.client.asBroker({ op: 'lookup-parent', method: 'POST', path: 'auth/token/lookup-accessor', body: { accessor: parent.accessor }, signal });
+    return false;
+  } catch (err) {
+    if (err instanceof VaultCallError && err.is(400)) return true;
+    throw err;
   }
 }
 
@@ -139,7 +157,13 @@ async function createChildWith(deps: IssueDeps, req: IssueRequest<VaultProfilePa
     signal: req.signal,
   });
   const auth = answer?.auth;
-  if (typeof auth?.client_token !== 'string' || typeof auth.accessor !== 'string') throw providerFailed('vault create-child-token: answer without a token');
+  if (typeof auth?.client_token !== 'string' || auth.client_token === '') throw providerFailed('vault create-child-token: answer without a token');
+  if (typeof auth.accessor !== 'string' || auth.accessor === '' || (auth.token_type !== undefined && auth.token_type !== 'service')) {
+    // A batch token (a token role with token_type=batch) has no accessor: it can be neither
+    // revoked on its own nor confirmed dead. Its TTL, capped at the grant's, bounds it.
+    deps.logger.warn({ grantId: req.grantId, role: spec.role ?? null }, 'vault: child token is not a service token with an accessor; refused, its TTL bounds it');
+    throw providerFailed(`vault: token role ${spec.role ?? '(none)'} made a ${typeof auth.token_type === 'string' ? auth.token_type : 'accessor-less'} token; grants need service tokens`);
+  }
   const child = { token: auth.client_token, accessor: auth.accessor, ttlSeconds: Number(auth.lease_duration) };
   if (auth.orphan !== false) {
     // An orphan would survive the incident's close: a token role with orphan=true cannot be used for grants.
@@ -155,12 +179,16 @@ async function createChildWith(deps: IssueDeps, req: IssueRequest<VaultProfilePa
 
 /** Best effort: a refused credential is revoked at once; its own TTL still bounds it if this fails. */
 async function revokeQuietly(deps: IssueDeps, accessor: string, leaseId: string | undefined): Promise<void> {
-  try {
-    if (leaseId) await deps.client.asBroker({ op: 'revoke-lease', method: 'PUT', path: 'sys/leases/revoke', body: { lease_id: leaseId, sync: true } });
-    await deps.client.asBroker({ op: 'revoke-accessor', method: 'POST', path: 'auth/token/revoke-accessor', body: { accessor } });
-  } catch (err) {
-    deps.logger.warn({ leaseId, failure: err instanceof VaultCallError ? err.message : 'unknown' }, 'vault: could not revoke a refused credential; its TTL bounds it');
-  }
+  const attempt = async (call: Parameters<VaultClient['asBroker']>[0]): Promise<void> => {
+    try {
+      await deps.client.asBroker(call);
+    } catch (err) {
+      deps.logger.warn({ leaseId, op: call.op, failure: err instanceof VaultCallError ? err.message : 'unknown' }, 'vault: could not revoke a refused credential; its TTL bounds it');
+    }
+  };
+  // Each on its own: a failed lease revoke must not keep the child (and the lease with it) alive.
+  if (leaseId) await attempt({ op: 'revoke-lease', method: 'PUT', path: 'sys/leases/revoke', body: { lease_id: leaseId, sync: true } });
+  await attempt({ op: 'revoke-accessor', method: 'POST', path: 'auth/token/revoke-accessor', body: { accessor } });
 }
 
 /** Credential values are strings or numbers: lists (e.g. pki ca_chain) become lines, objects JSON. */

@@ -10,7 +10,7 @@
  */
 import { providerFailed, type ProviderLogger } from '../../src/sdk.js';
 import type { VaultClient } from './client.js';
-import type { VaultConfig } from './config.js';
+import { PARENT_MARGIN_SECONDS, type VaultConfig } from './config.js';
 import { VaultCallError } from './errors.js';
 
 export interface ParentToken {
@@ -32,7 +32,7 @@ export interface IncidentParents {
 
 interface Deps {
   readonly client: VaultClient;
-  readonly config: Pick<VaultConfig, 'parentTokenRole' | 'parentPolicies' | 'parentExplicitMaxTtlSeconds'>;
+  readonly config: Pick<VaultConfig, 'parentTokenRole' | 'parentPolicies' | 'parentExplicitMaxTtlSeconds' | 'requestTimeoutMs'>;
   readonly logger: ProviderLogger;
   readonly now: () => number;
   readonly fingerprint: (accessor: string) => string;
@@ -40,8 +40,22 @@ interface Deps {
 
 interface CreateAnswer { auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; renewable?: unknown; orphan?: unknown } }
 
-/** A child issued now must end before its parent with this much room (clock skew, request time). */
-const PARENT_MARGIN_MS = 30_000;
+const PARENT_MARGIN_MS = PARENT_MARGIN_SECONDS * 1000;
+/** Requests a parent creation may take: a broker login or renewal, the create, one spare. */
+const PARENT_CREATION_REQUESTS = 3;
+
+/** Waits for `promise` unless `signal` fires first; the work itself goes on. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, op: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new VaultCallError(op, { kind: 'aborted' }));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(new VaultCallError(op, { kind: 'aborted' }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
+      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+    );
+  });
+}
 
 export function createIncidentParents(deps: Deps): IncidentParents {
   const { client, config, logger } = deps;
@@ -110,16 +124,21 @@ export function createIncidentParents(deps: Deps): IncidentParents {
       if (fits(existing)) return existing;
       const pending = creating.get(incidentId);
       if (pending) {
-        const shared = await pending;
+        const shared = await untilAborted(pending, signal, 'create-incident-parent');
         if (fits(shared)) return shared;
       }
-      // One creation per incident at a time: a burst of first grants shares one parent.
-      const made = create(incidentId, ttlSeconds, signal).then((parent) => {
+      // One creation per incident at a time: a burst of first grants shares one parent. It runs
+      // on its own timeout, not the first caller's signal: a caller that gives up must not fail
+      // the others waiting on it, nor lose a parent Vault creates after all (it stays current
+      // for the incident's next grant). Each request has its own requestTimeoutMs; the whole
+      // creation (a broker re-login, then the create) gets a few of them.
+      const made = create(incidentId, ttlSeconds, AbortSignal.timeout(PARENT_CREATION_REQUESTS * config.requestTimeoutMs)).then((parent) => {
         current.set(incidentId, parent);
         return parent;
       }).finally(() => creating.delete(incidentId));
       creating.set(incidentId, made);
-      return made;
+      made.catch(() => undefined); // a caller that gave up leaves no unhandled rejection behind
+      return untilAborted(made, signal, 'create-incident-parent');
     },
     discard(incidentId, accessor) {
       if (current.get(incidentId)?.accessor === accessor) current.delete(incidentId);

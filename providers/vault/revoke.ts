@@ -82,8 +82,10 @@ async function confirmDead(deps: RevokeDeps, grantId: string, handle: VaultHandl
   if (token === 'alive') throw providerFailed(`vault: grant ${grantId}'s token is still alive after revocation`);
   if (!handle.leaseId) return token === 'dead';
   let lease = await leaseLiveness(deps, handle.leaseId, signal);
-  if (lease === 'alive') {
-    // Vault revokes a dead token's leases asynchronously (expiration.go RevokeByToken): finish it now.
+  if (lease !== 'dead') {
+    // Vault revokes a dead token's leases asynchronously (expiration.go RevokeByToken): finish it
+    // now, synchronously — also when the lookup could not tell, rather than trust the lazy path.
+    // A failing revoke throws, and the queue retries.
     await revokeLease(deps, handle.leaseId, signal);
     lease = await leaseLiveness(deps, handle.leaseId, signal);
   }
@@ -100,7 +102,16 @@ export async function revokeOneGrant(deps: RevokeDeps, ref: GrantRef, signal: Ab
 }
 
 export async function revokeIncidentGrants(deps: RevokeDeps, incidentId: string, grants: readonly GrantRef[], signal: AbortSignal): Promise<RevocationReceipt[]> {
-  const handles = grants.map((ref) => ({ ref, handle: parseHandle(ref) }));
+  // A grant whose handle names no accessors cannot be revoked or confirmed: it gets no receipt
+  // (core retries it and escalates it past the deadline) and does not hold up the others.
+  const handles: Array<{ ref: GrantRef; handle: VaultHandle }> = [];
+  for (const ref of grants) {
+    try {
+      handles.push({ ref, handle: parseHandle(ref) });
+    } catch {
+      deps.logger.error({ incidentId, grantId: ref.grantId }, 'vault: grant has no Vault accessors in its handle; left for escalation');
+    }
+  }
   const outcomeByParent = new Map<string, 'revoked' | 'gone'>();
   for (const { handle } of handles) {
     const parent = handle.parentAccessor;

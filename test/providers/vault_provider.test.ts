@@ -5,7 +5,7 @@
  * broker errors without Vault's own words.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { vaultProfileParamsSchema } from '../../providers/vault/config.js';
+import { vaultConfigSchema, vaultProfileParamsSchema } from '../../providers/vault/config.js';
 import type { GrantRef, IssuedCredential, IssueRequest, Provider } from '../../src/sdk.js';
 import type { VaultProfileParams } from '../../providers/vault/config.js';
 import { vaultApi } from '../fakes/vault/provision.js';
@@ -229,5 +229,81 @@ describe('vault provider: Vault unavailable', () => {
     const secrets = [got.credential.password, got.credential.username, got.handle.accessor, got.handle.parentAccessor, tok.credential.vault_token, tok.handle.accessor, fx.provisioned.brokerToken];
     for (const secret of secrets) expect(text).not.toContain(String(secret));
     expect(fx.log.text()).toContain('incident parent token created');
+  });
+});
+
+describe('vault provider: failures that must not spread (review findings)', () => {
+  it('closes an incident even when one grant has a handle without accessors: the others are revoked, that one gets no receipt', async () => {
+    const { fx, provider } = await setup();
+    const reqA = issueRequest(TOKEN_PARAMS, { incidentId: 'INC-BAD' });
+    const reqB = issueRequest(DB_PARAMS, { incidentId: 'INC-BAD' });
+    const a = await provider.issue(reqA);
+    const b = await provider.issue(reqB);
+    const broken: GrantRef = { grantId: 'grt_broken', incidentId: 'INC-BAD', handle: { kind: 'vault_token', parentAccessor: String(a.handle.parentAccessor), accessor: '' }, expiresAt: a.expiresAt };
+    const receipts = await provider.revokeIncident!({ incidentId: 'INC-BAD', grants: [refOf(reqA, a), broken, refOf(reqB, b)], signal: signal() });
+    expect(receipts.map((r) => r.grantId).sort()).toEqual([reqA.grantId, reqB.grantId].sort());
+    expect(receipts.every((r) => r.confirmed)).toBe(true);
+    expect(fx.fake.tokenAlive(String(a.handle.accessor))).toBe(false);
+    expect(fx.fake.leaseAlive(String(b.handle.leaseId))).toBe(false);
+    expect(fx.log.text()).toContain('grt_broken');
+  });
+
+  it('keeps a healthy parent when Vault refuses only the child (a token role the parent may not use)', async () => {
+    const { fx, provider } = await setup();
+    await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ROLE' }));
+    const withRole = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['qm-agent-read'], role: 'not-for-parents' });
+    for (let i = 0; i < 3; i++) {
+      await expect(provider.issue(issueRequest(withRole, { incidentId: 'INC-ROLE' }))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringMatching(/may not create this child/u) });
+    }
+    // One parent for the incident, still used: no orphaned parents left behind by the refusals.
+    const parents = () => fx.fake.state.tokens.all().filter((t) => t.path === 'auth/token/create/quartermaster-incident' && t.meta.incident_id === 'INC-ROLE');
+    expect(parents()).toHaveLength(1);
+    const again = await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ROLE' }));
+    expect(parents().map((t) => t.accessor)).toEqual([again.handle.parentAccessor]);
+  });
+
+  it('does not fail the other first grants of an incident when the caller that started the parent gives up', async () => {
+    const { fx, provider } = await setup({ latencyMs: 150 });
+    const impatient = new AbortController();
+    const first = provider.issue({ ...issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ABORT' }), signal: impatient.signal });
+    const second = provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ABORT' }));
+    impatient.abort();
+    await expect(first).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
+    const issued = await second;
+    expect(fx.fake.tokenAlive(String(issued.handle.parentAccessor))).toBe(true);
+    expect(fx.fake.count('auth/token/create/:role')).toBe(1);
+  });
+
+  it('ignores VAULT_PREFIX from the environment', async () => {
+    const saved = process.env.VAULT_PREFIX;
+    process.env.VAULT_PREFIX = '/elsewhere';
+    try {
+      const { provider } = await setup();
+      await expect(provider.issue(issueRequest(TOKEN_PARAMS))).resolves.toMatchObject({ secretFields: ['vault_token'] });
+    } finally {
+      if (saved === undefined) delete process.env.VAULT_PREFIX;
+      else process.env.VAULT_PREFIX = saved;
+    }
+  });
+});
+
+describe('vault provider: config refusals', () => {
+  const base = { address: 'https://vault.example:8200', auth: { method: 'token', tokenFile: '/run/secrets/vault-token' }, parentTokenRole: 'quartermaster-incident', parentPolicies: ['quartermaster-incident-parent'] };
+  const problems = (overrides: Record<string, unknown>): string[] => {
+    const result = vaultConfigSchema.safeParse({ ...base, ...overrides });
+    return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('accepts a parent that outlives the longest grant by the margin', () => {
+    expect(problems({ maxTtlSeconds: 3600, parentExplicitMaxTtlSeconds: 3630 })).toEqual([]);
+  });
+
+  it('refuses a parent cap that leaves a maximum-TTL grant no room', () => {
+    expect(problems({ maxTtlSeconds: 3600, parentExplicitMaxTtlSeconds: 3600 })).toEqual(['parentExplicitMaxTtlSeconds: must be at least maxTtlSeconds + 30']);
+  });
+
+  it('refuses an address with credentials in it (it is logged and handed to agents)', () => {
+    expect(problems({ address: 'https://vault.example:8200' })).toEqual([]);
+    expect(problems({ address: 'https://ops:hunter2@vault.example:8200' })).toEqual(['address: must not carry a user or password']);
   });
 });
