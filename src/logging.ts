@@ -50,9 +50,8 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-/** Removes control characters and bounds length, for strings an attacker chose. */
+/** Replaces control and format characters (bidi overrides included) and bounds length, for strings an attacker chose. */
 export function cleanForLog(value: string, max = 256): string {
-  // eslint-disable-next-line no-control-regex
-  const cleaned = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  const cleaned = value.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, '?');
   return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
 }

@@ -108,6 +108,8 @@ export function routeAgent(table: TrustTable, payload: Readonly<Record<string, u
   if (typeof sub === 'string' && /^spiffe:/i.test(sub)) {
     const id = parseSpiffeId(sub);
     if (!id) throw tokenError('ERR_TOKEN_CLAIMS', '"sub" looks like a SPIFFE ID but is not a valid one (SPIFFE-ID.md §2)');
+    // spiffe://<td> alone names the trust domain itself (SPIFFE-ID.md §2.2), not a workload.
+    if (id.path === '') throw tokenError('ERR_TOKEN_CLAIMS', '"sub" names a trust domain, not a workload (SPIFFE-ID.md §2.2)');
     const td = table.spiffe.get(id.trustDomain);
     if (td) return { trusted: td, spiffeId: { id: sub, trustDomain: id.trustDomain } };
     throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `trust domain ${id.trustDomain} is not configured`);

@@ -32,6 +32,7 @@ export const ATTACKS_SUBJECT_AND_TRUST: readonly AttackCase[] = [
   changed('a SPIFFE ID longer than 2048 bytes', 'ERR_TOKEN_CLAIMS', S.agent, sub(`spiffe://dev.local/${'a'.repeat(2040)}`)),
   changed('a backslash instead of a slash', 'ERR_TOKEN_CLAIMS', S.agent, sub('spiffe://dev.local\\agent\\triage')),
   changed('a missing authority', 'ERR_TOKEN_CLAIMS', S.agent, sub('spiffe:///agent/triage')),
+  changed('a trust domain alone, no workload path', 'ERR_TOKEN_CLAIMS', S.agent, sub('spiffe://dev.local')),
   // Subjects that are no SPIFFE ID, under the issuer a trust domain pins
   changed('a sub that is not a SPIFFE ID', 'ERR_TOKEN_CLAIMS', S.agent, sub('triage-bot')),
   changed('a numeric sub', 'ERR_TOKEN_CLAIMS', S.agent, sub(42)),
@@ -49,4 +50,6 @@ export const ATTACKS_SUBJECT_AND_TRUST: readonly AttackCase[] = [
   changed('an OIDC token with a numeric sub', 'ERR_TOKEN_CLAIMS', S.ci, sub(7)),
   changed('an OIDC token with a control character in sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('repo:acme/ops\nforged-log-line')),
   changed('an OIDC token with an empty sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('')),
+  changed('an OIDC token with a right-to-left override in sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('repo:acme/ops\u202egnp.exe')),
+  changed('an OIDC token with a zero-width joiner in sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('repo:acme/o\u200dps')),
 ];
