@@ -50,7 +50,7 @@ async function issueToken(deps: IssueDeps, req: IssueRequest<VaultProfileParams>
       expires_at: new Date(expiresAt).toISOString(),
     },
     secretFields: ['vault_token'],
-    handle: { kind: 'vault_token', parentAccessor: parent.accessor, accessor: child.accessor },
+    handle: { kind: 'vault_token', parentAccessor: parent.accessor, accessor: child.accessor, ...namespaceOf(deps) },
     expiresAt,
   };
 }
@@ -93,7 +93,7 @@ async function issueDynamic(deps: IssueDeps, req: IssueRequest<VaultProfileParam
   return {
     credential: { ...secret, lease_id: leaseId, lease_duration: leaseSeconds, expires_at: new Date(expiresAt).toISOString() },
     secretFields,
-    handle: { kind: 'vault_dynamic', parentAccessor: parent.accessor, accessor: child.accessor, leaseId },
+    handle: { kind: 'vault_dynamic', parentAccessor: parent.accessor, accessor: child.accessor, leaseId, ...namespaceOf(deps) },
     expiresAt,
   };
 }
@@ -176,6 +176,9 @@ async function createChildWith(deps: IssueDeps, req: IssueRequest<VaultProfilePa
   }
   return child;
 }
+
+/** Accessors and leases exist only in their namespace: the handle says which, so revocation can tell. */
+const namespaceOf = (deps: IssueDeps): { namespace?: string } => (deps.config.namespace ? { namespace: deps.config.namespace } : {});
 
 /** Best effort: a refused credential is revoked at once; its own TTL still bounds it if this fails. */
 async function revokeQuietly(deps: IssueDeps, accessor: string, leaseId: string | undefined): Promise<void> {

@@ -11,7 +11,7 @@
  * Never revoke-force: it abandons the upstream secret (SECURITY.md §3). Failures throw; the
  * queue retries with backoff and escalates past the deadline.
  */
-import { providerFailed, type GrantRef, type ProviderLogger, type RevocationReceipt } from '../../src/sdk.js';
+import { BrokerError, providerFailed, type GrantRef, type ProviderLogger, type RevocationReceipt } from '../../src/sdk.js';
 import type { VaultClient } from './client.js';
 import { VaultCallError } from './errors.js';
 import type { IncidentParents } from './parents.js';
@@ -22,14 +22,21 @@ export interface RevokeDeps {
   readonly logger: ProviderLogger;
   readonly fingerprint: (accessor: string) => string;
   readonly confirmConcurrency: number;
+  /** The namespace this provider talks to ('' for none); a handle from another cannot be revoked or confirmed here. */
+  readonly namespace: string;
 }
 
 interface VaultHandle { readonly parentAccessor: string; readonly accessor: string; readonly leaseId: string | undefined }
 
-export function parseHandle(ref: GrantRef): VaultHandle {
+export function parseHandle(ref: GrantRef, namespace: string): VaultHandle {
   const { parentAccessor, accessor, leaseId } = ref.handle;
   if (typeof parentAccessor !== 'string' || typeof accessor !== 'string' || parentAccessor === '' || accessor === '') {
     throw providerFailed(`vault: grant ${ref.grantId} has no Vault accessors in its handle`);
+  }
+  const issuedIn = typeof ref.handle.namespace === 'string' ? ref.handle.namespace : '';
+  if (issuedIn !== namespace) {
+    // Vault would answer "invalid accessor" here, which would read as dead: it lives elsewhere.
+    throw providerFailed(`vault: grant ${ref.grantId} was issued in namespace "${issuedIn}", not the configured "${namespace}"; revoke it there`);
   }
   return { parentAccessor, accessor, leaseId: typeof leaseId === 'string' && leaseId !== '' ? leaseId : undefined };
 }
@@ -94,7 +101,7 @@ async function confirmDead(deps: RevokeDeps, grantId: string, handle: VaultHandl
 }
 
 export async function revokeOneGrant(deps: RevokeDeps, ref: GrantRef, signal: AbortSignal): Promise<RevocationReceipt> {
-  const handle = parseHandle(ref);
+  const handle = parseHandle(ref, deps.namespace);
   if (handle.leaseId) await revokeLease(deps, handle.leaseId, signal);
   const outcome = await revokeAccessor(deps, handle.accessor, signal);
   const confirmed = await confirmDead(deps, ref.grantId, handle, signal);
@@ -107,9 +114,9 @@ export async function revokeIncidentGrants(deps: RevokeDeps, incidentId: string,
   const handles: Array<{ ref: GrantRef; handle: VaultHandle }> = [];
   for (const ref of grants) {
     try {
-      handles.push({ ref, handle: parseHandle(ref) });
-    } catch {
-      deps.logger.error({ incidentId, grantId: ref.grantId }, 'vault: grant has no Vault accessors in its handle; left for escalation');
+      handles.push({ ref, handle: parseHandle(ref, deps.namespace) });
+    } catch (err) {
+      deps.logger.error({ incidentId, grantId: ref.grantId, problem: err instanceof BrokerError ? err.detail : 'unknown' }, 'vault: grant cannot be revoked here; left for escalation');
     }
   }
   const outcomeByParent = new Map<string, 'revoked' | 'gone'>();

@@ -104,12 +104,15 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
     try {
       const res = await http.send<AuthBlock>({ op: 'renew-self', method: 'POST', path: 'auth/token/renew-self', body: {}, token: held.token });
       const renewed = fromAuth(res, 'renew-self');
+      // A login that finished meanwhile holds the newer token and its own schedule: keep it.
+      if (current !== held || closed) return;
       current = { token: held.token, ttlSeconds: renewed.ttlSeconds, expiresAt: deps.now() + renewed.ttlSeconds * 1000 };
       // A renewal that no longer extends the lease has hit the max TTL: plan a fresh login instead.
       const extending = renewed.renewable && renewed.ttlSeconds * 3 >= held.ttlSeconds * 2;
       logger.debug({ ttlSeconds: renewed.ttlSeconds, extending }, 'vault: broker token renewed');
       schedule(renewed.ttlSeconds, extending ? 'renew' : 'login');
     } catch (err) {
+      if (current !== held || closed) return;
       if (err instanceof VaultCallError && err.is(403)) return refresh();
       retryLater('token renewal', err, 'renew');
     }

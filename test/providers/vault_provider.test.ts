@@ -307,3 +307,23 @@ describe('vault provider: config refusals', () => {
     expect(problems({ address: 'https://ops:hunter2@vault.example:8200' })).toEqual(['address: must not carry a user or password']);
   });
 });
+
+describe('vault provider: namespaces in handles', () => {
+  it('records the namespace a grant was issued in, and refuses to revoke or confirm it from another', async () => {
+    const { fx, provider } = await setup({}, { namespace: 'team-a' });
+    const req = issueRequest(TOKEN_PARAMS, { incidentId: 'INC-NS' });
+    const issued = await provider.issue(req);
+    expect(issued.handle.namespace).toBe('team-a');
+    // The same namespace revokes it.
+    const same = await provider.revokeGrant({ ...refOf(req, issued), signal: signal() });
+    expect(same).toMatchObject({ grantId: req.grantId, confirmed: true });
+
+    const req2 = issueRequest(TOKEN_PARAMS, { incidentId: 'INC-NS' });
+    const issued2 = await provider.issue(req2);
+    const elsewhere = await fx.provider({});
+    await expect(elsewhere.revokeGrant({ ...refOf(req2, issued2), signal: signal() })).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringMatching(/namespace "team-a", not the configured ""/u) });
+    await expect(elsewhere.revokeIncident!({ incidentId: 'INC-NS', grants: [refOf(req2, issued2)], signal: signal() })).resolves.toEqual([]);
+    expect(fx.fake.tokenAlive(String(issued2.handle.accessor))).toBe(true);
+    await elsewhere.close();
+  });
+});
