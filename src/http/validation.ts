@@ -20,6 +20,11 @@ export const grantRequestBody = z.object({
   purpose: z.string().trim().min(1).max(500),
 }).strict();
 
+/** An agent lists its own grants one incident at a time (the store keeps grants by incident). */
+export const grantListQuery = z.object({
+  incident_id: incidentIdSchema,
+}).strict();
+
 export const auditQuery = z.object({
   incident: incidentIdSchema.optional(),
   after: z.coerce.number().int().min(0).optional(),

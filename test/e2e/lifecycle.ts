@@ -122,6 +122,27 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect((await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent })).status).toBe(202);
     });
 
+    it('lists the agent\'s own grants of an incident, never another agent\'s and never a credential', async () => {
+      const id = await newIncident();
+      const mine = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'first' });
+      const mine2 = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'second' });
+      const other = await qm.agentToken(CONTAIN);
+      const theirs = await requestGrant(other, { incident_id: id, profile: 'demo', purpose: 'theirs' });
+      expect([mine.status, mine2.status, theirs.status]).toEqual([201, 201, 201]);
+
+      const listed = await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: agent });
+      expect(listed.status).toBe(200);
+      expect(listed.body.grants.map((g: { id: string }) => g.id)).toEqual([mine.body.grant.id, mine2.body.grant.id]);
+      expect(listed.text).not.toContain(mine.body.credential.access_token);
+      expect(listed.body.grants[0]).not.toHaveProperty('handle');
+      expect((await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: other })).body.grants.map((g: { id: string }) => g.id)).toEqual([theirs.body.grant.id]);
+      expect((await qm.request('GET', '/v1/grants?incident_id=INC-nobody-opened', { token: agent })).body).toEqual({ grants: [] });
+
+      const missing = await qm.request('GET', '/v1/grants', { token: agent });
+      expect([missing.status, missing.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
+      expect((await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: operator })).status).toBe(401);
+    });
+
     it('clamps the TTL to the profile maxTtl', async () => {
       const id = await newIncident();
       const within = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p', ttl_seconds: 120 });

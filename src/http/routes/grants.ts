@@ -1,4 +1,4 @@
-/** Agent grant endpoints: request (credential returned once), read own grant, release. */
+/** Agent grant endpoints: request (credential returned once), list and read own grants, release. */
 import { Router } from 'express';
 import { grantNotFound } from '../../errors.js';
 import { toGrantView } from '../../grants/grant_view.js';
@@ -7,7 +7,7 @@ import { releaseGrant } from '../../grants/release_grant.js';
 import { agentOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { requireAgent } from '../steps/authenticate.js';
-import { grantIdSchema, grantRequestBody, parseWith } from '../validation.js';
+import { grantIdSchema, grantListQuery, grantRequestBody, parseWith } from '../validation.js';
 
 export function grantRoutes(deps: HttpDeps): Router {
   const router = Router();
@@ -24,6 +24,15 @@ export function grantRoutes(deps: HttpDeps): Router {
     // The credential leaves the broker exactly once, in this body; no intermediary may keep it.
     res.status(201).set('Cache-Control', 'no-store').location(`/v1/grants/${grant.id}`)
       .json({ grant: toGrantView(grant, deps.now()), credential });
+  });
+
+  router.get('/', agent, async (req, res) => {
+    const q = parseWith(grantListQuery, req.query, 'query');
+    const me = agentOf(res).id;
+    const now = deps.now();
+    // Only the caller's own grants; an incident that does not exist simply has none.
+    const grants = (await deps.store.listGrantsByIncident(q.incident_id)).filter((g) => g.agent === me);
+    res.json({ grants: grants.map((g) => toGrantView(g, now)) });
   });
 
   router.get('/:id', agent, async (req, res) => {
