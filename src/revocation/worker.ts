@@ -23,6 +23,9 @@ export interface RevocationWorker {
 
 type WorkerDeps = Omit<DomainDeps, 'nudgeRevocation'>;
 
+/** Grants marked expired per store call. */
+const EXPIRY_SWEEP_BATCH = 1000;
+
 export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   const cfg = deps.config.revocation;
   const limiter = createRateLimiter(cfg.maxPerSecond, deps.now);
@@ -39,12 +42,17 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
     wake = done;
   });
 
-  const sweepExpired = async (): Promise<void> => {
+  /** True when the batch was full: more grants are already due. */
+  const sweepExpired = async (): Promise<boolean> => {
     const now = deps.now();
-    if (now < nextSweepAt) return;
-    nextSweepAt = now + cfg.expirySweepSeconds * 1000;
-    const expired = await deps.store.expireGrants(now, 1000);
+    if (now < nextSweepAt) return false;
+    const expired = await deps.store.expireGrants(now, EXPIRY_SWEEP_BATCH);
     if (expired.length > 0) deps.metrics.grantsExpired.inc(expired.length);
+    // A full batch means more are due: sweep again on the next pass instead of waiting the
+    // interval, or a broker issuing more than batch / interval grants a second falls behind.
+    const more = expired.length === EXPIRY_SWEEP_BATCH;
+    nextSweepAt = more ? now : now + cfg.expirySweepSeconds * 1000;
+    return more;
   };
 
   const runOnce = async (): Promise<number> => {
@@ -66,14 +74,15 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   const run = async (): Promise<void> => {
     while (!stopping) {
       let claimed = 0;
+      let moreExpired = false;
       try {
-        await sweepExpired();
+        moreExpired = await sweepExpired();
         claimed = await runOnce();
       } catch (err) {
         deps.logger.error({ err: describeCause(err) }, 'revocation worker pass failed; retrying');
       }
       if (stopping) break;
-      if (claimed === 0) await waitForWork(Math.max(cfg.pollIntervalMs, limiter.waitMs()));
+      if (claimed === 0 && !moreExpired) await waitForWork(Math.max(cfg.pollIntervalMs, limiter.waitMs()));
     }
   };
 

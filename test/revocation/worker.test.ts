@@ -2,7 +2,8 @@
  * The revocation worker against the memory store and an in-process provider that implements the
  * public contract (src/sdk.ts) and can be told to fail: retries with backoff, escalation past the
  * deadline, one revokeIncident call per incident, intents that never committed, expired grants.
- * Time is a variable; the worker is driven with runOnce(), so nothing sleeps.
+ * Time is a variable; the worker is driven with runOnce(), so nothing sleeps (the expiry backlog
+ * test runs the worker loop itself, with the clock standing still, and polls for the outcome).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -17,6 +18,7 @@ import { providerUnavailable, type ProviderFactory, type RevocationReceipt } fro
 import { createMemoryStore } from '../../src/store/memory_store.js';
 import type { Store } from '../../src/store/store.js';
 import { stringify } from 'yaml';
+import { eventually } from '../support/broker_harness.js';
 import { testConfigObject } from '../support/test_config.js';
 import { createLogCapture } from '../support/log_capture.js';
 
@@ -67,8 +69,8 @@ describe('revocation worker', () => {
   let upstream: Upstream;
   let seq = 0;
 
-  const setup = async (options: { incidentRevocation?: boolean; deadlineSeconds?: number } = {}): Promise<RevocationWorker> => {
-    const base = testConfigObject({ revocation: { backoffInitialMs: 1000, backoffMaxMs: 8000, deadlineSeconds: options.deadlineSeconds ?? 300, issueTimeoutSeconds: 30 } });
+  const setup = async (options: { incidentRevocation?: boolean; deadlineSeconds?: number; expirySweepSeconds?: number } = {}): Promise<RevocationWorker> => {
+    const base = testConfigObject({ revocation: { backoffInitialMs: 1000, backoffMaxMs: 8000, deadlineSeconds: options.deadlineSeconds ?? 300, issueTimeoutSeconds: 30, ...(options.expirySweepSeconds ? { expirySweepSeconds: options.expirySweepSeconds } : {}) } });
     const config = parseConfig(stringify({
       ...base,
       providers: { flaky: {} },
@@ -147,6 +149,20 @@ describe('revocation worker', () => {
     expect(upstream.grantCalls).toEqual([]);
     expect(upstream.incidentCalls).toHaveLength(1);
     expect(upstream.incidentCalls[0]?.grants.sort()).toEqual(grants.map((g) => g.id).sort());
+  });
+
+  it('sweeps a backlog of expired grants in full batches back to back, not one batch per interval', async () => {
+    const worker = await setup({ expirySweepSeconds: 3600 });
+    for (let i = 0; i < 2500; i++) await activeGrant('INC-W', { expiresAt: now + 1000 });
+    now += 2000;
+    await worker.start();
+    try {
+      // The clock stands still: only back-to-back sweeps can reach all 2500 (1000 per call).
+      await eventually(async () => (await store.listGrantsByIncident('INC-W')).every((g) => g.state === 'expired'));
+    } finally {
+      await worker.stop();
+    }
+    expect(upstream.grantCalls).toEqual([]);
   });
 
   it('finishes a grant past its expiry as expired without calling the provider', async () => {
