@@ -17,6 +17,7 @@ import { buildBroker, type LogLevel } from './broker_child.js';
 import { runS1, s1Markdown } from './s1_issue.js';
 import { runS3, s3Markdown } from './s3_verify.js';
 import { runS6, s6Markdown } from './s6_memory.js';
+import { runS6Heap, s6HeapMarkdown } from './s6_heap.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
 import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
 
@@ -47,6 +48,10 @@ const SCENARIOS: Record<string, Scenario> = {
   s6: {
     title: 'Redis bytes per active grant (jwt provider, redis store)',
     run: async (options) => s6Markdown(await runS6({ ...options, requests: Math.max(options.requests, 2000) }), { ...options, requests: Math.max(options.requests, 2000) }),
+  },
+  's6-heap': {
+    title: 'broker heap while grants are issued and expire (jwt provider, redis store)',
+    run: async (options) => s6HeapMarkdown(await runS6Heap(options), options),
   },
   's1-vault': {
     title: 'issue a Vault grant, sequential (vault provider, fake Vault with 0 / 20 ms latency)',

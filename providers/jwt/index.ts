@@ -23,6 +23,8 @@ import { loadSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
 
 /** RFC 9068 §2.1: access tokens say what they are, so they cannot pass as ID tokens or SVIDs. */
 const ACCESS_TOKEN_TYP = 'at+jwt';
+/** The shortest TTL worth signing (see capabilities below). */
+const MIN_TTL_SECONDS = 5;
 /** Anything bigger is not one of ours; checked before parsing (SECURITY.md §1: jose took 2 MB). */
 const MAX_TOKEN_CHARS = 8 * 1024;
 
@@ -138,7 +140,9 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
     capabilities: {
       grantRevocation: 'ledger',
       incidentRevocation: false,
-      minTtlSeconds: 1,
+      // exp is whole seconds, counted from iat rounded down: a token lives between ttl - 1 and
+      // ttl seconds. Below this it could arrive already expired.
+      minTtlSeconds: MIN_TTL_SECONDS,
       maxTtlSeconds: config.maxTtlSeconds,
     },
     issue,

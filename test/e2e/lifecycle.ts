@@ -143,7 +143,7 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect((await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: operator })).status).toBe(401);
     });
 
-    it('clamps the TTL to the profile maxTtl', async () => {
+    it('clamps the TTL to the profile maxTtl and raises it to the provider minimum', async () => {
       const id = await newIncident();
       const within = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p', ttl_seconds: 120 });
       expect(within.body.grant.ttl_seconds).toBe(120);
@@ -153,6 +153,9 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect(over.body.credential.expires_in).toBe(900);
       const exp = JSON.parse(Buffer.from(over.body.credential.access_token.split('.')[1], 'base64url').toString()).exp;
       expect(exp * 1000 - Date.parse(over.body.grant.created_at)).toBeLessThanOrEqual(900_000 + 1000);
+      // Below the provider's minimum (jwt: 5 s, so the token cannot arrive already expired) it is raised.
+      const under = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p', ttl_seconds: 1 });
+      expect([under.status, under.body.grant.ttl_seconds]).toEqual([201, 5]);
     });
 
     it('shows a grant past its TTL as expired, and its token inactive', async () => {

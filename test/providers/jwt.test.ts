@@ -260,7 +260,7 @@ describe('jwt provider: issued tokens', () => {
     const { issued } = await issueToken();
     const receipt = await provider.revokeGrant({ grantId: 'grt_01', incidentId: 'inc_42', handle: issued.handle, expiresAt: issued.expiresAt, signal: new AbortController().signal });
     expect(receipt).toEqual({ grantId: 'grt_01', outcome: 'revoked', confirmed: true });
-    expect(provider.capabilities).toEqual({ grantRevocation: 'ledger', incidentRevocation: false, minTtlSeconds: 1, maxTtlSeconds: 900 });
+    expect(provider.capabilities).toEqual({ grantRevocation: 'ledger', incidentRevocation: false, minTtlSeconds: 5, maxTtlSeconds: 900 });
   });
 });
 

@@ -1,0 +1,98 @@
+/**
+ * S6 (PERFORMANCE.md), the heap half: the broker's heap while it issues N grants that expire
+ * (1 s TTL, jwt provider, Redis store on its own redis-server), 8 requests in flight. The heap is
+ * read from the broker's own /metrics (`quartermaster_nodejs_heap_size_used_bytes`, prom-client's
+ * default metrics) at checkpoints; after the last grant the bench waits until the broker has swept
+ * every grant to `expired`. There is no baseline process: the first checkpoint (after a warm-up of
+ * 2000 grants) is the reference, and a flat heap means the later checkpoints stay near it.
+ * The heap is read without forcing a GC, so single readings carry V8's garbage; read the trend.
+ */
+import { Agent } from 'node:http';
+import { runLimited } from '../src/revocation/revoke_jobs.js';
+import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
+import { startRedisServer } from '../test/support/redis_server.js';
+import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../test/support/test_config.js';
+import { httpCall, startBrokerChild, type LogLevel } from './broker_child.js';
+
+export interface HeapOptions { readonly requests: number; readonly logLevel: LogLevel }
+
+interface Checkpoint { readonly issued: number; readonly heapMiB: number; readonly rssMiB: number; readonly expired: number }
+
+const CHECKPOINTS = 10;
+const WARMUP = 2000;
+const MiB = 1024 * 1024;
+
+function metric(text: string, name: string): number {
+  const match = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'mu').exec(text);
+  return match ? Number(match[1]) : NaN;
+}
+
+export async function runS6Heap(options: HeapOptions): Promise<Checkpoint[]> {
+  const redis = await startRedisServer();
+  const child = await startBrokerChild({ logLevel: options.logLevel, store: { kind: 'redis', url: redis.url, keyPrefix: 'qm-heap:' } })
+    .catch(async (err: unknown) => { await redis.stop(); throw err; });
+  const http = new Agent({ keepAlive: true, maxSockets: 8 });
+  try {
+    const now = Date.now();
+    const operator = await mintOperatorToken({ keyDir: child.keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject: 'bench@example.com', roles: ['operator'], ttlSeconds: 3600, now });
+    const agent = await mintAgentToken({ keyDir: child.keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/triage', ttlSeconds: 3600, now });
+    const json = { 'content-type': 'application/json' };
+    const opened = await httpCall(http, `${child.url}/v1/incidents`, 'POST', { ...json, authorization: `Bearer ${operator}` }, JSON.stringify({ id: 'INC-HEAP', title: 'bench s6 heap', severity: 'sev4' }));
+    if (opened.status !== 201) throw new Error(`open answered ${opened.status}`);
+    const body = JSON.stringify({ incident_id: 'INC-HEAP', profile: 'demo', purpose: 'bench s6 heap', ttl_seconds: 1 });
+    const issue = async (count: number): Promise<void> => runLimited([...Array(count).keys()], 8, async () => {
+      const res = await httpCall(http, `${child.url}/v1/grants`, 'POST', { ...json, authorization: `Bearer ${agent}` }, body);
+      if (res.status !== 201) throw new Error(`grant answered ${res.status}: ${res.body}`);
+    });
+    const read = async (issued: number): Promise<Checkpoint> => {
+      const text = (await httpCall(http, `${child.url}/metrics`, 'GET', {})).body;
+      return {
+        issued,
+        heapMiB: metric(text, 'quartermaster_nodejs_heap_size_used_bytes') / MiB,
+        rssMiB: metric(text, 'quartermaster_process_resident_memory_bytes') / MiB,
+        expired: metric(text, 'quartermaster_grants_expired_total'),
+      };
+    };
+
+    await issue(WARMUP);
+    const points: Checkpoint[] = [await read(0)];
+    const step = Math.ceil(options.requests / CHECKPOINTS);
+    for (let issued = 0; issued < options.requests; issued += step) {
+      const n = Math.min(step, options.requests - issued);
+      await issue(n);
+      points.push(await read(issued + n));
+      process.stderr.write(`bench: s6-heap ${issued + n}/${options.requests}\n`);
+    }
+    // Every grant swept to expired (1 s TTL): the ledger side of "issued and expired".
+    const total = options.requests + WARMUP;
+    const deadline = Date.now() + 120_000;
+    let last = points[points.length - 1] as Checkpoint;
+    while (!(last.expired >= total)) {
+      if (Date.now() > deadline) throw new Error(`only ${last.expired} of ${total} grants swept to expired within 120 s`);
+      await new Promise((r) => setTimeout(r, 1000));
+      last = await read(options.requests);
+    }
+    points.push(last);
+    return points;
+  } finally {
+    http.destroy();
+    await child.stop();
+    await redis.stop();
+  }
+}
+
+export function s6HeapMarkdown(points: readonly Checkpoint[], options: HeapOptions): string {
+  const first = points[0] as Checkpoint;
+  const lines = [
+    `### S6 — broker heap while ${options.requests} grants are issued and expire (jwt provider, Redis store, 1 s TTL, 8 in flight)`,
+    '',
+    '| grants issued after warm-up | heap used MiB | RSS MiB | swept to expired |',
+    '|---:|---:|---:|---:|',
+    ...points.map((p, i) => `| ${p.issued}${i === points.length - 1 ? ' (all swept)' : ''} | ${p.heapMiB.toFixed(1)} | ${p.rssMiB.toFixed(1)} | ${p.expired} |`),
+    '',
+  ];
+  const tail = points.slice(-4);
+  const tailMax = Math.max(...tail.map((p) => p.heapMiB));
+  lines.push(`Heap at the reference point ${first.heapMiB.toFixed(1)} MiB; the largest of the last readings ${tailMax.toFixed(1)} MiB (${(tailMax - first.heapMiB >= 0 ? '+' : '')}${(tailMax - first.heapMiB).toFixed(1)} MiB).`);
+  return lines.join('\n');
+}
