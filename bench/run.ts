@@ -13,22 +13,16 @@
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildBroker, type LogLevel } from './broker_child.js';
-import { runS1, s1Markdown } from './s1_issue.js';
+import { buildBroker } from './broker_child.js';
+import { runS1, s1Markdown, type S1Options } from './s1_issue.js';
 import { runS3, s3Markdown } from './s3_verify.js';
 import { runS6, s6Markdown } from './s6_memory.js';
 import { runS6Heap, s6HeapMarkdown } from './s6_heap.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
 import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
 
-interface CommonOptions {
-  readonly requests: number;
-  readonly runs: number;
-  readonly warmup: number;
-  readonly logLevel: LogLevel;
-  readonly store: 'memory' | 'redis';
-  readonly cpuProfDir?: string;
-}
+/** Every scenario takes the command line's options; S1's are the full set. */
+type CommonOptions = S1Options;
 
 interface Scenario {
   readonly title: string;

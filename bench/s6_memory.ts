@@ -8,13 +8,10 @@
  *    event in the log and in the incident's audit index.
  * The baseline is the empty-but-warm store (incident opened, one grant issued and taken out of the count).
  */
-import { Agent } from 'node:http';
 import { Redis } from 'ioredis';
 import { runLimited } from '../src/revocation/revoke_jobs.js';
-import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
-import { startRedisServer } from '../test/support/redis_server.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../test/support/test_config.js';
-import { httpCall, startBrokerChild, type LogLevel } from './broker_child.js';
+import type { LogLevel } from './broker_child.js';
+import { startRedisBrokerWorld } from './redis_world.js';
 import { median } from './stats.js';
 
 export interface S6Options { readonly runs: number; readonly requests: number; readonly logLevel: LogLevel }
@@ -44,22 +41,11 @@ async function usage(redis: Redis, key: string): Promise<number> {
 }
 
 async function runOnce(options: S6Options): Promise<S6Run> {
-  const redisServer = await startRedisServer();
-  const redis = new Redis(redisServer.url);
-  const child = await startBrokerChild({ logLevel: options.logLevel, store: { kind: 'redis', url: redisServer.url, keyPrefix: PREFIX } })
-    .catch(async (err: unknown) => { redis.disconnect(); await redisServer.stop(); throw err; });
-  const http = new Agent({ keepAlive: true, maxSockets: 8 });
+  const world = await startRedisBrokerWorld({ logLevel: options.logLevel, keyPrefix: PREFIX, incidentId: INCIDENT, maxSockets: 8 });
+  const redis = new Redis(world.redisUrl);
   try {
-    const now = Date.now();
-    const operator = await mintOperatorToken({ keyDir: child.keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject: 'bench@example.com', roles: ['operator'], ttlSeconds: 3600, now });
-    const agent = await mintAgentToken({ keyDir: child.keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/triage', ttlSeconds: 3600, now });
-    const json = { 'content-type': 'application/json' };
-    const opened = await httpCall(http, `${child.url}/v1/incidents`, 'POST', { ...json, authorization: `Bearer ${operator}` }, JSON.stringify({ id: INCIDENT, title: 'bench s6', severity: 'sev3' }));
-    if (opened.status !== 201) throw new Error(`open answered ${opened.status}`);
-    const body = JSON.stringify({ incident_id: INCIDENT, profile: 'demo', purpose: 'bench s6: a purpose of typical length' });
     const grant = async (): Promise<string> => {
-      const res = await httpCall(http, `${child.url}/v1/grants`, 'POST', { ...json, authorization: `Bearer ${agent}` }, body);
-      if (res.status !== 201) throw new Error(`grant answered ${res.status}: ${res.body}`);
+      const res = await world.grant({ purpose: 'bench s6: a purpose of typical length' });
       return (JSON.parse(res.body) as { grant: { id: string } }).grant.id;
     };
     // Warm: the first grant creates the per-incident hash and audit index; not counted.
@@ -78,10 +64,8 @@ async function runOnce(options: S6Options): Promise<S6Run> {
     parts['grant-id index key'] = median(indexSamples);
     return { grants: ids.length, bytesPerGrant: (after - before) / ids.length, parts };
   } finally {
-    http.destroy();
-    await child.stop();
     redis.disconnect();
-    await redisServer.stop();
+    await world.stop();
   }
 }
 

@@ -86,9 +86,13 @@ export function createVaultHttp(config: Pick<VaultConfig, 'address' | 'namespace
   };
 }
 
-/** node-vault takes no AbortSignal: the caller stops waiting; the request itself ends by its timeout. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, op: string): Promise<T> {
+/**
+ * Waits for `promise` unless `signal` fires first; the work itself goes on (node-vault takes no
+ * AbortSignal: a request ends by its own timeout; a shared parent creation by its own).
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, op: string): Promise<T> {
   if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new VaultCallError(op, { kind: 'aborted' }));
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new VaultCallError(op, { kind: 'aborted' }));
     signal.addEventListener('abort', onAbort, { once: true });

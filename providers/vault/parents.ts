@@ -9,7 +9,7 @@
  * the grants' handles name their own parent's accessor, so every parent is still revoked at close.
  */
 import { providerFailed, type ProviderLogger } from '../../src/sdk.js';
-import type { VaultClient } from './client.js';
+import { abortable, type VaultClient } from './client.js';
 import { PARENT_MARGIN_SECONDS, type VaultConfig } from './config.js';
 import { VaultCallError } from './errors.js';
 
@@ -43,19 +43,6 @@ interface CreateAnswer { auth?: { client_token?: unknown; accessor?: unknown; le
 const PARENT_MARGIN_MS = PARENT_MARGIN_SECONDS * 1000;
 /** Requests a parent creation may take: a broker login or renewal, the create, one spare. */
 const PARENT_CREATION_REQUESTS = 3;
-
-/** Waits for `promise` unless `signal` fires first; the work itself goes on. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, op: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new VaultCallError(op, { kind: 'aborted' }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new VaultCallError(op, { kind: 'aborted' }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
-    );
-  });
-}
 
 export function createIncidentParents(deps: Deps): IncidentParents {
   const { client, config, logger } = deps;
@@ -124,7 +111,7 @@ export function createIncidentParents(deps: Deps): IncidentParents {
       if (fits(existing)) return existing;
       const pending = creating.get(incidentId);
       if (pending) {
-        const shared = await untilAborted(pending, signal, 'create-incident-parent');
+        const shared = await abortable(pending, signal, 'create-incident-parent');
         if (fits(shared)) return shared;
       }
       // One creation per incident at a time: a burst of first grants shares one parent. It runs
@@ -138,7 +125,7 @@ export function createIncidentParents(deps: Deps): IncidentParents {
       }).finally(() => creating.delete(incidentId));
       creating.set(incidentId, made);
       made.catch(() => undefined); // a caller that gave up leaves no unhandled rejection behind
-      return untilAborted(made, signal, 'create-incident-parent');
+      return abortable(made, signal, 'create-incident-parent');
     },
     discard(incidentId, accessor) {
       if (current.get(incidentId)?.accessor === accessor) current.delete(incidentId);
