@@ -1,10 +1,15 @@
-/** Liveness, readiness (the store answers) and Prometheus metrics. */
+/** Liveness, readiness (the store answers), Prometheus metrics and the OpenAPI document. */
 import { Router } from 'express';
 import { describeCause } from '../../errors.js';
 import type { HttpDeps } from '../deps.js';
+import { buildOpenApi } from '../openapi.js';
 
 export function opsRoutes(deps: HttpDeps, isShuttingDown: () => boolean): Router {
   const router = Router();
+  const openApi = JSON.stringify(buildOpenApi());
+  router.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(openApi);
+  });
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
