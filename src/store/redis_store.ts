@@ -114,11 +114,10 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return { incident: JSON.parse(incidentText) as Incident, closedNow: closedNow === 1, revoking };
     },
 
-    // Order: index (SET NX) → script. The index comes first so a stored grant is always findable
-    // by id; a refused intent removes the index it wrote.
-    // The index SET and the intent script go out back to back (one round trip; Redis runs them in
-    // order). A grant id is 128 random bits, so an index held by another incident means a bug or
-    // tampering: the intent just written is taken back and the call fails.
+    // Order: index (SET NX) → script, sent back to back (one round trip; Redis runs them in order).
+    // The index comes first so a stored grant is always findable by id; a refused intent removes
+    // the index it wrote. A grant id is 128 random bits, so an index held by another incident
+    // means a bug or tampering: the intent just written is taken back and the call fails.
     async createGrantIntent(grant) {
       const incidentId = grant.incidentId;
       const indexKey = keys.grantIndex(grant.id);
@@ -266,8 +265,8 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     // Order: script (seq + global log) → per-incident copy. The global log is the record; the
     // per-incident set is an index that a crash between the two can leave one event short.
-    // Order: global log (script, deduplicated) → incident log (ZADD of the same member, idempotent).
-    // A crash in between is repaired when the at-least-once caller appends again with its key.
+    // One script appends to the global log and, for an incident's event, its seq to the
+    // incident's index (both in the {audit} slot), deduplicated by the caller's key.
     async appendAudit(event, options) {
       const incidentIndex = keys.incidentAudit(event.incidentId ?? '');
       const text = (await s.qmAppendAudit(keys.auditSeq, keys.auditLog, keys.auditDedupe, incidentIndex, JSON.stringify(event), options?.dedupeKey ?? '', event.incidentId === undefined ? '0' : '1')) as string;
