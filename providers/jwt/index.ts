@@ -6,8 +6,7 @@
  * grant's token answers inactive at RFC 7662 introspection while it still verifies offline until
  * `exp`. That is why lifetimes are short and capped by `maxTtlSeconds`.
  */
-import { sign } from 'node:crypto';
-import { jwtVerify } from 'jose';
+import { sign, verify } from 'node:crypto';
 import {
   providerFailed,
   type IssuedCredential,
@@ -23,6 +22,9 @@ import { loadSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
 
 /** RFC 9068 §2.1: access tokens say what they are, so they cannot pass as ID tokens or SVIDs. */
 const ACCESS_TOKEN_TYP = 'at+jwt';
+/** base64url without padding; an ES256 signature is R || S, 32 bytes each (RFC 7518 §3.4). */
+const BASE64URL = /^[A-Za-z0-9_-]+$/u;
+const ES256_SIGNATURE_BYTES = 64;
 /** The shortest TTL worth signing (see capabilities below). */
 const MIN_TTL_SECONDS = 5;
 /** Anything bigger is not one of ours; checked before parsing (SECURITY.md §1: jose took 2 MB). */
@@ -104,31 +106,36 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
   }
 
   const introspector: TokenIntrospector = {
+    // Only tokens this provider signed are ever valid here, so the check is narrow and synchronous
+    // (no WebCrypto threadpool hop on the introspection hot path): the header must be byte for
+    // byte the one we sign with (alg, our kid, typ at+jwt — nothing else to parse or trust), the
+    // signature 64 canonical base64url bytes that verify under our key, then the claims.
     async verifyIssued(token) {
       if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS) return null;
+      const first = token.indexOf('.');
+      const second = token.indexOf('.', first + 1);
+      if (first === -1 || second === -1 || token.indexOf('.', second + 1) !== -1) return null;
+      if (token.slice(0, first) !== headerSegment) return null;
+      const payloadSegment = token.slice(first + 1, second);
+      const signatureSegment = token.slice(second + 1);
+      if (!BASE64URL.test(payloadSegment) || !BASE64URL.test(signatureSegment)) return null;
+      const signature = Buffer.from(signatureSegment, 'base64url');
+      if (signature.length !== ES256_SIGNATURE_BYTES || signature.toString('base64url') !== signatureSegment) return null;
+      if (!verify('sha256', Buffer.from(token.slice(0, second), 'ascii'), { key: key.verifyKey, dsaEncoding: 'ieee-p1363' }, signature)) return null;
+      let payload: unknown;
       try {
-        const { payload } = await jwtVerify(
-          token,
-          (header) => {
-            // Only our own key, and only under its own kid: never pick keys from token content.
-            if (header.kid !== key.kid) throw new Error('unknown kid');
-            return key.publicKey;
-          },
-          {
-            algorithms: [SIGNING_ALG],
-            issuer: config.issuer,
-            typ: ACCESS_TOKEN_TYP,
-            requiredClaims: ['exp', 'jti', 'grant', 'incident'],
-            currentDate: new Date(deps.now()),
-          },
-        );
-        // The grant id is what introspection looks up in the ledger; jti and grant must agree.
-        if (typeof payload.grant !== 'string' || payload.grant !== payload.jti || typeof payload.incident !== 'string') return null;
-        return { grantId: payload.grant, claims: payload };
+        payload = JSON.parse(Buffer.from(payloadSegment, 'base64url').toString('utf8'));
       } catch {
-        // Any failure means "not a valid token of ours"; the caller answers inactive.
         return null;
       }
+      if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null;
+      const claims = payload as Record<string, unknown>;
+      if (claims.iss !== config.issuer) return null;
+      // RFC 7519 §4.1.4: not on or after exp.
+      if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > deps.now())) return null;
+      // The grant id is what introspection looks up in the ledger; jti and grant must agree.
+      if (typeof claims.grant !== 'string' || claims.grant !== claims.jti || typeof claims.incident !== 'string') return null;
+      return { grantId: claims.grant, claims };
     },
     publicJwks() {
       return { keys: [{ ...key.publicJwk }] };

@@ -5,15 +5,13 @@
  * half-right still holds a private scalar, and boot errors end up in terminals and log pipelines
  * (SECURITY.md §4).
  */
-import { createECDH, createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { link, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
   calculateJwkThumbprint,
   exportJWK,
   generateKeyPair,
-  importJWK,
-  type CryptoKey,
   type JWK,
 } from 'jose';
 import { BrokerError, type ProviderLogger } from '../../src/sdk.js';
@@ -25,7 +23,8 @@ export interface SigningKey {
   readonly kid: string;
   /** The private key, for synchronous node:crypto signing (no WebCrypto threadpool hop per token). */
   readonly signingKey: KeyObject;
-  readonly publicKey: CryptoKey;
+  /** Its public key, for synchronous verification at introspection. */
+  readonly verifyKey: KeyObject;
   /** Public members only (kty, crv, x, y, kid, alg, use), as served at /.well-known/jwks.json. */
   readonly publicJwk: Readonly<Record<string, string>>;
 }
@@ -157,7 +156,6 @@ function parseSigningJwk(text: string, file: string): PrivateEcJwk {
 async function importSigningKey(jwk: PrivateEcJwk, file: string): Promise<SigningKey> {
   const { kty, crv, x, y, d } = jwk;
   let signingKey: KeyObject;
-  let publicKey: CryptoKey;
   try {
     // A "d" that does not belong to x/y would sign tokens nobody can verify with our JWKS, and
     // a JWK import takes x/y on trust: derive the public point from d and compare.
@@ -166,7 +164,6 @@ async function importSigningKey(jwk: PrivateEcJwk, file: string): Promise<Signin
     const point = ecdh.getPublicKey(); // 0x04 || X || Y (SEC 1 uncompressed)
     if (point.subarray(1, 33).toString('base64url') !== x || point.subarray(33).toString('base64url') !== y) throw new Error('mismatch');
     signingKey = createPrivateKey({ key: { kty, crv, x, y, d }, format: 'jwk' });
-    publicKey = (await importJWK({ kty, crv, x, y }, SIGNING_ALG)) as CryptoKey;
   } catch {
     // The cause may describe the key data: leave it out.
     throw keyFileError(file, 'is not a valid EC P-256 private key (the point is invalid or does not match "d")');
@@ -175,7 +172,7 @@ async function importSigningKey(jwk: PrivateEcJwk, file: string): Promise<Signin
   return {
     kid,
     signingKey,
-    publicKey,
+    verifyKey: createPublicKey(signingKey),
     publicJwk: Object.freeze({ kty, crv, x, y, kid, alg: SIGNING_ALG, use: 'sig' }),
   };
 }

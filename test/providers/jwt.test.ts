@@ -228,6 +228,27 @@ describe('jwt provider: issued tokens', () => {
       expect(await verify(await forge({ claims: { grant: 'grt_other' } }))).toBeNull();
     });
 
+    it('refuses our header in other bytes (members reordered, or an extra one): only the exact header we sign with', async () => {
+      const signed = await forge();
+      const [, payload] = signed.split('.');
+      const reordered = await new SignJWT(decodeJwt(signed)).setProtectedHeader({ typ: 'at+jwt', kid, alg: 'ES256' } as { alg: string }).sign(ourKey);
+      expect(reordered.split('.')[1]).toBe(payload);
+      expect(await verify(reordered)).toBeNull();
+      expect(await verify(await forge({ header: { cty: 'JWT' } }))).toBeNull();
+    });
+
+    it('refuses a signature in non-canonical base64url (same bytes, other trailing bits) or of the wrong length', async () => {
+      const signed = await forge();
+      const [header, payload, signature] = signed.split('.') as [string, string, string];
+      // 64 bytes are 86 base64url characters; the last one carries 2 unused bits.
+      const last = signature.at(-1)!;
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      const twin = alphabet[alphabet.indexOf(last) ^ 1]!;
+      expect(Buffer.from(`${signature.slice(0, -1)}${twin}`, 'base64url')).toEqual(Buffer.from(signature, 'base64url'));
+      expect(await verify(`${header}.${payload}.${signature.slice(0, -1)}${twin}`)).toBeNull();
+      expect(await verify(`${header}.${payload}.${signature}AA`)).toBeNull();
+    });
+
     it('refuses garbage without throwing', async () => {
       for (const garbage of ['', 'garbage', 'a.b.c', '..', 'é.é.é', `${b64({ alg: 'ES256' })}.${b64('x')}.`]) {
         expect(await verify(garbage)).toBeNull();
