@@ -11,7 +11,7 @@ import { request as httpsRequest } from 'node:https';
 export interface FetchLimits {
   readonly timeoutMs: number;
   readonly maxBytes: number;
-  /** Extra trusted CA certificates (PEM), for endpoints outside the Web PKI. */
+  /** The CA certificates (PEM) to trust instead of the default Web PKI roots, for endpoints under a private CA. */
   readonly ca?: string;
 }
 
