@@ -10,8 +10,10 @@ import { BrokerError, providerFailed, providerUnavailable } from '../../src/sdk.
 export type VaultFailure =
   /** Vault answered with a non-2xx status. `errors` is Vault's error list, for debug logs only. */
   | { readonly kind: 'http'; readonly status: number; readonly errors: readonly string[] }
-  /** Nothing usable came back: connection refused or reset, DNS, TLS, timeout. */
+  /** Nothing usable came back: connection refused or reset, DNS, timeout. */
   | { readonly kind: 'network'; readonly code: string }
+  /** Vault's TLS certificate was not accepted: a wrong `address` or `caFile`, or an expired certificate. Retrying does not fix it. */
+  | { readonly kind: 'tls'; readonly code: string }
   /** The caller's AbortSignal fired. */
   | { readonly kind: 'aborted' };
 
@@ -35,6 +37,7 @@ export function describeFailure(failure: VaultFailure): string {
   switch (failure.kind) {
     case 'http': return `HTTP ${failure.status}`;
     case 'network': return `no answer (${failure.code})`;
+    case 'tls': return `TLS certificate not accepted (${failure.code}): check address and caFile`;
     case 'aborted': return 'aborted';
   }
 }
@@ -47,10 +50,18 @@ export function classifyVaultError(err: unknown): VaultFailure {
       return { kind: 'http', status: response.statusCode, errors: vaultErrors(response.body) };
     }
     const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/u.test(code)) return { kind: 'network', code };
+    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/u.test(code)) return TLS_CERTIFICATE_CODES.has(code) ? { kind: 'tls', code } : { kind: 'network', code };
   }
   return { kind: 'network', code: 'UNKNOWN' };
 }
+
+/** Node's certificate verification failures (OpenSSL X509_V_ERR names, and the hostname check). */
+const TLS_CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED', 'CERT_REVOKED', 'CERT_SIGNATURE_FAILURE', 'CERT_REJECTED', 'INVALID_CA', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 function vaultErrors(body: unknown): string[] {
   const errors = (body as { errors?: unknown } | null | undefined)?.errors;
@@ -59,9 +70,11 @@ function vaultErrors(body: unknown): string[] {
 
 /**
  * Whether retrying later may help: Vault sealed or on standby (503), rate limited (429), any 5xx,
- * 412 (a performance standby not yet caught up), and every failure where nothing answered.
+ * 412 (a performance standby not yet caught up), and every failure where nothing answered —
+ * except a refused TLS certificate, which needs a person.
  */
 export function isTransient(failure: VaultFailure): boolean {
+  if (failure.kind === 'tls') return false;
   if (failure.kind !== 'http') return true;
   return failure.status >= 500 || failure.status === 429 || failure.status === 412;
 }

@@ -53,6 +53,9 @@ export async function createVaultProvider(config: VaultConfig, deps: ProviderDep
     if (error.code !== 'ERR_PROVIDER_UNAVAILABLE') {
       session.close();
       http.close();
+      if (err instanceof VaultCallError && err.failure.kind === 'tls') {
+        throw new BrokerError('ERR_CONFIG', 500, `providers.vault.caFile: Vault's certificate at ${config.address} is not trusted (${error.detail ?? error.code})`);
+      }
       throw error.code === 'ERR_CONFIG' ? error : new BrokerError('ERR_CONFIG', 500, `providers.vault.auth: Vault refused the broker's login (${error.detail ?? error.code})`);
     }
     // Vault down or sealed at boot: start anyway, answer 503 for Vault grants, log in on first use.
