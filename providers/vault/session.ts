@@ -8,7 +8,7 @@
  * of what is left instead. https://developer.hashicorp.com/vault/docs/concepts/lease#lease-durations-and-renewal
  */
 import { readFile } from 'node:fs/promises';
-import { BrokerError, type ProviderLogger } from '../../src/sdk.js';
+import { BrokerError, providerFailed, type ProviderLogger } from '../../src/sdk.js';
 import type { VaultAuthConfig } from './config.js';
 import type { VaultHttp } from './client.js';
 import { describeFailure, VaultCallError } from './errors.js';
@@ -66,7 +66,19 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
       ? { role_id: auth.roleId, secret_id: await readSecretFile(auth.secretIdFile, 'providers.vault.auth.secretIdFile') }
       : { role: auth.role, jwt: await readSecretFile(auth.jwtFile, 'providers.vault.auth.jwtFile') };
     const res = await http.send<AuthBlock>({ op: `${auth.method}-login`, method: 'POST', path: `auth/${auth.mount}/login`, body, ...opts });
-    return fromAuth(res, `${auth.method}-login`);
+    const fresh = fromAuth(res, `${auth.method}-login`);
+    // A 403 is later told apart from a dead token by lookup-self (client.ts). A token that may
+    // not call lookup-self at all would make every policy refusal look like a dead token, and
+    // each one would cost a login (and an AppRole secret_id use): refuse such a token now.
+    try {
+      await http.send({ op: 'lookup-self', method: 'GET', path: 'auth/token/lookup-self', token: fresh.token, ...opts });
+    } catch (err) {
+      if (err instanceof VaultCallError && err.is(403)) {
+        throw providerFailed(`vault: the token from ${auth.method} login may not call auth/token/lookup-self; give the broker's role the default policy (or that path)`);
+      }
+      throw err;
+    }
+    return fresh;
   };
 
   const adopt = (fresh: Login): string => {

@@ -67,6 +67,15 @@ describe('vault provider: the broker login', () => {
     expect(fixture.log.text()).not.toContain('s3cret-id-value');
   });
 
+  it('refuses at start a login whose token may not call lookup-self (every policy 403 would look like a dead token and cost a login)', async () => {
+    fixture = await startVaultFixture({ approle: { roleId: 'role-123', secretId: 's3cret-id-value', policies: ['quartermaster-broker'], ttlSeconds: 600 } });
+    // The built-in default policy is what grants lookup-self; an operator may have emptied it.
+    await vaultApi(fixture.fake.url, fixture.fake.rootToken, 'PUT', 'sys/policies/acl/default', { policy: JSON.stringify({ path: {} }) });
+    await expect(fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 's3cret-id-value\n') } }))
+      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/may not call auth\/token\/lookup-self; give the broker's role the default policy/u) });
+    expect(fixture.fake.count('auth/approle/login')).toBe(1);
+  });
+
   it('logs in with Kubernetes auth (service-account token file)', async () => {
     const jwt = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6cW06cW0ifQ.c2ln';
     fixture = await startVaultFixture({ kubernetes: { role: 'quartermaster', jwt, policies: ['quartermaster-broker'], ttlSeconds: 600 } });
