@@ -7,7 +7,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Scheduler } from '../../providers/vault/session.js';
+import type { VaultHttp } from '../../providers/vault/client.js';
+import { createBrokerSession, type Scheduler } from '../../providers/vault/session.js';
 import { vaultApi } from '../fakes/vault/provision.js';
 import { expectNoUnexpectedCalls, issueRequest, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
 
@@ -172,6 +173,41 @@ describe('vault provider: the broker login', () => {
       expect(new Set(sent)).toEqual(new Set(['team-a/incidents']));
     } finally {
       process.env = saved;
+    }
+  });
+});
+
+describe('vault provider: broker session races', () => {
+  it('keeps the newer token when a renewal of the old one answers after a re-login', async () => {
+    const clock = { now: 1_800_000_000_000 };
+    const timers = manualScheduler(clock);
+    const logins = ['token-one', 'token-two'];
+    const ops: string[] = [];
+    let answerRenewal: ((body: unknown) => void) | undefined;
+    // The session's transport, scripted: it lets the test hold the renewal's answer back.
+    const http: VaultHttp = {
+      async send<T>(call: { op: string }): Promise<T | undefined> {
+        ops.push(call.op);
+        if (call.op === 'approle-login') return { auth: { client_token: logins.shift(), lease_duration: 600, renewable: true } } as T;
+        if (call.op === 'lookup-self') return { data: {} } as T;
+        if (call.op === 'renew-self') return new Promise<T>((resolve) => { answerRenewal = (body) => resolve(body as T); });
+        throw new Error(`unexpected call ${call.op}`);
+      },
+      close: () => undefined,
+    };
+    const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+    const session = createBrokerSession({ http, auth: { method: 'approle', roleId: 'r', secretIdFile: tempFile('sid', 's'), mount: 'approle' }, logger: quiet, now: () => clock.now, scheduler: timers.scheduler });
+    try {
+      expect(await session.token()).toBe('token-one');
+      await timers.fireNext(); // the renewal of token-one goes out and waits for its answer
+      expect(ops).toEqual(['approle-login', 'lookup-self', 'renew-self']);
+      expect(await session.relogin('token-one')).toBe('token-two');
+      answerRenewal?.({ auth: { client_token: 'token-one', lease_duration: 600, renewable: true } });
+      // Let the renewal's continuation run (event-loop turns, not a timed wait).
+      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      expect(await session.token()).toBe('token-two');
+    } finally {
+      session.close();
     }
   });
 });
