@@ -110,14 +110,25 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
 
   const PROVIDER_SIGNAL_LISTENERS = 256;
   const withTimeout = async <T>(provider: Provider, op: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> => {
-    const signal = AbortSignal.timeout(deps.callTimeoutMs);
+    // A timer cleared when the call ends, not AbortSignal.timeout(): that one's timer lives on
+    // for the full timeout after every call, thousands of them under load.
+    const controller = new AbortController();
+    const { signal } = controller;
+    const timer = setTimeout(() => controller.abort(new DOMException('provider call timed out', 'TimeoutError')), deps.callTimeoutMs);
     // One call's signal is shared by the provider's own concurrent requests (Vault confirms
     // receipts 16 at a time); each removes its listener when done, so this is not a leak.
     setMaxListeners(PROVIDER_SIGNAL_LISTENERS, signal);
+    // Raced against the deadline too, so a provider that ignores its signal cannot hold a request
+    // (or a revocation batch) forever; whatever it still creates is bounded by its hard TTL.
+    const deadline = new Promise<never>((_resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
     try {
-      return await call(signal);
+      return await Promise.race([call(signal), deadline]);
     } catch (err) {
       throw wrapProviderError(provider.name, op, err, signal.aborted);
+    } finally {
+      clearTimeout(timer);
     }
   };
 
