@@ -484,6 +484,19 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
       expect((await store.listAudit({ limit: 10 }))[0]?.data).toEqual({ ttl: 900 });
     });
 
+    it('keeps an own "__proto__" member of a handle a member, never a prototype', async () => {
+      // JSON.parse makes such members; a provider's handle may carry one.
+      const handle = JSON.parse('{"ref":"h1","__proto__":{"polluted":true}}') as Record<string, unknown>;
+      await openIncident();
+      await intent('g1');
+      await store.commitGrant('g1', { handle, expiresAt: T0 + MIN });
+      const read = (await store.getGrant('g1'))?.handle as Record<string, unknown>;
+      expect(Object.getPrototypeOf(read)).toBe(Object.prototype);
+      expect(Object.hasOwn(read, '__proto__')).toBe(true);
+      expect((read as { polluted?: unknown }).polluted).toBeUndefined();
+      expect(JSON.stringify(read)).toBe('{"ref":"h1","__proto__":{"polluted":true}}');
+    });
+
     it('text with lone UTF-16 surrogates never blocks expiring, closing or listing', async () => {
       // JSON.parse lets an agent send these in `purpose`; a store that chokes on one record must
       // not leave the whole incident unrevocable.
