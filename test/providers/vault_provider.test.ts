@@ -262,6 +262,20 @@ describe('vault provider: failures that must not spread (review findings)', () =
     expect(parents().map((t) => t.accessor)).toEqual([again.handle.parentAccessor]);
   });
 
+  it('refuses a child that comes back as a batch token (no accessor: it could be neither revoked nor confirmed dead)', async () => {
+    const { fx, provider } = await setup();
+    const root = fx.fake.rootToken;
+    // A token role the parent may use, which makes batch tokens.
+    await vaultApi(fx.fake.url, root, 'POST', 'auth/token/roles/agent-batch', { allowed_policies: ['qm-agent-read'], token_type: 'batch', renewable: false });
+    await vaultApi(fx.fake.url, root, 'PUT', 'sys/policies/acl/quartermaster-incident-parent', {
+      policy: JSON.stringify({ path: { 'auth/token/create': { capabilities: ['update'] }, 'auth/token/create/agent-batch': { capabilities: ['update'] } } }),
+    });
+    const batch = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['qm-agent-read'], role: 'agent-batch' });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-BATCH' }))).resolves.toBeDefined();
+    await expect(provider.issue(issueRequest(batch, { incidentId: 'INC-BATCH' }))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringMatching(/made a batch token; grants need service tokens/u) });
+    expect(fx.log.text()).toContain('not a service token with an accessor');
+  });
+
   it('does not fail the other first grants of an incident when the caller that started the parent gives up', async () => {
     const { fx, provider } = await setup({ latencyMs: 150 });
     const impatient = new AbortController();

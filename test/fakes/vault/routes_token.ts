@@ -62,6 +62,9 @@ function createToken(ctx: RouteContext, mode: 'child' | 'orphan' | 'role'): Rout
     numUses,
     renewable: b.renewable !== false && (role?.renewable ?? true),
   });
+  // Vault answers a batch token without an accessor, never renewable. (The fake keeps it in its
+  // token store so it still dies with its parent; nothing can reach it by accessor.)
+  if (role?.tokenType === 'batch') return ok({ auth: { ...authBlock(token), accessor: '', token_type: 'batch', renewable: false } });
   return ok({ auth: authBlock(token) });
 }
 
@@ -91,6 +94,7 @@ function writeRole(ctx: RouteContext): RouteResult {
     orphan: b.orphan === true,
     renewable: b.renewable !== false,
     explicitMaxTtlSeconds: parseDurationSeconds(b.token_explicit_max_ttl ?? b.explicit_max_ttl, 'token_explicit_max_ttl'),
+    tokenType: b.token_type === 'batch' || b.token_type === 'default-batch' ? 'batch' : 'service',
   });
   return noContent();
 }
@@ -102,7 +106,7 @@ function readRole(ctx: RouteContext): RouteResult {
     data: {
       name: role.name, allowed_policies: role.allowedPolicies, disallowed_policies: role.disallowedPolicies,
       orphan: role.orphan, renewable: role.renewable, token_explicit_max_ttl: role.explicitMaxTtlSeconds,
-      explicit_max_ttl: role.explicitMaxTtlSeconds, token_type: 'default-service', path_suffix: '', period: 0,
+      explicit_max_ttl: role.explicitMaxTtlSeconds, token_type: role.tokenType === 'batch' ? 'batch' : 'default-service', path_suffix: '', period: 0,
     },
   });
 }

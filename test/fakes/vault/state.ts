@@ -14,6 +14,8 @@ export interface TokenRole {
   readonly orphan: boolean;
   readonly renewable: boolean;
   readonly explicitMaxTtlSeconds: number;
+  /** `token_type`: a batch token has no accessor (it cannot be looked up or revoked on its own). */
+  readonly tokenType: 'service' | 'batch';
 }
 
 export interface LoginRole {
