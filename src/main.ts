@@ -16,6 +16,7 @@ import { defaultConfigPath, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { describeCause } from './errors.js';
 import { ensureDevKeys } from './identity/dev_issuer.js';
+import { withRefusalCounts } from './identity/refusal_counts.js';
 import { createIdentity } from './identity/verifier.js';
 import { createLogger, type Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
@@ -63,10 +64,14 @@ export async function startBroker(config: Config, options: StartOptions): Promis
   const cleanup: Array<() => Promise<void>> = [() => store.close()];
   try {
     await store.ping();
-    const identity = await createIdentity(config.identity, { logger: logger.child({ component: 'identity' }), now });
+    const metrics = createMetrics({ defaultMetrics: true, queueDepth: () => store.revocationQueueDepth() });
+    const identity = withRefusalCounts(await createIdentity(config.identity, {
+      logger: logger.child({ component: 'identity' }),
+      now,
+      onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
+    }), (kind, code) => metrics.tokenRefusals.inc({ kind, code }));
     const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS });
     cleanup.unshift(() => catalog.close());
-    const metrics = createMetrics({ defaultMetrics: true, queueDepth: () => store.revocationQueueDepth() });
     const audit = createAuditLog(store, logger);
     const base = { config, store, catalog, audit, metrics, logger, now };
     const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });

@@ -15,6 +15,8 @@ export interface Metrics {
   readonly closeToRevokedSeconds: Histogram<'provider'>;
   readonly revocationQueueDepth: Gauge;
   readonly grantsExpired: Counter;
+  readonly tokenRefusals: Counter<'kind' | 'code'>;
+  readonly keySetRefreshes: Counter<'key_set' | 'outcome'>;
 }
 
 export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: () => Promise<number> }): Metrics {
@@ -49,5 +51,7 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
       ...(queueDepth ? { async collect(this: Gauge) { this.set(await queueDepth().catch(() => -1)); } } : {}),
     }),
     grantsExpired: new Counter({ name: 'quartermaster_grants_expired_total', help: 'Grants that reached their TTL while active.', registers: [registry] }),
+    tokenRefusals: new Counter({ name: 'quartermaster_token_refusals_total', help: 'Bearer tokens refused, by endpoint kind (agent, operator) and error code.', labelNames: ['kind', 'code'], registers: [registry] }),
+    keySetRefreshes: new Counter({ name: 'quartermaster_key_set_refreshes_total', help: 'Trusted key set fetches, by key set and outcome (ok, failed).', labelNames: ['key_set', 'outcome'], registers: [registry] }),
   };
 }

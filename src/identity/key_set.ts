@@ -43,6 +43,8 @@ export interface KeySet {
 export interface KeySetDeps {
   readonly logger: Logger;
   readonly now: () => number;
+  /** Told the outcome of every refresh (metrics); the label is the key set's config-derived name. */
+  readonly onKeySetRefresh?: (keySet: string, outcome: 'ok' | 'failed') => void;
 }
 
 export function createKeySet(label: string, load: () => Promise<KeyDocument>, policy: RefreshPolicy, deps: KeySetDeps): KeySet {
@@ -70,6 +72,7 @@ export function createKeySet(label: string, load: () => Promise<KeyDocument>, po
         lastError = null;
         const hintMs = doc.refreshHintSeconds === undefined ? Infinity : doc.refreshHintSeconds * 1000;
         nextRefreshAt = lastSuccessAt + Math.max(policy.cooldownMs, Math.min(policy.refreshMs, hintMs));
+        deps.onKeySetRefresh?.(label, 'ok');
         if (!sameKids(previous, keys)) {
           log.info({ kids: [...keys.keys()], ignored: doc.ignored, sequence: doc.sequence, refreshHintSeconds: doc.refreshHintSeconds }, keys.size === 0 ? 'key set loaded; it is empty and trusts nothing' : 'key set loaded');
         }
@@ -78,6 +81,7 @@ export function createKeySet(label: string, load: () => Promise<KeyDocument>, po
         nextRefreshAt = deps.now() + policy.cooldownMs;
         const staleForMs = keys === null ? null : deps.now() - lastSuccessAt;
         log.warn({ err: describeCause(err), keptLastGood: keys !== null && usable(deps.now()), staleForMs }, 'key set refresh failed');
+        deps.onKeySetRefresh?.(label, 'failed');
       } finally {
         inflight = null;
       }

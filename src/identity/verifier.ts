@@ -33,6 +33,8 @@ export interface IdentityDeps {
   readonly logger: Logger;
   /** Current time, ms since the epoch. */
   readonly now: () => number;
+  /** Told the outcome of every key-set refresh (metrics). */
+  readonly onKeySetRefresh?: (keySet: string, outcome: 'ok' | 'failed') => void;
 }
 
 type Kind = 'agent' | 'operator';
