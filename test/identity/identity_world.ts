@@ -17,7 +17,7 @@ import { BrokerError } from '../../src/errors.js';
 import type { IdentityConfig } from '../../src/config/identity_schema.js';
 import { createLogger, type Logger } from '../../src/logging.js';
 import type { Identity } from '../../src/identity/types.js';
-import { createIdentity } from '../../src/identity/verifier.js';
+import { createIdentity, type IdentityDeps } from '../../src/identity/verifier.js';
 import { createSigner, withAlg, type Signer, type TokenSpec } from './token_factory.js';
 
 export const AUDIENCE = 'quartermaster';
@@ -59,7 +59,7 @@ export interface World {
   readonly dir: string;
   readonly files: { readonly dev: string; readonly other: string; readonly ci: string; readonly operators: string };
   config(overrides?: (raw: Record<string, any>) => void): IdentityConfig;
-  boot(options?: { config?: IdentityConfig; logger?: Logger; now?: () => number }): Promise<Identity>;
+  boot(options?: { config?: IdentityConfig; logger?: Logger; now?: () => number; onKeySetRefresh?: IdentityDeps['onKeySetRefresh'] }): Promise<Identity>;
   write(file: string, doc: unknown): void;
   cleanup(): void;
 }
@@ -93,7 +93,11 @@ export function createWorld(now: () => number): World {
   };
   return {
     dir, files, config, write,
-    boot: (options = {}) => createIdentity(options.config ?? config(), { logger: options.logger ?? createLogger({ level: 'silent' }), now: options.now ?? now }),
+    boot: (options = {}) => createIdentity(options.config ?? config(), {
+      logger: options.logger ?? createLogger({ level: 'silent' }),
+      now: options.now ?? now,
+      ...(options.onKeySetRefresh ? { onKeySetRefresh: options.onKeySetRefresh } : {}),
+    }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -43,11 +43,16 @@ const remoteSpec = (signer: Signer): TokenSpec => ({
 });
 const remote = (signer: Signer = r1): string => build(remoteSpec(signer));
 
+/** Every key-set refresh outcome the identity reported (the broker turns these into metrics). */
+let refreshes: string[] = [];
+
 function bootRemote(bundle: Record<string, unknown> = {}): Promise<Identity> {
+  refreshes = [];
   return world.boot({
     config: world.config((raw) => {
       raw.agents.spiffe.push({ trustDomain: 'remote.example', bundle: { endpoint: `${server.url}/bundle`, timeoutMs: 500, maxBytes: 65_536, ...bundle }, algorithms: ['ES256'] });
     }),
+    onKeySetRefresh: (keySet, result) => refreshes.push(`${keySet} ${result}`),
   });
 }
 
@@ -146,6 +151,11 @@ describe('SPIFFE bundle endpoint', () => {
     server.route('/bundle', { json: bundleOf(r1.jwk) });
     now += 30_000;
     expect(await outcome(identity.authenticateAgent(remote()))).toBe('ok');
+    // Each fetch of the remote bundle was reported: ok at boot, failed while down, ok once back.
+    const remoteSet = refreshes.filter((r) => r.includes('remote.example'));
+    expect(remoteSet[0]).toMatch(/ ok$/u);
+    expect(remoteSet.some((r) => r.endsWith(' failed'))).toBe(true);
+    expect(remoteSet.at(-1)).toMatch(/ ok$/u);
   });
 
   it('answers an unknown kid with 503, not 401, while the endpoint is down', async () => {
