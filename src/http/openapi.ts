@@ -5,7 +5,7 @@
  * nothing else is.
  */
 import { z } from 'zod';
-import { auditQuery, grantListQuery, grantRequestBody, openIncidentBody } from './validation.js';
+import { auditQuery, grantListQuery, grantRequestBody, incidentReadQuery, openIncidentBody } from './validation.js';
 
 type Json = Record<string, unknown>;
 type Auth = 'agent' | 'operator' | 'none';
@@ -45,7 +45,7 @@ export const OPERATIONS: readonly Operation[] = [
     responses: { 201: ['opened', 'IncidentEnvelope'], 400: ['invalid body', 'Error'], 409: ['an incident with this id already exists (ERR_INCIDENT_EXISTS)', 'Error'], ...ERRORS_OPERATOR },
   },
   {
-    method: 'get', path: '/v1/incidents/{id}', summary: 'An incident with its grants and revocation report', auth: 'operator', pathParams: ['id'],
+    method: 'get', path: '/v1/incidents/{id}', summary: 'An incident with its grants and revocation report (grants=false: the report without the grant list)', auth: 'operator', pathParams: ['id'], query: incidentReadQuery,
     responses: { 200: ['the incident', 'IncidentReport'], 404: ['no such incident', 'Error'], ...ERRORS_OPERATOR },
   },
   {
@@ -118,10 +118,10 @@ const SCHEMAS: Json = {
     properties: { grant: ref('Grant'), credential: { type: 'object', description: "The provider's credential (e.g. access_token, or vault_token, or a dynamic secret's fields). Shown once.", additionalProperties: true } },
   },
   IncidentReport: {
-    type: 'object', required: ['incident', 'grants', 'revocation'],
+    type: 'object', required: ['incident', 'revocation'],
     properties: {
       incident: ref('Incident'),
-      grants: { type: 'array', items: ref('Grant') },
+      grants: { type: 'array', items: ref('Grant'), description: 'Absent with grants=false.' },
       revocation: {
         type: 'object', required: ['total', 'by_state', 'confirmed', 'unconfirmed', 'outstanding', 'first_revoked_at', 'last_revoked_at', 'close_to_all_revoked_ms'],
         properties: {

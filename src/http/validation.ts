@@ -20,6 +20,11 @@ export const grantRequestBody = z.object({
   purpose: z.string().trim().min(1).max(500),
 }).strict();
 
+/** `?grants=false` leaves the grant list out of an incident's report (pollers of large incidents). */
+export const incidentReadQuery = z.object({
+  grants: z.enum(['true', 'false']).default('true'),
+}).strict();
+
 /** An agent lists its own grants one incident at a time (the store keeps grants by incident). */
 export const grantListQuery = z.object({
   incident_id: incidentIdSchema,

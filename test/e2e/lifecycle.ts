@@ -67,6 +67,11 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect(report.revocation).toMatchObject({ total: 1, outstanding: 0, confirmed: 1 });
       expect(report.revocation.close_to_all_revoked_ms).toBeGreaterThanOrEqual(0);
       expect(report.grants[0]).toMatchObject({ state: 'revoked', revoke_reason: 'incident_closed' });
+      // The same report without the grant list, for pollers of large incidents.
+      const slim = await qm.request('GET', `/v1/incidents/INC-1-${name}?grants=false`, { token: operator });
+      expect(slim.body).toEqual({ incident: report.incident, revocation: report.revocation });
+      const bad = await qm.request('GET', `/v1/incidents/INC-1-${name}?grants=no`, { token: operator });
+      expect([bad.status, bad.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
 
       const again = await qm.request('POST', `/v1/incidents/INC-1-${name}/close`, { token: operator });
       expect(again.status).toBe(200);

@@ -9,7 +9,7 @@ import type { Grant, Incident } from '../../model.js';
 import { operatorOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { requireOperator } from '../steps/authenticate.js';
-import { incidentIdSchema, openIncidentBody, parseWith } from '../validation.js';
+import { incidentIdSchema, incidentReadQuery, openIncidentBody, parseWith } from '../validation.js';
 
 export function incidentRoutes(deps: HttpDeps): Router {
   const router = Router();
@@ -23,10 +23,13 @@ export function incidentRoutes(deps: HttpDeps): Router {
 
   router.get('/:id', operator, async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
+    const query = parseWith(incidentReadQuery, req.query, 'query');
     const incident = await deps.store.getIncident(id);
     if (!incident) throw incidentNotFound();
     const grants = await deps.store.listGrantsByIncident(id);
-    res.json(incidentWithReport(incident, grants, deps.now()));
+    // grants=false: the report alone; a dashboard polling a close of thousands of grants need not
+    // have them all rendered (docs/performance.md, S4).
+    res.json(incidentWithReport(incident, grants, deps.now(), query.grants === 'true'));
   });
 
   router.post('/:id/close', operator, async (req, res) => {
@@ -39,12 +42,12 @@ export function incidentRoutes(deps: HttpDeps): Router {
   return router;
 }
 
-function incidentWithReport(incident: Incident, grants: readonly Grant[], now: number) {
+function incidentWithReport(incident: Incident, grants: readonly Grant[], now: number, withGrants = true) {
   const report = buildRevocationReport(incident, grants, now);
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     incident: toIncidentView(incident),
-    grants: grants.map((g) => toGrantView(g, now)),
+    ...(withGrants ? { grants: grants.map((g) => toGrantView(g, now)) } : {}),
     revocation: {
       total: report.total,
       by_state: report.byState,
