@@ -50,8 +50,16 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
+/** Control and format characters (bidi overrides, zero-width marks) and the line/paragraph separators. */
+const UNSAFE_CHARACTERS = '[\\p{Cc}\\p{Cf}\\u2028\\u2029]';
+const UNSAFE_CHARACTER = new RegExp(UNSAFE_CHARACTERS, 'u');
+const UNSAFE_CHARACTERS_ALL = new RegExp(UNSAFE_CHARACTERS, 'gu');
+
+/** True when text could show one thing and be another, or forge a log line. */
+export const hasUnsafeCharacters = (text: string): boolean => UNSAFE_CHARACTER.test(text);
+
 /** Replaces control and format characters (bidi overrides included) and bounds length, for strings an attacker chose. */
 export function cleanForLog(value: string, max = 256): string {
-  const cleaned = value.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, '?');
+  const cleaned = value.replace(UNSAFE_CHARACTERS_ALL, '?');
   return cleaned.length > max ? `${cleaned.slice(0, max)}…` : cleaned;
 }

@@ -12,11 +12,10 @@ import type { Config } from '../config/schema.js';
 import { ensureDevKeys, mintAgentToken, mintOperatorToken } from '../identity/dev_issuer.js';
 import { parseSpiffeId } from '../identity/spiffe_id.js';
 import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+import { hasUnsafeCharacters } from '../logging.js';
 
 const DEFAULT_AGENT_TTL_SECONDS = 600;
 const DEFAULT_OPERATOR_TTL_SECONDS = 3600;
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 const USAGE = `Usage: quartermaster dev token (--agent <spiffe-id> | --operator <subject>) [--ttl <seconds>] [--config <file>]
 
@@ -151,7 +150,7 @@ async function mintOperator(config: Config, dev: NonNullable<Config['devIssuer']
 
 /** The verifier refuses empty subjects and control characters; say so here instead of minting a dud. */
 function checkSubject(subject: string, option: string): void {
-  if (subject === '' || subject.length > 2048 || CONTROL_CHARACTERS.test(subject)) {
+  if (subject === '' || subject.length > 2048 || hasUnsafeCharacters(subject)) {
     throw new Refusal(`${option} must be a non-empty subject without control characters`);
   }
 }

@@ -33,6 +33,9 @@ export function operatorOf(res: Response): OperatorIdentity {
   return operator;
 }
 
+/** The fields bindRequestLog added so far (a new object after each call). */
+export const logBindingsOf = (res: Response): Readonly<Record<string, string>> | undefined => locals(res).logBindings;
+
 /** Adds fields to this request's log lines from here on; the logger itself is built lazily. */
 export function bindRequestLog(res: Response, bindings: Readonly<Record<string, string>>): void {
   const current = locals(res);

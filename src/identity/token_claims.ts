@@ -9,7 +9,7 @@
  * - claims are read as own members only: a signed `__proto__` or `toString` claim never
  *   resolves to, or merges into, Object.prototype.
  */
-import { cleanForLog } from '../logging.js';
+import { cleanForLog, hasUnsafeCharacters } from '../logging.js';
 import { tokenError } from './token_errors.js';
 
 export interface ClaimRules {
@@ -31,8 +31,6 @@ export interface RegisteredClaims {
 /** SPIFFE-ID.md §2.3 bound, applied to every subject. */
 const MAX_SUBJECT_LENGTH = 2048;
 const MAX_JTI_LENGTH = 256;
-/** Control and format characters (bidi overrides, zero-width marks): a subject that shows one thing and is another. */
-const CONTROL_CHARACTERS = /[\p{Cc}\p{Cf}\u2028\u2029]/u;
 
 /** Reads an own member only: a claim named like an Object.prototype member must not resolve to it. */
 export function ownClaim(claims: object, name: string): unknown {
@@ -44,7 +42,7 @@ export function checkRegisteredClaims(claims: Readonly<Record<string, unknown>>,
   checkAudience(ownClaim(claims, 'aud'), rules, where);
   const exp = checkTimes(claims, rules, nowSeconds, where);
   const subject = ownClaim(claims, 'sub');
-  if (typeof subject !== 'string' || subject === '' || subject.length > MAX_SUBJECT_LENGTH || CONTROL_CHARACTERS.test(subject)) {
+  if (typeof subject !== 'string' || subject === '' || subject.length > MAX_SUBJECT_LENGTH || hasUnsafeCharacters(subject)) {
     throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters without control or format characters`);
   }
   const jti = ownClaim(claims, 'jti');

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../../logging.js';
 import type { Metrics } from '../../metrics.js';
-import { setLocals } from '../context.js';
+import { logBindingsOf, setLocals } from '../context.js';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
@@ -22,7 +22,7 @@ export function requestContext(logger: Logger, metrics: Metrics) {
     let log: Logger | undefined;
     let builtWith: Readonly<Record<string, string>> | undefined;
     const requestLog = (): Logger => {
-      const bindings = (res.locals as { logBindings?: Readonly<Record<string, string>> }).logBindings;
+      const bindings = logBindingsOf(res);
       if (log === undefined || builtWith !== bindings) {
         log = logger.child({ reqId: requestId, ...bindings });
         builtWith = bindings;
