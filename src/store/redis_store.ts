@@ -263,8 +263,6 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return ids.filter((_, i) => (counts[i] ?? 0) > 0);
     },
 
-    // Order: script (seq + global log) → per-incident copy. The global log is the record; the
-    // per-incident set is an index that a crash between the two can leave one event short.
     // One script appends to the global log and, for an incident's event, its seq to the
     // incident's index (both in the {audit} slot), deduplicated by the caller's key.
     async appendAudit(event, options) {
