@@ -7,9 +7,10 @@
  * client's token with the token they just created, and `revoke` drops the `sync` parameter. So
  * this client never stores a token in node-vault at all and sends X-Vault-Token per request.
  *
- * node-vault reads VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE and VAULT_SKIP_VERIFY from the
- * environment as defaults; everything here is set explicitly so none of them can change what the
- * broker talks to, which token it sends, or whether TLS is verified.
+ * node-vault reads VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_PREFIX and VAULT_SKIP_VERIFY
+ * from the environment as defaults; everything here is set explicitly so none of them can change
+ * what the broker talks to, which token it sends, or whether TLS is verified. The bytes move
+ * through transport.ts, never through node-vault's own axios.
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -17,6 +18,7 @@ import createNodeVault from 'node-vault';
 import type { VaultConfig } from './config.js';
 import { classifyVaultError, VaultCallError } from './errors.js';
 import type { BrokerSession } from './session.js';
+import { vaultTransport } from './transport.js';
 
 export type VaultMethod = 'GET' | 'POST' | 'PUT';
 
@@ -38,16 +40,21 @@ export interface VaultHttp {
 
 /** Most parallel connections to Vault; keep-alive saves a TCP (and TLS) handshake per call. */
 const MAX_SOCKETS = 64;
+/** Vault's answers to this provider (token, lease and lookup data) are a few KiB. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export function createVaultHttp(config: Pick<VaultConfig, 'address' | 'namespace' | 'requestTimeoutMs'>, caPem?: string): VaultHttp {
+  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, rejectUnauthorized: true, ...(caPem ? { ca: caPem } : {}) });
   const vault = createNodeVault({
     endpoint: config.address,
     apiVersion: 'v1',
     pathPrefix: '',
     // node-vault's debug channel prints request bodies, which carry tokens and secret ids.
     debug: () => undefined,
-    // Overrides VAULT_SKIP_VERIFY: TLS is always verified.
-    rpDefaults: { strictSSL: true },
+    // Requests go out through transport.ts: no redirects, one deadline, a size cap. TLS is
+    // verified by the https agent whatever VAULT_SKIP_VERIFY says.
+    'request-promise': vaultTransport({ httpAgent, httpsAgent, timeoutMs: config.requestTimeoutMs, maxResponseBytes: MAX_RESPONSE_BYTES }),
   } as Parameters<typeof createNodeVault>[0]);
   // Defeat the environment defaults node-vault applied (VAULT_TOKEN, VAULT_NAMESPACE, and
   // VAULT_PREFIX, which it reads even when pathPrefix is '' because '' is falsy).
@@ -55,8 +62,6 @@ export function createVaultHttp(config: Pick<VaultConfig, 'address' | 'namespace
   settable.token = undefined;
   settable.namespace = config.namespace;
   settable.pathPrefix = '';
-  const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, rejectUnauthorized: true, ...(caPem ? { ca: caPem } : {}) });
 
   return {
     async send<T>(call: VaultCall & { readonly token?: string }): Promise<T | undefined> {
@@ -67,9 +72,6 @@ export function createVaultHttp(config: Pick<VaultConfig, 'address' | 'namespace
         method: call.method,
         headers: call.token === undefined ? {} : { 'X-Vault-Token': call.token },
         ...(call.body === undefined ? {} : { json: call.body }),
-        timeout: config.requestTimeoutMs,
-        httpAgent,
-        httpsAgent,
       }) as Promise<unknown>;
       try {
         const body = await abortable(request, signal, op);

@@ -1,7 +1,8 @@
 /**
  * Vault failures → broker errors, by structured fields only (STYLE.md #9): the HTTP status Vault
  * answered with (node-vault's ApiResponseError carries it as `response.statusCode`), or, when
- * nothing answered, the Node/axios error `code` (ECONNREFUSED, ECONNABORTED, ETIMEDOUT…).
+ * nothing answered, the transport's error `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT, TLS codes…;
+ * transport.ts).
  * Vault's `{"errors":[…]}` texts are kept for debug logs and never reach a client or a
  * BrokerError (https://developer.hashicorp.com/vault/api-docs#http-status-codes).
  */
@@ -42,7 +43,7 @@ export function describeFailure(failure: VaultFailure): string {
   }
 }
 
-/** Classifies whatever node-vault or axios threw. Never keeps the error itself: axios errors hold request headers (the token). */
+/** Classifies whatever node-vault or the transport threw. Keeps only status, Vault's error texts and a code, never the error itself. */
 export function classifyVaultError(err: unknown): VaultFailure {
   if (typeof err === 'object' && err !== null) {
     const response = (err as { response?: { statusCode?: unknown; body?: unknown } }).response;
@@ -70,13 +71,14 @@ function vaultErrors(body: unknown): string[] {
 
 /**
  * Whether retrying later may help: Vault sealed or on standby (503), rate limited (429), any 5xx,
- * 412 (a performance standby not yet caught up), and every failure where nothing answered —
- * except a refused TLS certificate, which needs a person.
+ * 412 (a performance standby not yet caught up), a redirect (a standby that could not forward
+ * to the active node, as during a failover; never followed, transport.ts), and every failure
+ * where nothing answered — except a refused TLS certificate, which needs a person.
  */
 export function isTransient(failure: VaultFailure): boolean {
   if (failure.kind === 'tls') return false;
   if (failure.kind !== 'http') return true;
-  return failure.status >= 500 || failure.status === 429 || failure.status === 412;
+  return failure.status >= 500 || failure.status === 429 || failure.status === 412 || (failure.status >= 300 && failure.status < 400);
 }
 
 /** The broker error for a failed call: ERR_PROVIDER_UNAVAILABLE (503) when retrying may help, else ERR_PROVIDER_FAILED. */
