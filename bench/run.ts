@@ -4,11 +4,14 @@
  *
  *   npm run bench -- [--scenario s1] [--requests 2000] [--runs 3] [--warmup 200]
  *                    [--log-level warn|info] [--store memory|redis] [--cpu-prof-dir DIR]
+ *                    [--confirm-concurrency N]
  *
  * --log-level info runs the broker at its production default level, which writes one access-log
  * line per request; warn (the default) leaves that out. --store redis runs S1 on a redis-server
  * the bench starts on a free port (never the shared one on 6379). --cpu-prof-dir runs the broker child with
- * `node --cpu-prof` and writes its .cpuprofile there when the child exits.
+ * `node --cpu-prof` and writes its .cpuprofile there when the child exits. --confirm-concurrency
+ * sets the Vault provider's confirmConcurrency (default 16) for the Vault scenarios, broker and
+ * direct baseline alike.
  */
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
@@ -20,16 +23,16 @@ import { runS6, s6Markdown } from './s6_memory.js';
 import { runS6Heap, s6HeapMarkdown } from './s6_heap.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
 import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
+import { runVaultS5, vaultS5Markdown } from './vault_s5.js';
 
-/** Every scenario takes the command line's options; S1's are the full set. */
-type CommonOptions = S1Options;
+/** Every scenario takes the command line's options: S1's, and the Vault provider's confirmConcurrency. */
+type CommonOptions = S1Options & { readonly confirmConcurrency?: number };
 
 interface Scenario {
   readonly title: string;
   run(options: CommonOptions): Promise<string>;
 }
 
-/** Add S4 (incident revocation) here. */
 const SCENARIOS: Record<string, Scenario> = {
   s1: {
     title: 'issue a grant, sequential (jwt provider)',
@@ -55,6 +58,10 @@ const SCENARIOS: Record<string, Scenario> = {
     title: 'revoke an incident of 1000 Vault grants (vault provider, fake Vault)',
     run: async (options) => vaultS4Markdown(await runVaultS4(options), options),
   },
+  's5-vault': {
+    title: 'issuance latency while an incident of 1000 Vault grants is revoked, against S1 alone',
+    run: async (options) => vaultS5Markdown(await runVaultS5(options), options),
+  },
 };
 
 function positiveInt(name: string, raw: string | undefined, fallback: number, max: number): number {
@@ -74,6 +81,7 @@ async function main(): Promise<void> {
       'log-level': { type: 'string' },
       store: { type: 'string' },
       'cpu-prof-dir': { type: 'string' },
+      'confirm-concurrency': { type: 'string' },
     },
     strict: true,
   });
@@ -90,6 +98,7 @@ async function main(): Promise<void> {
     logLevel,
     store,
     ...(values['cpu-prof-dir'] ? { cpuProfDir: resolve(values['cpu-prof-dir']) } : {}),
+    ...(values['confirm-concurrency'] ? { confirmConcurrency: positiveInt('confirm-concurrency', values['confirm-concurrency'], 16, 64) } : {}),
   };
 
   buildBroker();

@@ -23,23 +23,25 @@ export const VAULT_BENCH_PROFILES = {
 } as const;
 export type VaultBenchProfile = keyof typeof VAULT_BENCH_PROFILES;
 
-export function vaultSection(fake: FakeVaultChild): Record<string, unknown> {
+/** `confirmConcurrency` unset: the provider's default. */
+export function vaultSection(fake: FakeVaultChild, confirmConcurrency?: number): Record<string, unknown> {
   return {
     address: fake.url,
     auth: { method: 'token', tokenFile: fake.brokerTokenFile },
     parentTokenRole: PARENT_ROLE,
     parentPolicies: PARENT_POLICIES,
     maxTtlSeconds: 900,
+    ...(confirmConcurrency === undefined ? {} : { confirmConcurrency }),
   };
 }
 
-export function startVaultBrokerChild(fake: FakeVaultChild, logLevel: LogLevel, cpuProfDir?: string): Promise<BrokerChild> {
+export function startVaultBrokerChild(fake: FakeVaultChild, logLevel: LogLevel, cpuProfDir?: string, confirmConcurrency?: number): Promise<BrokerChild> {
   return startBrokerChild({
     logLevel,
     ...(cpuProfDir ? { cpuProfDir } : {}),
     configure: (config) => ({
       ...config,
-      providers: { ...(config.providers as Record<string, unknown>), vault: vaultSection(fake) },
+      providers: { ...(config.providers as Record<string, unknown>), vault: vaultSection(fake, confirmConcurrency) },
       profiles: VAULT_BENCH_PROFILES,
     }),
   });
@@ -55,8 +57,8 @@ export function directSignal(): AbortSignal {
 const noopLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 
 /** The provider as the catalog creates it, in this process: the direct baseline. */
-export function directVaultProvider(fake: FakeVaultChild): Promise<Provider<VaultProfileParams>> {
-  const config: VaultConfig = vaultConfigSchema.parse(vaultSection(fake));
+export function directVaultProvider(fake: FakeVaultChild, confirmConcurrency?: number): Promise<Provider<VaultProfileParams>> {
+  const config: VaultConfig = vaultConfigSchema.parse(vaultSection(fake, confirmConcurrency));
   return createVaultProvider(config, { logger: noopLogger, now: Date.now, devMode: true });
 }
 
@@ -74,11 +76,11 @@ export interface VaultBench {
   stop(): Promise<void>;
 }
 
-export async function startVaultBench(options: { latencyMs: number; logLevel: LogLevel; maxSockets: number; incidentId: string; cpuProfDir?: string }): Promise<VaultBench> {
+export async function startVaultBench(options: { latencyMs: number; logLevel: LogLevel; maxSockets: number; incidentId: string; cpuProfDir?: string; confirmConcurrency?: number }): Promise<VaultBench> {
   const fake = await startFakeVaultChild({ latencyMs: options.latencyMs });
-  const broker = await startVaultBrokerChild(fake, options.logLevel, options.cpuProfDir).catch(async (err: unknown) => { await fake.stop(); throw err; });
+  const broker = await startVaultBrokerChild(fake, options.logLevel, options.cpuProfDir, options.confirmConcurrency).catch(async (err: unknown) => { await fake.stop(); throw err; });
   const http = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
-  const provider = await directVaultProvider(fake);
+  const provider = await directVaultProvider(fake, options.confirmConcurrency);
   const stop = async (): Promise<void> => {
     http.destroy();
     await provider.close();
