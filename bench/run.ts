@@ -4,14 +4,15 @@
  *
  *   npm run bench -- [--scenario s1] [--requests 2000] [--runs 3] [--warmup 200]
  *                    [--log-level warn|info] [--store memory|redis] [--cpu-prof-dir DIR]
- *                    [--confirm-concurrency N]
+ *                    [--confirm-concurrency N] [--vault-latency-ms N]
  *
  * --log-level info runs the broker at its production default level, which writes one access-log
  * line per request; warn (the default) leaves that out. --store redis runs S1 on a redis-server
  * the bench starts on a free port (never the shared one on 6379). --cpu-prof-dir runs the broker child with
  * `node --cpu-prof` and writes its .cpuprofile there when the child exits. --confirm-concurrency
  * sets the Vault provider's confirmConcurrency (default 16) for the Vault scenarios, broker and
- * direct baseline alike.
+ * direct baseline alike; --vault-latency-ms adds latency to every fake Vault request in S4 and S5
+ * (S1 for Vault always runs 0 and 20 ms).
  */
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
@@ -26,7 +27,7 @@ import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
 import { runVaultS5, vaultS5Markdown } from './vault_s5.js';
 
 /** Every scenario takes the command line's options: S1's, and the Vault provider's confirmConcurrency. */
-type CommonOptions = S1Options & { readonly confirmConcurrency?: number };
+type CommonOptions = S1Options & { readonly confirmConcurrency?: number; readonly vaultLatencyMs?: number };
 
 interface Scenario {
   readonly title: string;
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
       store: { type: 'string' },
       'cpu-prof-dir': { type: 'string' },
       'confirm-concurrency': { type: 'string' },
+      'vault-latency-ms': { type: 'string' },
     },
     strict: true,
   });
@@ -99,6 +101,7 @@ async function main(): Promise<void> {
     store,
     ...(values['cpu-prof-dir'] ? { cpuProfDir: resolve(values['cpu-prof-dir']) } : {}),
     ...(values['confirm-concurrency'] ? { confirmConcurrency: positiveInt('confirm-concurrency', values['confirm-concurrency'], 16, 64) } : {}),
+    ...(values['vault-latency-ms'] ? { vaultLatencyMs: positiveInt('vault-latency-ms', values['vault-latency-ms'], 1, 1000) } : {}),
   };
 
   buildBroker();
