@@ -1,5 +1,5 @@
 /**
- * S4 for Vault (PERFORMANCE.md): revoke an incident of N = 1000 grants (half child tokens, half
+ * S4 for Vault (PERFORMANCE.md): revoke an incident of N grants (1000, or --grants; half child tokens, half
  * dynamic database secrets). Measured in the same run, each on its own incident of N grants:
  *  - broker: POST close → every grant `revoked` (the broker's own close_to_all_revoked_ms, and the
  *    wall time seen by polling), with the Vault calls the fake counted during the close;
@@ -19,11 +19,11 @@ import { median } from './stats.js';
 import type { FakeVaultChild } from './vault_fake_child.js';
 import { AGENT_ID, directSignal, profileParams, startVaultBench, type VaultBench } from './vault_setup.js';
 
-export const S4_GRANTS = 1000;
+const DEFAULT_GRANTS = 1000;
 const CONCURRENCY = 16;
 const POLL_MS = 250;
 
-export interface VaultS4Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly vaultLatencyMs?: number }
+export interface VaultS4Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly vaultLatencyMs?: number; readonly grants?: number }
 
 interface S4Run {
   readonly brokerReportMs: number;
@@ -38,11 +38,12 @@ interface S4Run {
 const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
 
 async function runOnce(options: VaultS4Options, index: number): Promise<S4Run> {
+  const n = options.grants ?? DEFAULT_GRANTS;
   // Broker: N grants over HTTP, then close and wait for all revoked.
   const bench = await startVaultBench({ latencyMs: options.vaultLatencyMs ?? 0, logLevel: options.logLevel, maxSockets: CONCURRENCY, incidentId: `INC-BENCH-VS4-${index}`, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}), ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }) });
   const { fake, broker, provider, http: agent, incidentId, operatorHeaders: opHeaders } = bench;
   try {
-    await runLimited([...Array(S4_GRANTS).keys()], 8, async (i) => {
+    await runLimited([...Array(n).keys()], 8, async (i) => {
       const body = JSON.stringify({ incident_id: incidentId, profile: i % 2 ? 'db-read' : 'vault-read', purpose: 'bench' });
       const res = await httpCall(agent, `${broker.url}/v1/grants`, 'POST', bench.agentHeaders, body);
       if (res.status !== 201) throw new Error(`grant answered ${res.status}: ${res.body}`);
@@ -55,19 +56,19 @@ async function runOnce(options: VaultS4Options, index: number): Promise<S4Run> {
     for (;;) {
       const res = await httpCall(agent, `${broker.url}/v1/incidents/${incidentId}?grants=false`, 'GET', opHeaders);
       report = JSON.parse(res.body) as typeof report;
-      if (report.revocation.by_state.revoked === S4_GRANTS) break;
+      if (report.revocation.by_state.revoked === n) break;
       if (elapsedMs(start) > 120_000) throw new Error('close did not finish within 120 s');
       // The report without the grant list (?grants=false), as a dashboard polls it: rendering all N
       // grants on every poll slowed the close it measures (docs/performance.md).
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
     const brokerWallMs = elapsedMs(start);
-    if (report.revocation.confirmed !== S4_GRANTS) throw new Error(`only ${report.revocation.confirmed} of ${S4_GRANTS} confirmed`);
+    if (report.revocation.confirmed !== n) throw new Error(`only ${report.revocation.confirmed} of ${n} confirmed`);
     const brokerCalls = await fake.counts();
 
-    const perGrant = await timedDirectPerGrant(fake, agent, provider, `INC-BENCH-VS4-DIRECT-${index}`);
-    const providerMs = await timedProviderClose(provider, `INC-BENCH-VS4-PROVIDER-${index}`);
-    const parentOnlyMs = await timedParentOnly(fake, agent, provider, `INC-BENCH-VS4-PARENT-${index}`);
+    const perGrant = await timedDirectPerGrant(fake, agent, provider, `INC-BENCH-VS4-DIRECT-${index}`, n);
+    const providerMs = await timedProviderClose(provider, `INC-BENCH-VS4-PROVIDER-${index}`, n);
+    const parentOnlyMs = await timedParentOnly(fake, agent, provider, `INC-BENCH-VS4-PARENT-${index}`, n);
     return { brokerReportMs: report.revocation.close_to_all_revoked_ms ?? NaN, brokerWallMs, brokerCalls, perGrantMs: perGrant.ms, perGrantCalls: perGrant.calls, providerMs, parentOnlyMs };
   } finally {
     await bench.stop();
@@ -76,10 +77,10 @@ async function runOnce(options: VaultS4Options, index: number): Promise<S4Run> {
 
 type DirectProvider = VaultBench['provider'];
 
-async function issueDirect(provider: DirectProvider, incidentId: string): Promise<GrantRef[]> {
+async function issueDirect(provider: DirectProvider, incidentId: string, n: number): Promise<GrantRef[]> {
   const refs: GrantRef[] = [];
   const signal = directSignal();
-  await runLimited([...Array(S4_GRANTS).keys()], 8, async (i) => {
+  await runLimited([...Array(n).keys()], 8, async (i) => {
     const name = i % 2 ? 'db-read' : 'vault-read';
     const grantId = `grt_${randomBytes(12).toString('base64url')}`;
     const issued = await provider.issue({ grantId, incidentId, agent: { id: AGENT_ID, issuer: AGENT_ISSUER }, profile: { name, params: profileParams(name) }, ttlSeconds: 300, purpose: 'bench', signal });
@@ -88,8 +89,8 @@ async function issueDirect(provider: DirectProvider, incidentId: string): Promis
   return refs;
 }
 
-async function timedDirectPerGrant(fake: FakeVaultChild, agent: Agent, provider: DirectProvider, incidentId: string): Promise<{ ms: number; calls: number }> {
-  const refs = await issueDirect(provider, incidentId);
+async function timedDirectPerGrant(fake: FakeVaultChild, agent: Agent, provider: DirectProvider, incidentId: string, n: number): Promise<{ ms: number; calls: number }> {
+  const refs = await issueDirect(provider, incidentId, n);
   const headers = { 'x-vault-token': readFileSync(fake.brokerTokenFile, 'utf8').trim(), 'content-type': 'application/json' };
   let calls = 0;
   const start = process.hrtime.bigint();
@@ -106,17 +107,17 @@ async function timedDirectPerGrant(fake: FakeVaultChild, agent: Agent, provider:
   return { ms: elapsedMs(start), calls };
 }
 
-async function timedProviderClose(provider: DirectProvider, incidentId: string): Promise<number> {
-  const refs = await issueDirect(provider, incidentId);
+async function timedProviderClose(provider: DirectProvider, incidentId: string, n: number): Promise<number> {
+  const refs = await issueDirect(provider, incidentId, n);
   const start = process.hrtime.bigint();
   const receipts = await provider.revokeIncident!({ incidentId, grants: refs, signal: directSignal() });
   const ms = elapsedMs(start);
-  if (receipts.filter((r) => r.confirmed).length !== S4_GRANTS) throw new Error('provider close left grants unconfirmed');
+  if (receipts.filter((r) => r.confirmed).length !== n) throw new Error('provider close left grants unconfirmed');
   return ms;
 }
 
-async function timedParentOnly(fake: FakeVaultChild, agent: Agent, provider: DirectProvider, incidentId: string): Promise<number> {
-  const refs = await issueDirect(provider, incidentId);
+async function timedParentOnly(fake: FakeVaultChild, agent: Agent, provider: DirectProvider, incidentId: string, n: number): Promise<number> {
+  const refs = await issueDirect(provider, incidentId, n);
   const headers = { 'x-vault-token': readFileSync(fake.brokerTokenFile, 'utf8').trim(), 'content-type': 'application/json' };
   const start = process.hrtime.bigint();
   const res = await httpCall(agent, `${fake.url}/v1/auth/token/revoke-accessor`, 'POST', headers, JSON.stringify({ accessor: refs[0]?.handle.parentAccessor }));
@@ -134,6 +135,7 @@ export async function runVaultS4(options: VaultS4Options): Promise<S4Run[]> {
 const ms = (v: number): string => v.toFixed(v < 10 ? 2 : 0);
 
 export function vaultS4Markdown(runs: S4Run[], options: VaultS4Options): string {
+  const n = options.grants ?? DEFAULT_GRANTS;
   const m = (pick: (r: S4Run) => number): number => median(runs.map(pick));
   const broker = m((r) => r.brokerReportMs);
   const perGrant = m((r) => r.perGrantMs);
@@ -141,17 +143,17 @@ export function vaultS4Markdown(runs: S4Run[], options: VaultS4Options): string 
   const calls = runs[0]?.brokerCalls ?? {};
   const callText = Object.entries(calls).sort().map(([k, v]) => `${k} ${v}`).join(', ');
   const lines = [
-    `### S4 — revoke an incident of ${S4_GRANTS} Vault grants (half tokens, half database leases; fake Vault in its own process; log level ${options.logLevel})`,
+    `### S4 — revoke an incident of ${n} Vault grants (half tokens, half database leases; fake Vault in its own process; log level ${options.logLevel})`,
     '',
     `${options.runs} runs; medians over runs. Broker revocation settings are the production defaults (batch 64, concurrency 16); Vault confirmConcurrency ${options.confirmConcurrency ?? 16}; fake Vault latency ${options.vaultLatencyMs ?? 0} ms per request.`,
     '',
     '| series | ms | Vault calls |',
     '|---|---:|---|',
-    `| broker: close → all ${S4_GRANTS} revoked and confirmed (report close_to_all_revoked_ms) | ${ms(broker)} | ${callText} |`,
+    `| broker: close → all ${n} revoked and confirmed (report close_to_all_revoked_ms) | ${ms(broker)} | ${callText} |`,
     `| broker: the same, wall time seen by polling every ${POLL_MS} ms | ${ms(m((r) => r.brokerWallMs))} | |`,
     `| direct, per grant: the same revocations sent to the fake, concurrency ${CONCURRENCY} | ${ms(perGrant)} | ${runs[0]?.perGrantCalls ?? 0} revokes |`,
-    `| direct, provider: revokeIncident in-process (parent revoke + ${S4_GRANTS} receipts) | ${ms(provider)} | |`,
-    `| direct, one parent-token revoke (Vault cascades to ${S4_GRANTS} children and their leases) | ${ms(m((r) => r.parentOnlyMs))} | 1 revoke |`,
+    `| direct, provider: revokeIncident in-process (parent revoke + ${n} receipts) | ${ms(provider)} | |`,
+    `| direct, one parent-token revoke (Vault cascades to ${n} children and their leases) | ${ms(m((r) => r.parentOnlyMs))} | 1 revoke |`,
     '',
     '| derived | value |',
     '|---|---:|',
