@@ -4,14 +4,15 @@
  *
  *   npm run bench -- [--scenario s1] [--requests 2000] [--runs 3] [--warmup 200]
  *                    [--log-level warn|info] [--store memory|redis] [--cpu-prof-dir DIR]
- *                    [--confirm-concurrency N] [--vault-latency-ms N] [--grants N]
+ *                    [--confirm-concurrency N] [--receipt-lanes N] [--vault-latency-ms N] [--grants N]
  *
  * --log-level info runs the broker at its production default level, which writes one access-log
  * line per request; warn (the default) leaves that out. --store redis runs S1 on a redis-server
  * the bench starts on a free port (never the shared one on 6379). --cpu-prof-dir runs the broker child with
  * `node --cpu-prof` and writes its .cpuprofile there when the child exits. --confirm-concurrency
  * sets the Vault provider's confirmConcurrency (default 16) for the Vault scenarios, broker and
- * direct baseline alike; --vault-latency-ms adds latency to every fake Vault request in S4 and S5
+ * direct baseline alike; --receipt-lanes sets the broker's revocation.receiptLanesWhileServing
+ * (default 2); --vault-latency-ms adds latency to every fake Vault request in S4 and S5
  * (S1 for Vault always runs 0 and 20 ms); --grants sets the size of the incident S4 closes
  * (default 1000; PERFORMANCE.md also asks for 10 000).
  */
@@ -28,7 +29,7 @@ import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
 import { runVaultS5, vaultS5Markdown } from './vault_s5.js';
 
 /** Every scenario takes the command line's options: S1's, and the Vault provider's confirmConcurrency. */
-type CommonOptions = S1Options & { readonly confirmConcurrency?: number; readonly vaultLatencyMs?: number; readonly grants?: number };
+type CommonOptions = S1Options & { readonly confirmConcurrency?: number; readonly receiptLanes?: number; readonly vaultLatencyMs?: number; readonly grants?: number };
 
 interface Scenario {
   readonly title: string;
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
       store: { type: 'string' },
       'cpu-prof-dir': { type: 'string' },
       'confirm-concurrency': { type: 'string' },
+      'receipt-lanes': { type: 'string' },
       'vault-latency-ms': { type: 'string' },
       grants: { type: 'string' },
     },
@@ -103,6 +105,7 @@ async function main(): Promise<void> {
     store,
     ...(values['cpu-prof-dir'] ? { cpuProfDir: resolve(values['cpu-prof-dir']) } : {}),
     ...(values['confirm-concurrency'] ? { confirmConcurrency: positiveInt('confirm-concurrency', values['confirm-concurrency'], 16, 64) } : {}),
+    ...(values['receipt-lanes'] ? { receiptLanes: positiveInt('receipt-lanes', values['receipt-lanes'], 2, 256) } : {}),
     ...(values['vault-latency-ms'] ? { vaultLatencyMs: positiveInt('vault-latency-ms', values['vault-latency-ms'], 1, 1000) } : {}),
     ...(values.grants ? { grants: positiveInt('grants', values.grants, 1000, 100_000) } : {}),
   };

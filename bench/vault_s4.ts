@@ -23,7 +23,7 @@ const DEFAULT_GRANTS = 1000;
 const CONCURRENCY = 16;
 const POLL_MS = 250;
 
-export interface VaultS4Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly vaultLatencyMs?: number; readonly grants?: number }
+export interface VaultS4Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly receiptLanes?: number; readonly vaultLatencyMs?: number; readonly grants?: number }
 
 interface S4Run {
   readonly brokerReportMs: number;
@@ -40,7 +40,7 @@ const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - st
 async function runOnce(options: VaultS4Options, index: number): Promise<S4Run> {
   const n = options.grants ?? DEFAULT_GRANTS;
   // Broker: N grants over HTTP, then close and wait for all revoked.
-  const bench = await startVaultBench({ latencyMs: options.vaultLatencyMs ?? 0, logLevel: options.logLevel, maxSockets: CONCURRENCY, incidentId: `INC-BENCH-VS4-${index}`, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}), ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }) });
+  const bench = await startVaultBench({ latencyMs: options.vaultLatencyMs ?? 0, logLevel: options.logLevel, maxSockets: CONCURRENCY, incidentId: `INC-BENCH-VS4-${index}`, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}), ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }), ...(options.receiptLanes === undefined ? {} : { receiptLanes: options.receiptLanes }) });
   const { fake, broker, provider, http: agent, incidentId, operatorHeaders: opHeaders } = bench;
   try {
     await runLimited([...Array(n).keys()], 8, async (i) => {
@@ -145,7 +145,7 @@ export function vaultS4Markdown(runs: S4Run[], options: VaultS4Options): string 
   const lines = [
     `### S4 — revoke an incident of ${n} Vault grants (half tokens, half database leases; fake Vault in its own process; log level ${options.logLevel})`,
     '',
-    `${options.runs} runs; medians over runs. Broker revocation settings are the production defaults (batch 64, concurrency 16); Vault confirmConcurrency ${options.confirmConcurrency ?? 16}; fake Vault latency ${options.vaultLatencyMs ?? 0} ms per request.`,
+    `${options.runs} runs; medians over runs. Broker revocation settings are the production defaults (batch 64, concurrency 16); Vault confirmConcurrency ${options.confirmConcurrency ?? 16}, receipt lanes while serving ${options.receiptLanes ?? 2}; fake Vault latency ${options.vaultLatencyMs ?? 0} ms per request.`,
     '',
     '| series | ms | Vault calls |',
     '|---|---:|---|',

@@ -21,7 +21,7 @@ const BASELINE_REQUESTS = 300;
 const WARMUP = 100;
 const POLL_MS = 100;
 
-export interface VaultS5Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly vaultLatencyMs?: number }
+export interface VaultS5Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly receiptLanes?: number; readonly vaultLatencyMs?: number }
 
 interface Series { readonly broker: Summary; readonly direct: Summary }
 interface S5Run { readonly alone: Series; readonly during: Series; readonly closeMs: number }
@@ -31,7 +31,7 @@ const elapsedNs = (start: bigint): bigint => process.hrtime.bigint() - start;
 async function runOnce(options: VaultS5Options, index: number): Promise<S5Run> {
   const closing = `INC-BENCH-VS5-CLOSE-${index}`;
   const issuing = `INC-BENCH-VS5-ISSUE-${index}`;
-  const bench = await startVaultBench({ latencyMs: options.vaultLatencyMs ?? 0, logLevel: options.logLevel, maxSockets: 8, incidentId: closing, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}), ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }) });
+  const bench = await startVaultBench({ latencyMs: options.vaultLatencyMs ?? 0, logLevel: options.logLevel, maxSockets: 8, incidentId: closing, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}), ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }), ...(options.receiptLanes === undefined ? {} : { receiptLanes: options.receiptLanes }) });
   const { broker, http: pool, operatorHeaders, agentHeaders } = bench;
   // The measured requests get a connection of their own, as one sequential client would.
   const single = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -123,7 +123,7 @@ export function vaultS5Markdown(runs: S5Run[], options: VaultS5Options): string 
   const lines = [
     `### S5 — issuance latency while an incident of ${CLOSE_GRANTS} Vault grants is revoked (vault provider, fake Vault in its own process, memory store, log level ${options.logLevel})`,
     '',
-    `${options.runs} runs; medians over runs; Vault confirmConcurrency ${options.confirmConcurrency ?? 16}; fake Vault latency ${options.vaultLatencyMs ?? 0} ms per request. Sequential \`vault-read\` grants on a second incident over one connection, alternating with the same provider call made directly from the bench process against the same fake. S1 alone is ${BASELINE_REQUESTS} pairs (half before, half after the close); S5 is every pair made while the close ran.`,
+    `${options.runs} runs; medians over runs; Vault confirmConcurrency ${options.confirmConcurrency ?? 16}, receipt lanes while serving ${options.receiptLanes ?? 2}; fake Vault latency ${options.vaultLatencyMs ?? 0} ms per request. Sequential \`vault-read\` grants on a second incident over one connection, alternating with the same provider call made directly from the bench process against the same fake. S1 alone is ${BASELINE_REQUESTS} pairs (half before, half after the close); S5 is every pair made while the close ran.`,
     '',
     '| series | requests | p50 µs | p99 µs | mean µs |',
     '|---|---:|---:|---:|---:|',

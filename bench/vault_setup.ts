@@ -35,12 +35,13 @@ export function vaultSection(fake: FakeVaultChild, confirmConcurrency?: number):
   };
 }
 
-export function startVaultBrokerChild(fake: FakeVaultChild, logLevel: LogLevel, cpuProfDir?: string, confirmConcurrency?: number): Promise<BrokerChild> {
+export function startVaultBrokerChild(fake: FakeVaultChild, logLevel: LogLevel, cpuProfDir?: string, confirmConcurrency?: number, receiptLanes?: number): Promise<BrokerChild> {
   return startBrokerChild({
     logLevel,
     ...(cpuProfDir ? { cpuProfDir } : {}),
     configure: (config) => ({
       ...config,
+      ...(receiptLanes === undefined ? {} : { revocation: { ...(config.revocation as Record<string, unknown>), receiptLanesWhileServing: receiptLanes } }),
       providers: { ...(config.providers as Record<string, unknown>), vault: vaultSection(fake, confirmConcurrency) },
       profiles: VAULT_BENCH_PROFILES,
     }),
@@ -76,9 +77,9 @@ export interface VaultBench {
   stop(): Promise<void>;
 }
 
-export async function startVaultBench(options: { latencyMs: number; logLevel: LogLevel; maxSockets: number; incidentId: string; cpuProfDir?: string; confirmConcurrency?: number }): Promise<VaultBench> {
+export async function startVaultBench(options: { latencyMs: number; logLevel: LogLevel; maxSockets: number; incidentId: string; cpuProfDir?: string; confirmConcurrency?: number; receiptLanes?: number }): Promise<VaultBench> {
   const fake = await startFakeVaultChild({ latencyMs: options.latencyMs });
-  const broker = await startVaultBrokerChild(fake, options.logLevel, options.cpuProfDir, options.confirmConcurrency).catch(async (err: unknown) => { await fake.stop(); throw err; });
+  const broker = await startVaultBrokerChild(fake, options.logLevel, options.cpuProfDir, options.confirmConcurrency, options.receiptLanes).catch(async (err: unknown) => { await fake.stop(); throw err; });
   const http = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
   const provider = await directVaultProvider(fake, options.confirmConcurrency);
   const stop = async (): Promise<void> => {

@@ -4,7 +4,9 @@
  */
 import express, { type Express } from 'express';
 import type { HttpDeps } from './http/deps.js';
+import type { ForegroundLanes } from './background_lanes.js';
 import { errorHandler, notFound } from './http/middleware/error_handler.js';
+import { foreground } from './http/middleware/foreground.js';
 import { requestContext } from './http/middleware/request_context.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { grantRoutes } from './http/routes/grants.js';
@@ -16,6 +18,8 @@ import { profileRoutes } from './http/routes/profiles.js';
 export interface AppOptions {
   /** /readyz answers 503 while true, so load balancers drain the broker first. */
   readonly isShuttingDown: () => boolean;
+  /** Requests in flight narrow background work (revocation receipts); absent: nothing is narrowed. */
+  readonly lanes?: Pick<ForegroundLanes, 'enterForeground'>;
 }
 
 export function createApp(deps: HttpDeps, options: AppOptions): Express {
@@ -24,6 +28,7 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.set('trust proxy', deps.config.server.trustProxy);
   app.set('etag', false);
 
+  if (options.lanes) app.use(foreground(options.lanes));
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(express.json({ limit: deps.config.server.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
 

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtInProviders } from '../providers/index.js';
 import { createApp } from './app.js';
+import { createBackgroundLanes } from './background_lanes.js';
 import { createAuditLog } from './audit/audit_log.js';
 import { createCatalog, type AnyProviderFactory } from './catalog/catalog.js';
 import { defaultConfigPath, loadConfigFile } from './config/load.js';
@@ -70,7 +71,9 @@ export async function startBroker(config: Config, options: StartOptions): Promis
       now,
       onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
     }), (kind, code) => metrics.tokenRefusals.inc({ kind, code }));
-    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS });
+    // Revocation receipts yield to requests in flight (background_lanes.ts).
+    const lanes = createBackgroundLanes(config.revocation.receiptLanesWhileServing);
+    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS, background: lanes });
     cleanup.unshift(() => catalog.close());
     const audit = createAuditLog(store, logger);
     const base = { config, store, catalog, audit, metrics, logger, now };
@@ -79,7 +82,7 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     const deps = { ...base, identity, nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined };
 
     let shuttingDown = false;
-    const app = createApp(deps, { isShuttingDown: () => shuttingDown });
+    const app = createApp(deps, { isShuttingDown: () => shuttingDown, lanes });
     const server = createServer(app);
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;

@@ -27,12 +27,26 @@ export interface ProviderLogger {
   error(obj: object, msg?: string): void;
 }
 
+/**
+ * Where a provider runs upstream calls that nobody is waiting on, such as confirming, after an
+ * incident's one revoke call, that each credential is dead (receipts). Each call takes a lane.
+ * While the broker serves no request the lanes are unbounded (the provider's own concurrency
+ * limits apply); while it serves one they narrow but never stop, so a large close cannot crowd
+ * grant requests off the event loop they share (docs/performance.md, S5). Never for the revoke
+ * call itself: that must not wait.
+ */
+export interface BackgroundLanes {
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+
 export interface ProviderDeps {
   readonly logger: ProviderLogger;
   /** Milliseconds since the epoch; injectable for tests. */
   readonly now: () => number;
   /** True when the broker runs its embedded development default. */
   readonly devMode: boolean;
+  /** Absent: background work runs at once (tests, tools). */
+  readonly background?: BackgroundLanes;
 }
 
 export interface AgentRef {

@@ -44,7 +44,7 @@ export async function createVaultProvider(config: VaultConfig, deps: ProviderDep
   const fingerprintKey = randomBytes(32);
   const fingerprint = (accessor: string): string => createHmac('sha256', fingerprintKey).update(accessor).digest('base64url').slice(0, 12);
   const parents = createIncidentParents({ client, config, logger: deps.logger, now: deps.now, fingerprint });
-  const revokeDeps = { client, parents, logger: deps.logger, fingerprint, confirmConcurrency: config.confirmConcurrency, namespace: config.namespace ?? '' };
+  const revokeDeps = { client, parents, logger: deps.logger, fingerprint, confirmConcurrency: config.confirmConcurrency, namespace: config.namespace ?? '', ...(deps.background ? { background: deps.background } : {}) };
 
   try {
     await session.token(AbortSignal.timeout(config.requestTimeoutMs));

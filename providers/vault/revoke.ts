@@ -11,7 +11,7 @@
  * Never revoke-force: it abandons the upstream secret (SECURITY.md §3). Failures throw; the
  * queue retries with backoff and escalates past the deadline.
  */
-import { BrokerError, providerFailed, type GrantRef, type ProviderLogger, type RevocationReceipt } from '../../src/sdk.js';
+import { BrokerError, providerFailed, type BackgroundLanes, type GrantRef, type ProviderLogger, type RevocationReceipt } from '../../src/sdk.js';
 import type { VaultClient } from './client.js';
 import { VaultCallError } from './errors.js';
 import type { IncidentParents } from './parents.js';
@@ -22,6 +22,8 @@ export interface RevokeDeps {
   readonly logger: ProviderLogger;
   readonly fingerprint: (accessor: string) => string;
   readonly confirmConcurrency: number;
+  /** Receipts after an incident revoke wait here for a lane (sdk.ts BackgroundLanes); absent: at once. */
+  readonly background?: BackgroundLanes;
   /** The namespace this provider talks to ('' for none); a handle from another cannot be revoked or confirmed here. */
   readonly namespace: string;
 }
@@ -138,7 +140,12 @@ export async function revokeIncidentGrants(deps: RevokeDeps, incidentId: string,
   const lanes = Array.from({ length: Math.min(deps.confirmConcurrency, handles.length) }, async () => {
     while (next < handles.length) {
       const { ref, handle } = handles[next++] as (typeof handles)[number];
-      const confirmed = await confirmDead(deps, ref.grantId, handle, signal);
+      // The parent revoke above already revoked this credential's tree (Vault finishes the leases
+      // on its own); this confirms it and backs up whatever outlived it. That can wait a little
+      // for requests in flight: background lanes narrow, they never stop.
+      const confirmed = deps.background
+        ? await deps.background.run(() => confirmDead(deps, ref.grantId, handle, signal))
+        : await confirmDead(deps, ref.grantId, handle, signal);
       const outcome = outcomeByParent.get(handle.parentAccessor) === 'revoked' ? 'revoked' : 'already_dead';
       receipts.push({ grantId: ref.grantId, outcome, confirmed });
     }

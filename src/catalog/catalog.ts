@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import type { Config, ProfileConfig } from '../config/schema.js';
 import { ConfigError, formatIssues } from '../config/load.js';
 import type { Logger } from '../logging.js';
-import type { Provider, ProviderFactory } from '../sdk.js';
+import type { BackgroundLanes, Provider, ProviderFactory } from '../sdk.js';
 import { checkIssued, wrapProviderError } from './provider_boundary.js';
 import type { IssuedCredential, IssueRequest, RevocationReceipt, RevokeGrantRequest, RevokeIncidentRequest } from '../sdk.js';
 
@@ -39,6 +39,8 @@ export interface CatalogDeps {
   readonly devMode: boolean;
   /** Upper bound on one provider call. */
   readonly callTimeoutMs: number;
+  /** Passed to every provider (sdk.ts BackgroundLanes). */
+  readonly background?: BackgroundLanes;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each factory has its own config/param types; the catalog only passes validated values through.
@@ -81,7 +83,7 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
   try {
     for (const [name, { factory, config: providerConfig }] of configured) {
       const logger = deps.logger.child({ provider: name });
-      providers.set(name, await factory.create(providerConfig, { logger, now: deps.now, devMode: deps.devMode }));
+      providers.set(name, await factory.create(providerConfig, { logger, now: deps.now, devMode: deps.devMode, ...(deps.background ? { background: deps.background } : {}) }));
     }
   } catch (err) {
     await Promise.allSettled([...providers.values()].map((p) => p.close()));

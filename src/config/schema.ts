@@ -77,9 +77,15 @@ export const configSchema = z.object({
     /** An intent without a committed handle after this was never handed out. */
     issueTimeoutSeconds: duration.default(30),
     expirySweepSeconds: duration.default(5),
+    /**
+     * While the broker serves any request, at most this many background provider calls
+     * (revocation receipts) run at once; with none in flight they are not narrowed.
+     */
+    receiptLanesWhileServing: z.number().int().min(1).max(256).default(2),
   }).strict().default({
     concurrency: 16, batchSize: 64, pollIntervalMs: 250, leaseSeconds: 30, backoffInitialMs: 1000,
     backoffMaxMs: 60_000, maxPerSecond: 0, deadlineSeconds: 300, issueTimeoutSeconds: 30, expirySweepSeconds: 5,
+    receiptLanesWhileServing: 2,
   }),
 }).strict().superRefine((cfg, ctx) => {
   if (cfg.mode === 'production' && cfg.store.kind === 'memory') {

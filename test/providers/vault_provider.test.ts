@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { vaultConfigSchema, vaultProfileParamsSchema } from '../../providers/vault/config.js';
-import type { GrantRef, IssuedCredential, IssueRequest, Provider } from '../../src/sdk.js';
+import { createBackgroundLanes } from '../../src/background_lanes.js';
+import type { BackgroundLanes, GrantRef, IssuedCredential, IssueRequest, Provider } from '../../src/sdk.js';
 import type { VaultProfileParams } from '../../providers/vault/config.js';
 import { vaultApi } from '../fakes/vault/provision.js';
 import { DB_PARAMS, expectNoUnexpectedCalls, issueRequest, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
@@ -93,6 +94,48 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
 });
 
 describe('vault provider: revocation', () => {
+  it('confirms an incident close in background lanes: receipts narrow while the broker serves a request, the revoke does not wait', async () => {
+    fixture = await startVaultFixture();
+    const lanes = createBackgroundLanes(1);
+    let active = 0;
+    let widest = 0;
+    let calls = 0;
+    const recorded: BackgroundLanes = {
+      run: (work) => lanes.run(async () => {
+        calls += 1;
+        active += 1;
+        widest = Math.max(widest, active);
+        try { return await work(); } finally { active -= 1; }
+      }),
+    };
+    const provider = await fixture.provider({}, { background: recorded });
+    const closeOf = async (incidentId: string) => {
+      const refs: GrantRef[] = [];
+      for (let i = 0; i < 6; i++) {
+        const req = issueRequest(i % 2 ? DB_PARAMS : TOKEN_PARAMS, { incidentId });
+        refs.push(refOf(req, await provider.issue(req)));
+      }
+      calls = 0;
+      widest = 0;
+      return provider.revokeIncident!({ incidentId, grants: refs, signal: signal() });
+    };
+
+    // Idle broker: every receipt goes through the lanes, all at once.
+    const idle = await closeOf('INC-IDLE');
+    expect(idle.every((r) => r.outcome === 'revoked' && r.confirmed)).toBe(true);
+    expect([calls, widest]).toEqual([6, 6]);
+
+    // A request in flight: the parent revoke goes out at once, the receipts one at a time.
+    const leave = lanes.enterForeground();
+    fixture.fake.resetCounts();
+    const busy = await closeOf('INC-BUSY');
+    leave();
+    expect(busy).toHaveLength(6);
+    expect(busy.every((r) => r.outcome === 'revoked' && r.confirmed)).toBe(true);
+    expect([calls, widest]).toEqual([6, 1]);
+    expect(fixture.fake.count('auth/token/revoke-accessor')).toBe(1);
+  });
+
   it('closes an incident with one revoke-accessor per parent and no per-grant revokes; Vault cascades to children and leases', async () => {
     const { fx, provider } = await setup();
     const refs: GrantRef[] = [];
