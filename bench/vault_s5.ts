@@ -6,14 +6,16 @@
  *    again after it (the two halves pooled, so a drift of the machine hits the baseline too);
  *  - S5: the same sequential grants on B from the moment A's close is accepted until the report
  *    shows all N revoked; only requests that started during the close count.
+ * Each broker grant alternates with the same provider call made directly from this process, so
+ * the table also shows how much the fake Vault itself slowed during the close.
  * Target: p99 during the close ≤ 2× the p99 of S1 alone.
  */
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { runLimited } from '../src/revocation/revoke_jobs.js';
+import { AGENT_ISSUER } from '../test/support/test_config.js';
 import { httpCall, type LogLevel } from './broker_child.js';
 import { medianOfRuns, summarize, type Summary } from './stats.js';
-import { AGENT_ISSUER } from '../test/support/test_config.js';
 import { AGENT_ID, directSignal, profileParams, startVaultBench } from './vault_setup.js';
 
 const CLOSE_GRANTS = 1000;
