@@ -5,7 +5,9 @@
  * at once and the rest queue in order; after that the queue drains and background calls run
  * unbounded (their provider's own limit applies). The linger keeps the lanes narrow across the
  * short gaps of a stream of requests: without it, every gap let a full width of receipts out,
- * and the next request queued behind all of them.
+ * and the next request queued behind all of them. No call waits in the queue longer than
+ * `maxWaitMs`: past that it runs anyway, so a slow upstream under steady traffic still confirms a
+ * batch well within the catalog's call deadline instead of timing out and starting over.
  *
  * Why: a broker serves requests and revokes on one event loop. During a close of 1000 Vault grants
  * every step of a grant request that waits on I/O queued behind up to 16 ready receipt callbacks,
@@ -24,21 +26,26 @@ export interface ForegroundLanes extends BackgroundLanes {
 
 /** How long the lanes stay narrow after the last request ended. */
 export const DEFAULT_LINGER_MS = 50;
+/** The longest a background call waits for a lane before it runs anyway. */
+export const DEFAULT_MAX_WAIT_MS = 250;
 
-export function createBackgroundLanes(whileServing: number, lingerMs = DEFAULT_LINGER_MS): ForegroundLanes {
+export function createBackgroundLanes(whileServing: number, lingerMs = DEFAULT_LINGER_MS, maxWaitMs = DEFAULT_MAX_WAIT_MS): ForegroundLanes {
   if (!Number.isInteger(whileServing) || whileServing < 1) throw new Error(`background lanes while serving must be a positive integer, got ${whileServing}`);
   let foreground = 0;
   let running = 0;
   /** Date.now() until which the lanes stay narrow after the last request ended. */
   let narrowUntil = -Infinity;
   let widen: NodeJS.Timeout | undefined;
-  const queue: Array<() => void> = [];
+  /** Waiting calls in order; each starts when a lane frees up or its maxWaitMs is over. */
+  const queue: Array<{ start: () => void; timer: NodeJS.Timeout }> = [];
 
   const capacity = (): number => (foreground > 0 || Date.now() < narrowUntil ? whileServing : Infinity);
   const pump = (): void => {
     while (queue.length > 0 && running < capacity()) {
+      const next = queue.shift() as (typeof queue)[number];
+      clearTimeout(next.timer);
       running += 1;
-      (queue.shift() as () => void)();
+      next.start();
     }
   };
   /** Widens once the linger is over (later requests may have moved it on), if work is waiting. */
@@ -55,8 +62,24 @@ export function createBackgroundLanes(whileServing: number, lingerMs = DEFAULT_L
 
   return {
     async run<T>(work: () => Promise<T>): Promise<T> {
-      if (running < capacity() && queue.length === 0) running += 1;
-      else await new Promise<void>((resolve) => queue.push(resolve));
+      if (running < capacity() && queue.length === 0) {
+        running += 1;
+      } else {
+        await new Promise<void>((resolve) => {
+          const entry = {
+            start: resolve,
+            // Waited long enough: run beside the narrowed lanes rather than not at all.
+            timer: setTimeout(() => {
+              const at = queue.indexOf(entry);
+              if (at === -1) return;
+              queue.splice(at, 1);
+              running += 1;
+              resolve();
+            }, maxWaitMs),
+          };
+          queue.push(entry);
+        });
+      }
       try {
         return await work();
       } finally {

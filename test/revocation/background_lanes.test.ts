@@ -1,7 +1,7 @@
 /**
  * Background lanes (src/background_lanes.ts): unbounded while no request is in flight, narrowed to
- * `whileServing` while one is and for the linger after it, never stopped, and widened again
- * (queued work released in order) after that. Driven with promises the test resolves itself and
+ * `whileServing` while one is and for the linger after it, never stopped (no call waits longer
+ * than maxWaitMs), and widened again (queued work released in order) after that. Driven with promises the test resolves itself and
  * vitest's fake clock: no real waiting.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -110,6 +110,27 @@ describe('background lanes', () => {
     release(2);
     release(3);
     await expect(Promise.all(all)).resolves.toEqual([1, 2, 3]);
+  });
+
+  it('runs a call that waited maxWaitMs for a lane anyway, so steady traffic cannot stall it', async () => {
+    vi.useFakeTimers();
+    const lanes = createBackgroundLanes(1, 50, 250);
+    const started: number[] = [];
+    const { work, release } = gatedWork(started);
+    const leave = lanes.enterForeground();
+    const first = lanes.run(work(1));
+    await settle();
+    await vi.advanceTimersByTimeAsync(100);
+    const later = [2, 3].map((id) => lanes.run(work(id)));
+    await vi.advanceTimersByTimeAsync(249);
+    expect(started).toEqual([1]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(started).toEqual([1, 2, 3]);
+    expect(lanes.state()).toEqual({ foreground: 1, running: 3, queued: 0 });
+    for (const id of [1, 2, 3]) release(id);
+    await expect(Promise.all([first, ...later])).resolves.toEqual([1, 2, 3]);
+    leave();
+    expect(lanes.state()).toEqual({ foreground: 0, running: 0, queued: 0 });
   });
 
   it('frees the lane when work fails, and passes the failure on', async () => {
