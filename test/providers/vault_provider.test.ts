@@ -96,7 +96,9 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
 describe('vault provider: revocation', () => {
   it('confirms an incident close in background lanes: receipts narrow while the broker serves a request, the revoke does not wait', async () => {
     fixture = await startVaultFixture();
-    const lanes = createBackgroundLanes(1);
+    // One lane while serving; no linger; a max wait far beyond this test, so a slow machine cannot
+    // let a receipt bypass the narrowed lane and widen what the test measures.
+    const lanes = createBackgroundLanes(1, 0, 60_000);
     let active = 0;
     let widest = 0;
     let calls = 0;
