@@ -25,9 +25,9 @@ export interface ForegroundLanes extends BackgroundLanes {
 }
 
 /** How long the lanes stay narrow after the last request ended. */
-export const DEFAULT_LINGER_MS = 50;
+const DEFAULT_LINGER_MS = 50;
 /** The longest a background call waits for a lane before it runs anyway. */
-export const DEFAULT_MAX_WAIT_MS = 250;
+const DEFAULT_MAX_WAIT_MS = 250;
 
 export function createBackgroundLanes(whileServing: number, lingerMs = DEFAULT_LINGER_MS, maxWaitMs = DEFAULT_MAX_WAIT_MS): ForegroundLanes {
   if (!Number.isInteger(whileServing) || whileServing < 1) throw new Error(`background lanes while serving must be a positive integer, got ${whileServing}`);

@@ -11,6 +11,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
   BrokerError,
+  type BackgroundLanes,
   type Provider,
   type ProviderDeps,
   type ProviderFactory,
@@ -35,6 +36,9 @@ export interface VaultProviderOptions {
   readonly scheduler?: Scheduler;
 }
 
+/** Without the broker's lanes (tests, tools), background work runs at once. */
+const runAtOnce: BackgroundLanes = { run: (work) => work() };
+
 export async function createVaultProvider(config: VaultConfig, deps: ProviderDeps, options: VaultProviderOptions = {}): Promise<Provider<VaultProfileParams>> {
   const caPem = config.caFile === undefined ? undefined : await readCa(config.caFile);
   const http = createVaultHttp(config, caPem);
@@ -44,7 +48,7 @@ export async function createVaultProvider(config: VaultConfig, deps: ProviderDep
   const fingerprintKey = randomBytes(32);
   const fingerprint = (accessor: string): string => createHmac('sha256', fingerprintKey).update(accessor).digest('base64url').slice(0, 12);
   const parents = createIncidentParents({ client, config, logger: deps.logger, now: deps.now, fingerprint });
-  const revokeDeps = { client, parents, logger: deps.logger, fingerprint, confirmConcurrency: config.confirmConcurrency, namespace: config.namespace ?? '', ...(deps.background ? { background: deps.background } : {}) };
+  const revokeDeps = { client, parents, logger: deps.logger, fingerprint, confirmConcurrency: config.confirmConcurrency, namespace: config.namespace ?? '', background: deps.background ?? runAtOnce };
 
   try {
     await session.token(AbortSignal.timeout(config.requestTimeoutMs));

@@ -22,8 +22,8 @@ export interface RevokeDeps {
   readonly logger: ProviderLogger;
   readonly fingerprint: (accessor: string) => string;
   readonly confirmConcurrency: number;
-  /** Receipts after an incident revoke wait here for a lane (sdk.ts BackgroundLanes); absent: at once. */
-  readonly background?: BackgroundLanes;
+  /** Receipts after an incident revoke wait here for a lane (sdk.ts BackgroundLanes). */
+  readonly background: BackgroundLanes;
   /** The namespace this provider talks to ('' for none); a handle from another cannot be revoked or confirmed here. */
   readonly namespace: string;
 }
@@ -143,9 +143,7 @@ export async function revokeIncidentGrants(deps: RevokeDeps, incidentId: string,
       // The parent revoke above already revoked this credential's tree (Vault finishes the leases
       // on its own); this confirms it and backs up whatever outlived it. That can wait a little
       // for requests in flight: background lanes narrow, they never stop.
-      const confirmed = deps.background
-        ? await deps.background.run(() => confirmDead(deps, ref.grantId, handle, signal))
-        : await confirmDead(deps, ref.grantId, handle, signal);
+      const confirmed = await deps.background.run(() => confirmDead(deps, ref.grantId, handle, signal));
       const outcome = outcomeByParent.get(handle.parentAccessor) === 'revoked' ? 'revoked' : 'already_dead';
       receipts.push({ grantId: ref.grantId, outcome, confirmed });
     }

@@ -52,7 +52,7 @@ export interface RequestPromiseLike {
   defaults(defaults: unknown): (options: NodeVaultRequest) => Promise<NodeVaultResponse>;
 }
 
-export class TransportError extends Error {
+class TransportError extends Error {
   override readonly name = 'TransportError';
   constructor(readonly code: string, message: string) {
     super(message);
