@@ -1,13 +1,17 @@
 /**
  * createApp(deps) builds the express app without listening (STYLE.md #7); main.ts owns the server.
- * JSON bodies are capped by config before parsing; every error leaves through errorHandler.
+ * Bodies are parsed by the routes that take one (middleware/json_body.ts), capped by config
+ * before parsing; every error leaves through errorHandler.
  */
 import express, { type Express } from 'express';
 import type { HttpDeps } from './http/deps.js';
 import type { ForegroundLanes } from './background_lanes.js';
-import { errorHandler, notFound } from './http/middleware/error_handler.js';
+import { errorHandler } from './http/middleware/error_handler.js';
 import { foreground } from './http/middleware/foreground.js';
+import { answerOptions, noRoute } from './http/middleware/no_route.js';
 import { requestContext } from './http/middleware/request_context.js';
+import { OPERATIONS } from './http/openapi.js';
+import { createRouteMatcher } from './http/route_table.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { grantRoutes } from './http/routes/grants.js';
 import { incidentRoutes } from './http/routes/incidents.js';
@@ -29,8 +33,8 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.set('etag', false);
 
   if (options.lanes) app.use(foreground(options.lanes));
-  app.use(requestContext(deps.logger, deps.metrics));
-  app.use(express.json({ limit: deps.config.server.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(requestContext(deps.logger, deps.metrics, createRouteMatcher(OPERATIONS)));
+  app.use(answerOptions);
 
   app.use(opsRoutes(deps, options.isShuttingDown));
   app.use(oauthRoutes(deps));
@@ -39,7 +43,7 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.use('/v1/profiles', profileRoutes(deps));
   app.use('/v1/audit', auditRoutes(deps));
 
-  app.use(notFound);
+  app.use(noRoute);
   app.use(errorHandler(deps.logger));
   return app;
 }

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { builtInProviders } from '../providers/index.js';
 import { createApp } from './app.js';
+import { answerClientErrors } from './http/client_errors.js';
 import { createAuditLog } from './audit/audit_log.js';
 import { createBackgroundLanes } from './background_lanes.js';
 import { createCatalog, type AnyProviderFactory } from './catalog/catalog.js';
@@ -46,6 +47,9 @@ export interface RunningBroker {
   stop(): Promise<void>;
 }
 
+/** Node's own limits (docs/operations.md "HTTP limits"): headers must arrive within 10 s, a whole request within 30 s. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 /** Provider calls are bounded; a hung upstream becomes ERR_PROVIDER_UNAVAILABLE. */
 const PROVIDER_CALL_TIMEOUT_MS = 10_000;
 
@@ -83,9 +87,10 @@ export async function startBroker(config: Config, options: StartOptions): Promis
 
     let shuttingDown = false;
     const app = createApp(deps, { isShuttingDown: () => shuttingDown, lanes });
-    const server = createServer(app);
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
+    const server = createServer({ maxHeaderSize: config.server.maxHeaderBytes }, app);
+    server.headersTimeout = HEADERS_TIMEOUT_MS;
+    server.requestTimeout = REQUEST_TIMEOUT_MS;
+    answerClientErrors(server, logger, metrics);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? config.server.port, config.server.host, () => resolve());

@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface Metrics {
   readonly registry: Registry;
   readonly httpRequestSeconds: Histogram<'method' | 'route' | 'status'>;
+  readonly httpParserRefusals: Counter<'code'>;
   readonly grantsIssued: Counter<'profile' | 'provider'>;
   readonly grantsDenied: Counter<'code'>;
   readonly revocations: Counter<'provider' | 'outcome'>;
@@ -32,6 +33,7 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    httpParserRefusals: new Counter({ name: 'quartermaster_http_parser_refusals_total', help: 'Requests Node\'s HTTP parser refused before routing (headers too large, timeout, malformed), by error code.', labelNames: ['code'], registers: [registry] }),
     grantsIssued: new Counter({ name: 'quartermaster_grants_issued_total', help: 'Credentials handed out.', labelNames: ['profile', 'provider'], registers: [registry] }),
     grantsDenied: new Counter({ name: 'quartermaster_grants_denied_total', help: 'Grant requests refused, by error code.', labelNames: ['code'], registers: [registry] }),
     revocations: new Counter({ name: 'quartermaster_revocations_total', help: 'Grants that reached a terminal revocation outcome.', labelNames: ['provider', 'outcome'], registers: [registry] }),

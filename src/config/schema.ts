@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { identitySchema } from './identity_schema.js';
 
 const duration = z.number().int().positive();
+/** Request line and headers other than Authorization: `Bearer `, Host, Content-Type, proxies' X-Forwarded-*… */
+export const HEADER_ROOM_BYTES = 4096;
 const filePath = z.string().min(1);
 export const profileSchema = z.object({
   provider: z.string().min(1),
@@ -36,9 +38,15 @@ export const configSchema = z.object({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65_535).default(8080),
     bodyLimitBytes: duration.max(1024 * 1024).default(64 * 1024),
+    /**
+     * Node's limit on the request line plus all headers (http.createServer maxHeaderSize); above
+     * it Node answers 431 before routing. Must leave room for a bearer token of
+     * identity.maxTokenBytes.
+     */
+    maxHeaderBytes: z.number().int().min(8192).max(256 * 1024).default(16 * 1024),
     shutdownGraceSeconds: duration.default(20),
     trustProxy: z.boolean().default(false),
-  }).strict().default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, shutdownGraceSeconds: 20, trustProxy: false }),
+  }).strict().default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, maxHeaderBytes: 16_384, shutdownGraceSeconds: 20, trustProxy: false }),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   }).strict().default({ level: 'info' }),
@@ -88,6 +96,15 @@ export const configSchema = z.object({
     receiptLanesWhileServing: 2,
   }),
 }).strict().superRefine((cfg, ctx) => {
+  // A token the verifier would accept must fit in a request Node's parser accepts, with room for
+  // the request line and the other headers; otherwise such agents get a bare 431.
+  if (cfg.identity.maxTokenBytes + HEADER_ROOM_BYTES > cfg.server.maxHeaderBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['identity', 'maxTokenBytes'],
+      message: `must be at most server.maxHeaderBytes (${cfg.server.maxHeaderBytes}) minus ${HEADER_ROOM_BYTES} bytes for the request line and other headers; raise server.maxHeaderBytes`,
+    });
+  }
   if (cfg.mode === 'production' && cfg.store.kind === 'memory') {
     ctx.addIssue({ code: 'custom', path: ['store', 'kind'], message: 'the memory store loses every grant on restart; production mode requires redis' });
   }

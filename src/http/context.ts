@@ -2,9 +2,12 @@
 import type { Response } from 'express';
 import type { AgentIdentity, OperatorIdentity } from '../identity/types.js';
 import type { Logger } from '../logging.js';
+import type { MatchedRoute } from './route_table.js';
 
 interface Locals {
   requestId?: string;
+  /** The route pattern this request is for (null: no route has its path), set by requestContext. */
+  route?: MatchedRoute | null;
   /** Built on first read by requestContext, from the request id and logBindings. */
   readonly log?: Logger;
   /** Fields every later line of this request's log carries (e.g. the authenticated subject). */
@@ -32,6 +35,9 @@ export function operatorOf(res: Response): OperatorIdentity {
   if (!operator) throw new Error('operator missing: requireOperator step not mounted');
   return operator;
 }
+
+/** The route table's match for this request; undefined before requestContext ran. */
+export const matchedRouteOf = (res: Response): MatchedRoute | null | undefined => locals(res).route;
 
 /** The fields bindRequestLog added so far (a new object after each call). */
 export const logBindingsOf = (res: Response): Readonly<Record<string, string>> | undefined => locals(res).logBindings;

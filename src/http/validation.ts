@@ -1,15 +1,23 @@
 /** Request validation: zod schemas, strict objects, errors that name the offending field. */
 import { z } from 'zod';
 import { BrokerError } from '../errors.js';
+import { hasUnsafeCharacters } from '../logging.js';
 import { SEVERITIES } from '../model.js';
 
 /** Incident ids come from external systems; keep them printable, bounded and key-safe. */
 export const incidentIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit');
 export const grantIdSchema = z.string().regex(/^grt_[A-Za-z0-9_-]{22}$/, 'not a grant id');
 
+/**
+ * Free text from clients (titles, purposes) is shown in reports, logs and later a console: no
+ * control or format characters (NUL, ANSI escapes, bidi overrides), as identity refuses them in
+ * subjects (logging.ts hasUnsafeCharacters).
+ */
+const plainText = (max: number) => z.string().min(1).max(max).refine((text) => !hasUnsafeCharacters(text), 'must not contain control or format characters');
+
 export const openIncidentBody = z.object({
   id: incidentIdSchema,
-  title: z.string().min(1).max(500),
+  title: plainText(500),
   severity: z.enum(SEVERITIES),
 }).strict();
 
@@ -17,7 +25,7 @@ export const grantRequestBody = z.object({
   incident_id: incidentIdSchema,
   profile: z.string().min(1).max(64),
   ttl_seconds: z.number().int().positive().max(7 * 86_400).optional(),
-  purpose: z.string().trim().min(1).max(500),
+  purpose: z.string().trim().pipe(plainText(500)),
 }).strict();
 
 /** `?grants=false` leaves the grant list out of an incident's report (pollers of large incidents). */

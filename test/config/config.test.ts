@@ -75,4 +75,15 @@ describe('config', () => {
   it('names an unreadable file without echoing its content', () => {
     expect(() => loadConfigFile('/nonexistent/quartermaster.yaml')).toThrow(/cannot read file: ENOENT/);
   });
+
+  it('refuses an identity.maxTokenBytes that would not fit in a request Node accepts', () => {
+    const ok = testConfigObject();
+    const identity = ok.identity as Record<string, unknown>;
+    const fits = { ...ok, identity: { ...identity, maxTokenBytes: 12_288 }, server: { ...(ok.server as object), maxHeaderBytes: 16_384 } };
+    expect(() => parseConfig(stringify(fits))).not.toThrow();
+    const tooBig = { ...fits, identity: { ...identity, maxTokenBytes: 12_289 } };
+    expect(problemsOf(stringify(tooBig))).toEqual([expect.stringMatching(/^identity\.maxTokenBytes: must be at most server\.maxHeaderBytes \(16384\) minus 4096 bytes/u)]);
+    const raised = { ...tooBig, server: { ...(ok.server as object), maxHeaderBytes: 32_768 } };
+    expect(() => parseConfig(stringify(raised))).not.toThrow();
+  });
 });

@@ -24,7 +24,7 @@ it('tags the access line with the request id and the authenticated agent', async
   const granted = await qm.request('POST', '/v1/grants', { token: await qm.agentToken(AGENT), body: { incident_id: 'INC-LOG', profile: 'demo', purpose: 'p' } });
   expect(granted.status).toBe(201);
   const lines = linesOf(String(granted.headers.get('x-request-id')));
-  expect(lines.find((l) => l.msg === 'request')).toMatchObject({ agent: AGENT, route: '/v1/grants/', status: 201 });
+  expect(lines.find((l) => l.msg === 'request')).toMatchObject({ agent: AGENT, route: '/v1/grants', status: 201 });
   expect(lines.every((l) => l.agent === AGENT)).toBe(true);
 });
 
@@ -34,5 +34,7 @@ it('keeps the request id on a refusal before authentication, with no subject', a
   expect(refused.headers.get('x-request-id')).toBe('test-request-0001');
   const lines = linesOf('test-request-0001');
   expect(lines.map((l) => l.msg)).toEqual(['request refused', 'request']);
+  // Both lines name the route pattern (the refusal used to be logged with the router's "/").
+  expect(lines.map((l) => l.route)).toEqual(['/v1/grants', '/v1/grants']);
   expect(lines.some((l) => 'agent' in l || 'operator' in l)).toBe(false);
 });

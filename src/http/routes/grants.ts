@@ -6,6 +6,7 @@ import { issueGrant } from '../../grants/issue_grant.js';
 import { releaseGrant } from '../../grants/release_grant.js';
 import { agentOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
+import { jsonBody } from '../middleware/json_body.js';
 import { requireAgent } from '../steps/authenticate.js';
 import { grantIdSchema, grantListQuery, grantRequestBody, parseWith } from '../validation.js';
 
@@ -13,7 +14,7 @@ export function grantRoutes(deps: HttpDeps): Router {
   const router = Router();
   const agent = requireAgent(deps.identity);
 
-  router.post('/', agent, async (req, res) => {
+  router.post('/', agent, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(grantRequestBody, req.body, 'body');
     const { grant, credential } = await issueGrant(deps, agentOf(res), {
       incidentId: body.incident_id,

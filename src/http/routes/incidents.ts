@@ -8,6 +8,7 @@ import { buildRevocationReport } from '../../incidents/revocation_report.js';
 import type { Grant, Incident } from '../../model.js';
 import { operatorOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
+import { jsonBody } from '../middleware/json_body.js';
 import { requireOperator } from '../steps/authenticate.js';
 import { incidentIdSchema, incidentReadQuery, openIncidentBody, parseWith } from '../validation.js';
 
@@ -15,7 +16,7 @@ export function incidentRoutes(deps: HttpDeps): Router {
   const router = Router();
   const operator = requireOperator(deps.identity);
 
-  router.post('/', operator, async (req, res) => {
+  router.post('/', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(openIncidentBody, req.body, 'body');
     const incident = await openIncident(deps, { ...body, source: 'api', actor: operatorOf(res).subject });
     res.status(201).location(`/v1/incidents/${encodeURIComponent(incident.id)}`).json({ incident: toIncidentView(incident) });

@@ -3,7 +3,7 @@
  * Introspection is the revocation channel for `jwt` grants: a token is active only while its
  * grant is active and unexpired in the ledger, so a closed incident's tokens answer inactive.
  */
-import express, { Router } from 'express';
+import express, { Router, type Request } from 'express';
 import type { Provider } from '../../sdk.js';
 import { effectiveState } from '../../grants/grant_view.js';
 import type { HttpDeps } from '../deps.js';
@@ -23,10 +23,7 @@ export function oauthRoutes(deps: HttpDeps): Router {
     requireOperator(deps.identity),
     express.urlencoded({ extended: false, limit: deps.config.server.bodyLimitBytes, parameterLimit: 10 }),
     async (req, res) => {
-      const token = (req.body as Record<string, unknown> | undefined)?.token;
-      if (typeof token !== 'string' || token.length === 0) {
-        throw new BrokerError('ERR_BAD_REQUEST', 400, 'form parameter "token" is required (application/x-www-form-urlencoded)');
-      }
+      const token = introspectedToken(req);
       res.set('Cache-Control', 'no-store');
       for (const introspector of introspectors) {
         const verified = await introspector.verifyIssued(token);
@@ -57,4 +54,18 @@ export function oauthRoutes(deps: HttpDeps): Router {
   );
 
   return router;
+}
+
+/**
+ * RFC 7662 §2.1: the request is form-encoded and carries `token` once. JSON or any other body is
+ * refused (415) rather than read loosely; a repeated `token` is ambiguous (which one was meant?).
+ */
+function introspectedToken(req: Request): string {
+  if (!req.is('application/x-www-form-urlencoded')) {
+    throw new BrokerError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'introspection requests are application/x-www-form-urlencoded (RFC 7662)');
+  }
+  const token = (req.body as Record<string, unknown> | undefined)?.token;
+  if (Array.isArray(token)) throw new BrokerError('ERR_BAD_REQUEST', 400, 'form parameter "token" must be given once');
+  if (typeof token !== 'string' || token.length === 0) throw new BrokerError('ERR_BAD_REQUEST', 400, 'form parameter "token" is required');
+  return token;
 }
