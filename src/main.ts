@@ -3,7 +3,6 @@
  * providers/index.ts. `startBroker` is also what end-to-end tests run, so they exercise exactly
  * what `npm start` runs.
  */
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +15,7 @@ import { createBackgroundLanes } from './background_lanes.js';
 import { createCatalog, type AnyProviderFactory } from './catalog/catalog.js';
 import { defaultConfigPath, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { describeCause } from './errors.js';
+import { BrokerError, describeCause } from './errors.js';
 import { ensureDevKeys } from './identity/dev_issuer.js';
 import { withRefusalCounts } from './identity/refusal_counts.js';
 import { createIdentity } from './identity/verifier.js';
@@ -24,9 +23,11 @@ import { createLogger, type Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
-import { createMemoryStore } from './store/memory_store.js';
-import { createRedisStore } from './store/redis_store.js';
+import { createStoreIntegrity } from './store/integrity.js';
+import { openStore } from './store/open_store.js';
+import { redisAddress } from './store/redis_connection.js';
 import type { Store } from './store/store.js';
+import type { StorePersistence } from './store/store_meta.js';
 
 export interface StartOptions {
   readonly logger: Logger;
@@ -53,10 +54,24 @@ const REQUEST_TIMEOUT_MS = 30_000;
 /** Provider calls are bounded; a hung upstream becomes ERR_PROVIDER_UNAVAILABLE. */
 const PROVIDER_CALL_TIMEOUT_MS = 10_000;
 
-export async function createStore(config: Config): Promise<Store> {
-  if (config.store.kind === 'memory') return createMemoryStore();
-  const password = config.store.passwordFile ? readFileSync(config.store.passwordFile, 'utf8').trim() : undefined;
-  return createRedisStore({ url: config.store.url, keyPrefix: config.store.keyPrefix, ...(password ? { password } : {}) });
+/**
+ * A Redis that keeps nothing across a restart loses every grant and close tombstone with it; a
+ * closed incident could then be reopened and issued for. Production refuses to start on one unless
+ * the config accepts it (store.allowVolatile), and then readiness and a metric say so.
+ */
+async function checkPersistence(config: Config, store: Store, logger: Logger): Promise<StorePersistence | null> {
+  if (config.store.kind !== 'redis') return null;
+  const persistence = await store.meta.persistence();
+  if (persistence.durable) {
+    logger.info({ persistence: persistence.detail }, 'store persistence');
+    return persistence;
+  }
+  const fix = 'enable AOF (appendonly yes, appendfsync everysec or always; docs/operations.md "Redis")';
+  if (config.mode === 'production' && !config.store.allowVolatile) {
+    throw new BrokerError('ERR_CONFIG', 500, `refusing to start: Redis at ${redisAddress(config.store.url)} is not persistent (${persistence.detail}); a restart of it would wipe every grant and close tombstone. ${fix}, or set store.allowVolatile: true to accept that`);
+  }
+  logger.warn({ persistence: persistence.detail }, `store is not persistent: a Redis restart loses every grant and close tombstone; ${fix}`);
+  return persistence;
 }
 
 export async function startBroker(config: Config, options: StartOptions): Promise<RunningBroker> {
@@ -65,11 +80,23 @@ export async function startBroker(config: Config, options: StartOptions): Promis
   const devMode = config.mode === 'development';
   if (config.devIssuer) await ensureDevKeys(config.devIssuer.keyDir);
 
-  const store = guardStore(await createStore(config));
-  const cleanup: Array<() => Promise<void>> = [() => store.close()];
+  const backing = await openStore(config, logger.child({ component: 'store' }));
+  const cleanup: Array<() => Promise<void>> = [() => backing.close()];
   try {
-    await store.ping();
+    await backing.ping();
+    const persistence = await checkPersistence(config, backing, logger);
+    let store: Store = backing;
     const metrics = createMetrics({ defaultMetrics: true, queueDepth: () => store.revocationQueueDepth() });
+    if (persistence) metrics.storePersistent.set(persistence.durable ? 1 : 0);
+    const integrity = createStoreIntegrity(backing.meta, {
+      logger: logger.child({ component: 'store' }),
+      now,
+      intervalMs: (config.store.kind === 'redis' ? config.store.integrityCheckSeconds : 60) * 1000,
+      onStateChange: (state) => metrics.storeDataLost.set(state === 'lost' ? 1 : 0),
+    });
+    await integrity.start();
+    cleanup.unshift(async () => integrity.stop());
+    store = guardStore(backing, integrity);
     const identity = withRefusalCounts(await createIdentity(config.identity, {
       logger: logger.child({ component: 'identity' }),
       now,
@@ -83,7 +110,7 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     const base = { config, store, catalog, audit, metrics, logger, now };
     const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });
     const runWorker = options.runWorker ?? true;
-    const deps = { ...base, identity, nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined };
+    const deps = { ...base, identity, storeHealth: { integrity, persistence }, nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined };
 
     let shuttingDown = false;
     const app = createApp(deps, { isShuttingDown: () => shuttingDown, lanes });

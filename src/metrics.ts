@@ -18,6 +18,8 @@ export interface Metrics {
   readonly grantsExpired: Counter;
   readonly tokenRefusals: Counter<'kind' | 'code'>;
   readonly keySetRefreshes: Counter<'key_set' | 'outcome'>;
+  readonly storePersistent: Gauge;
+  readonly storeDataLost: Gauge;
 }
 
 export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: () => Promise<number> }): Metrics {
@@ -54,6 +56,8 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     }),
     grantsExpired: new Counter({ name: 'quartermaster_grants_expired_total', help: 'Grants that reached their TTL while active.', registers: [registry] }),
     tokenRefusals: new Counter({ name: 'quartermaster_token_refusals_total', help: 'Bearer tokens refused, by endpoint kind (agent, operator) and error code.', labelNames: ['kind', 'code'], registers: [registry] }),
+    storePersistent: new Gauge({ name: 'quartermaster_store_persistent', help: '1 when the store keeps acknowledged writes across a restart (Redis AOF with appendfsync everysec or always), 0 when it does not.', registers: [registry] }),
+    storeDataLost: new Gauge({ name: 'quartermaster_store_data_lost', help: '1 while a store data loss is detected and not yet acknowledged (every request is refused), 0 otherwise.', registers: [registry] }),
     keySetRefreshes: new Counter({ name: 'quartermaster_key_set_refreshes_total', help: 'Trusted key set fetches, by key set and outcome (ok, failed).', labelNames: ['key_set', 'outcome'], registers: [registry] }),
   };
 }

@@ -74,7 +74,8 @@ export interface AuditEvent {
     | 'grant.revoked'
     | 'grant.expired'
     | 'revocation.retry'
-    | 'revocation.overdue';
+    | 'revocation.overdue'
+    | 'store.loss_acknowledged';
   readonly actor: string;
   readonly incidentId?: string;
   readonly grantId?: string;

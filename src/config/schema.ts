@@ -54,10 +54,19 @@ export const configSchema = z.object({
     z.object({ kind: z.literal('memory') }).strict(),
     z.object({
       kind: z.literal('redis'),
-      url: z.url({ protocol: /^rediss?$/ }),
+      /** Without a password: that comes from passwordFile (secrets are files, never inline). */
+      url: z.url({ protocol: /^rediss?$/ }).refine((url) => new URL(url).password === '', 'must not contain a password; use store.passwordFile'),
       /** File holding the Redis password (mounted Secret); never inline. */
       passwordFile: filePath.optional(),
       keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('qm:'),
+      /**
+       * Production refuses a Redis without AOF persistence (appendonly yes, appendfsync everysec
+       * or always): its restart would wipe every grant and close tombstone. True lets it start,
+       * and readiness and quartermaster_store_persistent say so.
+       */
+      allowVolatile: z.boolean().default(false),
+      /** How often every broker checks the store's identity marker (store/integrity.ts). */
+      integrityCheckSeconds: duration.max(300).default(5),
     }).strict(),
   ]),
   identity: identitySchema,

@@ -1,7 +1,16 @@
-/** What the HTTP layer needs: the domain deps plus the identity verifier. */
+/** What the HTTP layer needs: the domain deps plus the identity verifier and the store's health. */
 import type { DomainDeps } from '../domain.js';
 import type { Identity } from '../identity/types.js';
+import type { StoreIntegrity } from '../store/integrity.js';
+import type { StorePersistence } from '../store/store_meta.js';
+
+export interface StoreHealth {
+  readonly integrity: StoreIntegrity;
+  /** Null for the memory store (development only). */
+  readonly persistence: StorePersistence | null;
+}
 
 export interface HttpDeps extends DomainDeps {
   readonly identity: Identity;
+  readonly storeHealth: StoreHealth;
 }

@@ -5,7 +5,7 @@
  * nothing else is.
  */
 import { z } from 'zod';
-import { auditQuery, grantListQuery, grantRequestBody, incidentReadQuery, openIncidentBody } from './validation.js';
+import { acknowledgeLossBody, auditQuery, grantListQuery, grantRequestBody, incidentReadQuery, openIncidentBody } from './validation.js';
 
 type Json = Record<string, unknown>;
 type Auth = 'agent' | 'operator' | 'none';
@@ -79,6 +79,10 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'get', path: '/v1/audit', summary: 'Audit events, oldest first, optionally of one incident; page with after=next_after', auth: 'operator', query: auditQuery,
     responses: { 200: ['events', 'AuditPage'], 400: ['invalid query', 'Error'], ...ERRORS_OPERATOR },
   },
+  {
+    method: 'post', path: '/v1/store/acknowledge-loss', summary: 'Acknowledge a detected store data loss (Redis lost its data): the broker serves again on the emptied store; audited with the operator and reason', auth: 'operator', body: { schema: acknowledgeLossBody },
+    responses: { 200: ['acknowledged', 'LossAcknowledged'], 400: ['invalid body', 'Error'], 409: ['no loss is recorded (ERR_NO_STORE_LOSS)', 'Error'], ...ERRORS_OPERATOR },
+  },
 ];
 
 const GRANT_STATES = ['issuing', 'active', 'revoking', 'revoked', 'expired', 'failed'];
@@ -86,7 +90,17 @@ const dateTime = { type: 'string', format: 'date-time' };
 
 const SCHEMAS: Json = {
   Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', pattern: '^ERR_[A-Z_]+$' }, message: { type: 'string' } } } } },
-  Status: { type: 'object', required: ['status'], properties: { status: { type: 'string' }, store: { type: 'string' } } },
+  Status: {
+    type: 'object', required: ['status'],
+    properties: {
+      status: { type: 'string' }, store: { type: 'string' }, persistence: { enum: ['durable', 'volatile'] },
+      reason: { enum: ['store_unreachable', 'store_data_lost', 'store_unverified'] }, loss_detected_at: dateTime,
+    },
+  },
+  LossAcknowledged: {
+    type: 'object', required: ['acknowledged'],
+    properties: { acknowledged: { type: 'object', required: ['loss_id', 'detected_at', 'by', 'reason'], properties: { loss_id: { type: 'string' }, detected_at: dateTime, by: { type: 'string' }, reason: { type: 'string' } } } },
+  },
   JwkSet: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } } },
   Introspection: {
     type: 'object', required: ['active'],

@@ -28,6 +28,11 @@ export const grantRequestBody = z.object({
   purpose: z.string().trim().pipe(plainText(500)),
 }).strict();
 
+export const acknowledgeLossBody = z.object({
+  /** Why serving on the emptied store is acceptable; kept in the audit log. */
+  reason: plainText(500),
+}).strict();
+
 /** `?grants=false` leaves the grant list out of an incident's report (pollers of large incidents). */
 export const incidentReadQuery = z.object({
   grants: z.enum(['true', 'false']).default('true'),

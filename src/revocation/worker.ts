@@ -34,6 +34,8 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   let wake: (() => void) | null = null;
   let nudged = false;
   let nextSweepAt = 0;
+  /** Whether the closes in flight at start were re-run; retried by the loop until they are. */
+  let resumed = false;
 
   const waitForWork = (ms: number): Promise<void> => new Promise((resolve) => {
     if (nudged || stopping) { nudged = false; resolve(); return; }
@@ -76,6 +78,10 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
       let claimed = 0;
       let moreExpired = false;
       try {
+        if (!resumed) {
+          await resumeClosing();
+          resumed = true;
+        }
         moreExpired = await sweepExpired();
         claimed = await runOnce();
       } catch (err) {
@@ -90,7 +96,12 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
     async start() {
       if (loop) return;
       stopping = false;
-      await resumeClosing();
+      // Tried once before the loop so a healthy start has re-enqueued everything when it resolves;
+      // a store that refuses now (down, or its data lost) must not stop the broker from starting.
+      resumed = await resumeClosing().then(() => true, (err: unknown) => {
+        deps.logger.warn({ err: describeCause(err) }, 'could not resume closing incidents at start; retrying');
+        return false;
+      });
       loop = run();
     },
     async stop() {

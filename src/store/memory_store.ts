@@ -7,6 +7,7 @@
  * Everything is lost on restart; config refuses this store in production mode.
  */
 import { TERMINAL_STATES, type AuditEvent, type AuditEventInput, type Grant, type Incident } from '../model.js';
+import { createMemoryMeta } from './memory_meta.js';
 import type { CloseIncidentResult, RevocationJob, Store } from './store.js';
 
 interface Job {
@@ -57,6 +58,7 @@ export function createMemoryStore(): Store {
 
   return {
     kind: 'memory',
+    meta: createMemoryMeta(),
     async ping() {},
     async close() {},
 

@@ -35,6 +35,10 @@ export interface RedisKeys {
   readonly auditLog: string;
   /** String with a TTL: a claimOnce record (single-use agent tokens). One small key each, spread over the cluster. */
   claim(key: string): string;
+  /** JSON: the store identity marker (store_meta.ts). Shares `{meta}` with the loss record. */
+  readonly storeMarker: string;
+  /** JSON: a detected, unacknowledged data loss. */
+  readonly storeLoss: string;
 }
 
 const enc = encodeURIComponent;
@@ -54,5 +58,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     auditDedupe: `${prefix}{audit}:dedupe`,
     auditLog: `${prefix}{audit}:log`,
     claim: (key) => `${prefix}once:${enc(key)}`,
+    storeMarker: `${prefix}{meta}:marker`,
+    storeLoss: `${prefix}{meta}:loss`,
   };
 }

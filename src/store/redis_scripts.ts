@@ -156,6 +156,21 @@ return count`],
 
 /** Scripts on one global key group. */
 const GLOBAL_SCRIPTS = {
+  // KEYS key. ARGV value. Writes the value unless the key exists; returns the stored value
+  // (SET NX GET needs Redis 7; this works on 6.2 too).
+  qmSetIfAbsent: [1, `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
+return redis.call('GET', KEYS[1])`],
+
+  // KEYS marker, loss. ARGV loss id, new marker. 1 when the recorded loss was that one and is
+  // now replaced by the marker; 0 when no loss or another one is recorded.
+  qmAcknowledgeLoss: [2, `
+local raw = redis.call('GET', KEYS[2])
+if not raw or cjson.decode(raw).id ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
+return 1`],
+
   // KEYS due, attempts. ARGV now, max, leaseUntil. Takes due jobs and hides them until the lease
   // ends (visibility timeout): a worker that dies mid-job loses nothing, the job comes back.
   qmClaimRevocations: [2, `

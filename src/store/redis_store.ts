@@ -15,7 +15,9 @@ import { Redis } from 'ioredis';
 import { describeCause } from '../errors.js';
 import { TERMINAL_STATES, type AuditEvent, type Grant, type Incident } from '../model.js';
 import { decodeGrant, encodeGrant, encodeHandle, requireFinite, toStoredJson } from './redis_codec.js';
+import { redisAddress, watchConnection, type StoreLogger } from './redis_connection.js';
 import { createRedisKeys } from './redis_keys.js';
+import { createRedisMeta } from './redis_meta.js';
 import { defineScripts } from './redis_scripts.js';
 import type { RevocationJob, Store } from './store.js';
 
@@ -24,7 +26,7 @@ export interface RedisStoreOptions {
   readonly password?: string;
   /** Prepended to every key; must not contain `{` or `}` (it would break the hash tags). */
   readonly keyPrefix: string;
-  readonly logger?: { warn(obj: object, msg?: string): void };
+  readonly logger?: StoreLogger;
 }
 
 const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -41,13 +43,15 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     maxRetriesPerRequest: 2,
     ...(opts.password !== undefined ? { password: opts.password } : {}),
   });
-  // Without a listener ioredis prints connection errors to the console; the URL is never logged.
-  redis.on('error', (err: unknown) => opts.logger?.warn({ err: describeCause(err) }, 'redis connection error'));
+  // The watch is also ioredis's error listener (without one it prints errors to the console).
+  const address = redisAddress(opts.url);
+  const connection = watchConnection(redis, address, opts.logger);
   try {
     await redis.connect();
   } catch (err) {
     redis.disconnect();
-    throw err;
+    // ioredis's own message is only "Connection is closed."; say which Redis and why.
+    throw new Error(`cannot connect to Redis at ${address}: ${describeCause(connection.lastError() ?? err)}`, { cause: err });
   }
 
   const keys = createRedisKeys(opts.keyPrefix);
@@ -72,6 +76,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
   return {
     kind: 'redis',
+    meta: createRedisMeta(redis, keys, s, connection.onConnectionChange),
 
     async ping() {
       await redis.ping();

@@ -13,6 +13,7 @@
  *    claimed again (a crashed worker loses nothing).
  */
 import type { AuditEvent, AuditEventInput, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
+import type { StoreMeta } from './store_meta.js';
 
 export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed';
 
@@ -50,6 +51,8 @@ export interface AuditQuery {
 
 export interface Store {
   readonly kind: 'memory' | 'redis';
+  /** Persistence and the identity marker (store_meta.ts); never refused by the integrity guard. */
+  readonly meta: StoreMeta;
   /** Throws if the store cannot serve requests (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisKeys } from '../../src/store/redis_keys.js';
+import { redisAddress } from '../../src/store/redis_connection.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
+import { eventually } from '../support/broker_harness.js';
 import type { Store } from '../../src/store/store.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 import { describeStoreContract, grantFixture, incidentFixture } from './contract.js';
@@ -107,19 +109,61 @@ describe('redis store', () => {
     await store.close();
   });
 
-  it('rejects operations and ping while Redis is down, then closes cleanly', async () => {
+  it('rejects operations and ping while Redis is down, logs the loss once with its address, then closes cleanly', async () => {
     const doomed = await startRedisServer();
-    const warnings: string[] = [];
-    const store = await createRedisStore({ url: doomed.url, keyPrefix: 'qm:', logger: { warn: (_obj, msg) => warnings.push(msg ?? '') } });
+    const lines: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = [];
+    const capture = (level: string) => (obj: object, msg?: string) => { lines.push({ level, msg: msg ?? '', obj: obj as Record<string, unknown> }); };
+    const logger = { info: capture('info'), warn: capture('warn'), error: capture('error') };
+    const url = doomed.url;
+    const store = await createRedisStore({ url, keyPrefix: 'qm:', logger });
     await expect(store.ping()).resolves.toBeUndefined();
+    expect(lines).toEqual([]);
     await doomed.stop();
 
     await expect(store.ping()).rejects.toThrow();
     await expect(store.getIncident('inc-1')).rejects.toThrow();
+    // ioredis reports every reconnect attempt; the log says it once, naming Redis but no credentials.
+    await eventually(async () => lines.length > 0);
+    for (let i = 0; i < 5; i++) await expect(store.ping()).rejects.toThrow();
+    expect(lines).toEqual([{ level: 'error', msg: 'redis connection lost; requests answer 503 until it is back', obj: { redis: `redis://127.0.0.1:${doomed.port}`, err: expect.stringMatching(/ECONNREFUSED|Connection is closed|ECONNRESET/u) } }]);
     await store.close();
     await store.close();
-    expect(warnings.every((m) => m === 'redis connection error')).toBe(true);
-    await expect(createRedisStore({ url: doomed.url, keyPrefix: 'qm:' })).rejects.toThrow();
+    await expect(createRedisStore({ url, keyPrefix: 'qm:' })).rejects.toThrow(new RegExp(`^cannot connect to Redis at redis://127\\.0\\.0\\.1:${doomed.port}: .*ECONNREFUSED`, 'u'));
+  });
+
+  it('reads its persistence from Redis: AOF with everysec is durable, no AOF is not', async () => {
+    const volatile = await openStore(plain);
+    expect(await volatile.meta.persistence()).toEqual({ durable: false, detail: 'appendonly no, appendfsync everysec' });
+    await volatile.close();
+    const aof = await startRedisServer({ appendOnly: true });
+    try {
+      const durable = await openStore(aof);
+      expect(await durable.meta.persistence()).toEqual({ durable: true, detail: 'appendonly yes, appendfsync everysec' });
+      const aofAdmin = new Redis(aof.url);
+      await aofAdmin.config('SET', 'appendfsync', 'no');
+      expect(await durable.meta.persistence()).toEqual({ durable: false, detail: 'appendonly yes, appendfsync no' });
+      await aofAdmin.quit();
+      await durable.close();
+    } finally {
+      await aof.stop();
+    }
+  });
+
+  it('falls back to INFO persistence where CONFIG is not allowed', async () => {
+    const [aof, none] = await Promise.all([startRedisServer({ appendOnly: true, withoutConfigCommand: true }), startRedisServer({ withoutConfigCommand: true })]);
+    try {
+      const [durable, volatile] = await Promise.all([openStore(aof), openStore(none)]);
+      expect(await durable.meta.persistence()).toEqual({ durable: true, detail: 'aof_enabled:1 (appendfsync unknown: CONFIG is not allowed)' });
+      expect(await volatile.meta.persistence()).toEqual({ durable: false, detail: 'aof_enabled:0 (INFO persistence)' });
+      await Promise.all([durable.close(), volatile.close()]);
+    } finally {
+      await Promise.all([aof.stop(), none.stop()]);
+    }
+  });
+
+  it('names a Redis by protocol, host, port and database, never its credentials', () => {
+    expect(redisAddress('rediss://qm:s3cret-pw@redis.example.com:6380/2?tls=1')).toBe('rediss://redis.example.com:6380/2');
+    expect(redisAddress('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
   });
 
   it('refuses a key prefix that would break the hash tags', async () => {

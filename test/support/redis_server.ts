@@ -1,6 +1,6 @@
 /**
- * Starts a private `redis-server` for a test file: a free 127.0.0.1 port, no persistence, its own
- * temp dir. Tests never touch a shared Redis (port 6379 may hold someone's data).
+ * Starts a private `redis-server` for a test file: a free 127.0.0.1 port, no persistence (or AOF
+ * when asked), its own temp dir. Tests never touch a shared Redis (port 6379 may hold someone's data).
  *
  * `cluster: true` starts a one-node Redis Cluster owning every slot. Redis then refuses any
  * command or script that spans two hash slots (CROSSSLOT), which is how the store's key layout
@@ -22,6 +22,10 @@ export interface RedisServer {
 
 export interface RedisServerOptions {
   readonly cluster?: boolean;
+  /** AOF with appendfsync everysec, as production needs (default: no persistence at all). */
+  readonly appendOnly?: boolean;
+  /** Renames CONFIG away, as managed Redis services do. */
+  readonly withoutConfigCommand?: boolean;
 }
 
 const HOST = '127.0.0.1';
@@ -58,8 +62,9 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 async function launch(port: number, dir: string, options: RedisServerOptions): Promise<RedisServer> {
   const args = [
     '--port', String(port), '--bind', HOST, '--protected-mode', 'yes',
-    '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
+    '--save', '', '--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
     ...(options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
+    ...(options.withoutConfigCommand ? ['--rename-command', 'CONFIG', ''] : []),
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
