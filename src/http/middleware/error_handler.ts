@@ -1,6 +1,6 @@
 /**
  * Every error becomes `{"error":{"code","message"}}` with the right status. 4xx messages are
- * written for clients; 5xx bodies are generic and the detail goes to the log only (STYLE.md #8).
+ * written for clients; 5xx bodies are generic and the detail goes to the log only (CONTRIBUTING.md #8).
  * Body-parser failures are mapped by their structured `type`, never by message text.
  */
 import type { NextFunction, Request, Response } from 'express';
