@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    // Providers see only the public contract (STYLE.md #3): no store, no http, no config loading.
+    // Providers see only the public contract (CONTRIBUTING.md #3): no store, no http, no config loading.
     files: ['providers/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

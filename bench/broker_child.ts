@@ -1,7 +1,7 @@
 /**
  * Runs the broker as a separate process the way production does — the compiled build,
  * `node dist/src/main.js --config FILE` (buildBroker() compiles it first) — and talks to it over
- * loopback with a keep-alive `node:http` Agent (global fetch costs ~236 µs per call; PERFORMANCE.md).
+ * loopback with a keep-alive `node:http` Agent (global fetch costs ~236 µs per call; docs/performance.md).
  *
  * The broker logs its URL only at level info, and info also writes one access-log line per
  * request, which would be part of what we measure. So by default the bench picks a free loopback

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — runs the PERFORMANCE.md scenarios that exist so far and prints Markdown to
+ * `npm run bench` — runs the docs/performance.md scenarios that exist so far and prints Markdown to
  * stdout (progress goes to stderr). Each scenario measures its own baseline in the same run.
  *
  *   npm run bench -- [--scenario s1] [--requests 2000] [--runs 3] [--warmup 200]
@@ -14,7 +14,7 @@
  * direct baseline alike; --receipt-lanes sets the broker's revocation.receiptLanesWhileServing
  * (default 2); --vault-latency-ms adds latency to every fake Vault request in S4 and S5
  * (S1 for Vault always runs 0 and 20 ms); --grants sets the size of the incident S4 closes
- * (default 1000; PERFORMANCE.md also asks for 10 000).
+ * (default 1000; docs/performance.md also asks for 10 000).
  */
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';

@@ -1,5 +1,5 @@
 /**
- * S1 (PERFORMANCE.md): issue a grant, sequentially, through the broker running as a separate
+ * S1 (docs/performance.md): issue a grant, sequentially, through the broker running as a separate
  * process, with the `jwt` provider and the memory store, or (`--store redis`) a redis-server the
  * bench starts on a free port. Baselines measured in the same run:
  *  - direct: the same provider call (`jwtProvider.create(config, deps)` then `issue()`) in this
@@ -43,7 +43,7 @@ const AGENT_ID = 'spiffe://dev.local/agent/triage';
 const PROFILE = 'demo';
 /** Samples per series before switching to the next series. */
 const BLOCK = 100;
-/** PERFORMANCE.md S1: p50 ≤ direct + 1 ms. */
+/** docs/performance.md S1: p50 ≤ direct + 1 ms. */
 const TARGET_P50_OVERHEAD_US = 1000;
 
 const noopLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -1,5 +1,5 @@
 /**
- * S3 (PERFORMANCE.md): JWT verification — cold, warm key cache, verified-token cache hit —
+ * S3 (docs/performance.md): JWT verification — cold, warm key cache, verified-token cache hit —
  * against a raw node:crypto verify of the same token, measured in the same run.
  *
  *  - raw: `crypto.verify` of the token's signature over `header.payload` with a prepared

@@ -1,5 +1,5 @@
 /**
- * S6 (PERFORMANCE.md), the heap half: the broker's heap while it issues N grants that expire
+ * S6 (docs/performance.md), the heap half: the broker's heap while it issues N grants that expire
  * (TTL 1 s asked, raised to the jwt provider's 5 s minimum; jwt provider, Redis store on its own redis-server), 8 requests in flight. The heap is
  * read from the broker's own /metrics (`quartermaster_nodejs_heap_size_used_bytes`, prom-client's
  * default metrics) at checkpoints; after the last grant the bench waits until the broker has swept

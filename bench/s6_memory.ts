@@ -1,5 +1,5 @@
 /**
- * S6 (PERFORMANCE.md), the Redis half: bytes of Redis memory per active grant. A broker child on
+ * S6 (docs/performance.md), the Redis half: bytes of Redis memory per active grant. A broker child on
  * the Redis store (a redis-server the bench starts on a free port) issues N grants of the `demo`
  * profile (jwt provider) over HTTP, 8 at a time, on one incident. Measured in the same run:
  *  - used_memory (INFO memory) after the incident is opened and after the N grants, per grant;
@@ -25,7 +25,7 @@ interface S6Run {
 
 const PREFIX = 'qm-s6:';
 const INCIDENT = 'INC-S6';
-/** PERFORMANCE.md S6: at most 512 B of Redis per active grant. */
+/** docs/performance.md S6: at most 512 B of Redis per active grant. */
 const TARGET_BYTES = 512;
 
 async function usedMemory(redis: Redis): Promise<number> {

@@ -1,5 +1,5 @@
 /**
- * S1 for Vault (PERFORMANCE.md): issue a grant sequentially through the broker (a separate
+ * S1 for Vault (docs/performance.md): issue a grant sequentially through the broker (a separate
  * process, memory store, `vault` provider) against the fake Vault (another process) with 0 and
  * 20 ms of added latency per Vault request. Baseline in the same run: the same provider call made
  * directly in this process against the same fake. Series run interleaved in blocks of 100.
@@ -92,7 +92,7 @@ export function vaultS1Markdown(runs: Cell[][], options: VaultS1Options): string
     const direct = medianOfRuns(runs.map((r) => (r[i] as Cell).direct));
     const overhead = broker.p50Us - direct.p50Us;
     const ratio = broker.p50Us / direct.p50Us;
-    // PERFORMANCE.md S1: p50 ≤ direct + 1 ms; at 20 ms ≤ 1.10× direct.
+    // docs/performance.md S1: p50 ≤ direct + 1 ms; at 20 ms ≤ 1.10× direct.
     const target = cell.latencyMs >= 20 ? (ratio <= 1.1 ? 'meets ≤ 1.10×' : 'misses ≤ 1.10×') : (overhead <= 1000 ? 'meets +1 ms' : `misses +1 ms by ${us(overhead - 1000)} µs`);
     lines.push(`| ${cell.latencyMs} ms | ${cell.profile} | ${us(broker.p50Us)} / ${us(broker.p99Us)} | ${us(direct.p50Us)} / ${us(direct.p99Us)} | ${us(overhead)} µs | ${ratio.toFixed(2)}× | ${target} |`);
   });

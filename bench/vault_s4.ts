@@ -1,5 +1,5 @@
 /**
- * S4 for Vault (PERFORMANCE.md): revoke an incident of N grants (1000, or --grants; half child tokens, half
+ * S4 for Vault (docs/performance.md): revoke an incident of N grants (1000, or --grants; half child tokens, half
  * dynamic database secrets). Measured in the same run, each on its own incident of N grants:
  *  - broker: POST close → every grant `revoked` (the broker's own close_to_all_revoked_ms, and the
  *    wall time seen by polling), with the Vault calls the fake counted during the close;

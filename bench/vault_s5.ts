@@ -1,5 +1,5 @@
 /**
- * S5 for Vault (PERFORMANCE.md): issuance latency while an incident close (S4) runs, against S1
+ * S5 for Vault (docs/performance.md): issuance latency while an incident close (S4) runs, against S1
  * alone, measured in the same run on the same broker and fake Vault:
  *  - incident A holds N = 1000 grants (half child tokens, half database leases), as in S4;
  *  - S1 alone: sequential `vault-read` grants on a second open incident B, before the close and

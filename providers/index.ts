@@ -1,5 +1,5 @@
 /**
- * The explicit list of built-in providers (STYLE.md #2, like spire's `BuiltIns()`): adding a
+ * The explicit list of built-in providers (CONTRIBUTING.md #2, like spire's `BuiltIns()`): adding a
  * provider means adding it here, never registering it as an import side effect. The catalog
  * (src/catalog/) builds the configured ones from this list and validates their config sections.
  */

@@ -1,5 +1,5 @@
 /**
- * createApp(deps) builds the express app without listening (STYLE.md #7); main.ts owns the server.
+ * createApp(deps) builds the express app without listening (CONTRIBUTING.md #7); main.ts owns the server.
  * Bodies are parsed by the routes that take one (middleware/json_body.ts), capped by config
  * before parsing; every error leaves through errorHandler.
  */

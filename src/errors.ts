@@ -1,7 +1,7 @@
 /**
  * One error type for the whole broker. `code` is a stable contract with clients; `message` is
  * safe to show them; `detail` is for operators' logs only. 5xx errors never expose their message
- * or detail to clients (STYLE.md #8).
+ * or detail to clients (CONTRIBUTING.md #8).
  */
 export type ErrorCode =
   | 'ERR_BAD_REQUEST'
@@ -88,7 +88,7 @@ function genericMessage(status: number): string {
 
 export const isBrokerError = (err: unknown): err is BrokerError => err instanceof BrokerError;
 
-// Named constructors for the failures every layer raises. Names say the failure (STYLE.md #21).
+// Named constructors for the failures every layer raises. Names say the failure (CONTRIBUTING.md #21).
 export const badRequest = (message: string, detail?: string): BrokerError =>
   new BrokerError('ERR_BAD_REQUEST', 400, message, detail === undefined ? {} : { detail });
 export const validationFailed = (message: string): BrokerError =>

@@ -1,5 +1,5 @@
 /**
- * pino with redaction paths defined in this one place (STYLE.md #14). Anything that might carry a
+ * pino with redaction paths defined in this one place (CONTRIBUTING.md #14). Anything that might carry a
  * secret is censored by path; code logs fingerprints, ids and codes instead of values.
  * Attacker-controlled strings are cleaned of control characters before they are logged.
  */

@@ -1,5 +1,5 @@
 /**
- * Composition root (DESIGN.md "Layout"): the only place that picks concrete stores and imports
+ * Composition root (docs/architecture.md "Layout"): the only place that picks concrete stores and imports
  * providers/index.ts. `startBroker` is also what end-to-end tests run, so they exercise exactly
  * what `npm start` runs.
  */

@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics, one registry per broker instance (no module-level singletons, STYLE.md #7).
+ * Prometheus metrics, one registry per broker instance (no module-level singletons, CONTRIBUTING.md #7).
  * Labels carry only bounded, non-secret values: profile, provider, error code, outcome.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -1,5 +1,5 @@
 /**
- * The broker's ledger types (DESIGN.md "Concepts"). Plain data, JSON-serializable, no secrets:
+ * The broker's ledger types (docs/architecture.md "Concepts"). Plain data, JSON-serializable, no secrets:
  * a grant holds the provider's revocation handle, never the credential.
  * Times are milliseconds since the epoch.
  */

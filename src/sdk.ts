@@ -4,7 +4,7 @@
  * arrives through `create(config, deps)`; everything it returns is checked by core
  * (catalog/) before it is trusted.
  *
- * Revocation comes in three shapes, because providers differ (SECURITY.md §3):
+ * Revocation comes in three shapes, because providers differ (docs/security.md §3):
  *  - per grant, upstream: Vault revokes an accessor or lease;
  *  - per grant, by ledger: a broker-signed JWT dies when the broker's ledger says so
  *    (introspection answers inactive), the token itself stays valid until `exp` offline;

@@ -2,7 +2,7 @@
  * The broker's own signer: short-lived JWT access tokens (RFC 9068) for downstream tools such as
  * MCP servers and internal APIs. Needs nothing external, so it is the embedded default.
  *
- * Revocation is by ledger (SECURITY.md §3): the token itself cannot be recalled, so a revoked
+ * Revocation is by ledger (docs/security.md §3): the token itself cannot be recalled, so a revoked
  * grant's token answers inactive at RFC 7662 introspection while it still verifies offline until
  * `exp`. That is why lifetimes are short and capped by `maxTtlSeconds`.
  */
@@ -27,7 +27,7 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/u;
 const ES256_SIGNATURE_BYTES = 64;
 /** The shortest TTL worth signing (see capabilities below). */
 const MIN_TTL_SECONDS = 5;
-/** Anything bigger is not one of ours; checked before parsing (SECURITY.md §1: jose took 2 MB). */
+/** Anything bigger is not one of ours; checked before parsing (docs/security.md §1: jose took 2 MB). */
 const MAX_TOKEN_CHARS = 8 * 1024;
 
 const base64url = (text: string): string => Buffer.from(text, 'utf8').toString('base64url');
@@ -35,7 +35,7 @@ const base64url = (text: string): string => Buffer.from(text, 'utf8').toString('
 /**
  * RFC 7515 compact JWS, ES256 (RFC 7518 §3.4: the signature is R || S, 64 bytes), signed
  * synchronously with node:crypto: one ECDSA sign per token and no WebCrypto threadpool round trip
- * (PERFORMANCE.md). Tests verify the result with jose and with the published JWKS.
+ * (docs/performance.md). Tests verify the result with jose and with the published JWKS.
  */
 function signCompact(headerSegment: string, claims: Record<string, unknown>, key: SigningKey): string {
   const signingInput = `${headerSegment}.${base64url(JSON.stringify(claims))}`;

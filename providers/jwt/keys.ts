@@ -3,7 +3,7 @@
  *
  * Every error here names the file and the problem, never the file's content: a key file that is
  * half-right still holds a private scalar, and boot errors end up in terminals and log pipelines
- * (SECURITY.md §4).
+ * (docs/security.md §4).
  */
 import { createECDH, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
 import { link, mkdir, open, unlink } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 /**
  * Config of the `vault` provider (`providers.vault`) and of its profiles' `params`. Every object is
- * `.strict()`; the broker's own Vault credentials come as file paths (STYLE.md #10).
+ * `.strict()`; the broker's own Vault credentials come as file paths (CONTRIBUTING.md #10).
  */
 import { z } from 'zod';
 

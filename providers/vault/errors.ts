@@ -1,5 +1,5 @@
 /**
- * Vault failures → broker errors, by structured fields only (STYLE.md #9): the HTTP status Vault
+ * Vault failures → broker errors, by structured fields only (CONTRIBUTING.md #9): the HTTP status Vault
  * answered with (node-vault's ApiResponseError carries it as `response.statusCode`), or, when
  * nothing answered, the transport's error `code` (ECONNREFUSED, ECONNRESET, ETIMEDOUT, TLS codes…;
  * transport.ts).

@@ -1,6 +1,6 @@
 /**
  * HashiCorp Vault: child tokens and dynamic secrets bound to an incident, revoked with the
- * incident in one call per parent token (DESIGN.md "Providers"; README.md beside this file).
+ * incident in one call per parent token (docs/architecture.md "Providers"; README.md beside this file).
  *
  *  issue        → parents.ts (per-incident orphan parent) + issue.ts (child / dynamic secret)
  *  revokeGrant  → revoke.ts: lease (sync) + child accessor, then lookups as the receipt
@@ -44,7 +44,7 @@ export async function createVaultProvider(config: VaultConfig, deps: ProviderDep
   const http = createVaultHttp(config, caPem);
   const session = createBrokerSession({ http, auth: config.auth, logger: deps.logger, now: deps.now, scheduler: options.scheduler ?? realScheduler });
   const client = createVaultClient(http, session);
-  // Accessors are sensitive (SECURITY.md §4): logs name a parent by a keyed, per-process fingerprint.
+  // Accessors are sensitive (docs/security.md §4): logs name a parent by a keyed, per-process fingerprint.
   const fingerprintKey = randomBytes(32);
   const fingerprint = (accessor: string): string => createHmac('sha256', fingerprintKey).update(accessor).digest('base64url').slice(0, 12);
   const parents = createIncidentParents({ client, config, logger: deps.logger, now: deps.now, fingerprint });

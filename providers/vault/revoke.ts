@@ -8,7 +8,7 @@
  * Then each credential is looked up: an accessor Vault calls invalid (400) and a lease it calls
  * invalid (400) are confirmed dead. Vault revokes a revoked token's leases lazily, so a lease
  * still present after its parent's revocation is revoked directly (sync) and looked up again.
- * Never revoke-force: it abandons the upstream secret (SECURITY.md §3). Failures throw; the
+ * Never revoke-force: it abandons the upstream secret (docs/security.md §3). Failures throw; the
  * queue retries with backoff and escalates past the deadline.
  */
 import { BrokerError, providerFailed, type BackgroundLanes, type GrantRef, type ProviderLogger, type RevocationReceipt } from '../../src/sdk.js';

@@ -2,7 +2,7 @@
  * The provider registry facade: builds the configured providers from the explicit built-in list,
  * validates each provider's config section and each profile's params with the provider's own
  * schema, and stands between core and providers at run time — applying timeouts, checking what
- * providers return, and prefixing their errors with `provider(<name>):` (STYLE.md #4).
+ * providers return, and prefixing their errors with `provider(<name>):` (CONTRIBUTING.md #4).
  */
 import { setMaxListeners } from 'node:events';
 import type { Config, ProfileConfig } from '../config/schema.js';

@@ -1,6 +1,6 @@
 /**
  * The contract every CLI command implements, kept apart from main.ts so commands never import
- * the entry module (no import cycles, DESIGN.md "Layout").
+ * the entry module (no import cycles, docs/architecture.md "Layout").
  */
 
 /** Exit codes: 0 success, 1 unexpected failure, 2 bad usage or a refusal (wrong mode, bad input). */

@@ -1,6 +1,6 @@
 /**
  * The `identity` config section: which workloads and operators the broker believes, and how
- * (SECURITY.md §1, STYLE.md #12). Trust is an allowlist: SPIFFE trust domains with their bundle,
+ * (docs/security.md §1, CONTRIBUTING.md #12). Trust is an allowlist: SPIFFE trust domains with their bundle,
  * OIDC issuers with their keys, and one operator issuer. Each gets its own key set at boot; keys
  * are never discovered from token content. Everything a token is checked against is pinned here:
  * algorithms, audience, maximum lifetime, clock leeway and anchored claim constraints.
@@ -133,7 +133,7 @@ export const operatorIssuerSchema = z.object({
 export const identitySchema = z.object({
   /** The audience every token must carry unless its issuer names another. */
   audience: z.string().min(1),
-  /** Token size cap before any parsing (SECURITY.md §1). */
+  /** Token size cap before any parsing (docs/security.md §1). */
   maxTokenBytes: positive.max(64 * 1024).default(8192),
   /** File holding the HMAC key of token fingerprints, shared by replicas; a per-process random key otherwise. */
   fingerprintKeyFile: filePath.optional(),

@@ -1,5 +1,5 @@
 /**
- * The broker's configuration file, validated once at boot (STYLE.md #10). Every object is
+ * The broker's configuration file, validated once at boot (CONTRIBUTING.md #10). Every object is
  * `.strict()`; secrets are file paths, never inline values. Provider sections and profile params
  * are validated by their provider's own schema in catalog/, so this file knows no provider fields.
  */

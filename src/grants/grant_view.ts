@@ -1,4 +1,4 @@
-/** How a grant looks to clients and reports. Never the handle (accessors are sensitive, SECURITY.md §4). */
+/** How a grant looks to clients and reports. Never the handle (accessors are sensitive, docs/security.md §4). */
 import type { Grant, GrantState } from '../model.js';
 
 /** An active grant past its expiry is expired, whether or not the sweeper has marked it yet. */

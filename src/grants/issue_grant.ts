@@ -1,5 +1,5 @@
 /**
- * Issue flow (DESIGN.md flow 1), as a table of small steps. The caller (HTTP or CLI) has already
+ * Issue flow (docs/architecture.md flow 1), as a table of small steps. The caller (HTTP or CLI) has already
  * authenticated the agent. Every outcome — issued or denied — is audited.
  */
 import { toBrokerError } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * Release flow (DESIGN.md flow 2): an agent ends its own grant early. Another agent's grant is
+ * Release flow (docs/architecture.md flow 2): an agent ends its own grant early. Another agent's grant is
  * reported as not found, so grant ids cannot be probed. Idempotent: releasing a grant that is
  * already revoking or ended answers with its current state.
  */

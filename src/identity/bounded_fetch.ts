@@ -1,5 +1,5 @@
 /**
- * GET of a key document or discovery document from a configured URL (SECURITY.md §1 "Keys"):
+ * GET of a key document or discovery document from a configured URL (docs/security.md §1 "Keys"):
  * one deadline covers connect, headers and body; the body is capped in bytes while it streams
  * (a 5 MB answer is cut off at the cap, not buffered); redirects are refused, not followed, so an
  * endpoint cannot send the broker to a URL nobody configured (SPIFFE_Federation.md §7.5.1); only

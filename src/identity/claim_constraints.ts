@@ -1,5 +1,5 @@
 /**
- * Per-issuer conditions on verified claims (STYLE.md #12), compiled once at boot: e.g. a
+ * Per-issuer conditions on verified claims (CONTRIBUTING.md #12), compiled once at boot: e.g. a
  * Kubernetes token's `/kubernetes.io/namespace` must equal `incident-agents`, or a GitHub
  * Actions token's `/repository` must match `acme/(triage|forensics)`. Patterns are anchored by
  * the broker (`^(?:…)$`, octo-sts style). The claim must be an own string member: a missing,

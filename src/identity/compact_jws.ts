@@ -1,5 +1,5 @@
 /**
- * Compact JWS structure (RFC 7515 §7.1), checked before anything is trusted (SECURITY.md §1
+ * Compact JWS structure (RFC 7515 §7.1), checked before anything is trusted (docs/security.md §1
  * "Structure"): a size cap before any parsing, exactly three non-empty canonical base64url
  * parts (JWE has 5, the JSON serialization 1), UTF-8 JSON objects without duplicate members.
  */

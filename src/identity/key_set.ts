@@ -1,5 +1,5 @@
 /**
- * One issuer's (or trust domain's) verification keys, kept current (SECURITY.md §1 "Keys"):
+ * One issuer's (or trust domain's) verification keys, kept current (docs/security.md §1 "Keys"):
  *
  * - a refresh is due every interval (the configured `refreshSeconds`, or a shorter SPIFFE
  *   `spiffe_refresh_hint`, floored at the cooldown); it runs in the background on the first

@@ -1,7 +1,7 @@
 /**
  * Builds the key set of one configured source: a file, a SPIFFE bundle endpoint, an explicit
  * `jwks_uri`, or OIDC Discovery. Keys come only from these configured places, never from a token
- * (`iss`, `jku`, `x5u`; STYLE.md #12). A file is re-read like a remote set is refetched, so a
+ * (`iss`, `jku`, `x5u`; CONTRIBUTING.md #12). A file is re-read like a remote set is refetched, so a
  * rotated or trimmed file takes effect without a restart.
  */
 import { readFile } from 'node:fs/promises';

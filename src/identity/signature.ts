@@ -7,7 +7,7 @@
  *
  * Why not jose's jwtVerify: jose 6 verifies through WebCrypto, asynchronously on the thread pool;
  * under load its p50 grew to 1.5–1.9 ms at 500 req/s against 0.15 ms for a synchronous verify
- * (PERFORMANCE.md). The rules jose applied are applied here explicitly, and tests check tokens
+ * (docs/performance.md). The rules jose applied are applied here explicitly, and tests check tokens
  * from independent signers (PyJWT, hand-rolled node:crypto) and jose agree with this code.
  */
 import { constants, verify, type KeyObject } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
  * Strict SPIFFE ID parser (spiffe/spiffe SPIFFE-ID.md §2, as go-spiffe `spiffeid.FromString`
- * enforces it, and SECURITY.md §1 "Claims"). A JWT-SVID's `sub` is the agent id that profiles
+ * enforces it, and docs/security.md §1 "Claims"). A JWT-SVID's `sub` is the agent id that profiles
  * match on, so anything a URL parser would normalise, decode or tolerate is rejected instead:
  * upper-case scheme or trust domain, port, userinfo, query, fragment, percent-encoding, empty,
  * `.` or `..` segments, a trailing `/`, and non-ASCII look-alikes (jose accepted a Cyrillic

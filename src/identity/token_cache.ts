@@ -1,9 +1,9 @@
 /**
- * Verified-token cache, one per Identity instance (no module state; STYLE.md #7). A hit skips
- * JSON parsing and the signature check, which is most of a verification's cost (PERFORMANCE.md S3).
+ * Verified-token cache, one per Identity instance (no module state; CONTRIBUTING.md #7). A hit skips
+ * JSON parsing and the signature check, which is most of a verification's cost (docs/performance.md S3).
  *
  * - Keyed on the hex SHA-256 of `header.payload` (token_ids.ts), never on the raw token
- *   (SECURITY.md §1 "Replay").
+ *   (docs/security.md §1 "Replay").
  *   Because ECDSA signatures and base64url are malleable, the entry also holds a hash of the
  *   signature it verified: a hit needs the same signature; another signature over the same
  *   `header.payload` (forged, or a valid high-S twin) takes the full path.

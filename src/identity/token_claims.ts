@@ -1,5 +1,5 @@
 /**
- * Registered claims of a token whose signature has verified (RFC 7519 §4.1, SECURITY.md §1
+ * Registered claims of a token whose signature has verified (RFC 7519 §4.1, docs/security.md §1
  * "Claims", JWT-SVID.md §3). Stricter than a JWT library's defaults on purpose:
  * - `exp` and `aud` are required (JWT-SVID.md §3.2–3.3); `iss` when the issuer is pinned;
  * - the lifetime is capped both as `exp - now` and `exp - iat` (jose accepted `exp: 1e308`);

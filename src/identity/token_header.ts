@@ -1,5 +1,5 @@
 /**
- * The JOSE header (SECURITY.md §1 "Header"). Only `alg`, `kid` and `typ` are accepted: keys come
+ * The JOSE header (docs/security.md §1 "Header"). Only `alg`, `kid` and `typ` are accepted: keys come
  * only from configured sets, never from `jwk`, `jku`, `x5u` or `x5c` (RFC 8725 §3.10), and no
  * extension is understood, so `crit`, `b64` and `cty` (nested JWTs) are refused (RFC 7515 §4.1.11).
  * JWT-SVID.md §2 likewise forbids any header it does not describe.

@@ -1,6 +1,6 @@
 /**
  * The trust table built from config once at boot, and the choice of which entry may verify a
- * token (SECURITY.md §1 "Keys", STYLE.md #12). A token is verified with exactly one entry's keys,
+ * token (docs/security.md §1 "Keys", CONTRIBUTING.md #12). A token is verified with exactly one entry's keys,
  * never the union of all keys:
  *
  * - agent endpoints: an `iss` equal to a configured OIDC issuer selects that issuer; otherwise a

@@ -1,6 +1,6 @@
 /**
  * What a verified workload or operator token proves. Built only from verified claims
- * (SECURITY.md §1); nothing here is copied from an unverified token.
+ * (docs/security.md §1); nothing here is copied from an unverified token.
  */
 
 /** An agent workload: a SPIFFE ID, or `issuer#subject` for OIDC issuers. */
@@ -22,7 +22,7 @@ export interface AgentIdentity {
   readonly acceptedUntil: number;
   /**
    * Keyed hash of `header.payload` (identity/token_ids.ts), for logs and audit. Never the raw
-   * token, and never the signature: ECDSA signatures are malleable (SECURITY.md §1 "Replay").
+   * token, and never the signature: ECDSA signatures are malleable (docs/security.md §1 "Replay").
    */
   readonly fingerprint: string;
   /** Replay-cache name of the token: SHA-256 of issuer + `jti`, else of `header.payload`. */

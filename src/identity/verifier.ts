@@ -1,5 +1,5 @@
 /**
- * Verifies agent and operator bearer tokens (SECURITY.md §1, RFC 8725, SPIFFE JWT-SVID.md). The
+ * Verifies agent and operator bearer tokens (docs/security.md §1, RFC 8725, SPIFFE JWT-SVID.md). The
  * pipeline reads as a table of small checks, cheapest and least trusting first:
  *
  *   size cap → compact shape → verified-token cache (hit: done)

@@ -1,5 +1,5 @@
 /**
- * The per-incident revocation report (DESIGN.md flow 4): what was revoked, when, and what is
+ * The per-incident revocation report (docs/architecture.md flow 4): what was revoked, when, and what is
  * still outstanding. Revocation time is measured from the close, never claimed (guarantee 7).
  */
 import { GRANT_STATES, type Grant, type GrantState, type Incident } from '../model.js';

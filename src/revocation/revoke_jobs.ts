@@ -1,5 +1,5 @@
 /**
- * Revokes one claimed batch of jobs (DESIGN.md flow 4). At-least-once and idempotent: a job may be
+ * Revokes one claimed batch of jobs (docs/architecture.md flow 4). At-least-once and idempotent: a job may be
  * delivered again after a crash, so every step tolerates a grant that is already terminal, and
  * revoking an expired or dead credential counts as success (guarantee 4).
  *
@@ -135,7 +135,7 @@ async function retry(deps: JobDeps, grant: Grant, attempt: number, code: string)
   deps.metrics.revocationRetries.inc({ provider: grant.provider, code });
   const requestedAt = grant.revokeRequestedAt ?? grant.createdAt;
   if (now - requestedAt > deadlineSeconds * 1000) {
-    // Escalate, never force: SECURITY.md §3 — revoke-force would abandon the upstream secret.
+    // Escalate, never force: docs/security.md §3 — revoke-force would abandon the upstream secret.
     deps.metrics.revocationOverdue.inc({ provider: grant.provider });
     deps.logger.error({ grantId: grant.id, incidentId: grant.incidentId, provider: grant.provider, code, attempt }, 'revocation overdue');
     await deps.audit.record({ at: now, type: 'revocation.overdue', actor: 'quartermaster', incidentId: grant.incidentId, grantId: grant.id, reason: code, data: { attempt } });

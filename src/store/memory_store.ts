@@ -1,5 +1,5 @@
 /**
- * The in-process store for the embedded default and unit tests (DESIGN.md "State"). Each method
+ * The in-process store for the embedded default and unit tests (docs/architecture.md "State"). Each method
  * does all its work before its first (and only) resolution, so it is atomic the way the Redis
  * store's Lua scripts are. Records go in and out as deep copies: a caller that mutates an object
  * it passed or got back cannot change the ledger behind the store's back.

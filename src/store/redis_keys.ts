@@ -1,5 +1,5 @@
 /**
- * Redis key names (DESIGN.md "State"). Every key of one incident carries the hash tag
+ * Redis key names (docs/architecture.md "State"). Every key of one incident carries the hash tag
  * `{inc:<id>}`, so Redis Cluster puts them in one slot and one Lua script may touch them together
  * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
  * The id is percent-encoded: a raw `}` in an incident id would end the tag early and scatter the

@@ -1,5 +1,5 @@
 /**
- * The Redis store (DESIGN.md "State"): shared by every broker replica, survives broker restarts.
+ * The Redis store (docs/architecture.md "State"): shared by every broker replica, survives broker restarts.
  *
  * Each operation on one incident is one Lua script on that incident's keys (one hash slot, see
  * redis_keys.ts); global keys (grant index, revocation queue, expiry set, closing set, audit log)
@@ -9,7 +9,7 @@
  *
  * Connection loss makes operations reject quickly (no offline queue, few retries) so callers can
  * answer 503 instead of hanging; ioredis keeps reconnecting in the background.
- * SECURITY.md §3: Redis replication is asynchronous; run it with AOF and keep workers idempotent.
+ * docs/security.md §3: Redis replication is asynchronous; run it with AOF and keep workers idempotent.
  */
 import { Redis } from 'ioredis';
 import { describeCause } from '../errors.js';

@@ -1,5 +1,5 @@
 /**
- * The state port (DESIGN.md "State"). Operations are domain-shaped so each implementation can make
+ * The state port (docs/architecture.md "State"). Operations are domain-shaped so each implementation can make
  * them atomic: the Redis store runs each per-incident operation as one Lua script on keys that
  * share the incident's hash tag; the memory store runs them synchronously.
  *

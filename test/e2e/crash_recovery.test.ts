@@ -1,6 +1,6 @@
 /**
  * A broker killed with SIGKILL while revoking 200 grants finishes revoking all of them after a
- * restart on the same Redis (DESIGN.md flow 4, guarantee 4). The broker runs as a real child
+ * restart on the same Redis (docs/architecture.md flow 4, guarantee 4). The broker runs as a real child
  * process (`node --import tsx src/main.ts --config …`), exactly as `npm start` runs it.
  * revocation.maxPerSecond slows the revocation to ~5 s so the kill lands mid-way; the test checks
  * in Redis that it did.

@@ -3,7 +3,7 @@
  * OIDC discovery documents speak — JSON over HTTP GET — and misbehaves on request: goes down,
  * answers slowly, answers 5 MB, redirects, resets the connection, or rotates its keys between two
  * requests. Any request to a path without a route answers 501 and is recorded in `unexpected`,
- * which tests assert empty (STYLE.md #16). Delays are server-side and only exercise timeouts.
+ * which tests assert empty (CONTRIBUTING.md #16). Delays are server-side and only exercise timeouts.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,7 +1,7 @@
 /**
- * The attack suite (issue 3, SECURITY.md §1): one row per attack, each with a valid counterpart
+ * The attack suite (issue 3, docs/security.md §1): one row per attack, each with a valid counterpart
  * that must pass first and an attack that changes one thing and must fail with the expected code
- * (SPIFFE conformance method, STYLE.md #18). Rows run against a freshly booted verifier whose
+ * (SPIFFE conformance method, CONTRIBUTING.md #18). Rows run against a freshly booted verifier whose
  * verified-token cache already holds the valid token, so every attack also probes the cache.
  */
 import { createPublicKey } from 'node:crypto';

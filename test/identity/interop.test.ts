@@ -35,7 +35,7 @@ const bootWithFixtures = () => world.boot({
 
 /** jose's verdict on the same token with the same public keys. */
 async function joseAccepts(token: string, keys: { keys: unknown[] }, nowMs: number): Promise<boolean> {
-  // jose's local sets refuse `use: "jwt-svid"`; rewrite it as SECURITY.md §1 describes.
+  // jose's local sets refuse `use: "jwt-svid"`; rewrite it as docs/security.md §1 describes.
   const jwks = { keys: keys.keys.map((k) => ({ ...(k as object), use: 'sig' })) } as Parameters<typeof createLocalJWKSet>[0];
   return jwtVerify(token, createLocalJWKSet(jwks), { audience: AUDIENCE, currentDate: new Date(nowMs) }).then(() => true, () => false);
 }

@@ -1,5 +1,5 @@
 /**
- * Remote and file key sources as SECURITY.md §1 "Keys" and the fault matrix (§5: JWKS endpoint
+ * Remote and file key sources as docs/security.md §1 "Keys" and the fault matrix (§5: JWKS endpoint
  * down, slow, oversized, rotating) specify them, against a local key server (test/fakes). Time is
  * the injected clock: refresh intervals, refresh hints, cooldowns and staleness move with `now`,
  * never with sleeps; only the server's own delays exercise the fetch timeout.

@@ -261,7 +261,7 @@ describe('boot warnings', () => {
   });
 });
 
-/** Background refreshes finish on their own schedule: poll with a deadline (STYLE.md #19). */
+/** Background refreshes finish on their own schedule: poll with a deadline (CONTRIBUTING.md #19). */
 const eventuallyRefused = (call: () => Promise<unknown>, code: string): Promise<boolean> =>
   eventually(async () => (await call().then(() => 'accepted', (err: BrokerError) => err.code)) === code, 5000, 5);
 const eventuallyLogged = (capture: { text(): string }, message: string): Promise<boolean> => eventually(async () => capture.text().includes(message), 5000, 5);

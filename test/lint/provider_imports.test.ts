@@ -1,5 +1,5 @@
 /**
- * The layering rule of STYLE.md #3, as ESLint enforces it: a provider may import the public
+ * The layering rule of CONTRIBUTING.md #3, as ESLint enforces it: a provider may import the public
  * contract (src/sdk.ts) and nothing else of core, nor Redis, express or process.env.
  */
 import { ESLint } from 'eslint';

@@ -1,5 +1,5 @@
 /**
- * The shared provider contract (STYLE.md #17): every provider runs this suite against its real
+ * The shared provider contract (CONTRIBUTING.md #17): every provider runs this suite against its real
  * client (jwt locally; Vault and AWS against their fake servers). It checks what core relies on
  * at the boundary, so a provider bug fails here rather than in an incident.
  */

@@ -1,5 +1,5 @@
 /**
- * The one contract every Store implementation passes (DESIGN.md "State", STYLE.md #17): the
+ * The one contract every Store implementation passes (docs/architecture.md "State", CONTRIBUTING.md #17): the
  * guarantees written in src/store/store.ts and the behaviour the domain flows rely on. Times are
  * passed explicitly, so nothing here sleeps or reads a clock.
  */

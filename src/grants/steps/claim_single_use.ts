@@ -5,7 +5,7 @@
  *
  * The replay record is keyed on the token's `tokenId` — SHA-256 of issuer + `jti`, or of
  * `header.payload` without a `jti` — never on the raw token: a re-encoded or high-S signature of
- * the same token is the same token (SECURITY.md §1 "Replay"). It is kept in the shared store
+ * the same token is the same token (docs/security.md §1 "Replay"). It is kept in the shared store
  * until the last instant any replica's verifier would still accept the token (exp + leeway).
  * One token spends itself on any single-use profile: the record is per token, not per profile.
  */

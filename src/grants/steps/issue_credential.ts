@@ -1,6 +1,6 @@
 /**
  * Step: record intent, call the provider, commit, and only then hand the credential out
- * (guarantee 2; Vault's WAL-before-side-effect pattern, STYLE.md #5).
+ * (guarantee 2; Vault's WAL-before-side-effect pattern, CONTRIBUTING.md #5).
  *  - The intent is written atomically with the incident-open check (guarantee 3).
  *  - If the incident closed while the provider was working, commit keeps the grant revoking and
  *    the credential is withheld; the worker revokes it with the stored handle.

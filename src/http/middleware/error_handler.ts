@@ -1,6 +1,6 @@
 /**
  * Every error becomes `{"error":{"code","message"}}` with the right status. 4xx messages are
- * written for clients; 5xx bodies are generic and the detail goes to the log only (STYLE.md #8).
+ * written for clients; 5xx bodies are generic and the detail goes to the log only (CONTRIBUTING.md #8).
  *
  * Errors raised by express and body-parser before any route code runs (often before
  * authentication) are mapped by their structured fields — body-parser's `type`, the router's

@@ -1,7 +1,7 @@
 /**
  * A local HTTP server on 127.0.0.1 that speaks Vault's HTTP API for every endpoint the vault
  * provider uses, with real semantics (see token_store.ts, leases.ts, acl.ts). Anything else is
- * answered 501 and recorded in `unexpected`, which tests assert empty (STYLE.md #16).
+ * answered 501 and recorded in `unexpected`, which tests assert empty (CONTRIBUTING.md #16).
  *
  * It can be sealed (503 everywhere, as Vault answers while sealed) and can go down (listener
  * closed, open connections destroyed: clients see ECONNREFUSED) and come back on the same port.

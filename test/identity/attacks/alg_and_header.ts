@@ -1,7 +1,7 @@
 /**
  * Header attacks: `alg: none` variants, HS/RS key confusion, algorithms the key or the issuer
  * does not allow, key-carrying headers (`jwk`, `jku`, `x5u`, `x5c`), `kid` injection, `crit`,
- * `b64`, nested tokens, and `typ` (RFC 8725 §2.1, §3.1, §3.10–3.11; SECURITY.md §1 "Header").
+ * `b64`, nested tokens, and `typ` (RFC 8725 §2.1, §3.1, §3.10–3.11; docs/security.md §1 "Header").
  */
 import { signers } from '../identity_world.js';
 import { b64, hmacWith, signedBy, withAlg, withHeader, without } from '../token_factory.js';

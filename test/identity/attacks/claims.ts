@@ -1,6 +1,6 @@
 /**
  * Claim attacks: every `exp`/`nbf`/`iat`/`aud`/`iss` edge (RFC 7519 §4.1, JWT-SVID.md §3,
- * SECURITY.md §1 "Claims"), token kinds crossing endpoints, and the OIDC issuer's claim
+ * docs/security.md §1 "Claims"), token kinds crossing endpoints, and the OIDC issuer's claim
  * constraints. The trust domain under test allows 3600 s of lifetime and 30 s of leeway.
  */
 import { AUDIENCE, CI_ISS, DEV_ISS, OPERATOR_ISS } from '../identity_world.js';

@@ -2,7 +2,7 @@
  * Structure and signature attacks: wrong part counts, the JSON serializations, non-canonical and
  * non-JSON encodings, oversized tokens, duplicate members, forged and malleated ECDSA signatures
  * (r = s = 0, out-of-range values, DER form, high-S twins against the single-use replay record),
- * and signatures made by keys that are trusted for something else (SECURITY.md §1).
+ * and signatures made by keys that are trusted for something else (docs/security.md §1).
  */
 import { signers } from '../identity_world.js';
 import { b64, build, derEncoded, highSTwin, P256_ORDER_BYTES, replaceSignature, signedBy, without, type TokenSpec } from '../token_factory.js';
