@@ -357,6 +357,40 @@ describe('revocation worker', () => {
       expect(await store.getGrant(slow.id)).toMatchObject({ state: 'revoked', revokeAttempts: 1 });
     });
 
+    it('a worker cut off from the store past its lease loses the job to a second worker, says so once, and stops renewing it', async () => {
+      const logs = createLogCapture();
+      let cutOff = true;
+      const renewals: string[][] = [];
+      const partitioned: Store = {
+        ...store,
+        renewRevocationLeases: async (leases, until) => {
+          renewals.push(leases.map((l) => l.grantId));
+          if (cutOff) throw new Error('connection reset');
+          return store.renewRevocationLeases(leases, until);
+        },
+      };
+      const first = await setup({ ...leased, store: partitioned, logs });
+      const second = await setup(leased);
+      const g = await released();
+      const call = holdNextCall(upstream);
+      const batch = first.runOnce();
+      await call.started;
+      await vi.advanceTimersByTimeAsync(LEASE_MS); // renewals at +1000, +2000, +3000 all fail
+      expect(await second.runOnce()).toBe(1); // the lease ran out: taken over and revoked
+      cutOff = false;
+      await vi.advanceTimersByTimeAsync(3000); // the next renewal finds the lease gone
+      const lost = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('revocation leases lost'));
+      expect(lost).toEqual([expect.objectContaining({ level: 'warn', jobs: 1 })]);
+      expect(renewals).toHaveLength(4); // none after the lost one
+      call.release();
+      expect(await batch).toBe(1);
+      // Delivered twice, ended and audited once.
+      expect(upstream.started).toEqual([g.id, g.id]);
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+      expect(await revokedEvents(g.id)).toBe(1);
+      expect(await store.revocationQueueDepth()).toBe(0);
+    });
+
     it('logs a failed renewal without secrets and finishes the batch', async () => {
       const logs = createLogCapture();
       const broken: Store = { ...store, renewRevocationLeases: async () => { throw new Error('connection reset'); } };
