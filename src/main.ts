@@ -148,7 +148,16 @@ export async function startBroker(config: Config, options: StartOptions): Promis
   }
 }
 
-async function main(argv: readonly string[]): Promise<void> {
+export interface MainOptions {
+  /** The provider factories to build from (default: the built-ins). For test entries only. */
+  readonly providers?: readonly AnyProviderFactory[];
+}
+
+/**
+ * The process entry: arguments, config file, PORT, logger, signals. Exported so a test entry can
+ * run this very code with one extra provider (test/support/gated_broker_child.ts).
+ */
+export async function main(argv: readonly string[], options: MainOptions = {}): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: { config: { type: 'string', short: 'c' } }, strict: true });
   const file = values.config ?? process.env.QUARTERMASTER_CONFIG ?? defaultConfigPath();
   const config = loadConfigFile(file);
@@ -160,7 +169,7 @@ async function main(argv: readonly string[]): Promise<void> {
   if (config.mode === 'development') {
     logger.warn({ config: file, store: config.store.kind }, '*** DEVELOPMENT MODE: embedded/dev config, local token issuer enabled; do not use in production ***');
   }
-  const broker = await startBroker(config, { logger, ...(port === undefined ? {} : { port }) });
+  const broker = await startBroker(config, { logger, ...(port === undefined ? {} : { port }), ...(options.providers ? { providers: options.providers } : {}) });
 
   let signalled = false;
   // The log destination is asynchronous: flush it before exiting so the last lines are kept.

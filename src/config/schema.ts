@@ -83,8 +83,13 @@ export const configSchema = z.object({
     concurrency: duration.max(256).default(16),
     batchSize: duration.max(1000).default(64),
     pollIntervalMs: duration.default(250),
-    /** A claimed job not finished within this is delivered again (crashed worker). */
-    leaseSeconds: duration.default(30),
+    /**
+     * A claimed job's lease: a worker renews it every third of this while the job is in flight, so
+     * only a broker that died (or stalled this long) loses it, and another takes the job over after
+     * at most this long. Shorter = faster takeover; a broker frozen longer than this may cause a
+     * duplicate delivery, which is harmless (revocation is idempotent).
+     */
+    leaseSeconds: duration.default(5),
     backoffInitialMs: duration.default(1000),
     backoffMaxMs: duration.default(60_000),
     /** Per-broker ceiling on revocation calls per second; 0 = unlimited. Protects providers in close storms. */
@@ -100,7 +105,7 @@ export const configSchema = z.object({
      */
     receiptLanesWhileServing: z.number().int().min(1).max(256).default(2),
   }).strict().default({
-    concurrency: 16, batchSize: 64, pollIntervalMs: 250, leaseSeconds: 30, backoffInitialMs: 1000,
+    concurrency: 16, batchSize: 64, pollIntervalMs: 250, leaseSeconds: 5, backoffInitialMs: 1000,
     backoffMaxMs: 60_000, maxPerSecond: 0, deadlineSeconds: 300, issueTimeoutSeconds: 30, expirySweepSeconds: 5,
     receiptLanesWhileServing: 2,
   }),

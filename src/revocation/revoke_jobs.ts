@@ -15,9 +15,22 @@ import { backoffDelayMs } from './backoff.js';
 
 type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now'>;
 
+export interface BatchHooks {
+  /**
+   * Called just before a job is finished or rescheduled, so the worker stops renewing its lease
+   * (lease_renewal.ts). Not called for a job whose triage failed: it stays leased until the batch
+   * ends, then is delivered again when the lease runs out.
+   */
+  readonly release?: (grantId: string) => void;
+}
+
+/** What every step of one batch uses: the deps, and the hook (always present here). */
+type BatchDeps = JobDeps & { readonly release: (grantId: string) => void };
+
 interface Ready { job: RevocationJob; grant: Grant & { handle: NonNullable<Grant['handle']> }; provider: Provider }
 
-export async function revokeJobs(deps: JobDeps, jobs: readonly RevocationJob[], concurrency: number): Promise<void> {
+export async function revokeJobs(jobDeps: JobDeps, jobs: readonly RevocationJob[], concurrency: number, hooks: BatchHooks = {}): Promise<void> {
+  const deps: BatchDeps = { ...jobDeps, release: hooks.release ?? (() => undefined) };
   const ready: Ready[] = [];
   await runLimited(jobs, concurrency, async (job) => {
     const r = await triage(deps, job).catch((err: unknown) => {
@@ -46,10 +59,11 @@ export async function revokeJobs(deps: JobDeps, jobs: readonly RevocationJob[], 
 }
 
 /** Settles what needs no provider call; returns the jobs that do. */
-async function triage(deps: JobDeps, job: RevocationJob): Promise<Ready | null> {
+async function triage(deps: BatchDeps, job: RevocationJob): Promise<Ready | null> {
   const now = deps.now();
   const grant = await deps.store.getGrant(job.grantId);
   if (!grant || grant.state === 'revoked' || grant.state === 'expired' || grant.state === 'failed') {
+    deps.release(job.grantId);
     await deps.store.finishRevocation(job.grantId, { state: 'revoked', at: now, confirmed: false });
     return null;
   }
@@ -60,6 +74,7 @@ async function triage(deps: JobDeps, job: RevocationJob): Promise<Ready | null> 
     if (now - grant.createdAt > deps.config.revocation.issueTimeoutSeconds * 1000) {
       await finish(deps, grant, 'revoked', false, job.attempt, 'never handed out');
     } else {
+      deps.release(grant.id);
       await deps.store.retryRevocation(grant.id, now + deps.config.revocation.backoffInitialMs, 'awaiting commit');
     }
     return null;
@@ -76,7 +91,7 @@ async function triage(deps: JobDeps, job: RevocationJob): Promise<Ready | null> 
   return { job, grant: grant as Ready['grant'], provider };
 }
 
-async function revokeGroup(deps: JobDeps, group: readonly Ready[]): Promise<void> {
+async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<void> {
   const first = group[0];
   if (!first) return;
   const { provider } = first;
@@ -105,8 +120,9 @@ async function revokeGroup(deps: JobDeps, group: readonly Ready[]): Promise<void
   }));
 }
 
-async function finish(deps: JobDeps, grant: Grant, state: 'revoked' | 'expired', confirmed: boolean, attempt: number, note?: string): Promise<void> {
+async function finish(deps: BatchDeps, grant: Grant, state: 'revoked' | 'expired', confirmed: boolean, attempt: number, note?: string): Promise<void> {
   const at = deps.now();
+  deps.release(grant.id);
   // Audit first, deduplicated, then end the grant: a crash in between redelivers the job, which
   // appends nothing new and ends the grant. The other order could lose the event (guarantee I5).
   await deps.audit.record({
@@ -128,9 +144,10 @@ async function finish(deps: JobDeps, grant: Grant, state: 'revoked' | 'expired',
   }
 }
 
-async function retry(deps: JobDeps, grant: Grant, attempt: number, code: string): Promise<void> {
+async function retry(deps: BatchDeps, grant: Grant, attempt: number, code: string): Promise<void> {
   const { backoffInitialMs, backoffMaxMs, deadlineSeconds } = deps.config.revocation;
   const now = deps.now();
+  deps.release(grant.id);
   await deps.store.retryRevocation(grant.id, now + backoffDelayMs(attempt, backoffInitialMs, backoffMaxMs), code);
   deps.metrics.revocationRetries.inc({ provider: grant.provider, code });
   const requestedAt = grant.revokeRequestedAt ?? grant.createdAt;

@@ -2,12 +2,15 @@
  * The revocation worker: claims due jobs from the durable queue in the store, revokes them, and
  * sweeps expired grants. Any number of brokers may run one against the same Redis; leases make a
  * crashed broker's jobs claimable again (at-least-once), and revoke_jobs.ts makes repeats harmless.
+ * Leases are short and renewed while a batch runs (lease_renewal.ts), so a dead broker's jobs are
+ * taken over within seconds while a live broker's slow provider calls are not delivered twice.
  *
  * On start it re-runs the (idempotent) close of every incident still closing, so a crash between
  * the close tombstone and the enqueue loses nothing.
  */
 import { describeCause } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
+import { renewLeasesWhileRevoking } from './lease_renewal.js';
 import { createRateLimiter } from './rate_limiter.js';
 import { revokeJobs } from './revoke_jobs.js';
 
@@ -60,10 +63,16 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   const runOnce = async (): Promise<number> => {
     const max = limiter.available(cfg.batchSize);
     if (max === 0) return 0;
-    const jobs = await deps.store.claimRevocations(deps.now(), max, cfg.leaseSeconds * 1000);
+    const leaseMs = cfg.leaseSeconds * 1000;
+    const jobs = await deps.store.claimRevocations(deps.now(), max, leaseMs);
     if (jobs.length === 0) return 0;
     limiter.take(jobs.length);
-    await revokeJobs(deps, jobs, cfg.concurrency);
+    const leases = renewLeasesWhileRevoking(deps, jobs, leaseMs);
+    try {
+      await revokeJobs(deps, jobs, cfg.concurrency, { release: (grantId) => leases.release(grantId) });
+    } finally {
+      leases.stop();
+    }
     return jobs.length;
   };
 

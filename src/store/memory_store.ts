@@ -158,11 +158,25 @@ export function createMemoryStore(): Store {
         .filter(([, job]) => job.dueAt <= now)
         .sort(([a, x], [b, y]) => x.dueAt - y.dueAt || compareIds(a, b))
         .slice(0, Math.max(0, max));
+      const leasedUntil = now + leaseMs;
       return due.map(([grantId, job]) => {
-        job.dueAt = now + leaseMs;
+        job.dueAt = leasedUntil;
         job.attempts += 1;
-        return { grantId, attempt: job.attempts };
+        return { grantId, attempt: job.attempts, leasedUntil };
       });
+    },
+
+    async renewRevocationLeases(leases, newUntil) {
+      const renewed: string[] = [];
+      for (const { grantId, leasedUntil } of leases) {
+        const job = jobs.get(grantId);
+        // The due time is the fence: a finished job is gone, a retried one is due at its backoff,
+        // one claimed again is due at the other worker's lease end. Only the lease named here moves.
+        if (!job || job.dueAt !== leasedUntil) continue;
+        if (newUntil > job.dueAt) job.dueAt = newUntil;
+        renewed.push(grantId);
+      }
+      return renewed;
     },
 
     async finishRevocation(id, finish) {

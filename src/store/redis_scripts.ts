@@ -183,6 +183,26 @@ for _, id in ipairs(ids) do
 end
 return out`],
 
+  // KEYS due. ARGV newUntil, then grant id and leasedUntil pairs. Extends a lease only while the
+  // job's score is still exactly the lease's end this worker holds: a finished job has no score
+  // (ZADD XX never re-adds it), a retried one is scored by its backoff, one claimed again by the
+  // other worker's lease end. A claim after the lease ended always scores at least one full lease
+  // later, so a stale lease can never match a newer one. (A backoff equal to the lease's end to
+  // the millisecond would match; the worker stops renewing a job before it retries it, so that
+  // needs a renewal in flight at that instant, and costs that retry at most one lease of delay.)
+  // Never lowers a score. Returns the ids still held.
+  qmRenewRevocationLeases: [1, `
+local newUntil = tonumber(ARGV[1])
+local out = {}
+for i = 2, #ARGV - 1, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+    if newUntil > tonumber(score) then redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
+    out[#out + 1] = ARGV[i]
+  end
+end
+return out`],
+
   // KEYS seq, log, dedupe, incident index. ARGV event JSON without seq, dedupe key ('' for none),
   // '1' when the event belongs to an incident (then its seq goes to KEYS[4]: the index holds seqs,
   // not a second copy of the event). Counter, log and index move together, so the log holds every

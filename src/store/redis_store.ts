@@ -226,10 +226,19 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
 
     async claimRevocations(now, max, leaseMs) {
       if (max <= 0) return [];
-      const flat = (await s.qmClaimRevocations(keys.revocationDue, keys.revocationAttempts, now, max, now + leaseMs)) as Array<string | number>;
+      const leasedUntil = requireFinite(now, 'now') + requireFinite(leaseMs, 'leaseMs');
+      const flat = (await s.qmClaimRevocations(keys.revocationDue, keys.revocationAttempts, now, max, leasedUntil)) as Array<string | number>;
       const jobs: RevocationJob[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) jobs.push({ grantId: String(flat[i]), attempt: Number(flat[i + 1]) });
+      for (let i = 0; i + 1 < flat.length; i += 2) jobs.push({ grantId: String(flat[i]), attempt: Number(flat[i + 1]), leasedUntil });
       return jobs;
+    },
+
+    // One script on the {revq} queue: the fence (score still equals the lease's end) and the
+    // extension are one atomic step, so a finish, retry or re-claim in between cannot be undone.
+    async renewRevocationLeases(leases, newUntil) {
+      if (leases.length === 0) return [];
+      const args = leases.flatMap((l) => [l.grantId, requireFinite(l.leasedUntil, 'leasedUntil')]);
+      return (await s.qmRenewRevocationLeases(keys.revocationDue, requireFinite(newUntil, 'newUntil'), ...args)) as string[];
     },
 
     // Order: script (grant terminal) → remove job. A crash in between leaves a job that is

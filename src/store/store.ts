@@ -10,7 +10,9 @@
  *    revoking grant of the incident (keeping an existing schedule), and returns them all;
  *  - commitGrant never resurrects a grant that a close flipped to revoking;
  *  - the revocation queue is at-least-once: a claimed job not completed within its lease is
- *    claimed again (a crashed worker loses nothing).
+ *    claimed again (a crashed worker loses nothing);
+ *  - a lease renewal is fenced by the lease's end: it never re-queues a finished job, never moves
+ *    a rescheduled job's backoff, and never extends a lease another worker has claimed since.
  */
 import type { AuditEvent, AuditEventInput, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
 import type { StoreMeta } from './store_meta.js';
@@ -34,6 +36,17 @@ export interface RevocationJob {
   readonly grantId: string;
   /** Delivery count including this one. */
   readonly attempt: number;
+  /**
+   * When this delivery's lease ends (the claim's now + leaseMs). It is the job's fence: a renewal
+   * naming it extends the lease only while the job is still held under exactly this lease.
+   */
+  readonly leasedUntil: number;
+}
+
+/** A lease a worker holds: the job and the end of the lease it was given (or last renewed to). */
+export interface RevocationLease {
+  readonly grantId: string;
+  readonly leasedUntil: number;
 }
 
 export interface GrantFinish {
@@ -83,8 +96,17 @@ export interface Store {
   /** Marks `active` grants whose expiresAt ≤ now as `expired`; returns their ids. */
   expireGrants(now: number, limit: number): Promise<string[]>;
 
-  /** Jobs due at `now`, leased until now + leaseMs. */
+  /** Jobs due at `now`, leased until now + leaseMs (each job says so in `leasedUntil`). */
   claimRevocations(now: number, max: number, leaseMs: number): Promise<RevocationJob[]>;
+  /**
+   * Extends to `newUntil` the lease of every listed job that is still held under the listed lease
+   * (the job is queued and still due exactly at that lease's end); returns their ids. Any other
+   * job is left alone: a finished job stays finished (never re-queued), a rescheduled job keeps
+   * its backoff, a job another worker claimed since keeps that worker's lease. Never shortens a
+   * lease (a renewal with `newUntil` not after the lease's end leaves it as it is, and still
+   * returns the id: the job is still held). One atomic step for the whole list.
+   */
+  renewRevocationLeases(leases: readonly RevocationLease[], newUntil: number): Promise<string[]>;
   /**
    * Terminal revocation outcome; removes the job. No-op on a grant already terminal. Returns the
    * grant when this call ended it; null when it is missing or had already ended (so a job

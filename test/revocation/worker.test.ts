@@ -4,8 +4,10 @@
  * deadline, one revokeIncident call per incident, intents that never committed, expired grants.
  * Time is a variable; the worker is driven with runOnce(), so nothing sleeps (the expiry backlog
  * test runs the worker loop itself, with the clock standing still, and polls for the outcome).
+ * The lease tests run on vitest's fake timers and fake Date: the worker's clock and its renewal
+ * timer move together, only when the test advances them.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { createAuditLog } from '../../src/audit/audit_log.js';
 import { createCatalog } from '../../src/catalog/catalog.js';
@@ -20,12 +22,35 @@ import type { Store } from '../../src/store/store.js';
 import { stringify } from 'yaml';
 import { eventually } from '../support/broker_harness.js';
 import { testConfigObject } from '../support/test_config.js';
-import { createLogCapture } from '../support/log_capture.js';
+import { createLogCapture, type LogCapture } from '../support/log_capture.js';
 
 interface Upstream {
   failuresLeft: number;
+  /** Grants whose revokeGrant call returned success. */
   grantCalls: string[];
   incidentCalls: Array<{ incidentId: string; grants: string[] }>;
+  /** Grants whose revokeGrant call started (a call that never returns is counted here only). */
+  started: string[];
+  /** Grants whose next revokeGrant call fails (once each). */
+  failOnce: Set<string>;
+  /** When set, the next revokeGrant call (of `grantId`, if given) tells `started` and waits for `gate` (a slow upstream). */
+  hold: { grantId?: string; started: () => void; gate: Promise<void> } | null;
+}
+
+interface HeldCall {
+  /** Resolves when the held call has reached the provider. */
+  readonly started: Promise<void>;
+  release(): void;
+}
+
+/** Makes the next revokeGrant call (of `grantId`, if given) wait until released; the others answer at once. */
+function holdNextCall(upstream: Upstream, grantId?: string): HeldCall {
+  let started!: () => void;
+  let release!: () => void;
+  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  upstream.hold = { ...(grantId === undefined ? {} : { grantId }), started, gate };
+  return { started: startedPromise, release };
 }
 
 function testProvider(upstream: Upstream, incidentRevocation: boolean): ProviderFactory<Record<string, never>, Record<string, never>> {
@@ -45,6 +70,14 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
         capabilities: { grantRevocation: 'upstream', incidentRevocation, minTtlSeconds: 1, maxTtlSeconds: 3600 },
         async issue() { throw new Error('not used'); },
         async revokeGrant(req) {
+          upstream.started.push(req.grantId);
+          const hold = upstream.hold;
+          if (hold && (hold.grantId === undefined || hold.grantId === req.grantId)) {
+            upstream.hold = null;
+            hold.started();
+            await hold.gate;
+          }
+          if (upstream.failOnce.delete(req.grantId)) throw providerUnavailable('upstream down');
           fail();
           upstream.grantCalls.push(req.grantId);
           return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
@@ -69,16 +102,36 @@ describe('revocation worker', () => {
   let upstream: Upstream;
   let seq = 0;
 
-  const setup = async (options: { incidentRevocation?: boolean; deadlineSeconds?: number; expirySweepSeconds?: number } = {}): Promise<RevocationWorker> => {
-    const base = testConfigObject({ revocation: { backoffInitialMs: 1000, backoffMaxMs: 8000, deadlineSeconds: options.deadlineSeconds ?? 300, issueTimeoutSeconds: 30, ...(options.expirySweepSeconds ? { expirySweepSeconds: options.expirySweepSeconds } : {}) } });
+  interface SetupOptions {
+    incidentRevocation?: boolean;
+    deadlineSeconds?: number;
+    expirySweepSeconds?: number;
+    leaseSeconds?: number;
+    /** The worker's clock; `now` when absent. */
+    clock?: () => number;
+    /** The catalog's bound on one provider call. */
+    callTimeoutMs?: number;
+    /** The store this worker uses (default: the shared one). */
+    store?: Store;
+    logs?: LogCapture;
+  }
+
+  const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
+    const base = testConfigObject({ revocation: {
+      backoffInitialMs: 1000, backoffMaxMs: 8000, deadlineSeconds: options.deadlineSeconds ?? 300, issueTimeoutSeconds: 30,
+      ...(options.expirySweepSeconds ? { expirySweepSeconds: options.expirySweepSeconds } : {}),
+      ...(options.leaseSeconds ? { leaseSeconds: options.leaseSeconds } : {}),
+    } });
     const config = parseConfig(stringify({
       ...base,
       providers: { flaky: {} },
       profiles: { p: { provider: 'flaky', maxTtl: 900, tier: 'contain', agents: ['.*'] } },
     }));
-    const logger = createLogger({ level: 'silent', destination: createLogCapture() });
-    const catalog = await createCatalog(config, [testProvider(upstream, options.incidentRevocation ?? false)], { logger, now: () => now, devMode: true, callTimeoutMs: 1000 });
-    const deps = { config, store, catalog, audit: createAuditLog(store, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: () => now };
+    const logger = createLogger({ level: options.logs ? 'warn' : 'silent', destination: options.logs ?? createLogCapture() });
+    const clock = options.clock ?? (() => now);
+    const catalog = await createCatalog(config, [testProvider(upstream, options.incidentRevocation ?? false)], { logger, now: clock, devMode: true, callTimeoutMs: options.callTimeoutMs ?? 1000 });
+    const workerStore = options.store ?? store;
+    const deps = { config, store: workerStore, catalog, audit: createAuditLog(workerStore, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: clock };
     return createRevocationWorker(deps);
   };
 
@@ -95,7 +148,7 @@ describe('revocation worker', () => {
   beforeEach(async () => {
     now = 1_800_000_000_000;
     store = createMemoryStore();
-    upstream = { failuresLeft: 0, grantCalls: [], incidentCalls: [] };
+    upstream = { failuresLeft: 0, grantCalls: [], incidentCalls: [], started: [], failOnce: new Set(), hold: null };
     await store.createIncident({ id: 'INC-W', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
   });
 
@@ -204,5 +257,157 @@ describe('revocation worker', () => {
     expect((await store.getGrant(h.id))?.state).toBe('revoked');
     const events = (await store.listAudit({ limit: 100 })).filter((e) => e.type === 'grant.revoked' && e.grantId === h.id);
     expect(events).toHaveLength(1);
+  });
+
+  describe('leases', () => {
+    // leaseSeconds 3: the worker renews every 1000 ms. Provider calls may take a minute here, so
+    // only the lease decides who holds a job.
+    const LEASE_MS = 3000;
+    const leased = { leaseSeconds: 3, clock: () => Date.now(), callTimeoutMs: 60_000 };
+
+    beforeEach(() => {
+      vi.useFakeTimers({ now, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    const released = async (): Promise<Grant> => {
+      const g = await activeGrant('INC-W');
+      await store.requestRevocation(g.id, 'released', Date.now());
+      return g;
+    };
+    const revokedEvents = async (grantId: string): Promise<number> =>
+      (await store.listAudit({ limit: 100 })).filter((e) => e.type === 'grant.revoked' && e.grantId === grantId).length;
+
+    it('keeps the job of a provider call longer than the lease leased: a second worker cannot claim it while the batch runs', async () => {
+      const first = await setup(leased);
+      const second = await setup(leased);
+      const g = await released();
+      const call = holdNextCall(upstream);
+      const batch = first.runOnce();
+      await call.started;
+
+      // Ten seconds, over three leases: at every step the second worker finds nothing to claim.
+      for (let elapsed = 0; elapsed < 10_000; elapsed += 250) {
+        await vi.advanceTimersByTimeAsync(250);
+        expect(await second.runOnce()).toBe(0);
+      }
+      call.release();
+      expect(await batch).toBe(1);
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 1 });
+      expect(upstream.started).toEqual([g.id]);
+      expect(await store.revocationQueueDepth()).toBe(0);
+      // The batch's renewal timer (and the call's deadline timer) ended with it.
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it("hands a dead worker's job to a second worker once its last renewed lease ends", async () => {
+      const first = await setup(leased);
+      const second = await setup(leased);
+      const g = await released();
+      const claimedAt = Date.now();
+      holdNextCall(upstream); // never released: the first worker's call never returns
+      void first.runOnce();
+      await vi.advanceTimersByTimeAsync(2000); // renewals at +1000 and +2000: leased until +5000
+      // The first worker's process is gone: none of its timers (renewal, call deadline) runs again.
+      vi.clearAllTimers();
+
+      await vi.advanceTimersByTimeAsync(claimedAt + LEASE_MS - Date.now());
+      expect(await second.runOnce()).toBe(0); // the first lease was renewed
+      await vi.advanceTimersByTimeAsync(claimedAt + 2000 + LEASE_MS - 1 - Date.now());
+      expect(await second.runOnce()).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await second.runOnce()).toBe(1);
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+      expect(upstream.started).toEqual([g.id, g.id]); // delivered twice (at-least-once) …
+      expect(await revokedEvents(g.id)).toBe(1); // … audited once
+      expect(await store.revocationQueueDepth()).toBe(0);
+    });
+
+    it('stops renewing a job once it is finished or retried; the one still in flight stays leased', async () => {
+      const renewals: string[][] = [];
+      const recording: Store = {
+        ...store,
+        renewRevocationLeases: (leases, until) => {
+          renewals.push(leases.map((l) => l.grantId));
+          return store.renewRevocationLeases(leases, until);
+        },
+      };
+      const first = await setup({ ...leased, store: recording });
+      const second = await setup(leased);
+      const quick = await released();
+      const failing = await released();
+      const slow = await released();
+      upstream.failOnce.add(failing.id);
+      const call = holdNextCall(upstream, slow.id);
+      const batch = first.runOnce();
+      await call.started;
+
+      await vi.advanceTimersByTimeAsync(1000); // first renewal; the retry's backoff (≤ 1000 ms) is over
+      expect(await second.runOnce()).toBe(1); // the retried job, free of the first worker's lease
+      expect(await store.getGrant(failing.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(await second.runOnce()).toBe(0);
+      call.release();
+      expect(await batch).toBe(3);
+      expect(renewals.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(renewals.flat())).toEqual(new Set([slow.id]));
+      expect(await store.getGrant(quick.id)).toMatchObject({ state: 'revoked', revokeAttempts: 1 });
+      expect(await store.getGrant(slow.id)).toMatchObject({ state: 'revoked', revokeAttempts: 1 });
+    });
+
+    it('a worker cut off from the store past its lease loses the job to a second worker, says so once, and stops renewing it', async () => {
+      const logs = createLogCapture();
+      let cutOff = true;
+      const renewals: string[][] = [];
+      const partitioned: Store = {
+        ...store,
+        renewRevocationLeases: async (leases, until) => {
+          renewals.push(leases.map((l) => l.grantId));
+          if (cutOff) throw new Error('connection reset');
+          return store.renewRevocationLeases(leases, until);
+        },
+      };
+      const first = await setup({ ...leased, store: partitioned, logs });
+      const second = await setup(leased);
+      const g = await released();
+      const call = holdNextCall(upstream);
+      const batch = first.runOnce();
+      await call.started;
+      await vi.advanceTimersByTimeAsync(LEASE_MS); // renewals at +1000, +2000, +3000 all fail
+      expect(await second.runOnce()).toBe(1); // the lease ran out: taken over and revoked
+      cutOff = false;
+      await vi.advanceTimersByTimeAsync(3000); // the next renewal finds the lease gone
+      const lost = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('revocation leases lost'));
+      expect(lost).toEqual([expect.objectContaining({ level: 'warn', jobs: 1 })]);
+      expect(renewals).toHaveLength(4); // none after the lost one
+      call.release();
+      expect(await batch).toBe(1);
+      // Delivered twice, ended and audited once.
+      expect(upstream.started).toEqual([g.id, g.id]);
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+      expect(await revokedEvents(g.id)).toBe(1);
+      expect(await store.revocationQueueDepth()).toBe(0);
+    });
+
+    it('logs a failed renewal without secrets and finishes the batch', async () => {
+      const logs = createLogCapture();
+      const broken: Store = { ...store, renewRevocationLeases: async () => { throw new Error('connection reset'); } };
+      const first = await setup({ ...leased, store: broken, logs });
+      const g = await released();
+      const call = holdNextCall(upstream);
+      const batch = first.runOnce();
+      await call.started;
+      await vi.advanceTimersByTimeAsync(2000); // two renewals, both failing
+      call.release();
+      expect(await batch).toBe(1);
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
+      const failures = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'revocation lease renewal failed; retrying at the next interval');
+      expect(failures).toHaveLength(2);
+      expect(failures[0]).toMatchObject({ level: 'warn', jobs: 1, err: 'Error: connection reset' });
+      expect(logs.text()).not.toContain(g.id);
+      expect(vi.getTimerCount()).toBe(0);
+    });
   });
 });

@@ -189,11 +189,11 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         await openIncident();
         await active('g1');
         await store.requestRevocation('g1', 'released', T0);
-        expect(await store.claimRevocations(T0, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+        expect(await store.claimRevocations(T0, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: T0 + LEASE }]);
         await store.retryRevocation('g1', T0 + 10 * MIN, 'ERR_PROVIDER_UNAVAILABLE');
         expect((await store.closeIncident('inc-1', T0 + MIN, 'bob'))?.revoking).toEqual(['g1']);
         expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([]);
-        expect(await store.claimRevocations(T0 + 10 * MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+        expect(await store.claimRevocations(T0 + 10 * MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2, leasedUntil: T0 + 10 * MIN + LEASE }]);
       });
 
       it('revokes an intent written before a racing close; its later commit keeps it revoking with the handle', async () => {
@@ -205,7 +205,7 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         expect(committed).toMatchObject({ state: 'revoking', handle: HANDLE, revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
         expect(await store.getGrant('g1')).toEqual(committed);
         expect(await store.revocationQueueDepth()).toBe(1);
-        expect(await store.claimRevocations(closedAt, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+        expect(await store.claimRevocations(closedAt, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: closedAt + LEASE }]);
       });
     });
 
@@ -229,7 +229,7 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         const at = T0 + 5 * MIN;
         expect(await store.requestRevocation('g1', 'released', at)).toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: at });
         expect(await store.claimRevocations(at - 1, 10, LEASE)).toEqual([]);
-        expect(await store.claimRevocations(at, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+        expect(await store.claimRevocations(at, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: at + LEASE }]);
       });
 
       it('is idempotent: a second request changes nothing', async () => {
@@ -264,9 +264,9 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         await openIncident();
         await active('g1');
         await store.requestRevocation('g1', 'released', T0);
-        expect(await store.claimRevocations(T0, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+        expect(await store.claimRevocations(T0, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: T0 + LEASE }]);
         expect(await store.claimRevocations(T0 + LEASE - 1, 10, LEASE)).toEqual([]);
-        expect(await store.claimRevocations(T0 + LEASE, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+        expect(await store.claimRevocations(T0 + LEASE, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2, leasedUntil: T0 + 2 * LEASE }]);
         expect(await store.revocationQueueDepth()).toBe(1);
       });
 
@@ -289,7 +289,7 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         await store.retryRevocation('g1', T0 + MIN, 'ERR_PROVIDER_UNAVAILABLE');
         expect(await store.getGrant('g1')).toMatchObject({ state: 'revoking', revokeAttempts: 1, lastError: 'ERR_PROVIDER_UNAVAILABLE' });
         expect(await store.claimRevocations(T0 + MIN - 1, 10, LEASE)).toEqual([]);
-        expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+        expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2, leasedUntil: T0 + MIN + LEASE }]);
       });
 
       it('finishRevocation ends the grant with its outcome and removes the job', async () => {
@@ -338,6 +338,78 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         expect(await store.revocationQueueDepth()).toBe(2);
         await store.finishRevocation('g1', { state: 'revoked', at: T0, confirmed: true });
         expect(await store.revocationQueueDepth()).toBe(1);
+      });
+    });
+
+    describe('lease renewal', () => {
+      // Each test shows the renewal working first, then changes one thing and shows it refused.
+      const revoking = async (...ids: string[]): Promise<void> => {
+        await openIncident();
+        for (const id of ids) {
+          await active(id);
+          await store.requestRevocation(id, 'released', T0);
+        }
+      };
+
+      it('renews a held lease: the job stays hidden until the renewed lease ends, then is delivered again', async () => {
+        await revoking('g1', 'g2');
+        const jobs = await store.claimRevocations(T0, 10, LEASE);
+        expect(jobs.map((j) => j.leasedUntil)).toEqual([T0 + LEASE, T0 + LEASE]);
+        const until = T0 + LEASE / 2 + LEASE;
+        expect(sorted(await store.renewRevocationLeases(jobs, until))).toEqual(['g1', 'g2']);
+        expect(await store.claimRevocations(T0 + LEASE, 10, LEASE)).toEqual([]);
+        expect(await store.claimRevocations(until - 1, 10, LEASE)).toEqual([]);
+        // The next renewal names the renewed lease; g2, no longer renewed, comes back when it ends.
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: until }], until + LEASE)).toEqual(['g1']);
+        expect(await store.claimRevocations(until, 10, LEASE)).toEqual([{ grantId: 'g2', attempt: 2, leasedUntil: until + LEASE }]);
+        expect(await store.renewRevocationLeases([], until + LEASE)).toEqual([]);
+      });
+
+      it('never shortens a lease (a renewal by a clock behind the claim keeps the job held)', async () => {
+        await revoking('g1');
+        await store.claimRevocations(T0, 10, LEASE);
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: T0 + LEASE }], T0 + LEASE - 1000)).toEqual(['g1']);
+        expect(await store.claimRevocations(T0 + LEASE - 1, 10, LEASE)).toEqual([]);
+        expect((await store.claimRevocations(T0 + LEASE, 10, LEASE)).map((j) => j.attempt)).toEqual([2]);
+      });
+
+      it('does not touch a finished job: it is never queued again', async () => {
+        await revoking('g1');
+        await store.claimRevocations(T0, 10, LEASE);
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: T0 + LEASE }], T0 + 2 * LEASE)).toEqual(['g1']);
+        const ended = await store.finishRevocation('g1', { state: 'revoked', at: T0 + 1000, confirmed: true });
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: T0 + 2 * LEASE }], T0 + 3 * LEASE)).toEqual([]);
+        expect(await store.renewRevocationLeases([{ grantId: 'nope', leasedUntil: T0 + 2 * LEASE }], T0 + 3 * LEASE)).toEqual([]);
+        expect(await store.revocationQueueDepth()).toBe(0);
+        expect(await store.claimRevocations(T0 + 100 * MIN, 10, LEASE)).toEqual([]);
+        expect(await store.getGrant('g1')).toEqual(ended);
+      });
+
+      it("does not override a retry's backoff", async () => {
+        await revoking('g1');
+        await store.claimRevocations(T0, 10, LEASE);
+        const renewed = T0 + 2 * LEASE;
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: T0 + LEASE }], renewed)).toEqual(['g1']);
+        const dueAt = T0 + LEASE + 1000;
+        await store.retryRevocation('g1', dueAt, 'ERR_PROVIDER_UNAVAILABLE');
+        // A renewal still in flight when the retry landed: it would delay the retry to renewed + LEASE.
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: renewed }], renewed + LEASE)).toEqual([]);
+        expect(await store.claimRevocations(dueAt - 1, 10, LEASE)).toEqual([]);
+        expect(await store.claimRevocations(dueAt, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2, leasedUntil: dueAt + LEASE }]);
+      });
+
+      it('does not steal a lease another worker claimed after this one ended', async () => {
+        await revoking('g1');
+        await store.claimRevocations(T0, 10, LEASE);
+        const renewed = T0 + LEASE / 2 + LEASE;
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: T0 + LEASE }], renewed)).toEqual(['g1']);
+        // The first worker stalls past its renewed lease; a second one claims the job.
+        const [second] = await store.claimRevocations(renewed, 10, LEASE);
+        expect(second).toEqual({ grantId: 'g1', attempt: 2, leasedUntil: renewed + LEASE });
+        expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: renewed }], renewed + 2 * LEASE)).toEqual([]);
+        // The job is due when the second worker's lease ends, not when the first one asked.
+        expect(await store.claimRevocations(renewed + LEASE - 1, 10, LEASE)).toEqual([]);
+        expect(await store.claimRevocations(renewed + LEASE, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 3, leasedUntil: renewed + 2 * LEASE }]);
       });
     });
 
@@ -550,7 +622,7 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
 
       expect((await store.closeIncident(incidentId, T0 + MIN, 'bob'))?.revoking).toEqual([grantId]);
       expect(await store.listClosingIncidents()).toEqual([incidentId]);
-      expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([{ grantId, attempt: 1 }]);
+      expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([{ grantId, attempt: 1, leasedUntil: T0 + MIN + LEASE }]);
       expect((await store.finishRevocation(grantId, { state: 'revoked', at: T0 + MIN, confirmed: true }))?.state).toBe('revoked');
       expect(await store.listClosingIncidents()).toEqual([]);
       expect((await store.getIncident(lookalike))?.status).toBe('open');

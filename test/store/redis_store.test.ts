@@ -80,7 +80,7 @@ describe('redis store', () => {
     const grant = await before.commitGrant('g1', { handle: { accessor: 'a1' }, expiresAt: T0 + 60_000 });
     await before.requestRevocation('g1', 'released', T0);
     // The broker dies holding a lease on the job.
-    expect(await before.claimRevocations(T0, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+    expect(await before.claimRevocations(T0, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: T0 + 30_000 }]);
     const event = await before.appendAudit({ at: T0, type: 'grant.issued', actor: 'agent', incidentId: 'inc-1', grantId: 'g1' });
     await before.close();
 
@@ -88,7 +88,7 @@ describe('redis store', () => {
     expect(after.kind).toBe('redis');
     expect(await after.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
     expect(await after.getGrant('g1')).toMatchObject({ ...grant, state: 'revoking' });
-    expect(await after.claimRevocations(T0 + 30_000, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 2 }]);
+    expect(await after.claimRevocations(T0 + 30_000, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 2, leasedUntil: T0 + 60_000 }]);
     expect(await after.listAudit({ limit: 10 })).toEqual([event]);
     await after.close();
   });
@@ -105,7 +105,7 @@ describe('redis store', () => {
     expect(await store.revocationQueueDepth()).toBe(0);
     expect(await store.listClosingIncidents()).toEqual(['inc-1']);
     expect((await store.closeIncident('inc-1', T0 + 1000, 'quartermaster'))?.revoking).toEqual(['g1']);
-    expect(await store.claimRevocations(T0 + 1000, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 1 }]);
+    expect(await store.claimRevocations(T0 + 1000, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: T0 + 1000 + 30_000 }]);
     await store.close();
   });
 
