@@ -10,6 +10,7 @@
  */
 import { describeCause } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
+import { createFailureLog } from './failure_log.js';
 import { renewLeasesWhileRevoking } from './lease_renewal.js';
 import { createRateLimiter } from './rate_limiter.js';
 import { revokeJobs } from './revoke_jobs.js';
@@ -37,6 +38,7 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   let wake: (() => void) | null = null;
   let nudged = false;
   let nextSweepAt = 0;
+  const failures = createFailureLog(deps.logger, deps.now);
   /** Whether the closes in flight at start were re-run; retried by the loop until they are. */
   let resumed = false;
 
@@ -93,8 +95,9 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
         }
         moreExpired = await sweepExpired();
         claimed = await runOnce();
+        failures.succeeded();
       } catch (err) {
-        deps.logger.error({ err: describeCause(err) }, 'revocation worker pass failed; retrying');
+        failures.failed(err);
       }
       if (stopping) break;
       if (claimed === 0 && !moreExpired) await waitForWork(Math.max(cfg.pollIntervalMs, limiter.waitMs()));
