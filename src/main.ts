@@ -104,7 +104,14 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     }), (kind, code) => metrics.tokenRefusals.inc({ kind, code }));
     // Revocation receipts yield to requests in flight (background_lanes.ts).
     const lanes = createBackgroundLanes(config.revocation.receiptLanesWhileServing);
-    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS, background: lanes });
+    // Known once the server listens (port 0, PORT); providers read it lazily (sdk.ts publicUrl).
+    let listenUrl: string | undefined;
+    const publicUrl = (): string => {
+      const url = config.server.publicUrl?.replace(/\/+$/u, '') ?? (devMode ? listenUrl : undefined);
+      if (url === undefined) throw new BrokerError('ERR_CONFIG', 500, devMode ? 'the broker URL is not known before the server listens' : 'server.publicUrl is not set');
+      return url;
+    };
+    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS, background: lanes, publicUrl });
     cleanup.unshift(() => catalog.close());
     const audit = createAuditLog(store, logger);
     const base = { config, store, catalog, audit, metrics, logger, now };
@@ -123,9 +130,8 @@ export async function startBroker(config: Config, options: StartOptions): Promis
       server.listen(options.port ?? config.server.port, config.server.host, () => resolve());
     });
     if (runWorker) await worker.start();
-    const address = server.address() as AddressInfo;
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${host}:${address.port}`;
+    const url = listenAddressUrl(server.address() as AddressInfo);
+    listenUrl = url;
     logger.info({ url, mode: config.mode, store: store.kind, providers: catalog.providers().map((p) => p.name) }, 'quartermaster listening');
 
     let stopped: Promise<void> | null = null;
@@ -146,6 +152,13 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     for (const fn of cleanup) await fn().catch(() => undefined);
     throw err;
   }
+}
+
+/** `http://host:port` of the listening socket; a wildcard address becomes loopback, which a local client can reach. */
+function listenAddressUrl(address: AddressInfo): string {
+  const loopback = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+  const host = address.family === 'IPv6' ? `[${loopback}]` : loopback;
+  return `http://${host}:${address.port}`;
 }
 
 export interface MainOptions {

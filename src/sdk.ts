@@ -47,6 +47,12 @@ export interface ProviderDeps {
   readonly devMode: boolean;
   /** Absent: background work runs at once (tests, tools). */
   readonly background?: BackgroundLanes;
+  /**
+   * The broker's public base URL (no trailing slash): `server.publicUrl`, or in development mode
+   * the address the broker listens on, known once it listens (so `PORT` moves it too). Throws
+   * when neither is known. Absent in tools and tests that build a provider on its own.
+   */
+  readonly publicUrl?: () => string;
 }
 
 export interface AgentRef {

@@ -12,8 +12,11 @@ const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*$/u;
 
 export const jwtConfigSchema = z
   .object({
-    /** `iss` of issued tokens; downstream tools pin it. Usually the broker's public base URL. */
-    issuer: z.url({ protocol: /^https?$/u }),
+    /**
+     * `iss` of issued tokens; downstream tools pin it. Default: the broker's public base URL
+     * (server.publicUrl; in development mode the address the broker listens on).
+     */
+    issuer: z.url({ protocol: /^https?$/u }).optional(),
     /** Path to a private EC P-256 JWK (JSON), e.g. a mounted Kubernetes Secret. */
     signingKeyFile: z.string().min(1),
     /** Development only: create the key file on first start. Refused outside development mode. */

@@ -8,6 +8,7 @@
  */
 import { sign, verify } from 'node:crypto';
 import {
+  BrokerError,
   providerFailed,
   type IssuedCredential,
   type IssueRequest,
@@ -54,12 +55,32 @@ export const jwtProvider = {
       devMode: deps.devMode,
       logger: deps.logger,
     });
-    deps.logger.info({ kid: key.kid, issuer: config.issuer }, 'jwt signing key loaded');
-    return createJwtProvider(config, deps, key);
+    const issuer = issuerOf(config, deps);
+    // Outside development the issuer must be known at boot, never fall back to a listen address.
+    if (!deps.devMode) issuer();
+    deps.logger.info({ kid: key.kid, issuer: config.issuer ?? '(the broker URL)' }, 'jwt signing key loaded');
+    return createJwtProvider(config, deps, key, issuer);
   },
 } satisfies ProviderFactory<JwtConfig, JwtProfileParams>;
 
-function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKey): Provider<JwtProfileParams> {
+/** `iss`: the configured issuer, else the broker's own URL (read per call: it is known once the broker listens). */
+function issuerOf(config: JwtConfig, deps: ProviderDeps): () => string {
+  if (config.issuer !== undefined) {
+    const fixed = config.issuer;
+    return () => fixed;
+  }
+  const { publicUrl } = deps;
+  return () => {
+    try {
+      if (publicUrl) return publicUrl();
+    } catch {
+      // Said below, the same way whatever the broker's reason.
+    }
+    throw new BrokerError('ERR_CONFIG', 500, 'providers.jwt.issuer: required unless the broker has a public URL (server.publicUrl)');
+  };
+}
+
+function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKey, issuer: () => string): Provider<JwtProfileParams> {
   const nowSeconds = (): number => Math.floor(deps.now() / 1000);
   const headerSegment = base64url(JSON.stringify({ alg: SIGNING_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYP }));
 
@@ -76,7 +97,7 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
     // RFC 9068 §2.2 claims, plus the broker's binding of the token to one incident and grant.
     // `purpose` is free text from the agent and stays out: tokens are shown to downstream tools.
     const claims = {
-      iss: config.issuer,
+      iss: issuer(),
       sub: req.agent.id,
       aud: req.profile.params.audience,
       // RFC 9068 §2.2 requires client_id; the requesting client is the agent itself.
@@ -130,7 +151,7 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
       }
       if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null;
       const claims = payload as Record<string, unknown>;
-      if (claims.iss !== config.issuer) return null;
+      if (claims.iss !== issuer()) return null;
       // RFC 7519 §4.1.4: not on or after exp.
       if (typeof claims.exp !== 'number' || !(claims.exp * 1000 > deps.now())) return null;
       // The grant id is what introspection looks up in the ledger; jti and grant must agree.

@@ -41,6 +41,8 @@ export interface CatalogDeps {
   readonly callTimeoutMs: number;
   /** Passed to every provider (sdk.ts BackgroundLanes). */
   readonly background?: BackgroundLanes;
+  /** Passed to every provider (sdk.ts ProviderDeps.publicUrl). */
+  readonly publicUrl?: () => string;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each factory has its own config/param types; the catalog only passes validated values through.
@@ -83,7 +85,13 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
   try {
     for (const [name, { factory, config: providerConfig }] of configured) {
       const logger = deps.logger.child({ provider: name });
-      providers.set(name, await factory.create(providerConfig, { logger, now: deps.now, devMode: deps.devMode, ...(deps.background ? { background: deps.background } : {}) }));
+      providers.set(name, await factory.create(providerConfig, {
+        logger,
+        now: deps.now,
+        devMode: deps.devMode,
+        ...(deps.background ? { background: deps.background } : {}),
+        ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+      }));
     }
   } catch (err) {
     await Promise.allSettled([...providers.values()].map((p) => p.close()));

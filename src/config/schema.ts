@@ -37,6 +37,11 @@ export const configSchema = z.object({
   server: z.object({
     host: z.string().default('127.0.0.1'),
     port: z.number().int().min(0).max(65_535).default(8080),
+    /**
+     * The broker's public base URL (https://quartermaster.example.com): the default `iss` of
+     * broker-signed tokens, and where links point. Development mode uses the listen address.
+     */
+    publicUrl: z.url({ protocol: /^https?$/ }).refine((url) => { const u = new URL(url); return u.username === '' && u.password === '' && u.search === '' && u.hash === ''; }, 'must be a base URL without credentials, query or fragment').optional(),
     bodyLimitBytes: duration.max(1024 * 1024).default(64 * 1024),
     /**
      * Node's limit on the request line plus all headers (http.createServer maxHeaderSize); above

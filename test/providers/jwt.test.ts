@@ -318,6 +318,33 @@ describe('jwt provider: signing key file', () => {
     await expect(jwtProvider.create(configFor(file), depsWith({ devMode: false }))).resolves.toMatchObject({ name: 'jwt' });
   });
 
+  it('takes the broker URL as its issuer when none is configured, read at each call', async () => {
+    const file = join(await tempDir(), 'signing-key.json');
+    const withoutIssuer = configFor(file, { generateKeyIfMissing: true });
+    delete withoutIssuer.issuer;
+    let url = 'http://127.0.0.1:18082';
+    const provider = await jwtProvider.create(withoutIssuer, depsWith({ now: Date.now, publicUrl: () => url }));
+    const first = String((await provider.issue(issueRequest())).credential.access_token);
+    expect(decodeJwt(first).iss).toBe('http://127.0.0.1:18082');
+    expect(await provider.introspector?.verifyIssued(first)).not.toBeNull();
+    url = 'http://127.0.0.1:18083';
+    const second = String((await provider.issue(issueRequest())).credential.access_token);
+    expect(decodeJwt(second).iss).toBe('http://127.0.0.1:18083');
+    // A token of the old issuer is no longer ours.
+    expect(await provider.introspector?.verifyIssued(first)).toBeNull();
+  });
+
+  it('refuses to start outside development mode with neither an issuer nor a broker URL', async () => {
+    const file = join(await tempDir(), 'signing-key.json');
+    await writeFile(file, JSON.stringify(await newPrivateJwk()), { mode: 0o600 });
+    const withoutIssuer = configFor(file);
+    delete withoutIssuer.issuer;
+    await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false, publicUrl: () => 'https://qm.example.com' }))).resolves.toMatchObject({ name: 'jwt' });
+    await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false, publicUrl: () => { throw new Error('server.publicUrl is not set'); } })))
+      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.jwt.issuer: required') });
+    await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false }))).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+  });
+
   it('names a missing key file when generation is off', async () => {
     const file = join(await tempDir(), 'absent.json');
     await expect(jwtProvider.create(configFor(file), depsWith())).rejects.toMatchObject({

@@ -17,6 +17,8 @@ export interface TestConfigOptions {
   /** Extra provider sections (e.g. `vault`), next to the default jwt one. */
   readonly providers?: Record<string, unknown>;
   readonly logLevel?: string;
+  /** Extra `server` keys (publicUrl, maxHeaderBytes). */
+  readonly server?: Record<string, unknown>;
 }
 
 export const AGENT_ISSUER = 'https://dev.quartermaster.local/agents';
@@ -27,7 +29,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
   const keyDir = options.keyDir ?? mkdtempSync(join(tmpdir(), 'qm-keys-'));
   return {
     mode: 'development',
-    server: { host: '127.0.0.1', port: 0 },
+    server: { host: '127.0.0.1', port: 0, ...options.server },
     logging: { level: options.logLevel ?? 'debug' },
     store: options.store ?? { kind: 'memory' },
     identity: {
