@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import process from 'node:process';
 
 const STAMP = 'dist/.build-stamp';
 const INPUTS = ['src', 'providers', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];

@@ -3,6 +3,7 @@
 //   node scripts/check_system.mjs            exit 1 and say what to install if anything is missing
 //   node scripts/check_system.mjs --missing  print the missing package names (for .ci/run)
 import { installLine, missingPackages } from './system_packages.mjs';
+import process from 'node:process';
 
 const missing = missingPackages();
 if (process.argv.includes('--missing')) {

@@ -105,7 +105,7 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     // Revocation receipts yield to requests in flight (background_lanes.ts).
     const lanes = createBackgroundLanes(config.revocation.receiptLanesWhileServing);
     // Known once the server listens (port 0, PORT); providers read it lazily (sdk.ts publicUrl).
-    let listenUrl: string | undefined;
+    let listenUrl: string | undefined = undefined;
     const publicUrl = (): string => {
       const url = config.server.publicUrl?.replace(/\/+$/u, '') ?? (devMode ? listenUrl : undefined);
       if (url === undefined) throw new BrokerError('ERR_CONFIG', 500, devMode ? 'the broker URL is not known before the server listens' : 'server.publicUrl is not set');
