@@ -5,7 +5,7 @@ export const GROUPS = {
   revocation: ['src/revocation/**/*.ts'],
   grants: ['src/grants/**/*.ts'],
   catalog: ['src/catalog/provider_boundary.ts'],
-  identity: ['src/identity/**/*.ts'],
+  identity: ['src/identity/**/*.ts', 'src/strict_json.ts'],
 };
 
 /** The Stryker options of one group. */
