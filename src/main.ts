@@ -129,9 +129,10 @@ export async function startBroker(config: Config, options: StartOptions): Promis
       server.once('error', reject);
       server.listen(options.port ?? config.server.port, config.server.host, () => resolve());
     });
-    if (runWorker) await worker.start();
+    // Before anything else awaits: a request may arrive as soon as the server listens.
     const url = listenAddressUrl(server.address() as AddressInfo);
     listenUrl = url;
+    if (runWorker) await worker.start();
     logger.info({ url, mode: config.mode, store: store.kind, providers: catalog.providers().map((p) => p.name) }, 'quartermaster listening');
 
     let stopped: Promise<void> | null = null;
