@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATIONS } from '../../src/http/openapi.js';
-import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
+import { eventually, startTestBroker, type TestBroker } from '../support/broker_harness.js';
 
 const AGENT = 'spiffe://dev.local/agent/triage';
 let qm: TestBroker;
@@ -104,6 +104,7 @@ const ROWS: readonly Row[] = [
   { name: 'an introspection without a body', method: 'POST', path: '/oauth2/introspect', token: 'operator', status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE' },
   { name: 'token given twice', method: 'POST', path: '/oauth2/introspect', token: 'operator', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'token=a&token=b', status: 400, code: 'ERR_BAD_REQUEST' },
   { name: 'no token parameter', method: 'POST', path: '/oauth2/introspect', token: 'operator', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'nottoken=a', status: 400, code: 'ERR_BAD_REQUEST' },
+  { name: 'a form charset other than UTF-8', method: 'POST', path: '/oauth2/introspect', token: 'operator', headers: { 'content-type': 'application/x-www-form-urlencoded; charset=latin1' }, body: 'token=a', status: 415, code: 'ERR_UNSUPPORTED_MEDIA_TYPE' },
   { name: 'too many form parameters', method: 'POST', path: '/oauth2/introspect', token: 'operator', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Array.from({ length: 20 }, (_, i) => `p${i}=1`).join('&'), status: 413, code: 'ERR_PAYLOAD_TOO_LARGE' },
   { name: 'a form body that does not match its Content-Encoding', method: 'POST', path: '/oauth2/introspect', token: 'operator', headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' }, body: 'token=a', status: 400, code: 'ERR_BAD_REQUEST' },
   { name: 'a method the path lacks', method: 'DELETE', path: '/v1/incidents/INC-BAD', token: 'operator', status: 405, code: 'ERR_METHOD_NOT_ALLOWED' },
@@ -150,6 +151,19 @@ describe('malformed requests get a 4xx JSON error, never a 500', () => {
     const answer = await rawExchange('NOT HTTP AT ALL\r\n\r\n');
     expect(answer).toMatch(/^HTTP\/1\.1 400 /u);
     expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)).error.code).toBe('ERR_BAD_REQUEST');
+  });
+
+  it('refuses a body the client stopped sending half-way as aborted (400), not as a failure', async () => {
+    const { port } = new URL(qm.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(`POST /v1/grants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${agent}\r\nContent-Type: application/json\r\nContent-Length: 100\r\nX-Request-Id: aborted-body-0001\r\n\r\n{"incident_id":`);
+    // Hang up with 85 of the 100 announced body bytes never sent.
+    await new Promise<void>((resolve) => socket.write('', () => resolve()));
+    socket.destroy();
+    const refused = await eventually(async () => qm.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.reqId === 'aborted-body-0001' && (l.msg === 'request refused' || l.msg === 'request failed')));
+    expect(refused).toMatchObject({ msg: 'request refused', code: 'ERR_BAD_REQUEST', route: '/v1/grants' });
   });
 
   it('logged no request as failed, and every refusal with its route pattern', () => {
