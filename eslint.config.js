@@ -27,6 +27,20 @@ export default tseslint.config(
     },
   },
   {
+    // One way into every flow: HTTP routes call the domain (incidents/, grants/, maintenance/),
+    // never the store, so the CLI and later front ends call exactly what HTTP calls.
+    files: ['src/http/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/store/*'], allowTypeImports: true, message: 'HTTP code calls domain flows, not the store' }],
+      }],
+      'no-restricted-syntax': ['error', {
+        selector: "MemberExpression[object.name='deps'][property.name='store']",
+        message: 'HTTP code calls domain flows, not the store',
+      }],
+    },
+  },
+  {
     // Tests read JSON response bodies loosely; production code may not.
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -59,7 +59,18 @@ export interface Grant {
   readonly lastError?: string;
 }
 
+/** States a grant never leaves. */
 export const TERMINAL_STATES: ReadonlySet<GrantState> = new Set(['revoked', 'expired', 'failed']);
+/** States whose credential may be alive (or about to be): a release or close turns them revoking. */
+export const LIVE_STATES: ReadonlySet<GrantState> = new Set(['issuing', 'active']);
+
+export const isTerminal = (grant: Pick<Grant, 'state'>): boolean => TERMINAL_STATES.has(grant.state);
+export const isLive = (grant: Pick<Grant, 'state'>): boolean => LIVE_STATES.has(grant.state);
+
+/** An active grant past its expiry is expired, whether or not the sweeper has marked it yet. */
+export function effectiveState(grant: Pick<Grant, 'state' | 'expiresAt'>, now: number): GrantState {
+  return grant.state === 'active' && grant.expiresAt <= now ? 'expired' : grant.state;
+}
 
 export interface AuditEvent {
   readonly seq: number;

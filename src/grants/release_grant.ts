@@ -6,12 +6,12 @@
 import { grantNotFound } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
-import type { Grant } from '../model.js';
+import { isLive, type Grant } from '../model.js';
+import { getOwnGrant } from './get_grant.js';
 
 export async function releaseGrant(deps: DomainDeps, agent: AgentIdentity, grantId: string): Promise<Grant> {
-  const grant = await deps.store.getGrant(grantId);
-  if (!grant || grant.agent !== agent.id) throw grantNotFound();
-  const live = grant.state === 'active' || grant.state === 'issuing';
+  const grant = await getOwnGrant(deps, agent, grantId);
+  const live = isLive(grant);
   // Revoked for another reason (its incident closed) or ended: nothing to release.
   if (!live && grant.revokeReason !== 'released') return grant;
   const updated = live ? await deps.store.requestRevocation(grantId, 'released', deps.now()) : grant;

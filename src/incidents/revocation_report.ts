@@ -2,8 +2,7 @@
  * The per-incident revocation report (docs/architecture.md flow 4): what was revoked, when, and what is
  * still outstanding. Revocation time is measured from the close, never claimed (guarantee 7).
  */
-import { GRANT_STATES, type Grant, type GrantState, type Incident } from '../model.js';
-import { effectiveState } from '../grants/grant_view.js';
+import { effectiveState, GRANT_STATES, TERMINAL_STATES, type Grant, type GrantState, type Incident } from '../model.js';
 
 export interface RevocationReport {
   readonly total: number;
@@ -38,7 +37,7 @@ export function buildRevocationReport(incident: Incident, grants: readonly Grant
         last = last === null ? at : Math.max(last, at);
       }
     }
-    if (state === 'revoked' || state === 'expired' || state === 'failed') {
+    if (TERMINAL_STATES.has(state)) {
       const at = state === 'expired' ? Math.min(grant.endedAt ?? grant.expiresAt, grant.expiresAt) : grant.endedAt;
       if (at !== undefined) lastEnded = lastEnded === null ? at : Math.max(lastEnded, at);
     }

@@ -8,7 +8,7 @@
  */
 import { describeCause, toBrokerError } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
-import type { Grant } from '../model.js';
+import { isTerminal, type Grant } from '../model.js';
 import type { Provider, RevocationReceipt } from '../sdk.js';
 import type { RevocationJob } from '../store/store.js';
 import { backoffDelayMs } from './backoff.js';
@@ -62,7 +62,7 @@ export async function revokeJobs(jobDeps: JobDeps, jobs: readonly RevocationJob[
 async function triage(deps: BatchDeps, job: RevocationJob): Promise<Ready | null> {
   const now = deps.now();
   const grant = await deps.store.getGrant(job.grantId);
-  if (!grant || grant.state === 'revoked' || grant.state === 'expired' || grant.state === 'failed') {
+  if (!grant || isTerminal(grant)) {
     deps.release(job.grantId);
     await deps.store.finishRevocation(job.grantId, { state: 'revoked', at: now, confirmed: false });
     return null;

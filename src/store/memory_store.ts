@@ -6,7 +6,7 @@
  *
  * Everything is lost on restart; config refuses this store in production mode.
  */
-import { TERMINAL_STATES, type AuditEvent, type AuditEventInput, type Grant, type Incident } from '../model.js';
+import { isLive, TERMINAL_STATES, type AuditEvent, type AuditEventInput, type Grant, type Incident } from '../model.js';
 import { createMemoryMeta } from './memory_meta.js';
 import type { CloseIncidentResult, RevocationJob, Store } from './store.js';
 
@@ -81,7 +81,7 @@ export function createMemoryStore(): Store {
       if (closedNow) incidents.set(id, { ...incident, status: 'closed', closedAt, closedBy });
       const revoking: string[] = [];
       for (const grant of grantsOf(id)) {
-        if (grant.state === 'issuing' || grant.state === 'active') {
+        if (isLive(grant)) {
           grants.set(grant.id, { ...grant, state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
         }
         if (grants.get(grant.id)?.state === 'revoking') {
@@ -137,7 +137,7 @@ export function createMemoryStore(): Store {
     async requestRevocation(id, reason, at) {
       const grant = grants.get(id);
       if (!grant) return null;
-      if (grant.state === 'issuing' || grant.state === 'active') {
+      if (isLive(grant)) {
         grants.set(id, { ...grant, state: 'revoking', revokeReason: reason, revokeRequestedAt: at });
       }
       if (grants.get(id)?.state === 'revoking') enqueue(id, at);

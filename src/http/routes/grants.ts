@@ -1,14 +1,15 @@
 /** Agent grant endpoints: request (credential returned once), list and read own grants, release. */
 import { Router } from 'express';
-import { grantNotFound } from '../../errors.js';
-import { toGrantView } from '../../grants/grant_view.js';
+import { getOwnGrant } from '../../grants/get_grant.js';
 import { issueGrant } from '../../grants/issue_grant.js';
+import { listOwnGrants } from '../../grants/list_grants.js';
 import { releaseGrant } from '../../grants/release_grant.js';
 import { agentOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
 import { requireAgent } from '../steps/authenticate.js';
 import { grantIdSchema, grantListQuery, grantRequestBody, parseWith } from '../validation.js';
+import { toGrantView } from '../views/grant_view.js';
 
 export function grantRoutes(deps: HttpDeps): Router {
   const router = Router();
@@ -29,19 +30,14 @@ export function grantRoutes(deps: HttpDeps): Router {
 
   router.get('/', agent, async (req, res) => {
     const q = parseWith(grantListQuery, req.query, 'query');
-    const me = agentOf(res).id;
+    const grants = await listOwnGrants(deps, agentOf(res), q.incident_id);
     const now = deps.now();
-    // Only the caller's own grants; an incident that does not exist simply has none.
-    const grants = (await deps.store.listGrantsByIncident(q.incident_id)).filter((g) => g.agent === me);
     res.json({ grants: grants.map((g) => toGrantView(g, now)) });
   });
 
   router.get('/:id', agent, async (req, res) => {
     const id = parseWith(grantIdSchema, req.params.id, 'path');
-    const grant = await deps.store.getGrant(id);
-    // Another agent's grant is "not found": grant ids cannot be probed.
-    if (!grant || grant.agent !== agentOf(res).id) throw grantNotFound();
-    res.json({ grant: toGrantView(grant, deps.now()) });
+    res.json({ grant: toGrantView(await getOwnGrant(deps, agentOf(res), id), deps.now()) });
   });
 
   router.delete('/:id', agent, async (req, res) => {

@@ -1,18 +1,19 @@
 /**
- * Endpoints for downstream tools: the JWKS of broker-signed tokens and RFC 7662 introspection.
- * Introspection is the revocation channel for `jwt` grants: a token is active only while its
- * grant is active and unexpired in the ledger, so a closed incident's tokens answer inactive.
+ * Endpoints for downstream tools: the JWKS of broker-signed tokens and RFC 7662 introspection
+ * (grants/introspect.ts: active only while the token's grant is active in the ledger).
  */
 import express, { Router, type Request } from 'express';
-import type { Provider } from '../../sdk.js';
-import { effectiveState } from '../../grants/grant_view.js';
+import { BrokerError } from '../../errors.js';
+import { introspectorsOf, introspectToken } from '../../grants/introspect.js';
 import type { HttpDeps } from '../deps.js';
 import { requireOperator } from '../steps/authenticate.js';
-import { BrokerError } from '../../errors.js';
+
+/** The RFC 7662 §2.2 members (and the broker's own) an active answer carries, in this order. */
+const ANSWERED_CLAIMS = ['scope', 'iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'act', 'incident', 'grant', 'profile'] as const;
 
 export function oauthRoutes(deps: HttpDeps): Router {
   const router = Router();
-  const introspectors = deps.catalog.providers().flatMap((p: Provider) => (p.introspector ? [p.introspector] : []));
+  const introspectors = introspectorsOf(deps.catalog);
 
   router.get('/.well-known/jwks.json', (_req, res) => {
     res.set('Cache-Control', 'public, max-age=300').json({ keys: introspectors.flatMap((i) => i.publicJwks().keys) });
@@ -23,33 +24,14 @@ export function oauthRoutes(deps: HttpDeps): Router {
     requireOperator(deps.identity),
     express.urlencoded({ extended: false, limit: deps.config.server.bodyLimitBytes, parameterLimit: 10 }),
     async (req, res) => {
-      const token = introspectedToken(req);
+      const answer = await introspectToken(deps, introspectedToken(req));
       res.set('Cache-Control', 'no-store');
-      for (const introspector of introspectors) {
-        const verified = await introspector.verifyIssued(token);
-        if (!verified) continue;
-        const grant = await deps.store.getGrant(verified.grantId);
-        const active = grant !== null && effectiveState(grant, deps.now()) === 'active';
-        if (!active) break;
-        const c = verified.claims;
-        res.json({
-          active: true,
-          token_type: 'Bearer',
-          scope: c.scope,
-          iss: c.iss,
-          sub: c.sub,
-          aud: c.aud,
-          exp: c.exp,
-          iat: c.iat,
-          jti: c.jti,
-          act: c.act,
-          incident: c.incident,
-          grant: c.grant,
-          profile: c.profile,
-        });
+      if (!answer.active) {
+        res.json({ active: false });
         return;
       }
-      res.json({ active: false });
+      const claims = Object.fromEntries(ANSWERED_CLAIMS.map((name) => [name, answer.claims[name]]));
+      res.json({ active: true, token_type: 'Bearer', ...claims });
     },
   );
 

@@ -5,7 +5,7 @@
  * accepted is ready, and says so.
  */
 import { Router } from 'express';
-import { describeCause } from '../../errors.js';
+import { checkReadiness } from '../../maintenance/readiness.js';
 import type { HttpDeps } from '../deps.js';
 import { buildOpenApi } from '../openapi.js';
 
@@ -18,32 +18,18 @@ export function opsRoutes(deps: HttpDeps, isShuttingDown: () => boolean): Router
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  const { integrity, persistence } = deps.storeHealth;
-  const described = persistence === null ? {} : { persistence: persistence.durable ? 'durable' : 'volatile' };
   router.get('/readyz', async (_req, res) => {
-    if (isShuttingDown()) {
+    const readiness = await checkReadiness(deps, isShuttingDown());
+    if (readiness.reason === 'shutting_down') {
       res.status(503).json({ status: 'shutting_down' });
       return;
     }
-    const store = { store: deps.store.kind, ...described };
-    try {
-      await deps.store.ping();
-    } catch (err) {
-      deps.logger.warn({ err: describeCause(err) }, 'readiness: store unreachable');
-      res.status(503).json({ status: 'not_ready', reason: 'store_unreachable', ...store });
-      return;
-    }
-    const state = integrity.state();
-    if (state === 'ok') {
-      res.json({ status: 'ready', ...store });
-      return;
-    }
-    const loss = integrity.loss();
-    res.status(503).json({
-      status: 'not_ready',
-      reason: state === 'lost' ? 'store_data_lost' : 'store_unverified',
-      ...store,
-      ...(loss ? { loss_detected_at: new Date(loss.detectedAt).toISOString() } : {}),
+    res.status(readiness.ready ? 200 : 503).json({
+      status: readiness.ready ? 'ready' : 'not_ready',
+      ...(readiness.reason ? { reason: readiness.reason } : {}),
+      store: readiness.store,
+      ...(readiness.persistence ? { persistence: readiness.persistence } : {}),
+      ...(readiness.lossDetectedAt === undefined ? {} : { loss_detected_at: new Date(readiness.lossDetectedAt).toISOString() }),
     });
   });
   router.get('/metrics', async (_req, res) => {

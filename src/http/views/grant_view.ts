@@ -1,10 +1,5 @@
-/** How a grant looks to clients and reports. Never the handle (accessors are sensitive, docs/security.md §4). */
-import type { Grant, GrantState } from '../model.js';
-
-/** An active grant past its expiry is expired, whether or not the sweeper has marked it yet. */
-export function effectiveState(grant: Grant, now: number): GrantState {
-  return grant.state === 'active' && grant.expiresAt <= now ? 'expired' : grant.state;
-}
+/** How a grant looks to HTTP clients. Never the handle (accessors are sensitive, docs/security.md §4). */
+import { effectiveState, type Grant, type GrantState } from '../../model.js';
 
 export interface GrantView {
   readonly id: string;

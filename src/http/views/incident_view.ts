@@ -1,0 +1,39 @@
+/** How an incident and its revocation report look to HTTP clients. */
+import type { IncidentReadout } from '../../incidents/read_incident.js';
+import type { Incident } from '../../model.js';
+import { toGrantView } from './grant_view.js';
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function toIncidentView(incident: Incident) {
+  return {
+    id: incident.id,
+    source: incident.source,
+    title: incident.title,
+    severity: incident.severity,
+    status: incident.status,
+    opened_at: new Date(incident.openedAt).toISOString(),
+    opened_by: incident.openedBy,
+    ...(incident.closedAt !== undefined ? { closed_at: new Date(incident.closedAt).toISOString() } : {}),
+    ...(incident.closedBy !== undefined ? { closed_by: incident.closedBy } : {}),
+  };
+}
+
+/** `grants: false` leaves the grant list out (pollers of a large close, docs/performance.md S4). */
+export function toIncidentReportView(readout: IncidentReadout, options: { readonly grants: boolean } = { grants: true }) {
+  const { report } = readout;
+  return {
+    incident: toIncidentView(readout.incident),
+    ...(options.grants ? { grants: readout.grants.map((g) => toGrantView(g, readout.at)) } : {}),
+    revocation: {
+      total: report.total,
+      by_state: report.byState,
+      confirmed: report.confirmed,
+      unconfirmed: report.unconfirmed,
+      outstanding: report.outstanding,
+      first_revoked_at: iso(report.firstRevokedAt),
+      last_revoked_at: iso(report.lastRevokedAt),
+      close_to_all_revoked_ms: report.closeToAllRevokedMs,
+    },
+  };
+}
