@@ -1,33 +1,22 @@
 /**
- * Composition root (docs/architecture.md "Layout"): the only place that picks concrete stores and imports
- * providers/index.ts. `startBroker` is also what end-to-end tests run, so they exercise exactly
- * what `npm start` runs.
+ * The HTTP process: the broker composed by compose.ts (the composition root), served on a port,
+ * with signals for a graceful stop. `startBroker` is also what end-to-end tests run, so they
+ * exercise exactly what `npm start` runs.
  */
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { builtInProviders } from '../providers/index.js';
 import { createApp } from './app.js';
-import { answerClientErrors } from './http/client_errors.js';
-import { createAuditLog } from './audit/audit_log.js';
-import { createBackgroundLanes } from './background_lanes.js';
-import { createCatalog, type AnyProviderFactory } from './catalog/catalog.js';
+import type { AnyProviderFactory } from './catalog/catalog.js';
+import { composeBroker } from './compose.js';
 import { defaultConfigPath, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { BrokerError, describeCause } from './errors.js';
-import { ensureDevKeys } from './identity/dev_issuer.js';
-import { withRefusalCounts } from './identity/refusal_counts.js';
-import { createIdentity } from './identity/verifier.js';
+import { describeCause } from './errors.js';
+import { answerClientErrors } from './http/client_errors.js';
 import { createLogger, type Logger } from './logging.js';
-import { createMetrics } from './metrics.js';
-import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
-import { guardStore } from './store/guarded_store.js';
-import { createStoreIntegrity } from './store/integrity.js';
-import { openStore } from './store/open_store.js';
-import { redisAddress } from './store/redis_connection.js';
+import type { RevocationWorker } from './revocation/worker.js';
 import type { Store } from './store/store.js';
-import type { StorePersistence } from './store/store_meta.js';
 
 export interface StartOptions {
   readonly logger: Logger;
@@ -51,89 +40,33 @@ export interface RunningBroker {
 /** Node's own limits (docs/operations.md "HTTP limits"): headers must arrive within 10 s, a whole request within 30 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
-/** Provider calls are bounded; a hung upstream becomes ERR_PROVIDER_UNAVAILABLE. */
-const PROVIDER_CALL_TIMEOUT_MS = 10_000;
-
-/**
- * A Redis that keeps nothing across a restart loses every grant and close tombstone with it; a
- * closed incident could then be reopened and issued for. Production refuses to start on one unless
- * the config accepts it (store.allowVolatile), and then readiness and a metric say so.
- */
-async function checkPersistence(config: Config, store: Store, logger: Logger): Promise<StorePersistence | null> {
-  if (config.store.kind !== 'redis') return null;
-  const persistence = await store.meta.persistence();
-  if (persistence.durable) {
-    logger.info({ persistence: persistence.detail }, 'store persistence');
-    return persistence;
-  }
-  const fix = 'enable AOF (appendonly yes, appendfsync everysec or always; docs/operations.md "Redis")';
-  if (config.mode === 'production' && !config.store.allowVolatile) {
-    throw new BrokerError('ERR_CONFIG', 500, `refusing to start: Redis at ${redisAddress(config.store.url)} is not persistent (${persistence.detail}); a restart of it would wipe every grant and close tombstone. ${fix}, or set store.allowVolatile: true to accept that`);
-  }
-  logger.warn({ persistence: persistence.detail }, `store is not persistent: a Redis restart loses every grant and close tombstone; ${fix}`);
-  return persistence;
-}
 
 export async function startBroker(config: Config, options: StartOptions): Promise<RunningBroker> {
   const { logger } = options;
-  const now = options.now ?? Date.now;
-  const devMode = config.mode === 'development';
-  if (config.devIssuer) await ensureDevKeys(config.devIssuer.keyDir);
-
-  const backing = await openStore(config, logger.child({ component: 'store' }));
-  const cleanup: Array<() => Promise<void>> = [() => backing.close()];
+  const runWorker = options.runWorker ?? true;
+  const broker = await composeBroker(config, {
+    logger,
+    runWorker,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.providers ? { providers: options.providers } : {}),
+  });
+  const { deps, worker } = broker;
   try {
-    await backing.ping();
-    const persistence = await checkPersistence(config, backing, logger);
-    let store: Store = backing;
-    const metrics = createMetrics({ defaultMetrics: true, queueDepth: () => store.revocationQueueDepth() });
-    if (persistence) metrics.storePersistent.set(persistence.durable ? 1 : 0);
-    const integrity = createStoreIntegrity(backing.meta, {
-      logger: logger.child({ component: 'store' }),
-      now,
-      intervalMs: (config.store.kind === 'redis' ? config.store.integrityCheckSeconds : 60) * 1000,
-      onStateChange: (state) => metrics.storeDataLost.set(state === 'lost' ? 1 : 0),
-    });
-    await integrity.start();
-    cleanup.unshift(async () => integrity.stop());
-    store = guardStore(backing, integrity);
-    const identity = withRefusalCounts(await createIdentity(config.identity, {
-      logger: logger.child({ component: 'identity' }),
-      now,
-      onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
-    }), (kind, code) => metrics.tokenRefusals.inc({ kind, code }));
-    // Revocation receipts yield to requests in flight (background_lanes.ts).
-    const lanes = createBackgroundLanes(config.revocation.receiptLanesWhileServing);
-    // Known once the server listens (port 0, PORT); providers read it lazily (sdk.ts publicUrl).
-    let listenUrl: string | undefined = undefined;
-    const publicUrl = (): string => {
-      const url = config.server.publicUrl?.replace(/\/+$/u, '') ?? (devMode ? listenUrl : undefined);
-      if (url === undefined) throw new BrokerError('ERR_CONFIG', 500, devMode ? 'the broker URL is not known before the server listens' : 'server.publicUrl is not set');
-      return url;
-    };
-    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS, background: lanes, publicUrl });
-    cleanup.unshift(() => catalog.close());
-    const audit = createAuditLog(store, logger);
-    const base = { config, store, catalog, audit, metrics, logger, now };
-    const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });
-    const runWorker = options.runWorker ?? true;
-    const deps = { ...base, identity, storeHealth: { integrity, persistence }, nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined };
-
     let shuttingDown = false;
-    const app = createApp(deps, { isShuttingDown: () => shuttingDown, lanes });
+    const app = createApp(deps, { isShuttingDown: () => shuttingDown, lanes: broker.lanes });
     const server = createServer({ maxHeaderSize: config.server.maxHeaderBytes }, app);
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = REQUEST_TIMEOUT_MS;
-    answerClientErrors(server, logger, metrics);
+    answerClientErrors(server, logger, deps.metrics);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? config.server.port, config.server.host, () => resolve());
     });
     // Before anything else awaits: a request may arrive as soon as the server listens.
     const url = listenAddressUrl(server.address() as AddressInfo);
-    listenUrl = url;
+    broker.setListenUrl(url);
     if (runWorker) await worker.start();
-    logger.info({ url, mode: config.mode, store: store.kind, providers: catalog.providers().map((p) => p.name) }, 'quartermaster listening');
+    logger.info({ url, mode: config.mode, store: deps.store.kind, providers: deps.catalog.providers().map((p) => p.name) }, 'quartermaster listening');
 
     let stopped: Promise<void> | null = null;
     const stop = (): Promise<void> => {
@@ -142,15 +75,15 @@ export async function startBroker(config: Config, options: StartOptions): Promis
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await closed;
-        await worker.stop();
-        for (const fn of cleanup) await fn().catch((err: unknown) => logger.warn({ err: describeCause(err) }, 'shutdown step failed'));
+        // The worker finishes its batch in flight; then providers, the store watch and the store close.
+        await broker.close();
         logger.info('quartermaster stopped');
       })();
       return stopped;
     };
-    return { url, server, store, worker, stop };
+    return { url, server, store: deps.store, worker, stop };
   } catch (err) {
-    for (const fn of cleanup) await fn().catch(() => undefined);
+    await broker.close();
     throw err;
   }
 }

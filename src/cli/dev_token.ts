@@ -6,13 +6,12 @@
  * too). The token is checked against the same config the broker verifies with, so a token this
  * prints is one the broker accepts.
  */
-import { parseArgs } from 'node:util';
-import { ConfigError, defaultConfigPath, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ensureDevKeys, mintAgentToken, mintOperatorToken } from '../identity/dev_issuer.js';
 import { parseSpiffeId } from '../identity/spiffe_id.js';
-import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
 import { hasUnsafeCharacters } from '../logging.js';
+import { CliRefusal as Refusal, command, loadCliConfig, parseOptions } from './cli_support.js';
+import { EXIT_OK, type CliIo } from './command.js';
 
 const DEFAULT_AGENT_TTL_SECONDS = 600;
 const DEFAULT_OPERATOR_TTL_SECONDS = 3600;
@@ -32,30 +31,21 @@ Options:
   -h, --help         show this help
 `;
 
-/** A refusal or bad input: exit 2 with the reason on stderr. */
-class Refusal extends Error {
-  constructor(message: string, readonly showUsage = false) {
-    super(message);
-  }
-}
-
-export const devTokenCommand: CliCommand = {
+export const devTokenCommand = command({
   words: ['dev', 'token'],
   summary: 'mint a development agent or operator token (development mode only)',
   usage: USAGE,
-  async run(args, io) {
-    try {
-      return await devToken(args, io);
-    } catch (err) {
-      if (!(err instanceof Refusal)) throw err;
-      io.stderr(`quartermaster dev token: ${err.message}\n${err.showUsage ? `\n${USAGE}` : ''}`);
-      return EXIT_USAGE;
-    }
-  },
-};
+  run: devToken,
+});
 
 async function devToken(args: readonly string[], io: CliIo): Promise<number> {
-  const values = parseOptions(args);
+  const { values } = parseOptions(args, {
+    agent: { type: 'string' },
+    operator: { type: 'string' },
+    ttl: { type: 'string' },
+    config: { type: 'string', short: 'c' },
+    help: { type: 'boolean', short: 'h' },
+  });
   if (values.help) {
     io.stdout(USAGE);
     return EXIT_OK;
@@ -63,8 +53,7 @@ async function devToken(args: readonly string[], io: CliIo): Promise<number> {
   if ((values.agent === undefined) === (values.operator === undefined)) throw new Refusal('give exactly one of --agent or --operator', true);
   const ttl = values.ttl === undefined ? undefined : parseTtl(values.ttl);
 
-  const file = values.config ?? (io.env.QUARTERMASTER_CONFIG || defaultConfigPath());
-  const config = loadConfig(file);
+  const { config, file } = loadCliConfig(values.config, io);
   if (config.mode !== 'development') throw new Refusal(`refused: ${file} is in ${config.mode} mode; development tokens exist only in development mode`);
   if (!config.devIssuer) throw new Refusal(`refused: ${file} has no devIssuer section`);
 
@@ -75,38 +64,9 @@ async function devToken(args: readonly string[], io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-function parseOptions(args: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...args],
-      options: {
-        agent: { type: 'string' },
-        operator: { type: 'string' },
-        ttl: { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (err) {
-    // node:util parseArgs reports unknown options and missing values in its message.
-    throw new Refusal(err instanceof Error ? err.message : 'invalid arguments', true);
-  }
-}
-
 function parseTtl(text: string): number {
   if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new Refusal(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(text)}`, true);
   return Number(text);
-}
-
-function loadConfig(file: string): Config {
-  try {
-    return loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new Refusal(err.message);
-    throw err;
-  }
 }
 
 function checkTtl(ttl: number, max: number, where: string): number {

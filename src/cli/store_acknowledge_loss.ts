@@ -4,16 +4,15 @@
  * talks to the store the config names, as the broker does, and calls the same flow as
  * POST /v1/store/acknowledge-loss; every running broker serves again on its next marker check.
  */
-import { parseArgs } from 'node:util';
 import { createAuditLog } from '../audit/audit_log.js';
-import { ConfigError, defaultConfigPath, loadConfigFile } from '../config/load.js';
 import { BrokerError } from '../errors.js';
-import { createLogger, hasUnsafeCharacters } from '../logging.js';
+import { createLogger } from '../logging.js';
 import { acknowledgeStoreLoss } from '../maintenance/acknowledge_store_loss.js';
 import { guardStore } from '../store/guarded_store.js';
 import { createStoreIntegrity } from '../store/integrity.js';
 import { openStore } from '../store/open_store.js';
-import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+import { CliRefusal, command, loadCliConfig, parseOptions, plainTextOption } from './cli_support.js';
+import { EXIT_OK } from './command.js';
 
 const USAGE = `Usage: quartermaster store acknowledge-loss --by <name> --reason <text> [--config <file>]
 
@@ -29,34 +28,19 @@ Options:
   -h, --help         show this help
 `;
 
-export const storeAcknowledgeLossCommand: CliCommand = {
+export const storeAcknowledgeLossCommand = command({
   words: ['store', 'acknowledge-loss'],
   summary: 'let the brokers serve again after a detected store data loss',
   usage: USAGE,
   async run(args, io) {
-    let values;
-    try {
-      values = parseArgs({ args: [...args], options: { by: { type: 'string' }, reason: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
-    } catch (err) {
-      return refuse(io, err instanceof Error ? err.message : 'invalid arguments', true);
-    }
+    const { values } = parseOptions(args, { by: { type: 'string' }, reason: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
     if (values.help) {
       io.stdout(USAGE);
       return EXIT_OK;
     }
-    const by = values.by ?? '';
-    const reason = values.reason ?? '';
-    for (const [option, value] of [['--by', by], ['--reason', reason]] as const) {
-      if (value === '' || value.length > 500 || hasUnsafeCharacters(value)) return refuse(io, `${option} must be 1-500 characters without control characters`, true);
-    }
-    const file = values.config ?? (io.env.QUARTERMASTER_CONFIG || defaultConfigPath());
-    let config;
-    try {
-      config = loadConfigFile(file);
-    } catch (err) {
-      if (err instanceof ConfigError) return refuse(io, err.message);
-      throw err;
-    }
+    const by = plainTextOption('--by', values.by);
+    const reason = plainTextOption('--reason', values.reason);
+    const { config, file } = loadCliConfig(values.config, io);
     const logger = createLogger({ level: 'warn', destination: { write: (line: string) => io.stderr(line) } });
     const backing = await openStore(config, logger);
     try {
@@ -66,15 +50,10 @@ export const storeAcknowledgeLossCommand: CliCommand = {
       io.stdout(`${JSON.stringify({ acknowledged: { loss_id: loss.id, detected_at: new Date(loss.detectedAt).toISOString(), by, reason } })}\n`);
       return EXIT_OK;
     } catch (err) {
-      if (err instanceof BrokerError && err.code === 'ERR_NO_STORE_LOSS') return refuse(io, `${err.message} (${file})`);
+      if (err instanceof BrokerError && err.code === 'ERR_NO_STORE_LOSS') throw new CliRefusal(`${err.message} (${file})`);
       throw err;
     } finally {
       await backing.close();
     }
   },
-};
-
-function refuse(io: CliIo, message: string, showUsage = false): number {
-  io.stderr(`quartermaster store acknowledge-loss: ${message}\n${showUsage ? `\n${USAGE}` : ''}`);
-  return EXIT_USAGE;
-}
+});

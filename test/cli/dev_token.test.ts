@@ -2,19 +2,17 @@
  * `quartermaster dev token` as users run it: a real child process (`node --import tsx
  * src/cli/main.ts …`) against a temp config whose keyDir is a temp dir (never the repo's var/).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { stringify } from 'yaml';
 import { describe, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/load.js';
 import { createIdentity } from '../../src/identity/verifier.js';
 import { createLogger } from '../../src/logging.js';
+import { runCli } from '../support/cli.js';
 
-const REPO = resolve(import.meta.dirname, '../..');
 const AGENT_ISS = 'https://dev.quartermaster.local/agents';
 const OPERATOR_ISS = 'https://dev.quartermaster.local/operators';
 
@@ -56,24 +54,7 @@ function sandbox(onTestFinished: (fn: () => void) => void): Sandbox {
   };
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
-  // Only what the CLI needs: no QUARTERMASTER_CONFIG from the developer's shell leaks in.
-  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k !== 'QUARTERMASTER_CONFIG' && v !== undefined)) as Record<string, string>;
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, env: { ...baseEnv, ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: unknown; stdout?: string; stderr?: string };
-    if (typeof e.code !== 'number') throw err;
-    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
+const cli = runCli;
 
 async function identityFor(configFile: string) {
   return createIdentity(loadConfigFile(configFile).identity, { logger: createLogger({ level: 'silent' }), now: Date.now });

@@ -5,17 +5,16 @@
  * including one started after the wipe — unready and refuse every request, until a named
  * operator acknowledges the loss (here with the real CLI).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer.js';
 import { createLogger } from '../../src/logging.js';
 import { startBroker, type RunningBroker } from '../../src/main.js';
 import { eventually } from '../support/broker_harness.js';
+import { runCli } from '../support/cli.js';
 import { createLogCapture, type LogCapture } from '../support/log_capture.js';
 import { productionConfig } from '../support/production_config.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
@@ -110,7 +109,8 @@ describe('Redis persistence in production mode', () => {
     // A named operator acknowledges with the CLI; every broker serves again.
     const configFile = join(keyDir, 'quartermaster.yaml');
     writeFileSync(configFile, yaml);
-    const cli = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'store', 'acknowledge-loss', '--by', 'alice@example.com', '--reason', 'Redis restarted without AOF; incidents re-opened by hand', '--config', configFile]);
+    const cli = await runCli(['store', 'acknowledge-loss', '--by', 'alice@example.com', '--reason', 'Redis restarted without AOF; incidents re-opened by hand', '--config', configFile]);
+    expect(cli.code).toBe(0);
     expect(JSON.parse(cli.stdout)).toMatchObject({ acknowledged: { by: 'alice@example.com', loss_id: expect.any(String) } });
     for (const { broker } of [a, b, c]) {
       await eventually(async () => (await call(broker, 'GET', '/readyz')).status === 200);
