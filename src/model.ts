@@ -29,7 +29,11 @@ export interface Incident {
 export const GRANT_STATES = ['issuing', 'active', 'revoking', 'revoked', 'expired', 'failed'] as const;
 export type GrantState = (typeof GRANT_STATES)[number];
 
-export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation';
+/**
+ * Why a grant is being revoked. `undelivered`: it was committed but its credential never reached
+ * the agent (the issuance could not be audited), so nobody should hold it.
+ */
+export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation' | 'undelivered';
 
 /** Opaque to core, JSON-serializable, never secret: accessor, lease id, session name, jti… */
 export type RevocationHandle = Readonly<Record<string, string | number | boolean>>;
