@@ -16,7 +16,8 @@ import {
   type ProviderDeps,
   type ProviderFactory,
 } from '../../src/sdk.js';
-import { createVaultClient, createVaultHttp } from './client.js';
+import { createVaultClient } from './client.js';
+import { createVaultHttp } from './vault_http.js';
 import { vaultConfigSchema, vaultProfileParamsSchema, type VaultConfig, type VaultProfileParams } from './config.js';
 import { toBrokerError, VaultCallError } from './errors.js';
 import { issueVaultCredential } from './issue.js';

@@ -9,7 +9,8 @@
  * the grants' handles name their own parent's accessor, so every parent is still revoked at close.
  */
 import { providerFailed, type ProviderLogger } from '../../src/sdk.js';
-import { abortable, type VaultClient } from './client.js';
+import type { VaultClient } from './client.js';
+import { abortable } from './vault_http.js';
 import { PARENT_MARGIN_SECONDS, type VaultConfig } from './config.js';
 import { VaultCallError } from './errors.js';
 

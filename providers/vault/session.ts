@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { BrokerError, providerFailed, type ProviderLogger } from '../../src/sdk.js';
 import type { VaultAuthConfig } from './config.js';
-import type { VaultHttp } from './client.js';
+import type { VaultHttp } from './vault_http.js';
 import { describeFailure, VaultCallError } from './errors.js';
 
 export interface Scheduler {

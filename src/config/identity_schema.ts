@@ -138,7 +138,7 @@ export const identitySchema = z.object({
   /** File holding the HMAC key of token fingerprints, shared by replicas; a per-process random key otherwise. */
   fingerprintKeyFile: filePath.optional(),
   /** Verified-token cache (per broker process); 0 disables it. */
-  tokenCache: z.object({ maxEntries: z.number().int().min(0).max(1_000_000).default(10_000) }).strict().default({ maxEntries: 10_000 }),
+  tokenCache: z.object({ maxEntries: z.number().int().min(0).max(1_000_000).default(10_000) }).strict().prefault({}),
   agents: z.object({
     spiffe: z.array(spiffeTrustDomainSchema).default([]),
     oidc: z.array(oidcIssuerSchema).default([]),

@@ -51,10 +51,10 @@ export const configSchema = z.object({
     maxHeaderBytes: z.number().int().min(8192).max(256 * 1024).default(16 * 1024),
     shutdownGraceSeconds: duration.default(20),
     trustProxy: z.boolean().default(false),
-  }).strict().default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, maxHeaderBytes: 16_384, shutdownGraceSeconds: 20, trustProxy: false }),
+  }).strict().prefault({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).strict().default({ level: 'info' }),
+  }).strict().prefault({}),
   store: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('memory') }).strict(),
     z.object({
@@ -109,11 +109,7 @@ export const configSchema = z.object({
      * (revocation receipts) run at once; with none in flight they are not narrowed.
      */
     receiptLanesWhileServing: z.number().int().min(1).max(256).default(2),
-  }).strict().default({
-    concurrency: 16, batchSize: 64, pollIntervalMs: 250, leaseSeconds: 5, backoffInitialMs: 1000,
-    backoffMaxMs: 60_000, maxPerSecond: 0, deadlineSeconds: 300, issueTimeoutSeconds: 30, expirySweepSeconds: 5,
-    receiptLanesWhileServing: 2,
-  }),
+  }).strict().prefault({}),
 }).strict().superRefine((cfg, ctx) => {
   // A token the verifier would accept must fit in a request Node's parser accepts, with room for
   // the request line and the other headers; otherwise such agents get a bare 431.

@@ -86,4 +86,14 @@ describe('config', () => {
     const raised = { ...tooBig, server: { ...(ok.server as object), maxHeaderBytes: 32_768 } };
     expect(() => parseConfig(stringify(raised))).not.toThrow();
   });
+
+  it('fills every default from the one place each is written when a whole section is absent', () => {
+    const { server: _server, revocation: _revocation, logging: _logging, ...rest } = testConfigObject();
+    void _server; void _revocation; void _logging;
+    const config = parseConfig(stringify(rest));
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, maxHeaderBytes: 16_384, shutdownGraceSeconds: 20, trustProxy: false });
+    expect(config.logging).toEqual({ level: 'info' });
+    expect(config.revocation).toMatchObject({ concurrency: 16, batchSize: 64, leaseSeconds: 5, deadlineSeconds: 300, receiptLanesWhileServing: 2 });
+    expect(config.identity.tokenCache).toEqual({ maxEntries: 10_000 });
+  });
 });

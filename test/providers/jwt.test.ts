@@ -21,7 +21,10 @@ import {
   type JWTPayload,
 } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertUniqueProviderNames, builtInProviders, providerFactoryByName } from '../../providers/index.js';
+import { builtInProviders } from '../../providers/index.js';
+import { createCatalog } from '../../src/catalog/catalog.js';
+import { createLogger } from '../../src/logging.js';
+import { testConfig } from '../support/test_config.js';
 import { jwtConfigSchema, jwtProfileParamsSchema } from '../../providers/jwt/config.js';
 import { jwtProvider } from '../../providers/jwt/index.js';
 import type { IssueRequest, Provider, ProviderDeps, ProviderLogger } from '../../src/sdk.js';
@@ -467,14 +470,16 @@ describe('jwt provider: config schemas', () => {
 });
 
 describe('provider registry', () => {
-  it('lists jwt and finds factories by name', () => {
+  it('lists each built-in once, jwt and vault among them', () => {
     expect(builtInProviders).toContain(jwtProvider);
-    expect(providerFactoryByName('jwt')).toBe(jwtProvider);
-    expect(providerFactoryByName('vaultt')).toBeUndefined();
+    expect(builtInProviders.map((p) => p.name)).toEqual(['jwt', 'vault']);
   });
 
-  it('refuses duplicate provider names', () => {
-    expect(() => assertUniqueProviderNames(builtInProviders)).not.toThrow();
-    expect(() => assertUniqueProviderNames([...builtInProviders, { name: 'jwt' }])).toThrow(/built-in provider jwt is registered twice/u);
+  it('refuses a provider listed twice at boot, naming it', async () => {
+    const { config } = testConfig();
+    const deps = { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 1000 };
+    const catalog = await createCatalog(config, builtInProviders, deps);
+    await catalog.close();
+    await expect(createCatalog(config, [...builtInProviders, jwtProvider], deps)).rejects.toThrow(/built-in provider jwt is registered twice/u);
   });
 });

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { VaultHttp } from '../../providers/vault/client.js';
+import type { VaultHttp } from '../../providers/vault/vault_http.js';
 import { createBrokerSession, type Scheduler } from '../../providers/vault/session.js';
 import { vaultApi } from '../fakes/vault/provision.js';
 import { expectNoUnexpectedCalls, issueRequest, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';

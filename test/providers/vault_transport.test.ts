@@ -7,7 +7,7 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createVaultHttp, type VaultHttp } from '../../providers/vault/client.js';
+import { createVaultHttp, type VaultHttp } from '../../providers/vault/vault_http.js';
 import { toBrokerError, VaultCallError } from '../../providers/vault/errors.js';
 
 const TOKEN = 'hvs.transport-test-token-canary';
