@@ -18,6 +18,10 @@ import type { RevocationHandle } from './model.js';
 
 export type { RevocationHandle } from './model.js';
 export { BrokerError } from './errors.js';
+/** Reading an upstream answer with a size cap (capped_body.ts); the same reader core uses. */
+export { BodyReadError, readCappedBody } from './capped_body.js';
+/** Creating a key file exclusively (key_files.ts): a concurrent creator's key is never replaced. */
+export { publishExclusive } from './key_files.js';
 
 /** The smallest logger a provider may use. Never pass secrets to it. */
 export interface ProviderLogger {

@@ -5,16 +5,15 @@
  * half-right still holds a private scalar, and boot errors end up in terminals and log pipelines
  * (docs/security.md §4).
  */
-import { createECDH, createPrivateKey, createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
-import { link, mkdir, open, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createECDH, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import {
   calculateJwkThumbprint,
   exportJWK,
   generateKeyPair,
   type JWK,
 } from 'jose';
-import { BrokerError, type ProviderLogger } from '../../src/sdk.js';
+import { BrokerError, publishExclusive, type ProviderLogger } from '../../src/sdk.js';
 
 export const SIGNING_ALG = 'ES256';
 
@@ -82,10 +81,9 @@ async function readKeyFile(file: string): Promise<string | null> {
 }
 
 /**
- * Creates the key file without ever exposing a partial or world-readable key: write a private
- * temp file (`wx`: never follow or reuse an existing path), then hard-link it into place. Unlike
- * rename, link fails with EEXIST instead of replacing a key a concurrent creator (another replica
- * or test) already published, so every creator ends up reading the same key back.
+ * Creates the key file with the broker's exclusive publish (sdk.ts publishExclusive: private temp
+ * file, then a hard link that never replaces a key a concurrent creator already published), so
+ * every creator ends up reading the same key back.
  */
 async function generateKeyFile(file: string, logger: ProviderLogger): Promise<string> {
   const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
@@ -93,26 +91,10 @@ async function generateKeyFile(file: string, logger: ProviderLogger): Promise<st
   const kid = await calculateJwkThumbprint({ kty, crv, x, y } as JWK, 'sha256');
   const text = `${JSON.stringify({ kty, crv, x, y, d, kid, alg: SIGNING_ALG, use: 'sig' })}\n`;
 
-  const tmp = `${file}.${randomUUID()}.tmp`;
   try {
-    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await link(tmp, file);
-      logger.info({ file, kid }, 'generated development jwt signing key');
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') throw err;
-    }
+    if (await publishExclusive(file, text, 0o600)) logger.info({ file, kid }, 'generated development jwt signing key');
   } catch (err) {
     throw keyFileError(file, `cannot be created (${errnoCode(err) ?? 'unknown error'})`);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
   }
   const onDisk = await readKeyFile(file);
   if (onDisk === null) throw keyFileError(file, 'vanished right after it was created');

@@ -21,6 +21,7 @@
  */
 import { request as httpRequest, type Agent as HttpAgent, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type Agent as HttpsAgent } from 'node:https';
+import { readCappedBody, type BodyReadError } from '../../src/sdk.js';
 
 /** What node-vault passes per request (its `rp(options)` call), as this provider uses it. */
 interface NodeVaultRequest {
@@ -84,12 +85,12 @@ function send(req: NodeVaultRequest, options: TransportOptions): Promise<NodeVau
       reject(new TransportError(code, message));
     };
     const onResponse = (res: IncomingMessage): void => {
-      readAnswer(res, options.maxResponseBytes, fail, (text) => {
+      readCappedBody(res, options.maxResponseBytes).then((text) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         resolve({ statusCode: res.statusCode ?? 0, body: parseBody(text), request: { path: target.pathname } });
-      });
+      }, (err: BodyReadError) => fail(err.reason === 'too_large' ? 'ERESPONSETOOLARGE' : err.code ?? 'ECONNRESET', err.message));
     };
     const request = https
       ? httpsRequest(target, { method: req.method, headers, agent: options.httpsAgent }, onResponse)
@@ -98,27 +99,6 @@ function send(req: NodeVaultRequest, options: TransportOptions): Promise<NodeVau
     request.on('error', (err: NodeJS.ErrnoException) => fail(typeof err.code === 'string' ? err.code : 'UNKNOWN', 'request failed'));
     request.end(body);
   });
-}
-
-function readAnswer(res: IncomingMessage, maxBytes: number, fail: (code: string, message: string) => void, done: (text: string) => void): void {
-  if (Number(res.headers['content-length'] ?? '0') > maxBytes) {
-    res.resume();
-    fail('ERESPONSETOOLARGE', `answer larger than ${maxBytes} bytes`);
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  res.on('data', (chunk: Buffer) => {
-    total += chunk.length;
-    if (total > maxBytes) fail('ERESPONSETOOLARGE', `answer larger than ${maxBytes} bytes`);
-    else chunks.push(chunk);
-  });
-  res.on('end', () => {
-    if (res.complete) done(Buffer.concat(chunks, total).toString('utf8'));
-    else fail('ECONNRESET', 'answer cut short');
-  });
-  res.on('error', (err: NodeJS.ErrnoException) => fail(typeof err.code === 'string' ? err.code : 'ECONNRESET', 'answer interrupted'));
-  res.on('aborted', () => fail('ECONNRESET', 'answer interrupted'));
 }
 
 /** JSON when it parses, as node-vault expects; an empty answer (204) or non-JSON text is kept as text. */

@@ -5,8 +5,9 @@
  * endpoint cannot send the broker to a URL nobody configured (SPIFFE_Federation.md §7.5.1); only
  * 200 is an answer. node:http(s) rather than fetch: it never follows redirects and takes a CA file.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { readCappedBody, type BodyReadError } from '../capped_body.js';
 
 export interface FetchLimits {
   readonly timeoutMs: number;
@@ -36,39 +37,20 @@ export function fetchBounded(url: string, limits: FetchLimits): Promise<string> 
       headers: { accept: 'application/json' },
       signal,
       ...(limits.ca === undefined ? {} : { ca: limits.ca }),
-    }, (res) => readBody(res, limits.maxBytes, fail, (body) => {
-      if (settled) return;
-      settled = true;
-      resolve(body);
-    }));
+    }, (res) => {
+      const status = res.statusCode ?? 0;
+      if (status !== 200) {
+        res.resume();
+        fail(`answered HTTP ${status}: ${status >= 300 && status < 400 ? 'a redirect, which is not followed' : 'not 200'}`);
+        return;
+      }
+      readCappedBody(res, limits.maxBytes).then((body) => {
+        if (settled) return;
+        settled = true;
+        resolve(body);
+      }, (err: BodyReadError) => fail(err.reason === 'too_large' ? `answer exceeds maxBytes ${limits.maxBytes}` : err.message));
+    });
     req.on('error', (err) => fail(`request failed: ${(err as NodeJS.ErrnoException).code ?? err.name}`));
     req.end();
   });
-}
-
-function readBody(res: IncomingMessage, maxBytes: number, fail: (why: string) => void, done: (body: string) => void): void {
-  const status = res.statusCode ?? 0;
-  if (status !== 200) {
-    res.resume();
-    fail(`answered HTTP ${status}: ${status >= 300 && status < 400 ? 'a redirect, which is not followed' : 'not 200'}`);
-    return;
-  }
-  const declared = Number(res.headers['content-length'] ?? '0');
-  if (declared > maxBytes) {
-    fail(`answer of ${declared} bytes exceeds maxBytes ${maxBytes}`);
-    return;
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  res.on('data', (chunk: Buffer) => {
-    total += chunk.length;
-    if (total > maxBytes) fail(`answer exceeds maxBytes ${maxBytes}`);
-    else chunks.push(chunk);
-  });
-  res.on('end', () => {
-    if (res.complete) done(Buffer.concat(chunks).toString('utf8'));
-    else fail('answer cut short');
-  });
-  res.on('error', (err) => fail(`answer interrupted: ${err.name}`));
-  res.on('aborted', () => fail('answer interrupted'));
 }

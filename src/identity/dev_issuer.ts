@@ -8,13 +8,14 @@
  * key marked `use: "jwt-svid"` as SPIFFE_Trust_Domain_and_Bundle.md §4.2.2 requires), for
  * operators a plain JWK Set (`operator-jwks.json`). The CLI and the broker may both create
  * them at once, so creation is race-safe: the private key is published with link(2), which fails
- * if another creator won, and the public set is always derived from the winning private key and
+ * if another creator won (key_files.ts), and the public set is always derived from the winning private key and
  * written by temp file + rename, so a reader never sees a half-written file.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { link, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
+import { publishExclusive } from '../key_files.js';
 
 const ALG = 'ES256';
 
@@ -159,21 +160,6 @@ function serialize(value: unknown): string {
 
 function tempPathFor(path: string): string {
   return `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-}
-
-/** Publishes a complete file at `path` only if none exists; false when another creator won. */
-async function publishExclusive(path: string, content: string, mode: number): Promise<boolean> {
-  const tmp = tempPathFor(path);
-  await writeFile(tmp, content, { mode, flag: 'wx' });
-  try {
-    await link(tmp, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
 }
 
 /** Replaces `path` atomically: readers see the old or the new content, never a partial file. */
