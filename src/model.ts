@@ -82,6 +82,7 @@ export interface AuditEvent {
   readonly type:
     | 'incident.opened'
     | 'incident.closed'
+    | 'incident.updated'
     | 'grant.issued'
     | 'grant.denied'
     | 'grant.failed'

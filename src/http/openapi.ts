@@ -5,13 +5,13 @@
  * nothing else is.
  */
 import { z } from 'zod';
-import { acknowledgeLossBody, auditQuery, grantListQuery, grantRequestBody, incidentReadQuery, openIncidentBody } from './validation.js';
+import { acknowledgeLossBody, auditQuery, grantListQuery, grantRequestBody, incidentReadQuery, openIncidentBody, updateIncidentBody } from './validation.js';
 
 type Json = Record<string, unknown>;
 type Auth = 'agent' | 'operator' | 'none';
 
 interface Operation {
-  readonly method: 'get' | 'post' | 'delete';
+  readonly method: 'get' | 'post' | 'patch' | 'delete';
   readonly path: string;
   readonly summary: string;
   readonly auth: Auth;
@@ -49,6 +49,10 @@ export const OPERATIONS: readonly Operation[] = [
     responses: { 200: ['the incident', 'IncidentReport'], 404: ['no such incident', 'Error'], ...ERRORS_OPERATOR },
   },
   {
+    method: 'patch', path: '/v1/incidents/{id}', summary: "Change an open incident's severity or title", auth: 'operator', pathParams: ['id'], body: { schema: updateIncidentBody },
+    responses: { 200: ['updated', 'IncidentEnvelope'], 400: ['invalid body', 'Error'], 404: ['no such incident', 'Error'], 409: ['the incident is closed (ERR_INCIDENT_CLOSED)', 'Error'], ...ERRORS_OPERATOR },
+  },
+  {
     method: 'post', path: '/v1/incidents/{id}/close', summary: 'Close an incident: tombstone first, then every grant is revoked', auth: 'operator', pathParams: ['id'],
     responses: { 202: ['closed now; revocation under way', 'IncidentReport'], 200: ['was already closed', 'IncidentReport'], 404: ['no such incident', 'Error'], ...ERRORS_OPERATOR },
   },
@@ -64,8 +68,8 @@ export const OPERATIONS: readonly Operation[] = [
     },
   },
   {
-    method: 'get', path: '/v1/grants', summary: "The caller's own grants of one incident", auth: 'agent', query: grantListQuery,
-    responses: { 200: ['grants, oldest first', 'GrantList'], 400: ['incident_id missing or invalid', 'Error'], ...ERRORS_AUTH },
+    method: 'get', path: '/v1/grants', summary: "The caller's own grants, of every incident or of one (incident_id)", auth: 'agent', query: grantListQuery,
+    responses: { 200: ['grants, oldest first', 'GrantList'], 400: ['incident_id invalid', 'Error'], ...ERRORS_AUTH },
   },
   {
     method: 'get', path: '/v1/grants/{id}', summary: 'One of the caller\'s grants (never the credential)', auth: 'agent', pathParams: ['id'],

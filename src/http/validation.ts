@@ -33,14 +33,19 @@ export const acknowledgeLossBody = z.object({
   reason: plainText(500),
 }).strict();
 
+export const updateIncidentBody = z.object({
+  title: plainText(500).optional(),
+  severity: z.enum(SEVERITIES).optional(),
+}).strict().refine((body) => body.title !== undefined || body.severity !== undefined, 'give title or severity');
+
 /** `?grants=false` leaves the grant list out of an incident's report (pollers of large incidents). */
 export const incidentReadQuery = z.object({
   grants: z.enum(['true', 'false']).default('true'),
 }).strict();
 
-/** An agent lists its own grants one incident at a time (the store keeps grants by incident). */
+/** An agent lists its own grants, of one incident or of all. */
 export const grantListQuery = z.object({
-  incident_id: incidentIdSchema,
+  incident_id: incidentIdSchema.optional(),
 }).strict();
 
 export const auditQuery = z.object({

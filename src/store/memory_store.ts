@@ -55,6 +55,9 @@ export function createMemoryStore(): Store {
   /** Grant ids by incident, in creation order (the Redis store's per-incident hash). */
   const idsByIncident = new Map<string, string[]>();
   const grantsOf = (incidentId: string): Grant[] => (idsByIncident.get(incidentId) ?? []).map((id) => grants.get(id) as Grant);
+  /** Agent → incident → grant ids (the Redis store's per-agent sets). */
+  const idsByAgent = new Map<string, Map<string, string[]>>();
+  const byCreation = (a: Grant, b: Grant): number => a.createdAt - b.createdAt || compareIds(a.id, b.id);
 
   return {
     kind: 'memory',
@@ -67,6 +70,15 @@ export function createMemoryStore(): Store {
       if (existing) return { created: false, incident: copy(existing) };
       incidents.set(incident.id, copy(incident));
       return { created: true, incident: copy(incident) };
+    },
+
+    async updateIncident(id, patch) {
+      const incident = incidents.get(id);
+      if (!incident) return null;
+      if (incident.status !== 'open') return { incident: copy(incident), updated: false };
+      const updated: Incident = { ...incident, ...(patch.severity === undefined ? {} : { severity: patch.severity }), ...(patch.title === undefined ? {} : { title: patch.title }) };
+      incidents.set(id, updated);
+      return { incident: copy(updated), updated: true };
     },
 
     async getIncident(id) {
@@ -101,6 +113,11 @@ export function createMemoryStore(): Store {
       const ids = idsByIncident.get(grant.incidentId);
       if (ids) ids.push(grant.id);
       else idsByIncident.set(grant.incidentId, [grant.id]);
+      const ofAgent = idsByAgent.get(grant.agent) ?? new Map<string, string[]>();
+      idsByAgent.set(grant.agent, ofAgent);
+      const agentIds = ofAgent.get(grant.incidentId);
+      if (agentIds) agentIds.push(grant.id);
+      else ofAgent.set(grant.incidentId, [grant.id]);
       return 'ok';
     },
 
@@ -129,9 +146,14 @@ export function createMemoryStore(): Store {
     },
 
     async listGrantsByIncident(incidentId) {
-      return grantsOf(incidentId)
-        .sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id))
-        .map(copy);
+      return grantsOf(incidentId).sort(byCreation).map(copy);
+    },
+
+    async listGrantsByAgent(agentId, options) {
+      const ofAgent = idsByAgent.get(agentId);
+      if (!ofAgent) return [];
+      const ids = options?.incidentId === undefined ? [...ofAgent.values()].flat() : ofAgent.get(options.incidentId) ?? [];
+      return ids.map((id) => grants.get(id) as Grant).sort(byCreation).map(copy);
     },
 
     async requestRevocation(id, reason, at) {

@@ -16,6 +16,10 @@ export interface RedisKeys {
   incident(incidentId: string): string;
   /** Hash: grant id → compact grant record (redis_codec.ts). */
   grants(incidentId: string): string;
+  /** Set: ids of one agent's grants in the incident (in the incident's slot, written with the intent). */
+  agentGrants(incidentId: string, agentId: string): string;
+  /** Set: incidents an agent asked for grants in (its own slot; a superset: a refused intent may leave one). */
+  agentIncidents(agentId: string): string;
   /** Sorted set: seqs of this incident's audit events (member and score), read from the log. In the `{audit}` slot, not the incident's. */
   incidentAudit(incidentId: string): string;
   /** String: grant id → incident id, so a grant is found by its id alone. */
@@ -41,13 +45,26 @@ export interface RedisKeys {
   readonly storeLoss: string;
 }
 
-const enc = encodeURIComponent;
+/**
+ * Key-safe and lossless: percent-encoding, and for text encodeURIComponent refuses (a lone UTF-16
+ * surrogate, which JSON lets a token's `sub` carry) `%u` and the hex of every code unit — a form
+ * percent-encoding never produces, so two ids never share a key.
+ */
+function enc(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return `%u${[...Array(text.length).keys()].map((i) => text.charCodeAt(i).toString(16).padStart(4, '0')).join('')}`;
+  }
+}
 
 export function createRedisKeys(prefix: string): RedisKeys {
   const tag = (incidentId: string): string => `${prefix}{inc:${enc(incidentId)}}`;
   return {
     incident: (id) => `${tag(id)}:incident`,
     grants: (id) => `${tag(id)}:grants`,
+    agentGrants: (id, agentId) => `${tag(id)}:agent:${enc(agentId)}`,
+    agentIncidents: (agentId) => `${prefix}{agt:${enc(agentId)}}:incidents`,
     incidentAudit: (id) => `${prefix}{audit}:inc:${enc(id)}`,
     grantIndex: (grantId) => `${prefix}gi:${enc(grantId)}`,
     revocationDue: `${prefix}{revq}:due`,

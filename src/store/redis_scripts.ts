@@ -12,14 +12,41 @@ type Arg = string | number;
 
 /** Scripts on one incident's keys. */
 const INCIDENT_SCRIPTS = {
-  // KEYS incident, grants. ARGV grant id, record. Intent only while the incident is open
-  // (guarantee 3): the status check and the write are one atomic step.
-  qmCreateGrantIntent: [2, `
+  // KEYS incident, grants, the agent's grants of the incident. ARGV grant id, record. Intent only
+  // while the incident is open (guarantee 3): the status check and the writes are one atomic step.
+  qmCreateGrantIntent: [3, `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'incident_missing' end
 if cjson.decode(raw).status ~= 'open' then return 'incident_closed' end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 'duplicate' end
+redis.call('SADD', KEYS[3], ARGV[1])
 return 'ok'`],
+
+  // KEYS grants, the agent's grants of the incident. {id, record, id, record…} of the agent's
+  // grants there: one incident's share of an agent's grants without reading the whole incident.
+  qmListAgentGrants: [2, `
+local ids = redis.call('SMEMBERS', KEYS[2])
+local out = {}
+for _, id in ipairs(ids) do
+  local raw = redis.call('HGET', KEYS[1], id)
+  if raw then out[#out + 1] = id; out[#out + 1] = raw end
+end
+return out`],
+
+  // KEYS incident. ARGV patch JSON (severity, title). Changes an open incident; a closed one is
+  // final and stays as it is. Returns {incident, 1 changed | 0 not}, or false when it is unknown.
+  qmUpdateIncident: [1, `
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local inc = cjson.decode(raw)
+if inc.status ~= 'open' then return {raw, 0} end
+local patch = cjson.decode(ARGV[1])
+for _, field in ipairs({'severity', 'title'}) do
+  if patch[field] ~= nil then inc[field] = patch[field] end
+end
+raw = cjson.encode(inc)
+redis.call('SET', KEYS[1], raw)
+return {raw, 1}`],
 
   // KEYS incident, grants. ARGV closedAt, closedBy. Writes the tombstone (once), flips live grants
   // to revoking, returns {incident, closedNow, ids of every revoking grant}.

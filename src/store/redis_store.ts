@@ -96,6 +96,11 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return { created: false, incident: JSON.parse(existing) as Incident };
     },
 
+    async updateIncident(id, patch) {
+      const reply = (await s.qmUpdateIncident(keys.incident(id), JSON.stringify(patch))) as [string, number] | null;
+      return reply === null ? null : { incident: JSON.parse(reply[0]) as Incident, updated: reply[1] === 1 };
+    },
+
     async getIncident(id) {
       const text = await redis.get(keys.incident(id));
       return text === null ? null : (JSON.parse(text) as Incident);
@@ -123,16 +128,20 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     // The index comes first so a stored grant is always findable by id; a refused intent removes
     // the index it wrote. A grant id is 128 random bits, so an index held by another incident
     // means a bug or tampering: the intent just written is taken back and the call fails.
+    // The agent's incident set is written first too (a superset is harmless: an incident listed
+    // there with none of the agent's grants lists nothing); the agent's per-incident set is written
+    // by the script itself, atomically with the grant.
     async createGrantIntent(grant) {
       const incidentId = grant.incidentId;
       const indexKey = keys.grantIndex(grant.id);
-      const [indexReply, result] = await Promise.all([
+      const [indexReply, , result] = await Promise.all([
         redis.set(indexKey, incidentId, 'NX'),
-        s.qmCreateGrantIntent(keys.incident(incidentId), keys.grants(incidentId), grant.id, encodeGrant({ ...grant, state: 'issuing' })),
+        redis.sadd(keys.agentIncidents(grant.agent), incidentId),
+        s.qmCreateGrantIntent(keys.incident(incidentId), keys.grants(incidentId), keys.agentGrants(incidentId, grant.agent), grant.id, encodeGrant({ ...grant, state: 'issuing' })),
       ]);
       const indexed = indexReply !== null;
       if (!indexed && (await redis.get(indexKey)) !== incidentId) {
-        if (result === 'ok') await redis.hdel(keys.grants(incidentId), grant.id);
+        if (result === 'ok') await redis.multi().hdel(keys.grants(incidentId), grant.id).srem(keys.agentGrants(incidentId, grant.agent), grant.id).exec();
         throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
       }
       if (result === 'ok') {
@@ -173,6 +182,17 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       const incidentId = await incidentOf(id);
       if (incidentId === null) return null;
       return decodeOrNull(id, incidentId, await redis.hget(keys.grants(incidentId), id));
+    },
+
+    async listGrantsByAgent(agentId, options) {
+      const incidents = options?.incidentId === undefined ? await redis.smembers(keys.agentIncidents(agentId)) : [options.incidentId];
+      const perIncident = await Promise.all(incidents.map(async (incidentId) => {
+        const flat = (await s.qmListAgentGrants(keys.grants(incidentId), keys.agentGrants(incidentId, agentId))) as string[];
+        const grants: Grant[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) grants.push(decodeGrant(flat[i] as string, incidentId, flat[i + 1] as string));
+        return grants;
+      }));
+      return perIncident.flat().sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id));
     },
 
     async listGrantsByIncident(incidentId) {

@@ -17,6 +17,8 @@
 import type { AuditEvent, AuditEventInput, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
 import type { StoreMeta } from './store_meta.js';
 
+export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>>;
+
 export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed';
 
 export interface CloseIncidentResult {
@@ -73,6 +75,11 @@ export interface Store {
   /** Creates the incident unless one with its id exists; returns the stored one either way. */
   createIncident(incident: Incident): Promise<{ readonly created: boolean; readonly incident: Incident }>;
   getIncident(id: string): Promise<Incident | null>;
+  /**
+   * Changes an open incident's severity or title; a closed incident is final and is returned
+   * unchanged (`updated: false`). Null when it does not exist.
+   */
+  updateIncident(id: string, patch: IncidentPatch): Promise<{ readonly incident: Incident; readonly updated: boolean } | null>;
   /** Null when the incident does not exist. See the guarantees above. */
   closeIncident(id: string, closedAt: number, closedBy: string): Promise<CloseIncidentResult | null>;
 
@@ -88,6 +95,8 @@ export interface Store {
   failGrant(id: string, at: number, error: string): Promise<Grant | null>;
   getGrant(id: string): Promise<Grant | null>;
   listGrantsByIncident(incidentId: string): Promise<Grant[]>;
+  /** One agent's grants, oldest first: in every incident, or in one (without reading the others' grants). */
+  listGrantsByAgent(agentId: string, options?: { readonly incidentId?: string }): Promise<Grant[]>;
   /**
    * `active` (or `issuing`) becomes `revoking` with the reason, and the grant is enqueued due now.
    * Idempotent; returns the grant after the call (unchanged if already revoking or terminal).

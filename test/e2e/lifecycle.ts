@@ -127,6 +127,28 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect((await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent })).status).toBe(202);
     });
 
+    it('changes an open incident\'s severity and title, audited, and refuses to change a closed one', async () => {
+      const id = await newIncident();
+      const patched = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { severity: 'sev1' } });
+      expect(patched.status).toBe(200);
+      expect(patched.body.incident).toMatchObject({ id, severity: 'sev1', title: 'db latency', status: 'open' });
+      expect((await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { title: 'db down' } })).body.incident).toMatchObject({ severity: 'sev1', title: 'db down' });
+      const audit = await qm.request('GET', `/v1/audit?incident=${id}`, { token: operator });
+      expect(audit.body.events.filter((e: { type: string }) => e.type === 'incident.updated').map((e: { data: unknown }) => e.data)).toEqual([
+        { severity: 'sev1', previousSeverity: 'sev2' },
+        { titleChanged: true },
+      ]);
+      const empty = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: {} });
+      expect([empty.status, empty.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
+      const unknown = await qm.request('PATCH', '/v1/incidents/INC-never', { token: operator, body: { severity: 'sev1' } });
+      expect([unknown.status, unknown.body.error.code]).toEqual([404, 'ERR_INCIDENT_NOT_FOUND']);
+      expect((await qm.request('PATCH', `/v1/incidents/${id}`, { token: agent, body: { severity: 'sev1' } })).status).toBe(401);
+      expect((await qm.request('POST', `/v1/incidents/${id}/close`, { token: operator })).status).toBe(202);
+      const closed = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { severity: 'sev3' } });
+      expect([closed.status, closed.body.error.code]).toEqual([409, 'ERR_INCIDENT_CLOSED']);
+      expect((await qm.request('GET', `/v1/incidents/${id}?grants=false`, { token: operator })).body.incident.severity).toBe('sev1');
+    });
+
     it('lists the agent\'s own grants of an incident, never another agent\'s and never a credential', async () => {
       const id = await newIncident();
       const mine = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'first' });
@@ -143,8 +165,18 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect((await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: other })).body.grants.map((g: { id: string }) => g.id)).toEqual([theirs.body.grant.id]);
       expect((await qm.request('GET', '/v1/grants?incident_id=INC-nobody-opened', { token: agent })).body).toEqual({ grants: [] });
 
-      const missing = await qm.request('GET', '/v1/grants', { token: agent });
-      expect([missing.status, missing.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
+      // Without incident_id: every incident's, still only the caller's.
+      const elsewhere = await requestGrant(other, { incident_id: await newIncident(), profile: 'demo', purpose: 'elsewhere' });
+      const mineElsewhere = await requestGrant(agent, { incident_id: elsewhere.body.grant.incident_id, profile: 'demo', purpose: 'third' });
+      const everywhere = await qm.request('GET', '/v1/grants', { token: agent });
+      expect(everywhere.status).toBe(200);
+      const ids: string[] = everywhere.body.grants.map((g: { id: string }) => g.id);
+      expect(ids).toEqual(expect.arrayContaining([mine.body.grant.id, mine2.body.grant.id, mineElsewhere.body.grant.id]));
+      expect(ids).not.toContain(theirs.body.grant.id);
+      expect(ids).not.toContain(elsewhere.body.grant.id);
+      expect(everywhere.body.grants.every((g: { agent: string }) => g.agent === TRIAGE)).toBe(true);
+      const bad = await qm.request('GET', '/v1/grants?incident_id=bad%20id', { token: agent });
+      expect([bad.status, bad.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
       expect((await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: operator })).status).toBe(401);
     });
 

@@ -125,7 +125,7 @@ describe('malformed requests get a 4xx JSON error, never a 500', () => {
 
   it('answers 405 with the methods the path has, in Allow', async () => {
     const res = await send('DELETE', '/v1/incidents/INC-BAD', { token: operator });
-    expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+    expect(res.headers.get('allow')).toBe('GET, HEAD, OPTIONS, PATCH');
     const onCollection = await send('PUT', '/v1/grants');
     expect(onCollection.headers.get('allow')).toBe('GET, HEAD, OPTIONS, POST');
   });

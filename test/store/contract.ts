@@ -220,6 +220,59 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         expect((await store.listGrantsByIncident('inc-1')).map((g) => g.id)).toEqual(['a', 'b', 'z']);
         expect(await store.listGrantsByIncident('inc-missing')).toEqual([]);
       });
+
+      it("lists an agent's grants in every incident, or in one, oldest first, and only that agent's", async () => {
+        const me = 'spiffe://prod.example/ns/ir/sa/triage';
+        const other = 'spiffe://prod.example/ns/ir/sa/contain';
+        await openIncident();
+        await openIncident('inc-2');
+        await intent('m2', 'inc-2', { agent: me, createdAt: T0 + 2 });
+        await active('m1', 'inc-1', { agent: me, createdAt: T0 + 1 });
+        await intent('m3', 'inc-1', { agent: me, createdAt: T0 + 3 });
+        await intent('o1', 'inc-1', { agent: other, createdAt: T0 });
+        expect((await store.listGrantsByAgent(me)).map((g) => g.id)).toEqual(['m1', 'm2', 'm3']);
+        expect((await store.listGrantsByAgent(me, { incidentId: 'inc-1' })).map((g) => g.id)).toEqual(['m1', 'm3']);
+        expect((await store.listGrantsByAgent(me))[0]).toMatchObject({ id: 'm1', incidentId: 'inc-1', state: 'active', handle: HANDLE });
+        expect((await store.listGrantsByAgent(other)).map((g) => g.id)).toEqual(['o1']);
+        expect(await store.listGrantsByAgent('spiffe://prod.example/nobody')).toEqual([]);
+        expect(await store.listGrantsByAgent(me, { incidentId: 'inc-missing' })).toEqual([]);
+        // The index follows state changes: it lists the grant, not a copy taken at intent time.
+        await store.closeIncident('inc-1', T0 + MIN, 'bob');
+        expect((await store.listGrantsByAgent(me, { incidentId: 'inc-1' })).map((g) => g.state)).toEqual(['revoking', 'revoking']);
+      });
+
+      it('keeps apart agents whose ids differ only in lone UTF-16 surrogates', async () => {
+        await openIncident();
+        await intent('s1', 'inc-1', { agent: 'https://idp.example#\ud800' });
+        await intent('s2', 'inc-1', { agent: 'https://idp.example#\udc00' });
+        expect((await store.listGrantsByAgent('https://idp.example#\ud800')).map((g) => g.id)).toEqual(['s1']);
+        expect((await store.listGrantsByAgent('https://idp.example#\udc00', { incidentId: 'inc-1' })).map((g) => g.id)).toEqual(['s2']);
+      });
+
+      it("lists no grant for an agent whose intent was refused (closed incident)", async () => {
+        await openIncident();
+        await store.closeIncident('inc-1', T0, 'bob');
+        expect(await store.createGrantIntent(grantFixture('late', 'inc-1', { agent: 'spiffe://prod.example/late' }))).toBe('incident_closed');
+        expect(await store.listGrantsByAgent('spiffe://prod.example/late')).toEqual([]);
+      });
+    });
+
+    describe('updating an incident', () => {
+      it("changes an open incident's severity and title, and nothing else", async () => {
+        const opened = await openIncident();
+        const result = await store.updateIncident('inc-1', { severity: 'sev1', title: 'Payments down' });
+        expect(result).toEqual({ incident: { ...opened, severity: 'sev1', title: 'Payments down' }, updated: true });
+        expect(await store.getIncident('inc-1')).toEqual({ ...opened, severity: 'sev1', title: 'Payments down' });
+        expect((await store.updateIncident('inc-1', { severity: 'sev3' }))?.incident).toEqual({ ...opened, severity: 'sev3', title: 'Payments down' });
+      });
+
+      it('leaves a closed incident as it is, and answers null for an unknown one', async () => {
+        await openIncident();
+        const closed = (await store.closeIncident('inc-1', T0 + MIN, 'bob'))?.incident;
+        expect(await store.updateIncident('inc-1', { severity: 'sev1' })).toEqual({ incident: closed, updated: false });
+        expect(await store.getIncident('inc-1')).toEqual(closed);
+        expect(await store.updateIncident('inc-missing', { severity: 'sev1' })).toBeNull();
+      });
     });
 
     describe('revocation requests', () => {

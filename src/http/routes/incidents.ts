@@ -1,13 +1,14 @@
-/** Operator incident endpoints: open, read (with grants and revocation report), close. */
+/** Operator incident endpoints: open, read (with grants and revocation report), update, close. */
 import { Router } from 'express';
 import { closeIncident } from '../../incidents/close_incident.js';
 import { openIncident } from '../../incidents/open_incident.js';
 import { readIncident, readoutOf } from '../../incidents/read_incident.js';
+import { updateIncident } from '../../incidents/update_incident.js';
 import { operatorOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
 import { requireOperator } from '../steps/authenticate.js';
-import { incidentIdSchema, incidentReadQuery, openIncidentBody, parseWith } from '../validation.js';
+import { incidentIdSchema, incidentReadQuery, openIncidentBody, parseWith, updateIncidentBody } from '../validation.js';
 import { toIncidentReportView, toIncidentView } from '../views/incident_view.js';
 
 export function incidentRoutes(deps: HttpDeps): Router {
@@ -24,6 +25,13 @@ export function incidentRoutes(deps: HttpDeps): Router {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const query = parseWith(incidentReadQuery, req.query, 'query');
     res.json(toIncidentReportView(await readIncident(deps, id), { grants: query.grants === 'true' }));
+  });
+
+  router.patch('/:id', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
+    const id = parseWith(incidentIdSchema, req.params.id, 'path');
+    const body = parseWith(updateIncidentBody, req.body, 'body');
+    const patch = { ...(body.title === undefined ? {} : { title: body.title }), ...(body.severity === undefined ? {} : { severity: body.severity }) };
+    res.json({ incident: toIncidentView(await updateIncident(deps, id, patch, operatorOf(res).subject)) });
   });
 
   router.post('/:id/close', operator, async (req, res) => {
