@@ -4,8 +4,8 @@
  * profile (jwt provider) over HTTP, 8 at a time, on one incident. Measured in the same run:
  *  - used_memory (INFO memory) after the incident is opened and after the N grants, per grant;
  *  - MEMORY USAGE of each kind of key a grant adds, on samples, so the total can be attributed:
- *    its record in the incident's grant hash, its id-index key, its expiry entry, and its audit
- *    event in the log and in the incident's audit index.
+ *    its record in the incident's grant hash, its id-index key, its expiry entry, its entry in the
+ *    agent's index of the incident, and its audit event in the log and in the incident's audit index.
  * The baseline is the empty-but-warm store (incident opened, one grant issued and taken out of the count).
  */
 import { Redis } from 'ioredis';
@@ -25,6 +25,8 @@ interface S6Run {
 
 const PREFIX = 'qm-s6:';
 const INCIDENT = 'INC-S6';
+/** The agent bench/redis_world.ts issues as. */
+const AGENT = 'spiffe://dev.local/agent/triage';
 /** docs/performance.md S6: at most 512 B of Redis per active grant. */
 const TARGET_BYTES = 512;
 
@@ -57,7 +59,8 @@ async function runOnce(options: S6Options): Promise<S6Run> {
 
     const grantsKey = `${PREFIX}{inc:${INCIDENT}}:grants`;
     const auditIndex = `${PREFIX}{audit}:inc:${INCIDENT}`;
-    const keys = { record: grantsKey, expiry: `${PREFIX}{expiry}`, 'audit log': `${PREFIX}{audit}:log`, 'incident audit index': auditIndex };
+    const agentIndex = `${PREFIX}{inc:${INCIDENT}}:agent:${encodeURIComponent(AGENT)}`;
+    const keys = { record: grantsKey, expiry: `${PREFIX}{expiry}`, 'agent index': agentIndex, 'audit log': `${PREFIX}{audit}:log`, 'incident audit index': auditIndex };
     const parts: Record<string, number> = {};
     for (const [name, key] of Object.entries(keys)) parts[name] = (await usage(redis, key)) / (ids.length + 1);
     const indexSamples = await Promise.all(ids.slice(0, 200).map((id) => usage(redis, `${PREFIX}gi:${id}`)));
