@@ -50,8 +50,12 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-/** Control and format characters (bidi overrides, zero-width marks) and the line/paragraph separators. */
-const UNSAFE_CHARACTERS = '[\\p{Cc}\\p{Cf}\\u2028\\u2029]';
+/**
+ * Control and format characters (bidi overrides, zero-width marks), the line/paragraph separators,
+ * and lone UTF-16 surrogates (JSON's `\\ud800` escape makes one; it is no Unicode character, and
+ * every UTF-8 encoder turns each into U+FFFD, so two different strings would print the same).
+ */
+const UNSAFE_CHARACTERS = '[\\p{Cc}\\p{Cf}\\p{Cs}\\u2028\\u2029]';
 const UNSAFE_CHARACTER = new RegExp(UNSAFE_CHARACTERS, 'u');
 const UNSAFE_CHARACTERS_ALL = new RegExp(UNSAFE_CHARACTERS, 'gu');
 
