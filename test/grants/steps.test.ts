@@ -53,6 +53,12 @@ describe('authorize step', () => {
     expect(authorize(catalog(p), agent('spiffe://a/y'), 'demo').name).toBe('demo');
     expect(() => authorize(catalog(p), agent('spiffe://a/x/evil'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED' }));
   });
+  it('allows an agent that any one of the listed patterns matches', () => {
+    const p = profile({ agents: ['spiffe://dev\\.local/agent/triage', 'spiffe://dev\\.local/agent/contain'] });
+    expect(authorize(catalog(p), agent('spiffe://dev.local/agent/triage'), 'demo').name).toBe('demo');
+    expect(authorize(catalog(p), agent('spiffe://dev.local/agent/contain'), 'demo').name).toBe('demo');
+    expect(() => authorize(catalog(p), agent('spiffe://dev.local/agent/observe'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED', status: 403 }));
+  });
   it('answers 404 for an unknown profile', () => {
     expect(() => authorize(catalog(profile()), agent('spiffe://dev.local/agent/triage'), 'nope')).toThrow(expect.objectContaining({ code: 'ERR_PROFILE_NOT_FOUND', status: 404 }));
   });
