@@ -1,163 +1,58 @@
 /**
- * The issue flow (grants/issue_grant.ts, steps/issue_credential.ts) in-process: the memory store,
- * the real catalog and an in-process provider that implements the public contract (src/sdk.ts)
- * and whose issue call the test can hold open. It checks the order guarantee 2 relies on (intent
- * before the side effect, commit before the hand-out) and the close race of guarantee 3 at each
- * point a close can land: before the intent (the atomic check in the store refuses it, whatever
- * the early check saw) and while the provider works (the credential is withheld and the grant
- * left revoking with its handle, for the worker). Nothing sleeps: gates the test opens order it.
+ * The issue flow (grants/issue_grant.ts, steps/issue_credential.ts) in-process (grant_world.ts).
+ * It checks the order guarantee 2 relies on (intent before the side effect, commit before the
+ * hand-out) and the close race of guarantee 3 at each point a close can land: before the intent
+ * (the atomic check in the store refuses it, whatever the early check saw) and while the provider
+ * works (the credential is withheld and the grant left revoking with its handle, for the worker);
+ * and what each outcome leaves in the ledger, the audit log and the metrics.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { z } from 'zod';
-import { createAuditLog } from '../../src/audit/audit_log.js';
-import { createCatalog } from '../../src/catalog/catalog.js';
-import { parseConfig } from '../../src/config/load.js';
-import type { DomainDeps } from '../../src/domain.js';
-import { issueGrant, type GrantRequest } from '../../src/grants/issue_grant.js';
+import { issueGrant } from '../../src/grants/issue_grant.js';
 import { issueCredential } from '../../src/grants/steps/issue_credential.js';
 import { loadIncident } from '../../src/grants/steps/load_incident.js';
-import type { AgentIdentity } from '../../src/identity/types.js';
 import { closeIncident } from '../../src/incidents/close_incident.js';
-import { createLogger } from '../../src/logging.js';
-import { createMetrics } from '../../src/metrics.js';
-import type { RevocationHandle } from '../../src/model.js';
 import { createRevocationWorker } from '../../src/revocation/worker.js';
-import { providerUnavailable, type IssuedCredential, type ProviderFactory } from '../../src/sdk.js';
-import { createMemoryStore } from '../../src/store/memory_store.js';
+import { providerUnavailable } from '../../src/sdk.js';
 import type { Store } from '../../src/store/store.js';
-import { createLogCapture } from '../support/log_capture.js';
-import { testConfigObject } from '../support/test_config.js';
-
-const T0 = Date.UTC(2030, 0, 1);
-const INCIDENT = 'INC-ISSUE';
-const AGENT_ID = 'spiffe://dev.local/agent/triage';
-
-/** What the upstream behind the provider saw, and how it answers. */
-interface Upstream {
-  /** Grant ids of issue calls that reached the provider. */
-  issueCalls: string[];
-  revokeCalls: Array<{ grantId: string; handle: RevocationHandle }>;
-  /** When set, the next issue call tells `started` and answers once `gate` opens. */
-  hold: { started: () => void; gate: Promise<void> } | null;
-  /** When set, the next issue call answers this instead of a valid credential (a provider bug). */
-  answer: ((grantId: string, valid: IssuedCredential) => unknown) | null;
-  /** When set, issue calls fail with this. */
-  failure: Error | null;
-}
-
-interface HeldCall {
-  /** Resolves once the held call has reached the provider. */
-  readonly started: Promise<void>;
-  release(): void;
-}
-
-function holdNextIssue(upstream: Upstream): HeldCall {
-  let started!: () => void;
-  let release!: () => void;
-  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
-  const gate = new Promise<void>((resolve) => { release = resolve; });
-  upstream.hold = { started, gate };
-  return { started: startedPromise, release };
-}
-
-const secretOf = (grantId: string): string => `secret-token-for-${grantId}`;
-
-function heldProvider(upstream: Upstream): ProviderFactory<Record<string, never>, Record<string, never>> {
-  return {
-    name: 'held',
-    configSchema: z.object({}).strict() as z.ZodType<Record<string, never>>,
-    profileParamsSchema: z.object({}).strict() as z.ZodType<Record<string, never>>,
-    async create(_config, deps) {
-      return {
-        name: 'held',
-        capabilities: { grantRevocation: 'upstream', incidentRevocation: false, minTtlSeconds: 1, maxTtlSeconds: 3600 },
-        async issue(req) {
-          upstream.issueCalls.push(req.grantId);
-          const hold = upstream.hold;
-          if (hold) {
-            upstream.hold = null;
-            hold.started();
-            await hold.gate;
-          }
-          if (upstream.failure) throw upstream.failure;
-          const valid: IssuedCredential = {
-            credential: { token: secretOf(req.grantId), token_type: 'Bearer' },
-            secretFields: ['token'],
-            handle: { ref: req.grantId },
-            expiresAt: deps.now() + req.ttlSeconds * 1000,
-          };
-          return (upstream.answer ? upstream.answer(req.grantId, valid) : valid) as IssuedCredential;
-        },
-        async revokeGrant(req) {
-          upstream.revokeCalls.push({ grantId: req.grantId, handle: req.handle });
-          return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
-        },
-        async health() { return { ok: true }; },
-        async close() {},
-      };
-    },
-  };
-}
-
-const agent: AgentIdentity = {
-  kind: 'agent', id: AGENT_ID, issuer: 'spiffe://dev.local', issuerName: 'dev.local', subject: AGENT_ID,
-  expiresAt: T0 + 600_000, acceptedUntil: T0 + 630_000, fingerprint: 'fp-triage', tokenId: 'tok-triage',
-};
-const request: GrantRequest = { incidentId: INCIDENT, profile: 'p', ttlSeconds: 300, purpose: 'read alerts' };
+import { AGENT_ID, agent, createGrantWorld, holdNextIssue, INCIDENT, request, secretOf, T0, type GrantWorld } from './grant_world.js';
 
 describe('issue flow', () => {
-  let now: number;
-  let upstream: Upstream;
-  let store: Store;
-  let deps: DomainDeps;
-  let nudges: number;
-
-  /** The domain deps over `over` (default: the shared memory store). */
-  const domain = async (over: Store = store): Promise<DomainDeps> => {
-    const config = parseConfig(stringify({
-      ...testConfigObject({ revocation: { issueTimeoutSeconds: 30 } }),
-      providers: { held: {} },
-      profiles: { p: { provider: 'held', maxTtl: 900, defaultTtl: 600, tier: 'read', agents: ['spiffe://dev\\.local/agent/[a-z]+'] } },
-    }));
-    const logger = createLogger({ level: 'silent', destination: createLogCapture() });
-    const clock = (): number => now;
-    const catalog = await createCatalog(config, [heldProvider(upstream)], { logger, now: clock, devMode: true, callTimeoutMs: 60_000 });
-    return {
-      config, store: over, catalog, audit: createAuditLog(over, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: clock,
-      nudgeRevocation: () => { nudges += 1; },
-    };
-  };
-  const grantsOfIncident = async () => store.listGrantsByIncident(INCIDENT);
-  const auditTypes = async () => (await store.listAudit({ incidentId: INCIDENT, limit: 100 })).map((e) => [e.type, e.reason ?? null]);
+  let w: GrantWorld;
+  const grantsOfIncident = async () => w.store.listGrantsByIncident(INCIDENT);
+  const metric = async (name: string): Promise<string> => w.deps.metrics.registry.getSingleMetricAsString(name);
 
   beforeEach(async () => {
-    now = T0;
-    nudges = 0;
-    upstream = { issueCalls: [], revokeCalls: [], hold: null, answer: null, failure: null };
-    store = createMemoryStore();
-    await store.createIncident({ id: INCIDENT, source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: T0, openedBy: 'op' });
-    deps = await domain();
+    w = await createGrantWorld();
   });
 
-  it('hands out the credential once the grant is committed active, and audits the issue', async () => {
-    const issued = await issueGrant(deps, agent, request);
+  it('hands out the credential once the grant is committed active, and audits and counts the issue', async () => {
+    const issued = await issueGrant(w.deps, agent, request);
     expect(issued.credential).toEqual({ token: secretOf(issued.grant.id), token_type: 'Bearer' });
     expect(issued.grant).toMatchObject({ incidentId: INCIDENT, profile: 'p', provider: 'held', agent: AGENT_ID, purpose: 'read alerts', state: 'active', ttlSeconds: 300, createdAt: T0, expiresAt: T0 + 300_000, handle: { ref: issued.grant.id } });
-    expect(await store.getGrant(issued.grant.id)).toEqual(issued.grant);
-    expect(upstream.issueCalls).toEqual([issued.grant.id]);
-    const [event] = (await store.listAudit({ incidentId: INCIDENT, limit: 10 }));
-    expect(event).toMatchObject({ type: 'grant.issued', at: T0, actor: AGENT_ID, grantId: issued.grant.id, profile: 'p', data: { ttlSeconds: 300, provider: 'held', requestedTtlSeconds: 300, tokenFingerprint: 'fp-triage' } });
+    expect(await w.store.getGrant(issued.grant.id)).toEqual(issued.grant);
+    expect(w.upstream.issueCalls).toEqual([issued.grant.id]);
+    expect(await w.store.listAudit({ incidentId: INCIDENT, limit: 10 })).toEqual([{
+      seq: 1, at: T0, type: 'grant.issued', actor: AGENT_ID, incidentId: INCIDENT, grantId: issued.grant.id, profile: 'p',
+      data: { ttlSeconds: 300, provider: 'held', requestedTtlSeconds: 300, tokenFingerprint: 'fp-triage' },
+    }]);
+    expect(await metric('quartermaster_grants_issued_total')).toContain('quartermaster_grants_issued_total{profile="p",provider="held"} 1');
+  });
+
+  it('audits a request that named no TTL as requestedTtlSeconds 0, with the profile default granted', async () => {
+    const issued = await issueGrant(w.deps, agent, { incidentId: INCIDENT, profile: 'p', purpose: 'read alerts' });
+    expect(issued.grant.ttlSeconds).toBe(600);
+    const [event] = await w.store.listAudit({ incidentId: INCIDENT, limit: 10 });
+    expect(event?.data).toMatchObject({ ttlSeconds: 600, requestedTtlSeconds: 0 });
   });
 
   it('records the intent before the provider is called, expiring when the grant\'s TTL would end', async () => {
-    const held = holdNextIssue(upstream);
-    const pending = issueGrant(deps, agent, request);
+    const held = holdNextIssue(w.upstream);
+    const pending = issueGrant(w.deps, agent, request);
     await held.started;
-    now += 5000; // the provider takes its time; the intent keeps its own start
+    w.now += 5000; // the provider takes its time; the intent keeps its own start
     const [intent] = await grantsOfIncident();
     expect(intent).toEqual({
-      id: upstream.issueCalls[0], incidentId: INCIDENT, profile: 'p', provider: 'held', agent: AGENT_ID, purpose: 'read alerts',
+      id: w.upstream.issueCalls[0], incidentId: INCIDENT, profile: 'p', provider: 'held', agent: AGENT_ID, purpose: 'read alerts',
       state: 'issuing', createdAt: T0, ttlSeconds: 300, expiresAt: T0 + 300_000,
     });
     held.release();
@@ -166,91 +61,120 @@ describe('issue flow', () => {
 
   it('refuses with 409 ERR_INCIDENT_CLOSED, calling no provider, when the close lands between the early check and the intent', async () => {
     // Valid case: the early check passes and the incident is still open at the intent.
-    const incident = await loadIncident(deps, INCIDENT);
-    const input = { agent, incident, profile: deps.catalog.profile('p')!, ttlSeconds: 300, purpose: 'p' };
-    await expect(issueCredential(deps, input)).resolves.toMatchObject({ grant: { state: 'active' } });
+    const incident = await loadIncident(w.deps, INCIDENT);
+    const input = { agent, incident, profile: w.deps.catalog.profile('p')!, ttlSeconds: 300, purpose: 'p' };
+    await expect(issueCredential(w.deps, input)).resolves.toMatchObject({ grant: { state: 'active' } });
     // The one change: the incident closes after the early check read it open.
-    await closeIncident(deps, INCIDENT, 'op');
-    const calls = upstream.issueCalls.length;
-    await expect(issueCredential(deps, input)).rejects.toMatchObject({ code: 'ERR_INCIDENT_CLOSED', status: 409 });
-    expect(upstream.issueCalls).toHaveLength(calls); // nothing minted
+    await closeIncident(w.deps, INCIDENT, 'op');
+    await expect(issueCredential(w.deps, input)).rejects.toMatchObject({ code: 'ERR_INCIDENT_CLOSED', status: 409 });
+    expect(w.upstream.issueCalls).toHaveLength(1); // nothing minted for the second
     expect((await grantsOfIncident()).map((g) => g.state)).toEqual(['revoking']); // the first one only; no intent
   });
 
-  it('refuses the whole request with 409 ERR_INCIDENT_CLOSED and audits the denial when the close lands right after the early check', async () => {
+  it('refuses the whole request with 409 ERR_INCIDENT_CLOSED, audits and counts the denial, when the close lands right after the early check', async () => {
     // A store whose incident read is followed at once by a close, as another replica would do it.
     const racing: Store = {
-      ...store,
+      ...w.store,
       async getIncident(id) {
-        const incident = await store.getIncident(id);
-        await store.closeIncident(id, now, 'op');
+        const incident = await w.store.getIncident(id);
+        await w.store.closeIncident(id, w.now, 'op');
         return incident;
       },
     };
-    const racingDeps = await domain(racing);
-    await expect(issueGrant(racingDeps, agent, request)).rejects.toMatchObject({ code: 'ERR_INCIDENT_CLOSED', status: 409 });
-    expect(upstream.issueCalls).toEqual([]);
+    const deps = await w.depsOver(racing);
+    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_INCIDENT_CLOSED', status: 409 });
+    expect(w.upstream.issueCalls).toEqual([]);
     expect(await grantsOfIncident()).toEqual([]);
-    expect(await auditTypes()).toEqual([['grant.denied', 'ERR_INCIDENT_CLOSED']]);
+    expect(await w.store.listAudit({ incidentId: INCIDENT, limit: 10 })).toEqual([{
+      seq: 1, at: T0, type: 'grant.denied', actor: AGENT_ID, incidentId: INCIDENT, profile: 'p', reason: 'ERR_INCIDENT_CLOSED', data: { tokenFingerprint: 'fp-triage' },
+    }]);
+    expect(await deps.metrics.registry.getSingleMetricAsString('quartermaster_grants_denied_total')).toContain('quartermaster_grants_denied_total{code="ERR_INCIDENT_CLOSED"} 1');
   });
 
   it('refuses with 404 ERR_INCIDENT_NOT_FOUND, calling no provider, an intent for an incident the store does not have', async () => {
-    const incident = await loadIncident(deps, INCIDENT);
-    const input = { agent, incident, profile: deps.catalog.profile('p')!, ttlSeconds: 300, purpose: 'p' };
-    await expect(issueCredential(deps, input)).resolves.toMatchObject({ grant: { state: 'active' } });
-    await expect(issueCredential(deps, { ...input, incident: { ...incident, id: 'INC-NOT-IN-STORE' } })).rejects.toMatchObject({ code: 'ERR_INCIDENT_NOT_FOUND', status: 404 });
-    expect(upstream.issueCalls).toHaveLength(1);
+    const incident = await loadIncident(w.deps, INCIDENT);
+    const input = { agent, incident, profile: w.deps.catalog.profile('p')!, ttlSeconds: 300, purpose: 'p' };
+    await expect(issueCredential(w.deps, input)).resolves.toMatchObject({ grant: { state: 'active' } });
+    await expect(issueCredential(w.deps, { ...input, incident: { ...incident, id: 'INC-NOT-IN-STORE' } })).rejects.toMatchObject({ code: 'ERR_INCIDENT_NOT_FOUND', status: 404 });
+    expect(w.upstream.issueCalls).toHaveLength(1);
   });
 
   it('withholds the credential with 409 ERR_INCIDENT_CLOSED when the incident closes while the provider works, and leaves the grant revoking for the worker', async () => {
     // Valid case: the provider answers and the incident is still open at the commit.
-    const first = holdNextIssue(upstream);
-    const pendingFirst = issueGrant(deps, agent, request);
+    const first = holdNextIssue(w.upstream);
+    const pendingFirst = issueGrant(w.deps, agent, request);
     await first.started;
     first.release();
     const kept = await pendingFirst;
     expect(kept.grant.state).toBe('active');
 
     // The one change: the close lands while the provider is minting.
-    const held = holdNextIssue(upstream);
-    const pending = issueGrant(deps, agent, request);
-    const outcome = pending.then(() => 'handed out', (err: unknown) => err);
+    const held = holdNextIssue(w.upstream);
+    const outcome = issueGrant(w.deps, agent, request).then(() => 'handed out', (err: unknown) => err);
     await held.started;
-    const grantId = upstream.issueCalls[1]!;
-    const closed = await closeIncident(deps, INCIDENT, 'op');
+    const grantId = w.upstream.issueCalls[1]!;
+    const closed = await closeIncident(w.deps, INCIDENT, 'op');
     expect([...closed.revoking].sort()).toEqual([kept.grant.id, grantId].sort());
-    const nudgesAtClose = nudges;
+    const nudgesAtClose = w.nudges;
     held.release();
     expect(await outcome).toMatchObject({ code: 'ERR_INCIDENT_CLOSED', status: 409 });
 
     // Revoking, with the handle the provider returned, queued, and the worker woken.
-    expect(await store.getGrant(grantId)).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', handle: { ref: grantId } });
-    expect(nudges).toBe(nudgesAtClose + 1);
-    expect(await store.revocationQueueDepth()).toBe(2);
-    expect((await auditTypes()).slice(-2)).toEqual([['incident.closed', null], ['grant.denied', 'ERR_INCIDENT_CLOSED']]);
+    expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', handle: { ref: grantId } });
+    expect(w.nudges).toBe(nudgesAtClose + 1);
+    expect(await w.store.revocationQueueDepth()).toBe(2);
+    expect((await w.auditTrail()).slice(-2)).toEqual([['incident.closed', null], ['grant.denied', 'ERR_INCIDENT_CLOSED']]);
 
     // The worker revokes it upstream with that handle.
-    const worker = createRevocationWorker(deps);
+    const worker = createRevocationWorker(w.deps);
     expect(await worker.runOnce()).toBe(2);
-    expect(upstream.revokeCalls).toContainEqual({ grantId, handle: { ref: grantId } });
-    expect(await store.getGrant(grantId)).toMatchObject({ state: 'revoked' });
+    expect(w.upstream.revokeCalls).toContainEqual({ grantId, handle: { ref: grantId } });
+    expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'revoked' });
+  });
+
+  it('withholds the credential with 404 ERR_INCIDENT_NOT_FOUND when the store lost the grant before the commit', async () => {
+    // A store that forgets the intent between write and commit (a Redis flushed meanwhile).
+    const forgetful: Store = { ...w.store, commitGrant: async () => null };
+    const deps = await w.depsOver(forgetful);
+    await expect(issueGrant(w.deps, agent, request)).resolves.toMatchObject({ grant: { state: 'active' } });
+    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_INCIDENT_NOT_FOUND', status: 404 });
+    expect(w.upstream.issueCalls).toHaveLength(2);
   });
 
   it('commits no grant, hands nothing out, and answers 502 when the provider returns no revocation handle', async () => {
-    await expect(issueGrant(deps, agent, request)).resolves.toMatchObject({ grant: { state: 'active' } });
-    upstream.answer = (_grantId, valid) => ({ ...valid, handle: undefined });
-    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(held): issue returned no revocation handle' });
-    const refused = await store.getGrant(upstream.issueCalls[1]!);
+    await expect(issueGrant(w.deps, agent, request)).resolves.toMatchObject({ grant: { state: 'active' } });
+    w.upstream.answer = (valid) => ({ ...valid, handle: undefined });
+    await expect(issueGrant(w.deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(held): issue returned no revocation handle' });
+    const refused = await w.store.getGrant(w.upstream.issueCalls[1]!);
     expect(refused).toMatchObject({ state: 'failed', lastError: 'ERR_PROVIDER_FAILED', endedAt: T0 });
     expect(refused).not.toHaveProperty('handle');
-    expect((await auditTypes()).at(-1)).toEqual(['grant.failed', 'ERR_PROVIDER_FAILED']);
+    expect((await w.auditTrail()).at(-1)).toEqual(['grant.failed', 'ERR_PROVIDER_FAILED']);
   });
 
   it('marks the intent failed when the provider fails, and audits grant.failed for a 5xx', async () => {
-    upstream.failure = providerUnavailable('upstream sealed');
-    now = T0 + 1000;
-    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(held): issue: upstream sealed' });
+    w.upstream.failure = providerUnavailable('upstream sealed');
+    w.now = T0 + 1000;
+    await expect(issueGrant(w.deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(held): issue: upstream sealed' });
     expect(await grantsOfIncident()).toMatchObject([{ state: 'failed', lastError: 'ERR_PROVIDER_UNAVAILABLE', endedAt: T0 + 1000 }]);
-    expect(await auditTypes()).toEqual([['grant.failed', 'ERR_PROVIDER_UNAVAILABLE']]);
+    expect(await w.auditTrail()).toEqual([['grant.failed', 'ERR_PROVIDER_UNAVAILABLE']]);
+  });
+
+  it('audits an internal error (500) as grant.failed, not as a denial', async () => {
+    const broken: Store = { ...w.store, createGrantIntent: async () => { throw new TypeError('store bug'); } };
+    const deps = await w.depsOver(broken);
+    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_INTERNAL', status: 500 });
+    expect(w.upstream.issueCalls).toEqual([]);
+    expect(await w.auditTrail()).toEqual([['grant.failed', 'ERR_INTERNAL']]);
+  });
+
+  it('answers the provider\'s failure even when the intent cannot be marked failed, and logs which grant stays issuing', async () => {
+    const unreachable: Store = { ...w.store, failGrant: async () => { throw new Error('connection reset'); } };
+    const deps = await w.depsOver(unreachable);
+    w.upstream.failure = providerUnavailable('upstream sealed');
+    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503 });
+    const grantId = w.upstream.issueCalls[0]!;
+    expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'issuing' }); // the worker ends it after issueTimeoutSeconds
+    const lines = w.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'could not mark failed grant');
+    expect(lines).toEqual([expect.objectContaining({ level: 'error', grantId, err: 'Error' })]);
   });
 });
