@@ -1,9 +1,10 @@
 /**
  * Provider calls are bounded by the catalog: a provider that honours its signal, and one that
- * ignores it, both end as ERR_PROVIDER_UNAVAILABLE "timed out" once callTimeoutMs passes; a
- * provider that answers in time is unaffected.
+ * ignores it, both end as ERR_PROVIDER_UNAVAILABLE "timed out" once callTimeoutMs passes, and not
+ * before; a provider that answers in time is unaffected. The catalog's deadline timer runs on
+ * vitest's fake timers, so the test moves time and nothing waits for it.
  */
-import { expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { createCatalog } from '../../src/catalog/catalog.js';
@@ -39,6 +40,8 @@ function slowProvider(behaviour: Behaviour): ProviderFactory<Record<string, neve
   };
 }
 
+const CALL_TIMEOUT_MS = 30_000;
+
 async function catalogWith(behaviour: Behaviour) {
   const config = parseConfig(stringify({
     ...testConfigObject({}),
@@ -46,17 +49,34 @@ async function catalogWith(behaviour: Behaviour) {
     profiles: { p: { provider: 'slow', maxTtl: 900, tier: 'read', agents: ['.*'] } },
   }));
   const logger = createLogger({ level: 'silent', destination: createLogCapture() });
-  return createCatalog(config, [slowProvider(behaviour)], { logger, now: Date.now, devMode: true, callTimeoutMs: 100 });
+  return createCatalog(config, [slowProvider(behaviour)], { logger, now: Date.now, devMode: true, callTimeoutMs: CALL_TIMEOUT_MS });
 }
 
 const request = { grantId: 'grt_timeout000000000000000', incidentId: 'INC-T', agent: { id: 'spiffe://dev.local/agent/a', issuer: 'x' }, ttlSeconds: 60, purpose: 'p' };
 
-it('passes a timely answer through', async () => {
-  const catalog = await catalogWith('answers');
-  await expect(catalog.issue(catalog.profile('p')!, request)).resolves.toMatchObject({ handle: { ref: request.grantId } });
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
 });
 
-it.each(['honours-signal', 'ignores-signal'] as const)('ends a call that never answers (provider %s) as ERR_PROVIDER_UNAVAILABLE, timed out', async (behaviour) => {
+it('passes a timely answer through, and its deadline timer ends with the call', async () => {
+  const catalog = await catalogWith('answers');
+  await expect(catalog.issue(catalog.profile('p')!, request)).resolves.toMatchObject({ handle: { ref: request.grantId } });
+  expect(vi.getTimerCount()).toBe(0);
+});
+
+it.each(['honours-signal', 'ignores-signal'] as const)('ends a call that never answers (provider %s) as ERR_PROVIDER_UNAVAILABLE, timed out, at callTimeoutMs', async (behaviour) => {
   const catalog = await catalogWith(behaviour);
-  await expect(catalog.issue(catalog.profile('p')!, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(slow): issue timed out' });
+  let settled = false;
+  const outcome = catalog.issue(catalog.profile('p')!, request).then(
+    () => 'answered',
+    (err: unknown) => err,
+  ).finally(() => { settled = true; });
+  await vi.advanceTimersByTimeAsync(CALL_TIMEOUT_MS - 1);
+  expect(settled).toBe(false);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(await outcome).toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(slow): issue timed out' });
+  expect(vi.getTimerCount()).toBe(0);
 });

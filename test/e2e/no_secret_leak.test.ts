@@ -25,38 +25,52 @@ describe('no secret reaches a log line, an error body or an audit event', () => 
     const expiredAgent = await qm.agentToken('spiffe://dev.local/agent/triage', 60, Date.now() - 600_000);
     const forged = `${agent.slice(0, agent.lastIndexOf('.'))}.${Buffer.from('canary-forged-signature-0123456789abcdef').toString('base64url')}`;
     const garbageBearer = 'CANARY.GARBAGE.TOKEN-9f8e7d6c5b4a';
-    const record = async (path: string, res: { status: number; text: string }, issuesCredential = false) => {
+    /** Keeps a response for the sink search, once it is the answer its path must get (a refusal that is not refused searches nothing). */
+    const record = async (path: string, res: { status: number; text: string }, expected: readonly [number, string | null], issuesCredential = false) => {
+      let code: string | null = null;
+      try { code = (JSON.parse(res.text) as { error?: { code?: string } }).error?.code ?? null; } catch { /* not JSON (metrics) */ }
+      expect([path, res.status, code]).toEqual([path, ...expected]);
       responses.push({ path, status: res.status, text: res.text, issuesCredential });
       return res;
     };
+    const grantBody = { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' };
 
-    await record('open', await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-LEAK', title: 't', severity: 'sev3' } }));
-    const granted = await record('grant', await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }), true);
-    expect(granted.status).toBe(201);
+    await record('open', await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-LEAK', title: 't', severity: 'sev3' } }), [201, null]);
+    // The valid request first: each refusal below changes one thing about it.
+    const granted = await record('grant', await qm.request('POST', '/v1/grants', { token: agent, body: grantBody }), [201, null], true);
     const accessToken = JSON.parse(granted.text).credential.access_token as string;
     const grantId = JSON.parse(granted.text).grant.id as string;
 
     // Refusals and malformed input, each carrying a secret somewhere it does not belong.
-    for (const token of [forged, garbageBearer, expiredAgent, operator, accessToken]) {
-      await record('grant-bad-token', await qm.request('POST', '/v1/grants', { token, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }));
+    const badTokens: Array<readonly [string, string]> = [
+      [forged, 'ERR_TOKEN_SIGNATURE'],
+      [garbageBearer, 'ERR_TOKEN_MALFORMED'],
+      [expiredAgent, 'ERR_TOKEN_EXPIRED'],
+      [operator, 'ERR_TOKEN_ISSUER_UNTRUSTED'],
+      [accessToken, 'ERR_TOKEN_CLAIMS'],
+    ];
+    for (const [token, code] of badTokens) {
+      await record(`grant-bad-token ${code}`, await qm.request('POST', '/v1/grants', { token, body: grantBody }), [401, code]);
     }
-    await record('grant-denied', await qm.request('POST', '/v1/grants', { token: outsider, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }));
-    await record('grant-secret-in-body', await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p', token: accessToken } }));
-    await record('grant-bad-json', await qm.request('POST', '/v1/grants', { token: agent, body: `{"purpose":"${accessToken}`, headers: { 'content-type': 'application/json' } }));
-    await record('op-with-agent-token', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: agent }));
-    await record('op-with-access-token', await qm.request('GET', '/v1/audit', { token: accessToken }));
-    await record('malformed-authorization', await qm.request('GET', '/v1/audit', { headers: { authorization: `Basic ${accessToken}` } }));
-    await record('introspect-active', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: accessToken } }));
-    await record('introspect-forged', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: forged } }));
-    await record('introspect-as-agent', await qm.request('POST', '/oauth2/introspect', { token: agent, form: { token: accessToken } }));
-    await record('read-grant', await qm.request('GET', `/v1/grants/${grantId}`, { token: agent }));
-    await record('release', await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent }));
-    await record('grant-2', await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' } }), true);
-    await record('close', await qm.request('POST', '/v1/incidents/INC-LEAK/close', { token: operator }));
-    await record('read-incident', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: operator }));
-    const audit = await record('audit', await qm.request('GET', '/v1/audit?limit=1000', { token: operator }));
-    await record('metrics', await qm.request('GET', '/metrics'));
-    await record('jwks', await qm.request('GET', '/.well-known/jwks.json'));
+    await record('grant-denied', await qm.request('POST', '/v1/grants', { token: outsider, body: grantBody }), [403, 'ERR_POLICY_DENIED']);
+    await record('grant-secret-in-body', await qm.request('POST', '/v1/grants', { token: agent, body: { ...grantBody, token: accessToken } }), [400, 'ERR_VALIDATION']);
+    await record('grant-bad-json', await qm.request('POST', '/v1/grants', { token: agent, body: `{"purpose":"${accessToken}`, headers: { 'content-type': 'application/json' } }), [400, 'ERR_BAD_REQUEST']);
+    await record('op-with-agent-token', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: agent }), [401, 'ERR_TOKEN_ISSUER_UNTRUSTED']);
+    await record('op-with-access-token', await qm.request('GET', '/v1/audit', { token: accessToken }), [401, 'ERR_TOKEN_ISSUER_UNTRUSTED']);
+    await record('malformed-authorization', await qm.request('GET', '/v1/audit', { headers: { authorization: `Basic ${accessToken}` } }), [401, 'ERR_UNAUTHENTICATED']);
+    const active = await record('introspect-active', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: accessToken } }), [200, null]);
+    expect(JSON.parse(active.text)).toMatchObject({ active: true });
+    const forgedAnswer = await record('introspect-forged', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: forged } }), [200, null]);
+    expect(JSON.parse(forgedAnswer.text)).toEqual({ active: false });
+    await record('introspect-as-agent', await qm.request('POST', '/oauth2/introspect', { token: agent, form: { token: accessToken } }), [401, 'ERR_TOKEN_ISSUER_UNTRUSTED']);
+    await record('read-grant', await qm.request('GET', `/v1/grants/${grantId}`, { token: agent }), [200, null]);
+    await record('release', await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent }), [202, null]);
+    await record('grant-2', await qm.request('POST', '/v1/grants', { token: agent, body: grantBody }), [201, null], true);
+    await record('close', await qm.request('POST', '/v1/incidents/INC-LEAK/close', { token: operator }), [202, null]);
+    await record('read-incident', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: operator }), [200, null]);
+    const audit = await record('audit', await qm.request('GET', '/v1/audit?limit=1000', { token: operator }), [200, null]);
+    await record('metrics', await qm.request('GET', '/metrics'), [200, null]);
+    await record('jwks', await qm.request('GET', '/.well-known/jwks.json'), [200, null]);
 
     const signingKey = JSON.parse(readFileSync(join(qm.keyDir, 'jwt-signing-key.json'), 'utf8')) as { d: string };
     const secondToken = JSON.parse(responses.find((r) => r.path === 'grant-2')!.text).credential.access_token as string;

@@ -28,7 +28,16 @@ describe('claimSingleUse step', () => {
     const err = await claimSingleUse(deps, agent('t1'), profile(true)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BrokerError);
     expect(err).toMatchObject({ code: 'ERR_TOKEN_REPLAYED', status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+    // The operator's detail: which profile, which token, and whether its record is keyed on a jti.
+    expect(err).toMatchObject({ detail: 'profiles.p is single-use and token f (no jti) was already used' });
     await expect(claimSingleUse(deps, agent('t2'), profile(true))).resolves.toBeUndefined();
+  });
+
+  it('says in the detail when the spent token carried a jti (its record is keyed on it)', async () => {
+    const deps = { store: createMemoryStore(), now: () => T0 };
+    const withJti: AgentIdentity = { ...agent('t1'), jti: 'j-1' };
+    await claimSingleUse(deps, withJti, profile(true));
+    await expect(claimSingleUse(deps, withJti, profile(true))).rejects.toMatchObject({ code: 'ERR_TOKEN_REPLAYED', detail: 'profiles.p is single-use and token f (jti) was already used' });
   });
 
   it('spends the token, not the profile: a second single-use profile refuses it too', async () => {

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ProfileEntry } from '../../src/catalog/catalog.js';
 import type { AgentIdentity } from '../../src/identity/types.js';
 import { authorize } from '../../src/grants/steps/authorize.js';
+import { loadIncident } from '../../src/grants/steps/load_incident.js';
 import { resolveTtl } from '../../src/grants/steps/resolve_ttl.js';
+import type { Incident } from '../../src/model.js';
 import type { Provider } from '../../src/sdk.js';
+import { createMemoryStore } from '../../src/store/memory_store.js';
 
 function profile(over: { maxTtl?: number; defaultTtl?: number; min?: number; max?: number; agents?: string[] } = {}): ProfileEntry {
   const provider = { name: 'p', capabilities: { grantRevocation: 'ledger', incidentRevocation: false, minTtlSeconds: over.min ?? 1, maxTtlSeconds: over.max ?? 3600 } } as unknown as Provider;
@@ -53,7 +56,37 @@ describe('authorize step', () => {
     expect(authorize(catalog(p), agent('spiffe://a/y'), 'demo').name).toBe('demo');
     expect(() => authorize(catalog(p), agent('spiffe://a/x/evil'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED' }));
   });
+  it('allows an agent that any one of the listed patterns matches', () => {
+    const p = profile({ agents: ['spiffe://dev\\.local/agent/triage', 'spiffe://dev\\.local/agent/contain'] });
+    expect(authorize(catalog(p), agent('spiffe://dev.local/agent/triage'), 'demo').name).toBe('demo');
+    expect(authorize(catalog(p), agent('spiffe://dev.local/agent/contain'), 'demo').name).toBe('demo');
+    expect(() => authorize(catalog(p), agent('spiffe://dev.local/agent/observe'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED', status: 403 }));
+  });
+  it('tells the operator which setting refused the agent (profiles.<name>.agents)', () => {
+    expect(() => authorize(catalog(profile()), agent('spiffe://dev.local/agent/observe'), 'demo')).toThrow(expect.objectContaining({ code: 'ERR_POLICY_DENIED', detail: 'agent not in profiles.demo.agents' }));
+  });
   it('answers 404 for an unknown profile', () => {
     expect(() => authorize(catalog(profile()), agent('spiffe://dev.local/agent/triage'), 'nope')).toThrow(expect.objectContaining({ code: 'ERR_PROFILE_NOT_FOUND', status: 404 }));
+  });
+});
+
+describe('loadIncident step (the early check; the binding one is atomic at the intent)', () => {
+  const incident: Incident = { id: 'INC-1', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: 0, openedBy: 'op' };
+
+  it('returns an open incident', async () => {
+    const store = createMemoryStore();
+    await store.createIncident(incident);
+    await expect(loadIncident({ store }, 'INC-1')).resolves.toEqual(incident);
+  });
+  it('refuses a closed incident with 409 ERR_INCIDENT_CLOSED', async () => {
+    const store = createMemoryStore();
+    await store.createIncident(incident);
+    await store.closeIncident('INC-1', 1, 'op');
+    await expect(loadIncident({ store }, 'INC-1')).rejects.toMatchObject({ code: 'ERR_INCIDENT_CLOSED', status: 409 });
+  });
+  it('refuses an unknown incident with 404 ERR_INCIDENT_NOT_FOUND', async () => {
+    const store = createMemoryStore();
+    await store.createIncident(incident);
+    await expect(loadIncident({ store }, 'INC-2')).rejects.toMatchObject({ code: 'ERR_INCIDENT_NOT_FOUND', status: 404 });
   });
 });

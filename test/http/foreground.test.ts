@@ -22,13 +22,21 @@ afterEach(async () => {
 async function start() {
   const lanes = createBackgroundLanes(1);
   let entered!: () => void;
-  const arrived = new Promise<void>((resolve) => { entered = resolve; });
-  let answer: (() => void) | undefined;
+  let arrival = new Promise<void>((resolve) => { entered = resolve; });
+  let answer: (() => Promise<void>) | undefined;
   const app = express();
   app.use(foreground(lanes));
   app.get('/slow', (_req, res) => {
-    answer = () => res.json({ ok: true });
-    entered();
+    answer = async () => {
+      res.json({ ok: true });
+      // Done once Node has ended the response (to a gone client too) and whatever follows an end
+      // (its finish and close events) has had its event-loop turn.
+      await eventually(async () => res.writableFinished, 5000);
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    const arrived = entered;
+    arrival = new Promise<void>((resolve) => { entered = resolve; });
+    arrived();
   });
   server = createServer(app);
   await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', () => resolve()));
@@ -36,8 +44,15 @@ async function start() {
   return {
     lanes,
     url,
-    arrived: () => arrived,
-    answer: () => answer?.(),
+    /** Resolves when the next request (or the one on its way) reaches the route. */
+    arrived: () => arrival,
+    /** Answers the request the route holds; resolves once the answer is written (or written off). */
+    async answer(): Promise<void> {
+      if (!answer) throw new Error('no request is waiting for an answer');
+      const pending = answer;
+      answer = undefined;
+      await pending();
+    },
   };
 }
 
@@ -47,7 +62,7 @@ it('counts a request as foreground until its response is done', async () => {
   const response = fetch(`${app.url}/slow`);
   await app.arrived();
   expect(app.lanes.state().foreground).toBe(1);
-  app.answer();
+  await app.answer();
   expect(await (await response).json()).toEqual({ ok: true });
   await eventually(async () => app.lanes.state().foreground === 0, 5000);
 });
@@ -61,7 +76,14 @@ it('stops counting a request whose client went away before the answer', async ()
   controller.abort();
   expect(await response).toBeInstanceOf(Error);
   await eventually(async () => app.lanes.state().foreground === 0, 5000);
-  // The late answer to a gone client leaves the count alone.
-  app.answer();
+  // The late answer to the gone client, once Node has written it off, leaves the count alone…
+  await app.answer();
   expect(app.lanes.state().foreground).toBe(0);
+  // …so the next request counts from zero again.
+  const next = fetch(`${app.url}/slow`);
+  await app.arrived();
+  expect(app.lanes.state().foreground).toBe(1);
+  await app.answer();
+  expect(await (await next).json()).toEqual({ ok: true });
+  await eventually(async () => app.lanes.state().foreground === 0, 5000);
 });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { VaultHttp } from '../../providers/vault/vault_http.js';
 import { createBrokerSession, type Scheduler } from '../../providers/vault/session.js';
 import { vaultApi } from '../fakes/vault/provision.js';
+import { eventually } from '../support/broker_harness.js';
 import { expectNoUnexpectedCalls, issueRequest, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
 
 /** Timers the test fires by hand, after moving the shared clock to their due time. */
@@ -27,14 +28,20 @@ function manualScheduler(clock: { now: number }) {
       expect(tasks.size).toBe(1);
       return [...tasks.values()][0]!.at - clock.now;
     },
-    /** Moves the clock to the next task and runs it. */
-    async fireNext(): Promise<void> {
+    /** Moves the clock to the next task and runs it; what it starts goes on on its own. */
+    fireNextNow(): void {
       const [id, task] = [...tasks.entries()].sort((a, b) => a[1].at - b[1].at)[0]!;
       tasks.delete(id);
       clock.now = Math.max(clock.now, task.at);
       task.fn();
-      // Let the renewal's HTTP round trip finish.
-      for (let i = 0; i < 50 && tasks.size === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    },
+    /**
+     * Moves the clock to the next task, runs it, and waits until the renewal or login it started
+     * has done its HTTP round trip and planned the next task (polled, with a deadline).
+     */
+    async fireNext(): Promise<void> {
+      this.fireNextNow();
+      await eventually(async () => tasks.size > 0, 5000);
     },
   };
 }
@@ -183,6 +190,8 @@ describe('vault provider: broker session races', () => {
     const timers = manualScheduler(clock);
     const logins = ['token-one', 'token-two'];
     const ops: string[] = [];
+    let renewalSent!: () => void;
+    const renewalOut = new Promise<void>((resolve) => { renewalSent = resolve; });
     let answerRenewal: ((body: unknown) => void) | undefined;
     // The session's transport, scripted: it lets the test hold the renewal's answer back.
     const http: VaultHttp = {
@@ -190,7 +199,12 @@ describe('vault provider: broker session races', () => {
         ops.push(call.op);
         if (call.op === 'approle-login') return { auth: { client_token: logins.shift(), lease_duration: 600, renewable: true } } as T;
         if (call.op === 'lookup-self') return { data: {} } as T;
-        if (call.op === 'renew-self') return new Promise<T>((resolve) => { answerRenewal = (body) => resolve(body as T); });
+        if (call.op === 'renew-self') {
+          return new Promise<T>((resolve) => {
+            answerRenewal = (body) => resolve(body as T);
+            renewalSent();
+          });
+        }
         throw new Error(`unexpected call ${call.op}`);
       },
       close: () => undefined,
@@ -199,13 +213,18 @@ describe('vault provider: broker session races', () => {
     const session = createBrokerSession({ http, auth: { method: 'approle', roleId: 'r', secretIdFile: tempFile('sid', 's'), mount: 'approle' }, logger: quiet, now: () => clock.now, scheduler: timers.scheduler });
     try {
       expect(await session.token()).toBe('token-one');
-      await timers.fireNext(); // the renewal of token-one goes out and waits for its answer
+      timers.fireNextNow(); // the renewal of token-one goes out and waits for its answer
+      await renewalOut;
       expect(ops).toEqual(['approle-login', 'lookup-self', 'renew-self']);
       expect(await session.relogin('token-one')).toBe('token-two');
-      answerRenewal?.({ auth: { client_token: 'token-one', lease_duration: 600, renewable: true } });
-      // Let the renewal's continuation run (event-loop turns, not a timed wait).
-      for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+      // The late answer, read by the renewal's continuation: that continuation runs to its end
+      // synchronously from the read on, so once the read is seen it has decided.
+      let answerRead!: () => void;
+      const read = new Promise<void>((resolve) => { answerRead = resolve; });
+      answerRenewal!({ get auth() { answerRead(); return { client_token: 'token-one', lease_duration: 600, renewable: true }; } });
+      await read;
       expect(await session.token()).toBe('token-two');
+      expect(timers.nextInMs()).toBe(400_000); // the re-login's own renewal plan, not the stale one's
     } finally {
       session.close();
     }
