@@ -4,8 +4,8 @@
  * the revocation timestamps and the confirmation appear once the ledger has them; never the handle.
  */
 import { describe, expect, it } from 'vitest';
-import { effectiveState, toGrantView } from '../../src/grants/grant_view.js';
-import type { Grant } from '../../src/model.js';
+import { toGrantView } from '../../../src/http/views/grant_view.js';
+import { effectiveState, type Grant } from '../../../src/model.js';
 
 const T0 = Date.UTC(2030, 0, 1);
 const grant = (over: Partial<Grant> = {}): Grant => ({
