@@ -8,6 +8,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { issueGrant } from '../../src/grants/issue_grant.js';
+import { releaseGrant } from '../../src/grants/release_grant.js';
 import { issueCredential } from '../../src/grants/steps/issue_credential.js';
 import { loadIncident } from '../../src/grants/steps/load_incident.js';
 import { closeIncident } from '../../src/incidents/close_incident.js';
@@ -130,6 +131,18 @@ describe('issue flow', () => {
     expect(await worker.runOnce()).toBe(2);
     expect(w.upstream.revokeCalls).toContainEqual({ grantId, handle: { ref: grantId } });
     expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'revoked' });
+  });
+
+  it('withholds the credential with 409 ERR_GRANT_NOT_ACTIVE, not "incident closed", when the grant is released while the provider works', async () => {
+    const held = holdNextIssue(w.upstream);
+    const outcome = issueGrant(w.deps, agent, request).then(() => 'handed out', (err: unknown) => err);
+    await held.started;
+    const grantId = w.upstream.issueCalls[0]!;
+    await releaseGrant(w.deps, agent, grantId);
+    held.release();
+    expect(await outcome).toMatchObject({ code: 'ERR_GRANT_NOT_ACTIVE', status: 409 });
+    expect(await w.store.getIncident(INCIDENT)).toMatchObject({ status: 'open' });
+    expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'revoking', revokeReason: 'released', handle: { ref: grantId } });
   });
 
   it('withholds the credential with 404 ERR_INCIDENT_NOT_FOUND when the store lost the grant before the commit', async () => {

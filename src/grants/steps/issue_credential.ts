@@ -7,7 +7,7 @@
  *  - If the provider fails, the intent becomes `failed` (nothing was handed out).
  */
 import { randomBytes } from 'node:crypto';
-import { incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
+import { BrokerError, incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
 import type { DomainDeps } from '../../domain.js';
 import type { ProfileEntry } from '../../catalog/catalog.js';
 import type { AgentIdentity } from '../../identity/types.js';
@@ -68,9 +68,13 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
   const committed = await deps.store.commitGrant(intent.id, { handle: issued.handle, expiresAt: issued.expiresAt });
   if (!committed) throw incidentNotFound();
   if (committed.state !== 'active') {
-    // Close won the race: the tombstone is final for this incident's credentials.
+    // Revoked while the provider worked: the incident closed (its tombstone is final for its
+    // credentials) or the grant itself was released. Either way the credential is withheld.
     deps.nudgeRevocation();
-    throw incidentClosed();
+    throw committed.revokeReason === 'incident_closed' ? incidentClosed() : grantRevokedWhileIssuing();
   }
   return { grant: committed, credential: issued.credential };
 }
+
+const grantRevokedWhileIssuing = (): BrokerError =>
+  new BrokerError('ERR_GRANT_NOT_ACTIVE', 409, 'the grant was revoked while it was being issued; its credential is withheld');
