@@ -3,6 +3,8 @@
  * safe to show them; `detail` is for operators' logs only. 5xx errors never expose their message
  * or detail to clients (CONTRIBUTING.md #8).
  */
+import type { Decision } from './model.js';
+
 export type ErrorCode =
   | 'ERR_BAD_REQUEST'
   | 'ERR_VALIDATION'
@@ -46,12 +48,15 @@ export interface BrokerErrorOptions {
   cause?: unknown;
   /** Extra response headers (e.g. WWW-Authenticate). */
   headers?: Readonly<Record<string, string>>;
+  /** Extra members of a 4xx body, client-safe by construction (the ids of the policies that denied). */
+  publicFields?: Readonly<Record<string, readonly string[] | string>>;
 }
 
 export class BrokerError extends Error {
   override readonly name = 'BrokerError';
   readonly detail: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
+  readonly publicFields: Readonly<Record<string, readonly string[] | string>>;
 
   constructor(
     readonly code: ErrorCode,
@@ -62,6 +67,7 @@ export class BrokerError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.detail = options.detail;
     this.headers = options.headers ?? {};
+    this.publicFields = options.publicFields ?? {};
   }
 
   /** Client-safe: 4xx messages are written for clients, 5xx messages may carry internals. */
@@ -75,6 +81,7 @@ export class BrokerError extends Error {
       error: {
         code: this.code,
         message: this.expose ? this.message : genericMessage(this.status),
+        ...(this.expose ? this.publicFields : {}),
       },
     };
   }
@@ -105,8 +112,16 @@ export const grantNotFound = (): BrokerError =>
   new BrokerError('ERR_GRANT_NOT_FOUND', 404, 'grant not found');
 export const forbidden = (message: string, detail?: string): BrokerError =>
   new BrokerError('ERR_FORBIDDEN', 403, message, detail === undefined ? {} : { detail });
-export const policyDenied = (detail: string): BrokerError =>
-  new BrokerError('ERR_POLICY_DENIED', 403, 'the request is not allowed by policy', { detail });
+/** A policy said no: the client learns which policies (`decided_by`), operators also why. */
+export class PolicyDenied extends BrokerError {
+  constructor(readonly decision: Decision) {
+    super('ERR_POLICY_DENIED', 403, 'the request is not allowed by policy', {
+      detail: decision.reasons.join('; '),
+      publicFields: { decided_by: decision.decidedBy },
+    });
+  }
+}
+export const policyDenied = (decision: Decision): BrokerError => new PolicyDenied(decision);
 export const storeUnavailable = (cause: unknown): BrokerError =>
   new BrokerError('ERR_STORE_UNAVAILABLE', 503, 'state store unavailable', { cause, detail: describeCause(cause) });
 export const internalError = (cause: unknown): BrokerError =>

@@ -22,11 +22,13 @@ export interface Incident {
 }
 
 /**
+ * pending_approval: asked for, waiting for a named human's approval; nothing issued yet (no step
+ * produces it until approvals exist, issue 15; the flow, the views and the report know it).
  * issuing: intent recorded, provider not yet answered (never returned to anyone).
  * active: credential handed out. revoking: revocation accepted and queued.
  * revoked / expired: terminal. failed: the provider never issued it (terminal, nothing to revoke).
  */
-export const GRANT_STATES = ['issuing', 'active', 'revoking', 'revoked', 'expired', 'failed'] as const;
+export const GRANT_STATES = ['pending_approval', 'issuing', 'active', 'revoking', 'revoked', 'expired', 'failed'] as const;
 export type GrantState = (typeof GRANT_STATES)[number];
 
 /**
@@ -34,6 +36,18 @@ export type GrantState = (typeof GRANT_STATES)[number];
  * the agent (the issuance could not be audited), so nobody should hold it.
  */
 export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation' | 'undelivered';
+
+/**
+ * What a policy evaluation decided (docs/architecture.md "Concepts"): the effect, the ids of
+ * what decided it — policy ids, or the config path of the rule (`profiles.demo.agents`) — and
+ * reasons for operators. The ids go to the audit event and, on deny, to the 403 body; the reasons
+ * stay in logs and audit.
+ */
+export interface Decision {
+  readonly effect: 'allow' | 'deny';
+  readonly decidedBy: readonly string[];
+  readonly reasons: readonly string[];
+}
 
 /** Opaque to core, JSON-serializable, never secret: accessor, lease id, session name, jti… */
 export type RevocationHandle = Readonly<Record<string, string | number | boolean>>;
@@ -98,8 +112,10 @@ export interface AuditEvent {
   readonly profile?: string;
   /** Stable error code or decision reason; never a secret. */
   readonly reason?: string;
-  /** Small, secret-free details (ttl, provider, fingerprints). */
-  readonly data?: Readonly<Record<string, string | number | boolean>>;
+  /** Small, secret-free details (ttl, provider, fingerprints, the ids that decided). */
+  readonly data?: Readonly<Record<string, AuditValue>>;
 }
+
+export type AuditValue = string | number | boolean | readonly string[];
 
 export type AuditEventInput = Omit<AuditEvent, 'seq'>;

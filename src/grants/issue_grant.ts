@@ -1,48 +1,41 @@
 /**
- * Issue flow (docs/architecture.md flow 1), as a table of small steps. The caller (HTTP or CLI) has already
- * authenticated the agent. Every outcome — issued or denied — is audited.
+ * Issue flow (docs/architecture.md flow 1), as a table of small steps over one grant context
+ * (grant_context.ts). The caller (HTTP or CLI) has already authenticated the agent. Every outcome
+ * — issued or refused — is audited, with the ids of what decided it.
  */
-import { describeCause, toBrokerError } from '../errors.js';
+import { describeCause, PolicyDenied, toBrokerError } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
+import type { Grant } from '../model.js';
+import type { GrantContext, GrantRequest } from './grant_context.js';
 import { authorize } from './steps/authorize.js';
 import { claimSingleUse } from './steps/claim_single_use.js';
 import { issueCredential, type IssuedGrant } from './steps/issue_credential.js';
 import { loadIncident } from './steps/load_incident.js';
 import { resolveTtl } from './steps/resolve_ttl.js';
 
-export interface GrantRequest {
-  readonly incidentId: string;
-  readonly profile: string;
-  readonly ttlSeconds?: number;
-  readonly purpose: string;
-}
+export type { GrantRequest } from './grant_context.js';
 
-export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request: GrantRequest): Promise<IssuedGrant> {
+/**
+ * How a grant request ends, short of a refusal: the credential, handed out once; or a grant
+ * waiting for a named human's approval (202), issued after the approval. No step asks for an
+ * approval yet (approvals come with their own issue); the outcome is here so they plug in.
+ */
+export type IssueOutcome =
+  | ({ readonly status: 'issued' } & IssuedGrant)
+  | { readonly status: 'pending_approval'; readonly grant: Grant };
+
+export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request: GrantRequest): Promise<IssueOutcome> {
   try {
-    const incident = await loadIncident(deps, request.incidentId);
-    const profile = authorize(deps.catalog, agent, request.profile);
-    await claimSingleUse(deps, agent, profile);
-    const ttlSeconds = resolveTtl(profile, request.ttlSeconds);
-    const issued = await issueCredential(deps, { agent, incident, profile, ttlSeconds, purpose: request.purpose });
-    try {
-      await deps.audit.record({
-        at: issued.grant.createdAt,
-        type: 'grant.issued',
-        actor: agent.id,
-        incidentId: incident.id,
-        grantId: issued.grant.id,
-        profile: profile.name,
-        data: { ttlSeconds, provider: profile.provider.name, requestedTtlSeconds: request.ttlSeconds ?? 0, tokenFingerprint: agent.fingerprint },
-      });
-    } catch (auditErr) {
-      // No credential leaves unaudited; the committed grant's credential is dropped here, so the
-      // grant must die too, or it would stay active (and introspect active) for a token nobody holds.
-      await revokeUndelivered(deps, issued.grant.id);
-      throw auditErr;
-    }
+    const asked = { agent, request };
+    const incident = await loadIncident(deps, asked);
+    const { profile, decision } = authorize(deps.catalog, asked);
+    await claimSingleUse(deps, { agent, profile });
+    const ctx: GrantContext = { ...asked, incident, profile, decision, ttlSeconds: resolveTtl({ profile, request }) };
+    const issued = await issueCredential(deps, ctx);
+    await auditIssued(deps, ctx, issued);
     deps.metrics.grantsIssued.inc({ profile: profile.name, provider: profile.provider.name });
-    return issued;
+    return { status: 'issued', ...issued };
   } catch (err) {
     const error = toBrokerError(err);
     deps.metrics.grantsDenied.inc({ code: error.code });
@@ -53,9 +46,38 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
       incidentId: request.incidentId,
       profile: request.profile,
       reason: error.code,
-      data: { tokenFingerprint: agent.fingerprint },
+      data: { tokenFingerprint: agent.fingerprint, ...(error instanceof PolicyDenied ? { decidedBy: error.decision.decidedBy } : {}) },
     });
     throw error;
+  }
+}
+
+/**
+ * No credential leaves unaudited. If the append fails, the committed grant's credential is
+ * dropped here, so the grant must die too, or it would stay active (and introspect active) for a
+ * token nobody holds.
+ */
+async function auditIssued(deps: DomainDeps, ctx: GrantContext, issued: IssuedGrant): Promise<void> {
+  try {
+    await deps.audit.record({
+      at: issued.grant.createdAt,
+      type: 'grant.issued',
+      actor: ctx.agent.id,
+      incidentId: ctx.incident.id,
+      grantId: issued.grant.id,
+      profile: ctx.profile.name,
+      data: {
+        ttlSeconds: ctx.ttlSeconds,
+        provider: ctx.profile.provider.name,
+        requestedTtlSeconds: ctx.request.ttlSeconds ?? 0,
+        purpose: ctx.request.purpose,
+        decidedBy: ctx.decision.decidedBy,
+        tokenFingerprint: ctx.agent.fingerprint,
+      },
+    });
+  } catch (err) {
+    await revokeUndelivered(deps, issued.grant.id);
+    throw err;
   }
 }
 

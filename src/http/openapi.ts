@@ -5,6 +5,7 @@
  * nothing else is.
  */
 import { z } from 'zod';
+import { GRANT_STATES as MODEL_GRANT_STATES } from '../model.js';
 import { acknowledgeLossBody, auditQuery, grantListQuery, grantRequestBody, incidentReadQuery, openIncidentBody, updateIncidentBody } from './validation.js';
 
 type Json = Record<string, unknown>;
@@ -63,7 +64,7 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'post', path: '/v1/grants', summary: 'Request a credential for an incident; the credential is in this response only', auth: 'agent', body: { schema: grantRequestBody },
     responses: {
-      201: ['issued', 'IssuedGrant'], 400: ['invalid body', 'Error'], 403: ['policy denies this agent the profile', 'Error'], 404: ['no such incident or profile', 'Error'],
+      201: ['issued', 'IssuedGrant'], 202: ['waiting for a human approval; no credential yet', 'GrantEnvelope'], 400: ['invalid body', 'Error'], 403: ['policy denies this agent the profile (decided_by names what decided)', 'Error'], 404: ['no such incident or profile', 'Error'],
       409: ['the incident is closed', 'Error'], 413: ['body too large', 'Error'], 415: ['not JSON', 'Error'], 502: ['the provider failed', 'Error'], 503: ['provider or store unavailable; retry later', 'Error'], ...ERRORS_AUTH,
     },
   },
@@ -89,11 +90,22 @@ export const OPERATIONS: readonly Operation[] = [
   },
 ];
 
-const GRANT_STATES = ['issuing', 'active', 'revoking', 'revoked', 'expired', 'failed'];
+const GRANT_STATES = [...MODEL_GRANT_STATES];
 const dateTime = { type: 'string', format: 'date-time' };
 
 const SCHEMAS: Json = {
-  Error: { type: 'object', required: ['error'], properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string', pattern: '^ERR_[A-Z_]+$' }, message: { type: 'string' } } } } },
+  Error: {
+    type: 'object', required: ['error'],
+    properties: {
+      error: {
+        type: 'object', required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', pattern: '^ERR_[A-Z_]+$' }, message: { type: 'string' },
+          decided_by: { type: 'array', items: { type: 'string' }, description: 'ERR_POLICY_DENIED: the ids of the policies (or config rules) that denied' },
+        },
+      },
+    },
+  },
   Status: {
     type: 'object', required: ['status'],
     properties: {

@@ -104,6 +104,12 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       const outsider = await qm.agentToken('spiffe://dev.local/agent/triage/x/admin');
       const res = await requestGrant(outsider, { incident_id: id, profile: 'demo', purpose: 'p' });
       expect([res.status, res.body.error.code]).toEqual([403, 'ERR_POLICY_DENIED']);
+      // The body names what decided, and nothing more (no reasons, no patterns).
+      expect(res.body).toEqual({ error: { code: 'ERR_POLICY_DENIED', message: 'the request is not allowed by policy', decided_by: ['profiles.demo.agents'] } });
+      const audit = await qm.request('GET', `/v1/audit?incident=${id}`, { token: operator });
+      const events = audit.body.events as Array<{ type: string; data?: Record<string, unknown> }>;
+      expect(events.find((e) => e.type === 'grant.issued')?.data).toMatchObject({ decidedBy: ['profiles.demo.agents'], purpose: 'p' });
+      expect(events.find((e) => e.type === 'grant.denied')?.data).toMatchObject({ decidedBy: ['profiles.demo.agents'] });
     });
 
     it('lets the agent release its own grant, and only its own', async () => {

@@ -10,7 +10,7 @@ import { createAuditLog } from '../../src/audit/audit_log.js';
 import { createCatalog } from '../../src/catalog/catalog.js';
 import { parseConfig } from '../../src/config/load.js';
 import type { DomainDeps } from '../../src/domain.js';
-import type { GrantRequest } from '../../src/grants/issue_grant.js';
+import type { GrantRequest, IssueOutcome } from '../../src/grants/issue_grant.js';
 import type { AgentIdentity } from '../../src/identity/types.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics } from '../../src/metrics.js';
@@ -55,6 +55,12 @@ export function holdNextIssue(upstream: Upstream): HeldCall {
 }
 
 export const secretOf = (grantId: string): string => `secret-token-for-${grantId}`;
+
+/** The issued outcome of a grant request; fails the test on any other. */
+export function issuedOf(outcome: IssueOutcome): Extract<IssueOutcome, { status: 'issued' }> {
+  if (outcome.status !== 'issued') throw new Error(`expected an issued grant, got ${outcome.status}`);
+  return outcome;
+}
 
 function heldProvider(upstream: Upstream): ProviderFactory<Record<string, never>, Record<string, never>> {
   return {

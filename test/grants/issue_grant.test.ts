@@ -15,7 +15,7 @@ import { closeIncident } from '../../src/incidents/close_incident.js';
 import { createRevocationWorker } from '../../src/revocation/worker.js';
 import { providerUnavailable } from '../../src/sdk.js';
 import type { Store } from '../../src/store/store.js';
-import { AGENT_ID, agent, createGrantWorld, holdNextIssue, INCIDENT, request, secretOf, T0, type GrantWorld } from './grant_world.js';
+import { AGENT_ID, agent, createGrantWorld, holdNextIssue, INCIDENT, issuedOf, request, secretOf, T0, type GrantWorld } from './grant_world.js';
 
 describe('issue flow', () => {
   let w: GrantWorld;
@@ -27,14 +27,14 @@ describe('issue flow', () => {
   });
 
   it('hands out the credential once the grant is committed active, and audits and counts the issue', async () => {
-    const issued = await issueGrant(w.deps, agent, request);
+    const issued = issuedOf(await issueGrant(w.deps, agent, request));
     expect(issued.credential).toEqual({ token: secretOf(issued.grant.id), token_type: 'Bearer' });
     expect(issued.grant).toMatchObject({ incidentId: INCIDENT, profile: 'p', provider: 'held', agent: AGENT_ID, purpose: 'read alerts', state: 'active', ttlSeconds: 300, createdAt: T0, expiresAt: T0 + 300_000, handle: { ref: issued.grant.id } });
     expect(await w.store.getGrant(issued.grant.id)).toEqual(issued.grant);
     expect(w.upstream.issueCalls).toEqual([issued.grant.id]);
     expect(await w.store.listAudit({ incidentId: INCIDENT, limit: 10 })).toEqual([{
       seq: 1, at: T0, type: 'grant.issued', actor: AGENT_ID, incidentId: INCIDENT, grantId: issued.grant.id, profile: 'p',
-      data: { ttlSeconds: 300, provider: 'held', requestedTtlSeconds: 300, tokenFingerprint: 'fp-triage' },
+      data: { ttlSeconds: 300, provider: 'held', requestedTtlSeconds: 300, purpose: 'read alerts', decidedBy: ['profiles.p.agents'], tokenFingerprint: 'fp-triage' },
     }]);
     expect(await metric('quartermaster_grants_issued_total')).toContain('quartermaster_grants_issued_total{profile="p",provider="held"} 1');
   });
@@ -62,8 +62,8 @@ describe('issue flow', () => {
 
   it('refuses with 409 ERR_INCIDENT_CLOSED, calling no provider, when the close lands between the early check and the intent', async () => {
     // Valid case: the early check passes and the incident is still open at the intent.
-    const incident = await loadIncident(w.deps, INCIDENT);
-    const input = { agent, incident, profile: w.deps.catalog.profile('p')!, ttlSeconds: 300, purpose: 'p' };
+    const incident = await loadIncident(w.deps, { request });
+    const input = { agent, incident, profile: w.deps.catalog.profile('p')!, ttlSeconds: 300, request: { ...request, purpose: 'p' } };
     await expect(issueCredential(w.deps, input)).resolves.toMatchObject({ grant: { state: 'active' } });
     // The one change: the incident closes after the early check read it open.
     await closeIncident(w.deps, INCIDENT, 'op');
@@ -93,8 +93,8 @@ describe('issue flow', () => {
   });
 
   it('refuses with 404 ERR_INCIDENT_NOT_FOUND, calling no provider, an intent for an incident the store does not have', async () => {
-    const incident = await loadIncident(w.deps, INCIDENT);
-    const input = { agent, incident, profile: w.deps.catalog.profile('p')!, ttlSeconds: 300, purpose: 'p' };
+    const incident = await loadIncident(w.deps, { request });
+    const input = { agent, incident, profile: w.deps.catalog.profile('p')!, ttlSeconds: 300, request: { ...request, purpose: 'p' } };
     await expect(issueCredential(w.deps, input)).resolves.toMatchObject({ grant: { state: 'active' } });
     await expect(issueCredential(w.deps, { ...input, incident: { ...incident, id: 'INC-NOT-IN-STORE' } })).rejects.toMatchObject({ code: 'ERR_INCIDENT_NOT_FOUND', status: 404 });
     expect(w.upstream.issueCalls).toHaveLength(1);

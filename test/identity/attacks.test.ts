@@ -42,7 +42,7 @@ describe('attack suite', () => {
     const store = createMemoryStore();
     const spend = async (token: string): Promise<void> => {
       const agent = await identity.authenticateAgent(token);
-      await claimSingleUse({ store, now: () => now }, agent, singleUseProfile);
+      await claimSingleUse({ store, now: () => now }, { agent, profile: singleUseProfile });
     };
 
     // The valid counterpart passes on the endpoint under test…

@@ -10,11 +10,11 @@
  * One token spends itself on any single-use profile: the record is per token, not per profile.
  */
 import type { DomainDeps } from '../../domain.js';
-import type { ProfileEntry } from '../../catalog/catalog.js';
 import { tokenError } from '../../identity/token_errors.js';
-import type { AgentIdentity } from '../../identity/types.js';
+import type { GrantContext } from '../grant_context.js';
 
-export async function claimSingleUse(deps: Pick<DomainDeps, 'store' | 'now'>, agent: AgentIdentity, profile: ProfileEntry): Promise<void> {
+export async function claimSingleUse(deps: Pick<DomainDeps, 'store' | 'now'>, ctx: Pick<GrantContext, 'agent' | 'profile'>): Promise<void> {
+  const { agent, profile } = ctx;
   if (!profile.config.singleUse) return;
   const first = await deps.store.claimOnce(`agent-token:${agent.tokenId}`, agent.acceptedUntil, deps.now());
   if (!first) {

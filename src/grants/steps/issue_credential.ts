@@ -9,18 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { BrokerError, incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
 import type { DomainDeps } from '../../domain.js';
-import type { ProfileEntry } from '../../catalog/catalog.js';
-import type { AgentIdentity } from '../../identity/types.js';
-import type { Grant, Incident } from '../../model.js';
+import type { Grant } from '../../model.js';
 import type { IssuedCredential } from '../../sdk.js';
+import type { GrantContext } from '../grant_context.js';
 
-export interface IssueCredentialInput {
-  readonly agent: AgentIdentity;
-  readonly incident: Incident;
-  readonly profile: ProfileEntry;
-  readonly ttlSeconds: number;
-  readonly purpose: string;
-}
+export type IssueCredentialInput = Pick<GrantContext, 'agent' | 'incident' | 'profile' | 'ttlSeconds' | 'request'>;
 
 export interface IssuedGrant {
   readonly grant: Grant;
@@ -37,7 +30,7 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
     profile: input.profile.name,
     provider: input.profile.provider.name,
     agent: input.agent.id,
-    purpose: input.purpose,
+    purpose: input.request.purpose,
     state: 'issuing',
     createdAt: now,
     ttlSeconds: input.ttlSeconds,
@@ -54,7 +47,7 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
       incidentId: intent.incidentId,
       agent: { id: input.agent.id, issuer: input.agent.issuer },
       ttlSeconds: input.ttlSeconds,
-      purpose: input.purpose,
+      purpose: input.request.purpose,
     });
   } catch (err) {
     const error = toBrokerError(err);

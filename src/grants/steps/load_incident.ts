@@ -6,9 +6,10 @@
 import { incidentClosed, incidentNotFound } from '../../errors.js';
 import type { DomainDeps } from '../../domain.js';
 import type { Incident } from '../../model.js';
+import type { GrantContext } from '../grant_context.js';
 
-export async function loadIncident(deps: Pick<DomainDeps, 'store'>, incidentId: string): Promise<Incident> {
-  const incident = await deps.store.getIncident(incidentId);
+export async function loadIncident(deps: Pick<DomainDeps, 'store'>, ctx: Pick<GrantContext, 'request'>): Promise<Incident> {
+  const incident = await deps.store.getIncident(ctx.request.incidentId);
   if (!incident) throw incidentNotFound();
   if (incident.status !== 'open') throw incidentClosed();
   return incident;

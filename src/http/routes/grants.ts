@@ -17,15 +17,20 @@ export function grantRoutes(deps: HttpDeps): Router {
 
   router.post('/', agent, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(grantRequestBody, req.body, 'body');
-    const { grant, credential } = await issueGrant(deps, agentOf(res), {
+    const outcome = await issueGrant(deps, agentOf(res), {
       incidentId: body.incident_id,
       profile: body.profile,
       purpose: body.purpose,
       ...(body.ttl_seconds === undefined ? {} : { ttlSeconds: body.ttl_seconds }),
     });
+    const location = `/v1/grants/${outcome.grant.id}`;
+    if (outcome.status === 'pending_approval') {
+      res.status(202).location(location).json({ grant: toGrantView(outcome.grant, deps.now()) });
+      return;
+    }
     // The credential leaves the broker exactly once, in this body; no intermediary may keep it.
-    res.status(201).set('Cache-Control', 'no-store').location(`/v1/grants/${grant.id}`)
-      .json({ grant: toGrantView(grant, deps.now()), credential });
+    res.status(201).set('Cache-Control', 'no-store').location(location)
+      .json({ grant: toGrantView(outcome.grant, deps.now()), credential: outcome.credential });
   });
 
   router.get('/', agent, async (req, res) => {
