@@ -14,6 +14,7 @@ import type { HttpDeps } from './http/deps.js';
 import { ensureDevKeys } from './identity/dev_issuer.js';
 import { withRefusalCounts } from './identity/refusal_counts.js';
 import { createIdentity } from './identity/verifier.js';
+import { createLocks } from './locks.js';
 import type { Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
@@ -89,7 +90,8 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       if (url === undefined) throw new BrokerError('ERR_CONFIG', 500, devMode ? 'the broker URL is not known before the server listens' : 'server.publicUrl is not set');
       return url;
     };
-    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS, background: lanes, publicUrl });
+    const locks = createLocks({ store, now, logger: logger.child({ component: 'locks' }) });
+    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS, background: lanes, publicUrl, locks });
     cleanup.unshift(() => catalog.close());
     const audit = createAuditLog(store, logger);
     const base = { config, store, catalog, audit, metrics, logger, now };

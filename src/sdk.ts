@@ -43,6 +43,37 @@ export interface BackgroundLanes {
   run<T>(work: () => Promise<T>): Promise<T>;
 }
 
+/**
+ * Timers for a provider's periodic work (token renewal, garbage collection). They never keep the
+ * process alive, and the broker cancels every one still pending when the provider closes.
+ */
+export interface Scheduler {
+  set(fn: () => void, delayMs: number): unknown;
+  clear(handle: unknown): void;
+}
+
+/** Held while `work` runs; `signal` aborts when the lease was lost (another replica may hold it now). */
+export interface HeldLock {
+  /**
+   * Increases with every acquisition of this lock by anyone: an upstream write that records it
+   * can be checked afterwards (read back: did a later holder write over it?), so a holder that
+   * lost its lease without noticing cannot silently undo a newer holder's write.
+   */
+  readonly fence: number;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A lock shared by every broker replica (through the store), for read-modify-write of upstream
+ * state: one writer at a time per name, with a lease renewed while the work runs, so a broker
+ * that dies holding it frees it within the lease. Names are the provider's own (the broker
+ * prefixes them with the provider name).
+ */
+export interface ProviderLocks {
+  /** Waits up to `waitMs` (default 10 s) for the lock, then fails with ERR_PROVIDER_UNAVAILABLE. */
+  withLock<T>(name: string, work: (lock: HeldLock) => Promise<T>, options?: { readonly waitMs?: number }): Promise<T>;
+}
+
 export interface ProviderDeps {
   readonly logger: ProviderLogger;
   /** Milliseconds since the epoch; injectable for tests. */
@@ -57,6 +88,10 @@ export interface ProviderDeps {
    * when neither is known. Absent in tools and tests that build a provider on its own.
    */
   readonly publicUrl?: () => string;
+  /** Absent in tools and tests that build a provider on its own. */
+  readonly scheduler?: Scheduler;
+  /** Absent in tools and tests that build a provider on its own. */
+  readonly locks?: ProviderLocks;
 }
 
 export interface AgentRef {

@@ -33,7 +33,7 @@ export const vaultProvider = {
 } satisfies ProviderFactory<VaultConfig, VaultProfileParams>;
 
 export interface VaultProviderOptions {
-  /** Timers for the broker token's renewal; tests inject a manual one. */
+  /** Timers for the broker token's renewal (default: the broker's, deps.scheduler); tests inject a manual one. */
   readonly scheduler?: Scheduler;
 }
 
@@ -43,7 +43,7 @@ const runAtOnce: BackgroundLanes = { run: (work) => work() };
 export async function createVaultProvider(config: VaultConfig, deps: ProviderDeps, options: VaultProviderOptions = {}): Promise<Provider<VaultProfileParams>> {
   const caPem = config.caFile === undefined ? undefined : await readCa(config.caFile);
   const http = createVaultHttp(config, caPem);
-  const session = createBrokerSession({ http, auth: config.auth, logger: deps.logger, now: deps.now, scheduler: options.scheduler ?? realScheduler });
+  const session = createBrokerSession({ http, auth: config.auth, logger: deps.logger, now: deps.now, scheduler: options.scheduler ?? deps.scheduler ?? realScheduler });
   const client = createVaultClient(http, session);
   // Accessors are sensitive (docs/security.md §4): logs name a parent by a keyed, per-process fingerprint.
   const fingerprintKey = randomBytes(32);

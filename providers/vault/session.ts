@@ -8,17 +8,14 @@
  * of what is left instead. https://developer.hashicorp.com/vault/docs/concepts/lease#lease-durations-and-renewal
  */
 import { readFile } from 'node:fs/promises';
-import { BrokerError, providerFailed, type ProviderLogger } from '../../src/sdk.js';
+import { BrokerError, providerFailed, type ProviderLogger, type Scheduler } from '../../src/sdk.js';
 import type { VaultAuthConfig } from './config.js';
 import type { VaultHttp } from './vault_http.js';
 import { describeFailure, VaultCallError } from './errors.js';
 
-export interface Scheduler {
-  set(fn: () => void, delayMs: number): unknown;
-  clear(handle: unknown): void;
-}
+export type { Scheduler } from '../../src/sdk.js';
 
-/** Real timers, unref'd so a pending renewal never keeps the process alive. */
+/** Real timers, unref'd so a pending renewal never keeps the process alive; for tools that build the provider without the broker's scheduler. */
 export const realScheduler: Scheduler = {
   set: (fn, delayMs) => setTimeout(fn, delayMs).unref(),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),

@@ -8,7 +8,8 @@ import { setMaxListeners } from 'node:events';
 import type { Config, ProfileConfig } from '../config/schema.js';
 import { ConfigError, formatIssues } from '../config/load.js';
 import type { Logger } from '../logging.js';
-import type { BackgroundLanes, Provider, ProviderFactory } from '../sdk.js';
+import { createScheduler, type ClosableScheduler } from '../scheduler.js';
+import type { BackgroundLanes, Provider, ProviderFactory, ProviderLocks } from '../sdk.js';
 import { checkIssued, wrapProviderError } from './provider_boundary.js';
 import type { IssuedCredential, IssueRequest, RevocationReceipt, RevokeGrantRequest, RevokeIncidentRequest } from '../sdk.js';
 
@@ -43,6 +44,8 @@ export interface CatalogDeps {
   readonly background?: BackgroundLanes;
   /** Passed to every provider (sdk.ts ProviderDeps.publicUrl). */
   readonly publicUrl?: () => string;
+  /** Store-backed locks; each provider gets them under its own name (sdk.ts ProviderLocks). */
+  readonly locks?: ProviderLocks & { within(namespace: string): ProviderLocks };
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each factory has its own config/param types; the catalog only passes validated values through.
@@ -82,19 +85,29 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
   if (problems.length > 0) throw new ConfigError(problems, 'config');
 
   const providers = new Map<string, Provider>();
+  // One scheduler per provider: whatever it left pending is cancelled once it has closed.
+  const schedulers: ClosableScheduler[] = [];
+  const closeProviders = async (): Promise<void> => {
+    await Promise.allSettled([...providers.values()].map((p) => p.close()));
+    for (const scheduler of schedulers) scheduler.close();
+  };
   try {
     for (const [name, { factory, config: providerConfig }] of configured) {
       const logger = deps.logger.child({ provider: name });
+      const scheduler = createScheduler();
+      schedulers.push(scheduler);
       providers.set(name, await factory.create(providerConfig, {
         logger,
         now: deps.now,
         devMode: deps.devMode,
+        scheduler,
         ...(deps.background ? { background: deps.background } : {}),
         ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+        ...(deps.locks ? { locks: deps.locks.within(`provider:${name}`) } : {}),
       }));
     }
   } catch (err) {
-    await Promise.allSettled([...providers.values()].map((p) => p.close()));
+    await closeProviders();
     throw err;
   }
 
@@ -114,7 +127,7 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
     }));
   }
   if (problems.length > 0) {
-    await Promise.allSettled([...providers.values()].map((p) => p.close()));
+    await closeProviders();
     throw new ConfigError(problems, 'config');
   }
 
@@ -159,8 +172,6 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
       if (!revokeIncident) throw wrapProviderError(provider.name, 'revokeIncident', new Error('not supported'), false);
       return withTimeout(provider, 'revokeIncident', (signal) => revokeIncident({ ...req, signal }));
     },
-    async close() {
-      await Promise.allSettled([...providers.values()].map((p) => p.close()));
-    },
+    close: closeProviders,
   };
 }

@@ -46,6 +46,9 @@ export function createMemoryStore(): Store {
   /** claimOnce records: key → expiresAt. Swept of expired records every CLAIM_SWEEP_EVERY claims. */
   const claims = new Map<string, number>();
   let claimsSinceSweep = 0;
+  /** Lock name → its lease; and the fence counter of every name ever locked. */
+  const locks = new Map<string, { owner: string; until: number }>();
+  const fences = new Map<string, number>();
   let seq = 0;
 
   const enqueue = (grantId: string, dueAt: number): void => {
@@ -258,6 +261,26 @@ export function createMemoryStore(): Store {
         if (out.length >= query.limit) break;
       }
       return out;
+    },
+
+    async acquireLock(name, owner, leaseMs, now) {
+      const held = locks.get(name);
+      if (held && held.owner !== owner && held.until > now) return null;
+      const fence = (fences.get(name) ?? 0) + 1;
+      fences.set(name, fence);
+      locks.set(name, { owner, until: now + leaseMs });
+      return fence;
+    },
+
+    async renewLock(name, owner, leaseMs, now) {
+      const held = locks.get(name);
+      if (!held || held.owner !== owner || held.until <= now) return false;
+      locks.set(name, { owner, until: now + leaseMs });
+      return true;
+    },
+
+    async releaseLock(name, owner) {
+      if (locks.get(name)?.owner === owner) locks.delete(name);
     },
 
     async claimOnce(key, expiresAt, now) {

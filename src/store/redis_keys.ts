@@ -39,6 +39,10 @@ export interface RedisKeys {
   readonly auditLog: string;
   /** String with a TTL: a claimOnce record (single-use agent tokens). One small key each, spread over the cluster. */
   claim(key: string): string;
+  /** String with a TTL: who holds the lock `name` (src/locks.ts), in the lock's own slot. */
+  lockOwner(name: string): string;
+  /** Counter: the fence of the lock `name`, incremented with every acquisition. */
+  lockFence(name: string): string;
   /** JSON: the store identity marker (store_meta.ts). Shares `{meta}` with the loss record. */
   readonly storeMarker: string;
   /** JSON: a detected, unacknowledged data loss. */
@@ -75,6 +79,8 @@ export function createRedisKeys(prefix: string): RedisKeys {
     auditDedupe: `${prefix}{audit}:dedupe`,
     auditLog: `${prefix}{audit}:log`,
     claim: (key) => `${prefix}once:${enc(key)}`,
+    lockOwner: (name) => `${prefix}{lock:${enc(name)}}:owner`,
+    lockFence: (name) => `${prefix}{lock:${enc(name)}}:fence`,
     storeMarker: `${prefix}{meta}:marker`,
     storeLoss: `${prefix}{meta}:loss`,
   };

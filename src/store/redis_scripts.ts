@@ -189,6 +189,25 @@ const GLOBAL_SCRIPTS = {
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
 return redis.call('GET', KEYS[1])`],
 
+  // KEYS lock owner, lock fence. ARGV owner, lease ms. The lock unless another owner holds it;
+  // returns the new fence (it grows with every acquisition, a renewal keeps it), or false.
+  qmAcquireLock: [2, `
+local current = redis.call('GET', KEYS[1])
+if current and current ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('INCR', KEYS[2])`],
+
+  // KEYS lock owner. ARGV owner, lease ms. 1 when the lease was still this owner's and is extended.
+  qmRenewLock: [1, `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1`],
+
+  // KEYS lock owner. ARGV owner. Ends the lease only if this owner still holds it.
+  qmReleaseLock: [1, `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`],
+
   // KEYS marker, loss. ARGV loss id, new marker. 1 when the recorded loss was that one and is
   // now replaced by the marker; 0 when no loss or another one is recorded.
   qmAcknowledgeLoss: [2, `

@@ -314,6 +314,19 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
       return rows.map((row) => JSON.parse(row) as AuditEvent);
     },
 
+    async acquireLock(name, owner, leaseMs) {
+      const fence = await s.qmAcquireLock(keys.lockOwner(name), keys.lockFence(name), owner, Math.max(1, Math.ceil(leaseMs)));
+      return typeof fence === 'number' ? fence : null;
+    },
+
+    async renewLock(name, owner, leaseMs) {
+      return (await s.qmRenewLock(keys.lockOwner(name), owner, Math.max(1, Math.ceil(leaseMs)))) === 1;
+    },
+
+    async releaseLock(name, owner) {
+      await s.qmReleaseLock(keys.lockOwner(name), owner);
+    },
+
     // SET NX PX: the check and the write are one atomic command. The TTL is relative to the
     // caller's clock so replicas agree with the verifier on when a token stops being accepted.
     async claimOnce(key, expiresAt, now) {

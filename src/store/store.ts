@@ -144,4 +144,15 @@ export interface Store {
    * Backs single-use agent tokens (grants/steps/claim_single_use.ts).
    */
   claimOnce(key: string, expiresAt: number, now: number): Promise<boolean>;
+
+  /**
+   * Leased locks shared by every replica (src/locks.ts). `acquireLock` takes the lock unless
+   * another owner holds an unexpired lease, and returns its fence: a number that grows with every
+   * acquisition of that name, by anyone. `renewLock` extends and `releaseLock` ends a lease, each
+   * only while `owner` still holds it. `now` is the caller's clock (the memory store's; Redis
+   * counts the lease itself).
+   */
+  acquireLock(name: string, owner: string, leaseMs: number, now: number): Promise<number | null>;
+  renewLock(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
+  releaseLock(name: string, owner: string): Promise<void>;
 }

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Grant, Incident, RevocationHandle } from '../../src/model.js';
 import type { Store } from '../../src/store/store.js';
+import { eventually } from '../support/eventually.js';
 
 export interface StoreFixture {
   readonly store: Store;
@@ -512,6 +513,36 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
         expect(await store.listClosingIncidents()).toEqual(['inc-1']);
         await store.finishRevocation('g2', { state: 'expired', at: T0 + 2 * MIN, confirmed: true });
         expect(await store.listClosingIncidents()).toEqual([]);
+      });
+    });
+
+    describe('locks', () => {
+      it('gives a free lock to one owner at a time, with a fence that grows with every acquisition', async () => {
+        const first = await store.acquireLock('role-a', 'owner-1', 60_000, T0);
+        expect(first).toEqual(expect.any(Number));
+        expect(await store.acquireLock('role-a', 'owner-2', 60_000, T0)).toBeNull();
+        // Another name is another lock.
+        expect(await store.acquireLock('role-b', 'owner-2', 60_000, T0)).toEqual(expect.any(Number));
+        await store.releaseLock('role-a', 'owner-1');
+        const second = await store.acquireLock('role-a', 'owner-2', 60_000, T0);
+        expect(second).toBeGreaterThan(first as number);
+      });
+
+      it('renews and releases only for the owner that holds the lease', async () => {
+        await store.acquireLock('role-a', 'owner-1', 60_000, T0);
+        expect(await store.renewLock('role-a', 'owner-1', 60_000, T0)).toBe(true);
+        expect(await store.renewLock('role-a', 'owner-2', 60_000, T0)).toBe(false);
+        await store.releaseLock('role-a', 'owner-2'); // not theirs: nothing happens
+        expect(await store.acquireLock('role-a', 'owner-2', 60_000, T0)).toBeNull();
+        await store.releaseLock('role-a', 'owner-1');
+        expect(await store.renewLock('role-a', 'owner-1', 60_000, T0)).toBe(false);
+      });
+
+      it('frees a lock whose lease ran out (its holder died) for another owner', async () => {
+        expect(await store.acquireLock('role-a', 'dead-owner', 50, Date.now())).toEqual(expect.any(Number));
+        const taken = await eventually(async () => store.acquireLock('role-a', 'owner-2', 60_000, Date.now()), 5_000);
+        expect(taken).toEqual(expect.any(Number));
+        expect(await store.renewLock('role-a', 'dead-owner', 60_000, Date.now())).toBe(false);
       });
     });
 
