@@ -105,6 +105,7 @@ export interface AuditEvent {
     | 'grant.expired'
     | 'revocation.retry'
     | 'revocation.overdue'
+    | 'revocation.deferred'
     | 'store.loss_acknowledged';
   readonly actor: string;
   readonly incidentId?: string;

@@ -115,6 +115,9 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
   for (const [name, profile] of Object.entries(config.profiles)) {
     const provider = providers.get(profile.provider);
     if (!provider) continue; // unreachable: checked above
+    if (provider.capabilities.incidentRevocation && !provider.revokeIncident) {
+      problems.push(`providers.${provider.name}: declares incidentRevocation but has no revokeIncident (a provider bug)`);
+    }
     if (profile.maxTtl < provider.capabilities.minTtlSeconds) {
       problems.push(`profiles.${name}.maxTtl: below provider ${provider.name}'s minimum of ${provider.capabilities.minTtlSeconds}s`);
     }

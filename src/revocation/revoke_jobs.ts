@@ -3,8 +3,10 @@
  * delivered again after a crash, so every step tolerates a grant that is already terminal, and
  * revoking an expired or dead credential counts as success (guarantee 4).
  *
- * Grants of one incident closed together go to the provider in one `revokeIncident` call when the
- * provider supports it (Vault: one parent-token revoke; AWS: one deny statement).
+ * How each grant goes to its provider is decided from the provider's capabilities
+ * (revocation_route.ts): grants of one incident closed together in one `revokeIncident` call
+ * where the provider revokes whole incidents (Vault: one parent-token revoke), others one by one,
+ * and a grant its provider cannot revoke alone waits for its expiry.
  */
 import { describeCause, toBrokerError } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
@@ -12,6 +14,7 @@ import { isTerminal, type Grant } from '../model.js';
 import type { Provider, RevocationReceipt } from '../sdk.js';
 import type { RevocationJob } from '../store/store.js';
 import { backoffDelayMs } from './backoff.js';
+import { revocationRoute } from './revocation_route.js';
 
 type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now'>;
 
@@ -43,17 +46,22 @@ export async function revokeJobs(jobDeps: JobDeps, jobs: readonly RevocationJob[
   // One call per (provider, incident) where the provider revokes whole incidents.
   const groups = new Map<string, Ready[]>();
   const singles: Ready[] = [];
+  const deferred: Ready[] = [];
   for (const r of ready) {
-    if (r.provider.revokeIncident && r.grant.revokeReason === 'incident_closed') {
+    const route = revocationRoute(r.provider, r.grant.revokeReason);
+    if (route === 'incident') {
       const key = `${r.provider.name}\u0000${r.grant.incidentId}`;
       groups.set(key, [...(groups.get(key) ?? []), r]);
-    } else {
+    } else if (route === 'grant') {
       singles.push(r);
+    } else {
+      deferred.push(r);
     }
   }
   const units: Array<() => Promise<void>> = [
     ...[...groups.values()].map((group) => () => revokeGroup(deps, group)),
     ...singles.map((r) => () => revokeGroup(deps, [r])),
+    ...deferred.map((r) => () => deferToExpiry(deps, r)),
   ];
   await runLimited(units, concurrency, (unit) => unit());
 }
@@ -98,7 +106,7 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
   const refs = group.map(({ grant }) => ({ grantId: grant.id, incidentId: grant.incidentId, handle: grant.handle, expiresAt: grant.expiresAt }));
   let receipts: readonly RevocationReceipt[];
   try {
-    const wholeIncident = provider.revokeIncident !== undefined && first.grant.revokeReason === 'incident_closed';
+    const wholeIncident = revocationRoute(provider, first.grant.revokeReason) === 'incident';
     receipts = wholeIncident
       ? await deps.catalog.revokeIncident(provider, { incidentId: first.grant.incidentId, grants: refs })
       : [await deps.catalog.revokeGrant(provider, refs[0] as (typeof refs)[number])];
@@ -118,6 +126,26 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
     }
     await finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome);
   }));
+}
+
+/**
+ * A grant its provider cannot end on its own (revocation_route.ts `until_expiry`): it stays
+ * revoking, its job comes back at the credential's expiry (then it ends as expired), and the
+ * decision is audited once, so no report or reader takes it for revoked.
+ */
+async function deferToExpiry(deps: BatchDeps, { grant }: Ready): Promise<void> {
+  deps.release(grant.id);
+  await deps.audit.record({
+    at: deps.now(),
+    type: 'revocation.deferred',
+    actor: 'quartermaster',
+    incidentId: grant.incidentId,
+    grantId: grant.id,
+    profile: grant.profile,
+    ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
+    data: { provider: grant.provider, until: grant.expiresAt, why: 'the provider cannot revoke a single credential; it ends at its expiry' },
+  }, { dedupeKey: `revocation.deferred:${grant.id}` });
+  await deps.store.retryRevocation(grant.id, grant.expiresAt, 'ERR_PROVIDER_CANNOT_REVOKE');
 }
 
 async function finish(deps: BatchDeps, grant: Grant, state: 'revoked' | 'expired', confirmed: boolean, attempt: number, note?: string): Promise<void> {

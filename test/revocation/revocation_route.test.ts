@@ -1,0 +1,114 @@
+/**
+ * Core decides how each grant is revoked from its provider's declared capabilities
+ * (src/revocation/revocation_route.ts), including a provider that cannot revoke one credential:
+ * its released grant waits for its expiry, audited, and is never reported revoked.
+ */
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { z } from 'zod';
+import { createAuditLog } from '../../src/audit/audit_log.js';
+import { createCatalog } from '../../src/catalog/catalog.js';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/logging.js';
+import { createMetrics } from '../../src/metrics.js';
+import type { Grant } from '../../src/model.js';
+import { revocationRoute } from '../../src/revocation/revocation_route.js';
+import { createRevocationWorker } from '../../src/revocation/worker.js';
+import type { ProviderCapabilities, ProviderFactory } from '../../src/sdk.js';
+import { createMemoryStore } from '../../src/store/memory_store.js';
+import { testConfigObject } from '../support/test_config.js';
+
+const caps = (grantRevocation: ProviderCapabilities['grantRevocation'], incidentRevocation: boolean): ProviderCapabilities =>
+  ({ grantRevocation, incidentRevocation, minTtlSeconds: 1, maxTtlSeconds: 3600 });
+const withIncident = { revokeIncident: async () => [] };
+
+describe('revocation route', () => {
+  it.each([
+    ['a close, provider revokes incidents', caps('upstream', true), withIncident, 'incident_closed', 'incident'],
+    ['a release, provider revokes incidents and grants', caps('upstream', true), withIncident, 'released', 'grant'],
+    ['a close, provider revokes grants only', caps('upstream', false), {}, 'incident_closed', 'grant'],
+    ['a close, ledger provider', caps('ledger', false), {}, 'incident_closed', 'grant'],
+    ['a deviation, ledger provider', caps('ledger', false), {}, 'deviation', 'grant'],
+    ['a release, provider cannot revoke one grant', caps('none', true), withIncident, 'released', 'until_expiry'],
+    ['a deviation, provider cannot revoke one grant', caps('none', true), withIncident, 'deviation', 'until_expiry'],
+    ['a close, provider cannot revoke one grant but whole incidents', caps('none', true), withIncident, 'incident_closed', 'incident'],
+    ['a close, provider can revoke nothing', caps('none', false), {}, 'incident_closed', 'until_expiry'],
+    ['a close, incidentRevocation declared without revokeIncident', caps('upstream', true), {}, 'incident_closed', 'grant'],
+  ] as const)('%s → %s', (_name, capabilities, extra, reason, route) => {
+    expect(revocationRoute({ capabilities, ...extra }, reason)).toBe(route);
+  });
+});
+
+describe('a provider that cannot revoke a single credential', () => {
+  const T0 = Date.UTC(2030, 0, 1);
+  const calls: string[] = [];
+  const unrevocable: ProviderFactory<Record<string, never>, Record<string, never>> = {
+    name: 'static',
+    configSchema: z.object({}).strict() as z.ZodType<Record<string, never>>,
+    profileParamsSchema: z.object({}).strict() as z.ZodType<Record<string, never>>,
+    async create() {
+      return {
+        name: 'static',
+        capabilities: caps('none', true),
+        async issue() { throw new Error('not used'); },
+        async revokeGrant(req) { calls.push(`grant:${req.grantId}`); return { grantId: req.grantId, outcome: 'revoked', confirmed: true }; },
+        async revokeIncident(req) { calls.push(`incident:${req.incidentId}`); return req.grants.map((g) => ({ grantId: g.grantId, outcome: 'revoked' as const, confirmed: true })); },
+        async health() { return { ok: true }; },
+        async close() {},
+      };
+    },
+  };
+
+  it('leaves a released grant revoking until its expiry, audited, without calling the provider; a close still revokes the incident', async () => {
+    let now = T0;
+    const config = parseConfig(stringify({ ...testConfigObject(), providers: { static: {} }, profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } } }));
+    const logger = createLogger({ level: 'silent' });
+    const catalog = await createCatalog(config, [unrevocable], { logger, now: () => now, devMode: true, callTimeoutMs: 1000 });
+    const store = createMemoryStore();
+    const deps = { config, store, catalog, audit: createAuditLog(store, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: () => now };
+    const worker = createRevocationWorker(deps);
+    await store.createIncident({ id: 'INC-S', source: 'api', title: 't', severity: 'sev3', status: 'open', openedAt: T0, openedBy: 'op' });
+    const grant = (id: string): Grant => ({ id, incidentId: 'INC-S', profile: 's', provider: 'static', agent: 'a', purpose: 'p', state: 'issuing', createdAt: T0, ttlSeconds: 600, expiresAt: T0 + 600_000 });
+    for (const id of ['released', 'sibling']) {
+      await store.createGrantIntent(grant(id));
+      await store.commitGrant(id, { handle: { ref: id }, expiresAt: T0 + 600_000 });
+    }
+
+    await store.requestRevocation('released', 'released', now);
+    expect(await worker.runOnce()).toBe(1);
+    expect(calls).toEqual([]);
+    expect(await store.getGrant('released')).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_CANNOT_REVOKE' });
+    expect((await store.listAudit({ incidentId: 'INC-S', limit: 10 })).map((e) => [e.type, e.data?.until])).toEqual([['revocation.deferred', T0 + 600_000]]);
+    // Not due again before the credential's own expiry.
+    now = T0 + 599_999;
+    expect(await worker.runOnce()).toBe(0);
+    now = T0 + 600_000;
+    expect(await worker.runOnce()).toBe(1);
+    expect(await store.getGrant('released')).toMatchObject({ state: 'expired' });
+
+    // A close of the incident still goes through the one incident call.
+    now = T0 + 1000;
+    await store.createGrantIntent(grant('late'));
+    await store.commitGrant('late', { handle: { ref: 'late' }, expiresAt: T0 + 700_000 });
+    await store.closeIncident('INC-S', now, 'op');
+    expect(await worker.runOnce()).toBeGreaterThan(0);
+    expect(calls).toEqual(['incident:INC-S']);
+    expect((await store.getGrant('late'))?.state).toBe('revoked');
+    await catalog.close();
+  });
+
+  it('refuses at boot a provider that declares incidentRevocation without revokeIncident', async () => {
+    const broken: ProviderFactory<Record<string, never>, Record<string, never>> = {
+      ...unrevocable,
+      async create(config, deps) {
+        const { revokeIncident: _dropped, ...rest } = await unrevocable.create(config, deps);
+        void _dropped;
+        return rest;
+      },
+    };
+    const config = parseConfig(stringify({ ...testConfigObject(), providers: { static: {} }, profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } } }));
+    const deps = { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 1000 };
+    await (await createCatalog(config, [unrevocable], deps)).close();
+    await expect(createCatalog(config, [broken], deps)).rejects.toThrow(/declares incidentRevocation but has no revokeIncident/u);
+  });
+});
