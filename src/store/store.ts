@@ -1,5 +1,8 @@
 /**
- * The state port (docs/architecture.md "State"). Operations are domain-shaped so each implementation can make
+ * The state port (docs/architecture.md "State"), in areas: the incident ledger, the revocation
+ * queue, the audit log, and coordination (claims, locks); each area has its Redis and memory
+ * implementation in its own file, and the shared contract suite has a file per area
+ * (test/store/contract/). Operations are domain-shaped so each implementation can make
  * them atomic: the Redis store runs each per-incident operation as one Lua script on keys that
  * share the incident's hash tag; the memory store runs them synchronously.
  *
@@ -64,14 +67,8 @@ export interface AuditQuery {
   readonly limit: number;
 }
 
-export interface Store {
-  readonly kind: 'memory' | 'redis';
-  /** Persistence and the identity marker (store_meta.ts); never refused by the integrity guard. */
-  readonly meta: StoreMeta;
-  /** Throws if the store cannot serve requests (readiness). */
-  ping(): Promise<void>;
-  close(): Promise<void>;
-
+/** Incidents and their grants: the ledger (redis_ledger.ts, memory_ledger.ts). */
+export interface IncidentLedger {
   /** Creates the incident unless one with its id exists; returns the stored one either way. */
   createIncident(incident: Incident): Promise<{ readonly created: boolean; readonly incident: Incident }>;
   getIncident(id: string): Promise<Incident | null>;
@@ -104,7 +101,16 @@ export interface Store {
   requestRevocation(id: string, reason: RevokeReason, at: number): Promise<Grant | null>;
   /** Marks `active` grants whose expiresAt ≤ now as `expired`; returns their ids. */
   expireGrants(now: number, limit: number): Promise<string[]>;
+  /** Incidents that are closed and still have revoking grants; used on startup to re-enqueue. */
+  listClosingIncidents(): Promise<string[]>;
+}
 
+/**
+ * The durable revocation queue (redis_queue.ts, memory_queue.ts). The ledger enqueues (a close, a
+ * revocation request, a commit of a grant a close flipped); the worker claims, renews, finishes
+ * and reschedules here.
+ */
+export interface RevocationQueue {
   /** Jobs due at `now`, leased until now + leaseMs (each job says so in `leasedUntil`). */
   claimRevocations(now: number, max: number, leaseMs: number): Promise<RevocationJob[]>;
   /**
@@ -126,9 +132,10 @@ export interface Store {
   retryRevocation(id: string, dueAt: number, error: string): Promise<void>;
   /** Jobs in the queue (leased or not); for metrics and tests. */
   revocationQueueDepth(): Promise<number>;
-  /** Incidents that are closed and still have revoking grants; used on startup to re-enqueue. */
-  listClosingIncidents(): Promise<string[]>;
+}
 
+/** The audit log (redis_audit.ts, memory_audit.ts): one global order, deduplicated appends. */
+export interface AuditStore {
   /**
    * Appends an event with the next seq. With a dedupeKey, an append whose key was already used
    * returns the earlier event and appends nothing: at-least-once callers (the revocation worker
@@ -136,7 +143,10 @@ export interface Store {
    */
   appendAudit(event: AuditEventInput, options?: { readonly dedupeKey?: string }): Promise<AuditEvent>;
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
+}
 
+/** What replicas coordinate through (redis_coordination.ts, memory_coordination.ts): one-time claims and leased locks. */
+export interface CoordinationStore {
   /**
    * Records `key` unless it is already recorded; true when this call recorded it. Of concurrent
    * claims of one key — from any replica — exactly one wins. The record lives until `expiresAt`
@@ -155,4 +165,14 @@ export interface Store {
   acquireLock(name: string, owner: string, leaseMs: number, now: number): Promise<number | null>;
   renewLock(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
+}
+
+/** The whole state port: its areas, plus what the store is and whether it answers. */
+export interface Store extends IncidentLedger, RevocationQueue, AuditStore, CoordinationStore {
+  readonly kind: 'memory' | 'redis';
+  /** Persistence and the identity marker (store_meta.ts); never refused by the integrity guard. */
+  readonly meta: StoreMeta;
+  /** Throws if the store cannot serve requests (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
 }

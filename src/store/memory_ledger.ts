@@ -1,0 +1,127 @@
+/** The incident ledger in memory (store.ts IncidentLedger), over the shared state (memory_state.ts). */
+import { isLive, type Grant, type Incident } from '../model.js';
+import { byCreation, compareIds, copy, type MemoryState } from './memory_state.js';
+import type { CloseIncidentResult, IncidentLedger } from './store.js';
+
+export function createMemoryLedger(state: MemoryState): IncidentLedger {
+  const { incidents, grants, idsByIncident, idsByAgent, grantsOf, enqueue } = state;
+  return {
+    async createIncident(incident) {
+      const existing = incidents.get(incident.id);
+      if (existing) return { created: false, incident: copy(existing) };
+      incidents.set(incident.id, copy(incident));
+      return { created: true, incident: copy(incident) };
+    },
+
+    async updateIncident(id, patch) {
+      const incident = incidents.get(id);
+      if (!incident) return null;
+      if (incident.status !== 'open') return { incident: copy(incident), updated: false };
+      const updated: Incident = { ...incident, ...(patch.severity === undefined ? {} : { severity: patch.severity }), ...(patch.title === undefined ? {} : { title: patch.title }) };
+      incidents.set(id, updated);
+      return { incident: copy(updated), updated: true };
+    },
+
+    async getIncident(id) {
+      const incident = incidents.get(id);
+      return incident ? copy(incident) : null;
+    },
+
+    async closeIncident(id, closedAt, closedBy): Promise<CloseIncidentResult | null> {
+      const incident = incidents.get(id);
+      if (!incident) return null;
+      const closedNow = incident.status !== 'closed';
+      if (closedNow) incidents.set(id, { ...incident, status: 'closed', closedAt, closedBy });
+      const revoking: string[] = [];
+      for (const grant of grantsOf(id)) {
+        if (isLive(grant)) {
+          grants.set(grant.id, { ...grant, state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
+        }
+        if (grants.get(grant.id)?.state === 'revoking') {
+          revoking.push(grant.id);
+          enqueue(grant.id, closedAt);
+        }
+      }
+      return { incident: copy(incidents.get(id) as Incident), closedNow, revoking };
+    },
+
+    async createGrantIntent(grant) {
+      const incident = incidents.get(grant.incidentId);
+      if (!incident) return 'incident_missing';
+      if (incident.status !== 'open') return 'incident_closed';
+      if (grants.has(grant.id)) throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+      grants.set(grant.id, { ...copy(grant), state: 'issuing' });
+      const ids = idsByIncident.get(grant.incidentId);
+      if (ids) ids.push(grant.id);
+      else idsByIncident.set(grant.incidentId, [grant.id]);
+      const ofAgent = idsByAgent.get(grant.agent) ?? new Map<string, string[]>();
+      idsByAgent.set(grant.agent, ofAgent);
+      const agentIds = ofAgent.get(grant.incidentId);
+      if (agentIds) agentIds.push(grant.id);
+      else ofAgent.set(grant.incidentId, [grant.id]);
+      return 'ok';
+    },
+
+    async commitGrant(id, input) {
+      const grant = grants.get(id);
+      if (!grant) return null;
+      if (grant.state === 'issuing' || grant.state === 'revoking') {
+        // A close that won the race keeps the grant revoking; the handle lets the worker revoke it.
+        const state = grant.state === 'issuing' ? 'active' : 'revoking';
+        grants.set(id, { ...grant, state, handle: copy(input.handle), expiresAt: input.expiresAt });
+        if (state === 'revoking') enqueue(id, grant.revokeRequestedAt ?? 0);
+      }
+      return copy(grants.get(id) as Grant);
+    },
+
+    async failGrant(id, at, error) {
+      const grant = grants.get(id);
+      if (!grant) return null;
+      if (grant.state === 'issuing') grants.set(id, { ...grant, state: 'failed', endedAt: at, lastError: error });
+      return copy(grants.get(id) as Grant);
+    },
+
+    async getGrant(id) {
+      const grant = grants.get(id);
+      return grant ? copy(grant) : null;
+    },
+
+    async listGrantsByIncident(incidentId) {
+      return grantsOf(incidentId).sort(byCreation).map(copy);
+    },
+
+    async listGrantsByAgent(agentId, options) {
+      const ofAgent = idsByAgent.get(agentId);
+      if (!ofAgent) return [];
+      const ids = options?.incidentId === undefined ? [...ofAgent.values()].flat() : ofAgent.get(options.incidentId) ?? [];
+      return ids.map((id) => grants.get(id) as Grant).sort(byCreation).map(copy);
+    },
+
+    async requestRevocation(id, reason, at) {
+      const grant = grants.get(id);
+      if (!grant) return null;
+      if (isLive(grant)) {
+        grants.set(id, { ...grant, state: 'revoking', revokeReason: reason, revokeRequestedAt: at });
+      }
+      if (grants.get(id)?.state === 'revoking') enqueue(id, at);
+      return copy(grants.get(id) as Grant);
+    },
+
+    async expireGrants(now, limit) {
+      const due = [...grants.values()]
+        .filter((g) => g.state === 'active' && g.expiresAt <= now)
+        .sort((a, b) => a.expiresAt - b.expiresAt || compareIds(a.id, b.id))
+        .slice(0, Math.max(0, limit));
+      for (const grant of due) grants.set(grant.id, { ...grant, state: 'expired', endedAt: grant.expiresAt });
+      return due.map((g) => g.id);
+    },
+
+    async listClosingIncidents() {
+      const closing = new Set<string>();
+      for (const grant of grants.values()) {
+        if (grant.state === 'revoking' && incidents.get(grant.incidentId)?.status === 'closed') closing.add(grant.incidentId);
+      }
+      return [...closing];
+    },
+  };
+}

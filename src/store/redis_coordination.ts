@@ -1,0 +1,29 @@
+/** What replicas coordinate through, on Redis (store.ts CoordinationStore): one-time claims and leased locks, one small key each. */
+import { requireFinite } from './redis_codec.js';
+import type { RedisContext } from './redis_context.js';
+import type { CoordinationStore } from './store.js';
+
+export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
+  const { redis, keys, s } = ctx;
+  return {
+    async acquireLock(name, owner, leaseMs) {
+      const fence = await s.qmAcquireLock(keys.lockOwner(name), keys.lockFence(name), owner, Math.max(1, Math.ceil(leaseMs)));
+      return typeof fence === 'number' ? fence : null;
+    },
+
+    async renewLock(name, owner, leaseMs) {
+      return (await s.qmRenewLock(keys.lockOwner(name), owner, Math.max(1, Math.ceil(leaseMs)))) === 1;
+    },
+
+    async releaseLock(name, owner) {
+      await s.qmReleaseLock(keys.lockOwner(name), owner);
+    },
+
+    // SET NX PX: the check and the write are one atomic command. The TTL is relative to the
+    // caller's clock so replicas agree with the verifier on when a token stops being accepted.
+    async claimOnce(key, expiresAt, now) {
+      const ttlMs = Math.max(1, Math.ceil(requireFinite(expiresAt, 'expiresAt') - requireFinite(now, 'now')));
+      return (await redis.set(keys.claim(key), '1', 'PX', ttlMs, 'NX')) === 'OK';
+    },
+  };
+}

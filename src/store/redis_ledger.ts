@@ -1,0 +1,183 @@
+/**
+ * The incident ledger on Redis (store.ts IncidentLedger). Each operation on one incident is one Lua
+ * script on that incident's keys (one hash slot, redis_keys.ts); global keys (grant index, expiry
+ * set, closing set, the agent's incidents, the revocation queue) are written by separate commands,
+ * in an order chosen so that a crash between two steps leaves something a later call or the
+ * worker repairs, never a grant that silently escapes revocation. Each method's comment names its
+ * order.
+ */
+import { TERMINAL_STATES, type Grant, type Incident } from '../model.js';
+import { decodeGrant, encodeGrant, encodeHandle, requireFinite, toStoredJson } from './redis_codec.js';
+import { compareIds, type RedisContext } from './redis_context.js';
+import type { IncidentLedger } from './store.js';
+
+export function createRedisLedger(ctx: RedisContext): IncidentLedger {
+  const { redis, keys, s, incidentOf, remember, decodeOrNull } = ctx;
+  return {
+    async createIncident(incident) {
+      const text = toStoredJson(incident);
+      if (await redis.set(keys.incident(incident.id), text, 'NX')) return { created: true, incident: JSON.parse(text) as Incident };
+      const existing = await redis.get(keys.incident(incident.id));
+      if (existing === null) throw new Error('incident vanished after SET NX refused it');
+      return { created: false, incident: JSON.parse(existing) as Incident };
+    },
+
+    async updateIncident(id, patch) {
+      const reply = (await s.qmUpdateIncident(keys.incident(id), JSON.stringify(patch))) as [string, number] | null;
+      return reply === null ? null : { incident: JSON.parse(reply[0]) as Incident, updated: reply[1] === 1 };
+    },
+
+    async getIncident(id) {
+      const text = await redis.get(keys.incident(id));
+      return text === null ? null : (JSON.parse(text) as Incident);
+    },
+
+    // Order: SADD closing → script (tombstone, flip live grants to revoking) → ZADD NX jobs.
+    // A crash after the SADD leaves the incident listed by listClosingIncidents, and the worker's
+    // startup re-runs this close, which enqueues whatever the crash skipped. NX keeps the
+    // schedule of jobs already in backoff. Once nothing is revoking the incident leaves the set:
+    // after a close no grant can become revoking again (no new intents, none left active).
+    async closeIncident(id, closedAt, closedBy) {
+      await redis.sadd(keys.closing, id);
+      const reply = await s.qmCloseIncident(keys.incident(id), keys.grants(id), requireFinite(closedAt, 'closedAt'), closedBy);
+      if (reply === null) {
+        await redis.srem(keys.closing, id);
+        return null;
+      }
+      const [incidentText, closedNow, revoking] = reply as [string, number, string[]];
+      if (revoking.length > 0) await redis.zadd(keys.revocationDue, 'NX', ...revoking.flatMap((g) => [closedAt, g]));
+      else await redis.srem(keys.closing, id);
+      return { incident: JSON.parse(incidentText) as Incident, closedNow: closedNow === 1, revoking };
+    },
+
+    // Order: index (SET NX) → script, sent back to back (one round trip; Redis runs them in order).
+    // The index comes first so a stored grant is always findable by id; a refused intent removes
+    // the index it wrote. A grant id is 128 random bits, so an index held by another incident
+    // means a bug or tampering: the intent just written is taken back and the call fails.
+    // The agent's incident set is written first too (a superset is harmless: an incident listed
+    // there with none of the agent's grants lists nothing); the agent's per-incident set is written
+    // by the script itself, atomically with the grant.
+    async createGrantIntent(grant) {
+      const incidentId = grant.incidentId;
+      const indexKey = keys.grantIndex(grant.id);
+      const [indexReply, , result] = await Promise.all([
+        redis.set(indexKey, incidentId, 'NX'),
+        redis.sadd(keys.agentIncidents(grant.agent), incidentId),
+        s.qmCreateGrantIntent(keys.incident(incidentId), keys.grants(incidentId), keys.agentGrants(incidentId, grant.agent), grant.id, encodeGrant({ ...grant, state: 'issuing' })),
+      ]);
+      const indexed = indexReply !== null;
+      if (!indexed && (await redis.get(indexKey)) !== incidentId) {
+        if (result === 'ok') await redis.multi().hdel(keys.grants(incidentId), grant.id).srem(keys.agentGrants(incidentId, grant.agent), grant.id).exec();
+        throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+      }
+      if (result === 'ok') {
+        remember(grant.id, incidentId);
+        return 'ok';
+      }
+      if (indexed) await redis.del(indexKey);
+      if (result === 'incident_missing' || result === 'incident_closed') return result;
+      throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+    },
+
+    // Order: ZADD expiry → script → (still revoking) ZADD NX job. Expiry first: an active grant
+    // missing from the expiry set would stay `active` forever; an extra entry is dropped by the
+    // sweep. ZADD and script go out back to back (one round trip, run in order); should the ZADD
+    // alone fail, it is retried before the commit is reported.
+    async commitGrant(id, input) {
+      const incidentId = await incidentOf(id);
+      if (incidentId === null) return null;
+      const expiresAt = requireFinite(input.expiresAt, 'expiresAt');
+      const [expiry, committed] = await Promise.allSettled([
+        redis.zadd(keys.expiry, expiresAt, id),
+        s.qmCommitGrant(keys.grants(incidentId), id, encodeHandle(input.handle), expiresAt),
+      ]);
+      if (committed.status === 'rejected') throw committed.reason;
+      if (expiry.status === 'rejected') await redis.zadd(keys.expiry, expiresAt, id);
+      const grant = decodeOrNull(id, incidentId, committed.value);
+      if (grant?.state === 'revoking') await redis.zadd(keys.revocationDue, 'NX', grant.revokeRequestedAt ?? 0, id);
+      return grant;
+    },
+
+    async failGrant(id, at, error) {
+      const incidentId = await incidentOf(id);
+      if (incidentId === null) return null;
+      return decodeOrNull(id, incidentId, await s.qmFailGrant(keys.grants(incidentId), id, requireFinite(at, 'at'), error));
+    },
+
+    async getGrant(id) {
+      const incidentId = await incidentOf(id);
+      if (incidentId === null) return null;
+      return decodeOrNull(id, incidentId, await redis.hget(keys.grants(incidentId), id));
+    },
+
+    async listGrantsByAgent(agentId, options) {
+      const incidents = options?.incidentId === undefined ? await redis.smembers(keys.agentIncidents(agentId)) : [options.incidentId];
+      const perIncident = await Promise.all(incidents.map(async (incidentId) => {
+        const flat = (await s.qmListAgentGrants(keys.grants(incidentId), keys.agentGrants(incidentId, agentId))) as string[];
+        const grants: Grant[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2) grants.push(decodeGrant(flat[i] as string, incidentId, flat[i + 1] as string));
+        return grants;
+      }));
+      return perIncident.flat().sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id));
+    },
+
+    async listGrantsByIncident(incidentId) {
+      const records = await redis.hgetall(keys.grants(incidentId));
+      return Object.entries(records)
+        .map(([id, raw]) => decodeGrant(id, incidentId, raw))
+        .sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id));
+    },
+
+    // Order: ZADD NX job → script. The job is the durable record of the request: if the script
+    // never runs, the worker still revokes the grant (or finds it ended and drops the job).
+    // Enqueueing after the script instead could strand a revoking grant with no job, and callers
+    // do not ask again for a grant that is already revoking. An ended grant gets no job.
+    async requestRevocation(id, reason, at) {
+      const incidentId = await incidentOf(id);
+      if (incidentId === null) return null;
+      const current = decodeOrNull(id, incidentId, await redis.hget(keys.grants(incidentId), id));
+      if (current === null || TERMINAL_STATES.has(current.state)) return current;
+      await redis.zadd(keys.revocationDue, 'NX', at, id);
+      return decodeOrNull(id, incidentId, await s.qmRequestRevocation(keys.grants(incidentId), id, reason, requireFinite(at, 'at')));
+    },
+
+    // Order: per incident, script (mark expired) → ZREM / re-score in the expiry set. A crash in
+    // between leaves entries that the next sweep drops.
+    async expireGrants(now, limit) {
+      if (limit <= 0) return [];
+      const ids = await redis.zrangebyscore(keys.expiry, '-inf', now, 'LIMIT', 0, limit);
+      const byIncident = new Map<string, string[]>();
+      const drop: string[] = [];
+      await Promise.all(ids.map(async (id) => {
+        const incidentId = await incidentOf(id);
+        if (incidentId === null) drop.push(id);
+        else byIncident.set(incidentId, [...(byIncident.get(incidentId) ?? []), id]);
+      }));
+      const expired = new Set<string>();
+      const keep: Array<string | number> = [];
+      for (const [incidentId, group] of byIncident) {
+        const verdicts = (await s.qmExpireGrants(keys.grants(incidentId), now, ...group)) as string[];
+        group.forEach((id, i) => {
+          const verdict = verdicts[i];
+          if (verdict === 'x') expired.add(id);
+          else if (verdict === 'd' || verdict === undefined) drop.push(id);
+          else keep.push(Number(verdict), id);
+        });
+      }
+      const gone = [...expired, ...drop];
+      if (gone.length > 0) await redis.zrem(keys.expiry, ...gone);
+      if (keep.length > 0) await redis.zadd(keys.expiry, 'XX', ...keep);
+      return ids.filter((id) => expired.has(id));
+    },
+
+    // A superset is fine for callers (re-closing is idempotent); entries whose close finished are
+    // dropped here. An incident still open stays listed-but-unreturned: its close may be running.
+    async listClosingIncidents() {
+      const ids = await redis.smembers(keys.closing);
+      const counts = await Promise.all(ids.map((id) => s.qmCountRevoking(keys.incident(id), keys.grants(id)) as Promise<number>));
+      const done = ids.filter((_, i) => counts[i] === -1 || counts[i] === 0);
+      if (done.length > 0) await redis.srem(keys.closing, ...done);
+      return ids.filter((_, i) => (counts[i] ?? 0) > 0);
+    },
+  };
+}

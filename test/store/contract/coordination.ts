@@ -1,0 +1,73 @@
+/** The store contract for what replicas coordinate through: one-time claims (single-use tokens) and leased, fenced locks. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../../src/store/store.js';
+import { eventually } from '../../support/eventually.js';
+import { MIN, T0, type ContractWorld } from './world.js';
+
+export function describeCoordinationContract(world: ContractWorld): void {
+  let store!: Store;
+  beforeEach(() => {
+    store = world.store();
+  });
+
+  describe('claimOnce (single-use tokens)', () => {
+    it('records a key once: the first claim wins, a repeat loses until the record expires', async () => {
+      expect(await store.claimOnce('agent-token:a', T0 + MIN, T0)).toBe(true);
+      expect(await store.claimOnce('agent-token:a', T0 + MIN, T0 + 1000)).toBe(false);
+      expect(await store.claimOnce('agent-token:b', T0 + MIN, T0 + 1000)).toBe(true);
+    });
+
+    it('lets exactly one of many concurrent claims of one key win', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.claimOnce('agent-token:race', T0 + MIN, T0)));
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('keeps keys that differ only in odd characters apart', async () => {
+      for (const key of ['k:{x}', 'k:%7Bx%7D', 'k:😀', 'k:\u0000']) expect(await store.claimOnce(key, T0 + MIN, T0)).toBe(true);
+      expect(await store.claimOnce('k:{x}', T0 + MIN, T0)).toBe(false);
+    });
+
+    it('forgets a record once it expires, by the caller clock it was claimed with', async () => {
+      // A short record: the memory store sees the later `now`; Redis expires it by its TTL.
+      expect(await store.claimOnce('agent-token:short', T0 + 50, T0)).toBe(true);
+      const deadline = Date.now() + 5000;
+      let reclaimed = false;
+      while (!reclaimed && Date.now() < deadline) {
+        reclaimed = await store.claimOnce('agent-token:short', T0 + MIN, T0 + 51);
+        if (!reclaimed) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(reclaimed).toBe(true);
+      expect(await store.claimOnce('agent-token:short', T0 + MIN, T0 + 52)).toBe(false);
+    });
+  });
+
+  describe('locks', () => {
+    it('gives a free lock to one owner at a time, with a fence that grows with every acquisition', async () => {
+      const first = await store.acquireLock('role-a', 'owner-1', 60_000, T0);
+      expect(first).toEqual(expect.any(Number));
+      expect(await store.acquireLock('role-a', 'owner-2', 60_000, T0)).toBeNull();
+      // Another name is another lock.
+      expect(await store.acquireLock('role-b', 'owner-2', 60_000, T0)).toEqual(expect.any(Number));
+      await store.releaseLock('role-a', 'owner-1');
+      const second = await store.acquireLock('role-a', 'owner-2', 60_000, T0);
+      expect(second).toBeGreaterThan(first as number);
+    });
+
+    it('renews and releases only for the owner that holds the lease', async () => {
+      await store.acquireLock('role-a', 'owner-1', 60_000, T0);
+      expect(await store.renewLock('role-a', 'owner-1', 60_000, T0)).toBe(true);
+      expect(await store.renewLock('role-a', 'owner-2', 60_000, T0)).toBe(false);
+      await store.releaseLock('role-a', 'owner-2'); // not theirs: nothing happens
+      expect(await store.acquireLock('role-a', 'owner-2', 60_000, T0)).toBeNull();
+      await store.releaseLock('role-a', 'owner-1');
+      expect(await store.renewLock('role-a', 'owner-1', 60_000, T0)).toBe(false);
+    });
+
+    it('frees a lock whose lease ran out (its holder died) for another owner', async () => {
+      expect(await store.acquireLock('role-a', 'dead-owner', 50, Date.now())).toEqual(expect.any(Number));
+      const taken = await eventually(async () => store.acquireLock('role-a', 'owner-2', 60_000, Date.now()), 5_000);
+      expect(taken).toEqual(expect.any(Number));
+      expect(await store.renewLock('role-a', 'dead-owner', 60_000, Date.now())).toBe(false);
+    });
+  });
+}

@@ -1,0 +1,320 @@
+/** The store contract for the incident ledger: incidents, grant intents, commits, closes (the tombstone and its race), listings, updates, revocation requests, expiry. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../../src/store/store.js';
+import { HANDLE, LEASE, MIN, T0, grantFixture, incidentFixture, sorted, type ContractWorld } from './world.js';
+
+export function describeLedgerContract(world: ContractWorld): void {
+  let store!: Store;
+  beforeEach(() => {
+    store = world.store();
+  });
+  const { openIncident, intent, active } = world;
+
+  describe('incidents', () => {
+    it('stores an incident and reads it back', async () => {
+      const created = await store.createIncident(incidentFixture('inc-1'));
+      expect(created).toEqual({ created: true, incident: incidentFixture('inc-1') });
+      expect(await store.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    it('createIncident is idempotent and never overwrites the stored incident', async () => {
+      await store.createIncident(incidentFixture('inc-1'));
+      const again = await store.createIncident(incidentFixture('inc-1', { title: 'other', severity: 'sev1' }));
+      expect(again).toEqual({ created: false, incident: incidentFixture('inc-1') });
+      expect(await store.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
+    });
+
+    it('getIncident returns null for an unknown id', async () => {
+      await openIncident();
+      expect(await store.getIncident('inc-2')).toBeNull();
+    });
+  });
+
+  describe('grant intents', () => {
+    it('records an intent as issuing for an open incident', async () => {
+      await openIncident();
+      expect(await store.createGrantIntent(grantFixture('g1', 'inc-1'))).toBe('ok');
+      expect(await store.getGrant('g1')).toEqual(grantFixture('g1', 'inc-1'));
+    });
+
+    it('refuses an intent for an incident that does not exist', async () => {
+      await openIncident();
+      await intent('g1');
+      expect(await store.createGrantIntent(grantFixture('g2', 'inc-missing'))).toBe('incident_missing');
+      expect(await store.getGrant('g2')).toBeNull();
+    });
+
+    it('refuses an intent once the incident is closed, atomically with the close', async () => {
+      await openIncident();
+      await intent('g1');
+      await store.closeIncident('inc-1', T0 + MIN, 'bob');
+      expect(await store.createGrantIntent(grantFixture('g2', 'inc-1'))).toBe('incident_closed');
+      expect(await store.getGrant('g2')).toBeNull();
+      expect((await store.listGrantsByIncident('inc-1')).map((g) => g.id)).toEqual(['g1']);
+    });
+
+    it('refuses a duplicate grant id and keeps the first grant', async () => {
+      await openIncident();
+      await openIncident('inc-2');
+      await intent('g1');
+      await expect(store.createGrantIntent(grantFixture('g1', 'inc-1', { purpose: 'other' }))).rejects.toThrow(/already exists/);
+      await expect(store.createGrantIntent(grantFixture('g1', 'inc-2'))).rejects.toThrow(/already exists/);
+      expect(await store.getGrant('g1')).toEqual(grantFixture('g1', 'inc-1'));
+      // Nothing of the refused intent stays behind in the other incident.
+      expect(await store.listGrantsByIncident('inc-2')).toEqual([]);
+    });
+  });
+
+  describe('commit and failure', () => {
+    it('commitGrant makes an intent active with its handle and expiry', async () => {
+      await openIncident();
+      await intent('g1');
+      const committed = await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + 10 * MIN });
+      const expected = { ...grantFixture('g1', 'inc-1'), state: 'active', handle: HANDLE, expiresAt: T0 + 10 * MIN };
+      expect(committed).toEqual(expected);
+      expect(await store.getGrant('g1')).toEqual(expected);
+    });
+
+    it('commitGrant and failGrant return null for an unknown grant', async () => {
+      await openIncident();
+      expect(await store.commitGrant('nope', { handle: HANDLE, expiresAt: T0 })).toBeNull();
+      expect(await store.failGrant('nope', T0, 'ERR_PROVIDER_FAILED')).toBeNull();
+    });
+
+    it('failGrant ends an intent as failed with its error', async () => {
+      await openIncident();
+      await intent('g1');
+      const failed = await store.failGrant('g1', T0 + 1000, 'ERR_PROVIDER_UNAVAILABLE');
+      expect(failed).toEqual({ ...grantFixture('g1', 'inc-1'), state: 'failed', endedAt: T0 + 1000, lastError: 'ERR_PROVIDER_UNAVAILABLE' });
+      expect(await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + MIN })).toEqual(failed);
+    });
+
+    it('failGrant leaves a committed grant unchanged', async () => {
+      await openIncident();
+      const grant = await active('g1');
+      expect(await store.failGrant('g1', T0 + 1000, 'ERR_PROVIDER_FAILED')).toEqual(grant);
+    });
+  });
+
+  describe('closing an incident', () => {
+    it('closeIncident returns null for an unknown incident', async () => {
+      await openIncident();
+      expect(await store.closeIncident('inc-2', T0, 'bob')).toBeNull();
+      expect(await store.getIncident('inc-2')).toBeNull();
+    });
+
+    it('writes the tombstone, flips issuing and active grants to revoking and enqueues them', async () => {
+      await openIncident();
+      await intent('issuing');
+      await active('active');
+      await intent('failed');
+      await store.failGrant('failed', T0, 'ERR_PROVIDER_FAILED');
+      await active('released');
+      await store.requestRevocation('released', 'released', T0 + MIN);
+      await openIncident('inc-other');
+      await active('elsewhere', 'inc-other');
+
+      const closedAt = T0 + 10 * MIN;
+      const result = await store.closeIncident('inc-1', closedAt, 'bob');
+      expect(result?.closedNow).toBe(true);
+      expect(result?.incident).toEqual({ ...incidentFixture('inc-1'), status: 'closed', closedAt, closedBy: 'bob' });
+      expect(sorted(result?.revoking ?? [])).toEqual(['active', 'issuing', 'released']);
+      expect(await store.getIncident('inc-1')).toEqual(result?.incident);
+
+      expect(await store.getGrant('active')).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt, handle: HANDLE });
+      expect(await store.getGrant('issuing')).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
+      expect(await store.getGrant('released')).toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: T0 + MIN });
+      expect((await store.getGrant('failed'))?.state).toBe('failed');
+      expect((await store.getGrant('elsewhere'))?.state).toBe('active');
+      expect(await store.revocationQueueDepth()).toBe(3);
+      const jobs = await store.claimRevocations(closedAt, 10, LEASE);
+      expect(sorted(jobs.map((j) => j.grantId))).toEqual(['active', 'issuing', 'released']);
+    });
+
+    it('is idempotent: closing again keeps the first tombstone and returns the same revoking grants', async () => {
+      await openIncident();
+      await active('g1');
+      const first = await store.closeIncident('inc-1', T0 + MIN, 'bob');
+      const again = await store.closeIncident('inc-1', T0 + 5 * MIN, 'carol');
+      expect(again).toEqual({ incident: first?.incident, closedNow: false, revoking: ['g1'] });
+      expect((await store.getGrant('g1'))?.revokeRequestedAt).toBe(T0 + MIN);
+      expect(await store.revocationQueueDepth()).toBe(1);
+    });
+
+    it('keeps the schedule of a job already in backoff', async () => {
+      await openIncident();
+      await active('g1');
+      await store.requestRevocation('g1', 'released', T0);
+      expect(await store.claimRevocations(T0, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: T0 + LEASE }]);
+      await store.retryRevocation('g1', T0 + 10 * MIN, 'ERR_PROVIDER_UNAVAILABLE');
+      expect((await store.closeIncident('inc-1', T0 + MIN, 'bob'))?.revoking).toEqual(['g1']);
+      expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([]);
+      expect(await store.claimRevocations(T0 + 10 * MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2, leasedUntil: T0 + 10 * MIN + LEASE }]);
+    });
+
+    it('revokes an intent written before a racing close; its later commit keeps it revoking with the handle', async () => {
+      await openIncident();
+      await intent('g1');
+      const closedAt = T0 + 1000;
+      expect((await store.closeIncident('inc-1', closedAt, 'bob'))?.revoking).toEqual(['g1']);
+      const committed = await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + 15 * MIN });
+      expect(committed).toMatchObject({ state: 'revoking', handle: HANDLE, revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
+      expect(await store.getGrant('g1')).toEqual(committed);
+      expect(await store.revocationQueueDepth()).toBe(1);
+      expect(await store.claimRevocations(closedAt, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: closedAt + LEASE }]);
+    });
+  });
+
+  describe('listing grants', () => {
+    it("lists an incident's grants by createdAt then id, and only that incident's", async () => {
+      await openIncident();
+      await openIncident('inc-2');
+      await intent('z', 'inc-1', { createdAt: T0 + 2 });
+      await intent('b', 'inc-1', { createdAt: T0 + 1 });
+      await intent('a', 'inc-1', { createdAt: T0 + 1 });
+      await intent('other', 'inc-2', { createdAt: T0 });
+      expect((await store.listGrantsByIncident('inc-1')).map((g) => g.id)).toEqual(['a', 'b', 'z']);
+      expect(await store.listGrantsByIncident('inc-missing')).toEqual([]);
+    });
+
+    it("lists an agent's grants in every incident, or in one, oldest first, and only that agent's", async () => {
+      const me = 'spiffe://prod.example/ns/ir/sa/triage';
+      const other = 'spiffe://prod.example/ns/ir/sa/contain';
+      await openIncident();
+      await openIncident('inc-2');
+      await intent('m2', 'inc-2', { agent: me, createdAt: T0 + 2 });
+      await active('m1', 'inc-1', { agent: me, createdAt: T0 + 1 });
+      await intent('m3', 'inc-1', { agent: me, createdAt: T0 + 3 });
+      await intent('o1', 'inc-1', { agent: other, createdAt: T0 });
+      expect((await store.listGrantsByAgent(me)).map((g) => g.id)).toEqual(['m1', 'm2', 'm3']);
+      expect((await store.listGrantsByAgent(me, { incidentId: 'inc-1' })).map((g) => g.id)).toEqual(['m1', 'm3']);
+      expect((await store.listGrantsByAgent(me))[0]).toMatchObject({ id: 'm1', incidentId: 'inc-1', state: 'active', handle: HANDLE });
+      expect((await store.listGrantsByAgent(other)).map((g) => g.id)).toEqual(['o1']);
+      expect(await store.listGrantsByAgent('spiffe://prod.example/nobody')).toEqual([]);
+      expect(await store.listGrantsByAgent(me, { incidentId: 'inc-missing' })).toEqual([]);
+      // The index follows state changes: it lists the grant, not a copy taken at intent time.
+      await store.closeIncident('inc-1', T0 + MIN, 'bob');
+      expect((await store.listGrantsByAgent(me, { incidentId: 'inc-1' })).map((g) => g.state)).toEqual(['revoking', 'revoking']);
+    });
+
+    it('keeps apart agents whose ids differ only in lone UTF-16 surrogates', async () => {
+      await openIncident();
+      await intent('s1', 'inc-1', { agent: 'https://idp.example#\ud800' });
+      await intent('s2', 'inc-1', { agent: 'https://idp.example#\udc00' });
+      expect((await store.listGrantsByAgent('https://idp.example#\ud800')).map((g) => g.id)).toEqual(['s1']);
+      expect((await store.listGrantsByAgent('https://idp.example#\udc00', { incidentId: 'inc-1' })).map((g) => g.id)).toEqual(['s2']);
+    });
+
+    it("lists no grant for an agent whose intent was refused (closed incident)", async () => {
+      await openIncident();
+      await store.closeIncident('inc-1', T0, 'bob');
+      expect(await store.createGrantIntent(grantFixture('late', 'inc-1', { agent: 'spiffe://prod.example/late' }))).toBe('incident_closed');
+      expect(await store.listGrantsByAgent('spiffe://prod.example/late')).toEqual([]);
+    });
+  });
+
+  describe('updating an incident', () => {
+    it("changes an open incident's severity and title, and nothing else", async () => {
+      const opened = await openIncident();
+      const result = await store.updateIncident('inc-1', { severity: 'sev1', title: 'Payments down' });
+      expect(result).toEqual({ incident: { ...opened, severity: 'sev1', title: 'Payments down' }, updated: true });
+      expect(await store.getIncident('inc-1')).toEqual({ ...opened, severity: 'sev1', title: 'Payments down' });
+      expect((await store.updateIncident('inc-1', { severity: 'sev3' }))?.incident).toEqual({ ...opened, severity: 'sev3', title: 'Payments down' });
+    });
+
+    it('leaves a closed incident as it is, and answers null for an unknown one', async () => {
+      await openIncident();
+      const closed = (await store.closeIncident('inc-1', T0 + MIN, 'bob'))?.incident;
+      expect(await store.updateIncident('inc-1', { severity: 'sev1' })).toEqual({ incident: closed, updated: false });
+      expect(await store.getIncident('inc-1')).toEqual(closed);
+      expect(await store.updateIncident('inc-missing', { severity: 'sev1' })).toBeNull();
+    });
+  });
+
+  describe('revocation requests', () => {
+    it('turns an active grant revoking and enqueues it due at the request time', async () => {
+      await openIncident();
+      await active('g1');
+      const at = T0 + 5 * MIN;
+      expect(await store.requestRevocation('g1', 'released', at)).toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: at });
+      expect(await store.claimRevocations(at - 1, 10, LEASE)).toEqual([]);
+      expect(await store.claimRevocations(at, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: at + LEASE }]);
+    });
+
+    it('is idempotent: a second request changes nothing', async () => {
+      await openIncident();
+      await active('g1');
+      const first = await store.requestRevocation('g1', 'released', T0);
+      expect(await store.requestRevocation('g1', 'deviation', T0 + MIN)).toEqual(first);
+      expect(await store.revocationQueueDepth()).toBe(1);
+    });
+
+    it('turns an intent revoking; its commit keeps it revoking', async () => {
+      await openIncident();
+      await intent('g1');
+      expect((await store.requestRevocation('g1', 'operator', T0))?.state).toBe('revoking');
+      expect((await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + MIN }))?.state).toBe('revoking');
+    });
+
+    it('leaves an ended grant ended and enqueues nothing', async () => {
+      await openIncident();
+      await active('g1');
+      await store.requestRevocation('g1', 'released', T0);
+      await store.claimRevocations(T0, 10, LEASE);
+      const ended = await store.finishRevocation('g1', { state: 'revoked', at: T0 + 1000, confirmed: true });
+      expect(await store.requestRevocation('g1', 'operator', T0 + MIN)).toEqual(ended);
+      expect(await store.revocationQueueDepth()).toBe(0);
+      expect(await store.requestRevocation('nope', 'operator', T0)).toBeNull();
+    });
+  });
+
+  describe('expiry', () => {
+    it('marks due active grants expired at their expiresAt and returns their ids', async () => {
+      await openIncident();
+      await active('due-1', 'inc-1', { expiresAt: T0 + MIN });
+      await active('due-2', 'inc-1', { expiresAt: T0 + 2 * MIN });
+      await active('later', 'inc-1', { expiresAt: T0 + 10 * MIN });
+      await intent('intent', 'inc-1', { expiresAt: T0 + MIN });
+      await active('revoking', 'inc-1', { expiresAt: T0 + MIN });
+      await store.requestRevocation('revoking', 'released', T0);
+
+      expect(await store.expireGrants(T0 + 5 * MIN, 100)).toEqual(['due-1', 'due-2']);
+      expect(await store.getGrant('due-1')).toMatchObject({ state: 'expired', endedAt: T0 + MIN });
+      expect(await store.getGrant('due-2')).toMatchObject({ state: 'expired', endedAt: T0 + 2 * MIN });
+      expect((await store.getGrant('later'))?.state).toBe('active');
+      expect((await store.getGrant('intent'))?.state).toBe('issuing');
+      expect((await store.getGrant('revoking'))?.state).toBe('revoking');
+      expect(await store.expireGrants(T0 + 5 * MIN, 100)).toEqual([]);
+      expect(await store.expireGrants(T0 + 10 * MIN, 100)).toEqual(['later']);
+    });
+
+    it('expires at most limit grants per call, earliest first', async () => {
+      await openIncident();
+      await active('g3', 'inc-1', { expiresAt: T0 + 3 });
+      await active('g1', 'inc-1', { expiresAt: T0 + 1 });
+      await active('g2', 'inc-1', { expiresAt: T0 + 2 });
+      expect(await store.expireGrants(T0 + MIN, 0)).toEqual([]);
+      expect(await store.expireGrants(T0 + MIN, 2)).toEqual(['g1', 'g2']);
+      expect(await store.expireGrants(T0 + MIN, 2)).toEqual(['g3']);
+    });
+  });
+
+  describe('closing incidents', () => {
+    it('lists a closed incident until its last revoking grant has ended', async () => {
+      await openIncident();
+      await active('g1');
+      await active('g2');
+      await store.requestRevocation('g1', 'released', T0);
+      expect(await store.listClosingIncidents()).toEqual([]);
+      await openIncident('inc-empty');
+      await store.closeIncident('inc-empty', T0, 'bob');
+      await store.closeIncident('inc-1', T0 + MIN, 'bob');
+      expect(await store.listClosingIncidents()).toEqual(['inc-1']);
+      await store.finishRevocation('g1', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true });
+      expect(await store.listClosingIncidents()).toEqual(['inc-1']);
+      await store.finishRevocation('g2', { state: 'expired', at: T0 + 2 * MIN, confirmed: true });
+      expect(await store.listClosingIncidents()).toEqual([]);
+    });
+  });
+}
