@@ -1,13 +1,14 @@
 /** Opens an incident. Opening issues nothing by itself; an existing id is a conflict, never an overwrite. */
 import { incidentExists } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
+import type { IncidentSourceName } from '../incident_sources/index.js';
 import type { Incident, Severity } from '../model.js';
 
 export interface OpenIncidentInput {
   readonly id: string;
   readonly title: string;
   readonly severity: Severity;
-  readonly source: string;
+  readonly source: IncidentSourceName;
   readonly actor: string;
 }
 
