@@ -101,7 +101,7 @@ async function mintOperator(config: Config, dev: NonNullable<Config['devIssuer']
     audience: operators.audience ?? config.identity.audience,
     subject,
     // The configured operator role and claim (defaults: `operator` in `roles`), so the token
-    // passes requireOperator whatever the config names them.
+    // passes requireRole('operator') whatever the config names them.
     roles: [operators.operatorRole],
     rolesClaim: operators.rolesClaim,
     ttlSeconds,

@@ -7,13 +7,13 @@ import { updateIncident } from '../../incidents/update_incident.js';
 import { operatorOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
-import { requireOperator } from '../steps/authenticate.js';
+import { requireRole } from '../steps/authenticate.js';
 import { incidentIdSchema, incidentReadQuery, openIncidentBody, parseWith, updateIncidentBody } from '../validation.js';
 import { toIncidentReportView, toIncidentView } from '../views/incident_view.js';
 
 export function incidentRoutes(deps: HttpDeps): Router {
   const router = Router();
-  const operator = requireOperator(deps.identity);
+  const operator = requireRole(deps, 'operator');
 
   router.post('/', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(openIncidentBody, req.body, 'body');

@@ -4,12 +4,12 @@ import { acknowledgeStoreLoss } from '../../maintenance/acknowledge_store_loss.j
 import { operatorOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
-import { requireOperator } from '../steps/authenticate.js';
+import { requireRole } from '../steps/authenticate.js';
 import { acknowledgeLossBody, parseWith } from '../validation.js';
 
 export function storeRoutes(deps: HttpDeps): Router {
   const router = Router();
-  router.post('/acknowledge-loss', requireOperator(deps.identity), jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
+  router.post('/acknowledge-loss', requireRole(deps, 'operator'), jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(acknowledgeLossBody, req.body, 'body');
     const by = operatorOf(res).subject;
     const loss = await acknowledgeStoreLoss({ integrity: deps.storeHealth.integrity, audit: deps.audit, now: deps.now }, by, body.reason);

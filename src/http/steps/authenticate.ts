@@ -5,6 +5,8 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { BrokerError } from '../../errors.js';
+import type { Config } from '../../config/schema.js';
+import { hasRole, roleGrants, type BrokerRole } from '../../identity/roles.js';
 import type { Identity } from '../../identity/types.js';
 import { bindRequestLog, setLocals } from '../context.js';
 
@@ -31,12 +33,17 @@ export function requireAgent(identity: Identity) {
   };
 }
 
-export function requireOperator(identity: Identity) {
+/**
+ * An operator token whose roles claim grants the broker role `role` (identity/roles.ts); 403
+ * otherwise. The role is the broker's own name, not the IdP's group.
+ */
+export function requireRole(deps: { readonly identity: Identity; readonly config: Pick<Config, 'identity'> }, role: BrokerRole) {
+  const grants = roleGrants(deps.config.identity.operators);
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const operator = await identity.authenticateOperator(bearerToken(req));
-    if (!operator.isOperator) {
-      throw new BrokerError('ERR_FORBIDDEN', 403, 'operator role required', {
-        detail: `subject lacks the operator role`,
+    const operator = await deps.identity.authenticateOperator(bearerToken(req));
+    if (!hasRole(operator, role, grants)) {
+      throw new BrokerError('ERR_FORBIDDEN', 403, `the ${role} role is required`, {
+        detail: `subject lacks a role granting ${role}`,
         headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
       });
     }
