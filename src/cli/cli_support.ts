@@ -7,7 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, defaultConfigPath, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { hasUnsafeCharacters } from '../logging.js';
-import { EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
 
 /** Bad input or a refusal: exit 2 with the reason on stderr (and the usage, when it helps). */
 export class CliRefusal extends Error {
@@ -16,11 +16,18 @@ export class CliRefusal extends Error {
   }
 }
 
-/** A command whose CliRefusals become exit 2 with `quartermaster <words>: <reason>`. */
+/**
+ * A command that answers `-h`/`--help` with its usage, and whose CliRefusals become exit 2 with
+ * `quartermaster <words>: <reason>`. Its own options need not declare help.
+ */
 export function command(spec: Omit<CliCommand, 'run'> & { run(args: readonly string[], io: CliIo): Promise<number> }): CliCommand {
   return {
     ...spec,
     async run(args, io) {
+      if (args.includes('--help') || args.includes('-h')) {
+        io.stdout(spec.usage);
+        return EXIT_OK;
+      }
       try {
         return await spec.run(args, io);
       } catch (err) {

@@ -44,12 +44,7 @@ async function devToken(args: readonly string[], io: CliIo): Promise<number> {
     operator: { type: 'string' },
     ttl: { type: 'string' },
     config: { type: 'string', short: 'c' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    io.stdout(USAGE);
-    return EXIT_OK;
-  }
   if ((values.agent === undefined) === (values.operator === undefined)) throw new Refusal('give exactly one of --agent or --operator', true);
   const ttl = values.ttl === undefined ? undefined : parseTtl(values.ttl);
 

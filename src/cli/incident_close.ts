@@ -30,11 +30,7 @@ export const incidentCloseCommand = command({
   summary: 'close an incident: tombstone, then revoke every credential of it',
   usage: USAGE,
   async run(args, io) {
-    const { values, positionals } = parseOptions(args, { by: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }, true);
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT_OK;
-    }
+    const { values, positionals } = parseOptions(args, { by: { type: 'string' }, config: { type: 'string', short: 'c' } }, true);
     if (positionals.length !== 1) throw new CliRefusal('give exactly one incident id', true);
     const id = positionals[0] as string;
     const by = plainTextOption('--by', values.by ?? `cli:${userInfo().username}`);

@@ -33,11 +33,7 @@ export const storeAcknowledgeLossCommand = command({
   summary: 'let the brokers serve again after a detected store data loss',
   usage: USAGE,
   async run(args, io) {
-    const { values } = parseOptions(args, { by: { type: 'string' }, reason: { type: 'string' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } });
-    if (values.help) {
-      io.stdout(USAGE);
-      return EXIT_OK;
-    }
+    const { values } = parseOptions(args, { by: { type: 'string' }, reason: { type: 'string' }, config: { type: 'string', short: 'c' } });
     const by = plainTextOption('--by', values.by);
     const reason = plainTextOption('--reason', values.reason);
     const { config, file } = loadCliConfig(values.config, io);
