@@ -80,6 +80,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       logger: logger.child({ component: 'identity' }),
       now,
       onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
+      strictSecretFiles: !devMode,
     }), (kind, code) => metrics.tokenRefusals.inc({ kind, code }));
     // Revocation receipts yield to requests in flight (background_lanes.ts).
     const lanes = createBackgroundLanes(config.revocation.receiptLanesWhileServing);

@@ -20,6 +20,10 @@ export type { RevocationHandle } from './model.js';
 export { BrokerError } from './errors.js';
 /** Reading an upstream answer with a size cap (capped_body.ts); the same reader core uses. */
 export { BodyReadError, readCappedBody } from './capped_body.js';
+/** Loopback addresses (urls.ts): where plain http is acceptable. */
+export { isLoopbackUrl } from './urls.js';
+/** Reading a secret from a mounted file (secret_files.ts), its permissions checked outside development mode. */
+export { checkSecretFileMode, readSecretText } from './secret_files.js';
 /** Creating a key file exclusively (key_files.ts): a concurrent creator's key is never replaced. */
 export { publishExclusive } from './key_files.js';
 

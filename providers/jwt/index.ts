@@ -9,6 +9,7 @@
 import { sign, verify } from 'node:crypto';
 import {
   BrokerError,
+  isLoopbackUrl,
   providerFailed,
   type IssuedCredential,
   type IssueRequest,
@@ -56,8 +57,14 @@ export const jwtProvider = {
       logger: deps.logger,
     });
     const issuer = issuerOf(config, deps);
-    // Outside development the issuer must be known at boot, never fall back to a listen address.
-    if (!deps.devMode) issuer();
+    // Outside development the issuer must be known at boot, never fall back to a listen address,
+    // and be https: downstream tools fetch the keys from it.
+    if (!deps.devMode) {
+      const iss = issuer();
+      if (iss.startsWith('http://') && !isLoopbackUrl(iss)) {
+        throw new BrokerError('ERR_CONFIG', 500, `providers.jwt.issuer: ${iss} is plain http; outside development mode the issuer of broker-signed tokens is https`);
+      }
+    }
     deps.logger.info({ kid: key.kid, issuer: config.issuer ?? '(the broker URL)' }, 'jwt signing key loaded');
     return createJwtProvider(config, deps, key, issuer);
   },

@@ -13,7 +13,7 @@ import {
   generateKeyPair,
   type JWK,
 } from 'jose';
-import { BrokerError, publishExclusive, type ProviderLogger } from '../../src/sdk.js';
+import { BrokerError, checkSecretFileMode, publishExclusive, type ProviderLogger } from '../../src/sdk.js';
 
 export const SIGNING_ALG = 'ES256';
 
@@ -47,7 +47,7 @@ export async function loadSigningKey(options: LoadSigningKeyOptions): Promise<Si
     // key every downstream verifier trusts; production keys are provisioned, never generated.
     throw configError('providers.jwt.generateKeyIfMissing: allowed only in development mode; provision signingKeyFile instead');
   }
-  let text = await readKeyFile(file);
+  let text = await readKeyFile(file, !options.devMode);
   if (text === null) {
     if (!options.generateIfMissing) {
       throw keyFileError(file, 'does not exist (provision an EC P-256 private JWK, or set generateKeyIfMissing in development mode)');
@@ -58,7 +58,7 @@ export async function loadSigningKey(options: LoadSigningKeyOptions): Promise<Si
 }
 
 /** The file's text, or null when it does not exist. */
-async function readKeyFile(file: string): Promise<string | null> {
+async function readKeyFile(file: string, strict: boolean): Promise<string | null> {
   let handle;
   try {
     handle = await open(file, 'r');
@@ -70,6 +70,7 @@ async function readKeyFile(file: string): Promise<string | null> {
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw keyFileError(file, 'is not a regular file');
+    checkSecretFileMode(file, stat.mode, { setting: 'providers.jwt.signingKeyFile', strictPermissions: strict });
     if (stat.size > MAX_KEY_FILE_BYTES) throw keyFileError(file, `is larger than ${MAX_KEY_FILE_BYTES} bytes; expected one JWK`);
     return await handle.readFile('utf8');
   } catch (err) {
@@ -96,7 +97,7 @@ async function generateKeyFile(file: string, logger: ProviderLogger): Promise<st
   } catch (err) {
     throw keyFileError(file, `cannot be created (${errnoCode(err) ?? 'unknown error'})`);
   }
-  const onDisk = await readKeyFile(file);
+  const onDisk = await readKeyFile(file, false);
   if (onDisk === null) throw keyFileError(file, 'vanished right after it was created');
   return onDisk;
 }

@@ -9,13 +9,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import {
-  BrokerError,
-  type BackgroundLanes,
-  type Provider,
-  type ProviderDeps,
-  type ProviderFactory,
-} from '../../src/sdk.js';
+import { BrokerError, isLoopbackUrl, type BackgroundLanes, type Provider, type ProviderDeps, type ProviderFactory } from '../../src/sdk.js';
 import { createVaultClient } from './client.js';
 import { createVaultHttp } from './vault_http.js';
 import { vaultConfigSchema, vaultProfileParamsSchema, type VaultConfig, type VaultProfileParams } from './config.js';
@@ -41,9 +35,14 @@ export interface VaultProviderOptions {
 const runAtOnce: BackgroundLanes = { run: (work) => work() };
 
 export async function createVaultProvider(config: VaultConfig, deps: ProviderDeps, options: VaultProviderOptions = {}): Promise<Provider<VaultProfileParams>> {
+  // The broker's Vault token crosses this connection on every call: outside development mode only
+  // TLS, or a loopback address (a local Vault agent).
+  if (!deps.devMode && new URL(config.address).protocol === 'http:' && !isLoopbackUrl(config.address)) {
+    throw new BrokerError('ERR_CONFIG', 500, `providers.vault.address: ${config.address} is plain http; outside development mode Vault is reached over https (or a loopback address)`);
+  }
   const caPem = config.caFile === undefined ? undefined : await readCa(config.caFile);
   const http = createVaultHttp(config, caPem);
-  const session = createBrokerSession({ http, auth: config.auth, logger: deps.logger, now: deps.now, scheduler: options.scheduler ?? deps.scheduler ?? realScheduler });
+  const session = createBrokerSession({ http, auth: config.auth, logger: deps.logger, now: deps.now, scheduler: options.scheduler ?? deps.scheduler ?? realScheduler, strictSecretFiles: !deps.devMode });
   const client = createVaultClient(http, session);
   // Accessors are sensitive (docs/security.md §4): logs name a parent by a keyed, per-process fingerprint.
   const fingerprintKey = randomBytes(32);

@@ -7,8 +7,7 @@
  * renewal no longer extends the lease (it reached the auth method's max TTL), log in again at 2/3
  * of what is left instead. https://developer.hashicorp.com/vault/docs/concepts/lease#lease-durations-and-renewal
  */
-import { readFile } from 'node:fs/promises';
-import { BrokerError, providerFailed, type ProviderLogger, type Scheduler } from '../../src/sdk.js';
+import { BrokerError, providerFailed, readSecretText, type ProviderLogger, type Scheduler } from '../../src/sdk.js';
 import type { VaultAuthConfig } from './config.js';
 import type { VaultHttp } from './vault_http.js';
 import { describeFailure, VaultCallError } from './errors.js';
@@ -37,6 +36,8 @@ export interface SessionDeps {
   readonly logger: ProviderLogger;
   readonly now: () => number;
   readonly scheduler: Scheduler;
+  /** Refuse a token or secret_id file group or others may read (every mode but development). */
+  readonly strictSecretFiles?: boolean;
 }
 
 interface Login { readonly token: string; readonly ttlSeconds: number; readonly renewable: boolean }
@@ -52,16 +53,20 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
   let timer: unknown;
   let closed = false;
 
+  // The Kubernetes service-account token is not held to owner-only permissions: its projected
+  // file is 0644 by default and the broker does not own it.
+  const secret = (file: string, setting: string, strict: boolean): Promise<string> =>
+    readSecretText(file, { setting, strictPermissions: strict && (deps.strictSecretFiles ?? false) });
   const login = async (signal?: AbortSignal): Promise<Login> => {
     const opts = signal ? { signal } : {};
     if (auth.method === 'token') {
-      const token = await readSecretFile(auth.tokenFile, 'providers.vault.auth.tokenFile');
+      const token = await secret(auth.tokenFile, 'providers.vault.auth.tokenFile', true);
       const res = await http.send<{ data?: { ttl?: unknown; renewable?: unknown } }>({ op: 'lookup-self', method: 'GET', path: 'auth/token/lookup-self', token, ...opts });
       return { token, ttlSeconds: num(res?.data?.ttl), renewable: res?.data?.renewable === true };
     }
     const body = auth.method === 'approle'
-      ? { role_id: auth.roleId, secret_id: await readSecretFile(auth.secretIdFile, 'providers.vault.auth.secretIdFile') }
-      : { role: auth.role, jwt: await readSecretFile(auth.jwtFile, 'providers.vault.auth.jwtFile') };
+      ? { role_id: auth.roleId, secret_id: await secret(auth.secretIdFile, 'providers.vault.auth.secretIdFile', true) }
+      : { role: auth.role, jwt: await secret(auth.jwtFile, 'providers.vault.auth.jwtFile', false) };
     const res = await http.send<AuthBlock>({ op: `${auth.method}-login`, method: 'POST', path: `auth/${auth.mount}/login`, body, ...opts });
     const fresh = fromAuth(res, `${auth.method}-login`);
     // A 403 is later told apart from a dead token by lookup-self (client.ts). A token that may
@@ -166,18 +171,4 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
 function failureOf(err: unknown): string {
   if (err instanceof VaultCallError) return describeFailure(err.failure);
   return err instanceof BrokerError ? err.code : 'unknown';
-}
-
-/** Reads a credential file; errors name the setting and the errno, never the content. */
-export async function readSecretFile(file: string, setting: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    throw new BrokerError('ERR_CONFIG', 500, `${setting}: ${file} cannot be read (${typeof code === 'string' ? code : 'unknown error'})`);
-  }
-  const value = text.trim();
-  if (value.length === 0 || value.length > 16 * 1024) throw new BrokerError('ERR_CONFIG', 500, `${setting}: ${file} is empty or too large`);
-  return value;
 }

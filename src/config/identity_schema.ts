@@ -6,6 +6,7 @@
  * algorithms, audience, maximum lifetime, clock leeway and anchored claim constraints.
  */
 import { z } from 'zod';
+import { isLoopbackHost } from '../urls.js';
 
 const positive = z.number().int().positive();
 const filePath = z.string().min(1);
@@ -20,7 +21,7 @@ export function isFetchableUrl(value: string): boolean {
   }
   if (url.username !== '' || url.password !== '' || url.hash !== '') return false;
   if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  return url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }
 
 const fetchUrl = z.string().refine(isFetchableUrl, 'must be an https URL (http only on a loopback host), without userinfo or fragment');

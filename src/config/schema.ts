@@ -4,6 +4,7 @@
  * are validated by their provider's own schema in catalog/, so this file knows no provider fields.
  */
 import { z } from 'zod';
+import { isLoopbackHost, isLoopbackUrl } from '../urls.js';
 import { identitySchema } from './identity_schema.js';
 
 const duration = z.number().int().positive();
@@ -32,7 +33,7 @@ export const profileSchema = z.object({
   singleUse: z.boolean().default(false),
 }).strict();
 
-export const configSchema = z.object({
+const configBase = z.object({
   mode: z.enum(['development', 'production']),
   server: z.object({
     host: z.string().default('127.0.0.1'),
@@ -51,6 +52,12 @@ export const configSchema = z.object({
     maxHeaderBytes: z.number().int().min(8192).max(256 * 1024).default(16 * 1024),
     shutdownGraceSeconds: duration.default(20),
     trustProxy: z.boolean().default(false),
+    /**
+     * Development mode listens on loopback only: its dev token issuer's keys sit in a local
+     * directory, so anyone who can reach it can mint agents. True lets a development broker
+     * listen elsewhere (a shared test box), knowingly.
+     */
+    allowNonLoopbackInDevelopment: z.boolean().default(false),
   }).strict().prefault({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -110,7 +117,9 @@ export const configSchema = z.object({
      */
     receiptLanesWhileServing: z.number().int().min(1).max(256).default(2),
   }).strict().prefault({}),
-}).strict().superRefine((cfg, ctx) => {
+}).strict();
+
+export const configSchema = configBase.superRefine((cfg, ctx) => {
   // A token the verifier would accept must fit in a request Node's parser accepts, with room for
   // the request line and the other headers; otherwise such agents get a bare 431.
   if (cfg.identity.maxTokenBytes + HEADER_ROOM_BYTES > cfg.server.maxHeaderBytes) {
@@ -126,6 +135,10 @@ export const configSchema = z.object({
   if (cfg.mode === 'production' && cfg.devIssuer) {
     ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'the development token issuer is refused in production mode' });
   }
+  if (cfg.mode === 'development' && !isLoopbackHost(cfg.server.host) && !cfg.server.allowNonLoopbackInDevelopment) {
+    ctx.addIssue({ code: 'custom', path: ['server', 'host'], message: `development mode listens on loopback only (its development token issuer mints agents for anyone who reaches it); got ${cfg.server.host}. Set server.allowNonLoopbackInDevelopment: true to listen there anyway` });
+  }
+  if (cfg.mode === 'production') productionRefusals(cfg, ctx);
   for (const [name, p] of Object.entries(cfg.profiles)) {
     if (p.defaultTtl !== undefined && p.defaultTtl > p.maxTtl) {
       ctx.addIssue({ code: 'custom', path: ['profiles', name, 'defaultTtl'], message: 'must not exceed maxTtl' });
@@ -140,3 +153,43 @@ export type Config = z.infer<typeof configSchema>;
 export type { IdentityConfig, OidcIssuerConfig, OperatorIssuerConfig, SpiffeTrustDomainConfig } from './identity_schema.js';
 export type ProfileConfig = z.infer<typeof profileSchema>;
 export type RevocationConfig = Config['revocation'];
+
+/** Agent ids in a trust domain and an issuer nobody configures: a pattern matching one pins neither. */
+const UNPINNED_PROBES = ['spiffe://qm-probe.invalid/ns/probe/sa/probe', 'https://qm-probe.invalid#probe', 'qm-probe'];
+
+/**
+ * Production means TLS and narrow trust (docs/security.md "Production refusals"): no plain
+ * connection leaves the host (Redis, issuers, the public URL; providers check their own, such as
+ * Vault's address), and no profile admits agents of any trust domain or issuer.
+ */
+function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCtx): void {
+  const plain = (url: string): boolean => url.startsWith('http://') && !isLoopbackUrl(url);
+  if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && !isLoopbackUrl(cfg.store.url)) {
+    ctx.addIssue({ code: 'custom', path: ['store', 'url'], message: 'production mode reaches Redis over TLS (rediss://) unless it is on loopback' });
+  }
+  if (cfg.server.publicUrl !== undefined && plain(cfg.server.publicUrl)) {
+    ctx.addIssue({ code: 'custom', path: ['server', 'publicUrl'], message: 'production mode needs an https public URL (tokens name it as their issuer)' });
+  }
+  const issuers: Array<[PropertyKey[], string | undefined]> = [
+    [['identity', 'operators', 'issuer'], cfg.identity.operators.issuer],
+    ...cfg.identity.agents.oidc.map((o, i): [PropertyKey[], string] => [['identity', 'agents', 'oidc', i, 'issuer'], o.issuer]),
+    ...cfg.identity.agents.spiffe.map((s, i): [PropertyKey[], string | undefined] => [['identity', 'agents', 'spiffe', i, 'issuer'], s.issuer]),
+  ];
+  for (const [path, issuer] of issuers) {
+    if (issuer !== undefined && plain(issuer)) ctx.addIssue({ code: 'custom', path, message: 'production mode trusts only https issuers (http on loopback only)' });
+  }
+  for (const [name, profile] of Object.entries(cfg.profiles)) {
+    profile.agents.forEach((pattern, i) => {
+      let matcher: RegExp;
+      try {
+        matcher = new RegExp(`^(?:${pattern})$`, 'u');
+      } catch {
+        return; // reported as an invalid regular expression
+      }
+      const probe = UNPINNED_PROBES.find((id) => matcher.test(id));
+      if (probe !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: `matches agents of any trust domain or issuer (it matches ${probe}); production mode needs each pattern pinned to one` });
+      }
+    });
+  }
+}

@@ -13,10 +13,10 @@
  * `detail` for the log; the token itself is never logged or echoed. Keys that cannot be had at all
  * answer 503 ERR_IDENTITY_UNAVAILABLE (token_errors.ts).
  */
-import { readFile } from 'node:fs/promises';
 import type { IdentityConfig } from '../config/identity_schema.js';
 import { BrokerError, describeCause } from '../errors.js';
 import { cleanForLog, type Logger } from '../logging.js';
+import { readSecretFile } from '../secret_files.js';
 import { checkClaimConstraints } from './claim_constraints.js';
 import type { VerificationKey } from './jwk_document.js';
 import { decodeCanonical, decodeJsonObject, splitCompact, type CompactParts } from './compact_jws.js';
@@ -35,6 +35,8 @@ export interface IdentityDeps {
   readonly now: () => number;
   /** Told the outcome of every key-set refresh (metrics). */
   readonly onKeySetRefresh?: (keySet: string, outcome: 'ok' | 'failed') => void;
+  /** Refuse a fingerprint key file group or others may read (every mode but development). */
+  readonly strictSecretFiles?: boolean;
 }
 
 type Kind = 'agent' | 'operator';
@@ -51,7 +53,9 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
   let namer: TokenNamer;
   try {
     table = buildTrustTable(config, deps);
-    namer = createTokenNamer(config.fingerprintKeyFile === undefined ? undefined : await readFile(config.fingerprintKeyFile));
+    namer = createTokenNamer(config.fingerprintKeyFile === undefined
+      ? undefined
+      : await readSecretFile(config.fingerprintKeyFile, { setting: 'identity.fingerprintKeyFile', strictPermissions: deps.strictSecretFiles ?? false }));
   } catch (err) {
     throw new BrokerError('ERR_CONFIG', 500, `identity: ${err instanceof Error ? err.message : 'invalid configuration'}`, { cause: err });
   }

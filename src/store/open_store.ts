@@ -2,8 +2,8 @@
  * Opens the store the config names (the broker, the CLI's store commands and the benches open it
  * the same way). The Redis password comes from its file, read here once.
  */
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
+import { readSecretText } from '../secret_files.js';
 import { createMemoryStore } from './memory_store.js';
 import type { StoreLogger } from './redis_connection.js';
 import { createRedisStore } from './redis_store.js';
@@ -11,6 +11,8 @@ import type { Store } from './store.js';
 
 export async function openStore(config: Config, logger: StoreLogger): Promise<Store> {
   if (config.store.kind === 'memory') return createMemoryStore();
-  const password = config.store.passwordFile ? readFileSync(config.store.passwordFile, 'utf8').trim() : undefined;
+  const password = config.store.passwordFile
+    ? await readSecretText(config.store.passwordFile, { setting: 'store.passwordFile', strictPermissions: config.mode !== 'development' })
+    : undefined;
   return createRedisStore({ url: config.store.url, keyPrefix: config.store.keyPrefix, logger, ...(password ? { password } : {}) });
 }

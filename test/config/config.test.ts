@@ -91,9 +91,63 @@ describe('config', () => {
     const { server: _server, revocation: _revocation, logging: _logging, ...rest } = testConfigObject();
     void _server; void _revocation; void _logging;
     const config = parseConfig(stringify(rest));
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, maxHeaderBytes: 16_384, shutdownGraceSeconds: 20, trustProxy: false });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, maxHeaderBytes: 16_384, shutdownGraceSeconds: 20, trustProxy: false, allowNonLoopbackInDevelopment: false });
     expect(config.logging).toEqual({ level: 'info' });
     expect(config.revocation).toMatchObject({ concurrency: 16, batchSize: 64, leaseSeconds: 5, deadlineSeconds: 300, receiptLanesWhileServing: 2 });
     expect(config.identity.tokenCache).toEqual({ maxEntries: 10_000 });
+  });
+
+  describe('production refusals', () => {
+    const production = (over: (cfg: Record<string, any>) => void = () => undefined): string[] => {
+      const cfg: Record<string, any> = { ...testConfigObject(), mode: 'production', store: { kind: 'redis', url: 'rediss://redis.prod.example:6380/0' } };
+      delete cfg.devIssuer;
+      cfg.providers = {};
+      cfg.profiles = {};
+      over(cfg);
+      try {
+        parseConfig(stringify(cfg));
+        return [];
+      } catch (err) {
+        if (err instanceof ConfigError) return [...err.problems];
+        throw err;
+      }
+    };
+
+    it('accepts TLS everywhere, loopback exceptions, and pinned agent patterns', () => {
+      expect(production()).toEqual([]);
+      expect(production((c) => { c.store.url = 'redis://127.0.0.1:6379'; })).toEqual([]);
+      expect(production((c) => { c.server.publicUrl = 'https://quartermaster.example.com'; })).toEqual([]);
+      expect(production((c) => { c.profiles = { p: { provider: 'jwt', maxTtl: 900, tier: 'read', agents: ['spiffe://prod\\.example\\.com/ns/ir/sa/[a-z-]+'] } }; })).not.toContainEqual(expect.stringMatching(/agents/u));
+    });
+
+    it('refuses plain redis:// beyond loopback', () => {
+      expect(production((c) => { c.store.url = 'redis://redis.prod.example:6379/0'; })).toEqual(['store.url: production mode reaches Redis over TLS (rediss://) unless it is on loopback']);
+    });
+
+    it('refuses plain http issuers and public URL beyond loopback', () => {
+      const problems = production((c) => {
+        c.identity.operators.issuer = 'http://sso.example.com';
+        c.identity.agents.spiffe[0].issuer = 'http://spire.example.com';
+        c.server.publicUrl = 'http://quartermaster.example.com';
+      });
+      expect(problems).toEqual(expect.arrayContaining([
+        'identity.operators.issuer: production mode trusts only https issuers (http on loopback only)',
+        'identity.agents.spiffe.0.issuer: production mode trusts only https issuers (http on loopback only)',
+        'server.publicUrl: production mode needs an https public URL (tokens name it as their issuer)',
+      ]));
+    });
+
+    it.each(['.*', '.+', 'spiffe://.*', 'spiffe://[^/]+/ns/probe/sa/probe', 'https://.*#.*'])('refuses the agent pattern %s, which pins no trust domain or issuer', (pattern) => {
+      const problems = production((c) => { c.profiles = { p: { provider: 'jwt', maxTtl: 900, tier: 'read', agents: ['spiffe://prod\\.example\\.com/x', pattern] } }; });
+      expect(problems).toContainEqual(expect.stringMatching(/^profiles\.p\.agents\.1: matches agents of any trust domain or issuer/u));
+    });
+  });
+
+  it('keeps a development broker on loopback unless told otherwise', () => {
+    const cfg = testConfigObject();
+    expect(() => parseConfig(stringify(cfg))).not.toThrow();
+    const exposed = { ...cfg, server: { ...(cfg.server as object), host: '0.0.0.0' } };
+    expect(problemsOf(stringify(exposed))).toEqual([expect.stringMatching(/^server\.host: development mode listens on loopback only/u)]);
+    expect(() => parseConfig(stringify({ ...exposed, server: { ...(exposed.server as object), allowNonLoopbackInDevelopment: true } }))).not.toThrow();
   });
 });

@@ -3,7 +3,7 @@
  * offline verifiability against the JWKS, introspection that refuses everything not ours, and
  * key files that are created privately and never leak into errors or logs.
  */
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -346,6 +346,23 @@ describe('jwt provider: signing key file', () => {
     await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false, publicUrl: () => { throw new Error('server.publicUrl is not set'); } })))
       .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.jwt.issuer: required') });
     await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false }))).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+  });
+
+  it('refuses outside development mode a plain-http issuer beyond loopback', async () => {
+    const file = join(await tempDir(), 'signing-key.json');
+    await writeFile(file, JSON.stringify(await newPrivateJwk()), { mode: 0o600 });
+    await expect(jwtProvider.create(configFor(file, { issuer: 'https://qm.example.com' }), depsWith({ devMode: false }))).resolves.toMatchObject({ name: 'jwt' });
+    await expect(jwtProvider.create(configFor(file, { issuer: 'http://127.0.0.1:8080' }), depsWith({ devMode: false }))).resolves.toMatchObject({ name: 'jwt' });
+    await expect(jwtProvider.create(configFor(file, { issuer: 'http://qm.example.com' }), depsWith({ devMode: false }))).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('is plain http') });
+  });
+
+  it('refuses outside development mode a signing key file that group or others may read', async () => {
+    const file = join(await tempDir(), 'signing-key.json');
+    await writeFile(file, JSON.stringify(await newPrivateJwk()), { mode: 0o600 });
+    await expect(jwtProvider.create(configFor(file), depsWith({ devMode: false }))).resolves.toMatchObject({ name: 'jwt' });
+    await chmod(file, 0o644);
+    await expect(jwtProvider.create(configFor(file), depsWith({ devMode: false }))).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('may be read by group or others (mode 0644)') });
+    await expect(jwtProvider.create(configFor(file), depsWith({ devMode: true }))).resolves.toMatchObject({ name: 'jwt' });
   });
 
   it('names a missing key file when generation is off', async () => {

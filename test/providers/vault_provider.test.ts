@@ -4,6 +4,7 @@
  * receipts from lookups, refusals that clean up after themselves, and Vault failures mapped to
  * broker errors without Vault's own words.
  */
+import { chmod } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { vaultConfigSchema, vaultProfileParamsSchema } from '../../providers/vault/config.js';
 import { createBackgroundLanes } from '../../src/background_lanes.js';
@@ -364,6 +365,23 @@ describe('vault provider: config refusals', () => {
   it('refuses an address with credentials in it (it is logged and handed to agents)', () => {
     expect(problems({ address: 'https://vault.example:8200' })).toEqual([]);
     expect(problems({ address: 'https://ops:hunter2@vault.example:8200' })).toEqual(['address: must not carry a user or password']);
+  });
+});
+
+describe('vault provider: production refusals', () => {
+  it('refuses outside development mode a broker token file that group or others may read', async () => {
+    fixture = await startVaultFixture();
+    await expect(fixture.provider({}, { devMode: false })).resolves.toMatchObject({ name: 'vault' });
+    await chmod(fixture.provisioned.brokerTokenFile, 0o644);
+    await expect(fixture.provider({}, { devMode: false })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.vault.auth.tokenFile') });
+    await expect(fixture.provider({}, { devMode: true })).resolves.toMatchObject({ name: 'vault' });
+  });
+
+  it('refuses outside development mode a plain-http Vault address beyond loopback', async () => {
+    fixture = await startVaultFixture();
+    // The fake listens on loopback: plain http is fine there (a local Vault agent).
+    await expect(fixture.provider({}, { devMode: false })).resolves.toMatchObject({ name: 'vault' });
+    await expect(fixture.provider({ address: 'http://vault.example.com:8200' }, { devMode: false })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.vault.address') });
   });
 });
 
