@@ -120,3 +120,34 @@ export interface AuditEvent {
 export type AuditValue = string | number | boolean | readonly string[];
 
 export type AuditEventInput = Omit<AuditEvent, 'seq'>;
+
+/**
+ * The request an action came through: the broker's own id for it (what logs and the
+ * X-Request-Id response header carry) and, kept apart because the client chose it, the
+ * client's X-Request-Id.
+ */
+export interface RequestOrigin {
+  readonly requestId: string;
+  readonly clientRequestId?: string;
+}
+
+/** Who did something, for the audit: a name, or an authenticated subject with its token's keyed fingerprint. */
+export interface Actor {
+  readonly id: string;
+  readonly tokenFingerprint?: string;
+  readonly origin?: RequestOrigin;
+}
+
+/** A flow's actor argument: a bare name (the CLI's --by, the broker itself) or an Actor. */
+export type ActorRef = string | Actor;
+
+export const actorOf = (ref: ActorRef): Actor => (typeof ref === 'string' ? { id: ref } : ref);
+
+/** The audit data that says who asked and through which request (never the token itself). */
+export function provenanceOf(actor: Actor | undefined, origin: RequestOrigin | undefined = actor?.origin): Record<string, string> {
+  return {
+    ...(actor?.tokenFingerprint === undefined ? {} : { tokenFingerprint: actor.tokenFingerprint }),
+    ...(origin === undefined ? {} : { requestId: origin.requestId }),
+    ...(origin?.clientRequestId === undefined ? {} : { clientRequestId: origin.clientRequestId }),
+  };
+}

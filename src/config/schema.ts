@@ -164,6 +164,9 @@ const UNPINNED_PROBES = ['spiffe://qm-probe.invalid/ns/probe/sa/probe', 'https:/
  */
 function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCtx): void {
   const plain = (url: string): boolean => url.startsWith('http://') && !isLoopbackUrl(url);
+  if (cfg.identity.fingerprintKeyFile === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['identity', 'fingerprintKeyFile'], message: 'production mode needs a fingerprint key shared by every replica, so token fingerprints in logs and audit match across them' });
+  }
   if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && !isLoopbackUrl(cfg.store.url)) {
     ctx.addIssue({ code: 'custom', path: ['store', 'url'], message: 'production mode reaches Redis over TLS (rediss://) unless it is on loopback' });
   }

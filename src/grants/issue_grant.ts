@@ -6,7 +6,7 @@
 import { describeCause, PolicyDenied, toBrokerError } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
-import type { Grant } from '../model.js';
+import { provenanceOf, type Grant, type RequestOrigin } from '../model.js';
 import type { GrantContext, GrantRequest } from './grant_context.js';
 import { authorize } from './steps/authorize.js';
 import { claimSingleUse } from './steps/claim_single_use.js';
@@ -25,7 +25,8 @@ export type IssueOutcome =
   | ({ readonly status: 'issued' } & IssuedGrant)
   | { readonly status: 'pending_approval'; readonly grant: Grant };
 
-export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request: GrantRequest): Promise<IssueOutcome> {
+export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request: GrantRequest, origin?: RequestOrigin): Promise<IssueOutcome> {
+  const provenance = provenanceOf({ id: agent.id, tokenFingerprint: agent.fingerprint }, origin);
   try {
     const asked = { agent, request };
     const incident = await loadIncident(deps, asked);
@@ -33,7 +34,7 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
     await claimSingleUse(deps, { agent, profile });
     const ctx: GrantContext = { ...asked, incident, profile, decision, ttlSeconds: resolveTtl({ profile, request }) };
     const issued = await issueCredential(deps, ctx);
-    await auditIssued(deps, ctx, issued);
+    await auditIssued(deps, ctx, issued, provenance);
     deps.metrics.grantsIssued.inc({ profile: profile.name, provider: profile.provider.name });
     return { status: 'issued', ...issued };
   } catch (err) {
@@ -46,7 +47,7 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
       incidentId: request.incidentId,
       profile: request.profile,
       reason: error.code,
-      data: { tokenFingerprint: agent.fingerprint, ...(error instanceof PolicyDenied ? { decidedBy: error.decision.decidedBy } : {}) },
+      data: { ...provenance, ...(error instanceof PolicyDenied ? { decidedBy: error.decision.decidedBy } : {}) },
     });
     throw error;
   }
@@ -57,7 +58,7 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
  * dropped here, so the grant must die too, or it would stay active (and introspect active) for a
  * token nobody holds.
  */
-async function auditIssued(deps: DomainDeps, ctx: GrantContext, issued: IssuedGrant): Promise<void> {
+async function auditIssued(deps: DomainDeps, ctx: GrantContext, issued: IssuedGrant, provenance: Record<string, string>): Promise<void> {
   try {
     await deps.audit.record({
       at: issued.grant.createdAt,
@@ -72,7 +73,7 @@ async function auditIssued(deps: DomainDeps, ctx: GrantContext, issued: IssuedGr
         requestedTtlSeconds: ctx.request.ttlSeconds ?? 0,
         purpose: ctx.request.purpose,
         decidedBy: ctx.decision.decidedBy,
-        tokenFingerprint: ctx.agent.fingerprint,
+        ...provenance,
       },
     });
   } catch (err) {

@@ -6,10 +6,10 @@
 import { grantNotFound } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
-import { isLive, type Grant } from '../model.js';
+import { isLive, provenanceOf, type Grant, type RequestOrigin } from '../model.js';
 import { getOwnGrant } from './get_grant.js';
 
-export async function releaseGrant(deps: DomainDeps, agent: AgentIdentity, grantId: string): Promise<Grant> {
+export async function releaseGrant(deps: DomainDeps, agent: AgentIdentity, grantId: string, origin?: RequestOrigin): Promise<Grant> {
   const grant = await getOwnGrant(deps, agent, grantId);
   const live = isLive(grant);
   // Revoked for another reason (its incident closed) or ended: nothing to release.
@@ -19,7 +19,10 @@ export async function releaseGrant(deps: DomainDeps, agent: AgentIdentity, grant
   deps.nudgeRevocation();
   // Deduplicated, so a release retried after a failed append is audited exactly once.
   await deps.audit.record(
-    { at: updated.revokeRequestedAt ?? deps.now(), type: 'grant.released', actor: agent.id, incidentId: grant.incidentId, grantId, profile: grant.profile },
+    {
+      at: updated.revokeRequestedAt ?? deps.now(), type: 'grant.released', actor: agent.id, incidentId: grant.incidentId, grantId, profile: grant.profile,
+      data: provenanceOf({ id: agent.id, tokenFingerprint: agent.fingerprint }, origin),
+    },
     { dedupeKey: `grant.released:${grantId}` },
   );
   return updated;

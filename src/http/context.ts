@@ -2,10 +2,12 @@
 import type { Response } from 'express';
 import type { AgentIdentity, OperatorIdentity } from '../identity/types.js';
 import type { Logger } from '../logging.js';
+import type { Actor, RequestOrigin } from '../model.js';
 import type { MatchedRoute } from './route_table.js';
 
 interface Locals {
   requestId?: string;
+  clientRequestId?: string;
   /** The route pattern this request is for (null: no route has its path), set by requestContext. */
   route?: MatchedRoute | null;
   /** Built on first read by requestContext, from the request id and logBindings. */
@@ -34,6 +36,19 @@ export function operatorOf(res: Response): OperatorIdentity {
   const operator = locals(res).operator;
   if (!operator) throw new Error('operator missing: requireRole step not mounted');
   return operator;
+}
+
+/** The request, for the audit: the broker's id and the client's, apart. */
+export function originOf(res: Response): RequestOrigin {
+  const { requestId, clientRequestId } = locals(res);
+  if (requestId === undefined) throw new Error('request id missing: requestContext middleware not mounted');
+  return { requestId, ...(clientRequestId === undefined ? {} : { clientRequestId }) };
+}
+
+/** The authenticated operator as the flows' actor: subject, token fingerprint and the request. */
+export function operatorActor(res: Response): Actor {
+  const operator = operatorOf(res);
+  return { id: operator.subject, tokenFingerprint: operator.fingerprint, origin: originOf(res) };
 }
 
 /** The route table's match for this request; undefined before requestContext ran. */

@@ -2,17 +2,18 @@
 import { incidentExists } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import type { IncidentSourceName } from '../incident_sources/index.js';
-import type { Incident, Severity } from '../model.js';
+import { actorOf, provenanceOf, type ActorRef, type Incident, type Severity } from '../model.js';
 
 export interface OpenIncidentInput {
   readonly id: string;
   readonly title: string;
   readonly severity: Severity;
   readonly source: IncidentSourceName;
-  readonly actor: string;
+  readonly actor: ActorRef;
 }
 
 export async function openIncident(deps: DomainDeps, input: OpenIncidentInput): Promise<Incident> {
+  const actor = actorOf(input.actor);
   const incident: Incident = {
     id: input.id,
     source: input.source,
@@ -20,10 +21,10 @@ export async function openIncident(deps: DomainDeps, input: OpenIncidentInput): 
     severity: input.severity,
     status: 'open',
     openedAt: deps.now(),
-    openedBy: input.actor,
+    openedBy: actor.id,
   };
   const { created, incident: stored } = await deps.store.createIncident(incident);
   if (!created) throw incidentExists();
-  await deps.audit.record({ at: incident.openedAt, type: 'incident.opened', actor: input.actor, incidentId: incident.id, data: { severity: incident.severity, source: incident.source } });
+  await deps.audit.record({ at: incident.openedAt, type: 'incident.opened', actor: actor.id, incidentId: incident.id, data: { severity: incident.severity, source: incident.source, ...provenanceOf(actor) } });
   return stored;
 }

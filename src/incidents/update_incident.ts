@@ -4,10 +4,11 @@
  */
 import { incidentClosed, incidentNotFound } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
-import type { Incident } from '../model.js';
+import { actorOf, provenanceOf, type ActorRef, type Incident } from '../model.js';
 import type { IncidentPatch } from '../store/store.js';
 
-export async function updateIncident(deps: Pick<DomainDeps, 'store' | 'audit' | 'now'>, id: string, patch: IncidentPatch, actor: string): Promise<Incident> {
+export async function updateIncident(deps: Pick<DomainDeps, 'store' | 'audit' | 'now'>, id: string, patch: IncidentPatch, by: ActorRef): Promise<Incident> {
+  const actor = actorOf(by);
   const before = await deps.store.getIncident(id);
   if (!before) throw incidentNotFound();
   const result = await deps.store.updateIncident(id, patch);
@@ -18,9 +19,13 @@ export async function updateIncident(deps: Pick<DomainDeps, 'store' | 'audit' | 
     await deps.audit.record({
       at: deps.now(),
       type: 'incident.updated',
-      actor,
+      actor: actor.id,
       incidentId: id,
-      data: { ...(changed.severity === undefined ? {} : { severity: String(changed.severity), previousSeverity: before.severity }), ...(changed.title === undefined ? {} : { titleChanged: true }) },
+      data: {
+        ...(changed.severity === undefined ? {} : { severity: String(changed.severity), previousSeverity: before.severity }),
+        ...(changed.title === undefined ? {} : { titleChanged: true }),
+        ...provenanceOf(actor),
+      },
     });
   }
   return result.incident;

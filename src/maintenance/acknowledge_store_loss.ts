@@ -7,6 +7,7 @@
 import type { AuditLog } from '../audit/audit_log.js';
 import { BrokerError } from '../errors.js';
 import type { StoreIntegrity } from '../store/integrity.js';
+import { actorOf, provenanceOf, type ActorRef } from '../model.js';
 import type { StoreLoss } from '../store/store_meta.js';
 
 export interface AcknowledgeDeps {
@@ -15,14 +16,15 @@ export interface AcknowledgeDeps {
   readonly now: () => number;
 }
 
-export async function acknowledgeStoreLoss(deps: AcknowledgeDeps, actor: string, reason: string): Promise<StoreLoss> {
-  const loss = await deps.integrity.acknowledge(actor, reason);
+export async function acknowledgeStoreLoss(deps: AcknowledgeDeps, by: ActorRef, reason: string): Promise<StoreLoss> {
+  const actor = actorOf(by);
+  const loss = await deps.integrity.acknowledge(actor.id, reason);
   if (!loss) throw new BrokerError('ERR_NO_STORE_LOSS', 409, 'no store data loss is recorded; nothing to acknowledge');
   await deps.audit.record({
     at: deps.now(),
     type: 'store.loss_acknowledged',
-    actor,
-    data: { lossId: loss.id, detectedAt: loss.detectedAt, reason },
+    actor: actor.id,
+    data: { lossId: loss.id, detectedAt: loss.detectedAt, reason, ...provenanceOf(actor) },
   }, { dedupeKey: `store.loss_acknowledged:${loss.id}` });
   return loss;
 }

@@ -100,6 +100,7 @@ describe('config', () => {
   describe('production refusals', () => {
     const production = (over: (cfg: Record<string, any>) => void = () => undefined): string[] => {
       const cfg: Record<string, any> = { ...testConfigObject(), mode: 'production', store: { kind: 'redis', url: 'rediss://redis.prod.example:6380/0' } };
+      cfg.identity = { ...cfg.identity, fingerprintKeyFile: '/run/secrets/fingerprint-key' };
       delete cfg.devIssuer;
       cfg.providers = {};
       cfg.profiles = {};
@@ -118,6 +119,10 @@ describe('config', () => {
       expect(production((c) => { c.store.url = 'redis://127.0.0.1:6379'; })).toEqual([]);
       expect(production((c) => { c.server.publicUrl = 'https://quartermaster.example.com'; })).toEqual([]);
       expect(production((c) => { c.profiles = { p: { provider: 'jwt', maxTtl: 900, tier: 'read', agents: ['spiffe://prod\\.example\\.com/ns/ir/sa/[a-z-]+'] } }; })).not.toContainEqual(expect.stringMatching(/agents/u));
+    });
+
+    it('needs a fingerprint key shared by the replicas', () => {
+      expect(production((c) => { delete c.identity.fingerprintKeyFile; })).toEqual([expect.stringMatching(/^identity\.fingerprintKeyFile: production mode needs a fingerprint key shared by every replica/u)]);
     });
 
     it('refuses plain redis:// beyond loopback', () => {

@@ -140,9 +140,10 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect(patched.body.incident).toMatchObject({ id, severity: 'sev1', title: 'db latency', status: 'open' });
       expect((await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { title: 'db down' } })).body.incident).toMatchObject({ severity: 'sev1', title: 'db down' });
       const audit = await qm.request('GET', `/v1/audit?incident=${id}`, { token: operator });
-      expect(audit.body.events.filter((e: { type: string }) => e.type === 'incident.updated').map((e: { data: unknown }) => e.data)).toEqual([
-        { severity: 'sev1', previousSeverity: 'sev2' },
-        { titleChanged: true },
+      const updates = audit.body.events.filter((e: { type: string }) => e.type === 'incident.updated').map((e: { data: Record<string, unknown> }) => e.data);
+      expect(updates).toEqual([
+        { severity: 'sev1', previousSeverity: 'sev2', tokenFingerprint: expect.any(String), requestId: patched.headers.get('x-request-id') },
+        { titleChanged: true, tokenFingerprint: expect.any(String), requestId: expect.any(String) },
       ]);
       const empty = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: {} });
       expect([empty.status, empty.body.error.code]).toEqual([400, 'ERR_VALIDATION']);

@@ -28,13 +28,29 @@ it('tags the access line with the request id and the authenticated agent', async
   expect(lines.every((l) => l.agent === AGENT)).toBe(true);
 });
 
-it('keeps the request id on a refusal before authentication, with no subject', async () => {
+it("keeps its own request id on a refusal before authentication, the client's beside it, and no subject", async () => {
   const refused = await qm.request('POST', '/v1/grants', { body: { incident_id: 'INC-LOG', profile: 'demo', purpose: 'p' }, headers: { 'x-request-id': 'test-request-0001' } });
   expect(refused.status).toBe(401);
-  expect(refused.headers.get('x-request-id')).toBe('test-request-0001');
-  const lines = linesOf('test-request-0001');
+  // The broker's id, never the client's: a chosen id could collide with another request's.
+  const ours = String(refused.headers.get('x-request-id'));
+  expect(ours).toMatch(/^[0-9a-f-]{36}$/u);
+  const lines = linesOf(ours);
+  expect(lines.every((l) => l.clientRequestId === 'test-request-0001')).toBe(true);
   expect(lines.map((l) => l.msg)).toEqual(['request refused', 'request']);
   // Both lines name the route pattern (the refusal used to be logged with the router's "/").
   expect(lines.map((l) => l.route)).toEqual(['/v1/grants', '/v1/grants']);
   expect(lines.some((l) => 'agent' in l || 'operator' in l)).toBe(false);
+});
+
+it("records in the audit who asked through which request: the token fingerprint, the broker's request id and the client's", async () => {
+  const operator = await qm.operatorToken('alice@example.com');
+  const opened = await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-AUDIT-ORIGIN', title: 't', severity: 'sev3' } });
+  const granted = await qm.request('POST', '/v1/grants', { token: await qm.agentToken(AGENT), body: { incident_id: 'INC-AUDIT-ORIGIN', profile: 'demo', purpose: 'p' }, headers: { 'x-request-id': 'client-id-42' } });
+  expect([opened.status, granted.status]).toEqual([201, 201]);
+  const audit = await qm.request('GET', '/v1/audit?incident=INC-AUDIT-ORIGIN', { token: operator });
+  const [openedEvent, issuedEvent] = audit.body.events as Array<{ type: string; data: Record<string, unknown> }>;
+  expect(openedEvent).toMatchObject({ type: 'incident.opened', data: { requestId: opened.headers.get('x-request-id'), tokenFingerprint: expect.any(String) } });
+  expect(openedEvent?.data).not.toHaveProperty('clientRequestId');
+  expect(issuedEvent).toMatchObject({ type: 'grant.issued', data: { requestId: granted.headers.get('x-request-id'), clientRequestId: 'client-id-42', tokenFingerprint: expect.any(String) } });
+  expect(issuedEvent?.data.tokenFingerprint).not.toBe(openedEvent?.data.tokenFingerprint);
 });

@@ -31,8 +31,8 @@ describe('release flow', () => {
     expect(w.nudges).toBe(2);
     expect(await w.store.revocationQueueDepth()).toBe(2);
     expect(await releases()).toEqual([
-      { seq: 3, at: T0 + 1000, type: 'grant.released', actor: AGENT_ID, incidentId: INCIDENT, grantId: first.id, profile: 'p' },
-      { seq: 4, at: T0 + 1000, type: 'grant.released', actor: AGENT_ID, incidentId: INCIDENT, grantId: second.id, profile: 'p' },
+      { seq: 3, at: T0 + 1000, type: 'grant.released', actor: AGENT_ID, incidentId: INCIDENT, grantId: first.id, profile: 'p', data: { tokenFingerprint: 'fp-triage' } },
+      { seq: 4, at: T0 + 1000, type: 'grant.released', actor: AGENT_ID, incidentId: INCIDENT, grantId: second.id, profile: 'p', data: { tokenFingerprint: 'fp-triage' } },
     ]);
     expect(await createRevocationWorker(w.deps).runOnce()).toBe(2);
     expect(await w.store.getGrant(first.id)).toMatchObject({ state: 'revoked', revokeReason: 'released' });

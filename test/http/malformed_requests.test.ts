@@ -162,7 +162,7 @@ describe('malformed requests get a 4xx JSON error, never a 500', () => {
     await new Promise<void>((resolve) => socket.write('', () => resolve()));
     socket.destroy();
     const refused = await eventually(async () => qm.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
-      .find((l) => l.reqId === 'aborted-body-0001' && (l.msg === 'request refused' || l.msg === 'request failed')));
+      .find((l) => l.clientRequestId === 'aborted-body-0001' && (l.msg === 'request refused' || l.msg === 'request failed')));
     expect(refused).toMatchObject({ msg: 'request refused', code: 'ERR_BAD_REQUEST', route: '/v1/grants' });
   });
 

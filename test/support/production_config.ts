@@ -3,6 +3,7 @@
  * provider with a provisioned key file. Tokens still come from keys in a temp dir (the same files
  * the dev issuer writes), trusted as plain key files, so tests can mint agents and operators.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -28,11 +29,14 @@ export async function productionConfig(options: ProductionConfigOptions): Promis
     const { kty, crv, x, y, d } = await exportJWK(privateKey);
     writeFileSync(signingKeyFile, JSON.stringify({ kty, crv, x, y, d }), { mode: 0o600, flag: 'wx' });
   }
+  const fingerprintKeyFile = join(options.keyDir, 'fingerprint-key');
+  if (!existsSync(fingerprintKeyFile)) writeFileSync(fingerprintKeyFile, randomBytes(32), { mode: 0o600, flag: 'wx' });
   const base = testConfigObject({ keyDir: options.keyDir, logLevel: 'info' });
   delete base.devIssuer;
   const obj = {
     ...base,
     mode: 'production',
+    identity: { ...(base.identity as object), fingerprintKeyFile },
     store: { kind: 'redis', url: options.redisUrl, keyPrefix: options.keyPrefix, ...options.store },
     providers: { jwt: { issuer: 'https://quartermaster.test', signingKeyFile } },
   };

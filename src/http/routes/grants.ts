@@ -4,7 +4,7 @@ import { getOwnGrant } from '../../grants/get_grant.js';
 import { issueGrant } from '../../grants/issue_grant.js';
 import { listOwnGrants } from '../../grants/list_grants.js';
 import { releaseGrant } from '../../grants/release_grant.js';
-import { agentOf } from '../context.js';
+import { agentOf, originOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
 import { requireAgent } from '../steps/authenticate.js';
@@ -22,7 +22,7 @@ export function grantRoutes(deps: HttpDeps): Router {
       profile: body.profile,
       purpose: body.purpose,
       ...(body.ttl_seconds === undefined ? {} : { ttlSeconds: body.ttl_seconds }),
-    });
+    }, originOf(res));
     const location = `/v1/grants/${outcome.grant.id}`;
     if (outcome.status === 'pending_approval') {
       res.status(202).location(location).json({ grant: toGrantView(outcome.grant, deps.now()) });
@@ -47,7 +47,7 @@ export function grantRoutes(deps: HttpDeps): Router {
 
   router.delete('/:id', agent, async (req, res) => {
     const id = parseWith(grantIdSchema, req.params.id, 'path');
-    const grant = await releaseGrant(deps, agentOf(res), id);
+    const grant = await releaseGrant(deps, agentOf(res), id, originOf(res));
     res.status(202).json({ grant: toGrantView(grant, deps.now()) });
   });
 

@@ -4,7 +4,7 @@ import { closeIncident } from '../../incidents/close_incident.js';
 import { openIncident } from '../../incidents/open_incident.js';
 import { readIncident, readoutOf } from '../../incidents/read_incident.js';
 import { updateIncident } from '../../incidents/update_incident.js';
-import { operatorOf } from '../context.js';
+import { operatorActor } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
 import { requireRole } from '../steps/authenticate.js';
@@ -17,7 +17,7 @@ export function incidentRoutes(deps: HttpDeps): Router {
 
   router.post('/', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(openIncidentBody, req.body, 'body');
-    const incident = await openIncident(deps, { ...body, source: 'api', actor: operatorOf(res).subject });
+    const incident = await openIncident(deps, { ...body, source: 'api', actor: operatorActor(res) });
     res.status(201).location(`/v1/incidents/${encodeURIComponent(incident.id)}`).json({ incident: toIncidentView(incident) });
   });
 
@@ -31,12 +31,12 @@ export function incidentRoutes(deps: HttpDeps): Router {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const body = parseWith(updateIncidentBody, req.body, 'body');
     const patch = { ...(body.title === undefined ? {} : { title: body.title }), ...(body.severity === undefined ? {} : { severity: body.severity }) };
-    res.json({ incident: toIncidentView(await updateIncident(deps, id, patch, operatorOf(res).subject)) });
+    res.json({ incident: toIncidentView(await updateIncident(deps, id, patch, operatorActor(res))) });
   });
 
   router.post('/:id/close', operator, async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
-    const result = await closeIncident(deps, id, operatorOf(res).subject);
+    const result = await closeIncident(deps, id, operatorActor(res));
     res.status(result.closedNow ? 202 : 200).json(toIncidentReportView(await readoutOf(deps, result.incident)));
   });
 
