@@ -13,7 +13,7 @@ import { createAuditLog } from '../../src/audit/audit_log.js';
 import { createCatalog } from '../../src/catalog/catalog.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
-import { createMetrics } from '../../src/metrics.js';
+import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { Grant } from '../../src/model.js';
 import { createRevocationWorker, type RevocationWorker } from '../../src/revocation/worker.js';
 import { providerUnavailable, type ProviderFactory, type RevocationReceipt } from '../../src/sdk.js';
@@ -35,6 +35,11 @@ interface Upstream {
   failOnce: Set<string>;
   /** When set, the next revokeGrant call (of `grantId`, if given) tells `started` and waits for `gate` (a slow upstream). */
   hold: { grantId?: string; started: () => void; gate: Promise<void> } | null;
+  /** Every call answers only after the event loop has turned once, so calls the worker starts together overlap. */
+  slow: boolean;
+  /** Calls (revokeGrant and revokeIncident) started and not yet answered, and the most there ever were. */
+  inFlight: number;
+  maxInFlight: number;
 }
 
 interface HeldCall {
@@ -65,11 +70,22 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
           throw providerUnavailable('upstream down');
         }
       };
+      /** Counts the call as in flight until it answers or fails. */
+      const call = async <T>(fn: () => Promise<T>): Promise<T> => {
+        upstream.inFlight += 1;
+        upstream.maxInFlight = Math.max(upstream.maxInFlight, upstream.inFlight);
+        try {
+          if (upstream.slow) await new Promise<void>((resolve) => { setImmediate(resolve); });
+          return await fn();
+        } finally {
+          upstream.inFlight -= 1;
+        }
+      };
       return {
         name: 'flaky',
         capabilities: { grantRevocation: 'upstream', incidentRevocation, minTtlSeconds: 1, maxTtlSeconds: 3600 },
         async issue() { throw new Error('not used'); },
-        async revokeGrant(req) {
+        revokeGrant: (req) => call(async () => {
           upstream.started.push(req.grantId);
           const hold = upstream.hold;
           if (hold && (hold.grantId === undefined || hold.grantId === req.grantId)) {
@@ -81,13 +97,13 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
           fail();
           upstream.grantCalls.push(req.grantId);
           return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
-        },
+        }),
         ...(incidentRevocation ? {
-          async revokeIncident(req: { incidentId: string; grants: readonly { grantId: string }[] }): Promise<RevocationReceipt[]> {
+          revokeIncident: (req: { incidentId: string; grants: readonly { grantId: string }[] }): Promise<RevocationReceipt[]> => call(async () => {
             fail();
             upstream.incidentCalls.push({ incidentId: req.incidentId, grants: req.grants.map((g) => g.grantId) });
             return req.grants.map((g) => ({ grantId: g.grantId, outcome: 'revoked', confirmed: true }));
-          },
+          }),
         } : {}),
         async health() { return { ok: true }; },
         async close() {},
@@ -114,6 +130,12 @@ describe('revocation worker', () => {
     /** The store this worker uses (default: the shared one). */
     store?: Store;
     logs?: LogCapture;
+    /** The level logged to `logs` (default warn). */
+    logLevel?: 'info' | 'warn';
+    /** The worker's metrics (default: a fresh registry nobody reads). */
+    metrics?: Metrics;
+    /** Other revocation settings (concurrency, batchSize, pollIntervalMs, maxPerSecond, issueTimeoutSeconds). */
+    revocation?: Record<string, number>;
   }
 
   const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
@@ -121,17 +143,18 @@ describe('revocation worker', () => {
       backoffInitialMs: 1000, backoffMaxMs: 8000, deadlineSeconds: options.deadlineSeconds ?? 300, issueTimeoutSeconds: 30,
       ...(options.expirySweepSeconds ? { expirySweepSeconds: options.expirySweepSeconds } : {}),
       ...(options.leaseSeconds ? { leaseSeconds: options.leaseSeconds } : {}),
+      ...options.revocation,
     } });
     const config = parseConfig(stringify({
       ...base,
       providers: { flaky: {} },
       profiles: { p: { provider: 'flaky', maxTtl: 900, tier: 'contain', agents: ['.*'] } },
     }));
-    const logger = createLogger({ level: options.logs ? 'warn' : 'silent', destination: options.logs ?? createLogCapture() });
+    const logger = createLogger({ level: options.logs ? (options.logLevel ?? 'warn') : 'silent', destination: options.logs ?? createLogCapture() });
     const clock = options.clock ?? (() => now);
     const catalog = await createCatalog(config, [testProvider(upstream, options.incidentRevocation ?? false)], { logger, now: clock, devMode: true, callTimeoutMs: options.callTimeoutMs ?? 1000 });
     const workerStore = options.store ?? store;
-    const deps = { config, store: workerStore, catalog, audit: createAuditLog(workerStore, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: clock };
+    const deps = { config, store: workerStore, catalog, audit: createAuditLog(workerStore, logger), metrics: options.metrics ?? createMetrics({ defaultMetrics: false }), logger, now: clock };
     return createRevocationWorker(deps);
   };
 
@@ -145,10 +168,15 @@ describe('revocation worker', () => {
     return grant;
   };
 
+  const auditOf = async (type: string): Promise<Array<Record<string, unknown>>> =>
+    (await store.listAudit({ limit: 1000 })).filter((e) => e.type === type) as unknown as Array<Record<string, unknown>>;
+  const counter = async (metric: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> }): Promise<Array<{ labels: object; value: number }>> =>
+    (await metric.get()).values.map(({ labels, value }) => ({ labels, value }));
+
   beforeEach(async () => {
     now = 1_800_000_000_000;
     store = createMemoryStore();
-    upstream = { failuresLeft: 0, grantCalls: [], incidentCalls: [], started: [], failOnce: new Set(), hold: null };
+    upstream = { failuresLeft: 0, grantCalls: [], incidentCalls: [], started: [], failOnce: new Set(), hold: null, slow: false, inFlight: 0, maxInFlight: 0 };
     await store.createIncident({ id: 'INC-W', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
   });
 
@@ -218,14 +246,16 @@ describe('revocation worker', () => {
     expect(upstream.grantCalls).toEqual([]);
   });
 
-  it('finishes a grant past its expiry as expired without calling the provider', async () => {
+  it('finishes a grant past its expiry as expired, audited as grant.expired, without calling the provider', async () => {
     const worker = await setup();
     const g = await activeGrant('INC-W', { expiresAt: now + 1000 });
     await store.requestRevocation(g.id, 'released', now);
     now += 2000;
     await worker.runOnce();
-    expect(await store.getGrant(g.id)).toMatchObject({ state: 'expired' });
-    expect(upstream.grantCalls).toEqual([]);
+    expect(await store.getGrant(g.id)).toMatchObject({ state: 'expired', revocationConfirmed: true });
+    expect(upstream.started).toEqual([]);
+    expect(await auditOf('grant.expired')).toEqual([expect.objectContaining({ grantId: g.id, reason: 'released', data: { provider: 'flaky', confirmed: true, attempt: 1 } })]);
+    expect(await auditOf('grant.revoked')).toEqual([]);
   });
 
   it('waits for an intent to commit, and ends one that never did after the issue timeout', async () => {
@@ -257,6 +287,132 @@ describe('revocation worker', () => {
     expect((await store.getGrant(h.id))?.state).toBe('revoked');
     const events = (await store.listAudit({ limit: 100 })).filter((e) => e.type === 'grant.revoked' && e.grantId === h.id);
     expect(events).toHaveLength(1);
+  });
+
+  it('revokes released grants of an incident-revocation provider one revokeGrant call each, and leaves their siblings active', async () => {
+    const worker = await setup({ incidentRevocation: true });
+    const a = await activeGrant('INC-W');
+    const b = await activeGrant('INC-W');
+    const c = await activeGrant('INC-W');
+    const sibling = await activeGrant('INC-W');
+
+    // One grant released: a revokeIncident call here would revoke the parent and with it every sibling.
+    await store.requestRevocation(a.id, 'released', now);
+    expect(await worker.runOnce()).toBe(1);
+    expect(upstream.grantCalls).toEqual([a.id]);
+    expect(upstream.incidentCalls).toEqual([]);
+    expect(await store.getGrant(a.id)).toMatchObject({ state: 'revoked', revocationConfirmed: true });
+
+    // Two released grants of one incident in one batch: each revoked on its own, both in this pass.
+    await store.requestRevocation(b.id, 'released', now);
+    await store.requestRevocation(c.id, 'released', now);
+    expect(await worker.runOnce()).toBe(2);
+    expect(upstream.grantCalls.sort()).toEqual([a.id, b.id, c.id].sort());
+    expect(upstream.incidentCalls).toEqual([]);
+    expect(await store.getGrant(b.id)).toMatchObject({ state: 'revoked', revokeAttempts: 1 });
+    expect(await store.getGrant(c.id)).toMatchObject({ state: 'revoked', revokeAttempts: 1 });
+    expect((await store.getGrant(sibling.id))?.state).toBe('active');
+
+    // Closing the incident revokes what is left in one revokeIncident call.
+    await store.closeIncident('INC-W', now, 'op');
+    expect(await worker.runOnce()).toBe(1);
+    expect(upstream.incidentCalls).toEqual([{ incidentId: 'INC-W', grants: [sibling.id] }]);
+    expect(await store.getGrant(sibling.id)).toMatchObject({ state: 'revoked' });
+  });
+
+  it('sends at most `concurrency` provider calls at a time, and that many in parallel', async () => {
+    const worker = await setup({ revocation: { concurrency: 2 } });
+    const grants = [];
+    for (let i = 0; i < 6; i++) grants.push(await activeGrant('INC-W'));
+    for (const g of grants) await store.requestRevocation(g.id, 'released', now);
+    upstream.slow = true;
+    expect(await worker.runOnce()).toBe(6);
+    expect(upstream.maxInFlight).toBe(2);
+    expect(upstream.grantCalls.sort()).toEqual(grants.map((g) => g.id).sort());
+  });
+
+  it('audits a revocation as grant.revoked and counts it, with the time from request to revocation', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const worker = await setup({ metrics });
+    const g = await activeGrant('INC-W');
+    await store.requestRevocation(g.id, 'released', now);
+    now += 1500;
+    expect(await worker.runOnce()).toBe(1);
+    expect(await auditOf('grant.revoked')).toEqual([expect.objectContaining({
+      at: now, actor: 'quartermaster', incidentId: 'INC-W', grantId: g.id, profile: 'p', reason: 'released',
+      data: { provider: 'flaky', confirmed: true, attempt: 1, note: 'revoked' },
+    })]);
+    expect(await auditOf('grant.expired')).toEqual([]);
+    expect(await counter(metrics.revocations)).toEqual([{ labels: { provider: 'flaky', outcome: 'revoked' }, value: 1 }]);
+    const latency = (await metrics.closeToRevokedSeconds.get()).values;
+    expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_sum')?.value).toBe(1.5);
+    expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_count')?.value).toBe(1);
+  });
+
+  it('backs off between half and all of a delay that doubles per failed attempt, up to backoffMaxMs', async () => {
+    // backoffInitialMs 1000, backoffMaxMs 8000: attempt n waits [d/2, d] with d = min(8000, 1000 · 2^(n-1)).
+    const worker = await setup();
+    const g = await activeGrant('INC-W');
+    await store.requestRevocation(g.id, 'released', now);
+    upstream.failuresLeft = 100;
+    expect(await worker.runOnce()).toBe(1); // attempt 1 fails
+    for (const full of [1000, 2000, 4000, 8000, 8000]) {
+      const failedAt = now;
+      now = failedAt + full / 2 - 1;
+      expect(await worker.runOnce()).toBe(0);
+      now = failedAt + full;
+      expect(await worker.runOnce()).toBe(1); // due: the next attempt, failing again
+    }
+    expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_UNAVAILABLE' });
+  });
+
+  it('escalates a failing revocation once its deadline (counted from the request, not the issue) is past, not at it', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const worker = await setup({ deadlineSeconds: 5, metrics });
+    const requested = now;
+    // Both issued long before the deadline would allow; only the time since the request counts.
+    const late = await activeGrant('INC-W', { createdAt: now - 100_000 });
+    const onTime = await activeGrant('INC-W', { createdAt: now - 100_000 });
+    await store.requestRevocation(late.id, 'released', requested);
+    await store.requestRevocation(onTime.id, 'released', requested + 1);
+    upstream.failuresLeft = 100;
+    now = requested + 5001; // late: 5001 ms since its request; onTime: exactly the 5000 ms deadline
+    expect(await worker.runOnce()).toBe(2);
+    const overdue = await auditOf('revocation.overdue');
+    expect(overdue).toEqual([expect.objectContaining({ at: now, actor: 'quartermaster', incidentId: 'INC-W', grantId: late.id, reason: 'ERR_PROVIDER_UNAVAILABLE', data: { attempt: 1 } })]);
+    expect(await counter(metrics.revocationOverdue)).toEqual([{ labels: { provider: 'flaky' }, value: 1 }]);
+    expect(await counter(metrics.revocationRetries)).toEqual([{ labels: { provider: 'flaky', code: 'ERR_PROVIDER_UNAVAILABLE' }, value: 2 }]);
+    expect((await store.getGrant(late.id))?.state).toBe('revoking');
+  });
+
+  it('ends an intent that never committed only once the issue timeout is past, re-checking it every backoffInitialMs', async () => {
+    // issueTimeoutSeconds 30: an intent 30 000 ms old may still be issuing; one 30 001 ms old cannot.
+    const worker = await setup();
+    const start = now;
+    const intent = (id: string, createdAt: number): Grant => ({ id, incidentId: 'INC-W', profile: 'p', provider: 'flaky', agent: 'a', purpose: 'x', state: 'issuing', createdAt, ttlSeconds: 600, expiresAt: createdAt + 600_000 });
+    const older = intent('grt_intent000000000000001', start);
+    const younger = intent('grt_intent000000000000002', start + 1);
+    await store.createGrantIntent(older);
+    await store.createGrantIntent(younger);
+    await store.closeIncident('INC-W', start + 1, 'op');
+
+    now = start + 1;
+    expect(await worker.runOnce()).toBe(2);
+    expect(await store.getGrant(older.id)).toMatchObject({ state: 'revoking', lastError: 'awaiting commit' });
+    expect(await store.getGrant(younger.id)).toMatchObject({ state: 'revoking', lastError: 'awaiting commit' });
+
+    now = start + 30_001;
+    expect(await worker.runOnce()).toBe(2);
+    expect(await store.getGrant(older.id)).toMatchObject({ state: 'revoked', revocationConfirmed: false });
+    expect(await store.getGrant(younger.id)).toMatchObject({ state: 'revoking', lastError: 'awaiting commit' });
+    expect(await auditOf('grant.revoked')).toEqual([expect.objectContaining({ grantId: older.id, reason: 'incident_closed', data: { provider: 'flaky', confirmed: false, attempt: 2, note: 'never handed out' } })]);
+
+    now += 999;
+    expect(await worker.runOnce()).toBe(0);
+    now += 1;
+    expect(await worker.runOnce()).toBe(1);
+    expect(await store.getGrant(younger.id)).toMatchObject({ state: 'revoked', revocationConfirmed: false });
+    expect(upstream.started).toEqual([]);
   });
 
   describe('leases', () => {
