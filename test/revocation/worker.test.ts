@@ -326,7 +326,7 @@ describe('revocation worker', () => {
 
   it('sends at most `concurrency` provider calls at a time, and that many in parallel', async () => {
     const worker = await setup({ revocation: { concurrency: 2 } });
-    const grants = [];
+    const grants: Grant[] = [];
     for (let i = 0; i < 6; i++) grants.push(await activeGrant('INC-W'));
     for (const g of grants) await store.requestRevocation(g.id, 'released', now);
     upstream.slow = true;
@@ -701,6 +701,201 @@ describe('revocation worker', () => {
       expect(failures[0]).toMatchObject({ level: 'warn', jobs: 1, err: 'Error: connection reset' });
       expect(logs.text()).not.toContain(g.id);
       expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('claims a job for exactly leaseSeconds: a second worker gets it at the lease end when no renewal lands, not a millisecond before', async () => {
+      const refusing: Store = { ...store, renewRevocationLeases: async () => { throw new Error('connection reset'); } };
+      const first = await setup({ ...leased, store: refusing });
+      const second = await setup(leased);
+      const g = await released();
+      const claimedAt = Date.now();
+      const call = holdNextCall(upstream);
+      const batch = first.runOnce();
+      await call.started;
+      await vi.advanceTimersByTimeAsync(LEASE_MS - 1);
+      expect(await second.runOnce()).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(Date.now()).toBe(claimedAt + LEASE_MS);
+      expect(await second.runOnce()).toBe(1);
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+      call.release();
+      expect(await batch).toBe(1);
+    });
+  });
+
+  // The worker's own loop (start, stop, nudge, poll, rate limit, expiry sweep) on vitest's fake
+  // clock: a pass runs only when the test moves time or wakes the worker.
+  describe('loop', () => {
+    const POLL_MS = 5000;
+    const timed = { clock: () => Date.now(), callTimeoutMs: 60_000 };
+
+    beforeEach(() => {
+      vi.useFakeTimers({ now, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    const released = async (): Promise<Grant> => {
+      const g = await activeGrant('INC-W');
+      await store.requestRevocation(g.id, 'released', Date.now());
+      return g;
+    };
+    const states = async (grants: readonly Grant[]): Promise<Array<string | undefined>> =>
+      Promise.all(grants.map(async (g) => (await store.getGrant(g.id))?.state));
+
+    it('stop waits for the batch in flight, and the worker claims nothing once it resolved', async () => {
+      const claims: number[] = [];
+      const recording: Store = {
+        ...store,
+        claimRevocations: (at, max, leaseMs) => {
+          claims.push(at);
+          return store.claimRevocations(at, max, leaseMs);
+        },
+      };
+      const worker = await setup({ ...timed, store: recording, revocation: { pollIntervalMs: POLL_MS } });
+      const g = await released();
+      const call = holdNextCall(upstream);
+      await worker.start();
+      await call.started;
+
+      let stopped = false;
+      const stopping = worker.stop().then(() => { stopped = true; });
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(stopped).toBe(false); // the provider call still runs
+      call.release();
+      await vi.advanceTimersByTimeAsync(1);
+      expect(stopped).toBe(true);
+      await stopping;
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
+
+      const claimsAtStop = claims.length;
+      const later = await released();
+      worker.nudge();
+      await vi.advanceTimersByTimeAsync(10 * POLL_MS);
+      expect(claims).toHaveLength(claimsAtStop);
+      expect((await store.getGrant(later.id))?.state).toBe('revoking');
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('stop ends an idle worker at once, without waiting out the poll interval', async () => {
+      const worker = await setup({ ...timed, revocation: { pollIntervalMs: 60_000 } });
+      await worker.start();
+      await vi.advanceTimersByTimeAsync(1000); // idle: waiting for work
+      let stopped = false;
+      const stopping = worker.stop().then(() => { stopped = true; });
+      await vi.advanceTimersByTimeAsync(1);
+      expect(stopped).toBe(true);
+      await stopping;
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('polls every pollIntervalMs while idle, and a nudge wakes it at once', async () => {
+      const started = Date.now();
+      const worker = await setup({ ...timed, revocation: { pollIntervalMs: POLL_MS } });
+      await worker.start();
+      try {
+        await vi.advanceTimersByTimeAsync(1000);
+        const polled = await released(); // no nudge: found by the next poll
+        await vi.advanceTimersByTimeAsync(started + POLL_MS - 1 - Date.now());
+        expect((await store.getGrant(polled.id))?.state).toBe('revoking');
+        await vi.advanceTimersByTimeAsync(1);
+        expect((await store.getGrant(polled.id))?.state).toBe('revoked');
+
+        await vi.advanceTimersByTimeAsync(1000);
+        const nudged = await released();
+        worker.nudge();
+        await vi.advanceTimersByTimeAsync(1);
+        expect((await store.getGrant(nudged.id))?.state).toBe('revoked');
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('a nudge during a pass that found nothing makes the next pass start as soon as this one ends', async () => {
+      // The pass's claim has found nothing and not yet returned when the job is enqueued.
+      let claimReturned!: () => void;
+      let claimed!: () => void;
+      const found = new Promise<void>((resolve) => { claimed = resolve; });
+      const held = new Promise<void>((resolve) => { claimReturned = resolve; });
+      let holdNext = false;
+      const slowClaims: Store = {
+        ...store,
+        claimRevocations: async (at, max, leaseMs) => {
+          const jobs = await store.claimRevocations(at, max, leaseMs);
+          if (holdNext) {
+            holdNext = false;
+            claimed();
+            await held;
+          }
+          return jobs;
+        },
+      };
+      const worker = await setup({ ...timed, store: slowClaims, revocation: { pollIntervalMs: 60_000 } });
+      await worker.start();
+      try {
+        await vi.advanceTimersByTimeAsync(1000); // idle
+        holdNext = true;
+        worker.nudge();
+        await found;
+        const g = await released();
+        worker.nudge(); // nobody is waiting: the worker is inside a pass
+        claimReturned();
+        await vi.advanceTimersByTimeAsync(1);
+        expect((await store.getGrant(g.id))?.state).toBe('revoked');
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('runs the next pass at once after one that claimed jobs, so a backlog larger than a batch does not wait for the poll', async () => {
+      const worker = await setup({ ...timed, revocation: { pollIntervalMs: 60_000, batchSize: 2 } });
+      const grants: Grant[] = [];
+      for (let i = 0; i < 5; i++) grants.push(await released());
+      await worker.start();
+      try {
+        await vi.advanceTimersByTimeAsync(1);
+        expect(await states(grants)).toEqual(Array(5).fill('revoked'));
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('starts at most maxPerSecond revocations a second: a burst of one second, then one every 1000 / maxPerSecond ms', async () => {
+      const worker = await setup({ ...timed, revocation: { pollIntervalMs: 100, maxPerSecond: 2 } });
+      const grants: Grant[] = [];
+      for (let i = 0; i < 5; i++) grants.push(await released());
+      const revoked = async (): Promise<number> => (await states(grants)).filter((s) => s === 'revoked').length;
+      const started = Date.now();
+      await worker.start();
+      try {
+        await vi.advanceTimersByTimeAsync(1);
+        expect(await revoked()).toBe(2);
+        for (const [at, count] of [[499, 2], [500, 3], [999, 3], [1000, 4], [1499, 4], [1500, 5]] as const) {
+          await vi.advanceTimersByTimeAsync(started + at - Date.now());
+          expect({ at, revoked: await revoked() }).toEqual({ at, revoked: count });
+        }
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('sweeps expired grants every expirySweepSeconds, and counts them', async () => {
+      const metrics = createMetrics({ defaultMetrics: false });
+      const worker = await setup({ ...timed, metrics, expirySweepSeconds: 5, revocation: { pollIntervalMs: 100 } });
+      const started = Date.now();
+      const g = await activeGrant('INC-W', { expiresAt: started + 1000 });
+      await worker.start(); // sweeps at once: nothing has expired yet
+      try {
+        await vi.advanceTimersByTimeAsync(4999);
+        expect((await store.getGrant(g.id))?.state).toBe('active');
+        await vi.advanceTimersByTimeAsync(1);
+        expect(await store.getGrant(g.id)).toMatchObject({ state: 'expired', endedAt: started + 1000 });
+        expect(await counter(metrics.grantsExpired)).toEqual([{ labels: {}, value: 1 }]);
+      } finally {
+        await worker.stop();
+      }
+      expect(upstream.started).toEqual([]);
     });
   });
 });
