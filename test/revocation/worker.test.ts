@@ -574,7 +574,8 @@ describe('revocation worker', () => {
       (await store.listAudit({ limit: 100 })).filter((e) => e.type === 'grant.revoked' && e.grantId === grantId).length;
 
     it('keeps the job of a provider call longer than the lease leased: a second worker cannot claim it while the batch runs', async () => {
-      const first = await setup(leased);
+      const logs = createLogCapture();
+      const first = await setup({ ...leased, logs });
       const second = await setup(leased);
       const g = await released();
       const call = holdNextCall(upstream);
@@ -593,6 +594,7 @@ describe('revocation worker', () => {
       expect(await store.revocationQueueDepth()).toBe(0);
       // The batch's renewal timer (and the call's deadline timer) ended with it.
       expect(vi.getTimerCount()).toBe(0);
+      expect(logs.lines).toEqual([]); // ten renewals, none lost or failed
     });
 
     it("hands a dead worker's job to a second worker once its last renewed lease ends", async () => {
@@ -700,6 +702,86 @@ describe('revocation worker', () => {
       expect(failures).toHaveLength(2);
       expect(failures[0]).toMatchObject({ level: 'warn', jobs: 1, err: 'Error: connection reset' });
       expect(logs.text()).not.toContain(g.id);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    /** The store, with the first lease renewal held until the test lets it reach the store. */
+    const heldRenewal = (inner: Store) => {
+      let reached!: () => void;
+      let open!: () => void;
+      const started = new Promise<void>((resolve) => { reached = resolve; });
+      const gate = new Promise<void>((resolve) => { open = resolve; });
+      const renewals: string[][] = [];
+      const wrapped: Store = {
+        ...inner,
+        renewRevocationLeases: async (leases, until) => {
+          renewals.push(leases.map((l) => l.grantId));
+          if (renewals.length === 1) {
+            reached();
+            await gate;
+          }
+          return inner.renewRevocationLeases(leases, until);
+        },
+      };
+      return { wrapped, renewals, started, open };
+    };
+
+    it('does not report a job settled while a renewal was in flight as a lost lease', async () => {
+      const logs = createLogCapture();
+      const renewal = heldRenewal(store);
+      const first = await setup({ ...leased, store: renewal.wrapped, logs });
+      const g = await released();
+      const call = holdNextCall(upstream);
+      const batch = first.runOnce();
+      await call.started;
+      await vi.advanceTimersByTimeAsync(1000);
+      await renewal.started; // the renewal names the job …
+      call.release();
+      expect(await batch).toBe(1); // … which is revoked and gone before the renewal reaches the store
+      renewal.open();
+      await vi.advanceTimersByTimeAsync(5000);
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
+      expect(renewal.renewals).toEqual([[g.id]]);
+      expect(logs.lines).toEqual([]);
+      expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('renews nothing after its batch ended, even a renewal in flight then: a job whose triage failed is delivered again when that lease ends', async () => {
+      const logs = createLogCapture();
+      let refuseRead: string | null = null;
+      const flakyReads: Store = {
+        ...store,
+        getGrant: async (id) => {
+          if (id === refuseRead) {
+            refuseRead = null;
+            throw new Error('connection reset');
+          }
+          return store.getGrant(id);
+        },
+      };
+      const renewal = heldRenewal(flakyReads);
+      const first = await setup({ ...leased, store: renewal.wrapped, logs });
+      const second = await setup(leased);
+      const unread = await released();
+      const slow = await released();
+      const claimedAt = Date.now();
+      refuseRead = unread.id; // its triage fails: it stays leased, unsettled, until the lease runs out
+      const call = holdNextCall(upstream, slow.id);
+      const batch = first.runOnce();
+      await call.started;
+      await vi.advanceTimersByTimeAsync(1000);
+      await renewal.started; // extends both leases to claimedAt + 1000 + LEASE_MS once it lands
+      call.release();
+      expect(await batch).toBe(2);
+      renewal.open();
+
+      await vi.advanceTimersByTimeAsync(claimedAt + 1000 + LEASE_MS - 1 - Date.now());
+      expect(await second.runOnce()).toBe(0);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await second.runOnce()).toBe(1);
+      expect(await store.getGrant(unread.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+      expect(renewal.renewals).toEqual([[unread.id, slow.id]]);
+      expect(logLines(logs).map((l) => l.msg)).toEqual(['revocation triage failed; job stays leased and is retried']);
       expect(vi.getTimerCount()).toBe(0);
     });
 
