@@ -37,6 +37,8 @@ interface Upstream {
   started: string[];
   /** Grants whose next revokeGrant call fails (once each). */
   failOnce: Set<string>;
+  /** Grants a revokeIncident call leaves out of its answer (a provider that skipped them). */
+  noReceipt: Set<string>;
   /** When set, the next revokeGrant call (of `grantId`, if given) tells `started` and waits for `gate` (a slow upstream). */
   hold: { grantId?: string; started: () => void; gate: Promise<void> } | null;
   /** Every call answers only after the event loop has turned once, so calls the worker starts together overlap. */
@@ -106,7 +108,7 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
           revokeIncident: (req: { incidentId: string; grants: readonly { grantId: string }[] }): Promise<RevocationReceipt[]> => call(async () => {
             fail();
             upstream.incidentCalls.push({ incidentId: req.incidentId, grants: req.grants.map((g) => g.grantId) });
-            return req.grants.map((g) => ({ grantId: g.grantId, outcome: 'revoked', confirmed: true }));
+            return req.grants.filter((g) => !upstream.noReceipt.has(g.grantId)).map((g) => ({ grantId: g.grantId, outcome: 'revoked', confirmed: true }));
           }),
         } : {}),
         async health() { return { ok: true }; },
@@ -174,13 +176,15 @@ describe('revocation worker', () => {
 
   const auditOf = async (type: string): Promise<Array<Record<string, unknown>>> =>
     (await store.listAudit({ limit: 1000 })).filter((e) => e.type === type) as unknown as Array<Record<string, unknown>>;
+  /** The JSON lines of a log capture. */
+  const logLines = (logs: LogCapture): Array<Record<string, unknown>> => logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   const counter = async (metric: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> }): Promise<Array<{ labels: object; value: number }>> =>
     (await metric.get()).values.map(({ labels, value }) => ({ labels, value }));
 
   beforeEach(async () => {
     now = 1_800_000_000_000;
     store = createMemoryStore();
-    upstream = { failuresLeft: 0, grantCalls: [], incidentCalls: [], started: [], failOnce: new Set(), hold: null, slow: false, inFlight: 0, maxInFlight: 0 };
+    upstream = { failuresLeft: 0, grantCalls: [], incidentCalls: [], started: [], failOnce: new Set(), noReceipt: new Set(), hold: null, slow: false, inFlight: 0, maxInFlight: 0 };
     await store.createIncident({ id: 'INC-W', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
   });
 
@@ -234,6 +238,65 @@ describe('revocation worker', () => {
     expect(upstream.grantCalls).toEqual([]);
     expect(upstream.incidentCalls).toHaveLength(1);
     expect(upstream.incidentCalls[0]?.grants.sort()).toEqual(grants.map((g) => g.id).sort());
+    // One audit event per grant.
+    expect((await auditOf('grant.revoked')).map((e) => e.grantId).sort()).toEqual(grants.map((g) => g.id).sort());
+  });
+
+  it('sends one revokeIncident call per incident when two incidents close in one batch', async () => {
+    const worker = await setup({ incidentRevocation: true });
+    await store.createIncident({ id: 'INC-X', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
+    const w = [await activeGrant('INC-W'), await activeGrant('INC-W')];
+    const x = [await activeGrant('INC-X'), await activeGrant('INC-X')];
+    await store.closeIncident('INC-W', now, 'op');
+    await store.closeIncident('INC-X', now, 'op');
+    expect(await worker.runOnce()).toBe(4);
+    expect(upstream.incidentCalls.map((c) => ({ ...c, grants: [...c.grants].sort() })).sort((a, b) => a.incidentId.localeCompare(b.incidentId))).toEqual([
+      { incidentId: 'INC-W', grants: w.map((g) => g.id).sort() },
+      { incidentId: 'INC-X', grants: x.map((g) => g.id).sort() },
+    ]);
+    expect(upstream.grantCalls).toEqual([]);
+  });
+
+  it('retries a grant the revokeIncident answer left out, and ends the others', async () => {
+    const worker = await setup({ incidentRevocation: true });
+    const [kept, skipped] = [await activeGrant('INC-W'), await activeGrant('INC-W')];
+    upstream.noReceipt.add(skipped.id);
+    await store.closeIncident('INC-W', now, 'op');
+    expect(await worker.runOnce()).toBe(2);
+    expect(await store.getGrant(kept.id)).toMatchObject({ state: 'revoked' });
+    expect(await store.getGrant(skipped.id)).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_NO_RECEIPT', revokeAttempts: 1 });
+    upstream.noReceipt.clear();
+    now += 1000;
+    expect(await worker.runOnce()).toBe(1);
+    expect(await store.getGrant(skipped.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+  });
+
+  it('retries every grant of an incident whose revokeIncident call failed, and says why', async () => {
+    const logs = createLogCapture();
+    const worker = await setup({ incidentRevocation: true, logs });
+    const grants = [await activeGrant('INC-W'), await activeGrant('INC-W'), await activeGrant('INC-W')];
+    await store.closeIncident('INC-W', now, 'op');
+    upstream.failuresLeft = 1;
+    expect(await worker.runOnce()).toBe(3);
+    for (const g of grants) expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_UNAVAILABLE', revokeAttempts: 1 });
+    expect(logLines(logs)).toEqual([expect.objectContaining({
+      level: 'warn', msg: 'revocation failed; will retry', provider: 'flaky', incidentId: 'INC-W', grants: 3, code: 'ERR_PROVIDER_UNAVAILABLE',
+      detail: expect.stringContaining('upstream down'),
+    })]);
+    now += 1000;
+    expect(await worker.runOnce()).toBe(3);
+    for (const g of grants) expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
+  });
+
+  it('retries, without calling anything, the grant of a provider no longer configured', async () => {
+    const worker = await setup();
+    const g = await activeGrant('INC-W', { provider: 'retired' });
+    await store.requestRevocation(g.id, 'released', now);
+    expect(await worker.runOnce()).toBe(1);
+    expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_NOT_CONFIGURED' });
+    expect(upstream.started).toEqual([]);
+    now += 1000;
+    expect(await worker.runOnce()).toBe(1); // retried with backoff
   });
 
   it('sweeps a backlog of expired grants in full batches back to back, not one batch per interval', async () => {
@@ -372,7 +435,8 @@ describe('revocation worker', () => {
 
   it('escalates a failing revocation once its deadline (counted from the request, not the issue) is past, not at it', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
-    const worker = await setup({ deadlineSeconds: 5, metrics });
+    const logs = createLogCapture();
+    const worker = await setup({ deadlineSeconds: 5, metrics, logs });
     const requested = now;
     // Both issued long before the deadline would allow; only the time since the request counts.
     const late = await activeGrant('INC-W', { createdAt: now - 100_000 });
@@ -385,6 +449,9 @@ describe('revocation worker', () => {
     const overdue = await auditOf('revocation.overdue');
     expect(overdue).toEqual([expect.objectContaining({ at: now, actor: 'quartermaster', incidentId: 'INC-W', grantId: late.id, reason: 'ERR_PROVIDER_UNAVAILABLE', data: { attempt: 1 } })]);
     expect(await counter(metrics.revocationOverdue)).toEqual([{ labels: { provider: 'flaky' }, value: 1 }]);
+    expect(logLines(logs).filter((l) => l.msg === 'revocation overdue')).toEqual([expect.objectContaining({
+      level: 'error', grantId: late.id, incidentId: 'INC-W', provider: 'flaky', code: 'ERR_PROVIDER_UNAVAILABLE', attempt: 1,
+    })]);
     expect(await counter(metrics.revocationRetries)).toEqual([{ labels: { provider: 'flaky', code: 'ERR_PROVIDER_UNAVAILABLE' }, value: 2 }]);
     expect((await store.getGrant(late.id))?.state).toBe('revoking');
   });
@@ -418,9 +485,6 @@ describe('revocation worker', () => {
     expect(await store.getGrant(younger.id)).toMatchObject({ state: 'revoked', revocationConfirmed: false });
     expect(upstream.started).toEqual([]);
   });
-
-  /** The JSON lines of a log capture. */
-  const logLines = (logs: LogCapture): Array<Record<string, unknown>> => logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
 
   // The Redis store writes some steps as separate commands (store.ts documents the order); a broker
   // that dies between two leaves the state built here by removing or re-adding one key with a raw
@@ -664,8 +728,9 @@ describe('revocation worker', () => {
           return store.renewRevocationLeases(leases, until);
         },
       };
-      const first = await setup({ ...leased, store: partitioned, logs });
-      const second = await setup(leased);
+      const metrics = createMetrics({ defaultMetrics: false });
+      const first = await setup({ ...leased, store: partitioned, logs, metrics });
+      const second = await setup({ ...leased, metrics });
       const g = await released();
       const call = holdNextCall(upstream);
       const batch = first.runOnce();
@@ -684,6 +749,8 @@ describe('revocation worker', () => {
       expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
       expect(await revokedEvents(g.id)).toBe(1);
       expect(await store.revocationQueueDepth()).toBe(0);
+      // Counted once: the late finish found the grant already ended.
+      expect(await counter(metrics.revocations)).toEqual([{ labels: { provider: 'flaky', outcome: 'revoked' }, value: 1 }]);
     });
 
     it('logs a failed renewal without secrets and finishes the batch', async () => {
@@ -781,7 +848,7 @@ describe('revocation worker', () => {
       expect(await second.runOnce()).toBe(1);
       expect(await store.getGrant(unread.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
       expect(renewal.renewals).toEqual([[unread.id, slow.id]]);
-      expect(logLines(logs).map((l) => l.msg)).toEqual(['revocation triage failed; job stays leased and is retried']);
+      expect(logLines(logs)).toEqual([expect.objectContaining({ level: 'error', msg: 'revocation triage failed; job stays leased and is retried', grantId: unread.id, err: 'Error: connection reset' })]);
       expect(vi.getTimerCount()).toBe(0);
     });
 
