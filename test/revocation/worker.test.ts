@@ -325,6 +325,19 @@ describe('revocation worker', () => {
     expect(await auditOf('grant.revoked')).toEqual([]);
   });
 
+  it('counts a grant as expired from the instant of its expiry, and revokes one a millisecond before it', async () => {
+    const worker = await setup();
+    const atExpiry = await activeGrant('INC-W', { expiresAt: now + 1000 });
+    const justBefore = await activeGrant('INC-W', { expiresAt: now + 1001 });
+    await store.requestRevocation(atExpiry.id, 'released', now);
+    await store.requestRevocation(justBefore.id, 'released', now);
+    now += 1000;
+    expect(await worker.runOnce()).toBe(2);
+    expect((await store.getGrant(atExpiry.id))?.state).toBe('expired');
+    expect(await store.getGrant(justBefore.id)).toMatchObject({ state: 'revoked', revocationConfirmed: true });
+    expect(upstream.started).toEqual([justBefore.id]);
+  });
+
   it('waits for an intent to commit, and ends one that never did after the issue timeout', async () => {
     const worker = await setup();
     const g: Grant = { id: 'grt_intent000000000000000', incidentId: 'INC-W', profile: 'p', provider: 'flaky', agent: 'a', purpose: 'x', state: 'issuing', createdAt: now, ttlSeconds: 600, expiresAt: now + 600_000 };
@@ -412,7 +425,7 @@ describe('revocation worker', () => {
     expect(await auditOf('grant.expired')).toEqual([]);
     expect(await counter(metrics.revocations)).toEqual([{ labels: { provider: 'flaky', outcome: 'revoked' }, value: 1 }]);
     const latency = (await metrics.closeToRevokedSeconds.get()).values;
-    expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_sum')?.value).toBe(1.5);
+    expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_sum')).toMatchObject({ labels: { provider: 'flaky' }, value: 1.5 });
     expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_count')?.value).toBe(1);
   });
 
@@ -925,6 +938,29 @@ describe('revocation worker', () => {
       expect(claims).toHaveLength(claimsAtStop);
       expect((await store.getGrant(later.id))?.state).toBe('revoking');
       expect(vi.getTimerCount()).toBe(0);
+    });
+
+    it('an idle worker claims once per pollIntervalMs, and a second start does not start a second loop', async () => {
+      const claims: number[] = [];
+      const recording: Store = {
+        ...store,
+        claimRevocations: (at, max, leaseMs) => {
+          claims.push(at);
+          return store.claimRevocations(at, max, leaseMs);
+        },
+      };
+      const logs = createLogCapture();
+      const worker = await setup({ ...timed, store: recording, logs, logLevel: 'info', revocation: { pollIntervalMs: POLL_MS } });
+      const started = Date.now();
+      await worker.start();
+      await worker.start();
+      try {
+        await vi.advanceTimersByTimeAsync(3 * POLL_MS);
+        expect(claims.map((at) => at - started)).toEqual([0, POLL_MS, 2 * POLL_MS, 3 * POLL_MS]);
+      } finally {
+        await worker.stop();
+      }
+      expect(logs.lines).toEqual([]); // nothing was closing: nothing resumed, nothing to say
     });
 
     it('stop ends an idle worker at once, without waiting out the poll interval', async () => {
