@@ -8,6 +8,8 @@ import { isLoopbackHost, isLoopbackUrl } from '../urls.js';
 import { identitySchema } from './identity_schema.js';
 
 const duration = z.number().int().positive();
+/** A token bucket: refill rate per second (0: no limit) and the most that can be spent at once. */
+const bucket = z.object({ perSecond: z.number().min(0).max(100_000), burst: z.number().int().min(1).max(1_000_000) }).strict();
 /** Request line and headers other than Authorization: `Bearer `, Host, Content-Type, proxies' X-Forwarded-*… */
 export const HEADER_ROOM_BYTES = 4096;
 const filePath = z.string().min(1);
@@ -90,6 +92,18 @@ const configBase = z.object({
   }).strict().optional(),
   providers: z.record(z.string(), z.unknown()).default({}),
   profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/), profileSchema),
+  /**
+   * Limits an attacker holding a valid agent token cannot exceed. Grant requests are refused with
+   * 429 ERR_RATE_LIMITED (and Retry-After) past a token bucket per agent and one per source (the
+   * agent's SPIFFE trust domain or OIDC issuer), shared by every replica through the store.
+   * `perSecond: 0` turns a bucket off.
+   */
+  limits: z.object({
+    grantRequests: z.object({
+      perAgent: bucket.prefault({ perSecond: 20, burst: 100 }),
+      perSource: bucket.prefault({ perSecond: 200, burst: 1000 }),
+    }).strict().prefault({}),
+  }).strict().prefault({}),
   revocation: z.object({
     /** Jobs revoked in parallel by one broker. */
     concurrency: duration.max(256).default(16),

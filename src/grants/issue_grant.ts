@@ -11,6 +11,7 @@ import type { GrantContext, GrantRequest } from './grant_context.js';
 import { authorize } from './steps/authorize.js';
 import { claimSingleUse } from './steps/claim_single_use.js';
 import { issueCredential, type IssuedGrant } from './steps/issue_credential.js';
+import { limitRate, RateLimited } from './steps/limit_rate.js';
 import { loadIncident } from './steps/load_incident.js';
 import { resolveTtl } from './steps/resolve_ttl.js';
 
@@ -29,6 +30,7 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
   const provenance = provenanceOf({ id: agent.id, tokenFingerprint: agent.fingerprint }, origin);
   try {
     const asked = { agent, request };
+    await limitRate(deps, asked);
     const incident = await loadIncident(deps, asked);
     const { profile, decision } = authorize(deps.catalog, asked);
     await claimSingleUse(deps, { agent, profile });
@@ -40,6 +42,7 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
   } catch (err) {
     const error = toBrokerError(err);
     deps.metrics.grantsDenied.inc({ code: error.code });
+    if (error instanceof RateLimited) throw error;
     await deps.audit.recordRefusal({
       at: deps.now(),
       type: error.status >= 500 ? 'grant.failed' : 'grant.denied',

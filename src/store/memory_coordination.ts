@@ -2,6 +2,7 @@
 import type { CoordinationStore } from './store.js';
 
 const CLAIM_SWEEP_EVERY = 1024;
+const BUCKET_SWEEP_EVERY = 4096;
 
 export function createMemoryCoordination(): CoordinationStore {
   /** claimOnce records: key → expiresAt. Swept of expired records every CLAIM_SWEEP_EVERY claims. */
@@ -10,7 +11,27 @@ export function createMemoryCoordination(): CoordinationStore {
   /** Lock name → its lease; and the fence counter of every name ever locked. */
   const locks = new Map<string, { owner: string; until: number }>();
   const fences = new Map<string, number>();
+  /** Token buckets: name → tokens left at `at`, and the bucket's own size and rate. */
+  const buckets = new Map<string, { tokens: number; at: number; burst: number; perSecond: number }>();
+  let bucketSweepIn = BUCKET_SWEEP_EVERY;
   return {
+    async takeToken(name, burst, perSecond, now) {
+      if (--bucketSweepIn <= 0) {
+        // A bucket that would be full again by now holds no information: forget it.
+        bucketSweepIn = BUCKET_SWEEP_EVERY;
+        for (const [key, b] of buckets) if (b.tokens + ((now - b.at) / 1000) * b.perSecond >= b.burst) buckets.delete(key);
+      }
+      const held = buckets.get(name);
+      const tokens = held === undefined ? burst : Math.min(burst, held.tokens + (Math.max(0, now - held.at) / 1000) * perSecond);
+      if (tokens >= 1) {
+        buckets.set(name, { tokens: tokens - 1, at: now, burst, perSecond });
+        return 0;
+      }
+      buckets.set(name, { tokens, at: now, burst, perSecond });
+      return Math.ceil(((1 - tokens) / perSecond) * 1000);
+    },
+
+
     async acquireLock(name, owner, leaseMs, now) {
       const held = locks.get(name);
       if (held && held.owner !== owner && held.until > now) return null;

@@ -6,6 +6,10 @@ import type { CoordinationStore } from './store.js';
 export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
   const { redis, keys, s } = ctx;
   return {
+    async takeToken(name, burst, perSecond, now) {
+      return Number(await s.qmTakeToken(keys.bucket(name), burst, perSecond, requireFinite(now, 'now')));
+    },
+
     async acquireLock(name, owner, leaseMs) {
       const fence = await s.qmAcquireLock(keys.lockOwner(name), keys.lockFence(name), owner, Math.max(1, Math.ceil(leaseMs)));
       return typeof fence === 'number' ? fence : null;

@@ -39,6 +39,8 @@ export interface RedisKeys {
   readonly auditLog: string;
   /** String with a TTL: a claimOnce record (single-use agent tokens). One small key each, spread over the cluster. */
   claim(key: string): string;
+  /** Hash with a TTL: a token bucket's tokens and when they were counted. One small key each. */
+  bucket(name: string): string;
   /** String with a TTL: who holds the lock `name` (src/locks.ts), in the lock's own slot. */
   lockOwner(name: string): string;
   /** Counter: the fence of the lock `name`, incremented with every acquisition. */
@@ -79,6 +81,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     auditDedupe: `${prefix}{audit}:dedupe`,
     auditLog: `${prefix}{audit}:log`,
     claim: (key) => `${prefix}once:${enc(key)}`,
+    bucket: (name) => `${prefix}rl:${enc(name)}`,
     lockOwner: (name) => `${prefix}{lock:${enc(name)}}:owner`,
     lockFence: (name) => `${prefix}{lock:${enc(name)}}:fence`,
     storeMarker: `${prefix}{meta}:marker`,

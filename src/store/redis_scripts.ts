@@ -189,6 +189,25 @@ const GLOBAL_SCRIPTS = {
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
 return redis.call('GET', KEYS[1])`],
 
+  // KEYS bucket. ARGV burst, tokens per second, now (ms). Refills, takes one token if there is
+  // one; returns 0, or the ms until the next token. The key lives as long as the bucket needs to
+  // refill, then a missing bucket is a full one.
+  qmTakeToken: [1, `
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local held = redis.call('HMGET', KEYS[1], 't', 'a')
+local tokens = burst
+if held[1] then
+  local elapsed = math.max(0, now - tonumber(held[2]))
+  tokens = math.min(burst, tonumber(held[1]) + elapsed / 1000 * rate)
+end
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate * 1000) end
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return wait`],
+
   // KEYS lock owner, lock fence. ARGV owner, lease ms. The lock unless another owner holds it;
   // returns the new fence (it grows with every acquisition, a renewal keeps it), or false.
   qmAcquireLock: [2, `

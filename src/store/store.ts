@@ -163,6 +163,13 @@ export interface CoordinationStore {
    * counts the lease itself).
    */
   acquireLock(name: string, owner: string, leaseMs: number, now: number): Promise<number | null>;
+  /**
+   * Takes one token from the bucket `name` (capacity `burst`, refilled at `perSecond`), shared
+   * by every replica; a bucket nobody used is full. Returns 0 when a token was taken, else the
+   * milliseconds until one will be there. Times are the caller's clock, so replicas agree only as
+   * far as their clocks do.
+   */
+  takeToken(name: string, burst: number, perSecond: number, now: number): Promise<number>;
   renewLock(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
 }

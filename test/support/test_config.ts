@@ -17,6 +17,7 @@ export interface TestConfigOptions {
   /** Extra provider sections (e.g. `vault`), next to the default jwt one. */
   readonly providers?: Record<string, unknown>;
   readonly logLevel?: string;
+  readonly limits?: Record<string, unknown>;
   /** Extra `server` keys (publicUrl, maxHeaderBytes). */
   readonly server?: Record<string, unknown>;
 }
@@ -58,6 +59,8 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
       },
     },
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
+    // Off unless a test is about them: other tests issue many grants from one agent.
+    limits: options.limits ?? { grantRequests: { perAgent: { perSecond: 0, burst: 1 }, perSource: { perSecond: 0, burst: 1 } } },
   };
 }
 

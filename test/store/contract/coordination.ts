@@ -70,4 +70,22 @@ export function describeCoordinationContract(world: ContractWorld): void {
       expect(await store.renewLock('role-a', 'dead-owner', 60_000, Date.now())).toBe(false);
     });
   });
+
+  describe('token buckets', () => {
+    it('lets a full bucket spend its burst, then says how long until the next token', async () => {
+      for (let i = 0; i < 3; i++) expect(await store.takeToken('agent:a', 3, 2, T0)).toBe(0);
+      expect(await store.takeToken('agent:a', 3, 2, T0)).toBe(500);
+      // Another bucket is untouched.
+      expect(await store.takeToken('agent:b', 3, 2, T0)).toBe(0);
+    });
+
+    it('refills at its rate, never past its burst', async () => {
+      for (let i = 0; i < 3; i++) await store.takeToken('agent:a', 3, 2, T0);
+      expect(await store.takeToken('agent:a', 3, 2, T0 + 499)).toBeGreaterThan(0);
+      expect(await store.takeToken('agent:a', 3, 2, T0 + 500)).toBe(0);
+      // Ten seconds idle refill only up to the burst: three more, not twenty.
+      for (let i = 0; i < 3; i++) expect(await store.takeToken('agent:a', 3, 2, T0 + 10_500)).toBe(0);
+      expect(await store.takeToken('agent:a', 3, 2, T0 + 10_500)).toBeGreaterThan(0);
+    });
+  });
 }
