@@ -65,7 +65,7 @@ export const OPERATIONS: readonly Operation[] = [
     method: 'post', path: '/v1/grants', summary: 'Request a credential for an incident; the credential is in this response only', auth: 'agent', body: { schema: grantRequestBody },
     responses: {
       201: ['issued', 'IssuedGrant'], 202: ['waiting for a human approval; no credential yet', 'GrantEnvelope'], 400: ['invalid body', 'Error'], 403: ['policy denies this agent the profile (decided_by names what decided)', 'Error'], 404: ['no such incident or profile', 'Error'],
-      409: ['the incident is closed', 'Error'], 413: ['body too large', 'Error'], 415: ['not JSON', 'Error'], 502: ['the provider failed', 'Error'], 503: ['provider or store unavailable; retry later', 'Error'], ...ERRORS_AUTH,
+      409: ['the incident is closed', 'Error'], 413: ['body too large', 'Error'], 415: ['not JSON', 'Error'], 429: ['too many grant requests from this agent or its source (Retry-After)', 'Error'], 502: ['the provider failed', 'Error'], 503: ['provider or store unavailable; retry later', 'Error'], ...ERRORS_AUTH,
     },
   },
   {
