@@ -39,7 +39,7 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
         }
         if (grants.get(grant.id)?.state === 'revoking') {
           revoking.push(grant.id);
-          enqueue(grant.id, closedAt);
+          enqueue(grant.id, closedAt, 'close');
         }
       }
       return { incident: copy(incidents.get(id) as Incident), closedNow, revoking };
@@ -69,7 +69,7 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
         // A close that won the race keeps the grant revoking; the handle lets the worker revoke it.
         const state = grant.state === 'issuing' ? 'active' : 'revoking';
         grants.set(id, { ...grant, state, handle: copy(input.handle), expiresAt: input.expiresAt });
-        if (state === 'revoking') enqueue(id, grant.revokeRequestedAt ?? 0);
+        if (state === 'revoking') enqueue(id, grant.revokeRequestedAt ?? 0, grant.revokeReason === 'incident_closed' ? 'close' : 'other');
       }
       return copy(grants.get(id) as Grant);
     },
@@ -103,7 +103,7 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       if (isLive(grant)) {
         grants.set(id, { ...grant, state: 'revoking', revokeReason: reason, revokeRequestedAt: at });
       }
-      if (grants.get(id)?.state === 'revoking') enqueue(id, at);
+      if (grants.get(id)?.state === 'revoking') enqueue(id, at, grants.get(id)?.revokeReason === 'incident_closed' ? 'close' : 'other');
       return copy(grants.get(id) as Grant);
     },
 

@@ -9,7 +9,8 @@ export function createMemoryQueue(state: MemoryState): RevocationQueue {
     async claimRevocations(now, max, leaseMs): Promise<RevocationJob[]> {
       const due = [...jobs.entries()]
         .filter(([, job]) => job.dueAt <= now)
-        .sort(([a, x], [b, y]) => x.dueAt - y.dueAt || compareIds(a, b))
+        // A closed incident's jobs first (the Redis store's close lane), then by due time.
+        .sort(([a, x], [b, y]) => Number(x.lane === 'other') - Number(y.lane === 'other') || x.dueAt - y.dueAt || compareIds(a, b))
         .slice(0, Math.max(0, max));
       const leasedUntil = now + leaseMs;
       return due.map(([grantId, job]) => {
@@ -53,7 +54,7 @@ export function createMemoryQueue(state: MemoryState): RevocationQueue {
       if (!grant || grant.state !== 'revoking') return;
       const job = jobs.get(id);
       grants.set(id, { ...grant, lastError: error, ...(job && job.attempts > 0 ? { revokeAttempts: job.attempts } : {}) });
-      jobs.set(id, { dueAt, attempts: job?.attempts ?? 0 });
+      jobs.set(id, { dueAt, attempts: job?.attempts ?? 0, lane: job?.lane ?? 'other' });
     },
 
     async revocationQueueDepth() {

@@ -14,6 +14,8 @@ export interface Job {
   dueAt: number;
   /** Deliveries so far. */
   attempts: number;
+  /** A closed incident's jobs are claimed before any other: a flood of releases never starves a close. */
+  readonly lane: 'close' | 'other';
 }
 
 export interface MemoryState {
@@ -25,8 +27,8 @@ export interface MemoryState {
   /** Agent → incident → grant ids (the Redis store's per-agent sets). */
   readonly idsByAgent: Map<string, Map<string, string[]>>;
   grantsOf(incidentId: string): Grant[];
-  /** Enqueues a job due at `dueAt`, keeping an existing schedule (backoff or lease). */
-  enqueue(grantId: string, dueAt: number): void;
+  /** Enqueues a job due at `dueAt` in its lane, keeping an existing job's schedule (backoff or lease) and lane. */
+  enqueue(grantId: string, dueAt: number, lane: Job['lane']): void;
 }
 
 /**
@@ -61,9 +63,9 @@ export function createMemoryState(): MemoryState {
     idsByIncident,
     idsByAgent: new Map(),
     grantsOf: (incidentId) => (idsByIncident.get(incidentId) ?? []).map((id) => grants.get(id) as Grant),
-    enqueue(grantId, dueAt) {
+    enqueue(grantId, dueAt, lane) {
       // Keep an existing schedule: a job in backoff or under lease is not pulled forward.
-      if (!jobs.has(grantId)) jobs.set(grantId, { dueAt, attempts: 0 });
+      if (!jobs.has(grantId)) jobs.set(grantId, { dueAt, attempts: 0, lane });
     },
   };
 }

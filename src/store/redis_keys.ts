@@ -26,6 +26,8 @@ export interface RedisKeys {
   grantIndex(grantId: string): string;
   /** Sorted set: grant id scored by when its revocation job is due (or its lease ends). */
   readonly revocationDue: string;
+  /** Sorted set: the same for the jobs of closed incidents, claimed before any other (a flood of releases never starves a close). */
+  readonly revocationDueClose: string;
   /** Hash: grant id → deliveries of its revocation job. */
   readonly revocationAttempts: string;
   /** Sorted set: grant id scored by expiresAt (active grants, swept by expireGrants). */
@@ -74,6 +76,7 @@ export function createRedisKeys(prefix: string): RedisKeys {
     incidentAudit: (id) => `${prefix}{audit}:inc:${enc(id)}`,
     grantIndex: (grantId) => `${prefix}gi:${enc(grantId)}`,
     revocationDue: `${prefix}{revq}:due`,
+    revocationDueClose: `${prefix}{revq}:due:close`,
     revocationAttempts: `${prefix}{revq}:attempts`,
     expiry: `${prefix}{expiry}`,
     closing: `${prefix}{closing}`,

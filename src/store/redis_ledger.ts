@@ -6,13 +6,17 @@
  * worker repairs, never a grant that silently escapes revocation. Each method's comment names its
  * order.
  */
-import { TERMINAL_STATES, type Grant, type Incident } from '../model.js';
+import { TERMINAL_STATES, type Grant, type Incident, type RevokeReason } from '../model.js';
 import { decodeGrant, encodeGrant, encodeHandle, requireFinite, toStoredJson } from './redis_codec.js';
 import { compareIds, type RedisContext } from './redis_context.js';
 import type { IncidentLedger } from './store.js';
 
 export function createRedisLedger(ctx: RedisContext): IncidentLedger {
   const { redis, keys, s, incidentOf, remember, decodeOrNull } = ctx;
+  /** Into the close lane when an incident's close revokes it, the other lane for anything else. */
+  const enqueue = (reason: RevokeReason | undefined, pairs: readonly (string | number)[]): Promise<unknown> => (reason === 'incident_closed'
+    ? s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...pairs)
+    : s.qmEnqueueRevocations(keys.revocationDue, keys.revocationDueClose, ...pairs));
   return {
     async createIncident(incident) {
       const text = toStoredJson(incident);
@@ -32,9 +36,9 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       return text === null ? null : (JSON.parse(text) as Incident);
     },
 
-    // Order: SADD closing → script (tombstone, flip live grants to revoking) → ZADD NX jobs.
+    // Order: SADD closing → script (tombstone, flip live grants to revoking) → enqueue the jobs in the close lane.
     // A crash after the SADD leaves the incident listed by listClosingIncidents, and the worker's
-    // startup re-runs this close, which enqueues whatever the crash skipped. NX keeps the
+    // startup re-runs this close, which enqueues whatever the crash skipped. Enqueueing keeps the
     // schedule of jobs already in backoff. Once nothing is revoking the incident leaves the set:
     // after a close no grant can become revoking again (no new intents, none left active).
     async closeIncident(id, closedAt, closedBy) {
@@ -45,7 +49,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
         return null;
       }
       const [incidentText, closedNow, revoking] = reply as [string, number, string[]];
-      if (revoking.length > 0) await redis.zadd(keys.revocationDue, 'NX', ...revoking.flatMap((g) => [closedAt, g]));
+      if (revoking.length > 0) await s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...revoking.flatMap((g) => [closedAt, g]));
       else await redis.srem(keys.closing, id);
       return { incident: JSON.parse(incidentText) as Incident, closedNow: closedNow === 1, revoking };
     },
@@ -79,7 +83,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
     },
 
-    // Order: ZADD expiry → script → (still revoking) ZADD NX job. Expiry first: an active grant
+    // Order: ZADD expiry → script → (still revoking) enqueue the job. Expiry first: an active grant
     // missing from the expiry set would stay `active` forever; an extra entry is dropped by the
     // sweep. ZADD and script go out back to back (one round trip, run in order); should the ZADD
     // alone fail, it is retried before the commit is reported.
@@ -94,7 +98,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       if (committed.status === 'rejected') throw committed.reason;
       if (expiry.status === 'rejected') await redis.zadd(keys.expiry, expiresAt, id);
       const grant = decodeOrNull(id, incidentId, committed.value);
-      if (grant?.state === 'revoking') await redis.zadd(keys.revocationDue, 'NX', grant.revokeRequestedAt ?? 0, id);
+      if (grant?.state === 'revoking') await enqueue(grant.revokeReason, [grant.revokeRequestedAt ?? 0, id]);
       return grant;
     },
 
@@ -128,7 +132,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
         .sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id));
     },
 
-    // Order: ZADD NX job → script. The job is the durable record of the request: if the script
+    // Order: enqueue the job → script. The job is the durable record of the request: if the script
     // never runs, the worker still revokes the grant (or finds it ended and drops the job).
     // Enqueueing after the script instead could strand a revoking grant with no job, and callers
     // do not ask again for a grant that is already revoking. An ended grant gets no job.
@@ -137,7 +141,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       if (incidentId === null) return null;
       const current = decodeOrNull(id, incidentId, await redis.hget(keys.grants(incidentId), id));
       if (current === null || TERMINAL_STATES.has(current.state)) return current;
-      await redis.zadd(keys.revocationDue, 'NX', at, id);
+      await enqueue(current.state === 'revoking' ? current.revokeReason : reason, [at, id]);
       return decodeOrNull(id, incidentId, await s.qmRequestRevocation(keys.grants(incidentId), id, reason, requireFinite(at, 'at')));
     },
 

@@ -236,37 +236,62 @@ redis.call('SET', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
 return 1`],
 
-  // KEYS due, attempts. ARGV now, max, leaseUntil. Takes due jobs and hides them until the lease
-  // ends (visibility timeout): a worker that dies mid-job loses nothing, the job comes back.
-  qmClaimRevocations: [2, `
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {}
-for _, id in ipairs(ids) do
-  redis.call('ZADD', KEYS[1], ARGV[3], id)
-  out[#out + 1] = id
-  out[#out + 1] = redis.call('HINCRBY', KEYS[2], id, 1)
+  // KEYS the lane to enqueue in, the other lane. ARGV score, id pairs. Enqueues each job unless
+  // either lane holds it already (its schedule — a backoff, a lease — is kept): one job per grant.
+  qmEnqueueRevocations: [2, `
+for i = 1, #ARGV - 1, 2 do
+  local id = ARGV[i + 1]
+  if not redis.call('ZSCORE', KEYS[2], id) then redis.call('ZADD', KEYS[1], 'NX', ARGV[i], id) end
 end
-return out`],
+return 0`],
 
-  // KEYS due. ARGV newUntil, then grant id and leasedUntil pairs. Extends a lease only while the
-  // job's score is still exactly the lease's end this worker holds: a finished job has no score
-  // (ZADD XX never re-adds it), a retried one is scored by its backoff, one claimed again by the
-  // other worker's lease end. A claim after the lease ended always scores at least one full lease
-  // later, so a stale lease can never match a newer one. (A backoff equal to the lease's end to
-  // the millisecond would match; the worker stops renewing a job before it retries it, so that
-  // needs a renewal in flight at that instant, and costs that retry at most one lease of delay.)
-  // Never lowers a score. Returns the ids still held.
-  qmRenewRevocationLeases: [1, `
-local newUntil = tonumber(ARGV[1])
+  // KEYS close lane, other lane, attempts. ARGV now, max, leaseUntil. Takes due jobs — a closed
+  // incident's first, then the others — and hides them until the lease ends (visibility
+  // timeout): a worker that dies mid-job loses nothing, the job comes back.
+  qmClaimRevocations: [3, `
 local out = {}
-for i = 2, #ARGV - 1, 2 do
-  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if score and tonumber(score) == tonumber(ARGV[i + 1]) then
-    if newUntil > tonumber(score) then redis.call('ZADD', KEYS[1], 'XX', ARGV[1], ARGV[i]) end
-    out[#out + 1] = ARGV[i]
+local left = tonumber(ARGV[2])
+for lane = 1, 2 do
+  if left > 0 then
+    local ids = redis.call('ZRANGEBYSCORE', KEYS[lane], '-inf', ARGV[1], 'LIMIT', 0, left)
+    for _, id in ipairs(ids) do
+      redis.call('ZADD', KEYS[lane], ARGV[3], id)
+      out[#out + 1] = id
+      out[#out + 1] = redis.call('HINCRBY', KEYS[3], id, 1)
+    end
+    left = left - #ids
   end
 end
 return out`],
+
+  // KEYS close lane, other lane. ARGV newUntil, then grant id and leasedUntil pairs. Extends a
+  // lease only while the job's score is still exactly the lease's end this worker holds: a
+  // finished job has no score (ZADD XX never re-adds it), a retried one is scored by its backoff,
+  // one claimed again by the other worker's lease end. A claim after the lease ended always scores
+  // at least one full lease later, so a stale lease can never match a newer one. (A backoff equal
+  // to the lease's end to the millisecond would match; the worker stops renewing a job before it
+  // retries it, so that needs a renewal in flight at that instant, and costs that retry at most
+  // one lease of delay.) Never lowers a score. Returns the ids still held.
+  qmRenewRevocationLeases: [2, `
+local newUntil = tonumber(ARGV[1])
+local out = {}
+for i = 2, #ARGV - 1, 2 do
+  for lane = 1, 2 do
+    local score = redis.call('ZSCORE', KEYS[lane], ARGV[i])
+    if score and tonumber(score) == tonumber(ARGV[i + 1]) then
+      if newUntil > tonumber(score) then redis.call('ZADD', KEYS[lane], 'XX', ARGV[1], ARGV[i]) end
+      out[#out + 1] = ARGV[i]
+    end
+  end
+end
+return out`],
+
+  // KEYS close lane, other lane. ARGV id, dueAt. Reschedules the job in the lane it is in (the
+  // other lane when it is in neither: the grant is still revoking, so it needs a job).
+  qmRescheduleRevocation: [2, `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+else redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
+return 0`],
 
   // KEYS seq, log, dedupe, incident index. ARGV event JSON without seq, dedupe key ('' for none),
   // '1' when the event belongs to an incident (then its seq goes to KEYS[4]: the index holds seqs,

@@ -112,3 +112,51 @@ describe('a provider that cannot revoke a single credential', () => {
     await expect(createCatalog(config, [broken], deps)).rejects.toThrow(/declares incidentRevocation but has no revokeIncident/u);
   });
 });
+
+describe('a close during a flood of releases', () => {
+  it("revokes the closed incident's grants in the next batch, ahead of hundreds of releases due earlier", async () => {
+    const T0 = Date.UTC(2030, 0, 1);
+    let now = T0;
+    const calls: string[] = [];
+    const upstream: ProviderFactory<Record<string, never>, Record<string, never>> = {
+      name: 'up',
+      configSchema: z.object({}).strict() as z.ZodType<Record<string, never>>,
+      profileParamsSchema: z.object({}).strict() as z.ZodType<Record<string, never>>,
+      async create() {
+        return {
+          name: 'up',
+          capabilities: caps('upstream', false),
+          async issue() { throw new Error('not used'); },
+          async revokeGrant(req) { calls.push(req.grantId); return { grantId: req.grantId, outcome: 'revoked', confirmed: true }; },
+          async health() { return { ok: true }; },
+          async close() {},
+        };
+      },
+    };
+    const base = testConfigObject({ revocation: { batchSize: 8, concurrency: 4 } });
+    const config = parseConfig(stringify({ ...base, providers: { up: {} }, profiles: { u: { provider: 'up', maxTtl: 900, tier: 'read', agents: ['.*'] } } }));
+    const logger = createLogger({ level: 'silent' });
+    const catalog = await createCatalog(config, [upstream], { logger, now: () => now, devMode: true, callTimeoutMs: 1000 });
+    const store = createMemoryStore();
+    const worker = createRevocationWorker({ config, store, catalog, audit: createAuditLog(store, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: () => now });
+    const grant = (id: string, incidentId: string): Grant => ({ id, incidentId, profile: 'u', provider: 'up', agent: 'a', purpose: 'p', state: 'issuing', createdAt: T0, ttlSeconds: 600, expiresAt: T0 + 600_000 });
+    for (const incidentId of ['INC-FLOOD', 'INC-CLOSE']) await store.createIncident({ id: incidentId, source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: T0, openedBy: 'op' });
+    for (let i = 0; i < 300; i++) {
+      const id = `flood-${String(i).padStart(3, '0')}`;
+      await store.createGrantIntent(grant(id, 'INC-FLOOD'));
+      await store.commitGrant(id, { handle: { ref: id }, expiresAt: T0 + 600_000 });
+      await store.requestRevocation(id, 'released', T0);
+    }
+    for (const id of ['close-a', 'close-b', 'close-c']) {
+      await store.createGrantIntent(grant(id, 'INC-CLOSE'));
+      await store.commitGrant(id, { handle: { ref: id }, expiresAt: T0 + 600_000 });
+    }
+    now = T0 + 60_000;
+    await store.closeIncident('INC-CLOSE', now, 'op');
+
+    expect(await worker.runOnce()).toBe(8);
+    for (const id of ['close-a', 'close-b', 'close-c']) expect((await store.getGrant(id))?.state).toBe('revoked');
+    expect(calls.filter((c) => c.startsWith('flood-'))).toHaveLength(5); // the rest of the batch
+    await catalog.close();
+  });
+});

@@ -550,7 +550,7 @@ describe('revocation worker', () => {
     const closedWithoutEnqueue = async (): Promise<string[]> => {
       const ids = [(await activeGrant('INC-W')).id, (await activeGrant('INC-W')).id];
       await store.closeIncident('INC-W', now, 'op');
-      await admin.zrem(keys.revocationDue, ...ids); // the enqueue that never happened
+      await admin.zrem(keys.revocationDueClose, ...ids); // the enqueue that never happened
       expect(await store.revocationQueueDepth()).toBe(0);
       expect(await store.listClosingIncidents()).toEqual(['INC-W']);
       return ids;

@@ -101,7 +101,7 @@ describe('redis store', () => {
     await store.createGrantIntent(grantFixture('g1', 'inc-1'));
     await store.closeIncident('inc-1', T0, 'bob');
     expect(await store.revocationQueueDepth()).toBe(1);
-    await admin.zrem(createRedisKeys(prefix).revocationDue, 'g1'); // the enqueue that never happened
+    await admin.zrem(createRedisKeys(prefix).revocationDueClose, 'g1'); // the enqueue that never happened
 
     expect(await store.revocationQueueDepth()).toBe(0);
     expect(await store.listClosingIncidents()).toEqual(['inc-1']);

@@ -21,6 +21,32 @@ export function describeQueueContract(world: ContractWorld): void {
       expect(await store.revocationQueueDepth()).toBe(1);
     });
 
+    it("claims a closed incident's jobs before any other, however much earlier the others are due", async () => {
+      await openIncident();
+      await openIncident('inc-2');
+      for (const id of ['r1', 'r2', 'r3']) {
+        await active(id, 'inc-2');
+        await store.requestRevocation(id, 'released', T0);
+      }
+      await active('c1');
+      await active('c2');
+      await store.closeIncident('inc-1', T0 + 5 * MIN, 'bob');
+      expect(sorted((await store.claimRevocations(T0 + 5 * MIN, 2, LEASE)).map((j) => j.grantId))).toEqual(['c1', 'c2']);
+      expect(sorted((await store.claimRevocations(T0 + 5 * MIN, 10, LEASE)).map((j) => j.grantId))).toEqual(['r1', 'r2', 'r3']);
+      expect(await store.revocationQueueDepth()).toBe(5);
+    });
+
+    it('keeps one job per grant: a released grant whose incident then closes stays in its queue, with its schedule', async () => {
+      await openIncident();
+      await active('g1');
+      await store.requestRevocation('g1', 'released', T0);
+      await store.retryRevocation('g1', T0 + MIN, 'ERR_PROVIDER_UNAVAILABLE');
+      await store.closeIncident('inc-1', T0 + 1, 'bob');
+      expect(await store.revocationQueueDepth()).toBe(1);
+      expect(await store.claimRevocations(T0 + MIN - 1, 10, LEASE)).toEqual([]);
+      expect((await store.claimRevocations(T0 + MIN, 10, LEASE)).map((j) => j.grantId)).toEqual(['g1']);
+    });
+
     it('claims at most max jobs, earliest due first', async () => {
       await openIncident();
       for (const [id, at] of [['g3', T0 + 3], ['g1', T0 + 1], ['g2', T0 + 2]] as const) {
