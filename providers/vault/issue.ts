@@ -91,7 +91,9 @@ async function issueDynamic(deps: IssueDeps, req: IssueRequest<VaultProfileParam
   const expiresAt = deps.now() + Math.min(leaseSeconds, child.ttlSeconds) * 1000;
   deps.logger.debug({ grantId: req.grantId, leaseId, leaseSeconds }, 'vault: dynamic secret issued');
   return {
-    credential: { ...secret, lease_id: leaseId, lease_duration: leaseSeconds, expires_at: new Date(expiresAt).toISOString() },
+    // No lease_id: the lease belongs to a broker-held child, and an agent has no use for its id
+    // but to ask for a renewal the grant never allows (its TTL is the grant's).
+    credential: { ...secret, lease_duration: leaseSeconds, expires_at: new Date(expiresAt).toISOString() },
     secretFields,
     handle: { kind: 'vault_dynamic', parentAccessor: parent.accessor, accessor: child.accessor, leaseId, ...namespaceOf(deps) },
     expiresAt,
@@ -153,6 +155,9 @@ async function createChildWith(deps: IssueDeps, req: IssueRequest<VaultProfilePa
       num_uses: spec.numUses,
       renewable: false,
       no_parent: false,
+      // Only what the profile lists: Vault's `default` policy would let an agent's token look
+      // itself up, revoke itself and use its cubbyhole, none of which a profile asked for.
+      no_default_policy: true,
     },
     signal: req.signal,
   });

@@ -52,7 +52,7 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
     expect(fx.fake.count('auth/token/create/:role')).toBe(1);
   });
 
-  it('gives the child exactly the profile policies, ttl = explicit max ttl, num_uses, metadata, not renewable', async () => {
+  it('gives the child exactly the profile policies (not even default), ttl = explicit max ttl, num_uses, metadata, not renewable', async () => {
     const params = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['qm-agent-read'], numUses: 3, meta: { team: 'sre' } });
     const { fx, provider } = await setup();
     const req = issueRequest(params, { ttlSeconds: 120, incidentId: 'INC-7', grantId: 'grt_meta' });
@@ -60,7 +60,7 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
     const issued = await provider.issue(req);
     const child = tokenOf(fx, issued.handle.accessor)!;
     expect(child).toMatchObject({
-      policies: ['qm-agent-read', 'default'], numUses: 3, renewable: false, orphan: false, creationTtlSeconds: 120, explicitMaxTtlSeconds: 120,
+      policies: ['qm-agent-read'], numUses: 3, renewable: false, orphan: false, creationTtlSeconds: 120, explicitMaxTtlSeconds: 120,
       meta: { team: 'sre', incident_id: 'INC-7', grant_id: 'grt_meta', agent: req.agent.id, profile: req.profile.name },
     });
     expect(issued.credential).toMatchObject({ vault_token: child.id, vault_addr: fx.fake.url, policies: 'qm-agent-read', num_uses: 3, expires_in: 120 });
@@ -77,7 +77,9 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
     expect(leaseId).toMatch(/^database\/creds\/readonly\//u);
     const lease = fx.fake.state.leases.lookup(leaseId)!;
     expect(lease.tokenId).toBe(tokenOf(fx, issued.handle.accessor)!.id);
-    expect(issued.credential).toMatchObject({ username: expect.any(String), password: expect.any(String), lease_id: leaseId, lease_duration: 60 });
+    expect(issued.credential).toMatchObject({ username: expect.any(String), password: expect.any(String), lease_duration: 60 });
+    // The agent gets no lease id to ask a renewal with; the broker keeps it in the handle.
+    expect(issued.credential).not.toHaveProperty('lease_id');
     expect(issued.credential).not.toHaveProperty('vault_token');
     expect(JSON.stringify(issued.handle)).not.toContain(String(issued.credential.password));
     expect([...issued.secretFields].sort()).toEqual(['password', 'username']);
