@@ -14,6 +14,7 @@ import { defaultConfigPath, loadConfigFile } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { describeCause } from './errors.js';
 import { answerClientErrors } from './http/client_errors.js';
+import { startMetricsListener } from './http/metrics_listener.js';
 import { createLogger, type Logger } from './logging.js';
 import type { RevocationWorker } from './revocation/worker.js';
 import type { Store } from './store/store.js';
@@ -30,6 +31,8 @@ export interface StartOptions {
 
 export interface RunningBroker {
   readonly url: string;
+  /** Where /metrics is served when it has its own listener (server.metricsListener). */
+  readonly metricsUrl?: string;
   readonly server: Server;
   readonly store: Store;
   readonly worker: RevocationWorker;
@@ -51,6 +54,7 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     ...(options.providers ? { providers: options.providers } : {}),
   });
   const { deps, worker } = broker;
+  let listening: Server | undefined;
   try {
     let shuttingDown = false;
     const app = createApp(deps, { isShuttingDown: () => shuttingDown, lanes: broker.lanes });
@@ -62,11 +66,14 @@ export async function startBroker(config: Config, options: StartOptions): Promis
       server.once('error', reject);
       server.listen(options.port ?? config.server.port, config.server.host, () => resolve());
     });
+    listening = server;
     // Before anything else awaits: a request may arrive as soon as the server listens.
     const url = listenAddressUrl(server.address() as AddressInfo);
     broker.setListenUrl(url);
+    const listener = config.server.metricsListener;
+    const metricsListener = listener === undefined ? undefined : await startMetricsListener(deps.metrics, listener.host, listener.port);
     if (runWorker) await worker.start();
-    logger.info({ url, mode: config.mode, store: deps.store.kind, providers: deps.catalog.providers().map((p) => p.name) }, 'quartermaster listening');
+    logger.info({ url, ...(metricsListener ? { metricsUrl: metricsListener.url } : {}), mode: config.mode, store: deps.store.kind, providers: deps.catalog.providers().map((p) => p.name) }, 'quartermaster listening');
 
     let stopped: Promise<void> | null = null;
     const stop = (): Promise<void> => {
@@ -75,14 +82,17 @@ export async function startBroker(config: Config, options: StartOptions): Promis
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await closed;
+        await metricsListener?.close();
         // The worker finishes its batch in flight; then providers, the store watch and the store close.
         await broker.close();
         logger.info('quartermaster stopped');
       })();
       return stopped;
     };
-    return { url, server, store: deps.store, worker, stop };
+    return { url, ...(metricsListener ? { metricsUrl: metricsListener.url } : {}), server, store: deps.store, worker, stop };
   } catch (err) {
+    // Whatever started before the failure stops again: a broker that cannot run answers nothing.
+    if (listening) await new Promise<void>((resolve) => listening?.close(() => resolve()));
     await broker.close();
     throw err;
   }

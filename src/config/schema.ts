@@ -60,6 +60,14 @@ const configBase = z.object({
      * listen elsewhere (a shared test box), knowingly.
      */
     allowNonLoopbackInDevelopment: z.boolean().default(false),
+    /**
+     * Serve /metrics on its own listener (and not on the API's): scrape it from inside the
+     * cluster while agents and webhooks reach only the API. Absent: /metrics is on the API port.
+     */
+    metricsListener: z.object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535),
+    }).strict().optional(),
   }).strict().prefault({}),
   logging: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

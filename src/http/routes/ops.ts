@@ -32,8 +32,11 @@ export function opsRoutes(deps: HttpDeps, isShuttingDown: () => boolean): Router
       ...(readiness.lossDetectedAt === undefined ? {} : { loss_detected_at: new Date(readiness.lossDetectedAt).toISOString() }),
     });
   });
-  router.get('/metrics', async (_req, res) => {
-    res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
-  });
+  // With its own listener (server.metricsListener), /metrics is not on the API's port at all.
+  if (deps.config.server.metricsListener === undefined) {
+    router.get('/metrics', async (_req, res) => {
+      res.set('Content-Type', deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+    });
+  }
   return router;
 }
