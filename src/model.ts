@@ -19,6 +19,11 @@ export interface Incident {
   /** Who opened / closed it (operator subject or webhook source). */
   readonly openedBy: string;
   readonly closedBy?: string;
+  /**
+   * The agents assigned to the incident: anchored patterns over the agent id (as a profile's).
+   * Absent: every agent a profile allows may act on it. Never empty.
+   */
+  readonly agents?: readonly string[];
 }
 
 /**

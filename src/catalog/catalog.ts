@@ -8,6 +8,7 @@ import { setMaxListeners } from 'node:events';
 import type { Config, ProfileConfig } from '../config/schema.js';
 import { ConfigError, formatIssues } from '../config/load.js';
 import type { Logger } from '../logging.js';
+import { anchoredPattern } from '../patterns.js';
 import { createScheduler, type ClosableScheduler } from '../scheduler.js';
 import type { BackgroundLanes, Provider, ProviderFactory, ProviderLocks } from '../sdk.js';
 import { checkIssued, wrapProviderError } from './provider_boundary.js';
@@ -126,7 +127,7 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
       config: profile,
       params: profileParams.get(name),
       provider,
-      agentMatchers: profile.agents.map((p) => new RegExp(`^(?:${p})$`, 'u')),
+      agentMatchers: profile.agents.map(anchoredPattern),
     }));
   }
   if (problems.length > 0) {

@@ -4,6 +4,7 @@
  * are validated by their provider's own schema in catalog/, so this file knows no provider fields.
  */
 import { z } from 'zod';
+import { anchoredPattern, isValidPattern } from '../patterns.js';
 import { isLoopbackHost, isLoopbackUrl } from '../urls.js';
 import { identitySchema } from './identity_schema.js';
 
@@ -166,7 +167,7 @@ export const configSchema = configBase.superRefine((cfg, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['profiles', name, 'defaultTtl'], message: 'must not exceed maxTtl' });
     }
     p.agents.forEach((pattern, i) => {
-      try { new RegExp(pattern, 'u'); } catch { ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: 'invalid regular expression' }); }
+      if (!isValidPattern(pattern)) ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: 'invalid regular expression' });
     });
   }
 });
@@ -205,12 +206,8 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
   }
   for (const [name, profile] of Object.entries(cfg.profiles)) {
     profile.agents.forEach((pattern, i) => {
-      let matcher: RegExp;
-      try {
-        matcher = new RegExp(`^(?:${pattern})$`, 'u');
-      } catch {
-        return; // reported as an invalid regular expression
-      }
+      if (!isValidPattern(pattern)) return; // reported as an invalid regular expression
+      const matcher = anchoredPattern(pattern);
       const probe = UNPINNED_PROBES.find((id) => matcher.test(id));
       if (probe !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: `matches agents of any trust domain or issuer (it matches ${probe}); production mode needs each pattern pinned to one` });

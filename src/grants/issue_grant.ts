@@ -8,7 +8,7 @@ import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
 import { provenanceOf, type Grant, type RequestOrigin } from '../model.js';
 import type { GrantContext, GrantRequest } from './grant_context.js';
-import { authorize } from './steps/authorize.js';
+import { authorize, authorizeForIncident } from './steps/authorize.js';
 import { claimSingleUse } from './steps/claim_single_use.js';
 import { issueCredential, type IssuedGrant } from './steps/issue_credential.js';
 import { limitRate, RateLimited } from './steps/limit_rate.js';
@@ -31,8 +31,10 @@ export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request
   try {
     const asked = { agent, request };
     await limitRate(deps, asked);
+    // Before anything about the incident is read: an agent no profile allows learns nothing.
+    const { profile, decision: byProfile } = authorize(deps.catalog, asked);
     const incident = await loadIncident(deps, asked);
-    const { profile, decision } = authorize(deps.catalog, asked);
+    const decision = authorizeForIncident({ agent, incident, decision: byProfile });
     await claimSingleUse(deps, { agent, profile });
     const ctx: GrantContext = { ...asked, incident, profile, decision, ttlSeconds: resolveTtl({ profile, request }) };
     const issued = await issueCredential(deps, ctx);

@@ -130,6 +130,7 @@ const SCHEMAS: Json = {
     properties: {
       id: { type: 'string' }, source: { type: 'string' }, title: { type: 'string' }, severity: { enum: ['sev1', 'sev2', 'sev3', 'sev4', 'sev5'] },
       status: { enum: ['open', 'closed'] }, opened_at: dateTime, opened_by: { type: 'string' }, closed_at: dateTime, closed_by: { type: 'string' },
+      agents: { type: 'array', items: { type: 'string' }, description: 'Agents assigned to the incident (anchored patterns); absent: every agent a profile allows' },
     },
   },
   IncidentEnvelope: { type: 'object', required: ['incident'], properties: { incident: ref('Incident') } },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { BrokerError } from '../errors.js';
 import { hasUnsafeCharacters } from '../logging.js';
 import { SEVERITIES } from '../model.js';
+import { isValidPattern } from '../patterns.js';
 
 /** Incident ids come from external systems; keep them printable, bounded and key-safe. */
 export const incidentIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit');
@@ -15,10 +16,14 @@ export const grantIdSchema = z.string().regex(/^grt_[A-Za-z0-9_-]{22}$/, 'not a 
  */
 const plainText = (max: number) => z.string().min(1).max(max).refine((text) => !hasUnsafeCharacters(text), 'must not contain control or format characters');
 
+/** Agents assigned to an incident: anchored patterns over the agent id, as a profile's. */
+const agentPatterns = z.array(plainText(512).refine(isValidPattern, 'must be a valid regular expression')).min(1).max(50);
+
 export const openIncidentBody = z.object({
   id: incidentIdSchema,
   title: plainText(500),
   severity: z.enum(SEVERITIES),
+  agents: agentPatterns.optional(),
 }).strict();
 
 export const grantRequestBody = z.object({
@@ -36,7 +41,9 @@ export const acknowledgeLossBody = z.object({
 export const updateIncidentBody = z.object({
   title: plainText(500).optional(),
   severity: z.enum(SEVERITIES).optional(),
-}).strict().refine((body) => body.title !== undefined || body.severity !== undefined, 'give title or severity');
+  /** The agents assigned to it; null ends the assignment. */
+  agents: agentPatterns.nullable().optional(),
+}).strict().refine((body) => body.title !== undefined || body.severity !== undefined || body.agents !== undefined, 'give title, severity or agents');
 
 /** `?grants=false` leaves the grant list out of an incident's report (pollers of large incidents). */
 export const incidentReadQuery = z.object({

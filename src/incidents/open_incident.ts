@@ -10,6 +10,8 @@ export interface OpenIncidentInput {
   readonly severity: Severity;
   readonly source: IncidentSourceName;
   readonly actor: ActorRef;
+  /** Agents assigned to it (anchored patterns); absent: every agent a profile allows. */
+  readonly agents?: readonly string[];
 }
 
 export async function openIncident(deps: DomainDeps, input: OpenIncidentInput): Promise<Incident> {
@@ -22,6 +24,7 @@ export async function openIncident(deps: DomainDeps, input: OpenIncidentInput): 
     status: 'open',
     openedAt: deps.now(),
     openedBy: actor.id,
+    ...(input.agents === undefined ? {} : { agents: [...input.agents] }),
   };
   const { created, incident: stored } = await deps.store.createIncident(incident);
   if (!created) throw incidentExists();

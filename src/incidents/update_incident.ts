@@ -24,6 +24,7 @@ export async function updateIncident(deps: Pick<DomainDeps, 'store' | 'audit' | 
       data: {
         ...(changed.severity === undefined ? {} : { severity: String(changed.severity), previousSeverity: before.severity }),
         ...(changed.title === undefined ? {} : { titleChanged: true }),
+        ...(patch.agents === undefined ? {} : { agents: patch.agents ?? [] }),
         ...provenanceOf(actor),
       },
     });

@@ -17,7 +17,15 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       const incident = incidents.get(id);
       if (!incident) return null;
       if (incident.status !== 'open') return { incident: copy(incident), updated: false };
-      const updated: Incident = { ...incident, ...(patch.severity === undefined ? {} : { severity: patch.severity }), ...(patch.title === undefined ? {} : { title: patch.title }) };
+      const agents = patch.agents === undefined ? incident.agents : patch.agents ?? undefined;
+      const rest: Incident = { ...incident };
+      delete (rest as { agents?: unknown }).agents;
+      const updated: Incident = {
+        ...rest,
+        ...(agents === undefined ? {} : { agents: [...agents] }),
+        ...(patch.severity === undefined ? {} : { severity: patch.severity }),
+        ...(patch.title === undefined ? {} : { title: patch.title }),
+      };
       incidents.set(id, updated);
       return { incident: copy(updated), updated: true };
     },

@@ -33,7 +33,8 @@ for _, id in ipairs(ids) do
 end
 return out`],
 
-  // KEYS incident. ARGV patch JSON (severity, title). Changes an open incident; a closed one is
+  // KEYS incident. ARGV patch JSON (severity, title, agents; agents null removes them; a list is
+  // never empty, so cjson cannot turn it into an object). Changes an open incident; a closed one is
   // final and stays as it is. Returns {incident, 1 changed | 0 not}, or false when it is unknown.
   qmUpdateIncident: [1, `
 local raw = redis.call('GET', KEYS[1])
@@ -44,6 +45,7 @@ local patch = cjson.decode(ARGV[1])
 for _, field in ipairs({'severity', 'title'}) do
   if patch[field] ~= nil then inc[field] = patch[field] end
 end
+if patch.agents == cjson.null then inc.agents = nil elseif patch.agents ~= nil then inc.agents = patch.agents end
 raw = cjson.encode(inc)
 redis.call('SET', KEYS[1], raw)
 return {raw, 1}`],

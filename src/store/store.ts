@@ -20,7 +20,8 @@
 import type { AuditEvent, AuditEventInput, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
 import type { StoreMeta } from './store_meta.js';
 
-export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>>;
+/** What may change on an open incident; `agents: null` ends its assignment (every allowed agent may act). */
+export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>> & { readonly agents?: readonly string[] | null };
 
 export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed';
 

@@ -112,6 +112,40 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect(events.find((e) => e.type === 'grant.denied')?.data).toMatchObject({ decidedBy: ['profiles.demo.agents'] });
     });
 
+    it('answers an agent no profile allows the same 403 whatever the incident: open, closed or unknown', async () => {
+      const open = await newIncident();
+      const closed = await newIncident();
+      expect((await qm.request('POST', `/v1/incidents/${closed}/close`, { token: operator })).status).toBe(202);
+      const outsider = await qm.agentToken('spiffe://dev.local/agent/triage/x/admin');
+      const answers = await Promise.all([open, closed, 'INC-never-opened'].map((id) => requestGrant(outsider, { incident_id: id, profile: 'demo', purpose: 'probe' })));
+      expect(answers.map((r) => [r.status, r.body.error.code, r.body.error.decided_by])).toEqual([
+        [403, 'ERR_POLICY_DENIED', ['profiles.demo.agents']],
+        [403, 'ERR_POLICY_DENIED', ['profiles.demo.agents']],
+        [403, 'ERR_POLICY_DENIED', ['profiles.demo.agents']],
+      ]);
+      // An agent the profile allows still gets the incident's real answer.
+      expect((await requestGrant(agent, { incident_id: closed, profile: 'demo', purpose: 'p' })).body.error.code).toBe('ERR_INCIDENT_CLOSED');
+    });
+
+    it('lets only the agents assigned to an incident act on it, once an operator assigns some', async () => {
+      const id = `INC-${name}-assigned`;
+      const opened = await qm.request('POST', '/v1/incidents', { token: operator, body: { id, title: 'assigned', severity: 'sev2', agents: ['spiffe://dev\\.local/agent/contain'] } });
+      expect([opened.status, opened.body.incident.agents]).toEqual([201, ['spiffe://dev\\.local/agent/contain']]);
+      const contain = await qm.agentToken(CONTAIN);
+      expect((await requestGrant(contain, { incident_id: id, profile: 'demo', purpose: 'p' })).status).toBe(201);
+      const refused = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' });
+      expect([refused.status, refused.body.error.code, refused.body.error.decided_by]).toEqual([403, 'ERR_POLICY_DENIED', ['incident.agents']]);
+      // The operator ends the assignment: every agent the profile allows may act again.
+      const patched = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { agents: null } });
+      expect(patched.status).toBe(200);
+      expect(patched.body.incident).not.toHaveProperty('agents');
+      expect((await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' })).status).toBe(201);
+      const bad = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { agents: ['spiffe://(unclosed'] } });
+      expect([bad.status, bad.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
+      const empty = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { agents: [] } });
+      expect([empty.status, empty.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
+    });
+
     it('lets the agent release its own grant, and only its own', async () => {
       const id = await newIncident();
       const granted = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' });

@@ -1,12 +1,15 @@
 /**
- * Step: may this agent have this profile? Returns the Decision that allows it, or throws the
- * PolicyDenied that carries the one that denies it (its ids go to the 403 body and the audit).
- * Today the rule is the profile's anchored agent patterns; the Cedar policy issue replaces this
- * step and only this step.
+ * Steps: may this agent have this profile, and act on this incident? `authorize` runs before
+ * the incident is read, so an agent no profile allows learns nothing about incidents (a uniform
+ * 403, whatever the incident's state or existence); `authorizeForIncident` then applies the
+ * incident's assignment, if an operator set one. Each returns the Decision that allows, or throws
+ * the PolicyDenied that carries the one that denies (its ids go to the 403 body and the audit).
+ * Today the rules are anchored agent patterns; the Cedar policy issue replaces these steps.
  */
 import { policyDenied, profileNotFound } from '../../errors.js';
 import type { Catalog, ProfileEntry } from '../../catalog/catalog.js';
 import type { Decision } from '../../model.js';
+import { anchoredPattern } from '../../patterns.js';
 import type { GrantContext } from '../grant_context.js';
 
 export interface Authorized {
@@ -28,6 +31,16 @@ export function decideByAgentPatterns(profile: ProfileEntry, agentId: string): D
   return profile.agentMatchers.some((m) => m.test(agentId))
     ? { effect: 'allow', decidedBy: [rule], reasons: [`agent matches ${rule}`] }
     : { effect: 'deny', decidedBy: [rule], reasons: [`agent not in ${rule}`] };
+}
+
+/** The incident's assignment (Incident.agents): without one, the profile's decision stands. */
+export function authorizeForIncident(ctx: Pick<GrantContext, 'agent' | 'incident' | 'decision'>): Decision {
+  const { agents } = ctx.incident;
+  if (agents === undefined) return ctx.decision;
+  const rule = 'incident.agents';
+  const assigned = agents.some((pattern) => anchoredPattern(pattern).test(ctx.agent.id));
+  if (!assigned) throw policyDenied({ effect: 'deny', decidedBy: [rule], reasons: [`agent not assigned to incident ${ctx.incident.id}`] });
+  return { effect: 'allow', decidedBy: [...ctx.decision.decidedBy, rule], reasons: [...ctx.decision.reasons, `agent assigned to incident ${ctx.incident.id}`] };
 }
 
 export function agentMayRequest(profile: ProfileEntry, agentId: string): boolean {

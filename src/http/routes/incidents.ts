@@ -17,7 +17,8 @@ export function incidentRoutes(deps: HttpDeps): Router {
 
   router.post('/', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(openIncidentBody, req.body, 'body');
-    const incident = await openIncident(deps, { ...body, source: 'api', actor: operatorActor(res) });
+    const { agents, ...fields } = body;
+    const incident = await openIncident(deps, { ...fields, ...(agents === undefined ? {} : { agents }), source: 'api', actor: operatorActor(res) });
     res.status(201).location(`/v1/incidents/${encodeURIComponent(incident.id)}`).json({ incident: toIncidentView(incident) });
   });
 
@@ -30,7 +31,11 @@ export function incidentRoutes(deps: HttpDeps): Router {
   router.patch('/:id', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const body = parseWith(updateIncidentBody, req.body, 'body');
-    const patch = { ...(body.title === undefined ? {} : { title: body.title }), ...(body.severity === undefined ? {} : { severity: body.severity }) };
+    const patch = {
+      ...(body.title === undefined ? {} : { title: body.title }),
+      ...(body.severity === undefined ? {} : { severity: body.severity }),
+      ...(body.agents === undefined ? {} : { agents: body.agents }),
+    };
     res.json({ incident: toIncidentView(await updateIncident(deps, id, patch, operatorActor(res))) });
   });
 

@@ -14,6 +14,7 @@ export function toIncidentView(incident: Incident) {
     status: incident.status,
     opened_at: new Date(incident.openedAt).toISOString(),
     opened_by: incident.openedBy,
+    ...(incident.agents === undefined ? {} : { agents: incident.agents }),
     ...(incident.closedAt !== undefined ? { closed_at: new Date(incident.closedAt).toISOString() } : {}),
     ...(incident.closedBy !== undefined ? { closed_by: incident.closedBy } : {}),
   };

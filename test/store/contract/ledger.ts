@@ -223,6 +223,16 @@ export function describeLedgerContract(world: ContractWorld): void {
       expect((await store.updateIncident('inc-1', { severity: 'sev3' }))?.incident).toEqual({ ...opened, severity: 'sev3', title: 'Payments down' });
     });
 
+    it("sets and ends an open incident's assigned agents", async () => {
+      const opened = await openIncident();
+      const assigned = await store.updateIncident('inc-1', { agents: ['spiffe://prod\\.example/ns/ir/sa/triage', 'spiffe://prod\\.example/ns/ir/sa/contain'] });
+      expect(assigned?.incident).toEqual({ ...opened, agents: ['spiffe://prod\\.example/ns/ir/sa/triage', 'spiffe://prod\\.example/ns/ir/sa/contain'] });
+      expect((await store.updateIncident('inc-1', { severity: 'sev1' }))?.incident.agents).toEqual(assigned?.incident.agents);
+      const ended = await store.updateIncident('inc-1', { agents: null });
+      expect(ended?.incident).toEqual({ ...opened, severity: 'sev1' });
+      expect(await store.getIncident('inc-1')).not.toHaveProperty('agents');
+    });
+
     it('leaves a closed incident as it is, and answers null for an unknown one', async () => {
       await openIncident();
       const closed = (await store.closeIncident('inc-1', T0 + MIN, 'bob'))?.incident;
