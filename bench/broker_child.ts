@@ -60,7 +60,11 @@ async function freeLoopbackPort(): Promise<number> {
 }
 
 /** The development config of the e2e tests, with production revocation defaults (no test tuning). */
-function benchConfig(dir: string, logLevel: LogLevel, store: NonNullable<BrokerChildOptions['store']>): { config: Record<string, unknown>; keyDir: string } {
+function benchConfig(
+  dir: string,
+  logLevel: LogLevel,
+  store: NonNullable<BrokerChildOptions['store']>,
+): { config: Record<string, unknown>; keyDir: string } {
   const keyDir = join(dir, 'keys');
   const config = { ...testConfigObject({ keyDir, store, logLevel }), revocation: {} };
   return { config, keyDir };
@@ -109,7 +113,10 @@ async function waitHealthy(proc: ChildProcess, url: string, stderr: string[]): P
       if (proc.exitCode !== null || proc.signalCode !== null) {
         throw new Error(`broker exited (${proc.exitCode ?? proc.signalCode}): ${stderr.join('')}`);
       }
-      const ok = await httpCall(agent, `${url}/healthz`, 'GET', {}).then((r) => r.status === 200, () => false);
+      const ok = await httpCall(agent, `${url}/healthz`, 'GET', {}).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ok) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -143,12 +150,16 @@ export interface HttpResult {
 /** One request over `agent`; resolves after the whole response body has arrived. */
 export function httpCall(agent: Agent, url: string, method: string, headers: Record<string, string>, body?: string): Promise<HttpResult> {
   return new Promise<HttpResult>((resolve, reject) => {
-    const req = request(url, { method, agent, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method, agent, headers: body === undefined ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${url} timed out`)));
     req.on('error', reject);
     req.end(body);

@@ -18,10 +18,20 @@ export interface RedisBrokerWorld {
   stop(): Promise<void>;
 }
 
-export async function startRedisBrokerWorld(options: { logLevel: LogLevel; keyPrefix: string; incidentId: string; maxSockets: number }): Promise<RedisBrokerWorld> {
+export async function startRedisBrokerWorld(options: {
+  logLevel: LogLevel;
+  keyPrefix: string;
+  incidentId: string;
+  maxSockets: number;
+}): Promise<RedisBrokerWorld> {
   const redis = await startRedisServer();
-  const child = await startBrokerChild({ logLevel: options.logLevel, store: { kind: 'redis', url: redis.url, keyPrefix: options.keyPrefix } })
-    .catch(async (err: unknown) => { await redis.stop(); throw err; });
+  const child = await startBrokerChild({
+    logLevel: options.logLevel,
+    store: { kind: 'redis', url: redis.url, keyPrefix: options.keyPrefix },
+  }).catch(async (err: unknown) => {
+    await redis.stop();
+    throw err;
+  });
   const http = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
   const stop = async (): Promise<void> => {
     http.destroy();
@@ -30,17 +40,44 @@ export async function startRedisBrokerWorld(options: { logLevel: LogLevel; keyPr
   };
   try {
     const now = Date.now();
-    const operator = await mintOperatorToken({ keyDir: child.keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject: 'bench@example.com', roles: ['operator'], ttlSeconds: 3600, now });
-    const agent = await mintAgentToken({ keyDir: child.keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/triage', ttlSeconds: 3600, now });
+    const operator = await mintOperatorToken({
+      keyDir: child.keyDir,
+      issuer: OPERATOR_ISSUER,
+      audience: AUDIENCE,
+      subject: 'bench@example.com',
+      roles: ['operator'],
+      ttlSeconds: 3600,
+      now,
+    });
+    const agent = await mintAgentToken({
+      keyDir: child.keyDir,
+      issuer: AGENT_ISSUER,
+      audience: AUDIENCE,
+      agentId: 'spiffe://dev.local/agent/triage',
+      ttlSeconds: 3600,
+      now,
+    });
     const json = { 'content-type': 'application/json' };
-    const opened = await httpCall(http, `${child.url}/v1/incidents`, 'POST', { ...json, authorization: `Bearer ${operator}` }, JSON.stringify({ id: options.incidentId, title: 'bench', severity: 'sev4' }));
+    const opened = await httpCall(
+      http,
+      `${child.url}/v1/incidents`,
+      'POST',
+      { ...json, authorization: `Bearer ${operator}` },
+      JSON.stringify({ id: options.incidentId, title: 'bench', severity: 'sev4' }),
+    );
     if (opened.status !== 201) throw new Error(`opening ${options.incidentId} answered ${opened.status}`);
     return {
       redisUrl: redis.url,
       child,
       http,
       async grant(body) {
-        const res = await httpCall(http, `${child.url}/v1/grants`, 'POST', { ...json, authorization: `Bearer ${agent}` }, JSON.stringify({ incident_id: options.incidentId, profile: 'demo', ...body }));
+        const res = await httpCall(
+          http,
+          `${child.url}/v1/grants`,
+          'POST',
+          { ...json, authorization: `Bearer ${agent}` },
+          JSON.stringify({ incident_id: options.incidentId, profile: 'demo', ...body }),
+        );
         if (res.status !== 201) throw new Error(`grant answered ${res.status}: ${res.body}`);
         return res;
       },

@@ -29,7 +29,12 @@ import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
 import { runVaultS5, vaultS5Markdown } from './vault_s5.js';
 
 /** Every scenario takes the command line's options: S1's, and the Vault provider's confirmConcurrency. */
-type CommonOptions = S1Options & { readonly confirmConcurrency?: number; readonly receiptLanes?: number; readonly vaultLatencyMs?: number; readonly grants?: number };
+type CommonOptions = S1Options & {
+  readonly confirmConcurrency?: number;
+  readonly receiptLanes?: number;
+  readonly vaultLatencyMs?: number;
+  readonly grants?: number;
+};
 
 interface Scenario {
   readonly title: string;
@@ -47,7 +52,11 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   s6: {
     title: 'Redis bytes per active grant (jwt provider, redis store)',
-    run: async (options) => s6Markdown(await runS6({ ...options, requests: Math.max(options.requests, 2000) }), { ...options, requests: Math.max(options.requests, 2000) }),
+    run: async (options) =>
+      s6Markdown(await runS6({ ...options, requests: Math.max(options.requests, 2000) }), {
+        ...options,
+        requests: Math.max(options.requests, 2000),
+      }),
   },
   's6-heap': {
     title: 'broker heap while grants are issued and expire (jwt provider, redis store)',
@@ -104,7 +113,9 @@ async function main(): Promise<void> {
     logLevel,
     store,
     ...(values['cpu-prof-dir'] ? { cpuProfDir: resolve(values['cpu-prof-dir']) } : {}),
-    ...(values['confirm-concurrency'] ? { confirmConcurrency: positiveInt('confirm-concurrency', values['confirm-concurrency'], 16, 64) } : {}),
+    ...(values['confirm-concurrency']
+      ? { confirmConcurrency: positiveInt('confirm-concurrency', values['confirm-concurrency'], 16, 64) }
+      : {}),
     ...(values['receipt-lanes'] ? { receiptLanes: positiveInt('receipt-lanes', values['receipt-lanes'], 2, 256) } : {}),
     ...(values['vault-latency-ms'] ? { vaultLatencyMs: positiveInt('vault-latency-ms', values['vault-latency-ms'], 1, 1000) } : {}),
     ...(values.grants ? { grants: positiveInt('grants', values.grants, 1000, 100_000) } : {}),
@@ -116,7 +127,9 @@ async function main(): Promise<void> {
   console.log('');
   const args = process.argv.slice(2);
   console.log(`- command: \`npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}\``);
-  console.log(`- machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`);
+  console.log(
+    `- machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, ${process.platform}/${process.arch}`,
+  );
   console.log(`- date: ${new Date().toISOString()}`);
   for (const name of names) {
     const scenario = SCENARIOS[name]!;
@@ -130,6 +143,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

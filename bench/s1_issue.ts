@@ -55,28 +55,59 @@ async function runOnce(options: S1Options, index: number): Promise<S1Run> {
     logLevel: options.logLevel,
     ...(redis ? { store: { kind: 'redis', url: redis.url, keyPrefix: 'qm-bench:' } } : {}),
     ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
-  }).catch(async (err: unknown) => { await redis?.stop(); throw err; });
+  }).catch(async (err: unknown) => {
+    await redis?.stop();
+    throw err;
+  });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const now = Date.now();
-    const operatorToken = await mintOperatorToken({ keyDir: child.keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject: 'bench@example.com', roles: ['operator'], ttlSeconds: 3600, now });
-    const agentToken = await mintAgentToken({ keyDir: child.keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: AGENT_ID, ttlSeconds: 3600, now });
+    const operatorToken = await mintOperatorToken({
+      keyDir: child.keyDir,
+      issuer: OPERATOR_ISSUER,
+      audience: AUDIENCE,
+      subject: 'bench@example.com',
+      roles: ['operator'],
+      ttlSeconds: 3600,
+      now,
+    });
+    const agentToken = await mintAgentToken({
+      keyDir: child.keyDir,
+      issuer: AGENT_ISSUER,
+      audience: AUDIENCE,
+      agentId: AGENT_ID,
+      ttlSeconds: 3600,
+      now,
+    });
 
     const incidentId = `INC-BENCH-S1-${index + 1}`;
-    const opened = await httpCall(agent, `${child.url}/v1/incidents`, 'POST',
+    const opened = await httpCall(
+      agent,
+      `${child.url}/v1/incidents`,
+      'POST',
       { authorization: `Bearer ${operatorToken}`, 'content-type': 'application/json' },
-      JSON.stringify({ id: incidentId, title: 'bench s1', severity: 'sev3' }));
+      JSON.stringify({ id: incidentId, title: 'bench s1', severity: 'sev3' }),
+    );
     if (opened.status !== 201) throw new Error(`opening the incident answered ${opened.status}: ${opened.body}`);
 
     // The direct baseline: the jwt provider, created as the catalog creates it, with the key file
     // the broker child generated at start, called with what core would pass it.
     const config = child.config as { providers: { jwt: unknown }; profiles: { demo: { params: unknown; defaultTtl: number } } };
-    const provider = await jwtProvider.create(jwtProvider.configSchema.parse(config.providers.jwt), { logger: noopLogger, now: Date.now, devMode: true });
+    const provider = await jwtProvider.create(jwtProvider.configSchema.parse(config.providers.jwt), {
+      logger: noopLogger,
+      now: Date.now,
+      devMode: true,
+    });
     const params = jwtProvider.profileParamsSchema.parse(config.profiles.demo.params);
     const signal = new AbortController().signal;
     const directRequest = (grantId: string): IssueRequest<typeof params> => ({
-      grantId, incidentId, agent: { id: AGENT_ID, issuer: AGENT_ISSUER }, profile: { name: PROFILE, params },
-      ttlSeconds: config.profiles.demo.defaultTtl, purpose: 'bench s1', signal,
+      grantId,
+      incidentId,
+      agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
+      profile: { name: PROFILE, params },
+      ttlSeconds: config.profiles.demo.defaultTtl,
+      purpose: 'bench s1',
+      signal,
     });
 
     const grantBody = JSON.stringify({ incident_id: incidentId, profile: PROFILE, purpose: 'bench s1' });
@@ -104,13 +135,14 @@ async function runOnce(options: S1Options, index: number): Promise<S1Run> {
     // Sanity: the broker's credential is the same kind of token the direct call signs.
     const first = await httpCall(agent, grantsUrl, 'POST', grantHeaders, grantBody);
     const token = (JSON.parse(first.body) as { credential?: { access_token?: unknown } }).credential?.access_token;
-    if (first.status !== 201 || typeof token !== 'string' || token.split('.').length !== 3) throw new Error(`unexpected grant response ${first.status}: ${first.body}`);
+    if (first.status !== 201 || typeof token !== 'string' || token.split('.').length !== 3)
+      throw new Error(`unexpected grant response ${first.status}: ${first.body}`);
 
     for (const name of names) await timeSequential(options.warmup, series[name]);
     const samples: Record<Series, bigint[]> = { broker: [], direct: [], healthz: [] };
     for (let done = 0; done < options.requests; done += BLOCK) {
       const size = Math.min(BLOCK, options.requests - done);
-      for (const name of names) samples[name].push(...await timeSequential(size, series[name]));
+      for (const name of names) samples[name].push(...(await timeSequential(size, series[name])));
     }
     await provider.close();
     return { broker: summarize(samples.broker), direct: summarize(samples.direct), healthz: summarize(samples.healthz) };
@@ -141,7 +173,9 @@ export function s1Markdown(result: S1Result, options: S1Options): string {
   const lines: string[] = [];
   lines.push(`### S1 — issue a grant, sequential (jwt provider, ${options.store} store, log level ${options.logLevel})`);
   lines.push('');
-  lines.push(`${options.requests} requests per series per run after ${options.warmup} warm-up, ${options.runs} runs; each cell is the median over runs of the per-run value.`);
+  lines.push(
+    `${options.requests} requests per series per run after ${options.warmup} warm-up, ${options.runs} runs; each cell is the median over runs of the per-run value.`,
+  );
   lines.push('');
   lines.push('| series | p50 µs | p99 µs | mean µs |');
   lines.push('|---|---:|---:|---:|');
@@ -151,9 +185,10 @@ export function s1Markdown(result: S1Result, options: S1Options): string {
   lines.push('');
   const overDirect = broker.p50Us - direct.p50Us;
   const overHealthz = broker.p50Us - healthz.p50Us;
-  const verdict = overDirect <= TARGET_P50_OVERHEAD_US
-    ? `meets (${us(TARGET_P50_OVERHEAD_US - overDirect)} µs to spare)`
-    : `misses by ${us(overDirect - TARGET_P50_OVERHEAD_US)} µs`;
+  const verdict =
+    overDirect <= TARGET_P50_OVERHEAD_US
+      ? `meets (${us(TARGET_P50_OVERHEAD_US - overDirect)} µs to spare)`
+      : `misses by ${us(overDirect - TARGET_P50_OVERHEAD_US)} µs`;
   lines.push('| derived (from the medians) | value |');
   lines.push('|---|---:|');
   lines.push(`| broker p50 − direct p50 | ${us(overDirect)} µs |`);
@@ -165,7 +200,9 @@ export function s1Markdown(result: S1Result, options: S1Options): string {
   lines.push('| run | broker p50 / p99 µs | direct p50 / p99 µs | healthz p50 / p99 µs |');
   lines.push('|---|---:|---:|---:|');
   result.runs.forEach((r, i) => {
-    lines.push(`| ${i + 1} | ${us(r.broker.p50Us)} / ${us(r.broker.p99Us)} | ${us(r.direct.p50Us)} / ${us(r.direct.p99Us)} | ${us(r.healthz.p50Us)} / ${us(r.healthz.p99Us)} |`);
+    lines.push(
+      `| ${i + 1} | ${us(r.broker.p50Us)} / ${us(r.broker.p99Us)} | ${us(r.direct.p50Us)} / ${us(r.direct.p99Us)} | ${us(r.healthz.p50Us)} / ${us(r.healthz.p99Us)} |`,
+    );
   });
   return lines.join('\n');
 }

@@ -49,7 +49,16 @@ const b64 = (v: string | Buffer): string => Buffer.from(v).toString('base64url')
 
 function tokenFor(signer: Signer): string {
   const header = b64(JSON.stringify({ alg: signer.alg, typ: 'JWT', kid: signer.kid }));
-  const payload = b64(JSON.stringify({ iss: 'https://spire.bench.example', sub: 'spiffe://bench.example/ns/agents/sa/triage', aud: 'quartermaster', iat: IAT, exp: IAT + 600, jti: 'bench-1' }));
+  const payload = b64(
+    JSON.stringify({
+      iss: 'https://spire.bench.example',
+      sub: 'spiffe://bench.example/ns/agents/sa/triage',
+      aud: 'quartermaster',
+      iat: IAT,
+      exp: IAT + 600,
+      jti: 'bench-1',
+    }),
+  );
   return `${header}.${payload}.${b64(signBytes(signer, `${header}.${payload}`))}`;
 }
 
@@ -71,11 +80,15 @@ async function runAlg(alg: 'ES256' | 'RS256', options: S3Options): Promise<S3Alg
     const operators = join(dir, 'operators.json');
     writeFileSync(bundle, JSON.stringify({ keys: [{ ...signer.jwk, use: 'jwt-svid' }] }));
     writeFileSync(operators, JSON.stringify({ keys: [createSigner('ES256', 'op').jwk] }));
-    const config = (maxEntries: number) => configSchema.shape.identity.parse({
-      audience: 'quartermaster', tokenCache: { maxEntries },
-      agents: { spiffe: [{ trustDomain: 'bench.example', issuer: 'https://spire.bench.example', bundle: { file: bundle }, algorithms: [alg] }] },
-      operators: { issuer: 'https://operators.bench.example', keys: { file: operators }, algorithms: ['ES256'] },
-    });
+    const config = (maxEntries: number) =>
+      configSchema.shape.identity.parse({
+        audience: 'quartermaster',
+        tokenCache: { maxEntries },
+        agents: {
+          spiffe: [{ trustDomain: 'bench.example', issuer: 'https://spire.bench.example', bundle: { file: bundle }, algorithms: [alg] }],
+        },
+        operators: { issuer: 'https://operators.bench.example', keys: { file: operators }, algorithms: ['ES256'] },
+      });
     const deps = { logger: createLogger({ level: 'silent' }), now: () => IAT * 1000 };
     const boot = (maxEntries: number): Promise<Identity> => createIdentity(config(maxEntries), deps);
     const raw = rawVerifier(signer, token);
@@ -87,7 +100,9 @@ async function runAlg(alg: 'ES256' | 'RS256', options: S3Options): Promise<S3Alg
     const joseOptions = { audience: 'quartermaster', currentDate: new Date(IAT * 1000) };
 
     const calls: Record<Exclude<Series, 'cold'>, () => Promise<unknown>> = {
-      raw: async () => { if (!raw()) throw new Error('raw verify failed'); },
+      raw: async () => {
+        if (!raw()) throw new Error('raw verify failed');
+      },
       warm: () => warm.authenticateAgent(token),
       cached: () => cached.authenticateAgent(token),
       jose: () => jwtVerify(token, jwks, joseOptions),
@@ -132,16 +147,25 @@ const LABELS: Record<Series, string> = {
 };
 
 export function s3Markdown(results: readonly S3AlgResult[], options: S3Options): string {
-  const lines = [`### S3: JWT verification (${options.runs} runs × ${options.requests} per series, ${options.warmup} warm-up; cold: ${COLD_SAMPLES} fresh verifiers per run)`, ''];
+  const lines = [
+    `### S3: JWT verification (${options.runs} runs × ${options.requests} per series, ${options.warmup} warm-up; cold: ${COLD_SAMPLES} fresh verifiers per run)`,
+    '',
+  ];
   for (const { alg, median: m } of results) {
     lines.push(`**${alg}** (boot of a verifier with a file key set, not in any series: p50 ${m.bootUs.toFixed(0)} µs)`, '');
     lines.push('| series | p50 µs | p99 µs | mean µs | p50 ÷ raw |', '|---|---:|---:|---:|---:|');
     for (const s of SERIES) {
-      lines.push(`| ${LABELS[s]} | ${m[s].p50Us.toFixed(1)} | ${m[s].p99Us.toFixed(1)} | ${m[s].meanUs.toFixed(1)} | ${(m[s].p50Us / m.raw.p50Us).toFixed(2)} |`);
+      lines.push(
+        `| ${LABELS[s]} | ${m[s].p50Us.toFixed(1)} | ${m[s].p99Us.toFixed(1)} | ${m[s].meanUs.toFixed(1)} | ${(m[s].p50Us / m.raw.p50Us).toFixed(2)} |`,
+      );
     }
     const warmOk = m.warm.p50Us <= 1.5 * m.raw.p50Us;
     const hitOk = m.cached.p50Us <= 10;
-    lines.push('', `Targets: warm ≤ 1.5 × raw → ${(m.warm.p50Us / m.raw.p50Us).toFixed(2)} × (${warmOk ? 'met' : 'NOT met'}); cache hit ≤ 10 µs → ${m.cached.p50Us.toFixed(1)} µs (${hitOk ? 'met' : 'NOT met'}).`, '');
+    lines.push(
+      '',
+      `Targets: warm ≤ 1.5 × raw → ${(m.warm.p50Us / m.raw.p50Us).toFixed(2)} × (${warmOk ? 'met' : 'NOT met'}); cache hit ≤ 10 µs → ${m.cached.p50Us.toFixed(1)} µs (${hitOk ? 'met' : 'NOT met'}).`,
+      '',
+    );
   }
   return lines.join('\n');
 }
@@ -149,8 +173,11 @@ export function s3Markdown(results: readonly S3AlgResult[], options: S3Options):
 const entry = process.argv[1];
 if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
   const options = { requests: 2000, runs: 3, warmup: 200 };
-  runS3(options).then((r) => console.log(s3Markdown(r, options)), (err: unknown) => {
-    process.stderr.write(`s3: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    process.exitCode = 1;
-  });
+  runS3(options).then(
+    (r) => console.log(s3Markdown(r, options)),
+    (err: unknown) => {
+      process.stderr.write(`s3: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

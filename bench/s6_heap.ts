@@ -1,6 +1,7 @@
 /**
  * S6 (docs/performance.md), the heap half: the broker's heap while it issues N grants that expire
- * (TTL 1 s asked, raised to the jwt provider's 5 s minimum; jwt provider, Redis store on its own redis-server), 8 requests in flight. The heap is
+ * (TTL 1 s asked, raised to the jwt provider's 5 s minimum; jwt provider, Redis store on its own
+ * redis-server), 8 requests in flight. The heap is
  * read from the broker's own /metrics (`quartermaster_nodejs_heap_size_used_bytes`, prom-client's
  * default metrics) at checkpoints; after the last grant the bench waits until the broker has swept
  * every grant to `expired`. There is no baseline process: the first checkpoint (after a warm-up of
@@ -13,9 +14,18 @@ import { runLimited } from '../src/revocation/revoke_jobs.js';
 import type { LogLevel } from './broker_child.js';
 import { startRedisBrokerWorld } from './redis_world.js';
 
-export interface HeapOptions { readonly requests: number; readonly logLevel: LogLevel }
+export interface HeapOptions {
+  readonly requests: number;
+  readonly logLevel: LogLevel;
+}
 
-interface Checkpoint { readonly issued: number; readonly heapMiB: number; readonly rssMiB: number; readonly expired: number; readonly samples: number }
+interface Checkpoint {
+  readonly issued: number;
+  readonly heapMiB: number;
+  readonly rssMiB: number;
+  readonly expired: number;
+  readonly samples: number;
+}
 
 const CHECKPOINTS = 10;
 const WARMUP = 2000;
@@ -29,9 +39,10 @@ function metric(text: string, name: string): number {
 export async function runS6Heap(options: HeapOptions): Promise<Checkpoint[]> {
   const world = await startRedisBrokerWorld({ logLevel: options.logLevel, keyPrefix: 'qm-heap:', incidentId: 'INC-HEAP', maxSockets: 8 });
   try {
-    const issue = async (count: number): Promise<void> => runLimited([...Array(count).keys()], 8, async () => {
-      await world.grant({ purpose: 'bench s6 heap', ttl_seconds: 1 });
-    });
+    const issue = async (count: number): Promise<void> =>
+      runLimited([...Array(count).keys()], 8, async () => {
+        await world.grant({ purpose: 'bench s6 heap', ttl_seconds: 1 });
+      });
     const sample = async (): Promise<{ heap: number; rss: number; expired: number }> => {
       const text = (await world.get('/metrics')).body;
       return {
@@ -93,13 +104,18 @@ export function s6HeapMarkdown(points: readonly Checkpoint[], options: HeapOptio
     '',
     '| grants issued after warm-up | lowest heap used in the window, MiB (samples) | RSS MiB | swept to expired |',
     '|---:|---:|---:|---:|',
-    ...points.map((p, i) => `| ${p.issued}${i === points.length - 1 ? ' (all swept; one reading)' : ''} | ${p.heapMiB.toFixed(1)} (${p.samples}) | ${p.rssMiB.toFixed(1)} | ${p.expired} |`),
+    ...points.map(
+      (p, i) =>
+        `| ${p.issued}${i === points.length - 1 ? ' (all swept; one reading)' : ''} | ${p.heapMiB.toFixed(1)} (${p.samples}) | ${p.rssMiB.toFixed(1)} | ${p.expired} |`,
+    ),
     '',
   ];
   const windows = points.slice(1, -1);
   const tail = windows.slice(-3);
   const tailMax = Math.max(...tail.map((p) => p.heapMiB));
   const early = windows[0] ?? first;
-  lines.push(`Lowest heap in the first window after warm-up ${early.heapMiB.toFixed(1)} MiB; the largest low point of the last three windows ${tailMax.toFixed(1)} MiB (${tailMax - early.heapMiB >= 0 ? '+' : ''}${(tailMax - early.heapMiB).toFixed(1)} MiB over ${options.requests} grants).`);
+  lines.push(
+    `Lowest heap in the first window after warm-up ${early.heapMiB.toFixed(1)} MiB; the largest low point of the last three windows ${tailMax.toFixed(1)} MiB (${tailMax - early.heapMiB >= 0 ? '+' : ''}${(tailMax - early.heapMiB).toFixed(1)} MiB over ${options.requests} grants).`,
+  );
   return lines.join('\n');
 }

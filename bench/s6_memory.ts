@@ -14,7 +14,11 @@ import type { LogLevel } from './broker_child.js';
 import { startRedisBrokerWorld } from './redis_world.js';
 import { median } from './stats.js';
 
-export interface S6Options { readonly runs: number; readonly requests: number; readonly logLevel: LogLevel }
+export interface S6Options {
+  readonly runs: number;
+  readonly requests: number;
+  readonly logLevel: LogLevel;
+}
 
 interface S6Run {
   readonly grants: number;
@@ -54,13 +58,21 @@ async function runOnce(options: S6Options): Promise<S6Run> {
     await grant();
     const before = await usedMemory(redis);
     const ids: string[] = [];
-    await runLimited([...Array(options.requests).keys()], 8, async () => { ids.push(await grant()); });
+    await runLimited([...Array(options.requests).keys()], 8, async () => {
+      ids.push(await grant());
+    });
     const after = await usedMemory(redis);
 
     const grantsKey = `${PREFIX}{inc:${INCIDENT}}:grants`;
     const auditIndex = `${PREFIX}{audit}:inc:${INCIDENT}`;
     const agentIndex = `${PREFIX}{inc:${INCIDENT}}:agent:${encodeURIComponent(AGENT)}`;
-    const keys = { record: grantsKey, expiry: `${PREFIX}{expiry}`, 'agent index': agentIndex, 'audit log': `${PREFIX}{audit}:log`, 'incident audit index': auditIndex };
+    const keys = {
+      record: grantsKey,
+      expiry: `${PREFIX}{expiry}`,
+      'agent index': agentIndex,
+      'audit log': `${PREFIX}{audit}:log`,
+      'incident audit index': auditIndex,
+    };
     const parts: Record<string, number> = {};
     for (const [name, key] of Object.entries(keys)) parts[name] = (await usage(redis, key)) / (ids.length + 1);
     const indexSamples = await Promise.all(ids.slice(0, 200).map((id) => usage(redis, `${PREFIX}gi:${id}`)));

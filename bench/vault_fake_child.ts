@@ -23,25 +23,29 @@ export interface FakeVaultChild {
 /** Engines the bench profiles read: leases shorter than every bench grant. */
 export const BENCH_DB_ROLE = { readonly: { ttlSeconds: 120 } };
 
-type Reply = { type: 'ready'; url: string; rootToken: string; brokerTokenFile: string } | { type: 'counts'; counts: Record<string, number> } | { type: 'reset' };
+type Reply =
+  | { type: 'ready'; url: string; rootToken: string; brokerTokenFile: string }
+  | { type: 'counts'; counts: Record<string, number> }
+  | { type: 'reset' };
 
 export async function startFakeVaultChild(options: { latencyMs: number }): Promise<FakeVaultChild> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), [String(options.latencyMs)], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  const next = (type: Reply['type']): Promise<Reply> => new Promise((resolve, reject) => {
-    const onMessage = (msg: Reply): void => {
-      if (msg.type !== type) return;
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-      resolve(msg);
-    };
-    const onExit = (code: number | null): void => reject(new Error(`fake vault child exited (${code})`));
-    child.on('message', onMessage);
-    child.once('exit', onExit);
-  });
-  const ready = await next('ready') as Extract<Reply, { type: 'ready' }>;
+  const next = (type: Reply['type']): Promise<Reply> =>
+    new Promise((resolve, reject) => {
+      const onMessage = (msg: Reply): void => {
+        if (msg.type !== type) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(msg);
+      };
+      const onExit = (code: number | null): void => reject(new Error(`fake vault child exited (${code})`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const ready = (await next('ready')) as Extract<Reply, { type: 'ready' }>;
   return {
     url: ready.url,
     rootToken: ready.rootToken,
@@ -49,18 +53,19 @@ export async function startFakeVaultChild(options: { latencyMs: number }): Promi
     async counts() {
       const reply = next('counts');
       child.send({ cmd: 'counts' });
-      return (await reply as Extract<Reply, { type: 'counts' }>).counts;
+      return ((await reply) as Extract<Reply, { type: 'counts' }>).counts;
     },
     async resetCounts() {
       const reply = next('reset');
       child.send({ cmd: 'reset' });
       await reply;
     },
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -69,10 +74,17 @@ async function childMain(latencyMs: number): Promise<void> {
   const { brokerTokenFile } = await provisionVault(fake.url, fake.rootToken, { brokerTtlSeconds: 86_400 });
   process.on('message', (msg: { cmd?: string }) => {
     if (msg.cmd === 'counts') process.send?.({ type: 'counts', counts: fake.counts() });
-    if (msg.cmd === 'reset') { fake.resetCounts(); process.send?.({ type: 'reset' }); }
+    if (msg.cmd === 'reset') {
+      fake.resetCounts();
+      process.send?.({ type: 'reset' });
+    }
   });
-  process.once('SIGTERM', () => { void fake.stop().then(() => process.exit(0)); });
-  process.once('disconnect', () => { void fake.stop().then(() => process.exit(0)); });
+  process.once('SIGTERM', () => {
+    void fake.stop().then(() => process.exit(0));
+  });
+  process.once('disconnect', () => {
+    void fake.stop().then(() => process.exit(0));
+  });
   process.send?.({ type: 'ready', url: fake.url, rootToken: fake.rootToken, brokerTokenFile });
 }
 

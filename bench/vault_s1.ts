@@ -20,7 +20,13 @@ export interface VaultS1Options {
   readonly cpuProfDir?: string;
 }
 
-interface Cell { readonly latencyMs: number; readonly profile: VaultBenchProfile; readonly requests: number; readonly broker: Summary; readonly direct: Summary }
+interface Cell {
+  readonly latencyMs: number;
+  readonly profile: VaultBenchProfile;
+  readonly requests: number;
+  readonly broker: Summary;
+  readonly direct: Summary;
+}
 
 const BLOCK = 100;
 const LATENCIES = [0, 20] as const;
@@ -28,7 +34,13 @@ const PROFILES: readonly VaultBenchProfile[] = ['vault-read', 'db-read'];
 const newGrantId = (): string => `grt_${randomBytes(16).toString('base64url')}`;
 
 async function runOnce(options: VaultS1Options, latencyMs: number, index: number): Promise<Cell[]> {
-  const bench = await startVaultBench({ latencyMs, logLevel: options.logLevel, maxSockets: 1, incidentId: `INC-BENCH-VS1-${latencyMs}-${index}`, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}) });
+  const bench = await startVaultBench({
+    latencyMs,
+    logLevel: options.logLevel,
+    maxSockets: 1,
+    incidentId: `INC-BENCH-VS1-${latencyMs}-${index}`,
+    ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+  });
   const { broker, provider, http: agent, incidentId } = bench;
   try {
     // Slow fakes get fewer requests so a run stays under a minute; p50 needs far fewer samples than p99.
@@ -46,7 +58,15 @@ async function runOnce(options: VaultS1Options, latencyMs: number, index: number
           if (res.status !== 201) throw new Error(`POST /v1/grants answered ${res.status}: ${res.body}`);
         },
         direct: async () => {
-          await provider.issue({ grantId: newGrantId(), incidentId, agent: { id: AGENT_ID, issuer: AGENT_ISSUER }, profile: { name: profile, params }, ttlSeconds: 300, purpose: 'bench', signal });
+          await provider.issue({
+            grantId: newGrantId(),
+            incidentId,
+            agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
+            profile: { name: profile, params },
+            ttlSeconds: 300,
+            purpose: 'bench',
+            signal,
+          });
         },
       };
       await timeSequential(warmup, series.broker);
@@ -54,8 +74,8 @@ async function runOnce(options: VaultS1Options, latencyMs: number, index: number
       const samples = { broker: [] as bigint[], direct: [] as bigint[] };
       for (let done = 0; done < requests; done += BLOCK) {
         const size = Math.min(BLOCK, requests - done);
-        samples.broker.push(...await timeSequential(size, series.broker));
-        samples.direct.push(...await timeSequential(size, series.direct));
+        samples.broker.push(...(await timeSequential(size, series.broker)));
+        samples.direct.push(...(await timeSequential(size, series.direct)));
       }
       cells.push({ latencyMs, profile, requests, broker: summarize(samples.broker), direct: summarize(samples.direct) });
     }
@@ -69,7 +89,7 @@ export async function runVaultS1(options: VaultS1Options): Promise<Cell[][]> {
   const runs: Cell[][] = [];
   for (let i = 0; i < options.runs; i += 1) {
     const cells: Cell[] = [];
-    for (const latency of LATENCIES) cells.push(...await runOnce(options, latency, i));
+    for (const latency of LATENCIES) cells.push(...(await runOnce(options, latency, i)));
     runs.push(cells);
   }
   return runs;
@@ -93,8 +113,17 @@ export function vaultS1Markdown(runs: Cell[][], options: VaultS1Options): string
     const overhead = broker.p50Us - direct.p50Us;
     const ratio = broker.p50Us / direct.p50Us;
     // docs/performance.md S1: p50 ≤ direct + 1 ms; at 20 ms ≤ 1.10× direct.
-    const target = cell.latencyMs >= 20 ? (ratio <= 1.1 ? 'meets ≤ 1.10×' : 'misses ≤ 1.10×') : (overhead <= 1000 ? 'meets +1 ms' : `misses +1 ms by ${us(overhead - 1000)} µs`);
-    lines.push(`| ${cell.latencyMs} ms | ${cell.profile} | ${us(broker.p50Us)} / ${us(broker.p99Us)} | ${us(direct.p50Us)} / ${us(direct.p99Us)} | ${us(overhead)} µs | ${ratio.toFixed(2)}× | ${target} |`);
+    const target =
+      cell.latencyMs >= 20
+        ? ratio <= 1.1
+          ? 'meets ≤ 1.10×'
+          : 'misses ≤ 1.10×'
+        : overhead <= 1000
+          ? 'meets +1 ms'
+          : `misses +1 ms by ${us(overhead - 1000)} µs`;
+    lines.push(
+      `| ${cell.latencyMs} ms | ${cell.profile} | ${us(broker.p50Us)} / ${us(broker.p99Us)} | ${us(direct.p50Us)} / ${us(direct.p99Us)} | ${us(overhead)} µs | ${ratio.toFixed(2)}× | ${target} |`,
+    );
   });
   return lines.join('\n');
 }

@@ -23,7 +23,15 @@ const DEFAULT_GRANTS = 1000;
 const CONCURRENCY = 16;
 const POLL_MS = 250;
 
-export interface VaultS4Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly receiptLanes?: number; readonly vaultLatencyMs?: number; readonly grants?: number }
+export interface VaultS4Options {
+  readonly runs: number;
+  readonly logLevel: LogLevel;
+  readonly cpuProfDir?: string;
+  readonly confirmConcurrency?: number;
+  readonly receiptLanes?: number;
+  readonly vaultLatencyMs?: number;
+  readonly grants?: number;
+}
 
 interface S4Run {
   readonly brokerReportMs: number;
@@ -40,7 +48,15 @@ const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - st
 async function runOnce(options: VaultS4Options, index: number): Promise<S4Run> {
   const n = options.grants ?? DEFAULT_GRANTS;
   // Broker: N grants over HTTP, then close and wait for all revoked.
-  const bench = await startVaultBench({ latencyMs: options.vaultLatencyMs ?? 0, logLevel: options.logLevel, maxSockets: CONCURRENCY, incidentId: `INC-BENCH-VS4-${index}`, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}), ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }), ...(options.receiptLanes === undefined ? {} : { receiptLanes: options.receiptLanes }) });
+  const bench = await startVaultBench({
+    latencyMs: options.vaultLatencyMs ?? 0,
+    logLevel: options.logLevel,
+    maxSockets: CONCURRENCY,
+    incidentId: `INC-BENCH-VS4-${index}`,
+    ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+    ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }),
+    ...(options.receiptLanes === undefined ? {} : { receiptLanes: options.receiptLanes }),
+  });
   const { fake, broker, provider, http: agent, incidentId, operatorHeaders: opHeaders } = bench;
   try {
     await runLimited([...Array(n).keys()], 8, async (i) => {
@@ -69,7 +85,15 @@ async function runOnce(options: VaultS4Options, index: number): Promise<S4Run> {
     const perGrant = await timedDirectPerGrant(fake, agent, provider, `INC-BENCH-VS4-DIRECT-${index}`, n);
     const providerMs = await timedProviderClose(provider, `INC-BENCH-VS4-PROVIDER-${index}`, n);
     const parentOnlyMs = await timedParentOnly(fake, agent, provider, `INC-BENCH-VS4-PARENT-${index}`, n);
-    return { brokerReportMs: report.revocation.close_to_all_revoked_ms ?? NaN, brokerWallMs, brokerCalls, perGrantMs: perGrant.ms, perGrantCalls: perGrant.calls, providerMs, parentOnlyMs };
+    return {
+      brokerReportMs: report.revocation.close_to_all_revoked_ms ?? NaN,
+      brokerWallMs,
+      brokerCalls,
+      perGrantMs: perGrant.ms,
+      perGrantCalls: perGrant.calls,
+      providerMs,
+      parentOnlyMs,
+    };
   } finally {
     await bench.stop();
   }
@@ -83,24 +107,50 @@ async function issueDirect(provider: DirectProvider, incidentId: string, n: numb
   await runLimited([...Array(n).keys()], 8, async (i) => {
     const name = i % 2 ? 'db-read' : 'vault-read';
     const grantId = `grt_${randomBytes(12).toString('base64url')}`;
-    const issued = await provider.issue({ grantId, incidentId, agent: { id: AGENT_ID, issuer: AGENT_ISSUER }, profile: { name, params: profileParams(name) }, ttlSeconds: 300, purpose: 'bench', signal });
+    const issued = await provider.issue({
+      grantId,
+      incidentId,
+      agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
+      profile: { name, params: profileParams(name) },
+      ttlSeconds: 300,
+      purpose: 'bench',
+      signal,
+    });
     refs.push({ grantId, incidentId, handle: issued.handle, expiresAt: issued.expiresAt });
   });
   return refs;
 }
 
-async function timedDirectPerGrant(fake: FakeVaultChild, agent: Agent, provider: DirectProvider, incidentId: string, n: number): Promise<{ ms: number; calls: number }> {
+async function timedDirectPerGrant(
+  fake: FakeVaultChild,
+  agent: Agent,
+  provider: DirectProvider,
+  incidentId: string,
+  n: number,
+): Promise<{ ms: number; calls: number }> {
   const refs = await issueDirect(provider, incidentId, n);
   const headers = { 'x-vault-token': readFileSync(fake.brokerTokenFile, 'utf8').trim(), 'content-type': 'application/json' };
   let calls = 0;
   const start = process.hrtime.bigint();
   await runLimited(refs, CONCURRENCY, async (ref) => {
     if (typeof ref.handle.leaseId === 'string') {
-      const res = await httpCall(agent, `${fake.url}/v1/sys/leases/revoke`, 'PUT', headers, JSON.stringify({ lease_id: ref.handle.leaseId, sync: true }));
+      const res = await httpCall(
+        agent,
+        `${fake.url}/v1/sys/leases/revoke`,
+        'PUT',
+        headers,
+        JSON.stringify({ lease_id: ref.handle.leaseId, sync: true }),
+      );
       calls += 1;
       if (res.status !== 204) throw new Error(`lease revoke answered ${res.status}`);
     }
-    const res = await httpCall(agent, `${fake.url}/v1/auth/token/revoke-accessor`, 'POST', headers, JSON.stringify({ accessor: ref.handle.accessor }));
+    const res = await httpCall(
+      agent,
+      `${fake.url}/v1/auth/token/revoke-accessor`,
+      'POST',
+      headers,
+      JSON.stringify({ accessor: ref.handle.accessor }),
+    );
     calls += 1;
     if (res.status !== 204) throw new Error(`revoke-accessor answered ${res.status}`);
   });
@@ -116,11 +166,23 @@ async function timedProviderClose(provider: DirectProvider, incidentId: string, 
   return ms;
 }
 
-async function timedParentOnly(fake: FakeVaultChild, agent: Agent, provider: DirectProvider, incidentId: string, n: number): Promise<number> {
+async function timedParentOnly(
+  fake: FakeVaultChild,
+  agent: Agent,
+  provider: DirectProvider,
+  incidentId: string,
+  n: number,
+): Promise<number> {
   const refs = await issueDirect(provider, incidentId, n);
   const headers = { 'x-vault-token': readFileSync(fake.brokerTokenFile, 'utf8').trim(), 'content-type': 'application/json' };
   const start = process.hrtime.bigint();
-  const res = await httpCall(agent, `${fake.url}/v1/auth/token/revoke-accessor`, 'POST', headers, JSON.stringify({ accessor: refs[0]?.handle.parentAccessor }));
+  const res = await httpCall(
+    agent,
+    `${fake.url}/v1/auth/token/revoke-accessor`,
+    'POST',
+    headers,
+    JSON.stringify({ accessor: refs[0]?.handle.parentAccessor }),
+  );
   const ms = elapsedMs(start);
   if (res.status !== 204) throw new Error(`parent revoke answered ${res.status}`);
   return ms;
@@ -141,7 +203,10 @@ export function vaultS4Markdown(runs: S4Run[], options: VaultS4Options): string 
   const perGrant = m((r) => r.perGrantMs);
   const provider = m((r) => r.providerMs);
   const calls = runs[0]?.brokerCalls ?? {};
-  const callText = Object.entries(calls).sort().map(([k, v]) => `${k} ${v}`).join(', ');
+  const callText = Object.entries(calls)
+    .sort()
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   const lines = [
     `### S4 — revoke an incident of ${n} Vault grants (half tokens, half database leases; fake Vault in its own process; log level ${options.logLevel})`,
     '',

@@ -23,22 +23,50 @@ const BASELINE_REQUESTS = 300;
 const WARMUP = 100;
 const POLL_MS = 100;
 
-export interface VaultS5Options { readonly runs: number; readonly logLevel: LogLevel; readonly cpuProfDir?: string; readonly confirmConcurrency?: number; readonly receiptLanes?: number; readonly vaultLatencyMs?: number }
+export interface VaultS5Options {
+  readonly runs: number;
+  readonly logLevel: LogLevel;
+  readonly cpuProfDir?: string;
+  readonly confirmConcurrency?: number;
+  readonly receiptLanes?: number;
+  readonly vaultLatencyMs?: number;
+}
 
-interface Series { readonly broker: Summary; readonly direct: Summary }
-interface S5Run { readonly alone: Series; readonly during: Series; readonly closeMs: number }
+interface Series {
+  readonly broker: Summary;
+  readonly direct: Summary;
+}
+interface S5Run {
+  readonly alone: Series;
+  readonly during: Series;
+  readonly closeMs: number;
+}
 
 const elapsedNs = (start: bigint): bigint => process.hrtime.bigint() - start;
 
 async function runOnce(options: VaultS5Options, index: number): Promise<S5Run> {
   const closing = `INC-BENCH-VS5-CLOSE-${index}`;
   const issuing = `INC-BENCH-VS5-ISSUE-${index}`;
-  const bench = await startVaultBench({ latencyMs: options.vaultLatencyMs ?? 0, logLevel: options.logLevel, maxSockets: 8, incidentId: closing, ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}), ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }), ...(options.receiptLanes === undefined ? {} : { receiptLanes: options.receiptLanes }) });
+  const bench = await startVaultBench({
+    latencyMs: options.vaultLatencyMs ?? 0,
+    logLevel: options.logLevel,
+    maxSockets: 8,
+    incidentId: closing,
+    ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+    ...(options.confirmConcurrency === undefined ? {} : { confirmConcurrency: options.confirmConcurrency }),
+    ...(options.receiptLanes === undefined ? {} : { receiptLanes: options.receiptLanes }),
+  });
   const { broker, http: pool, operatorHeaders, agentHeaders } = bench;
   // The measured requests get a connection of their own, as one sequential client would.
   const single = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
-    const opened = await httpCall(pool, `${broker.url}/v1/incidents`, 'POST', operatorHeaders, JSON.stringify({ id: issuing, title: 'bench', severity: 'sev3' }));
+    const opened = await httpCall(
+      pool,
+      `${broker.url}/v1/incidents`,
+      'POST',
+      operatorHeaders,
+      JSON.stringify({ id: issuing, title: 'bench', severity: 'sev3' }),
+    );
     if (opened.status !== 201) throw new Error(`open incident answered ${opened.status}`);
     await runLimited([...Array(CLOSE_GRANTS).keys()], 8, async (i) => {
       const body = JSON.stringify({ incident_id: closing, profile: i % 2 ? 'db-read' : 'vault-read', purpose: 'bench' });
@@ -57,14 +85,25 @@ async function runOnce(options: VaultS5Options, index: number): Promise<S5Run> {
     // fake: what the provider alone costs while the close runs.
     const direct = async (): Promise<void> => {
       const grantId = `grt_${randomBytes(16).toString('base64url')}`;
-      await bench.provider.issue({ grantId, incidentId: issuing, agent: { id: AGENT_ID, issuer: AGENT_ISSUER }, profile: { name: 'vault-read', params }, ttlSeconds: 300, purpose: 'bench', signal });
+      await bench.provider.issue({
+        grantId,
+        incidentId: issuing,
+        agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
+        profile: { name: 'vault-read', params },
+        ttlSeconds: 300,
+        purpose: 'bench',
+        signal,
+      });
     };
     const timed = async (fn: () => Promise<void>): Promise<bigint> => {
       const start = process.hrtime.bigint();
       await fn();
       return elapsedNs(start);
     };
-    const samples = { alone: { broker: [] as bigint[], direct: [] as bigint[] }, during: { broker: [] as bigint[], direct: [] as bigint[] } };
+    const samples = {
+      alone: { broker: [] as bigint[], direct: [] as bigint[] },
+      during: { broker: [] as bigint[], direct: [] as bigint[] },
+    };
     const alternate = async (count: number, into: { broker: bigint[]; direct: bigint[] } | null): Promise<void> => {
       for (let i = 0; i < count; i += 1) {
         const b = await timed(viaBroker);
@@ -95,7 +134,8 @@ async function runOnce(options: VaultS5Options, index: number): Promise<S5Run> {
     while (closeRunning) await alternate(1, samples.during);
     const closeMs = await watcher;
     await alternate(BASELINE_REQUESTS / 2, samples.alone);
-    if (samples.during.broker.length < 20) throw new Error(`only ${samples.during.broker.length} grants were issued during the close; too few for a p99`);
+    if (samples.during.broker.length < 20)
+      throw new Error(`only ${samples.during.broker.length} grants were issued during the close; too few for a p99`);
     const series = (x: { broker: bigint[]; direct: bigint[] }): Series => ({ broker: summarize(x.broker), direct: summarize(x.direct) });
     return { alone: series(samples.alone), during: series(samples.during), closeMs };
   } finally {
@@ -135,7 +175,10 @@ export function vaultS5Markdown(runs: S5Run[], options: VaultS5Options): string 
     '',
     '| run | close ms | broker alone p50 / p99 µs | during pairs | broker during p50 / p99 µs | direct during p50 / p99 µs |',
     '|---|---:|---:|---:|---:|---:|',
-    ...runs.map((r, i) => `| ${i + 1} | ${r.closeMs.toFixed(0)} | ${us(r.alone.broker.p50Us)} / ${us(r.alone.broker.p99Us)} | ${r.during.broker.n} | ${us(r.during.broker.p50Us)} / ${us(r.during.broker.p99Us)} | ${us(r.during.direct.p50Us)} / ${us(r.during.direct.p99Us)} |`),
+    ...runs.map(
+      (r, i) =>
+        `| ${i + 1} | ${r.closeMs.toFixed(0)} | ${us(r.alone.broker.p50Us)} / ${us(r.alone.broker.p99Us)} | ${r.during.broker.n} | ${us(r.during.broker.p50Us)} / ${us(r.during.broker.p99Us)} | ${us(r.during.direct.p50Us)} / ${us(r.during.direct.p99Us)} |`,
+    ),
   ];
   return lines.join('\n');
 }

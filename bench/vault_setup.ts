@@ -18,8 +18,22 @@ export const AGENT_ID = 'spiffe://dev.local/agent/triage';
 const agents = ['spiffe://dev\\.local/agent/[A-Za-z0-9._-]+'];
 
 export const VAULT_BENCH_PROFILES = {
-  'vault-read': { provider: 'vault', maxTtl: 900, defaultTtl: 300, tier: 'read', agents, params: { kind: 'vault_token', policies: ['qm-agent-read'] } },
-  'db-read': { provider: 'vault', maxTtl: 900, defaultTtl: 300, tier: 'read', agents, params: { kind: 'vault_dynamic', path: 'database/creds/readonly', childPolicies: ['qm-db-readonly'] } },
+  'vault-read': {
+    provider: 'vault',
+    maxTtl: 900,
+    defaultTtl: 300,
+    tier: 'read',
+    agents,
+    params: { kind: 'vault_token', policies: ['qm-agent-read'] },
+  },
+  'db-read': {
+    provider: 'vault',
+    maxTtl: 900,
+    defaultTtl: 300,
+    tier: 'read',
+    agents,
+    params: { kind: 'vault_dynamic', path: 'database/creds/readonly', childPolicies: ['qm-db-readonly'] },
+  },
 } as const;
 export type VaultBenchProfile = keyof typeof VAULT_BENCH_PROFILES;
 
@@ -35,13 +49,21 @@ export function vaultSection(fake: FakeVaultChild, confirmConcurrency?: number):
   };
 }
 
-export function startVaultBrokerChild(fake: FakeVaultChild, logLevel: LogLevel, cpuProfDir?: string, confirmConcurrency?: number, receiptLanes?: number): Promise<BrokerChild> {
+export function startVaultBrokerChild(
+  fake: FakeVaultChild,
+  logLevel: LogLevel,
+  cpuProfDir?: string,
+  confirmConcurrency?: number,
+  receiptLanes?: number,
+): Promise<BrokerChild> {
   return startBrokerChild({
     logLevel,
     ...(cpuProfDir ? { cpuProfDir } : {}),
     configure: (config) => ({
       ...config,
-      ...(receiptLanes === undefined ? {} : { revocation: { ...(config.revocation as Record<string, unknown>), receiptLanesWhileServing: receiptLanes } }),
+      ...(receiptLanes === undefined
+        ? {}
+        : { revocation: { ...(config.revocation as Record<string, unknown>), receiptLanesWhileServing: receiptLanes } }),
       providers: { ...(config.providers as Record<string, unknown>), vault: vaultSection(fake, confirmConcurrency) },
       profiles: VAULT_BENCH_PROFILES,
     }),
@@ -63,7 +85,8 @@ export function directVaultProvider(fake: FakeVaultChild, confirmConcurrency?: n
   return createVaultProvider(config, { logger: noopLogger, now: Date.now, devMode: true });
 }
 
-export const profileParams = (name: VaultBenchProfile): VaultProfileParams => vaultProfileParamsSchema.parse(VAULT_BENCH_PROFILES[name].params);
+export const profileParams = (name: VaultBenchProfile): VaultProfileParams =>
+  vaultProfileParamsSchema.parse(VAULT_BENCH_PROFILES[name].params);
 
 /** One bench run's world: the fake Vault child, the broker child, the direct provider, tokens and one open incident. */
 export interface VaultBench {
@@ -77,9 +100,26 @@ export interface VaultBench {
   stop(): Promise<void>;
 }
 
-export async function startVaultBench(options: { latencyMs: number; logLevel: LogLevel; maxSockets: number; incidentId: string; cpuProfDir?: string; confirmConcurrency?: number; receiptLanes?: number }): Promise<VaultBench> {
+export async function startVaultBench(options: {
+  latencyMs: number;
+  logLevel: LogLevel;
+  maxSockets: number;
+  incidentId: string;
+  cpuProfDir?: string;
+  confirmConcurrency?: number;
+  receiptLanes?: number;
+}): Promise<VaultBench> {
   const fake = await startFakeVaultChild({ latencyMs: options.latencyMs });
-  const broker = await startVaultBrokerChild(fake, options.logLevel, options.cpuProfDir, options.confirmConcurrency, options.receiptLanes).catch(async (err: unknown) => { await fake.stop(); throw err; });
+  const broker = await startVaultBrokerChild(
+    fake,
+    options.logLevel,
+    options.cpuProfDir,
+    options.confirmConcurrency,
+    options.receiptLanes,
+  ).catch(async (err: unknown) => {
+    await fake.stop();
+    throw err;
+  });
   const http = new Agent({ keepAlive: true, maxSockets: options.maxSockets });
   const provider = await directVaultProvider(fake, options.confirmConcurrency);
   const stop = async (): Promise<void> => {
@@ -90,12 +130,42 @@ export async function startVaultBench(options: { latencyMs: number; logLevel: Lo
   };
   try {
     const now = Date.now();
-    const operator = await mintOperatorToken({ keyDir: broker.keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject: 'bench@example.com', roles: ['operator'], ttlSeconds: 3600, now });
-    const agentToken = await mintAgentToken({ keyDir: broker.keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: AGENT_ID, ttlSeconds: 3600, now });
+    const operator = await mintOperatorToken({
+      keyDir: broker.keyDir,
+      issuer: OPERATOR_ISSUER,
+      audience: AUDIENCE,
+      subject: 'bench@example.com',
+      roles: ['operator'],
+      ttlSeconds: 3600,
+      now,
+    });
+    const agentToken = await mintAgentToken({
+      keyDir: broker.keyDir,
+      issuer: AGENT_ISSUER,
+      audience: AUDIENCE,
+      agentId: AGENT_ID,
+      ttlSeconds: 3600,
+      now,
+    });
     const operatorHeaders = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
-    const opened = await httpCall(http, `${broker.url}/v1/incidents`, 'POST', operatorHeaders, JSON.stringify({ id: options.incidentId, title: 'bench', severity: 'sev3' }));
+    const opened = await httpCall(
+      http,
+      `${broker.url}/v1/incidents`,
+      'POST',
+      operatorHeaders,
+      JSON.stringify({ id: options.incidentId, title: 'bench', severity: 'sev3' }),
+    );
     if (opened.status !== 201) throw new Error(`open incident answered ${opened.status}`);
-    return { fake, broker, provider, http, operatorHeaders, agentHeaders: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' }, incidentId: options.incidentId, stop };
+    return {
+      fake,
+      broker,
+      provider,
+      http,
+      operatorHeaders,
+      agentHeaders: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
+      incidentId: options.incidentId,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -9,6 +9,8 @@ const missing = missingPackages();
 if (process.argv.includes('--missing')) {
   process.stdout.write(missing.length > 0 ? `${missing.join(' ')}\n` : '');
 } else if (missing.length > 0) {
-  process.stderr.write(`npm test needs system packages that are missing here: ${missing.join(', ')}\nInstall them (Debian/Ubuntu, as root):\n  apt-get update && ${installLine()}\n`);
+  process.stderr.write(
+    `npm test needs system packages that are missing here: ${missing.join(', ')}\nInstall them (Debian/Ubuntu, as root):\n  apt-get update && ${installLine()}\n`,
+  );
   process.exit(1);
 }

@@ -18,7 +18,11 @@ for (const group of groups) {
     process.exit(2);
   }
   process.stderr.write(`\n== mutation group ${group}: ${GROUPS[group].join(' ')}\n`);
-  const run = spawnSync(process.execPath, ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', `stryker/${group}.config.mjs`, ...passed], { stdio: 'inherit' });
+  const run = spawnSync(
+    process.execPath,
+    ['node_modules/@stryker-mutator/core/bin/stryker.js', 'run', `stryker/${group}.config.mjs`, ...passed],
+    { stdio: 'inherit' },
+  );
   if (run.status !== 0) failed = true;
 }
 process.exit(failed ? 1 : 0);

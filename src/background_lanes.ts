@@ -29,8 +29,13 @@ const DEFAULT_LINGER_MS = 50;
 /** The longest a background call waits for a lane before it runs anyway. */
 const DEFAULT_MAX_WAIT_MS = 250;
 
-export function createBackgroundLanes(whileServing: number, lingerMs = DEFAULT_LINGER_MS, maxWaitMs = DEFAULT_MAX_WAIT_MS): ForegroundLanes {
-  if (!Number.isInteger(whileServing) || whileServing < 1) throw new Error(`background lanes while serving must be a positive integer, got ${whileServing}`);
+export function createBackgroundLanes(
+  whileServing: number,
+  lingerMs = DEFAULT_LINGER_MS,
+  maxWaitMs = DEFAULT_MAX_WAIT_MS,
+): ForegroundLanes {
+  if (!Number.isInteger(whileServing) || whileServing < 1)
+    throw new Error(`background lanes while serving must be a positive integer, got ${whileServing}`);
   let foreground = 0;
   let running = 0;
   /** Date.now() until which the lanes stay narrow after the last request ended. */
@@ -51,11 +56,14 @@ export function createBackgroundLanes(whileServing: number, lingerMs = DEFAULT_L
   /** Widens once the linger is over (later requests may have moved it on), if work is waiting. */
   const scheduleWiden = (): void => {
     if (widen !== undefined) return;
-    widen = setTimeout(() => {
-      widen = undefined;
-      if (foreground === 0 && Date.now() < narrowUntil) scheduleWiden();
-      else pump();
-    }, Math.max(0, narrowUntil - Date.now()));
+    widen = setTimeout(
+      () => {
+        widen = undefined;
+        if (foreground === 0 && Date.now() < narrowUntil) scheduleWiden();
+        else pump();
+      },
+      Math.max(0, narrowUntil - Date.now()),
+    );
     // Not unref'd: during shutdown, with the server closed, this timer may be the only thing that
     // lets queued receipts of the batch in flight go on, and the worker waits for that batch.
   };

@@ -11,8 +11,14 @@ export type BodyReadFailure = 'too_large' | 'cut_short' | 'interrupted';
 
 export class BodyReadError extends Error {
   override readonly name = 'BodyReadError';
-  constructor(readonly reason: BodyReadFailure, maxBytes: number, readonly code?: string) {
-    super(reason === 'too_large' ? `answer larger than ${maxBytes} bytes` : reason === 'cut_short' ? 'answer cut short' : 'answer interrupted');
+  constructor(
+    readonly reason: BodyReadFailure,
+    maxBytes: number,
+    readonly code?: string,
+  ) {
+    super(
+      reason === 'too_large' ? `answer larger than ${maxBytes} bytes` : reason === 'cut_short' ? 'answer cut short' : 'answer interrupted',
+    );
   }
 }
 
@@ -41,7 +47,9 @@ export function readCappedBody(res: IncomingMessage, maxBytes: number): Promise<
       if (res.complete) resolve(Buffer.concat(chunks, total).toString('utf8'));
       else reject(new BodyReadError('cut_short', maxBytes));
     });
-    res.on('error', (err: NodeJS.ErrnoException) => reject(new BodyReadError('interrupted', maxBytes, typeof err.code === 'string' ? err.code : undefined)));
+    res.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new BodyReadError('interrupted', maxBytes, typeof err.code === 'string' ? err.code : undefined)),
+    );
     res.on('aborted', () => reject(new BodyReadError('interrupted', maxBytes)));
   });
 }

@@ -76,36 +76,59 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
     await integrity.start();
     cleanup.unshift(async () => integrity.stop());
     store = guardStore(backing, integrity);
-    const identity = withRefusalCounts(await createIdentity(config.identity, {
-      logger: logger.child({ component: 'identity' }),
-      now,
-      onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
-      strictSecretFiles: !devMode,
-    }), (kind, code) => metrics.tokenRefusals.inc({ kind, code }));
+    const identity = withRefusalCounts(
+      await createIdentity(config.identity, {
+        logger: logger.child({ component: 'identity' }),
+        now,
+        onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
+        strictSecretFiles: !devMode,
+      }),
+      (kind, code) => metrics.tokenRefusals.inc({ kind, code }),
+    );
     // Revocation receipts yield to requests in flight (background_lanes.ts).
     const lanes = createBackgroundLanes(config.revocation.receiptLanesWhileServing);
     // Known once the server listens (port 0, PORT); providers read it lazily (sdk.ts publicUrl).
     let listenUrl: string | undefined = undefined;
     const publicUrl = (): string => {
       const url = config.server.publicUrl?.replace(/\/+$/u, '') ?? (devMode ? listenUrl : undefined);
-      if (url === undefined) throw new BrokerError('ERR_CONFIG', 500, devMode ? 'the broker URL is not known before the server listens' : 'server.publicUrl is not set');
+      if (url === undefined)
+        throw new BrokerError(
+          'ERR_CONFIG',
+          500,
+          devMode ? 'the broker URL is not known before the server listens' : 'server.publicUrl is not set',
+        );
       return url;
     };
     const locks = createLocks({ store, now, logger: logger.child({ component: 'locks' }) });
-    const catalog = await createCatalog(config, options.providers ?? builtInProviders, { logger, now, devMode, callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS, background: lanes, publicUrl, locks });
+    const catalog = await createCatalog(config, options.providers ?? builtInProviders, {
+      logger,
+      now,
+      devMode,
+      callTimeoutMs: PROVIDER_CALL_TIMEOUT_MS,
+      background: lanes,
+      publicUrl,
+      locks,
+    });
     cleanup.unshift(() => catalog.close());
     const audit = createAuditLog(store, logger);
     const base = { config, store, catalog, audit, metrics, logger, now };
     const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());
     const runWorker = options.runWorker ?? true;
-    const deps: HttpDeps = { ...base, identity, storeHealth: { integrity, persistence }, nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined };
+    const deps: HttpDeps = {
+      ...base,
+      identity,
+      storeHealth: { integrity, persistence },
+      nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined,
+    };
     let closed: Promise<void> | null = null;
     return {
       deps,
       worker,
       lanes,
-      setListenUrl: (url) => { listenUrl = url; },
+      setListenUrl: (url) => {
+        listenUrl = url;
+      },
       close: () => {
         closed ??= closeAll((err) => logger.warn({ err: describeCause(err) }, 'shutdown step failed'));
         return closed;
@@ -131,8 +154,15 @@ async function checkPersistence(config: Config, store: Store, logger: Logger): P
   }
   const fix = 'enable AOF (appendonly yes, appendfsync everysec or always; docs/operations.md "Redis")';
   if (config.mode === 'production' && !config.store.allowVolatile) {
-    throw new BrokerError('ERR_CONFIG', 500, `refusing to start: Redis at ${redisAddress(config.store.url)} is not persistent (${persistence.detail}); a restart of it would wipe every grant and close tombstone. ${fix}, or set store.allowVolatile: true to accept that`);
+    throw new BrokerError(
+      'ERR_CONFIG',
+      500,
+      `refusing to start: Redis at ${redisAddress(config.store.url)} is not persistent (${persistence.detail}); a restart of it would wipe every grant and close tombstone. ${fix}, or set store.allowVolatile: true to accept that`,
+    );
   }
-  logger.warn({ persistence: persistence.detail }, `store is not persistent: a Redis restart loses every grant and close tombstone; ${fix}`);
+  logger.warn(
+    { persistence: persistence.detail },
+    `store is not persistent: a Redis restart loses every grant and close tombstone; ${fix}`,
+  );
   return persistence;
 }

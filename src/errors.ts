@@ -98,18 +98,13 @@ export const isBrokerError = (err: unknown): err is BrokerError => err instanceo
 // Named constructors for the failures every layer raises. Names say the failure (CONTRIBUTING.md #21).
 export const badRequest = (message: string, detail?: string): BrokerError =>
   new BrokerError('ERR_BAD_REQUEST', 400, message, detail === undefined ? {} : { detail });
-export const validationFailed = (message: string): BrokerError =>
-  new BrokerError('ERR_VALIDATION', 400, message);
-export const incidentNotFound = (): BrokerError =>
-  new BrokerError('ERR_INCIDENT_NOT_FOUND', 404, 'incident not found');
+export const validationFailed = (message: string): BrokerError => new BrokerError('ERR_VALIDATION', 400, message);
+export const incidentNotFound = (): BrokerError => new BrokerError('ERR_INCIDENT_NOT_FOUND', 404, 'incident not found');
 export const incidentClosed = (): BrokerError =>
   new BrokerError('ERR_INCIDENT_CLOSED', 409, 'incident is closed; no new credentials are issued for it');
-export const incidentExists = (): BrokerError =>
-  new BrokerError('ERR_INCIDENT_EXISTS', 409, 'an incident with this id already exists');
-export const profileNotFound = (): BrokerError =>
-  new BrokerError('ERR_PROFILE_NOT_FOUND', 404, 'profile not found');
-export const grantNotFound = (): BrokerError =>
-  new BrokerError('ERR_GRANT_NOT_FOUND', 404, 'grant not found');
+export const incidentExists = (): BrokerError => new BrokerError('ERR_INCIDENT_EXISTS', 409, 'an incident with this id already exists');
+export const profileNotFound = (): BrokerError => new BrokerError('ERR_PROFILE_NOT_FOUND', 404, 'profile not found');
+export const grantNotFound = (): BrokerError => new BrokerError('ERR_GRANT_NOT_FOUND', 404, 'grant not found');
 export const forbidden = (message: string, detail?: string): BrokerError =>
   new BrokerError('ERR_FORBIDDEN', 403, message, detail === undefined ? {} : { detail });
 /** A policy said no: the client learns which policies (`decided_by`), operators also why. */

@@ -71,7 +71,9 @@ export function createLocks(options: LocksOptions): ProviderLocks & { within(nam
     } finally {
       renewing = false;
       clearInterval(timer);
-      await store.releaseLock(name, owner).catch((err: unknown) => logger.warn({ lock: name, err: describeCause(err) }, 'lock release failed; the lease ends on its own'));
+      await store
+        .releaseLock(name, owner)
+        .catch((err: unknown) => logger.warn({ lock: name, err: describeCause(err) }, 'lock release failed; the lease ends on its own'));
     }
   };
 

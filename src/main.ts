@@ -73,7 +73,16 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     const listener = config.server.metricsListener;
     const metricsListener = listener === undefined ? undefined : await startMetricsListener(deps.metrics, listener.host, listener.port);
     if (runWorker) await worker.start();
-    logger.info({ url, ...(metricsListener ? { metricsUrl: metricsListener.url } : {}), mode: config.mode, store: deps.store.kind, providers: deps.catalog.providers().map((p) => p.name) }, 'quartermaster listening');
+    logger.info(
+      {
+        url,
+        ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
+        mode: config.mode,
+        store: deps.store.kind,
+        providers: deps.catalog.providers().map((p) => p.name),
+      },
+      'quartermaster listening',
+    );
 
     let stopped: Promise<void> | null = null;
     const stop = (): Promise<void> => {
@@ -120,13 +129,21 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   const config = loadConfigFile(file);
   const portEnv = process.env.PORT;
   const port = portEnv === undefined || portEnv === '' ? undefined : Number.parseInt(portEnv, 10);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65_536)) throw new Error(`PORT must be an integer 0-65535, got ${JSON.stringify(portEnv)}`);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65_536))
+    throw new Error(`PORT must be an integer 0-65535, got ${JSON.stringify(portEnv)}`);
 
   const logger = createLogger({ level: config.logging.level });
   if (config.mode === 'development') {
-    logger.warn({ config: file, store: config.store.kind }, '*** DEVELOPMENT MODE: embedded/dev config, local token issuer enabled; do not use in production ***');
+    logger.warn(
+      { config: file, store: config.store.kind },
+      '*** DEVELOPMENT MODE: embedded/dev config, local token issuer enabled; do not use in production ***',
+    );
   }
-  const broker = await startBroker(config, { logger, ...(port === undefined ? {} : { port }), ...(options.providers ? { providers: options.providers } : {}) });
+  const broker = await startBroker(config, {
+    logger,
+    ...(port === undefined ? {} : { port }),
+    ...(options.providers ? { providers: options.providers } : {}),
+  });
 
   let signalled = false;
   // The log destination is asynchronous: flush it before exiting so the last lines are kept.
@@ -140,10 +157,13 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
       exit(1);
     }, config.server.shutdownGraceSeconds * 1000);
     force.unref();
-    broker.stop().then(() => exit(0), (err: unknown) => {
-      logger.error({ err: describeCause(err) }, 'shutdown failed');
-      exit(1);
-    });
+    broker.stop().then(
+      () => exit(0),
+      (err: unknown) => {
+        logger.error({ err: describeCause(err) }, 'shutdown failed');
+        exit(1);
+      },
+    );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

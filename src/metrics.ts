@@ -35,12 +35,42 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
-    httpParserRefusals: new Counter({ name: 'quartermaster_http_parser_refusals_total', help: 'Requests Node\'s HTTP parser refused before routing (headers too large, timeout, malformed), by error code.', labelNames: ['code'], registers: [registry] }),
-    grantsIssued: new Counter({ name: 'quartermaster_grants_issued_total', help: 'Credentials handed out.', labelNames: ['profile', 'provider'], registers: [registry] }),
-    grantsDenied: new Counter({ name: 'quartermaster_grants_denied_total', help: 'Grant requests refused, by error code.', labelNames: ['code'], registers: [registry] }),
-    revocations: new Counter({ name: 'quartermaster_revocations_total', help: 'Grants that reached a terminal revocation outcome.', labelNames: ['provider', 'outcome'], registers: [registry] }),
-    revocationRetries: new Counter({ name: 'quartermaster_revocation_retries_total', help: 'Revocation attempts that failed and were rescheduled.', labelNames: ['provider', 'code'], registers: [registry] }),
-    revocationOverdue: new Counter({ name: 'quartermaster_revocation_overdue_total', help: 'Revocations still outstanding past the configured deadline (escalated).', labelNames: ['provider'], registers: [registry] }),
+    httpParserRefusals: new Counter({
+      name: 'quartermaster_http_parser_refusals_total',
+      help: "Requests Node's HTTP parser refused before routing (headers too large, timeout, malformed), by error code.",
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    grantsIssued: new Counter({
+      name: 'quartermaster_grants_issued_total',
+      help: 'Credentials handed out.',
+      labelNames: ['profile', 'provider'],
+      registers: [registry],
+    }),
+    grantsDenied: new Counter({
+      name: 'quartermaster_grants_denied_total',
+      help: 'Grant requests refused, by error code.',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
+    revocations: new Counter({
+      name: 'quartermaster_revocations_total',
+      help: 'Grants that reached a terminal revocation outcome.',
+      labelNames: ['provider', 'outcome'],
+      registers: [registry],
+    }),
+    revocationRetries: new Counter({
+      name: 'quartermaster_revocation_retries_total',
+      help: 'Revocation attempts that failed and were rescheduled.',
+      labelNames: ['provider', 'code'],
+      registers: [registry],
+    }),
+    revocationOverdue: new Counter({
+      name: 'quartermaster_revocation_overdue_total',
+      help: 'Revocations still outstanding past the configured deadline (escalated).',
+      labelNames: ['provider'],
+      registers: [registry],
+    }),
     closeToRevokedSeconds: new Histogram({
       name: 'quartermaster_revocation_latency_seconds',
       help: 'Time from revocation request (close, release) to confirmed revocation.',
@@ -52,12 +82,40 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
       name: 'quartermaster_revocation_queue_depth',
       help: 'Revocation jobs waiting or in flight.',
       registers: [registry],
-      ...(queueDepth ? { async collect(this: Gauge) { this.set(await queueDepth().catch(() => -1)); } } : {}),
+      ...(queueDepth
+        ? {
+            async collect(this: Gauge) {
+              this.set(await queueDepth().catch(() => -1));
+            },
+          }
+        : {}),
     }),
-    grantsExpired: new Counter({ name: 'quartermaster_grants_expired_total', help: 'Grants that reached their TTL while active.', registers: [registry] }),
-    tokenRefusals: new Counter({ name: 'quartermaster_token_refusals_total', help: 'Bearer tokens refused, by endpoint kind (agent, operator) and error code.', labelNames: ['kind', 'code'], registers: [registry] }),
-    storePersistent: new Gauge({ name: 'quartermaster_store_persistent', help: '1 when the store keeps acknowledged writes across a restart (Redis AOF with appendfsync everysec or always), 0 when it does not.', registers: [registry] }),
-    storeDataLost: new Gauge({ name: 'quartermaster_store_data_lost', help: '1 while a store data loss is detected and not yet acknowledged (every request is refused), 0 otherwise.', registers: [registry] }),
-    keySetRefreshes: new Counter({ name: 'quartermaster_key_set_refreshes_total', help: 'Trusted key set fetches, by key set and outcome (ok, failed).', labelNames: ['key_set', 'outcome'], registers: [registry] }),
+    grantsExpired: new Counter({
+      name: 'quartermaster_grants_expired_total',
+      help: 'Grants that reached their TTL while active.',
+      registers: [registry],
+    }),
+    tokenRefusals: new Counter({
+      name: 'quartermaster_token_refusals_total',
+      help: 'Bearer tokens refused, by endpoint kind (agent, operator) and error code.',
+      labelNames: ['kind', 'code'],
+      registers: [registry],
+    }),
+    storePersistent: new Gauge({
+      name: 'quartermaster_store_persistent',
+      help: '1 when the store keeps acknowledged writes across a restart (Redis AOF with appendfsync everysec or always), 0 when it does not.',
+      registers: [registry],
+    }),
+    storeDataLost: new Gauge({
+      name: 'quartermaster_store_data_lost',
+      help: '1 while a store data loss is detected and not yet acknowledged (every request is refused), 0 otherwise.',
+      registers: [registry],
+    }),
+    keySetRefreshes: new Counter({
+      name: 'quartermaster_key_set_refreshes_total',
+      help: 'Trusted key set fetches, by key set and outcome (ok, failed).',
+      labelNames: ['key_set', 'outcome'],
+      registers: [registry],
+    }),
   };
 }

@@ -23,7 +23,9 @@ const configError = (message: string): BrokerError => new BrokerError('ERR_CONFI
 /** Throws unless `mode` keeps the file to its owner (when strict). */
 export function checkSecretFileMode(file: string, mode: number, options: Pick<SecretFileOptions, 'setting' | 'strictPermissions'>): void {
   if (!options.strictPermissions || (mode & 0o077) === 0) return;
-  throw configError(`${options.setting}: ${file} may be read by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a secret file must be readable by its owner only (chmod 600, or defaultMode: 0400 on a Kubernetes secret volume)`);
+  throw configError(
+    `${options.setting}: ${file} may be read by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a secret file must be readable by its owner only (chmod 600, or defaultMode: 0400 on a Kubernetes secret volume)`,
+  );
 }
 
 /** The file's bytes, exactly. */
@@ -33,7 +35,8 @@ export async function readSecretFile(file: string, options: SecretFileOptions): 
     const info = await stat(file);
     if (!info.isFile()) throw configError(`${options.setting}: ${file} is not a regular file`);
     checkSecretFileMode(file, info.mode, options);
-    if (info.size > (options.maxBytes ?? DEFAULT_MAX_BYTES)) throw configError(`${options.setting}: ${file} is larger than ${options.maxBytes ?? DEFAULT_MAX_BYTES} bytes`);
+    if (info.size > (options.maxBytes ?? DEFAULT_MAX_BYTES))
+      throw configError(`${options.setting}: ${file} is larger than ${options.maxBytes ?? DEFAULT_MAX_BYTES} bytes`);
     bytes = await readFile(file);
   } catch (err) {
     if (err instanceof BrokerError) throw err;

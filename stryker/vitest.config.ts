@@ -6,8 +6,11 @@
 import { defineConfig, mergeConfig } from 'vitest/config';
 import base from '../vitest.config.js';
 
-export default mergeConfig(base, defineConfig({
-  test: {
-    exclude: ['test/e2e/crash_recovery.test.ts', 'test/cli/**', 'test/providers/vault_real.test.ts', 'node_modules/**'],
-  },
-}));
+export default mergeConfig(
+  base,
+  defineConfig({
+    test: {
+      exclude: ['test/e2e/crash_recovery.test.ts', 'test/cli/**', 'test/providers/vault_real.test.ts', 'node_modules/**'],
+    },
+  }),
+);

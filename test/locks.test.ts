@@ -33,15 +33,16 @@ describe('provider locks on one Redis, from two brokers', () => {
     let inside = 0;
     let maxInside = 0;
     const fences: number[] = [];
-    const increment = (locks: typeof a) => locks!.withLock('role:ir-readonly', async ({ fence }) => {
-      inside += 1;
-      maxInside = Math.max(maxInside, inside);
-      fences.push(fence);
-      const read = shared;
-      await new Promise((resolve) => setImmediate(resolve)); // the other broker's turn, were it let in
-      shared = read + 1;
-      inside -= 1;
-    });
+    const increment = (locks: typeof a) =>
+      locks!.withLock('role:ir-readonly', async ({ fence }) => {
+        inside += 1;
+        maxInside = Math.max(maxInside, inside);
+        fences.push(fence);
+        const read = shared;
+        await new Promise((resolve) => setImmediate(resolve)); // the other broker's turn, were it let in
+        shared = read + 1;
+        inside -= 1;
+      });
     await Promise.all(Array.from({ length: 8 }, (_, i) => increment(i % 2 === 0 ? a : b)));
     expect(shared).toBe(8);
     expect(maxInside).toBe(1);
@@ -52,7 +53,13 @@ describe('provider locks on one Redis, from two brokers', () => {
   it('does not make different names wait for each other', async () => {
     const locks = createLocks({ store: stores[0] as Store, now: Date.now, logger: silent });
     let release!: () => void;
-    const holding = locks.withLock('role:a', () => new Promise<void>((resolve) => { release = resolve; }));
+    const holding = locks.withLock(
+      'role:a',
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+    );
     await expect(locks.withLock('role:b', async () => 'ran', { waitMs: 0 })).resolves.toBe('ran');
     await expect(locks.withLock('role:a', async () => 'ran', { waitMs: 0 })).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
     release();
@@ -61,14 +68,25 @@ describe('provider locks on one Redis, from two brokers', () => {
 
   it('frees the lock of a broker that died holding it once its lease runs out', async () => {
     // A broker that took the lock and was killed: its lease is never renewed nor released.
-    expect(await (stores[1] as Store).acquireLock('provider:aws_sts:role:dead', 'dead-broker', 200, Date.now())).toEqual(expect.any(Number));
+    expect(await (stores[1] as Store).acquireLock('provider:aws_sts:role:dead', 'dead-broker', 200, Date.now())).toEqual(
+      expect.any(Number),
+    );
     const locks = createLocks({ store: stores[0] as Store, now: Date.now, logger: silent }).within('provider:aws_sts');
     await expect(locks.withLock('role:dead', async ({ fence }) => fence, { waitMs: 5_000 })).resolves.toBeGreaterThan(1);
   });
 
   it('tells the work when its lease was lost, so it can stop before writing', async () => {
     const warnings: string[] = [];
-    const locks = createLocks({ store: stores[0] as Store, now: Date.now, logger: { warn: (_o, msg) => { warnings.push(msg ?? ''); } }, leaseMs: 300 });
+    const locks = createLocks({
+      store: stores[0] as Store,
+      now: Date.now,
+      logger: {
+        warn: (_o, msg) => {
+          warnings.push(msg ?? '');
+        },
+      },
+      leaseMs: 300,
+    });
     const aborted = await locks.withLock('role:stolen', async ({ signal }) => {
       // The lease vanishes (a Redis failover that lost it): the next renewal finds it gone.
       const client = new Redis(redis.url);
@@ -93,7 +111,13 @@ describe('provider locks on the clock', () => {
     const holder = createLocks({ store, now: Date.now, logger: silent, leaseMs: 1_000 });
     const rival = createLocks({ store, now: Date.now, logger: silent, leaseMs: 1_000 });
     let finish!: () => void;
-    const work = holder.withLock('role', () => new Promise<void>((resolve) => { finish = resolve; }));
+    const work = holder.withLock(
+      'role',
+      () =>
+        new Promise<void>((resolve) => {
+          finish = resolve;
+        }),
+    );
     await vi.advanceTimersByTimeAsync(5_000); // five leases: kept alive by renewal alone
     const tryNow = rival.withLock('role', async () => 'rival ran', { waitMs: 0 });
     await expect(tryNow).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
@@ -108,7 +132,16 @@ describe('provider locks on the clock', () => {
     await store.acquireLock('role', 'someone-else', 60_000, Date.now());
     const locks = createLocks({ store, now: Date.now, logger: silent });
     let settled: unknown = 'pending';
-    locks.withLock('role', async () => 'ran', { waitMs: 1_000 }).then((v) => { settled = v; }, (err: unknown) => { settled = err; });
+    locks
+      .withLock('role', async () => 'ran', { waitMs: 1_000 })
+      .then(
+        (v) => {
+          settled = v;
+        },
+        (err: unknown) => {
+          settled = err;
+        },
+      );
     await vi.advanceTimersByTimeAsync(900);
     expect(settled).toBe('pending');
     await vi.advanceTimersByTimeAsync(400);

@@ -50,15 +50,26 @@ describe('provider scheduler', () => {
         return {
           name: 'ticking',
           capabilities: { grantRevocation: 'ledger', incidentRevocation: false, minTtlSeconds: 1, maxTtlSeconds: 60 },
-          async issue() { throw new Error('not used'); },
-          async revokeGrant(req) { return { grantId: req.grantId, outcome: 'revoked', confirmed: true }; },
-          async health() { return { ok: true }; },
+          async issue() {
+            throw new Error('not used');
+          },
+          async revokeGrant(req) {
+            return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
+          },
+          async health() {
+            return { ok: true };
+          },
           async close() {},
         };
       },
     };
     const config = parseConfig(stringify({ ...testConfigObject(), providers: { ticking: {} }, profiles: {} }));
-    const catalog = await createCatalog(config, [ticking], { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 1000 });
+    const catalog = await createCatalog(config, [ticking], {
+      logger: createLogger({ level: 'silent' }),
+      now: Date.now,
+      devMode: true,
+      callTimeoutMs: 1000,
+    });
     expect(scheduler).toBeDefined();
     await vi.advanceTimersByTimeAsync(10);
     expect(fired).toEqual(['early']);

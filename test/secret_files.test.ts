@@ -25,10 +25,17 @@ describe('secret files', () => {
     expect(await readSecretText(secretFile('ro', 'x', 0o400), strict)).toBe('x');
   });
 
-  it.each([['others', 0o604], ['group', 0o640], ['everyone', 0o644]])('refuses a file %s may read when strict, naming the setting and the mode, never the content', async (_who, mode) => {
+  it.each([
+    ['others', 0o604],
+    ['group', 0o640],
+    ['everyone', 0o644],
+  ])('refuses a file %s may read when strict, naming the setting and the mode, never the content', async (_who, mode) => {
     const file = secretFile(`loose-${mode}`, 's3cret-value', mode);
     const refusal = readSecretFile(file, strict);
-    await expect(refusal).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining(`store.passwordFile: ${file} may be read by group or others (mode 0${mode.toString(8)})`) });
+    await expect(refusal).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining(`store.passwordFile: ${file} may be read by group or others (mode 0${mode.toString(8)})`),
+    });
     await expect(refusal).rejects.not.toThrow(/s3cret-value/u);
     // Development mode accepts it.
     expect(await readSecretText(file, { ...strict, strictPermissions: false })).toBe('s3cret-value');

@@ -62,7 +62,11 @@ export const jwtProvider = {
     if (!deps.devMode) {
       const iss = issuer();
       if (iss.startsWith('http://') && !isLoopbackUrl(iss)) {
-        throw new BrokerError('ERR_CONFIG', 500, `providers.jwt.issuer: ${iss} is plain http; outside development mode the issuer of broker-signed tokens is https`);
+        throw new BrokerError(
+          'ERR_CONFIG',
+          500,
+          `providers.jwt.issuer: ${iss} is plain http; outside development mode the issuer of broker-signed tokens is https`,
+        );
       }
     }
     deps.logger.info({ kid: key.kid, issuer: config.issuer ?? '(the broker URL)' }, 'jwt signing key loaded');
@@ -149,7 +153,8 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
       if (!BASE64URL.test(payloadSegment) || !BASE64URL.test(signatureSegment)) return null;
       const signature = Buffer.from(signatureSegment, 'base64url');
       if (signature.length !== ES256_SIGNATURE_BYTES || signature.toString('base64url') !== signatureSegment) return null;
-      if (!verify('sha256', Buffer.from(token.slice(0, second), 'ascii'), { key: key.verifyKey, dsaEncoding: 'ieee-p1363' }, signature)) return null;
+      if (!verify('sha256', Buffer.from(token.slice(0, second), 'ascii'), { key: key.verifyKey, dsaEncoding: 'ieee-p1363' }, signature))
+        return null;
       let payload: unknown;
       try {
         payload = JSON.parse(Buffer.from(payloadSegment, 'base64url').toString('utf8'));

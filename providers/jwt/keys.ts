@@ -7,12 +7,7 @@
  */
 import { createECDH, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  type JWK,
-} from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { BrokerError, checkSecretFileMode, publishExclusive, type ProviderLogger } from '../../src/sdk.js';
 
 export const SIGNING_ALG = 'ES256';
@@ -125,7 +120,8 @@ function parseSigningJwk(text: string, file: string): PrivateEcJwk {
   if (jwk.kty !== 'EC') throw keyFileError(file, `holds a key of type ${label(jwk.kty)}; ES256 needs kty "EC"`);
   if (jwk.crv !== 'P-256') throw keyFileError(file, `holds an EC key on curve ${label(jwk.crv)}; ES256 needs crv "P-256"`);
   if (jwk.d === undefined) throw keyFileError(file, 'holds a public key only (no "d"); signing needs the private key');
-  if (jwk.alg !== undefined && jwk.alg !== SIGNING_ALG) throw keyFileError(file, `declares alg ${label(jwk.alg)}; expected "ES256" or none`);
+  if (jwk.alg !== undefined && jwk.alg !== SIGNING_ALG)
+    throw keyFileError(file, `declares alg ${label(jwk.alg)}; expected "ES256" or none`);
   if (jwk.use !== undefined && jwk.use !== 'sig') throw keyFileError(file, `declares use ${label(jwk.use)}; expected "sig" or none`);
   for (const member of ['x', 'y', 'd'] as const) {
     const field = jwk[member];

@@ -12,7 +12,9 @@ export interface VaultClient {
   /** With another token (an incident parent or a child); no retry. */
   withToken<T>(token: string, call: VaultCall): Promise<T | undefined>;
   /** sys/health is unauthenticated and answers a JSON body even while sealed. */
-  health(signal: AbortSignal): Promise<{ readonly initialized?: boolean; readonly sealed?: boolean; readonly standby?: boolean } | undefined>;
+  health(
+    signal: AbortSignal,
+  ): Promise<{ readonly initialized?: boolean; readonly sealed?: boolean; readonly standby?: boolean } | undefined>;
 }
 
 export function createVaultClient(http: VaultHttp, session: BrokerSession): VaultClient {

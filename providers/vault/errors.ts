@@ -24,7 +24,10 @@ export type VaultFailure =
  */
 export class VaultCallError extends Error {
   override readonly name = 'VaultCallError';
-  constructor(readonly op: string, readonly failure: VaultFailure) {
+  constructor(
+    readonly op: string,
+    readonly failure: VaultFailure,
+  ) {
     super(`vault ${op}: ${describeFailure(failure)}`);
   }
 
@@ -36,10 +39,14 @@ export class VaultCallError extends Error {
 
 export function describeFailure(failure: VaultFailure): string {
   switch (failure.kind) {
-    case 'http': return `HTTP ${failure.status}`;
-    case 'network': return `no answer (${failure.code})`;
-    case 'tls': return `TLS certificate not accepted (${failure.code}): check address and caFile`;
-    case 'aborted': return 'aborted';
+    case 'http':
+      return `HTTP ${failure.status}`;
+    case 'network':
+      return `no answer (${failure.code})`;
+    case 'tls':
+      return `TLS certificate not accepted (${failure.code}): check address and caFile`;
+    case 'aborted':
+      return 'aborted';
   }
 }
 
@@ -51,16 +58,27 @@ export function classifyVaultError(err: unknown): VaultFailure {
       return { kind: 'http', status: response.statusCode, errors: vaultErrors(response.body) };
     }
     const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/u.test(code)) return TLS_CERTIFICATE_CODES.has(code) ? { kind: 'tls', code } : { kind: 'network', code };
+    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/u.test(code))
+      return TLS_CERTIFICATE_CODES.has(code) ? { kind: 'tls', code } : { kind: 'network', code };
   }
   return { kind: 'network', code: 'UNKNOWN' };
 }
 
 /** Node's certificate verification failures (OpenSSL X509_V_ERR names, and the hostname check). */
 const TLS_CERTIFICATE_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED', 'CERT_REVOKED', 'CERT_SIGNATURE_FAILURE', 'CERT_REJECTED', 'INVALID_CA', 'HOSTNAME_MISMATCH',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
@@ -89,7 +107,9 @@ export function toBrokerError(err: unknown, op = 'request'): BrokerError {
   const detail = `vault ${what}: ${describeFailure(failure)}`;
   if (isTransient(failure)) return providerUnavailable(detail);
   if (failure.kind === 'http' && failure.status === 403) {
-    return providerFailed(`${detail} (permission denied even after a fresh login: check the broker's Vault policy and the profile's policies)`);
+    return providerFailed(
+      `${detail} (permission denied even after a fresh login: check the broker's Vault policy and the profile's policies)`,
+    );
   }
   return providerFailed(detail);
 }

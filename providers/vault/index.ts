@@ -34,21 +34,44 @@ export interface VaultProviderOptions {
 /** Without the broker's lanes (tests, tools), background work runs at once. */
 const runAtOnce: BackgroundLanes = { run: (work) => work() };
 
-export async function createVaultProvider(config: VaultConfig, deps: ProviderDeps, options: VaultProviderOptions = {}): Promise<Provider<VaultProfileParams>> {
+export async function createVaultProvider(
+  config: VaultConfig,
+  deps: ProviderDeps,
+  options: VaultProviderOptions = {},
+): Promise<Provider<VaultProfileParams>> {
   // The broker's Vault token crosses this connection on every call: outside development mode only
   // TLS, or a loopback address (a local Vault agent).
   if (!deps.devMode && new URL(config.address).protocol === 'http:' && !isLoopbackUrl(config.address)) {
-    throw new BrokerError('ERR_CONFIG', 500, `providers.vault.address: ${config.address} is plain http; outside development mode Vault is reached over https (or a loopback address)`);
+    throw new BrokerError(
+      'ERR_CONFIG',
+      500,
+      `providers.vault.address: ${config.address} is plain http; outside development mode Vault is reached over https (or a loopback address)`,
+    );
   }
   const caPem = config.caFile === undefined ? undefined : await readCa(config.caFile);
   const http = createVaultHttp(config, caPem);
-  const session = createBrokerSession({ http, auth: config.auth, logger: deps.logger, now: deps.now, scheduler: options.scheduler ?? deps.scheduler ?? realScheduler, strictSecretFiles: !deps.devMode });
+  const session = createBrokerSession({
+    http,
+    auth: config.auth,
+    logger: deps.logger,
+    now: deps.now,
+    scheduler: options.scheduler ?? deps.scheduler ?? realScheduler,
+    strictSecretFiles: !deps.devMode,
+  });
   const client = createVaultClient(http, session);
   // Accessors are sensitive (docs/security.md §4): logs name a parent by a keyed, per-process fingerprint.
   const fingerprintKey = randomBytes(32);
   const fingerprint = (accessor: string): string => createHmac('sha256', fingerprintKey).update(accessor).digest('base64url').slice(0, 12);
   const parents = createIncidentParents({ client, config, logger: deps.logger, now: deps.now, fingerprint });
-  const revokeDeps = { client, parents, logger: deps.logger, fingerprint, confirmConcurrency: config.confirmConcurrency, namespace: config.namespace ?? '', background: deps.background ?? runAtOnce };
+  const revokeDeps = {
+    client,
+    parents,
+    logger: deps.logger,
+    fingerprint,
+    confirmConcurrency: config.confirmConcurrency,
+    namespace: config.namespace ?? '',
+    background: deps.background ?? runAtOnce,
+  };
 
   try {
     await session.token(AbortSignal.timeout(config.requestTimeoutMs));
@@ -58,9 +81,15 @@ export async function createVaultProvider(config: VaultConfig, deps: ProviderDep
       session.close();
       http.close();
       if (err instanceof VaultCallError && err.failure.kind === 'tls') {
-        throw new BrokerError('ERR_CONFIG', 500, `providers.vault.caFile: Vault's certificate at ${config.address} is not trusted (${error.detail ?? error.code})`);
+        throw new BrokerError(
+          'ERR_CONFIG',
+          500,
+          `providers.vault.caFile: Vault's certificate at ${config.address} is not trusted (${error.detail ?? error.code})`,
+        );
       }
-      throw error.code === 'ERR_CONFIG' ? error : new BrokerError('ERR_CONFIG', 500, `providers.vault.auth: Vault refused the broker's login (${error.detail ?? error.code})`);
+      throw error.code === 'ERR_CONFIG'
+        ? error
+        : new BrokerError('ERR_CONFIG', 500, `providers.vault.auth: Vault refused the broker's login (${error.detail ?? error.code})`);
     }
     // Vault down or sealed at boot: start anyway, answer 503 for Vault grants, log in on first use.
     deps.logger.warn({ address: config.address, detail: error.detail }, 'vault: not reachable at start; will log in on first use');
@@ -113,6 +142,10 @@ async function readCa(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    throw new BrokerError('ERR_CONFIG', 500, `providers.vault.caFile: ${file} cannot be read (${typeof code === 'string' ? code : 'unknown error'})`);
+    throw new BrokerError(
+      'ERR_CONFIG',
+      500,
+      `providers.vault.caFile: ${file} cannot be read (${typeof code === 'string' ? code : 'unknown error'})`,
+    );
   }
 }

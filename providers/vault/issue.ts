@@ -21,9 +21,19 @@ export interface IssueDeps {
   readonly now: () => number;
 }
 
-interface TokenAnswer { auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; orphan?: unknown; token_type?: unknown } }
-interface SecretAnswer { lease_id?: unknown; lease_duration?: unknown; data?: unknown }
-interface Child { readonly token: string; readonly accessor: string; readonly ttlSeconds: number }
+interface TokenAnswer {
+  auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; orphan?: unknown; token_type?: unknown };
+}
+interface SecretAnswer {
+  lease_id?: unknown;
+  lease_duration?: unknown;
+  data?: unknown;
+}
+interface Child {
+  readonly token: string;
+  readonly accessor: string;
+  readonly ttlSeconds: number;
+}
 
 export async function issueVaultCredential(deps: IssueDeps, req: IssueRequest<VaultProfileParams>): Promise<IssuedCredential> {
   req.signal.throwIfAborted();
@@ -37,7 +47,12 @@ export async function issueVaultCredential(deps: IssueDeps, req: IssueRequest<Va
 }
 
 async function issueToken(deps: IssueDeps, req: IssueRequest<VaultProfileParams>, params: VaultTokenParams): Promise<IssuedCredential> {
-  const { parent, child } = await createChild(deps, req, { policies: params.policies, numUses: params.numUses, role: params.role, meta: params.meta });
+  const { parent, child } = await createChild(deps, req, {
+    policies: params.policies,
+    numUses: params.numUses,
+    role: params.role,
+    meta: params.meta,
+  });
   const expiresAt = deps.now() + child.ttlSeconds * 1000;
   return {
     credential: {
@@ -77,11 +92,14 @@ async function issueDynamic(deps: IssueDeps, req: IssueRequest<VaultProfileParam
     await revokeQuietly(deps, child.accessor, typeof leaseId === 'string' && leaseId !== '' ? leaseId : undefined);
     throw providerFailed(`vault ${params.path}: ${why}`);
   };
-  if (typeof leaseId !== 'string' || leaseId === '') return refuse('answered without a lease; only leased dynamic secrets can be revoked (for pki set generate_lease=true)');
+  if (typeof leaseId !== 'string' || leaseId === '')
+    return refuse('answered without a lease; only leased dynamic secrets can be revoked (for pki set generate_lease=true)');
   if (!(Number.isInteger(leaseSeconds) && leaseSeconds > 0)) return refuse('answered without a lease_duration');
   if (leaseSeconds > req.ttlSeconds) {
     // The lease would outlive the grant: the secrets engine role's TTL must not exceed what agents get.
-    return refuse(`lease_duration ${leaseSeconds}s exceeds the grant's ${req.ttlSeconds}s TTL; set the role's default_ttl/max_ttl at most the profile's smallest TTL`);
+    return refuse(
+      `lease_duration ${leaseSeconds}s exceeds the grant's ${req.ttlSeconds}s TTL; set the role's default_ttl/max_ttl at most the profile's smallest TTL`,
+    );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) return refuse('answered without data');
   const secret = flatten(data as Record<string, unknown>);
@@ -113,14 +131,20 @@ interface ChildSpec {
  * (a child token role it may not use, a policy it does not hold). The parent is looked up first,
  * so a healthy parent is never dropped (each drop would leave a live, unreferenced parent behind).
  */
-async function createChild(deps: IssueDeps, req: IssueRequest<VaultProfileParams>, spec: ChildSpec): Promise<{ parent: ParentToken; child: Child }> {
+async function createChild(
+  deps: IssueDeps,
+  req: IssueRequest<VaultProfileParams>,
+  spec: ChildSpec,
+): Promise<{ parent: ParentToken; child: Child }> {
   let parent = await deps.parents.acquire(req.incidentId, req.ttlSeconds, req.signal);
   try {
     return { parent, child: await createChildWith(deps, req, spec, parent) };
   } catch (err) {
     if (!(err instanceof VaultCallError && err.is(403))) throw err;
     if (!(await parentIsGone(deps, parent, req.signal))) {
-      throw providerFailed(`vault create-child-token: the incident parent may not create this child (check the child token role ${spec.role ?? '(none)'} and that parentPolicies cover ${spec.policies.join(', ')})`);
+      throw providerFailed(
+        `vault create-child-token: the incident parent may not create this child (check the child token role ${spec.role ?? '(none)'} and that parentPolicies cover ${spec.policies.join(', ')})`,
+      );
     }
     deps.parents.discard(req.incidentId, parent.accessor);
     parent = await deps.parents.acquire(req.incidentId, req.ttlSeconds, req.signal);
@@ -131,7 +155,13 @@ async function createChild(deps: IssueDeps, req: IssueRequest<VaultProfileParams
 /** True when Vault no longer knows the parent's accessor (400 invalid accessor); an inconclusive lookup rethrows. */
 async function parentIsGone(deps: IssueDeps, parent: ParentToken, signal: AbortSignal): Promise<boolean> {
   try {
-    await deps.client.asBroker({ op: 'lookup-parent', method: 'POST', path: 'auth/token/lookup-accessor', body: { accessor: parent.accessor }, signal });
+    await deps.client.asBroker({
+      op: 'lookup-parent',
+      method: 'POST',
+      path: 'auth/token/lookup-accessor',
+      body: { accessor: parent.accessor },
+      signal,
+    });
     return false;
   } catch (err) {
     if (err instanceof VaultCallError && err.is(400)) return true;
@@ -139,7 +169,12 @@ async function parentIsGone(deps: IssueDeps, parent: ParentToken, signal: AbortS
   }
 }
 
-async function createChildWith(deps: IssueDeps, req: IssueRequest<VaultProfileParams>, spec: ChildSpec, parent: ParentToken): Promise<Child> {
+async function createChildWith(
+  deps: IssueDeps,
+  req: IssueRequest<VaultProfileParams>,
+  spec: ChildSpec,
+  parent: ParentToken,
+): Promise<Child> {
   const ttl = `${req.ttlSeconds}s`;
   const answer = await deps.client.withToken<TokenAnswer>(parent.token, {
     op: 'create-child-token',
@@ -162,12 +197,18 @@ async function createChildWith(deps: IssueDeps, req: IssueRequest<VaultProfilePa
     signal: req.signal,
   });
   const auth = answer?.auth;
-  if (typeof auth?.client_token !== 'string' || auth.client_token === '') throw providerFailed('vault create-child-token: answer without a token');
+  if (typeof auth?.client_token !== 'string' || auth.client_token === '')
+    throw providerFailed('vault create-child-token: answer without a token');
   if (typeof auth.accessor !== 'string' || auth.accessor === '' || (auth.token_type !== undefined && auth.token_type !== 'service')) {
     // A batch token (a token role with token_type=batch) has no accessor: it can be neither
     // revoked on its own nor confirmed dead. Its TTL, capped at the grant's, bounds it.
-    deps.logger.warn({ grantId: req.grantId, role: spec.role ?? null }, 'vault: child token is not a service token with an accessor; refused, its TTL bounds it');
-    throw providerFailed(`vault: token role ${spec.role ?? '(none)'} made a ${typeof auth.token_type === 'string' ? auth.token_type : 'accessor-less'} token; grants need service tokens`);
+    deps.logger.warn(
+      { grantId: req.grantId, role: spec.role ?? null },
+      'vault: child token is not a service token with an accessor; refused, its TTL bounds it',
+    );
+    throw providerFailed(
+      `vault: token role ${spec.role ?? '(none)'} made a ${typeof auth.token_type === 'string' ? auth.token_type : 'accessor-less'} token; grants need service tokens`,
+    );
   }
   const child = { token: auth.client_token, accessor: auth.accessor, ttlSeconds: Number(auth.lease_duration) };
   if (auth.orphan !== false) {
@@ -191,7 +232,10 @@ async function revokeQuietly(deps: IssueDeps, accessor: string, leaseId: string 
     try {
       await deps.client.asBroker(call);
     } catch (err) {
-      deps.logger.warn({ leaseId, op: call.op, failure: err instanceof VaultCallError ? err.message : 'unknown' }, 'vault: could not revoke a refused credential; its TTL bounds it');
+      deps.logger.warn(
+        { leaseId, op: call.op, failure: err instanceof VaultCallError ? err.message : 'unknown' },
+        'vault: could not revoke a refused credential; its TTL bounds it',
+      );
     }
   };
   // Each on its own: a failed lease revoke must not keep the child (and the lease with it) alive.

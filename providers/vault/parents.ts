@@ -39,7 +39,9 @@ interface Deps {
   readonly fingerprint: (accessor: string) => string;
 }
 
-interface CreateAnswer { auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; renewable?: unknown; orphan?: unknown } }
+interface CreateAnswer {
+  auth?: { client_token?: unknown; accessor?: unknown; lease_duration?: unknown; renewable?: unknown; orphan?: unknown };
+}
 
 const PARENT_MARGIN_MS = PARENT_MARGIN_SECONDS * 1000;
 /** Requests a parent creation may take: a broker login or renewal, the create, one spare. */
@@ -81,16 +83,24 @@ export function createIncidentParents(deps: Deps): IncidentParents {
     }
     const parent = { token: auth.client_token, accessor: auth.accessor, expiresAt: at + Number(auth.lease_duration) * 1000 };
     // The role decides these, not our request: refuse a parent that would break the design.
-    const problem = auth.orphan !== true ? 'is not an orphan (set orphan=true on the token role)'
-      : auth.renewable !== false ? 'is renewable (set renewable=false on the token role)'
-        : !(Number(auth.lease_duration) > 0 && Number(auth.lease_duration) <= max) ? `has a TTL outside 1..${max}s (set token_explicit_max_ttl on the token role)`
-          : parent.expiresAt - at < ttlSeconds * 1000 + PARENT_MARGIN_MS ? `lives ${Number(auth.lease_duration)}s, too short for a ${ttlSeconds}s grant (raise the role's token_explicit_max_ttl)`
-            : null;
+    const problem =
+      auth.orphan !== true
+        ? 'is not an orphan (set orphan=true on the token role)'
+        : auth.renewable !== false
+          ? 'is renewable (set renewable=false on the token role)'
+          : !(Number(auth.lease_duration) > 0 && Number(auth.lease_duration) <= max)
+            ? `has a TTL outside 1..${max}s (set token_explicit_max_ttl on the token role)`
+            : parent.expiresAt - at < ttlSeconds * 1000 + PARENT_MARGIN_MS
+              ? `lives ${Number(auth.lease_duration)}s, too short for a ${ttlSeconds}s grant (raise the role's token_explicit_max_ttl)`
+              : null;
     if (problem) {
       await revokeQuietly(parent.accessor);
       throw providerFailed(`vault: the parent token made by token role ${config.parentTokenRole} ${problem}`);
     }
-    logger.info({ incidentId, parent: deps.fingerprint(parent.accessor), ttlSeconds: Number(auth.lease_duration) }, 'vault: incident parent token created');
+    logger.info(
+      { incidentId, parent: deps.fingerprint(parent.accessor), ttlSeconds: Number(auth.lease_duration) },
+      'vault: incident parent token created',
+    );
     return parent;
   };
 
@@ -99,7 +109,10 @@ export function createIncidentParents(deps: Deps): IncidentParents {
       await client.asBroker({ op: 'revoke-accessor', method: 'POST', path: 'auth/token/revoke-accessor', body: { accessor } });
     } catch (err) {
       // Its explicit max TTL still bounds it; say so without naming it.
-      logger.warn({ parent: deps.fingerprint(accessor), failure: err instanceof VaultCallError ? err.message : 'unknown' }, 'vault: could not revoke a refused parent token');
+      logger.warn(
+        { parent: deps.fingerprint(accessor), failure: err instanceof VaultCallError ? err.message : 'unknown' },
+        'vault: could not revoke a refused parent token',
+      );
     }
   };
 
@@ -120,10 +133,12 @@ export function createIncidentParents(deps: Deps): IncidentParents {
       // the others waiting on it, nor lose a parent Vault creates after all (it stays current
       // for the incident's next grant). Each request has its own requestTimeoutMs; the whole
       // creation (a broker re-login, then the create) gets a few of them.
-      const made = create(incidentId, ttlSeconds, AbortSignal.timeout(PARENT_CREATION_REQUESTS * config.requestTimeoutMs)).then((parent) => {
-        current.set(incidentId, parent);
-        return parent;
-      }).finally(() => creating.delete(incidentId));
+      const made = create(incidentId, ttlSeconds, AbortSignal.timeout(PARENT_CREATION_REQUESTS * config.requestTimeoutMs))
+        .then((parent) => {
+          current.set(incidentId, parent);
+          return parent;
+        })
+        .finally(() => creating.delete(incidentId));
       creating.set(incidentId, made);
       made.catch(() => undefined); // a caller that gave up leaves no unhandled rejection behind
       return abortable(made, signal, 'create-incident-parent');

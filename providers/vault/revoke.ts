@@ -11,7 +11,14 @@
  * Never revoke-force: it abandons the upstream secret (docs/security.md §3). Failures throw; the
  * queue retries with backoff and escalates past the deadline.
  */
-import { BrokerError, providerFailed, type BackgroundLanes, type GrantRef, type ProviderLogger, type RevocationReceipt } from '../../src/sdk.js';
+import {
+  BrokerError,
+  providerFailed,
+  type BackgroundLanes,
+  type GrantRef,
+  type ProviderLogger,
+  type RevocationReceipt,
+} from '../../src/sdk.js';
 import type { VaultClient } from './client.js';
 import { VaultCallError } from './errors.js';
 import type { IncidentParents } from './parents.js';
@@ -28,7 +35,11 @@ export interface RevokeDeps {
   readonly namespace: string;
 }
 
-interface VaultHandle { readonly parentAccessor: string; readonly accessor: string; readonly leaseId: string | undefined }
+interface VaultHandle {
+  readonly parentAccessor: string;
+  readonly accessor: string;
+  readonly leaseId: string | undefined;
+}
 
 export function parseHandle(ref: GrantRef, namespace: string): VaultHandle {
   const { parentAccessor, accessor, leaseId } = ref.handle;
@@ -38,7 +49,9 @@ export function parseHandle(ref: GrantRef, namespace: string): VaultHandle {
   const issuedIn = typeof ref.handle.namespace === 'string' ? ref.handle.namespace : '';
   if (issuedIn !== namespace) {
     // Vault would answer "invalid accessor" here, which would read as dead: it lives elsewhere.
-    throw providerFailed(`vault: grant ${ref.grantId} was issued in namespace "${issuedIn}", not the configured "${namespace}"; revoke it there`);
+    throw providerFailed(
+      `vault: grant ${ref.grantId} was issued in namespace "${issuedIn}", not the configured "${namespace}"; revoke it there`,
+    );
   }
   return { parentAccessor, accessor, leaseId: typeof leaseId === 'string' && leaseId !== '' ? leaseId : undefined };
 }
@@ -56,7 +69,13 @@ async function revokeAccessor(deps: RevokeDeps, accessor: string, signal: AbortS
 
 async function revokeLease(deps: RevokeDeps, leaseId: string, signal: AbortSignal): Promise<void> {
   // Unknown or already revoked leases answer 204 too: idempotent by Vault's design.
-  await deps.client.asBroker({ op: 'revoke-lease', method: 'PUT', path: 'sys/leases/revoke', body: { lease_id: leaseId, sync: true }, signal });
+  await deps.client.asBroker({
+    op: 'revoke-lease',
+    method: 'PUT',
+    path: 'sys/leases/revoke',
+    body: { lease_id: leaseId, sync: true },
+    signal,
+  });
 }
 
 type Liveness = 'dead' | 'alive' | 'unknown';
@@ -110,7 +129,12 @@ export async function revokeOneGrant(deps: RevokeDeps, ref: GrantRef, signal: Ab
   return { grantId: ref.grantId, outcome: outcome === 'revoked' ? 'revoked' : 'already_dead', confirmed };
 }
 
-export async function revokeIncidentGrants(deps: RevokeDeps, incidentId: string, grants: readonly GrantRef[], signal: AbortSignal): Promise<RevocationReceipt[]> {
+export async function revokeIncidentGrants(
+  deps: RevokeDeps,
+  incidentId: string,
+  grants: readonly GrantRef[],
+  signal: AbortSignal,
+): Promise<RevocationReceipt[]> {
   // A grant whose handle names no accessors cannot be revoked or confirmed: it gets no receipt
   // (core retries it and escalates it past the deadline) and does not hold up the others.
   const handles: Array<{ ref: GrantRef; handle: VaultHandle }> = [];
@@ -118,7 +142,10 @@ export async function revokeIncidentGrants(deps: RevokeDeps, incidentId: string,
     try {
       handles.push({ ref, handle: parseHandle(ref, deps.namespace) });
     } catch (err) {
-      deps.logger.error({ incidentId, grantId: ref.grantId, problem: err instanceof BrokerError ? err.detail : 'unknown' }, 'vault: grant cannot be revoked here; left for escalation');
+      deps.logger.error(
+        { incidentId, grantId: ref.grantId, problem: err instanceof BrokerError ? err.detail : 'unknown' },
+        'vault: grant cannot be revoked here; left for escalation',
+      );
     }
   }
   const outcomeByParent = new Map<string, 'revoked' | 'gone'>();

@@ -14,7 +14,10 @@ import { describeFailure, VaultCallError } from './errors.js';
 
 export type { Scheduler } from '../../src/sdk.js';
 
-/** Real timers, unref'd so a pending renewal never keeps the process alive; for tools that build the provider without the broker's scheduler. */
+/**
+ * Real timers, unref'd so a pending renewal never keeps the process alive; for tools that build the
+ * provider without the broker's scheduler.
+ */
 export const realScheduler: Scheduler = {
   set: (fn, delayMs) => setTimeout(fn, delayMs).unref(),
   clear: (handle) => clearTimeout(handle as NodeJS.Timeout),
@@ -40,8 +43,14 @@ export interface SessionDeps {
   readonly strictSecretFiles?: boolean;
 }
 
-interface Login { readonly token: string; readonly ttlSeconds: number; readonly renewable: boolean }
-interface AuthBlock { auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown } }
+interface Login {
+  readonly token: string;
+  readonly ttlSeconds: number;
+  readonly renewable: boolean;
+}
+interface AuthBlock {
+  auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown };
+}
 
 /** Retry delay after a failed renewal or login: soon, but not a hot loop. */
 const RETRY_MS = { min: 1000, max: 30_000 };
@@ -61,12 +70,19 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
     const opts = signal ? { signal } : {};
     if (auth.method === 'token') {
       const token = await secret(auth.tokenFile, 'providers.vault.auth.tokenFile', true);
-      const res = await http.send<{ data?: { ttl?: unknown; renewable?: unknown } }>({ op: 'lookup-self', method: 'GET', path: 'auth/token/lookup-self', token, ...opts });
+      const res = await http.send<{ data?: { ttl?: unknown; renewable?: unknown } }>({
+        op: 'lookup-self',
+        method: 'GET',
+        path: 'auth/token/lookup-self',
+        token,
+        ...opts,
+      });
       return { token, ttlSeconds: num(res?.data?.ttl), renewable: res?.data?.renewable === true };
     }
-    const body = auth.method === 'approle'
-      ? { role_id: auth.roleId, secret_id: await secret(auth.secretIdFile, 'providers.vault.auth.secretIdFile', true) }
-      : { role: auth.role, jwt: await secret(auth.jwtFile, 'providers.vault.auth.jwtFile', false) };
+    const body =
+      auth.method === 'approle'
+        ? { role_id: auth.roleId, secret_id: await secret(auth.secretIdFile, 'providers.vault.auth.secretIdFile', true) }
+        : { role: auth.role, jwt: await secret(auth.jwtFile, 'providers.vault.auth.jwtFile', false) };
     const res = await http.send<AuthBlock>({ op: `${auth.method}-login`, method: 'POST', path: `auth/${auth.mount}/login`, body, ...opts });
     const fresh = fromAuth(res, `${auth.method}-login`);
     // A 403 is later told apart from a dead token by lookup-self (client.ts). A token that may
@@ -76,7 +92,9 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
       await http.send({ op: 'lookup-self', method: 'GET', path: 'auth/token/lookup-self', token: fresh.token, ...opts });
     } catch (err) {
       if (err instanceof VaultCallError && err.is(403)) {
-        throw providerFailed(`vault: the token from ${auth.method} login may not call auth/token/lookup-self; give the broker's role the default policy (or that path)`);
+        throw providerFailed(
+          `vault: the token from ${auth.method} login may not call auth/token/lookup-self; give the broker's role the default policy (or that path)`,
+        );
       }
       throw err;
     }
@@ -93,7 +111,11 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
 
   const loginOnce = (signal?: AbortSignal): Promise<string> => {
     // Concurrent callers share one login: a burst of 403s must not become a burst of logins.
-    inflight ??= login(signal).then(adopt).finally(() => { inflight = undefined; });
+    inflight ??= login(signal)
+      .then(adopt)
+      .finally(() => {
+        inflight = undefined;
+      });
     return inflight;
   };
 
@@ -101,7 +123,13 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
     if (timer !== undefined) scheduler.clear(timer);
     timer = undefined;
     if (closed || ttlSeconds <= 0) return; // a token without expiry needs no care
-    timer = scheduler.set(() => { timer = undefined; void (next === 'renew' ? renew() : refresh()); }, (ttlSeconds * 1000 * 2) / 3);
+    timer = scheduler.set(
+      () => {
+        timer = undefined;
+        void (next === 'renew' ? renew() : refresh());
+      },
+      (ttlSeconds * 1000 * 2) / 3,
+    );
   }
 
   const retryLater = (what: string, err: unknown, next: 'renew' | 'login'): void => {
@@ -109,14 +137,24 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
     const delay = Math.min(RETRY_MS.max, Math.max(RETRY_MS.min, remaining / 3));
     logger.warn({ method: auth.method, failure: failureOf(err), retryInMs: Math.round(delay) }, `vault: ${what} failed; retrying`);
     if (timer !== undefined) scheduler.clear(timer);
-    if (!closed) timer = scheduler.set(() => { timer = undefined; void (next === 'renew' ? renew() : refresh()); }, delay);
+    if (!closed)
+      timer = scheduler.set(() => {
+        timer = undefined;
+        void (next === 'renew' ? renew() : refresh());
+      }, delay);
   };
 
   async function renew(): Promise<void> {
     const held = current;
     if (!held || closed) return;
     try {
-      const res = await http.send<AuthBlock>({ op: 'renew-self', method: 'POST', path: 'auth/token/renew-self', body: {}, token: held.token });
+      const res = await http.send<AuthBlock>({
+        op: 'renew-self',
+        method: 'POST',
+        path: 'auth/token/renew-self',
+        body: {},
+        token: held.token,
+      });
       const renewed = fromAuth(res, 'renew-self');
       // A login that finished meanwhile holds the newer token and its own schedule: keep it.
       if (current !== held || closed) return;
@@ -162,7 +200,8 @@ export function createBrokerSession(deps: SessionDeps): BrokerSession {
 
 function fromAuth(res: AuthBlock | undefined, op: string): Login {
   const token = res?.auth?.client_token;
-  if (typeof token !== 'string' || token.length === 0) throw new VaultCallError(op, { kind: 'http', status: 502, errors: ['no auth.client_token in the answer'] });
+  if (typeof token !== 'string' || token.length === 0)
+    throw new VaultCallError(op, { kind: 'http', status: 502, errors: ['no auth.client_token in the answer'] });
   return { token, ttlSeconds: num(res?.auth?.lease_duration), renewable: res?.auth?.renewable === true };
 }
 

@@ -55,7 +55,10 @@ export interface RequestPromiseLike {
 
 class TransportError extends Error {
   override readonly name = 'TransportError';
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -85,12 +88,15 @@ function send(req: NodeVaultRequest, options: TransportOptions): Promise<NodeVau
       reject(new TransportError(code, message));
     };
     const onResponse = (res: IncomingMessage): void => {
-      readCappedBody(res, options.maxResponseBytes).then((text) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve({ statusCode: res.statusCode ?? 0, body: parseBody(text), request: { path: target.pathname } });
-      }, (err: BodyReadError) => fail(err.reason === 'too_large' ? 'ERESPONSETOOLARGE' : err.code ?? 'ECONNRESET', err.message));
+      readCappedBody(res, options.maxResponseBytes).then(
+        (text) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ statusCode: res.statusCode ?? 0, body: parseBody(text), request: { path: target.pathname } });
+        },
+        (err: BodyReadError) => fail(err.reason === 'too_large' ? 'ERESPONSETOOLARGE' : (err.code ?? 'ECONNRESET'), err.message),
+      );
     };
     const request = https
       ? httpsRequest(target, { method: req.method, headers, agent: options.httpsAgent }, onResponse)

@@ -45,7 +45,12 @@ const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 export function createVaultHttp(config: Pick<VaultConfig, 'address' | 'namespace' | 'requestTimeoutMs'>, caPem?: string): VaultHttp {
   const httpAgent = new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
-  const httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, rejectUnauthorized: true, ...(caPem ? { ca: caPem } : {}) });
+  const httpsAgent = new HttpsAgent({
+    keepAlive: true,
+    maxSockets: MAX_SOCKETS,
+    rejectUnauthorized: true,
+    ...(caPem ? { ca: caPem } : {}),
+  });
   const vault = createNodeVault({
     endpoint: config.address,
     apiVersion: 'v1',
@@ -99,8 +104,14 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
     const onAbort = (): void => reject(new VaultCallError(op, { kind: 'aborted' }));
     signal.addEventListener('abort', onAbort, { once: true });
     promise.then(
-      (value) => { signal.removeEventListener('abort', onAbort); resolve(value); },
-      (err: unknown) => { signal.removeEventListener('abort', onAbort); reject(err); },
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
     );
   });
 }

@@ -27,7 +27,10 @@ export function createAuditLog(store: Store, logger: Logger): AuditLog {
       try {
         await store.appendAudit(event);
       } catch (err) {
-        logger.error({ audit: { type: event.type, incidentId: event.incidentId, reason: event.reason }, err: describeCause(err) }, 'audit append failed');
+        logger.error(
+          { audit: { type: event.type, incidentId: event.incidentId, reason: event.reason }, err: describeCause(err) },
+          'audit append failed',
+        );
       }
     },
     list: (query) => store.listAudit(query),

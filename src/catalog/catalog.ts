@@ -49,7 +49,8 @@ export interface CatalogDeps {
   readonly locks?: ProviderLocks & { within(namespace: string): ProviderLocks };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each factory has its own config/param types; the catalog only passes validated values through.
+// Each factory has its own config/param types; the catalog only passes validated values through.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyProviderFactory = ProviderFactory<any, any>;
 
 export async function createCatalog(config: Config, factories: readonly AnyProviderFactory[], deps: CatalogDeps): Promise<Catalog> {
@@ -97,15 +98,18 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
       const logger = deps.logger.child({ provider: name });
       const scheduler = createScheduler();
       schedulers.push(scheduler);
-      providers.set(name, await factory.create(providerConfig, {
-        logger,
-        now: deps.now,
-        devMode: deps.devMode,
-        scheduler,
-        ...(deps.background ? { background: deps.background } : {}),
-        ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
-        ...(deps.locks ? { locks: deps.locks.within(`provider:${name}`) } : {}),
-      }));
+      providers.set(
+        name,
+        await factory.create(providerConfig, {
+          logger,
+          now: deps.now,
+          devMode: deps.devMode,
+          scheduler,
+          ...(deps.background ? { background: deps.background } : {}),
+          ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
+          ...(deps.locks ? { locks: deps.locks.within(`provider:${name}`) } : {}),
+        }),
+      );
     }
   } catch (err) {
     await closeProviders();
@@ -122,13 +126,16 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
     if (profile.maxTtl < provider.capabilities.minTtlSeconds) {
       problems.push(`profiles.${name}.maxTtl: below provider ${provider.name}'s minimum of ${provider.capabilities.minTtlSeconds}s`);
     }
-    profiles.set(name, Object.freeze({
+    profiles.set(
       name,
-      config: profile,
-      params: profileParams.get(name),
-      provider,
-      agentMatchers: profile.agents.map(anchoredPattern),
-    }));
+      Object.freeze({
+        name,
+        config: profile,
+        params: profileParams.get(name),
+        provider,
+        agentMatchers: profile.agents.map(anchoredPattern),
+      }),
+    );
   }
   if (problems.length > 0) {
     await closeProviders();
@@ -166,7 +173,8 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
     providers: () => [...providers.values()],
     async issue(profile, req) {
       const issued = await withTimeout(profile.provider, 'issue', (signal) =>
-        profile.provider.issue({ ...req, profile: { name: profile.name, params: profile.params }, signal }));
+        profile.provider.issue({ ...req, profile: { name: profile.name, params: profile.params }, signal }),
+      );
       checkIssued(profile.provider.name, issued, req.ttlSeconds, deps.now());
       return issued;
     },

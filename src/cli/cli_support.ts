@@ -11,7 +11,10 @@ import { EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
 
 /** Bad input or a refusal: exit 2 with the reason on stderr (and the usage, when it helps). */
 export class CliRefusal extends Error {
-  constructor(message: string, readonly showUsage = false) {
+  constructor(
+    message: string,
+    readonly showUsage = false,
+  ) {
     super(message);
   }
 }
@@ -39,7 +42,11 @@ export function command(spec: Omit<CliCommand, 'run'> & { run(args: readonly str
   };
 }
 
-export function parseOptions<O extends NonNullable<ParseArgsConfig['options']>>(args: readonly string[], options: O, allowPositionals = false) {
+export function parseOptions<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: readonly string[],
+  options: O,
+  allowPositionals = false,
+) {
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals });
   } catch (err) {

@@ -45,22 +45,26 @@ async function devToken(args: readonly string[], io: CliIo): Promise<number> {
     ttl: { type: 'string' },
     config: { type: 'string', short: 'c' },
   });
-  if ((values.agent === undefined) === (values.operator === undefined)) throw new Refusal('give exactly one of --agent or --operator', true);
+  if ((values.agent === undefined) === (values.operator === undefined))
+    throw new Refusal('give exactly one of --agent or --operator', true);
   const ttl = values.ttl === undefined ? undefined : parseTtl(values.ttl);
 
   const { config, file } = loadCliConfig(values.config, io);
-  if (config.mode !== 'development') throw new Refusal(`refused: ${file} is in ${config.mode} mode; development tokens exist only in development mode`);
+  if (config.mode !== 'development')
+    throw new Refusal(`refused: ${file} is in ${config.mode} mode; development tokens exist only in development mode`);
   if (!config.devIssuer) throw new Refusal(`refused: ${file} has no devIssuer section`);
 
-  const token = values.agent !== undefined
-    ? await mintAgent(config, config.devIssuer, values.agent, ttl)
-    : await mintOperator(config, config.devIssuer, values.operator as string, ttl);
+  const token =
+    values.agent !== undefined
+      ? await mintAgent(config, config.devIssuer, values.agent, ttl)
+      : await mintOperator(config, config.devIssuer, values.operator as string, ttl);
   io.stdout(`${token}\n`);
   return EXIT_OK;
 }
 
 function parseTtl(text: string): number {
-  if (!/^[1-9][0-9]{0,5}$/.test(text)) throw new Refusal(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(text)}`, true);
+  if (!/^[1-9][0-9]{0,5}$/.test(text))
+    throw new Refusal(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(text)}`, true);
   return Number(text);
 }
 
@@ -71,22 +75,44 @@ function checkTtl(ttl: number, max: number, where: string): number {
 
 async function mintAgent(config: Config, dev: NonNullable<Config['devIssuer']>, agentId: string, ttl: number | undefined): Promise<string> {
   const id = parseSpiffeId(agentId);
-  if (!id) throw new Refusal(`--agent must be a SPIFFE ID like spiffe://dev.local/agent/triage (lower-case trust domain; path segments of A-Z a-z 0-9 . _ -), got ${JSON.stringify(agentId)}`);
+  if (!id)
+    throw new Refusal(
+      `--agent must be a SPIFFE ID like spiffe://dev.local/agent/triage (lower-case trust domain; path segments of A-Z a-z 0-9 . _ -), got ${JSON.stringify(agentId)}`,
+    );
   const domains = config.identity.agents.spiffe;
   const td = domains.find((d) => d.trustDomain === id.trustDomain);
-  if (!td) throw new Refusal(`--agent trust domain ${id.trustDomain} is not in identity.agents.spiffe trustDomains (${domains.map((d) => d.trustDomain).join(', ') || 'none'})`);
+  if (!td)
+    throw new Refusal(
+      `--agent trust domain ${id.trustDomain} is not in identity.agents.spiffe trustDomains (${domains.map((d) => d.trustDomain).join(', ') || 'none'})`,
+    );
   const where = `identity.agents.spiffe[${td.trustDomain}]`;
   if (td.issuer !== undefined && td.issuer !== dev.agentIssuer) {
-    throw new Refusal(`refused: ${where}.issuer is ${td.issuer}, not devIssuer.agentIssuer ${dev.agentIssuer}; its tokens would not verify`);
+    throw new Refusal(
+      `refused: ${where}.issuer is ${td.issuer}, not devIssuer.agentIssuer ${dev.agentIssuer}; its tokens would not verify`,
+    );
   }
   const ttlSeconds = checkTtl(ttl ?? DEFAULT_AGENT_TTL_SECONDS, td.maxLifetimeSeconds, where);
   await ensureDevKeys(dev.keyDir);
-  return mintAgentToken({ keyDir: dev.keyDir, issuer: dev.agentIssuer, audience: td.audience ?? config.identity.audience, agentId, ttlSeconds });
+  return mintAgentToken({
+    keyDir: dev.keyDir,
+    issuer: dev.agentIssuer,
+    audience: td.audience ?? config.identity.audience,
+    agentId,
+    ttlSeconds,
+  });
 }
 
-async function mintOperator(config: Config, dev: NonNullable<Config['devIssuer']>, subject: string, ttl: number | undefined): Promise<string> {
+async function mintOperator(
+  config: Config,
+  dev: NonNullable<Config['devIssuer']>,
+  subject: string,
+  ttl: number | undefined,
+): Promise<string> {
   const operators = config.identity.operators;
-  if (operators.issuer !== dev.operatorIssuer) throw new Refusal(`refused: devIssuer.operatorIssuer ${dev.operatorIssuer} is not identity.operators.issuer; its tokens would not verify`);
+  if (operators.issuer !== dev.operatorIssuer)
+    throw new Refusal(
+      `refused: devIssuer.operatorIssuer ${dev.operatorIssuer} is not identity.operators.issuer; its tokens would not verify`,
+    );
   checkSubject(subject, '--operator');
   const ttlSeconds = checkTtl(ttl ?? DEFAULT_OPERATOR_TTL_SECONDS, operators.maxLifetimeSeconds, 'identity.operators');
   await ensureDevKeys(dev.keyDir);

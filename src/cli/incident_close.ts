@@ -35,16 +35,26 @@ export const incidentCloseCommand = command({
     const id = positionals[0] as string;
     const by = plainTextOption('--by', values.by ?? `cli:${userInfo().username}`);
     const { config, file } = loadCliConfig(values.config, io);
-    if (config.store.kind === 'memory') throw new CliRefusal(`${file} uses the memory store, which only the running broker holds; close through its API (POST /v1/incidents/${id}/close)`);
+    if (config.store.kind === 'memory')
+      throw new CliRefusal(
+        `${file} uses the memory store, which only the running broker holds; close through its API (POST /v1/incidents/${id}/close)`,
+      );
     const logger = createLogger({ level: 'warn', destination: { write: (line: string) => io.stderr(line) } });
     const broker = await composeBroker(config, { logger, runWorker: false, processMetrics: false });
     try {
       const result = await closeIncident(broker.deps, id, by);
-      io.stdout(`${JSON.stringify({
-        incident: { id: result.incident.id, status: result.incident.status, closed_at: new Date(result.incident.closedAt ?? Date.now()).toISOString(), closed_by: result.incident.closedBy },
-        closed_now: result.closedNow,
-        grants_to_revoke: result.revoking.length,
-      })}\n`);
+      io.stdout(
+        `${JSON.stringify({
+          incident: {
+            id: result.incident.id,
+            status: result.incident.status,
+            closed_at: new Date(result.incident.closedAt ?? Date.now()).toISOString(),
+            closed_by: result.incident.closedBy,
+          },
+          closed_now: result.closedNow,
+          grants_to_revoke: result.revoking.length,
+        })}\n`,
+      );
       return EXIT_OK;
     } catch (err) {
       if (err instanceof BrokerError && err.status < 500) throw new CliRefusal(`${err.message} (${err.code})`);

@@ -40,7 +40,9 @@ if (entry !== undefined && import.meta.url === pathToFileURL(entry).href) {
     env: process.env,
   };
   runCli(process.argv.slice(2), io).then(
-    (code) => { process.exitCode = code; },
+    (code) => {
+      process.exitCode = code;
+    },
     (err: unknown) => {
       process.stderr.write(`quartermaster: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exitCode = EXIT_FAILURE;

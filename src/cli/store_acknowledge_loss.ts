@@ -43,7 +43,9 @@ export const storeAcknowledgeLossCommand = command({
       const integrity = createStoreIntegrity(backing.meta, { logger, now: Date.now, intervalMs: 60_000 });
       const audit = createAuditLog(guardStore(backing, integrity), logger);
       const loss = await acknowledgeStoreLoss({ integrity, audit, now: Date.now }, by, reason);
-      io.stdout(`${JSON.stringify({ acknowledged: { loss_id: loss.id, detected_at: new Date(loss.detectedAt).toISOString(), by, reason } })}\n`);
+      io.stdout(
+        `${JSON.stringify({ acknowledged: { loss_id: loss.id, detected_at: new Date(loss.detectedAt).toISOString(), by, reason } })}\n`,
+      );
       return EXIT_OK;
     } catch (err) {
       if (err instanceof BrokerError && err.code === 'ERR_NO_STORE_LOSS') throw new CliRefusal(`${err.message} (${file})`);

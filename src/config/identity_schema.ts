@@ -68,20 +68,24 @@ const JSON_POINTER = /^(?:\/(?:[^~/]|~[01])*)+$/;
  * expression the broker anchors as `^(?:…)$` (octo-sts style), so `acme/ops` never matches
  * `acme/ops-evil`.
  */
-export const claimConstraintSchema = z.object({
-  claim: z.string().regex(JSON_POINTER, 'must be a JSON Pointer such as /repository or /kubernetes.io/namespace'),
-  equals: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
-  pattern: z.string().min(1).optional(),
-}).strict().superRefine((c, ctx) => {
-  if ((c.equals === undefined) === (c.pattern === undefined)) ctx.addIssue({ code: 'custom', message: 'give exactly one of equals or pattern' });
-  if (c.pattern !== undefined) {
-    try {
-      new RegExp(c.pattern, 'u');
-    } catch {
-      ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'invalid regular expression' });
+export const claimConstraintSchema = z
+  .object({
+    claim: z.string().regex(JSON_POINTER, 'must be a JSON Pointer such as /repository or /kubernetes.io/namespace'),
+    equals: z.union([z.string(), z.array(z.string()).min(1)]).optional(),
+    pattern: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.equals === undefined) === (c.pattern === undefined))
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of equals or pattern' });
+    if (c.pattern !== undefined) {
+      try {
+        new RegExp(c.pattern, 'u');
+      } catch {
+        ctx.addIssue({ code: 'custom', path: ['pattern'], message: 'invalid regular expression' });
+      }
     }
-  }
-});
+  });
 
 /** JWT-SVID.md §2.1: RS/ES/PS 256/384/512 only. Never `none`, never HS*. */
 const svidAlg = z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
@@ -101,89 +105,110 @@ const checkFields = {
 const issuerName = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/);
 
 /** A SPIFFE trust domain: its JWT-SVIDs' `sub` is the agent id; keys come from its bundle only. */
-export const spiffeTrustDomainSchema = z.object({
-  trustDomain: z.string().regex(/^[a-z0-9._-]{1,255}$/, 'must be a lower-case trust domain name (SPIFFE-ID.md §2.1)'),
-  bundle: spiffeBundleSourceSchema,
-  /** When set, `iss` is required and must equal it exactly (SPIRE `jwt_issuer`). */
-  issuer: z.string().min(1).optional(),
-  algorithms: z.array(svidAlg).min(1),
-  ...checkFields,
-}).strict();
+export const spiffeTrustDomainSchema = z
+  .object({
+    trustDomain: z.string().regex(/^[a-z0-9._-]{1,255}$/, 'must be a lower-case trust domain name (SPIFFE-ID.md §2.1)'),
+    bundle: spiffeBundleSourceSchema,
+    /** When set, `iss` is required and must equal it exactly (SPIRE `jwt_issuer`). */
+    issuer: z.string().min(1).optional(),
+    algorithms: z.array(svidAlg).min(1),
+    ...checkFields,
+  })
+  .strict();
 
 /** An OIDC issuer (Kubernetes service accounts, CI): agent id `iss#sub`. */
-export const oidcIssuerSchema = z.object({
-  name: issuerName,
-  /** Exact `iss`. With `discovery`, also the discovery document's `issuer`. */
-  issuer: z.string().min(1),
-  keys: oidcKeySourceSchema,
-  algorithms: z.array(asymmetricAlg).min(1),
-  ...checkFields,
-}).strict();
+export const oidcIssuerSchema = z
+  .object({
+    name: issuerName,
+    /** Exact `iss`. With `discovery`, also the discovery document's `issuer`. */
+    issuer: z.string().min(1),
+    keys: oidcKeySourceSchema,
+    algorithms: z.array(asymmetricAlg).min(1),
+    ...checkFields,
+  })
+  .strict();
 
-export const operatorIssuerSchema = z.object({
-  issuer: z.string().min(1),
-  keys: oidcKeySourceSchema,
-  algorithms: z.array(asymmetricAlg).min(1),
-  /** Claim holding the operator's roles or groups (string or array of strings). */
-  rolesClaim: z.string().min(1).default('roles'),
-  /** Role that may run operator endpoints (open/close incidents, read audit, introspect). */
-  operatorRole: z.string().min(1).default('operator'),
-  ...checkFields,
-}).strict();
+export const operatorIssuerSchema = z
+  .object({
+    issuer: z.string().min(1),
+    keys: oidcKeySourceSchema,
+    algorithms: z.array(asymmetricAlg).min(1),
+    /** Claim holding the operator's roles or groups (string or array of strings). */
+    rolesClaim: z.string().min(1).default('roles'),
+    /** Role that may run operator endpoints (open/close incidents, read audit, introspect). */
+    operatorRole: z.string().min(1).default('operator'),
+    ...checkFields,
+  })
+  .strict();
 
-export const identitySchema = z.object({
-  /** The audience every token must carry unless its issuer names another. */
-  audience: z.string().min(1),
-  /** Token size cap before any parsing (docs/security.md §1). */
-  maxTokenBytes: positive.max(64 * 1024).default(8192),
-  /** File holding the HMAC key of token fingerprints, shared by replicas; a per-process random key otherwise. */
-  fingerprintKeyFile: filePath.optional(),
-  /** Verified-token cache (per broker process); 0 disables it. */
-  tokenCache: z.object({ maxEntries: z.number().int().min(0).max(1_000_000).default(10_000) }).strict().prefault({}),
-  agents: z.object({
-    spiffe: z.array(spiffeTrustDomainSchema).default([]),
-    oidc: z.array(oidcIssuerSchema).default([]),
-  }).strict(),
-  operators: operatorIssuerSchema,
-}).strict().superRefine((identity, ctx) => {
-  const { spiffe, oidc } = identity.agents;
-  if (spiffe.length + oidc.length === 0) ctx.addIssue({ code: 'custom', path: ['agents'], message: 'trust at least one SPIFFE trust domain or OIDC issuer' });
-  const seen = new Map<string, string>();
-  const unique = (kind: string, value: string, path: PropertyKey[]): void => {
-    const key = `${kind}\u0000${value}`;
-    if (seen.has(key)) ctx.addIssue({ code: 'custom', path, message: `duplicate ${kind} (also at ${seen.get(key)})` });
-    else seen.set(key, path.join('.'));
-  };
-  spiffe.forEach((td, i) => {
-    unique('trust domain', td.trustDomain, ['agents', 'spiffe', i, 'trustDomain']);
-    if (td.issuer !== undefined) unique('issuer', td.issuer, ['agents', 'spiffe', i, 'issuer']);
-    checkRefresh(td.bundle, ['agents', 'spiffe', i, 'bundle'], ctx);
+export const identitySchema = z
+  .object({
+    /** The audience every token must carry unless its issuer names another. */
+    audience: z.string().min(1),
+    /** Token size cap before any parsing (docs/security.md §1). */
+    maxTokenBytes: positive.max(64 * 1024).default(8192),
+    /** File holding the HMAC key of token fingerprints, shared by replicas; a per-process random key otherwise. */
+    fingerprintKeyFile: filePath.optional(),
+    /** Verified-token cache (per broker process); 0 disables it. */
+    tokenCache: z
+      .object({ maxEntries: z.number().int().min(0).max(1_000_000).default(10_000) })
+      .strict()
+      .prefault({}),
+    agents: z
+      .object({
+        spiffe: z.array(spiffeTrustDomainSchema).default([]),
+        oidc: z.array(oidcIssuerSchema).default([]),
+      })
+      .strict(),
+    operators: operatorIssuerSchema,
+  })
+  .strict()
+  .superRefine((identity, ctx) => {
+    const { spiffe, oidc } = identity.agents;
+    if (spiffe.length + oidc.length === 0)
+      ctx.addIssue({ code: 'custom', path: ['agents'], message: 'trust at least one SPIFFE trust domain or OIDC issuer' });
+    const seen = new Map<string, string>();
+    const unique = (kind: string, value: string, path: PropertyKey[]): void => {
+      const key = `${kind}\u0000${value}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path, message: `duplicate ${kind} (also at ${seen.get(key)})` });
+      else seen.set(key, path.join('.'));
+    };
+    spiffe.forEach((td, i) => {
+      unique('trust domain', td.trustDomain, ['agents', 'spiffe', i, 'trustDomain']);
+      if (td.issuer !== undefined) unique('issuer', td.issuer, ['agents', 'spiffe', i, 'issuer']);
+      checkRefresh(td.bundle, ['agents', 'spiffe', i, 'bundle'], ctx);
+    });
+    oidc.forEach((o, i) => {
+      unique('name', o.name, ['agents', 'oidc', i, 'name']);
+      unique('issuer', o.issuer, ['agents', 'oidc', i, 'issuer']);
+      checkOidcKeys(o.issuer, o.keys, ['agents', 'oidc', i], ctx);
+    });
+    // Token kinds must not overlap: an agent token must never pass as an operator token.
+    if (seen.has(`issuer\u0000${identity.operators.issuer}`)) {
+      ctx.addIssue({ code: 'custom', path: ['operators', 'issuer'], message: 'operator issuer must differ from every agent issuer' });
+    }
+    checkOidcKeys(identity.operators.issuer, identity.operators.keys, ['operators'], ctx);
   });
-  oidc.forEach((o, i) => {
-    unique('name', o.name, ['agents', 'oidc', i, 'name']);
-    unique('issuer', o.issuer, ['agents', 'oidc', i, 'issuer']);
-    checkOidcKeys(o.issuer, o.keys, ['agents', 'oidc', i], ctx);
-  });
-  // Token kinds must not overlap: an agent token must never pass as an operator token.
-  if (seen.has(`issuer\u0000${identity.operators.issuer}`)) {
-    ctx.addIssue({ code: 'custom', path: ['operators', 'issuer'], message: 'operator issuer must differ from every agent issuer' });
-  }
-  checkOidcKeys(identity.operators.issuer, identity.operators.keys, ['operators'], ctx);
-});
 
 type RefreshFields = { refreshSeconds: number; cooldownSeconds: number; maxStalenessSeconds: number };
 
 function checkRefresh(source: RefreshFields, path: PropertyKey[], ctx: z.RefinementCtx): void {
-  if (source.cooldownSeconds > source.refreshSeconds) ctx.addIssue({ code: 'custom', path: [...path, 'cooldownSeconds'], message: 'must not exceed refreshSeconds' });
+  if (source.cooldownSeconds > source.refreshSeconds)
+    ctx.addIssue({ code: 'custom', path: [...path, 'cooldownSeconds'], message: 'must not exceed refreshSeconds' });
   // Several refreshes must fit in the staleness bound, or one failure would lock everyone out.
-  if (source.maxStalenessSeconds < 2 * source.refreshSeconds) ctx.addIssue({ code: 'custom', path: [...path, 'maxStalenessSeconds'], message: 'must be at least twice refreshSeconds' });
+  if (source.maxStalenessSeconds < 2 * source.refreshSeconds)
+    ctx.addIssue({ code: 'custom', path: [...path, 'maxStalenessSeconds'], message: 'must be at least twice refreshSeconds' });
 }
 
 function checkOidcKeys(issuer: string, keys: z.infer<typeof oidcKeySourceSchema>, path: PropertyKey[], ctx: z.RefinementCtx): void {
   checkRefresh(keys, [...path, 'keys'], ctx);
   // OIDC Discovery 1.0 §4: the document lives under the issuer URL, so the issuer must be one.
   if ('discovery' in keys && !isFetchableUrl(issuer)) {
-    ctx.addIssue({ code: 'custom', path: [...path, 'issuer'], message: 'discovery needs an https issuer URL (http only on a loopback host)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: [...path, 'issuer'],
+      message: 'discovery needs an https issuer URL (http only on a loopback host)',
+    });
   }
 }
 

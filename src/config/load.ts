@@ -24,7 +24,10 @@ export function defaultConfigPath(): string {
 }
 
 export class ConfigError extends BrokerError {
-  constructor(readonly problems: readonly string[], file: string) {
+  constructor(
+    readonly problems: readonly string[],
+    file: string,
+  ) {
     super('ERR_CONFIG', 500, `invalid config ${file}:\n  ${problems.join('\n  ')}`);
   }
 }
@@ -42,7 +45,10 @@ export function loadConfigFile(file: string): Config {
 export function parseConfig(text: string, file = '<inline>'): Config {
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `YAML: ${e.code} at line ${e.linePos?.[0]?.line ?? '?'}`), file);
+    throw new ConfigError(
+      doc.errors.map((e) => `YAML: ${e.code} at line ${e.linePos?.[0]?.line ?? '?'}`),
+      file,
+    );
   }
   const result = configSchema.safeParse(doc.toJS({ maxAliasCount: 50 }));
   if (!result.success) throw new ConfigError(formatIssues(result.error.issues), file);

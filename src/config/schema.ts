@@ -14,133 +14,176 @@ const bucket = z.object({ perSecond: z.number().min(0).max(100_000), burst: z.nu
 /** Request line and headers other than Authorization: `Bearer `, Host, Content-Type, proxies' X-Forwarded-*… */
 export const HEADER_ROOM_BYTES = 4096;
 const filePath = z.string().min(1);
-export const profileSchema = z.object({
-  provider: z.string().min(1),
-  description: z.string().default(''),
-  /** Upper bound of any grant's TTL, seconds. */
-  maxTtl: duration,
-  /** Default TTL when the request names none; clamped to maxTtl. */
-  defaultTtl: duration.optional(),
-  tier: z.enum(['read', 'contain', 'remediate']),
-  /**
-   * Which agents may request the profile: regular expressions over the agent id, anchored by the
-   * broker (`^(?:…)$`) so `spiffe://a/b` never matches `spiffe://a/b-evil`.
-   */
-  agents: z.array(z.string().min(1)).min(1),
-  /** Provider-specific parameters, validated by the provider's schema. */
-  params: z.record(z.string(), z.unknown()).default({}),
-  /**
-   * The agent token may back one grant request only (grants/steps/claim_single_use.ts): a
-   * replayed token is refused with ERR_TOKEN_REPLAYED even if its signature was re-encoded.
-   */
-  singleUse: z.boolean().default(false),
-}).strict();
+export const profileSchema = z
+  .object({
+    provider: z.string().min(1),
+    description: z.string().default(''),
+    /** Upper bound of any grant's TTL, seconds. */
+    maxTtl: duration,
+    /** Default TTL when the request names none; clamped to maxTtl. */
+    defaultTtl: duration.optional(),
+    tier: z.enum(['read', 'contain', 'remediate']),
+    /**
+     * Which agents may request the profile: regular expressions over the agent id, anchored by the
+     * broker (`^(?:…)$`) so `spiffe://a/b` never matches `spiffe://a/b-evil`.
+     */
+    agents: z.array(z.string().min(1)).min(1),
+    /** Provider-specific parameters, validated by the provider's schema. */
+    params: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * The agent token may back one grant request only (grants/steps/claim_single_use.ts): a
+     * replayed token is refused with ERR_TOKEN_REPLAYED even if its signature was re-encoded.
+     */
+    singleUse: z.boolean().default(false),
+  })
+  .strict();
 
-const configBase = z.object({
-  mode: z.enum(['development', 'production']),
-  server: z.object({
-    host: z.string().default('127.0.0.1'),
-    port: z.number().int().min(0).max(65_535).default(8080),
+const configBase = z
+  .object({
+    mode: z.enum(['development', 'production']),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        /**
+         * The broker's public base URL (https://quartermaster.example.com): the default `iss` of
+         * broker-signed tokens, and where links point. Development mode uses the listen address.
+         */
+        publicUrl: z
+          .url({ protocol: /^https?$/ })
+          .refine((url) => {
+            const u = new URL(url);
+            return u.username === '' && u.password === '' && u.search === '' && u.hash === '';
+          }, 'must be a base URL without credentials, query or fragment')
+          .optional(),
+        bodyLimitBytes: duration.max(1024 * 1024).default(64 * 1024),
+        /**
+         * Node's limit on the request line plus all headers (http.createServer maxHeaderSize); above
+         * it Node answers 431 before routing. Must leave room for a bearer token of
+         * identity.maxTokenBytes.
+         */
+        maxHeaderBytes: z
+          .number()
+          .int()
+          .min(8192)
+          .max(256 * 1024)
+          .default(16 * 1024),
+        shutdownGraceSeconds: duration.default(20),
+        trustProxy: z.boolean().default(false),
+        /**
+         * Development mode listens on loopback only: its dev token issuer's keys sit in a local
+         * directory, so anyone who can reach it can mint agents. True lets a development broker
+         * listen elsewhere (a shared test box), knowingly.
+         */
+        allowNonLoopbackInDevelopment: z.boolean().default(false),
+        /**
+         * Serve /metrics on its own listener (and not on the API's): scrape it from inside the
+         * cluster while agents and webhooks reach only the API. Absent: /metrics is on the API port.
+         */
+        metricsListener: z
+          .object({
+            host: z.string().default('127.0.0.1'),
+            port: z.number().int().min(0).max(65_535),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    store: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('memory') }).strict(),
+      z
+        .object({
+          kind: z.literal('redis'),
+          /** Without a password: that comes from passwordFile (secrets are files, never inline). */
+          url: z
+            .url({ protocol: /^rediss?$/ })
+            .refine((url) => new URL(url).password === '', 'must not contain a password; use store.passwordFile'),
+          /** File holding the Redis password (mounted Secret); never inline. */
+          passwordFile: filePath.optional(),
+          keyPrefix: z
+            .string()
+            .regex(/^[A-Za-z0-9:_-]*$/)
+            .default('qm:'),
+          /**
+           * Production refuses a Redis without AOF persistence (appendonly yes, appendfsync everysec
+           * or always): its restart would wipe every grant and close tombstone. True lets it start,
+           * and readiness and quartermaster_store_persistent say so.
+           */
+          allowVolatile: z.boolean().default(false),
+          /** How often every broker checks the store's identity marker (store/integrity.ts). */
+          integrityCheckSeconds: duration.max(300).default(5),
+        })
+        .strict(),
+    ]),
+    identity: identitySchema,
+    /** Local token issuer for agents and operators; development mode only. */
+    devIssuer: z
+      .object({
+        keyDir: filePath,
+        agentIssuer: z.string().min(1),
+        operatorIssuer: z.string().min(1),
+      })
+      .strict()
+      .optional(),
+    providers: z.record(z.string(), z.unknown()).default({}),
+    profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/), profileSchema),
     /**
-     * The broker's public base URL (https://quartermaster.example.com): the default `iss` of
-     * broker-signed tokens, and where links point. Development mode uses the listen address.
+     * Limits an attacker holding a valid agent token cannot exceed. Grant requests are refused with
+     * 429 ERR_RATE_LIMITED (and Retry-After) past a token bucket per agent and one per source (the
+     * agent's SPIFFE trust domain or OIDC issuer), shared by every replica through the store.
+     * `perSecond: 0` turns a bucket off.
      */
-    publicUrl: z.url({ protocol: /^https?$/ }).refine((url) => { const u = new URL(url); return u.username === '' && u.password === '' && u.search === '' && u.hash === ''; }, 'must be a base URL without credentials, query or fragment').optional(),
-    bodyLimitBytes: duration.max(1024 * 1024).default(64 * 1024),
-    /**
-     * Node's limit on the request line plus all headers (http.createServer maxHeaderSize); above
-     * it Node answers 431 before routing. Must leave room for a bearer token of
-     * identity.maxTokenBytes.
-     */
-    maxHeaderBytes: z.number().int().min(8192).max(256 * 1024).default(16 * 1024),
-    shutdownGraceSeconds: duration.default(20),
-    trustProxy: z.boolean().default(false),
-    /**
-     * Development mode listens on loopback only: its dev token issuer's keys sit in a local
-     * directory, so anyone who can reach it can mint agents. True lets a development broker
-     * listen elsewhere (a shared test box), knowingly.
-     */
-    allowNonLoopbackInDevelopment: z.boolean().default(false),
-    /**
-     * Serve /metrics on its own listener (and not on the API's): scrape it from inside the
-     * cluster while agents and webhooks reach only the API. Absent: /metrics is on the API port.
-     */
-    metricsListener: z.object({
-      host: z.string().default('127.0.0.1'),
-      port: z.number().int().min(0).max(65_535),
-    }).strict().optional(),
-  }).strict().prefault({}),
-  logging: z.object({
-    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  }).strict().prefault({}),
-  store: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('memory') }).strict(),
-    z.object({
-      kind: z.literal('redis'),
-      /** Without a password: that comes from passwordFile (secrets are files, never inline). */
-      url: z.url({ protocol: /^rediss?$/ }).refine((url) => new URL(url).password === '', 'must not contain a password; use store.passwordFile'),
-      /** File holding the Redis password (mounted Secret); never inline. */
-      passwordFile: filePath.optional(),
-      keyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('qm:'),
-      /**
-       * Production refuses a Redis without AOF persistence (appendonly yes, appendfsync everysec
-       * or always): its restart would wipe every grant and close tombstone. True lets it start,
-       * and readiness and quartermaster_store_persistent say so.
-       */
-      allowVolatile: z.boolean().default(false),
-      /** How often every broker checks the store's identity marker (store/integrity.ts). */
-      integrityCheckSeconds: duration.max(300).default(5),
-    }).strict(),
-  ]),
-  identity: identitySchema,
-  /** Local token issuer for agents and operators; development mode only. */
-  devIssuer: z.object({
-    keyDir: filePath,
-    agentIssuer: z.string().min(1),
-    operatorIssuer: z.string().min(1),
-  }).strict().optional(),
-  providers: z.record(z.string(), z.unknown()).default({}),
-  profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/), profileSchema),
-  /**
-   * Limits an attacker holding a valid agent token cannot exceed. Grant requests are refused with
-   * 429 ERR_RATE_LIMITED (and Retry-After) past a token bucket per agent and one per source (the
-   * agent's SPIFFE trust domain or OIDC issuer), shared by every replica through the store.
-   * `perSecond: 0` turns a bucket off.
-   */
-  limits: z.object({
-    grantRequests: z.object({
-      perAgent: bucket.prefault({ perSecond: 20, burst: 100 }),
-      perSource: bucket.prefault({ perSecond: 200, burst: 1000 }),
-    }).strict().prefault({}),
-  }).strict().prefault({}),
-  revocation: z.object({
-    /** Jobs revoked in parallel by one broker. */
-    concurrency: duration.max(256).default(16),
-    batchSize: duration.max(1000).default(64),
-    pollIntervalMs: duration.default(250),
-    /**
-     * A claimed job's lease: a worker renews it every third of this while the job is in flight, so
-     * only a broker that died (or stalled this long) loses it, and another takes the job over after
-     * at most this long. Shorter = faster takeover; a broker frozen longer than this may cause a
-     * duplicate delivery, which is harmless (revocation is idempotent).
-     */
-    leaseSeconds: duration.default(5),
-    backoffInitialMs: duration.default(1000),
-    backoffMaxMs: duration.default(60_000),
-    /** Per-broker ceiling on revocation calls per second; 0 = unlimited. Protects providers in close storms. */
-    maxPerSecond: z.number().int().min(0).default(0),
-    /** Past this, an outstanding revocation is escalated (audit + metric). */
-    deadlineSeconds: duration.default(300),
-    /** An intent without a committed handle after this was never handed out. */
-    issueTimeoutSeconds: duration.default(30),
-    expirySweepSeconds: duration.default(5),
-    /**
-     * While the broker serves any request, at most this many background provider calls
-     * (revocation receipts) run at once; with none in flight they are not narrowed.
-     */
-    receiptLanesWhileServing: z.number().int().min(1).max(256).default(2),
-  }).strict().prefault({}),
-}).strict();
+    limits: z
+      .object({
+        grantRequests: z
+          .object({
+            perAgent: bucket.prefault({ perSecond: 20, burst: 100 }),
+            perSource: bucket.prefault({ perSecond: 200, burst: 1000 }),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    revocation: z
+      .object({
+        /** Jobs revoked in parallel by one broker. */
+        concurrency: duration.max(256).default(16),
+        batchSize: duration.max(1000).default(64),
+        pollIntervalMs: duration.default(250),
+        /**
+         * A claimed job's lease: a worker renews it every third of this while the job is in flight, so
+         * only a broker that died (or stalled this long) loses it, and another takes the job over after
+         * at most this long. Shorter = faster takeover; a broker frozen longer than this may cause a
+         * duplicate delivery, which is harmless (revocation is idempotent).
+         */
+        leaseSeconds: duration.default(5),
+        backoffInitialMs: duration.default(1000),
+        backoffMaxMs: duration.default(60_000),
+        /** Per-broker ceiling on revocation calls per second; 0 = unlimited. Protects providers in close storms. */
+        maxPerSecond: z.number().int().min(0).default(0),
+        /** Past this, an outstanding revocation is escalated (audit + metric). */
+        deadlineSeconds: duration.default(300),
+        /** An intent without a committed handle after this was never handed out. */
+        issueTimeoutSeconds: duration.default(30),
+        expirySweepSeconds: duration.default(5),
+        /**
+         * While the broker serves any request, at most this many background provider calls
+         * (revocation receipts) run at once; with none in flight they are not narrowed.
+         */
+        receiptLanesWhileServing: z.number().int().min(1).max(256).default(2),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
 
 export const configSchema = configBase.superRefine((cfg, ctx) => {
   // A token the verifier would accept must fit in a request Node's parser accepts, with room for
@@ -153,13 +196,21 @@ export const configSchema = configBase.superRefine((cfg, ctx) => {
     });
   }
   if (cfg.mode === 'production' && cfg.store.kind === 'memory') {
-    ctx.addIssue({ code: 'custom', path: ['store', 'kind'], message: 'the memory store loses every grant on restart; production mode requires redis' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['store', 'kind'],
+      message: 'the memory store loses every grant on restart; production mode requires redis',
+    });
   }
   if (cfg.mode === 'production' && cfg.devIssuer) {
     ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'the development token issuer is refused in production mode' });
   }
   if (cfg.mode === 'development' && !isLoopbackHost(cfg.server.host) && !cfg.server.allowNonLoopbackInDevelopment) {
-    ctx.addIssue({ code: 'custom', path: ['server', 'host'], message: `development mode listens on loopback only (its development token issuer mints agents for anyone who reaches it); got ${cfg.server.host}. Set server.allowNonLoopbackInDevelopment: true to listen there anyway` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['server', 'host'],
+      message: `development mode listens on loopback only (its development token issuer mints agents for anyone who reaches it); got ${cfg.server.host}. Set server.allowNonLoopbackInDevelopment: true to listen there anyway`,
+    });
   }
   if (cfg.mode === 'production') productionRefusals(cfg, ctx);
   for (const [name, p] of Object.entries(cfg.profiles)) {
@@ -167,7 +218,8 @@ export const configSchema = configBase.superRefine((cfg, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['profiles', name, 'defaultTtl'], message: 'must not exceed maxTtl' });
     }
     p.agents.forEach((pattern, i) => {
-      if (!isValidPattern(pattern)) ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: 'invalid regular expression' });
+      if (!isValidPattern(pattern))
+        ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: 'invalid regular expression' });
     });
   }
 });
@@ -188,21 +240,37 @@ const UNPINNED_PROBES = ['spiffe://qm-probe.invalid/ns/probe/sa/probe', 'https:/
 function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCtx): void {
   const plain = (url: string): boolean => url.startsWith('http://') && !isLoopbackUrl(url);
   if (cfg.identity.fingerprintKeyFile === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['identity', 'fingerprintKeyFile'], message: 'production mode needs a fingerprint key shared by every replica, so token fingerprints in logs and audit match across them' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['identity', 'fingerprintKeyFile'],
+      message: 'production mode needs a fingerprint key shared by every replica, so token fingerprints in logs and audit match across them',
+    });
   }
   if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && !isLoopbackUrl(cfg.store.url)) {
-    ctx.addIssue({ code: 'custom', path: ['store', 'url'], message: 'production mode reaches Redis over TLS (rediss://) unless it is on loopback' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['store', 'url'],
+      message: 'production mode reaches Redis over TLS (rediss://) unless it is on loopback',
+    });
   }
   if (cfg.server.publicUrl !== undefined && plain(cfg.server.publicUrl)) {
-    ctx.addIssue({ code: 'custom', path: ['server', 'publicUrl'], message: 'production mode needs an https public URL (tokens name it as their issuer)' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['server', 'publicUrl'],
+      message: 'production mode needs an https public URL (tokens name it as their issuer)',
+    });
   }
   const issuers: Array<[PropertyKey[], string | undefined]> = [
     [['identity', 'operators', 'issuer'], cfg.identity.operators.issuer],
     ...cfg.identity.agents.oidc.map((o, i): [PropertyKey[], string] => [['identity', 'agents', 'oidc', i, 'issuer'], o.issuer]),
-    ...cfg.identity.agents.spiffe.map((s, i): [PropertyKey[], string | undefined] => [['identity', 'agents', 'spiffe', i, 'issuer'], s.issuer]),
+    ...cfg.identity.agents.spiffe.map((s, i): [PropertyKey[], string | undefined] => [
+      ['identity', 'agents', 'spiffe', i, 'issuer'],
+      s.issuer,
+    ]),
   ];
   for (const [path, issuer] of issuers) {
-    if (issuer !== undefined && plain(issuer)) ctx.addIssue({ code: 'custom', path, message: 'production mode trusts only https issuers (http on loopback only)' });
+    if (issuer !== undefined && plain(issuer))
+      ctx.addIssue({ code: 'custom', path, message: 'production mode trusts only https issuers (http on loopback only)' });
   }
   for (const [name, profile] of Object.entries(cfg.profiles)) {
     profile.agents.forEach((pattern, i) => {
@@ -210,7 +278,11 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
       const matcher = anchoredPattern(pattern);
       const probe = UNPINNED_PROBES.find((id) => matcher.test(id));
       if (probe !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['profiles', name, 'agents', i], message: `matches agents of any trust domain or issuer (it matches ${probe}); production mode needs each pattern pinned to one` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['profiles', name, 'agents', i],
+          message: `matches agents of any trust domain or issuer (it matches ${probe}); production mode needs each pattern pinned to one`,
+        });
       }
     });
   }

@@ -8,9 +8,7 @@ import type { DomainDeps } from '../domain.js';
 import { effectiveState } from '../model.js';
 import type { TokenIntrospector } from '../sdk.js';
 
-export type Introspection =
-  | { readonly active: false }
-  | { readonly active: true; readonly claims: Readonly<Record<string, unknown>> };
+export type Introspection = { readonly active: false } | { readonly active: true; readonly claims: Readonly<Record<string, unknown>> };
 
 export function introspectorsOf(catalog: DomainDeps['catalog']): readonly TokenIntrospector[] {
   return catalog.providers().flatMap((p) => (p.introspector ? [p.introspector] : []));

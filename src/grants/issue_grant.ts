@@ -22,11 +22,14 @@ export type { GrantRequest } from './grant_context.js';
  * waiting for a named human's approval (202), issued after the approval. No step asks for an
  * approval yet (approvals come with their own issue); the outcome is here so they plug in.
  */
-export type IssueOutcome =
-  | ({ readonly status: 'issued' } & IssuedGrant)
-  | { readonly status: 'pending_approval'; readonly grant: Grant };
+export type IssueOutcome = ({ readonly status: 'issued' } & IssuedGrant) | { readonly status: 'pending_approval'; readonly grant: Grant };
 
-export async function issueGrant(deps: DomainDeps, agent: AgentIdentity, request: GrantRequest, origin?: RequestOrigin): Promise<IssueOutcome> {
+export async function issueGrant(
+  deps: DomainDeps,
+  agent: AgentIdentity,
+  request: GrantRequest,
+  origin?: RequestOrigin,
+): Promise<IssueOutcome> {
   const provenance = provenanceOf({ id: agent.id, tokenFingerprint: agent.fingerprint }, origin);
   try {
     const asked = { agent, request };
@@ -94,6 +97,9 @@ async function revokeUndelivered(deps: DomainDeps, grantId: string): Promise<voi
     deps.nudgeRevocation();
   } catch (err) {
     // The store is down too: the credential reached nobody and dies at its provider-enforced expiry.
-    deps.logger.error({ grantId, err: describeCause(err) }, 'grant committed but not delivered, and it could not be queued for revocation; it ends at its expiry');
+    deps.logger.error(
+      { grantId, err: describeCause(err) },
+      'grant committed but not delivered, and it could not be queued for revocation; it ends at its expiry',
+    );
   }
 }

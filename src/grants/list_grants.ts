@@ -6,6 +6,10 @@ import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
 import type { Grant } from '../model.js';
 
-export async function listOwnGrants(deps: Pick<DomainDeps, 'store'>, agent: Pick<AgentIdentity, 'id'>, incidentId?: string): Promise<Grant[]> {
+export async function listOwnGrants(
+  deps: Pick<DomainDeps, 'store'>,
+  agent: Pick<AgentIdentity, 'id'>,
+  incidentId?: string,
+): Promise<Grant[]> {
   return deps.store.listGrantsByAgent(agent.id, incidentId === undefined ? {} : { incidentId });
 }

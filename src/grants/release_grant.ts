@@ -20,7 +20,12 @@ export async function releaseGrant(deps: DomainDeps, agent: AgentIdentity, grant
   // Deduplicated, so a release retried after a failed append is audited exactly once.
   await deps.audit.record(
     {
-      at: updated.revokeRequestedAt ?? deps.now(), type: 'grant.released', actor: agent.id, incidentId: grant.incidentId, grantId, profile: grant.profile,
+      at: updated.revokeRequestedAt ?? deps.now(),
+      type: 'grant.released',
+      actor: agent.id,
+      incidentId: grant.incidentId,
+      grantId,
+      profile: grant.profile,
       data: provenanceOf({ id: agent.id, tokenFingerprint: agent.fingerprint }, origin),
     },
     { dedupeKey: `grant.released:${grantId}` },

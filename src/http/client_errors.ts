@@ -36,6 +36,8 @@ export function answerClientErrors(server: Server, logger: Logger, metrics: Metr
     metrics.httpParserRefusals.inc({ code });
     logger.info({ status, code, parserCode: err.code ?? 'unknown' }, 'request refused by the HTTP parser');
     const body = JSON.stringify({ error: { code, message } });
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
   });
 }

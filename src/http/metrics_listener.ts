@@ -15,7 +15,9 @@ export interface MetricsListener {
 export async function startMetricsListener(metrics: Metrics, host: string, port: number): Promise<MetricsListener> {
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: { code: 'ERR_NOT_FOUND', message: 'only GET /metrics here' } }));
+      res
+        .writeHead(404, { 'content-type': 'application/json; charset=utf-8' })
+        .end(JSON.stringify({ error: { code: 'ERR_NOT_FOUND', message: 'only GET /metrics here' } }));
       return;
     }
     metrics.registry.metrics().then(
@@ -31,9 +33,10 @@ export async function startMetricsListener(metrics: Metrics, host: string, port:
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${shown}:${address.port}`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -6,7 +6,15 @@
  */
 import { z } from 'zod';
 import { GRANT_STATES as MODEL_GRANT_STATES } from '../model.js';
-import { acknowledgeLossBody, auditQuery, grantListQuery, grantRequestBody, incidentReadQuery, openIncidentBody, updateIncidentBody } from './validation.js';
+import {
+  acknowledgeLossBody,
+  auditQuery,
+  grantListQuery,
+  grantRequestBody,
+  incidentReadQuery,
+  openIncidentBody,
+  updateIncidentBody,
+} from './validation.js';
 
 type Json = Record<string, unknown>;
 type Auth = 'agent' | 'operator' | 'none';
@@ -16,7 +24,8 @@ interface Operation {
   readonly path: string;
   readonly summary: string;
   readonly auth: Auth;
-  readonly body?: { readonly schema: z.ZodType; readonly contentType?: string } | { readonly jsonSchema: Json; readonly contentType: string };
+  readonly body?:
+    { readonly schema: z.ZodType; readonly contentType?: string } | { readonly jsonSchema: Json; readonly contentType: string };
   readonly query?: z.ZodObject;
   readonly pathParams?: readonly string[];
   /** status → description and (optional) schema ref of the JSON body. */
@@ -32,61 +41,162 @@ const ERRORS_OPERATOR = { ...ERRORS_AUTH, 403: ['the operator role is required',
 /** Every route the broker serves (src/http/routes/*). */
 export const OPERATIONS: readonly Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: 'none', responses: { 200: ['alive', 'Status'] } },
-  { method: 'get', path: '/readyz', summary: 'Readiness: the store is reachable and the broker is not shutting down', auth: 'none', responses: { 200: ['ready', 'Status'], 503: ['not ready', 'Status'] } },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (text exposition format)', auth: 'none', responses: { 200: ['metrics'] } },
-  { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none', responses: { 200: ['OpenAPI 3.1 document'] } },
-  { method: 'get', path: '/.well-known/jwks.json', summary: 'Public keys of broker-signed tokens (jwt provider)', auth: 'none', responses: { 200: ['JWK Set', 'JwkSet'] } },
   {
-    method: 'post', path: '/oauth2/introspect', summary: 'RFC 7662 token introspection of broker-issued tokens; inactive once the grant is revoked, released or expired', auth: 'operator',
-    body: { contentType: 'application/x-www-form-urlencoded', jsonSchema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } },
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness: the store is reachable and the broker is not shutting down',
+    auth: 'none',
+    responses: { 200: ['ready', 'Status'], 503: ['not ready', 'Status'] },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics (text exposition format)',
+    auth: 'none',
+    responses: { 200: ['metrics'] },
+  },
+  { method: 'get', path: '/openapi.json', summary: 'This document', auth: 'none', responses: { 200: ['OpenAPI 3.1 document'] } },
+  {
+    method: 'get',
+    path: '/.well-known/jwks.json',
+    summary: 'Public keys of broker-signed tokens (jwt provider)',
+    auth: 'none',
+    responses: { 200: ['JWK Set', 'JwkSet'] },
+  },
+  {
+    method: 'post',
+    path: '/oauth2/introspect',
+    summary: 'RFC 7662 token introspection of broker-issued tokens; inactive once the grant is revoked, released or expired',
+    auth: 'operator',
+    body: {
+      contentType: 'application/x-www-form-urlencoded',
+      jsonSchema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } },
+    },
     responses: { 200: ['introspection answer', 'Introspection'], 400: ['no token parameter', 'Error'], ...ERRORS_OPERATOR },
   },
   {
-    method: 'post', path: '/v1/incidents', summary: 'Open an incident', auth: 'operator', body: { schema: openIncidentBody },
-    responses: { 201: ['opened', 'IncidentEnvelope'], 400: ['invalid body', 'Error'], 409: ['an incident with this id already exists (ERR_INCIDENT_EXISTS)', 'Error'], ...ERRORS_OPERATOR },
-  },
-  {
-    method: 'get', path: '/v1/incidents/{id}', summary: 'An incident with its grants and revocation report (grants=false: the report without the grant list)', auth: 'operator', pathParams: ['id'], query: incidentReadQuery,
-    responses: { 200: ['the incident', 'IncidentReport'], 404: ['no such incident', 'Error'], ...ERRORS_OPERATOR },
-  },
-  {
-    method: 'patch', path: '/v1/incidents/{id}', summary: "Change an open incident's severity or title", auth: 'operator', pathParams: ['id'], body: { schema: updateIncidentBody },
-    responses: { 200: ['updated', 'IncidentEnvelope'], 400: ['invalid body', 'Error'], 404: ['no such incident', 'Error'], 409: ['the incident is closed (ERR_INCIDENT_CLOSED)', 'Error'], ...ERRORS_OPERATOR },
-  },
-  {
-    method: 'post', path: '/v1/incidents/{id}/close', summary: 'Close an incident: tombstone first, then every grant is revoked', auth: 'operator', pathParams: ['id'],
-    responses: { 202: ['closed now; revocation under way', 'IncidentReport'], 200: ['was already closed', 'IncidentReport'], 404: ['no such incident', 'Error'], ...ERRORS_OPERATOR },
-  },
-  {
-    method: 'get', path: '/v1/profiles', summary: 'The credential profiles, and whether this agent may request each', auth: 'agent',
-    responses: { 200: ['profiles', 'Profiles'], ...ERRORS_AUTH },
-  },
-  {
-    method: 'post', path: '/v1/grants', summary: 'Request a credential for an incident; the credential is in this response only', auth: 'agent', body: { schema: grantRequestBody },
+    method: 'post',
+    path: '/v1/incidents',
+    summary: 'Open an incident',
+    auth: 'operator',
+    body: { schema: openIncidentBody },
     responses: {
-      201: ['issued', 'IssuedGrant'], 202: ['waiting for a human approval; no credential yet', 'GrantEnvelope'], 400: ['invalid body', 'Error'], 403: ['policy denies this agent the profile (decided_by names what decided)', 'Error'], 404: ['no such incident or profile', 'Error'],
-      409: ['the incident is closed', 'Error'], 413: ['body too large', 'Error'], 415: ['not JSON', 'Error'], 429: ['too many grant requests from this agent or its source (Retry-After)', 'Error'], 502: ['the provider failed', 'Error'], 503: ['provider or store unavailable; retry later', 'Error'], ...ERRORS_AUTH,
+      201: ['opened', 'IncidentEnvelope'],
+      400: ['invalid body', 'Error'],
+      409: ['an incident with this id already exists (ERR_INCIDENT_EXISTS)', 'Error'],
+      ...ERRORS_OPERATOR,
     },
   },
   {
-    method: 'get', path: '/v1/grants', summary: "The caller's own grants, of every incident or of one (incident_id)", auth: 'agent', query: grantListQuery,
+    method: 'get',
+    path: '/v1/incidents/{id}',
+    summary: 'An incident with its grants and revocation report (grants=false: the report without the grant list)',
+    auth: 'operator',
+    pathParams: ['id'],
+    query: incidentReadQuery,
+    responses: { 200: ['the incident', 'IncidentReport'], 404: ['no such incident', 'Error'], ...ERRORS_OPERATOR },
+  },
+  {
+    method: 'patch',
+    path: '/v1/incidents/{id}',
+    summary: "Change an open incident's severity or title",
+    auth: 'operator',
+    pathParams: ['id'],
+    body: { schema: updateIncidentBody },
+    responses: {
+      200: ['updated', 'IncidentEnvelope'],
+      400: ['invalid body', 'Error'],
+      404: ['no such incident', 'Error'],
+      409: ['the incident is closed (ERR_INCIDENT_CLOSED)', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/incidents/{id}/close',
+    summary: 'Close an incident: tombstone first, then every grant is revoked',
+    auth: 'operator',
+    pathParams: ['id'],
+    responses: {
+      202: ['closed now; revocation under way', 'IncidentReport'],
+      200: ['was already closed', 'IncidentReport'],
+      404: ['no such incident', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/profiles',
+    summary: 'The credential profiles, and whether this agent may request each',
+    auth: 'agent',
+    responses: { 200: ['profiles', 'Profiles'], ...ERRORS_AUTH },
+  },
+  {
+    method: 'post',
+    path: '/v1/grants',
+    summary: 'Request a credential for an incident; the credential is in this response only',
+    auth: 'agent',
+    body: { schema: grantRequestBody },
+    responses: {
+      201: ['issued', 'IssuedGrant'],
+      202: ['waiting for a human approval; no credential yet', 'GrantEnvelope'],
+      400: ['invalid body', 'Error'],
+      403: ['policy denies this agent the profile (decided_by names what decided)', 'Error'],
+      404: ['no such incident or profile', 'Error'],
+      409: ['the incident is closed', 'Error'],
+      413: ['body too large', 'Error'],
+      415: ['not JSON', 'Error'],
+      429: ['too many grant requests from this agent or its source (Retry-After)', 'Error'],
+      502: ['the provider failed', 'Error'],
+      503: ['provider or store unavailable; retry later', 'Error'],
+      ...ERRORS_AUTH,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/grants',
+    summary: "The caller's own grants, of every incident or of one (incident_id)",
+    auth: 'agent',
+    query: grantListQuery,
     responses: { 200: ['grants, oldest first', 'GrantList'], 400: ['incident_id invalid', 'Error'], ...ERRORS_AUTH },
   },
   {
-    method: 'get', path: '/v1/grants/{id}', summary: 'One of the caller\'s grants (never the credential)', auth: 'agent', pathParams: ['id'],
+    method: 'get',
+    path: '/v1/grants/{id}',
+    summary: "One of the caller's grants (never the credential)",
+    auth: 'agent',
+    pathParams: ['id'],
     responses: { 200: ['the grant', 'GrantEnvelope'], 404: ['no such grant of this agent', 'Error'], ...ERRORS_AUTH },
   },
   {
-    method: 'delete', path: '/v1/grants/{id}', summary: 'Release one of the caller\'s grants early (idempotent)', auth: 'agent', pathParams: ['id'],
+    method: 'delete',
+    path: '/v1/grants/{id}',
+    summary: "Release one of the caller's grants early (idempotent)",
+    auth: 'agent',
+    pathParams: ['id'],
     responses: { 202: ['revocation under way or done', 'GrantEnvelope'], 404: ['no such grant of this agent', 'Error'], ...ERRORS_AUTH },
   },
   {
-    method: 'get', path: '/v1/audit', summary: 'Audit events, oldest first, optionally of one incident; page with after=next_after', auth: 'operator', query: auditQuery,
+    method: 'get',
+    path: '/v1/audit',
+    summary: 'Audit events, oldest first, optionally of one incident; page with after=next_after',
+    auth: 'operator',
+    query: auditQuery,
     responses: { 200: ['events', 'AuditPage'], 400: ['invalid query', 'Error'], ...ERRORS_OPERATOR },
   },
   {
-    method: 'post', path: '/v1/store/acknowledge-loss', summary: 'Acknowledge a detected store data loss (Redis lost its data): the broker serves again on the emptied store; audited with the operator and reason', auth: 'operator', body: { schema: acknowledgeLossBody },
-    responses: { 200: ['acknowledged', 'LossAcknowledged'], 400: ['invalid body', 'Error'], 409: ['no loss is recorded (ERR_NO_STORE_LOSS)', 'Error'], ...ERRORS_OPERATOR },
+    method: 'post',
+    path: '/v1/store/acknowledge-loss',
+    summary:
+      'Acknowledge a detected store data loss (Redis lost its data): the broker serves again on the emptied store; audited with the operator and reason',
+    auth: 'operator',
+    body: { schema: acknowledgeLossBody },
+    responses: {
+      200: ['acknowledged', 'LossAcknowledged'],
+      400: ['invalid body', 'Error'],
+      409: ['no loss is recorded (ERR_NO_STORE_LOSS)', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
   },
 ];
 
@@ -95,87 +205,195 @@ const dateTime = { type: 'string', format: 'date-time' };
 
 const SCHEMAS: Json = {
   Error: {
-    type: 'object', required: ['error'],
+    type: 'object',
+    required: ['error'],
     properties: {
       error: {
-        type: 'object', required: ['code', 'message'],
+        type: 'object',
+        required: ['code', 'message'],
         properties: {
-          code: { type: 'string', pattern: '^ERR_[A-Z_]+$' }, message: { type: 'string' },
-          decided_by: { type: 'array', items: { type: 'string' }, description: 'ERR_POLICY_DENIED: the ids of the policies (or config rules) that denied' },
+          code: { type: 'string', pattern: '^ERR_[A-Z_]+$' },
+          message: { type: 'string' },
+          decided_by: {
+            type: 'array',
+            items: { type: 'string' },
+            description: 'ERR_POLICY_DENIED: the ids of the policies (or config rules) that denied',
+          },
         },
       },
     },
   },
   Status: {
-    type: 'object', required: ['status'],
+    type: 'object',
+    required: ['status'],
     properties: {
-      status: { type: 'string' }, store: { type: 'string' }, persistence: { enum: ['durable', 'volatile'] },
-      reason: { enum: ['store_unreachable', 'store_data_lost', 'store_unverified'] }, loss_detected_at: dateTime,
+      status: { type: 'string' },
+      store: { type: 'string' },
+      persistence: { enum: ['durable', 'volatile'] },
+      reason: { enum: ['store_unreachable', 'store_data_lost', 'store_unverified'] },
+      loss_detected_at: dateTime,
     },
   },
   LossAcknowledged: {
-    type: 'object', required: ['acknowledged'],
-    properties: { acknowledged: { type: 'object', required: ['loss_id', 'detected_at', 'by', 'reason'], properties: { loss_id: { type: 'string' }, detected_at: dateTime, by: { type: 'string' }, reason: { type: 'string' } } } },
+    type: 'object',
+    required: ['acknowledged'],
+    properties: {
+      acknowledged: {
+        type: 'object',
+        required: ['loss_id', 'detected_at', 'by', 'reason'],
+        properties: { loss_id: { type: 'string' }, detected_at: dateTime, by: { type: 'string' }, reason: { type: 'string' } },
+      },
+    },
   },
   JwkSet: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } } },
   Introspection: {
-    type: 'object', required: ['active'],
+    type: 'object',
+    required: ['active'],
     properties: {
-      active: { type: 'boolean' }, token_type: { type: 'string' }, scope: { type: 'string' }, iss: { type: 'string' }, sub: { type: 'string' },
-      aud: {}, exp: { type: 'integer' }, iat: { type: 'integer' }, jti: { type: 'string' }, act: { type: 'object' }, incident: { type: 'string' }, grant: { type: 'string' }, profile: { type: 'string' },
+      active: { type: 'boolean' },
+      token_type: { type: 'string' },
+      scope: { type: 'string' },
+      iss: { type: 'string' },
+      sub: { type: 'string' },
+      aud: {},
+      exp: { type: 'integer' },
+      iat: { type: 'integer' },
+      jti: { type: 'string' },
+      act: { type: 'object' },
+      incident: { type: 'string' },
+      grant: { type: 'string' },
+      profile: { type: 'string' },
     },
   },
   Incident: {
-    type: 'object', required: ['id', 'source', 'title', 'severity', 'status', 'opened_at', 'opened_by'],
+    type: 'object',
+    required: ['id', 'source', 'title', 'severity', 'status', 'opened_at', 'opened_by'],
     properties: {
-      id: { type: 'string' }, source: { type: 'string' }, title: { type: 'string' }, severity: { enum: ['sev1', 'sev2', 'sev3', 'sev4', 'sev5'] },
-      status: { enum: ['open', 'closed'] }, opened_at: dateTime, opened_by: { type: 'string' }, closed_at: dateTime, closed_by: { type: 'string' },
-      agents: { type: 'array', items: { type: 'string' }, description: 'Agents assigned to the incident (anchored patterns); absent: every agent a profile allows' },
+      id: { type: 'string' },
+      source: { type: 'string' },
+      title: { type: 'string' },
+      severity: { enum: ['sev1', 'sev2', 'sev3', 'sev4', 'sev5'] },
+      status: { enum: ['open', 'closed'] },
+      opened_at: dateTime,
+      opened_by: { type: 'string' },
+      closed_at: dateTime,
+      closed_by: { type: 'string' },
+      agents: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'Agents assigned to the incident (anchored patterns); absent: every agent a profile allows',
+      },
     },
   },
   IncidentEnvelope: { type: 'object', required: ['incident'], properties: { incident: ref('Incident') } },
   Grant: {
-    type: 'object', required: ['id', 'incident_id', 'profile', 'provider', 'agent', 'purpose', 'state', 'ttl_seconds', 'created_at', 'expires_at'],
+    type: 'object',
+    required: ['id', 'incident_id', 'profile', 'provider', 'agent', 'purpose', 'state', 'ttl_seconds', 'created_at', 'expires_at'],
     properties: {
-      id: { type: 'string', pattern: '^grt_[A-Za-z0-9_-]{22}$' }, incident_id: { type: 'string' }, profile: { type: 'string' }, provider: { type: 'string' },
-      agent: { type: 'string' }, purpose: { type: 'string' }, state: { enum: GRANT_STATES }, ttl_seconds: { type: 'integer' }, created_at: dateTime, expires_at: dateTime,
-      revoke_reason: { type: 'string' }, revoke_requested_at: dateTime, ended_at: dateTime, revocation_confirmed: { type: 'boolean' },
+      id: { type: 'string', pattern: '^grt_[A-Za-z0-9_-]{22}$' },
+      incident_id: { type: 'string' },
+      profile: { type: 'string' },
+      provider: { type: 'string' },
+      agent: { type: 'string' },
+      purpose: { type: 'string' },
+      state: { enum: GRANT_STATES },
+      ttl_seconds: { type: 'integer' },
+      created_at: dateTime,
+      expires_at: dateTime,
+      revoke_reason: { type: 'string' },
+      revoke_requested_at: dateTime,
+      ended_at: dateTime,
+      revocation_confirmed: { type: 'boolean' },
     },
   },
   GrantEnvelope: { type: 'object', required: ['grant'], properties: { grant: ref('Grant') } },
   GrantList: { type: 'object', required: ['grants'], properties: { grants: { type: 'array', items: ref('Grant') } } },
   IssuedGrant: {
-    type: 'object', required: ['grant', 'credential'],
-    properties: { grant: ref('Grant'), credential: { type: 'object', description: "The provider's credential (e.g. access_token, or vault_token, or a dynamic secret's fields). Shown once.", additionalProperties: true } },
+    type: 'object',
+    required: ['grant', 'credential'],
+    properties: {
+      grant: ref('Grant'),
+      credential: {
+        type: 'object',
+        description: "The provider's credential (e.g. access_token, or vault_token, or a dynamic secret's fields). Shown once.",
+        additionalProperties: true,
+      },
+    },
   },
   IncidentReport: {
-    type: 'object', required: ['incident', 'revocation'],
+    type: 'object',
+    required: ['incident', 'revocation'],
     properties: {
       incident: ref('Incident'),
       grants: { type: 'array', items: ref('Grant'), description: 'Absent with grants=false.' },
       revocation: {
-        type: 'object', required: ['total', 'by_state', 'confirmed', 'unconfirmed', 'outstanding', 'first_revoked_at', 'last_revoked_at', 'close_to_all_revoked_ms'],
+        type: 'object',
+        required: [
+          'total',
+          'by_state',
+          'confirmed',
+          'unconfirmed',
+          'outstanding',
+          'first_revoked_at',
+          'last_revoked_at',
+          'close_to_all_revoked_ms',
+        ],
         properties: {
-          total: { type: 'integer' }, by_state: { type: 'object', additionalProperties: { type: 'integer' } }, confirmed: { type: 'integer' }, unconfirmed: { type: 'integer' },
-          outstanding: { type: 'integer' }, first_revoked_at: { type: ['string', 'null'], format: 'date-time' }, last_revoked_at: { type: ['string', 'null'], format: 'date-time' },
+          total: { type: 'integer' },
+          by_state: { type: 'object', additionalProperties: { type: 'integer' } },
+          confirmed: { type: 'integer' },
+          unconfirmed: { type: 'integer' },
+          outstanding: { type: 'integer' },
+          first_revoked_at: { type: ['string', 'null'], format: 'date-time' },
+          last_revoked_at: { type: ['string', 'null'], format: 'date-time' },
           close_to_all_revoked_ms: { type: ['integer', 'null'] },
         },
       },
     },
   },
   Profiles: {
-    type: 'object', required: ['profiles'],
+    type: 'object',
+    required: ['profiles'],
     properties: {
       profiles: {
         type: 'array',
-        items: { type: 'object', required: ['name', 'provider', 'tier', 'max_ttl_seconds', 'allowed'], properties: { name: { type: 'string' }, description: { type: 'string' }, provider: { type: 'string' }, tier: { type: 'string' }, max_ttl_seconds: { type: 'integer' }, allowed: { type: 'boolean' } } },
+        items: {
+          type: 'object',
+          required: ['name', 'provider', 'tier', 'max_ttl_seconds', 'allowed'],
+          properties: {
+            name: { type: 'string' },
+            description: { type: 'string' },
+            provider: { type: 'string' },
+            tier: { type: 'string' },
+            max_ttl_seconds: { type: 'integer' },
+            allowed: { type: 'boolean' },
+          },
+        },
       },
     },
   },
   AuditPage: {
-    type: 'object', required: ['events', 'next_after'],
+    type: 'object',
+    required: ['events', 'next_after'],
     properties: {
-      events: { type: 'array', items: { type: 'object', required: ['seq', 'at', 'type', 'actor'], properties: { seq: { type: 'integer' }, at: dateTime, type: { type: 'string' }, actor: { type: 'string' }, incidentId: { type: 'string' }, grantId: { type: 'string' }, profile: { type: 'string' }, reason: { type: 'string' }, data: { type: 'object' } } } },
+      events: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['seq', 'at', 'type', 'actor'],
+          properties: {
+            seq: { type: 'integer' },
+            at: dateTime,
+            type: { type: 'string' },
+            actor: { type: 'string' },
+            incidentId: { type: 'string' },
+            grantId: { type: 'string' },
+            profile: { type: 'string' },
+            reason: { type: 'string' },
+            data: { type: 'object' },
+          },
+        },
+      },
       next_after: { type: ['integer', 'null'] },
     },
   },
@@ -186,13 +404,18 @@ function operationObject(op: Operation): Json {
     ...(op.pathParams ?? []).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
     ...queryParameters(op.query),
   ];
-  const body = op.body === undefined ? undefined
-    : 'schema' in op.body ? { required: true, content: { [op.body.contentType ?? 'application/json']: { schema: inputSchema(op.body.schema) } } }
-      : { required: true, content: { [op.body.contentType]: { schema: op.body.jsonSchema } } };
-  const responses = Object.fromEntries(Object.entries(op.responses).map(([status, [description, schema]]) => [
-    status,
-    schema === undefined ? { description } : { description, content: { 'application/json': { schema: ref(schema) } } },
-  ]));
+  const body =
+    op.body === undefined
+      ? undefined
+      : 'schema' in op.body
+        ? { required: true, content: { [op.body.contentType ?? 'application/json']: { schema: inputSchema(op.body.schema) } } }
+        : { required: true, content: { [op.body.contentType]: { schema: op.body.jsonSchema } } };
+  const responses = Object.fromEntries(
+    Object.entries(op.responses).map(([status, [description, schema]]) => [
+      status,
+      schema === undefined ? { description } : { description, content: { 'application/json': { schema: ref(schema) } } },
+    ]),
+  );
   return {
     summary: op.summary,
     ...(op.auth === 'none' ? { security: [] } : { security: [{ [op.auth === 'agent' ? 'agentToken' : 'operatorToken']: [] }] }),
@@ -205,7 +428,12 @@ function operationObject(op: Operation): Json {
 function queryParameters(query: z.ZodObject | undefined): Json[] {
   if (!query) return [];
   const schema = inputSchema(query) as { properties?: Record<string, Json>; required?: string[] };
-  return Object.entries(schema.properties ?? {}).map(([name, s]) => ({ name, in: 'query', required: (schema.required ?? []).includes(name), schema: s }));
+  return Object.entries(schema.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: (schema.required ?? []).includes(name),
+    schema: s,
+  }));
 }
 
 /** The version of the v1 HTTP API this document describes (not the package version). */
@@ -216,13 +444,27 @@ export function buildOpenApi(): Json {
   for (const op of OPERATIONS) paths[op.path] = { ...paths[op.path], [op.method]: operationObject(op) };
   return {
     openapi: '3.1.0',
-    info: { title: 'Quartermaster', version: API_VERSION, description: 'Ephemeral credential broker for incident-response agents. Errors are {"error":{"code","message"}} with a stable code.' },
+    info: {
+      title: 'Quartermaster',
+      version: API_VERSION,
+      description: 'Ephemeral credential broker for incident-response agents. Errors are {"error":{"code","message"}} with a stable code.',
+    },
     paths,
     components: {
       schemas: SCHEMAS,
       securitySchemes: {
-        agentToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An agent workload token: a SPIFFE JWT-SVID or a token of a configured OIDC issuer' },
-        operatorToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A human operator token from the configured operator issuer, with the operator role' },
+        agentToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'An agent workload token: a SPIFFE JWT-SVID or a token of a configured OIDC issuer',
+        },
+        operatorToken: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'A human operator token from the configured operator issuer, with the operator role',
+        },
       },
     },
   };

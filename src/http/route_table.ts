@@ -36,12 +36,19 @@ export function createRouteMatcher(operations: readonly { readonly method: strin
   }
   const entries: Entry[] = [...methods].map(([pattern, set]) => ({
     pattern,
-    regex: new RegExp(`^${pattern.split(/(\{[^}]+\})/).map((part) => (part.startsWith('{') ? '[^/]+' : escapeRegex(part))).join('')}/?$`, 'i'),
+    regex: new RegExp(
+      `^${pattern
+        .split(/(\{[^}]+\})/)
+        .map((part) => (part.startsWith('{') ? '[^/]+' : escapeRegex(part)))
+        .join('')}/?$`,
+      'i',
+    ),
     allow: [...set].sort(),
   }));
   return (method, path) => {
     for (const entry of entries) {
-      if (entry.regex.test(path)) return { pattern: entry.pattern, allow: entry.allow, methodAllowed: entry.allow.includes(method.toUpperCase()) };
+      if (entry.regex.test(path))
+        return { pattern: entry.pattern, allow: entry.allow, methodAllowed: entry.allow.includes(method.toUpperCase()) };
     }
     return null;
   };

@@ -6,7 +6,9 @@ import { SEVERITIES } from '../model.js';
 import { isValidPattern } from '../patterns.js';
 
 /** Incident ids come from external systems; keep them printable, bounded and key-safe. */
-export const incidentIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit');
+export const incidentIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit');
 export const grantIdSchema = z.string().regex(/^grt_[A-Za-z0-9_-]{22}$/, 'not a grant id');
 
 /**
@@ -14,52 +16,77 @@ export const grantIdSchema = z.string().regex(/^grt_[A-Za-z0-9_-]{22}$/, 'not a 
  * control or format characters (NUL, ANSI escapes, bidi overrides), as identity refuses them in
  * subjects (logging.ts hasUnsafeCharacters).
  */
-const plainText = (max: number) => z.string().min(1).max(max).refine((text) => !hasUnsafeCharacters(text), 'must not contain control or format characters');
+const plainText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((text) => !hasUnsafeCharacters(text), 'must not contain control or format characters');
 
 /** Agents assigned to an incident: anchored patterns over the agent id, as a profile's. */
 const agentPatterns = z.array(plainText(512).refine(isValidPattern, 'must be a valid regular expression')).min(1).max(50);
 
-export const openIncidentBody = z.object({
-  id: incidentIdSchema,
-  title: plainText(500),
-  severity: z.enum(SEVERITIES),
-  agents: agentPatterns.optional(),
-}).strict();
+export const openIncidentBody = z
+  .object({
+    id: incidentIdSchema,
+    title: plainText(500),
+    severity: z.enum(SEVERITIES),
+    agents: agentPatterns.optional(),
+  })
+  .strict();
 
-export const grantRequestBody = z.object({
-  incident_id: incidentIdSchema,
-  profile: z.string().min(1).max(64),
-  ttl_seconds: z.number().int().positive().max(7 * 86_400).optional(),
-  purpose: z.string().trim().pipe(plainText(500)),
-}).strict();
+export const grantRequestBody = z
+  .object({
+    incident_id: incidentIdSchema,
+    profile: z.string().min(1).max(64),
+    ttl_seconds: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 86_400)
+      .optional(),
+    purpose: z.string().trim().pipe(plainText(500)),
+  })
+  .strict();
 
-export const acknowledgeLossBody = z.object({
-  /** Why serving on the emptied store is acceptable; kept in the audit log. */
-  reason: plainText(500),
-}).strict();
+export const acknowledgeLossBody = z
+  .object({
+    /** Why serving on the emptied store is acceptable; kept in the audit log. */
+    reason: plainText(500),
+  })
+  .strict();
 
-export const updateIncidentBody = z.object({
-  title: plainText(500).optional(),
-  severity: z.enum(SEVERITIES).optional(),
-  /** The agents assigned to it; null ends the assignment. */
-  agents: agentPatterns.nullable().optional(),
-}).strict().refine((body) => body.title !== undefined || body.severity !== undefined || body.agents !== undefined, 'give title, severity or agents');
+export const updateIncidentBody = z
+  .object({
+    title: plainText(500).optional(),
+    severity: z.enum(SEVERITIES).optional(),
+    /** The agents assigned to it; null ends the assignment. */
+    agents: agentPatterns.nullable().optional(),
+  })
+  .strict()
+  .refine((body) => body.title !== undefined || body.severity !== undefined || body.agents !== undefined, 'give title, severity or agents');
 
 /** `?grants=false` leaves the grant list out of an incident's report (pollers of large incidents). */
-export const incidentReadQuery = z.object({
-  grants: z.enum(['true', 'false']).default('true'),
-}).strict();
+export const incidentReadQuery = z
+  .object({
+    grants: z.enum(['true', 'false']).default('true'),
+  })
+  .strict();
 
 /** An agent lists its own grants, of one incident or of all. */
-export const grantListQuery = z.object({
-  incident_id: incidentIdSchema.optional(),
-}).strict();
+export const grantListQuery = z
+  .object({
+    incident_id: incidentIdSchema.optional(),
+  })
+  .strict();
 
-export const auditQuery = z.object({
-  incident: incidentIdSchema.optional(),
-  after: z.coerce.number().int().min(0).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
-}).strict();
+export const auditQuery = z
+  .object({
+    incident: incidentIdSchema.optional(),
+    after: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'path'): z.output<S> {
   if (where === 'body' && (value === undefined || value === null)) {

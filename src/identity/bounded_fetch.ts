@@ -32,24 +32,31 @@ export function fetchBounded(url: string, limits: FetchLimits): Promise<string> 
       req.destroy();
       reject(new FetchError(signal.aborted ? `no complete answer within ${limits.timeoutMs} ms` : why));
     };
-    const req = request(target, {
-      method: 'GET',
-      headers: { accept: 'application/json' },
-      signal,
-      ...(limits.ca === undefined ? {} : { ca: limits.ca }),
-    }, (res) => {
-      const status = res.statusCode ?? 0;
-      if (status !== 200) {
-        res.resume();
-        fail(`answered HTTP ${status}: ${status >= 300 && status < 400 ? 'a redirect, which is not followed' : 'not 200'}`);
-        return;
-      }
-      readCappedBody(res, limits.maxBytes).then((body) => {
-        if (settled) return;
-        settled = true;
-        resolve(body);
-      }, (err: BodyReadError) => fail(err.reason === 'too_large' ? `answer exceeds maxBytes ${limits.maxBytes}` : err.message));
-    });
+    const req = request(
+      target,
+      {
+        method: 'GET',
+        headers: { accept: 'application/json' },
+        signal,
+        ...(limits.ca === undefined ? {} : { ca: limits.ca }),
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status !== 200) {
+          res.resume();
+          fail(`answered HTTP ${status}: ${status >= 300 && status < 400 ? 'a redirect, which is not followed' : 'not 200'}`);
+          return;
+        }
+        readCappedBody(res, limits.maxBytes).then(
+          (body) => {
+            if (settled) return;
+            settled = true;
+            resolve(body);
+          },
+          (err: BodyReadError) => fail(err.reason === 'too_large' ? `answer exceeds maxBytes ${limits.maxBytes}` : err.message),
+        );
+      },
+    );
     req.on('error', (err) => fail(`request failed: ${(err as NodeJS.ErrnoException).code ?? err.name}`));
     req.end();
   });

@@ -33,7 +33,11 @@ export function compileClaimConstraints(configs: readonly ClaimConstraintConfig[
 }
 
 /** Throws ERR_TOKEN_CLAIMS naming the first constraint the claims fail. */
-export function checkClaimConstraints(constraints: readonly ClaimConstraint[], claims: Readonly<Record<string, unknown>>, where: string): void {
+export function checkClaimConstraints(
+  constraints: readonly ClaimConstraint[],
+  claims: Readonly<Record<string, unknown>>,
+  where: string,
+): void {
   for (const constraint of constraints) {
     const failure = constraint.test(claims);
     if (failure !== null) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: ${failure}`);
@@ -52,7 +56,10 @@ function equalsMatcher(equals: string | readonly string[]): (value: string) => b
 
 /** RFC 6901 §3–4: `/a~1b/c~0d` → ['a/b', 'c~d']. The schema has checked the syntax. */
 export function parsePointer(pointer: string): readonly string[] {
-  return pointer.slice(1).split('/').map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
 }
 
 /** Follows own members of plain objects only; arrays and prototypes are never walked. */

@@ -32,7 +32,12 @@ export function splitCompact(token: unknown, maxBytes: number): CompactParts {
   if (second === -1 || token.indexOf('.', second + 1) !== -1) {
     throw tokenError('ERR_TOKEN_MALFORMED', `token has ${token.split('.').length} dot-separated parts; a compact JWS has 3`);
   }
-  return { header: token.slice(0, first), payload: token.slice(first + 1, second), signature: token.slice(second + 1), signingInput: token.slice(0, second) };
+  return {
+    header: token.slice(0, first),
+    payload: token.slice(first + 1, second),
+    signature: token.slice(second + 1),
+    signingInput: token.slice(0, second),
+  };
 }
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -61,7 +66,8 @@ export function decodeJsonObject(part: string, what: 'header' | 'payload'): Reco
   } catch {
     throw tokenError('ERR_TOKEN_MALFORMED', `${what} is not UTF-8 JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw tokenError('ERR_TOKEN_MALFORMED', `${what} is not a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw tokenError('ERR_TOKEN_MALFORMED', `${what} is not a JSON object`);
   // JSON.parse keeps the last of duplicate members, so `{"aud":"x","aud":"qm"}` would read
   // differently to other parsers (RFC 7515 §5.2 step 4, RFC 7519 §4: reject).
   const duplicate = findDuplicateMember(text);

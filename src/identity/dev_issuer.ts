@@ -100,7 +100,12 @@ export async function mintOperatorToken(options: MintOperatorTokenOptions): Prom
   return mint(keyDir, 'operator', new SignJWT({ [rolesClaim]: [...roles] }), { issuer, audience, subject, ttlSeconds, now });
 }
 
-async function mint(keyDir: string, kind: Kind, jwt: SignJWT, claims: { issuer: string; audience: string; subject: string; ttlSeconds: number; now: number }): Promise<string> {
+async function mint(
+  keyDir: string,
+  kind: Kind,
+  jwt: SignJWT,
+  claims: { issuer: string; audience: string; subject: string; ttlSeconds: number; now: number },
+): Promise<string> {
   // Any whole number: tests mint already-expired tokens with a negative TTL. The CLI allows only positive ones.
   if (!Number.isSafeInteger(claims.ttlSeconds)) throw new Error(`ttlSeconds must be a whole number, got ${claims.ttlSeconds}`);
   const path = join(keyDir, DEV_KEY_FILES[kind].privateKey);
@@ -144,7 +149,14 @@ async function readPrivateJwk(path: string): Promise<PrivateJwk | null> {
     throw new Error(`${path} is not valid JSON; delete the development key directory to regenerate keys`);
   }
   const { kty, crv, x, y, d, kid } = value;
-  if (kty !== 'EC' || crv !== 'P-256' || typeof x !== 'string' || typeof y !== 'string' || typeof d !== 'string' || typeof kid !== 'string') {
+  if (
+    kty !== 'EC' ||
+    crv !== 'P-256' ||
+    typeof x !== 'string' ||
+    typeof y !== 'string' ||
+    typeof d !== 'string' ||
+    typeof kid !== 'string'
+  ) {
     throw new Error(`${path} is not an ES256 private JWK with a kid; delete the development key directory to regenerate keys`);
   }
   return { kty, crv, x, y, d, kid, alg: ALG, use: 'sig' };

@@ -56,7 +56,9 @@ export function parseKeyDocument(text: string, format: KeyDocumentFormat, where:
     throw new KeyDocumentError(`${where}: not valid JSON`);
   }
   if (!isPlainObject(value) || !Array.isArray(value.keys)) {
-    throw new KeyDocumentError(`${where}: not a ${format === 'jwks' ? 'JSON Web Key Set' : 'SPIFFE bundle'} (an object with a "keys" array)`);
+    throw new KeyDocumentError(
+      `${where}: not a ${format === 'jwks' ? 'JSON Web Key Set' : 'SPIFFE bundle'} (an object with a "keys" array)`,
+    );
   }
   const keys = new Map<string, VerificationKey>();
   let ignored = 0;
@@ -64,7 +66,8 @@ export function parseKeyDocument(text: string, format: KeyDocumentFormat, where:
     if (!isPlainObject(jwk) || typeof jwk.kty !== 'string') throw new KeyDocumentError(`${where}: keys[${i}] is not a JWK`);
     if (jwk.kty === 'oct') throw new KeyDocumentError(`${where}: keys[${i}] is a symmetric (kty "oct") key; only public keys are accepted`);
     const secret = SECRET_MEMBERS.find((m) => Object.hasOwn(jwk, m));
-    if (secret !== undefined) throw new KeyDocumentError(`${where}: keys[${i}] is a private key (member "${secret}"); publish only public keys`);
+    if (secret !== undefined)
+      throw new KeyDocumentError(`${where}: keys[${i}] is a private key (member "${secret}"); publish only public keys`);
     const key = usableKey(jwk, format, `${where}: keys[${i}]`);
     if (!key) {
       ignored += 1;
@@ -97,7 +100,10 @@ function usableKey(jwk: Record<string, unknown>, format: KeyDocumentFormat, wher
     throw new KeyDocumentError(`${where}: ${kty} key "${cleanForLog(kid, 64)}" cannot be imported`);
   }
   if (kty === 'RSA' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return null;
-  const thumbprint = createHash('sha256').update(JSON.stringify(members)).update(`\u0000${alg ?? ''}`).digest('base64url');
+  const thumbprint = createHash('sha256')
+    .update(JSON.stringify(members))
+    .update(`\u0000${alg ?? ''}`)
+    .digest('base64url');
   return { kid, kty, key, thumbprint, ...(crv === undefined ? {} : { crv }), ...(alg === undefined ? {} : { alg }) };
 }
 

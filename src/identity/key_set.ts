@@ -74,7 +74,10 @@ export function createKeySet(label: string, load: () => Promise<KeyDocument>, po
         nextRefreshAt = lastSuccessAt + Math.max(policy.cooldownMs, Math.min(policy.refreshMs, hintMs));
         deps.onKeySetRefresh?.(label, 'ok');
         if (!sameKids(previous, keys)) {
-          log.info({ kids: [...keys.keys()], ignored: doc.ignored, sequence: doc.sequence, refreshHintSeconds: doc.refreshHintSeconds }, keys.size === 0 ? 'key set loaded; it is empty and trusts nothing' : 'key set loaded');
+          log.info(
+            { kids: [...keys.keys()], ignored: doc.ignored, sequence: doc.sequence, refreshHintSeconds: doc.refreshHintSeconds },
+            keys.size === 0 ? 'key set loaded; it is empty and trusts nothing' : 'key set loaded',
+          );
         }
       } catch (err) {
         lastError = err;
@@ -102,7 +105,8 @@ export function createKeySet(label: string, load: () => Promise<KeyDocument>, po
     return true;
   };
 
-  const unavailable = (why: string) => identityUnavailable(`${label}: ${why}${lastError === null ? '' : `; last error: ${describeCause(lastError)}`}`);
+  const unavailable = (why: string) =>
+    identityUnavailable(`${label}: ${why}${lastError === null ? '' : `; last error: ${describeCause(lastError)}`}`);
 
   const loaded = refresh().then(() => {
     if (lastError !== null) throw lastError;
@@ -122,7 +126,10 @@ export function createKeySet(label: string, load: () => Promise<KeyDocument>, po
       refreshIfDue(deps.now());
       if (!usable(deps.now())) {
         await awaitRefresh();
-        if (!usable(deps.now())) throw unavailable(keys === null ? 'no keys loaded yet' : `keys are older than maxStalenessSeconds (${policy.maxStalenessMs / 1000})`);
+        if (!usable(deps.now()))
+          throw unavailable(
+            keys === null ? 'no keys loaded yet' : `keys are older than maxStalenessSeconds (${policy.maxStalenessMs / 1000})`,
+          );
       }
       const known = keys?.get(kid);
       if (known) return known;
@@ -132,14 +139,18 @@ export function createKeySet(label: string, load: () => Promise<KeyDocument>, po
       const found = keys?.get(kid);
       if (found) return found;
       // The issuer may have rotated to this kid while we cannot reach it: retry later, not 401.
-      if (lastError !== null) throw unavailable(`kid not in the last good keys and the last refresh failed${refetched ? '' : ' (cooldown)'}`);
+      if (lastError !== null)
+        throw unavailable(`kid not in the last good keys and the last refresh failed${refetched ? '' : ' (cooldown)'}`);
       return undefined;
     },
   };
 }
 
 /** The new set, with each key that did not change keeping its previous entry object. */
-function keepUnchanged(previous: ReadonlyMap<string, VerificationKey> | null, next: ReadonlyMap<string, VerificationKey>): ReadonlyMap<string, VerificationKey> {
+function keepUnchanged(
+  previous: ReadonlyMap<string, VerificationKey> | null,
+  next: ReadonlyMap<string, VerificationKey>,
+): ReadonlyMap<string, VerificationKey> {
   if (!previous) return next;
   const merged = new Map<string, VerificationKey>();
   for (const [kid, key] of next) {

@@ -28,7 +28,11 @@ export function isFileSource(source: Source): boolean {
 }
 
 function policyOf(source: Source): RefreshPolicy {
-  return { refreshMs: source.refreshSeconds * 1000, cooldownMs: source.cooldownSeconds * 1000, maxStalenessMs: source.maxStalenessSeconds * 1000 };
+  return {
+    refreshMs: source.refreshSeconds * 1000,
+    cooldownMs: source.cooldownSeconds * 1000,
+    maxStalenessMs: source.maxStalenessSeconds * 1000,
+  };
 }
 
 function loaderFor(source: Source, format: KeyDocumentFormat, issuer: string, label: string, deps: KeySetDeps): () => Promise<KeyDocument> {

@@ -25,7 +25,9 @@ export async function discoverJwksUri(issuer: string, limits: FetchLimits): Prom
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new FetchError('discovery document is not a JSON object');
   const { issuer: advertised, jwks_uri: jwksUri } = doc as Record<string, unknown>;
   if (advertised !== issuer) {
-    throw new FetchError(`discovery document names issuer ${JSON.stringify(cleanForLog(String(advertised), 200))}, not the configured ${JSON.stringify(issuer)}`);
+    throw new FetchError(
+      `discovery document names issuer ${JSON.stringify(cleanForLog(String(advertised), 200))}, not the configured ${JSON.stringify(issuer)}`,
+    );
   }
   if (typeof jwksUri !== 'string' || !isFetchableUrl(jwksUri)) {
     throw new FetchError('discovery document has no https jwks_uri');

@@ -43,7 +43,8 @@ export function keyMismatch(alg: string, key: VerificationKey): string | null {
   const spec = Object.hasOwn(ALGORITHMS, alg) ? ALGORITHMS[alg] : undefined;
   if (!spec) return `alg ${alg} is not a supported signature algorithm`;
   if (key.kty !== spec.kty) return `alg ${alg} needs kty ${spec.kty}; key ${key.kid} is kty ${key.kty}`;
-  if (spec.curves && !spec.curves.includes(key.crv ?? '')) return `alg ${alg} needs curve ${spec.curves.join(' or ')}; key ${key.kid} is ${key.crv ?? 'none'}`;
+  if (spec.curves && !spec.curves.includes(key.crv ?? ''))
+    return `alg ${alg} needs curve ${spec.curves.join(' or ')}; key ${key.kid} is ${key.crv ?? 'none'}`;
   // RFC 7517 §4.4: a key that names its algorithm is for that algorithm only.
   if (key.alg !== undefined && key.alg !== alg) return `key ${key.kid} is for alg ${key.alg}, not ${alg}`;
   return null;

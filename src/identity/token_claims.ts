@@ -37,17 +37,26 @@ export function ownClaim(claims: object, name: string): unknown {
   return Object.hasOwn(claims, name) ? (claims as Record<string, unknown>)[name] : undefined;
 }
 
-export function checkRegisteredClaims(claims: Readonly<Record<string, unknown>>, rules: ClaimRules, nowSeconds: number, where: string): RegisteredClaims {
+export function checkRegisteredClaims(
+  claims: Readonly<Record<string, unknown>>,
+  rules: ClaimRules,
+  nowSeconds: number,
+  where: string,
+): RegisteredClaims {
   checkIssuer(ownClaim(claims, 'iss'), rules.issuer, where);
   checkAudience(ownClaim(claims, 'aud'), rules, where);
   const exp = checkTimes(claims, rules, nowSeconds, where);
   const subject = ownClaim(claims, 'sub');
   if (typeof subject !== 'string' || subject === '' || subject.length > MAX_SUBJECT_LENGTH || hasUnsafeCharacters(subject)) {
-    throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters without control or format characters`);
+    throw tokenError(
+      'ERR_TOKEN_CLAIMS',
+      `${where}: "sub" must be a non-empty string of at most ${MAX_SUBJECT_LENGTH} characters without control or format characters`,
+    );
   }
   const jti = ownClaim(claims, 'jti');
   if (jti === undefined) return { exp, subject };
-  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "jti" must be a non-empty string of at most ${MAX_JTI_LENGTH} characters`);
+  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH)
+    throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "jti" must be a non-empty string of at most ${MAX_JTI_LENGTH} characters`);
   return { exp, subject, jti };
 }
 
@@ -55,7 +64,11 @@ function checkIssuer(iss: unknown, pinned: string | undefined, where: string): v
   if (iss !== undefined && typeof iss !== 'string') throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "iss" is not a string`);
   if (pinned === undefined) return;
   if (iss === undefined) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: required claim "iss" is missing`);
-  if (iss !== pinned) throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `${where}: "iss" ${JSON.stringify(cleanForLog(iss, 200))} is not ${JSON.stringify(pinned)}`);
+  if (iss !== pinned)
+    throw tokenError(
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `${where}: "iss" ${JSON.stringify(cleanForLog(iss, 200))} is not ${JSON.stringify(pinned)}`,
+    );
 }
 
 function checkAudience(aud: unknown, rules: ClaimRules, where: string): void {
@@ -64,9 +77,13 @@ function checkAudience(aud: unknown, rules: ClaimRules, where: string): void {
   if (!Array.isArray(list) || list.length === 0 || !list.every((a) => typeof a === 'string')) {
     throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "aud" must be a string or a non-empty array of strings`);
   }
-  if (!list.includes(rules.audience)) throw tokenError('ERR_TOKEN_AUDIENCE', `${where}: "aud" lacks the audience ${JSON.stringify(rules.audience)}`);
+  if (!list.includes(rules.audience))
+    throw tokenError('ERR_TOKEN_AUDIENCE', `${where}: "aud" lacks the audience ${JSON.stringify(rules.audience)}`);
   if (list.length > 1 && !rules.allowMultipleAudiences) {
-    throw tokenError('ERR_TOKEN_AUDIENCE', `${where}: "aud" names ${list.length} audiences; this issuer allows only one (allowMultipleAudiences)`);
+    throw tokenError(
+      'ERR_TOKEN_AUDIENCE',
+      `${where}: "aud" names ${list.length} audiences; this issuer allows only one (allowMultipleAudiences)`,
+    );
   }
 }
 
@@ -82,11 +99,15 @@ function checkTimes(claims: Readonly<Record<string, unknown>>, rules: ClaimRules
   if (iat !== undefined && !isNumericDate(iat)) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "iat" is not a number`);
   // RFC 7519 §4.1.4: the current time must be before exp, give or take the leeway.
   if (exp <= now - leeway) throw tokenError('ERR_TOKEN_EXPIRED', `${where}: "exp" passed ${seconds(now - exp)}s ago (leeway ${leeway}s)`);
-  if (nbf !== undefined && nbf > now + leeway) throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "nbf" is ${seconds(nbf - now)}s in the future`);
-  if (iat !== undefined && iat > now + leeway) throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "iat" is ${seconds(iat - now)}s in the future`);
-  if (exp - now > max + leeway) throw tokenError('ERR_TOKEN_LIFETIME', `${where}: token expires in ${seconds(exp - now)}s; maximum lifetime is ${max}s`);
+  if (nbf !== undefined && nbf > now + leeway)
+    throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "nbf" is ${seconds(nbf - now)}s in the future`);
+  if (iat !== undefined && iat > now + leeway)
+    throw tokenError('ERR_TOKEN_NOT_YET_VALID', `${where}: "iat" is ${seconds(iat - now)}s in the future`);
+  if (exp - now > max + leeway)
+    throw tokenError('ERR_TOKEN_LIFETIME', `${where}: token expires in ${seconds(exp - now)}s; maximum lifetime is ${max}s`);
   if (iat !== undefined && exp < iat) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: "exp" is before "iat"`);
-  if (iat !== undefined && exp - iat > max) throw tokenError('ERR_TOKEN_LIFETIME', `${where}: token lifetime ${exp - iat}s exceeds ${max}s`);
+  if (iat !== undefined && exp - iat > max)
+    throw tokenError('ERR_TOKEN_LIFETIME', `${where}: token lifetime ${exp - iat}s exceeds ${max}s`);
   return exp;
 }
 

@@ -19,7 +19,8 @@ export const MAX_KID_LENGTH = 128;
 
 export function checkHeader(header: Record<string, unknown>): TokenHeader {
   for (const name of Object.keys(header)) {
-    if (!ACCEPTED_PARAMETERS.has(name)) throw tokenError('ERR_TOKEN_MALFORMED', `header parameter "${cleanForLog(name, 64)}" is not accepted`);
+    if (!ACCEPTED_PARAMETERS.has(name))
+      throw tokenError('ERR_TOKEN_MALFORMED', `header parameter "${cleanForLog(name, 64)}" is not accepted`);
   }
   const { alg, kid, typ } = header;
   if (typeof alg !== 'string' || alg === '') throw tokenError('ERR_TOKEN_MALFORMED', 'header "alg" missing or not a string');

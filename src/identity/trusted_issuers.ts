@@ -46,7 +46,10 @@ export interface TrustTable {
   readonly all: readonly TrustedIssuer[];
 }
 
-type Checks = Pick<IdentityConfig['operators'], 'audience' | 'allowMultipleAudiences' | 'maxLifetimeSeconds' | 'clockLeewaySeconds' | 'claims' | 'algorithms'>;
+type Checks = Pick<
+  IdentityConfig['operators'],
+  'audience' | 'allowMultipleAudiences' | 'maxLifetimeSeconds' | 'clockLeewaySeconds' | 'claims' | 'algorithms'
+>;
 
 function common(checks: Checks, audience: string, issuer: string | undefined) {
   return {
@@ -66,26 +69,42 @@ export function buildTrustTable(config: IdentityConfig, deps: KeySetDeps): Trust
   const spiffe = new Map<string, TrustedIssuer>();
   for (const td of config.agents.spiffe) {
     const label = `identity.agents.spiffe[${td.trustDomain}]`;
-    spiffe.set(td.trustDomain, Object.freeze({
-      kind: 'spiffe', label, name: td.trustDomain, issuer: td.issuer ?? `spiffe://${td.trustDomain}`, trustDomain: td.trustDomain,
-      ...common(td, config.audience, td.issuer),
-      keySet: createSpiffeBundleKeySet(td.bundle, `${label}.bundle`, deps),
-      fileSource: isFileSource(td.bundle),
-    }));
+    spiffe.set(
+      td.trustDomain,
+      Object.freeze({
+        kind: 'spiffe',
+        label,
+        name: td.trustDomain,
+        issuer: td.issuer ?? `spiffe://${td.trustDomain}`,
+        trustDomain: td.trustDomain,
+        ...common(td, config.audience, td.issuer),
+        keySet: createSpiffeBundleKeySet(td.bundle, `${label}.bundle`, deps),
+        fileSource: isFileSource(td.bundle),
+      }),
+    );
   }
   const oidc = new Map<string, TrustedIssuer>();
   for (const o of config.agents.oidc) {
     const label = `identity.agents.oidc[${o.name}]`;
-    oidc.set(o.issuer, Object.freeze({
-      kind: 'oidc', label, name: o.name, issuer: o.issuer,
-      ...common(o, config.audience, o.issuer),
-      keySet: createOidcKeySet(o.keys, o.issuer, `${label}.keys`, deps),
-      fileSource: isFileSource(o.keys),
-    }));
+    oidc.set(
+      o.issuer,
+      Object.freeze({
+        kind: 'oidc',
+        label,
+        name: o.name,
+        issuer: o.issuer,
+        ...common(o, config.audience, o.issuer),
+        keySet: createOidcKeySet(o.keys, o.issuer, `${label}.keys`, deps),
+        fileSource: isFileSource(o.keys),
+      }),
+    );
   }
   const op = config.operators;
   const operator: TrustedIssuer = Object.freeze({
-    kind: 'operator', label: 'identity.operators', name: 'operators', issuer: op.issuer,
+    kind: 'operator',
+    label: 'identity.operators',
+    name: 'operators',
+    issuer: op.issuer,
     ...common(op, config.audience, op.issuer),
     keySet: createOidcKeySet(op.keys, op.issuer, 'identity.operators.keys', deps),
     fileSource: isFileSource(op.keys),
@@ -117,11 +136,17 @@ export function routeAgent(table: TrustTable, payload: Readonly<Record<string, u
   const pinned = typeof iss === 'string' ? [...table.spiffe.values()].find((td) => td.rules.issuer === iss) : undefined;
   if (pinned) throw tokenError('ERR_TOKEN_CLAIMS', `${pinned.label}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`);
   if (typeof iss === 'string' && iss === table.operator.issuer) {
-    throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `issuer ${cleanForLog(iss)} is the operator issuer, not an agent issuer; token kinds never cross`);
+    throw tokenError(
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `issuer ${cleanForLog(iss)} is the operator issuer, not an agent issuer; token kinds never cross`,
+    );
   }
-  throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', typeof iss === 'string'
-    ? `issuer ${cleanForLog(iss)} is not configured and "sub" is not a SPIFFE ID`
-    : '"iss" is absent or not a string and "sub" is not a SPIFFE ID');
+  throw tokenError(
+    'ERR_TOKEN_ISSUER_UNTRUSTED',
+    typeof iss === 'string'
+      ? `issuer ${cleanForLog(iss)} is not configured and "sub" is not a SPIFFE ID`
+      : '"iss" is absent or not a string and "sub" is not a SPIFFE ID',
+  );
 }
 
 /** The operator issuer, if the token claims it; throws otherwise. */
@@ -130,5 +155,8 @@ export function routeOperator(table: TrustTable, payload: Readonly<Record<string
   if (iss === table.operator.issuer) return table.operator;
   if (typeof iss !== 'string') throw tokenError('ERR_TOKEN_CLAIMS', 'required claim "iss" is missing or not a string');
   const agentIssuer = table.oidc.has(iss) || [...table.spiffe.values()].some((td) => td.rules.issuer === iss);
-  throw tokenError('ERR_TOKEN_ISSUER_UNTRUSTED', `issuer ${cleanForLog(iss)} ${agentIssuer ? 'is an agent issuer, not the operator issuer; token kinds never cross' : 'is not the operator issuer'}`);
+  throw tokenError(
+    'ERR_TOKEN_ISSUER_UNTRUSTED',
+    `issuer ${cleanForLog(iss)} ${agentIssuer ? 'is an agent issuer, not the operator issuer; token kinds never cross' : 'is not the operator issuer'}`,
+  );
 }

@@ -53,28 +53,55 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
   let namer: TokenNamer;
   try {
     table = buildTrustTable(config, deps);
-    namer = createTokenNamer(config.fingerprintKeyFile === undefined
-      ? undefined
-      : await readSecretFile(config.fingerprintKeyFile, { setting: 'identity.fingerprintKeyFile', strictPermissions: deps.strictSecretFiles ?? false }));
+    namer = createTokenNamer(
+      config.fingerprintKeyFile === undefined
+        ? undefined
+        : await readSecretFile(config.fingerprintKeyFile, {
+            setting: 'identity.fingerprintKeyFile',
+            strictPermissions: deps.strictSecretFiles ?? false,
+          }),
+    );
   } catch (err) {
     throw new BrokerError('ERR_CONFIG', 500, `identity: ${err instanceof Error ? err.message : 'invalid configuration'}`, { cause: err });
   }
-  await Promise.all(table.all.map((t) => t.keySet.loaded.catch((err: unknown) => {
-    // A key file is config: refuse to boot. A remote source may be briefly down: serve the other
-    // issuers and answer 503 for this one until a fetch succeeds.
-    if (t.fileSource) throw new BrokerError('ERR_CONFIG', 500, `${t.keySet.label}: ${describeCause(err)}`, { cause: err });
-    deps.logger.error({ keySet: t.keySet.label, err: describeCause(err) }, 'key set unavailable at boot; its tokens answer 503 until a fetch succeeds');
-  })));
+  await Promise.all(
+    table.all.map((t) =>
+      t.keySet.loaded.catch((err: unknown) => {
+        // A key file is config: refuse to boot. A remote source may be briefly down: serve the other
+        // issuers and answer 503 for this one until a fetch succeeds.
+        if (t.fileSource) throw new BrokerError('ERR_CONFIG', 500, `${t.keySet.label}: ${describeCause(err)}`, { cause: err });
+        deps.logger.error(
+          { keySet: t.keySet.label, err: describeCause(err) },
+          'key set unavailable at boot; its tokens answer 503 until a fetch succeeds',
+        );
+      }),
+    ),
+  );
   for (const o of table.oidc.values()) {
     // A multi-tenant issuer (GitHub Actions, a shared cluster) vouches for subjects nobody here chose.
-    if (o.constraints.length === 0) deps.logger.warn({ issuer: o.issuer, entry: o.label }, 'OIDC agent issuer has no claim constraints: every subject it vouches for is an agent');
+    if (o.constraints.length === 0)
+      deps.logger.warn(
+        { issuer: o.issuer, entry: o.label },
+        'OIDC agent issuer has no claim constraints: every subject it vouches for is an agent',
+      );
   }
-  deps.logger.info({ trustDomains: [...table.spiffe.keys()], oidcIssuers: [...table.oidc.values()].map((t) => t.name), operatorIssuer: table.operator.issuer }, 'identity ready');
+  deps.logger.info(
+    {
+      trustDomains: [...table.spiffe.keys()],
+      oidcIssuers: [...table.oidc.values()].map((t) => t.name),
+      operatorIssuer: table.operator.issuer,
+    },
+    'identity ready',
+  );
 
   const cache = createTokenCache<AgentIdentity | OperatorIdentity>(config.tokenCache.maxEntries);
   const op = config.operators;
 
-  async function authenticate<T extends AgentIdentity | OperatorIdentity>(token: string, kind: Kind, build: (v: Verified, digest: string) => T): Promise<T> {
+  async function authenticate<T extends AgentIdentity | OperatorIdentity>(
+    token: string,
+    kind: Kind,
+    build: (v: Verified, digest: string) => T,
+  ): Promise<T> {
     const parts = splitCompact(token, config.maxTokenBytes);
     const now = deps.now();
     // SHA-256 of header.payload, once: the cache key, the tokenId without jti, the fingerprint input.
@@ -83,7 +110,13 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     if (hit) return hit as T;
     const verified = await verify(parts, kind);
     const result = build(verified, digest);
-    cache.set(digest, parts.signature, { kind, expiresAt: verified.registered.exp * 1000, keySet: verified.trusted.keySet, key: verified.key, result });
+    cache.set(digest, parts.signature, {
+      kind,
+      expiresAt: verified.registered.exp * 1000,
+      keySet: verified.trusted.keySet,
+      key: verified.key,
+      result,
+    });
     return result;
   }
 
@@ -91,17 +124,25 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     const header = checkHeader(decodeJsonObject(parts.header, 'header'));
     const payload = decodeJsonObject(parts.payload, 'payload');
     const signature = decodeCanonical(parts.signature, 'signature');
-    const { trusted, spiffeId } = kind === 'agent' ? routeAgent(table, payload) : { trusted: routeOperator(table, payload), spiffeId: undefined };
+    const { trusted, spiffeId } =
+      kind === 'agent' ? routeAgent(table, payload) : { trusted: routeOperator(table, payload), spiffeId: undefined };
     const where = trusted.label;
     // Algorithm from config, never from the token (RFC 8725 §3.1): refuses none, HS*, and confusion.
-    if (!trusted.algorithms.has(header.alg)) throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: alg ${cleanForLog(header.alg, 32)} is not allowed`);
-    if (!isAcceptedTyp(header.typ)) throw tokenError('ERR_TOKEN_CLAIMS', `${where}: typ ${cleanForLog(header.typ ?? '', 64)} is not accepted (absent, JWT or JOSE)`);
+    if (!trusted.algorithms.has(header.alg))
+      throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: alg ${cleanForLog(header.alg, 32)} is not allowed`);
+    if (!isAcceptedTyp(header.typ))
+      throw tokenError('ERR_TOKEN_CLAIMS', `${where}: typ ${cleanForLog(header.typ ?? '', 64)} is not accepted (absent, JWT or JOSE)`);
 
     const key = await trusted.keySet.keyFor(header.kid);
-    if (!key) throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: no key with kid ${JSON.stringify(cleanForLog(header.kid, 128))} in ${trusted.keySet.label}`);
+    if (!key)
+      throw tokenError(
+        'ERR_TOKEN_SIGNATURE',
+        `${where}: no key with kid ${JSON.stringify(cleanForLog(header.kid, 128))} in ${trusted.keySet.label}`,
+      );
     const mismatch = keyMismatch(header.alg, key);
     if (mismatch !== null) throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: ${cleanForLog(mismatch, 300)}`);
-    if (!verifySignature(header.alg, key.key, parts.signingInput, signature)) throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: signature does not verify with key ${cleanForLog(key.kid, 128)}`);
+    if (!verifySignature(header.alg, key.key, parts.signingInput, signature))
+      throw tokenError('ERR_TOKEN_SIGNATURE', `${where}: signature does not verify with key ${cleanForLog(key.kid, 128)}`);
 
     // The clock is read after the key lookup, which may have waited on a fetch. Times are compared
     // exactly (fractional seconds), so "accepted until" below is the very instant the checks stop
@@ -139,8 +180,13 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
   const operatorOf = (v: Verified, digest: string): OperatorIdentity => {
     const roles = rolesOf(ownClaim(v.claims, op.rolesClaim));
     return Object.freeze({
-      kind: 'operator', subject: v.registered.subject, issuer: v.trusted.issuer, roles,
-      isOperator: roles.includes(op.operatorRole), expiresAt: v.registered.exp * 1000, fingerprint: namer.fingerprint(digest),
+      kind: 'operator',
+      subject: v.registered.subject,
+      issuer: v.trusted.issuer,
+      roles,
+      isOperator: roles.includes(op.operatorRole),
+      expiresAt: v.registered.exp * 1000,
+      fingerprint: namer.fingerprint(digest),
     });
   };
 

@@ -14,12 +14,15 @@ export async function closeIncident(deps: DomainDeps, id: string, by: ActorRef):
   if (!result) throw incidentNotFound();
   if (result.revoking.length > 0) deps.nudgeRevocation();
   // Recorded on every close call, once: a close retried after a failed append still audits it.
-  await deps.audit.record({
-    at: result.incident.closedAt ?? deps.now(),
-    type: 'incident.closed',
-    actor: result.incident.closedBy ?? actor.id,
-    incidentId: id,
-    data: { grantsToRevoke: result.revoking.length, ...provenanceOf(actor) },
-  }, { dedupeKey: `incident.closed:${id}` });
+  await deps.audit.record(
+    {
+      at: result.incident.closedAt ?? deps.now(),
+      type: 'incident.closed',
+      actor: result.incident.closedBy ?? actor.id,
+      incidentId: id,
+      data: { grantsToRevoke: result.revoking.length, ...provenanceOf(actor) },
+    },
+    { dedupeKey: `incident.closed:${id}` },
+  );
   return result;
 }

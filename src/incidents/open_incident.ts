@@ -28,6 +28,12 @@ export async function openIncident(deps: DomainDeps, input: OpenIncidentInput): 
   };
   const { created, incident: stored } = await deps.store.createIncident(incident);
   if (!created) throw incidentExists();
-  await deps.audit.record({ at: incident.openedAt, type: 'incident.opened', actor: actor.id, incidentId: incident.id, data: { severity: incident.severity, source: incident.source, ...provenanceOf(actor) } });
+  await deps.audit.record({
+    at: incident.openedAt,
+    type: 'incident.opened',
+    actor: actor.id,
+    incidentId: incident.id,
+    data: { severity: incident.severity, source: incident.source, ...provenanceOf(actor) },
+  });
   return stored;
 }

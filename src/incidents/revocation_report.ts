@@ -42,10 +42,18 @@ export function buildRevocationReport(incident: Incident, grants: readonly Grant
       if (at !== undefined) lastEnded = lastEnded === null ? at : Math.max(lastEnded, at);
     }
   }
-  const outstanding = incident.status === 'closed' ? byState.pending_approval + byState.issuing + byState.active + byState.revoking : byState.revoking;
+  const outstanding =
+    incident.status === 'closed' ? byState.pending_approval + byState.issuing + byState.active + byState.revoking : byState.revoking;
   const closedAt = incident.closedAt;
-  const closeToAllRevokedMs = closedAt !== undefined && outstanding === 0
-    ? Math.max(0, (lastEnded ?? closedAt) - closedAt)
-    : null;
-  return { total: grants.length, byState, confirmed, unconfirmed, outstanding, firstRevokedAt: first, lastRevokedAt: last, closeToAllRevokedMs };
+  const closeToAllRevokedMs = closedAt !== undefined && outstanding === 0 ? Math.max(0, (lastEnded ?? closedAt) - closedAt) : null;
+  return {
+    total: grants.length,
+    byState,
+    confirmed,
+    unconfirmed,
+    outstanding,
+    firstRevokedAt: first,
+    lastRevokedAt: last,
+    closeToAllRevokedMs,
+  };
 }

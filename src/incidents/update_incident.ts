@@ -7,7 +7,12 @@ import type { DomainDeps } from '../domain.js';
 import { actorOf, provenanceOf, type ActorRef, type Incident } from '../model.js';
 import type { IncidentPatch } from '../store/store.js';
 
-export async function updateIncident(deps: Pick<DomainDeps, 'store' | 'audit' | 'now'>, id: string, patch: IncidentPatch, by: ActorRef): Promise<Incident> {
+export async function updateIncident(
+  deps: Pick<DomainDeps, 'store' | 'audit' | 'now'>,
+  id: string,
+  patch: IncidentPatch,
+  by: ActorRef,
+): Promise<Incident> {
   const actor = actorOf(by);
   const before = await deps.store.getIncident(id);
   if (!before) throw incidentNotFound();

@@ -20,11 +20,14 @@ export async function acknowledgeStoreLoss(deps: AcknowledgeDeps, by: ActorRef, 
   const actor = actorOf(by);
   const loss = await deps.integrity.acknowledge(actor.id, reason);
   if (!loss) throw new BrokerError('ERR_NO_STORE_LOSS', 409, 'no store data loss is recorded; nothing to acknowledge');
-  await deps.audit.record({
-    at: deps.now(),
-    type: 'store.loss_acknowledged',
-    actor: actor.id,
-    data: { lossId: loss.id, detectedAt: loss.detectedAt, reason, ...provenanceOf(actor) },
-  }, { dedupeKey: `store.loss_acknowledged:${loss.id}` });
+  await deps.audit.record(
+    {
+      at: deps.now(),
+      type: 'store.loss_acknowledged',
+      actor: actor.id,
+      data: { lossId: loss.id, detectedAt: loss.detectedAt, reason, ...provenanceOf(actor) },
+    },
+    { dedupeKey: `store.loss_acknowledged:${loss.id}` },
+  );
   return loss;
 }

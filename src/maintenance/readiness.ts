@@ -27,7 +27,10 @@ export interface ReadinessDeps {
 
 export async function checkReadiness(deps: ReadinessDeps, shuttingDown: boolean): Promise<Readiness> {
   const { integrity, persistence } = deps.storeHealth;
-  const base = { store: deps.store.kind, ...(persistence === null ? {} : { persistence: persistence.durable ? 'durable' as const : 'volatile' as const }) };
+  const base = {
+    store: deps.store.kind,
+    ...(persistence === null ? {} : { persistence: persistence.durable ? ('durable' as const) : ('volatile' as const) }),
+  };
   if (shuttingDown) return { ready: false, reason: 'shutting_down', ...base };
   try {
     await deps.store.ping();
@@ -38,5 +41,10 @@ export async function checkReadiness(deps: ReadinessDeps, shuttingDown: boolean)
   const state = integrity.state();
   if (state === 'ok') return { ready: true, ...base };
   const loss = integrity.loss();
-  return { ready: false, reason: state === 'lost' ? 'store_data_lost' : 'store_unverified', ...base, ...(loss ? { lossDetectedAt: loss.detectedAt } : {}) };
+  return {
+    ready: false,
+    reason: state === 'lost' ? 'store_data_lost' : 'store_unverified',
+    ...base,
+    ...(loss ? { lossDetectedAt: loss.detectedAt } : {}),
+  };
 }

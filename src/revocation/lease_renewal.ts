@@ -61,7 +61,11 @@ export function renewLeasesWhileRevoking(deps: LeaseRenewalDeps, jobs: readonly 
           lost += 1;
         }
       }
-      if (lost > 0) deps.logger.warn({ jobs: lost, leaseMs }, 'revocation leases lost before renewal (broker stalled past the lease); another worker may deliver these jobs again');
+      if (lost > 0)
+        deps.logger.warn(
+          { jobs: lost, leaseMs },
+          'revocation leases lost before renewal (broker stalled past the lease); another worker may deliver these jobs again',
+        );
     } catch (err) {
       // The batch goes on: the leases still run until their end, and the next interval retries.
       deps.logger.warn({ jobs: leases.length, err: describeCause(err) }, 'revocation lease renewal failed; retrying at the next interval');

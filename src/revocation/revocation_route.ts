@@ -15,7 +15,10 @@ import type { Provider } from '../sdk.js';
 
 export type RevocationRoute = 'incident' | 'grant' | 'until_expiry';
 
-export function revocationRoute(provider: Pick<Provider, 'capabilities' | 'revokeIncident'>, reason: RevokeReason | undefined): RevocationRoute {
+export function revocationRoute(
+  provider: Pick<Provider, 'capabilities' | 'revokeIncident'>,
+  reason: RevokeReason | undefined,
+): RevocationRoute {
   if (reason === 'incident_closed' && provider.capabilities.incidentRevocation && provider.revokeIncident) return 'incident';
   if (provider.capabilities.grantRevocation === 'none') return 'until_expiry';
   return 'grant';

@@ -30,9 +30,18 @@ export interface BatchHooks {
 /** What every step of one batch uses: the deps, and the hook (always present here). */
 type BatchDeps = JobDeps & { readonly release: (grantId: string) => void };
 
-interface Ready { job: RevocationJob; grant: Grant & { handle: NonNullable<Grant['handle']> }; provider: Provider }
+interface Ready {
+  job: RevocationJob;
+  grant: Grant & { handle: NonNullable<Grant['handle']> };
+  provider: Provider;
+}
 
-export async function revokeJobs(jobDeps: JobDeps, jobs: readonly RevocationJob[], concurrency: number, hooks: BatchHooks = {}): Promise<void> {
+export async function revokeJobs(
+  jobDeps: JobDeps,
+  jobs: readonly RevocationJob[],
+  concurrency: number,
+  hooks: BatchHooks = {},
+): Promise<void> {
   const deps: BatchDeps = { ...jobDeps, release: hooks.release ?? (() => undefined) };
   const ready: Ready[] = [];
   await runLimited(jobs, concurrency, async (job) => {
@@ -103,7 +112,12 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
   const first = group[0];
   if (!first) return;
   const { provider } = first;
-  const refs = group.map(({ grant }) => ({ grantId: grant.id, incidentId: grant.incidentId, handle: grant.handle, expiresAt: grant.expiresAt }));
+  const refs = group.map(({ grant }) => ({
+    grantId: grant.id,
+    incidentId: grant.incidentId,
+    handle: grant.handle,
+    expiresAt: grant.expiresAt,
+  }));
   let receipts: readonly RevocationReceipt[];
   try {
     const wholeIncident = revocationRoute(provider, first.grant.revokeReason) === 'incident';
@@ -112,20 +126,25 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
       : [await deps.catalog.revokeGrant(provider, refs[0] as (typeof refs)[number])];
   } catch (err) {
     const error = toBrokerError(err);
-    deps.logger.warn({ provider: provider.name, incidentId: first.grant.incidentId, grants: group.length, code: error.code, detail: error.detail }, 'revocation failed; will retry');
+    deps.logger.warn(
+      { provider: provider.name, incidentId: first.grant.incidentId, grants: group.length, code: error.code, detail: error.detail },
+      'revocation failed; will retry',
+    );
     await Promise.all(group.map(({ grant, job }) => retry(deps, grant, job.attempt, error.code)));
     return;
   }
   const byId = new Map(receipts.map((r) => [r.grantId, r]));
-  await Promise.all(group.map(async ({ grant, job }) => {
-    const receipt = byId.get(grant.id);
-    if (!receipt) {
-      // A provider that skips a grant has not revoked it: retry that one.
-      await retry(deps, grant, job.attempt, 'ERR_PROVIDER_NO_RECEIPT');
-      return;
-    }
-    await finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome);
-  }));
+  await Promise.all(
+    group.map(async ({ grant, job }) => {
+      const receipt = byId.get(grant.id);
+      if (!receipt) {
+        // A provider that skips a grant has not revoked it: retry that one.
+        await retry(deps, grant, job.attempt, 'ERR_PROVIDER_NO_RECEIPT');
+        return;
+      }
+      await finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome);
+    }),
+  );
 }
 
 /**
@@ -135,34 +154,51 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
  */
 async function deferToExpiry(deps: BatchDeps, { grant }: Ready): Promise<void> {
   deps.release(grant.id);
-  await deps.audit.record({
-    at: deps.now(),
-    type: 'revocation.deferred',
-    actor: 'quartermaster',
-    incidentId: grant.incidentId,
-    grantId: grant.id,
-    profile: grant.profile,
-    ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
-    data: { provider: grant.provider, until: grant.expiresAt, why: 'the provider cannot revoke a single credential; it ends at its expiry' },
-  }, { dedupeKey: `revocation.deferred:${grant.id}` });
+  await deps.audit.record(
+    {
+      at: deps.now(),
+      type: 'revocation.deferred',
+      actor: 'quartermaster',
+      incidentId: grant.incidentId,
+      grantId: grant.id,
+      profile: grant.profile,
+      ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
+      data: {
+        provider: grant.provider,
+        until: grant.expiresAt,
+        why: 'the provider cannot revoke a single credential; it ends at its expiry',
+      },
+    },
+    { dedupeKey: `revocation.deferred:${grant.id}` },
+  );
   await deps.store.retryRevocation(grant.id, grant.expiresAt, 'ERR_PROVIDER_CANNOT_REVOKE');
 }
 
-async function finish(deps: BatchDeps, grant: Grant, state: 'revoked' | 'expired', confirmed: boolean, attempt: number, note?: string): Promise<void> {
+async function finish(
+  deps: BatchDeps,
+  grant: Grant,
+  state: 'revoked' | 'expired',
+  confirmed: boolean,
+  attempt: number,
+  note?: string,
+): Promise<void> {
   const at = deps.now();
   deps.release(grant.id);
   // Audit first, deduplicated, then end the grant: a crash in between redelivers the job, which
   // appends nothing new and ends the grant. The other order could lose the event (guarantee I5).
-  await deps.audit.record({
-    at,
-    type: state === 'expired' ? 'grant.expired' : 'grant.revoked',
-    actor: 'quartermaster',
-    incidentId: grant.incidentId,
-    grantId: grant.id,
-    profile: grant.profile,
-    ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
-    data: { provider: grant.provider, confirmed, attempt, ...(note ? { note } : {}) },
-  }, { dedupeKey: `grant.ended:${grant.id}` });
+  await deps.audit.record(
+    {
+      at,
+      type: state === 'expired' ? 'grant.expired' : 'grant.revoked',
+      actor: 'quartermaster',
+      incidentId: grant.incidentId,
+      grantId: grant.id,
+      profile: grant.profile,
+      ...(grant.revokeReason ? { reason: grant.revokeReason } : {}),
+      data: { provider: grant.provider, confirmed, attempt, ...(note ? { note } : {}) },
+    },
+    { dedupeKey: `grant.ended:${grant.id}` },
+  );
   const done = await deps.store.finishRevocation(grant.id, { state, at, confirmed });
   if (done) {
     deps.metrics.revocations.inc({ provider: grant.provider, outcome: state });
@@ -183,7 +219,15 @@ async function retry(deps: BatchDeps, grant: Grant, attempt: number, code: strin
     // Escalate, never force: docs/security.md §3 — revoke-force would abandon the upstream secret.
     deps.metrics.revocationOverdue.inc({ provider: grant.provider });
     deps.logger.error({ grantId: grant.id, incidentId: grant.incidentId, provider: grant.provider, code, attempt }, 'revocation overdue');
-    await deps.audit.record({ at: now, type: 'revocation.overdue', actor: 'quartermaster', incidentId: grant.incidentId, grantId: grant.id, reason: code, data: { attempt } });
+    await deps.audit.record({
+      at: now,
+      type: 'revocation.overdue',
+      actor: 'quartermaster',
+      incidentId: grant.incidentId,
+      grantId: grant.id,
+      reason: code,
+      data: { attempt },
+    });
   }
 }
 

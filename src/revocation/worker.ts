@@ -42,12 +42,22 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   /** Whether the closes in flight at start were re-run; retried by the loop until they are. */
   let resumed = false;
 
-  const waitForWork = (ms: number): Promise<void> => new Promise((resolve) => {
-    if (nudged || stopping) { nudged = false; resolve(); return; }
-    const timer = setTimeout(done, ms);
-    function done(): void { clearTimeout(timer); wake = null; nudged = false; resolve(); }
-    wake = done;
-  });
+  const waitForWork = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (nudged || stopping) {
+        nudged = false;
+        resolve();
+        return;
+      }
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        wake = null;
+        nudged = false;
+        resolve();
+      }
+      wake = done;
+    });
 
   /** True when the batch was full: more grants are already due. */
   const sweepExpired = async (): Promise<boolean> => {
@@ -110,10 +120,13 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
       stopping = false;
       // Tried once before the loop so a healthy start has re-enqueued everything when it resolves;
       // a store that refuses now (down, or its data lost) must not stop the broker from starting.
-      resumed = await resumeClosing().then(() => true, (err: unknown) => {
-        deps.logger.warn({ err: describeCause(err) }, 'could not resume closing incidents at start; retrying');
-        return false;
-      });
+      resumed = await resumeClosing().then(
+        () => true,
+        (err: unknown) => {
+          deps.logger.warn({ err: describeCause(err) }, 'could not resume closing incidents at start; retrying');
+          return false;
+        },
+      );
       loop = run();
     },
     async stop() {

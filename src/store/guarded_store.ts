@@ -34,6 +34,9 @@ export function guardStore(store: Store, integrity?: Pick<StoreIntegrity, 'state
 function refuseUnlessVerified(state: ReturnType<StoreIntegrity['state']>): void {
   if (state === 'ok') return;
   throw new BrokerError('ERR_STORE_UNAVAILABLE', 503, 'state store unavailable', {
-    detail: state === 'lost' ? 'store data loss detected and not yet acknowledged (docs/operations.md "Redis")' : 'store not verified since the connection came back',
+    detail:
+      state === 'lost'
+        ? 'store data loss detected and not yet acknowledged (docs/operations.md "Redis")'
+        : 'store not verified since the connection came back',
   });
 }

@@ -62,24 +62,30 @@ export function createStoreIntegrity(meta: StoreMeta, options: IntegrityOptions)
 
   const lost = (loss: StoreLoss): void => {
     if (state !== 'lost' || recorded?.id !== loss.id) {
-      logger.error({ lossId: loss.id, detectedAt: new Date(loss.detectedAt).toISOString(), missingMarker: loss.missing, foundMarker: loss.found },
-        'store data loss: the store marker is gone or replaced, so incidents, grants and close tombstones were lost (Redis restarted without persistence, was flushed, or failed over to a replica without the data); '
-        + 'every request is refused until an operator acknowledges: quartermaster store acknowledge-loss --by <name> --reason <text>, or POST /v1/store/acknowledge-loss');
+      logger.error(
+        { lossId: loss.id, detectedAt: new Date(loss.detectedAt).toISOString(), missingMarker: loss.missing, foundMarker: loss.found },
+        'store data loss: the store marker is gone or replaced, so incidents, grants and close tombstones were lost (Redis restarted without persistence, was flushed, or failed over to a replica without the data); ' +
+          'every request is refused until an operator acknowledges: quartermaster store acknowledge-loss --by <name> --reason <text>, or POST /v1/store/acknowledge-loss',
+      );
     }
     become('lost', loss);
   };
 
   const adopt = (marker: StoreMarker): void => {
-    if (state === 'lost') logger.warn({ markerId: marker.id, acknowledgedBy: marker.acknowledgedBy, lossId: marker.acknowledges }, 'store data loss acknowledged; serving again');
+    if (state === 'lost')
+      logger.warn(
+        { markerId: marker.id, acknowledgedBy: marker.acknowledgedBy, lossId: marker.acknowledges },
+        'store data loss acknowledged; serving again',
+      );
     expected = marker;
     become('ok', null);
   };
 
   /** Whether `marker` is the one this broker knows, or an acknowledgement that replaced it. */
   const continues = (marker: StoreMarker): boolean =>
-    marker.id === expected?.id
-    || (expected !== null && (marker.replaces ?? []).includes(expected.id))
-    || (recorded !== null && marker.acknowledges === recorded.id);
+    marker.id === expected?.id ||
+    (expected !== null && (marker.replaces ?? []).includes(expected.id)) ||
+    (recorded !== null && marker.acknowledges === recorded.id);
 
   const runCheck = async (): Promise<IntegrityState> => {
     const { marker, loss } = await meta.read();
@@ -98,7 +104,9 @@ export function createStoreIntegrity(meta: StoreMeta, options: IntegrityOptions)
 
   const check = (): Promise<IntegrityState> => {
     // One check at a time; callers arriving meanwhile share its answer.
-    running ??= runCheck().finally(() => { running = null; });
+    running ??= runCheck().finally(() => {
+      running = null;
+    });
     return running;
   };
 

@@ -31,7 +31,6 @@ export function createMemoryCoordination(): CoordinationStore {
       return Math.ceil(((1 - tokens) / perSecond) * 1000);
     },
 
-
     async acquireLock(name, owner, leaseMs, now) {
       const held = locks.get(name);
       if (held && held.owner !== owner && held.until > now) return null;

@@ -17,7 +17,7 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       const incident = incidents.get(id);
       if (!incident) return null;
       if (incident.status !== 'open') return { incident: copy(incident), updated: false };
-      const agents = patch.agents === undefined ? incident.agents : patch.agents ?? undefined;
+      const agents = patch.agents === undefined ? incident.agents : (patch.agents ?? undefined);
       const rest: Incident = { ...incident };
       delete (rest as { agents?: unknown }).agents;
       const updated: Incident = {
@@ -101,8 +101,11 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
     async listGrantsByAgent(agentId, options) {
       const ofAgent = idsByAgent.get(agentId);
       if (!ofAgent) return [];
-      const ids = options?.incidentId === undefined ? [...ofAgent.values()].flat() : ofAgent.get(options.incidentId) ?? [];
-      return ids.map((id) => grants.get(id) as Grant).sort(byCreation).map(copy);
+      const ids = options?.incidentId === undefined ? [...ofAgent.values()].flat() : (ofAgent.get(options.incidentId) ?? []);
+      return ids
+        .map((id) => grants.get(id) as Grant)
+        .sort(byCreation)
+        .map(copy);
     },
 
     async requestRevocation(id, reason, at) {

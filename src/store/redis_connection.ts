@@ -31,7 +31,12 @@ export interface ConnectionWatch {
   lastError(): unknown;
 }
 
-export function watchConnection(redis: Redis, address: string, logger: StoreLogger | undefined, now: () => number = Date.now): ConnectionWatch {
+export function watchConnection(
+  redis: Redis,
+  address: string,
+  logger: StoreLogger | undefined,
+  now: () => number = Date.now,
+): ConnectionWatch {
   const listeners: Array<(up: boolean) => void> = [];
   let up = false;
   let everUp = false;
@@ -65,7 +70,10 @@ export function watchConnection(redis: Redis, address: string, logger: StoreLogg
   });
   redis.on('ready', () => {
     if (everUp && outageLogged) {
-      logger?.warn({ redis: address, downMs: now() - downSince, ...(outagesNotLogged > 0 ? { outagesNotLogged } : {}) }, 'redis connection restored');
+      logger?.warn(
+        { redis: address, downMs: now() - downSince, ...(outagesNotLogged > 0 ? { outagesNotLogged } : {}) },
+        'redis connection restored',
+      );
       outagesNotLogged = 0;
     } else if (everUp && now() - lastLossLogAt >= LOSS_LOG_INTERVAL_MS) {
       // Closed and back without a failed attempt in between (a quick Redis restart).

@@ -14,9 +14,10 @@ import type { IncidentLedger } from './store.js';
 export function createRedisLedger(ctx: RedisContext): IncidentLedger {
   const { redis, keys, s, incidentOf, remember, decodeOrNull } = ctx;
   /** Into the close lane when an incident's close revokes it, the other lane for anything else. */
-  const enqueue = (reason: RevokeReason | undefined, pairs: readonly (string | number)[]): Promise<unknown> => (reason === 'incident_closed'
-    ? s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...pairs)
-    : s.qmEnqueueRevocations(keys.revocationDue, keys.revocationDueClose, ...pairs));
+  const enqueue = (reason: RevokeReason | undefined, pairs: readonly (string | number)[]): Promise<unknown> =>
+    reason === 'incident_closed'
+      ? s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...pairs)
+      : s.qmEnqueueRevocations(keys.revocationDue, keys.revocationDueClose, ...pairs);
   return {
     async createIncident(incident) {
       const text = toStoredJson(incident);
@@ -49,7 +50,8 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
         return null;
       }
       const [incidentText, closedNow, revoking] = reply as [string, number, string[]];
-      if (revoking.length > 0) await s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...revoking.flatMap((g) => [closedAt, g]));
+      if (revoking.length > 0)
+        await s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...revoking.flatMap((g) => [closedAt, g]));
       else await redis.srem(keys.closing, id);
       return { incident: JSON.parse(incidentText) as Incident, closedNow: closedNow === 1, revoking };
     },
@@ -67,11 +69,18 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       const [indexReply, , result] = await Promise.all([
         redis.set(indexKey, incidentId, 'NX'),
         redis.sadd(keys.agentIncidents(grant.agent), incidentId),
-        s.qmCreateGrantIntent(keys.incident(incidentId), keys.grants(incidentId), keys.agentGrants(incidentId, grant.agent), grant.id, encodeGrant({ ...grant, state: 'issuing' })),
+        s.qmCreateGrantIntent(
+          keys.incident(incidentId),
+          keys.grants(incidentId),
+          keys.agentGrants(incidentId, grant.agent),
+          grant.id,
+          encodeGrant({ ...grant, state: 'issuing' }),
+        ),
       ]);
       const indexed = indexReply !== null;
       if (!indexed && (await redis.get(indexKey)) !== incidentId) {
-        if (result === 'ok') await redis.multi().hdel(keys.grants(incidentId), grant.id).srem(keys.agentGrants(incidentId, grant.agent), grant.id).exec();
+        if (result === 'ok')
+          await redis.multi().hdel(keys.grants(incidentId), grant.id).srem(keys.agentGrants(incidentId, grant.agent), grant.id).exec();
         throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
       }
       if (result === 'ok') {
@@ -116,12 +125,14 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
 
     async listGrantsByAgent(agentId, options) {
       const incidents = options?.incidentId === undefined ? await redis.smembers(keys.agentIncidents(agentId)) : [options.incidentId];
-      const perIncident = await Promise.all(incidents.map(async (incidentId) => {
-        const flat = (await s.qmListAgentGrants(keys.grants(incidentId), keys.agentGrants(incidentId, agentId))) as string[];
-        const grants: Grant[] = [];
-        for (let i = 0; i + 1 < flat.length; i += 2) grants.push(decodeGrant(flat[i] as string, incidentId, flat[i + 1] as string));
-        return grants;
-      }));
+      const perIncident = await Promise.all(
+        incidents.map(async (incidentId) => {
+          const flat = (await s.qmListAgentGrants(keys.grants(incidentId), keys.agentGrants(incidentId, agentId))) as string[];
+          const grants: Grant[] = [];
+          for (let i = 0; i + 1 < flat.length; i += 2) grants.push(decodeGrant(flat[i] as string, incidentId, flat[i + 1] as string));
+          return grants;
+        }),
+      );
       return perIncident.flat().sort((a, b) => a.createdAt - b.createdAt || compareIds(a.id, b.id));
     },
 
@@ -152,11 +163,13 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       const ids = await redis.zrangebyscore(keys.expiry, '-inf', now, 'LIMIT', 0, limit);
       const byIncident = new Map<string, string[]>();
       const drop: string[] = [];
-      await Promise.all(ids.map(async (id) => {
-        const incidentId = await incidentOf(id);
-        if (incidentId === null) drop.push(id);
-        else byIncident.set(incidentId, [...(byIncident.get(incidentId) ?? []), id]);
-      }));
+      await Promise.all(
+        ids.map(async (id) => {
+          const incidentId = await incidentOf(id);
+          if (incidentId === null) drop.push(id);
+          else byIncident.set(incidentId, [...(byIncident.get(incidentId) ?? []), id]);
+        }),
+      );
       const expired = new Set<string>();
       const keep: Array<string | number> = [];
       for (const [incidentId, group] of byIncident) {

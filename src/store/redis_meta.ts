@@ -13,7 +13,12 @@ import type { StoreLoss, StoreMarker, StoreMeta, StorePersistence } from './stor
 
 const DURABLE_FSYNC = new Set(['always', 'everysec']);
 
-export function createRedisMeta(redis: Redis, keys: RedisKeys, scripts: Scripts, onConnectionChange: StoreMeta['onConnectionChange']): StoreMeta {
+export function createRedisMeta(
+  redis: Redis,
+  keys: RedisKeys,
+  scripts: Scripts,
+  onConnectionChange: StoreMeta['onConnectionChange'],
+): StoreMeta {
   const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
   return {
     persistence: () => readPersistence(redis),
@@ -53,5 +58,8 @@ async function readPersistence(redis: Redis): Promise<StorePersistence> {
   };
   const appendonly = value('appendonly') ?? 'unknown';
   const appendfsync = value('appendfsync') ?? 'unknown';
-  return { durable: appendonly === 'yes' && DURABLE_FSYNC.has(appendfsync), detail: `appendonly ${appendonly}, appendfsync ${appendfsync}` };
+  return {
+    durable: appendonly === 'yes' && DURABLE_FSYNC.has(appendfsync),
+    detail: `appendonly ${appendonly}, appendfsync ${appendfsync}`,
+  };
 }

@@ -1,8 +1,9 @@
 /**
  * The revocation queue on Redis (store.ts RevocationQueue): two sorted sets of grant ids scored by
  * when each job is due or when its lease ends — closed incidents' jobs, claimed first, and all
- * others — and their delivery counts, all in the `{revq}` slot so one script claims atomically (a visibility timeout: a worker that dies mid-job loses
- * nothing, the job comes back when its lease ends).
+ * others — and their delivery counts, all in the `{revq}` slot so one script claims atomically (a
+ * visibility timeout: a worker that dies mid-job loses nothing, the job comes back when its lease
+ * ends).
  */
 import { decodeGrant, requireFinite } from './redis_codec.js';
 import type { RedisContext } from './redis_context.js';
@@ -14,7 +15,14 @@ export function createRedisQueue(ctx: RedisContext): RevocationQueue {
     async claimRevocations(now, max, leaseMs) {
       if (max <= 0) return [];
       const leasedUntil = requireFinite(now, 'now') + requireFinite(leaseMs, 'leaseMs');
-      const flat = (await s.qmClaimRevocations(keys.revocationDueClose, keys.revocationDue, keys.revocationAttempts, now, max, leasedUntil)) as Array<string | number>;
+      const flat = (await s.qmClaimRevocations(
+        keys.revocationDueClose,
+        keys.revocationDue,
+        keys.revocationAttempts,
+        now,
+        max,
+        leasedUntil,
+      )) as Array<string | number>;
       const jobs: RevocationJob[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) jobs.push({ grantId: String(flat[i]), attempt: Number(flat[i + 1]), leasedUntil });
       return jobs;
@@ -25,7 +33,12 @@ export function createRedisQueue(ctx: RedisContext): RevocationQueue {
     async renewRevocationLeases(leases, newUntil) {
       if (leases.length === 0) return [];
       const args = leases.flatMap((l) => [l.grantId, requireFinite(l.leasedUntil, 'leasedUntil')]);
-      return (await s.qmRenewRevocationLeases(keys.revocationDueClose, keys.revocationDue, requireFinite(newUntil, 'newUntil'), ...args)) as string[];
+      return (await s.qmRenewRevocationLeases(
+        keys.revocationDueClose,
+        keys.revocationDue,
+        requireFinite(newUntil, 'newUntil'),
+        ...args,
+      )) as string[];
     },
 
     // Order: script (grant terminal) → remove job. A crash in between leaves a job that is
@@ -33,9 +46,17 @@ export function createRedisQueue(ctx: RedisContext): RevocationQueue {
     async finishRevocation(id, finish) {
       const incidentId = await incidentOf(id);
       const attempts = await redis.hget(keys.revocationAttempts, id);
-      const reply = incidentId === null
-        ? null
-        : ((await s.qmFinishRevocation(keys.grants(incidentId), id, finish.state, requireFinite(finish.at, 'at'), finish.confirmed ? 1 : 0, attempts ?? '')) as [number, string] | null);
+      const reply =
+        incidentId === null
+          ? null
+          : ((await s.qmFinishRevocation(
+              keys.grants(incidentId),
+              id,
+              finish.state,
+              requireFinite(finish.at, 'at'),
+              finish.confirmed ? 1 : 0,
+              attempts ?? '',
+            )) as [number, string] | null);
       await redis.multi().zrem(keys.revocationDueClose, id).zrem(keys.revocationDue, id).hdel(keys.revocationAttempts, id).exec();
       return reply !== null && incidentId !== null && reply[0] === 1 ? decodeGrant(id, incidentId, reply[1]) : null;
     },

@@ -14,29 +14,37 @@ type Arg = string | number;
 const INCIDENT_SCRIPTS = {
   // KEYS incident, grants, the agent's grants of the incident. ARGV grant id, record. Intent only
   // while the incident is open (guarantee 3): the status check and the writes are one atomic step.
-  qmCreateGrantIntent: [3, `
+  qmCreateGrantIntent: [
+    3,
+    `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'incident_missing' end
 if cjson.decode(raw).status ~= 'open' then return 'incident_closed' end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 'duplicate' end
 redis.call('SADD', KEYS[3], ARGV[1])
-return 'ok'`],
+return 'ok'`,
+  ],
 
   // KEYS grants, the agent's grants of the incident. {id, record, id, record…} of the agent's
   // grants there: one incident's share of an agent's grants without reading the whole incident.
-  qmListAgentGrants: [2, `
+  qmListAgentGrants: [
+    2,
+    `
 local ids = redis.call('SMEMBERS', KEYS[2])
 local out = {}
 for _, id in ipairs(ids) do
   local raw = redis.call('HGET', KEYS[1], id)
   if raw then out[#out + 1] = id; out[#out + 1] = raw end
 end
-return out`],
+return out`,
+  ],
 
   // KEYS incident. ARGV patch JSON (severity, title, agents; agents null removes them; a list is
   // never empty, so cjson cannot turn it into an object). Changes an open incident; a closed one is
   // final and stays as it is. Returns {incident, 1 changed | 0 not}, or false when it is unknown.
-  qmUpdateIncident: [1, `
+  qmUpdateIncident: [
+    1,
+    `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local inc = cjson.decode(raw)
@@ -48,11 +56,14 @@ end
 if patch.agents == cjson.null then inc.agents = nil elseif patch.agents ~= nil then inc.agents = patch.agents end
 raw = cjson.encode(inc)
 redis.call('SET', KEYS[1], raw)
-return {raw, 1}`],
+return {raw, 1}`,
+  ],
 
   // KEYS incident, grants. ARGV closedAt, closedBy. Writes the tombstone (once), flips live grants
   // to revoking, returns {incident, closedNow, ids of every revoking grant}.
-  qmCloseIncident: [2, `
+  qmCloseIncident: [
+    2,
+    `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return false end
 local closedNow = 0
@@ -77,11 +88,14 @@ for i = 1, #all, 2 do
   end
   if g.s == 'revoking' then revoking[#revoking + 1] = all[i] end
 end
-return {raw, closedNow, revoking}`],
+return {raw, closedNow, revoking}`,
+  ],
 
   // KEYS grants. ARGV id, handle text, expiresAt. A grant a close flipped to revoking stays
   // revoking (never resurrected); it only gains the handle the worker needs.
-  qmCommitGrant: [1, `
+  qmCommitGrant: [
+    1,
+    `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local g = cjson.decode(raw)
@@ -92,10 +106,13 @@ if g.s == 'issuing' or g.s == 'revoking' then
   raw = cjson.encode(g)
   redis.call('HSET', KEYS[1], ARGV[1], raw)
 end
-return raw`],
+return raw`,
+  ],
 
   // KEYS grants. ARGV id, at, error.
-  qmFailGrant: [1, `
+  qmFailGrant: [
+    1,
+    `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local g = cjson.decode(raw)
@@ -106,10 +123,13 @@ if g.s == 'issuing' then
   raw = cjson.encode(g)
   redis.call('HSET', KEYS[1], ARGV[1], raw)
 end
-return raw`],
+return raw`,
+  ],
 
   // KEYS grants. ARGV id, reason, at.
-  qmRequestRevocation: [1, `
+  qmRequestRevocation: [
+    1,
+    `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local g = cjson.decode(raw)
@@ -120,11 +140,14 @@ if g.s == 'issuing' or g.s == 'active' then
   raw = cjson.encode(g)
   redis.call('HSET', KEYS[1], ARGV[1], raw)
 end
-return raw`],
+return raw`,
+  ],
 
   // KEYS grants. ARGV id, state, at, confirmed (1/0), deliveries ('' when unknown).
   // Returns {1, record} when this call ended the grant, {0, record} when it already had ended.
-  qmFinishRevocation: [1, `
+  qmFinishRevocation: [
+    1,
+    `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local g = cjson.decode(raw)
@@ -135,10 +158,13 @@ g.f = ARGV[4] == '1'
 if ARGV[5] ~= '' then g.k = tonumber(ARGV[5]) end
 raw = cjson.encode(g)
 redis.call('HSET', KEYS[1], ARGV[1], raw)
-return {1, raw}`],
+return {1, raw}`,
+  ],
 
   // KEYS grants. ARGV id, error, deliveries ('' when unknown). 1 when the grant is still revoking.
-  qmRetryRevocation: [1, `
+  qmRetryRevocation: [
+    1,
+    `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return 0 end
 local g = cjson.decode(raw)
@@ -146,11 +172,14 @@ if g.s ~= 'revoking' then return 0 end
 g.x = ARGV[2]
 if ARGV[3] ~= '' then g.k = tonumber(ARGV[3]) end
 redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(g))
-return 1`],
+return 1`,
+  ],
 
   // KEYS grants. ARGV now, ids… Per id: 'x' expired now, 'd' drop from the expiry set (gone or
   // not active), or the stored expiresAt (as text) when it is still in the future.
-  qmExpireGrants: [1, `
+  qmExpireGrants: [
+    1,
+    `
 local now = tonumber(ARGV[1])
 local out = {}
 for i = 2, #ARGV do
@@ -169,10 +198,13 @@ for i = 2, #ARGV do
   end
   out[#out + 1] = verdict
 end
-return out`],
+return out`,
+  ],
 
   // KEYS incident, grants. -1 no incident, -2 not closed, else the number of revoking grants.
-  qmCountRevoking: [2, `
+  qmCountRevoking: [
+    2,
+    `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return -1 end
 if cjson.decode(raw).status ~= 'closed' then return -2 end
@@ -180,21 +212,27 @@ local count = 0
 for _, rec in ipairs(redis.call('HVALS', KEYS[2])) do
   if cjson.decode(rec).s == 'revoking' then count = count + 1 end
 end
-return count`],
+return count`,
+  ],
 } as const;
 
 /** Scripts on one global key group. */
 const GLOBAL_SCRIPTS = {
   // KEYS key. ARGV value. Writes the value unless the key exists; returns the stored value
   // (SET NX GET needs Redis 7; this works on 6.2 too).
-  qmSetIfAbsent: [1, `
+  qmSetIfAbsent: [
+    1,
+    `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
-return redis.call('GET', KEYS[1])`],
+return redis.call('GET', KEYS[1])`,
+  ],
 
   // KEYS bucket. ARGV burst, tokens per second, now (ms). Refills, takes one token if there is
   // one; returns 0, or the ms until the next token. The key lives as long as the bucket needs to
   // refill, then a missing bucket is a full one.
-  qmTakeToken: [1, `
+  qmTakeToken: [
+    1,
+    `
 local burst = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -208,49 +246,67 @@ local wait = 0
 if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rate * 1000) end
 redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return wait`],
+return wait`,
+  ],
 
   // KEYS lock owner, lock fence. ARGV owner, lease ms. The lock unless another owner holds it;
   // returns the new fence (it grows with every acquisition, a renewal keeps it), or false.
-  qmAcquireLock: [2, `
+  qmAcquireLock: [
+    2,
+    `
 local current = redis.call('GET', KEYS[1])
 if current and current ~= ARGV[1] then return false end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return redis.call('INCR', KEYS[2])`],
+return redis.call('INCR', KEYS[2])`,
+  ],
 
   // KEYS lock owner. ARGV owner, lease ms. 1 when the lease was still this owner's and is extended.
-  qmRenewLock: [1, `
+  qmRenewLock: [
+    1,
+    `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`],
+return 1`,
+  ],
 
   // KEYS lock owner. ARGV owner. Ends the lease only if this owner still holds it.
-  qmReleaseLock: [1, `
+  qmReleaseLock: [
+    1,
+    `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0`],
+return 0`,
+  ],
 
   // KEYS marker, loss. ARGV loss id, new marker. 1 when the recorded loss was that one and is
   // now replaced by the marker; 0 when no loss or another one is recorded.
-  qmAcknowledgeLoss: [2, `
+  qmAcknowledgeLoss: [
+    2,
+    `
 local raw = redis.call('GET', KEYS[2])
 if not raw or cjson.decode(raw).id ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('DEL', KEYS[2])
-return 1`],
+return 1`,
+  ],
 
   // KEYS the lane to enqueue in, the other lane. ARGV score, id pairs. Enqueues each job unless
   // either lane holds it already (its schedule — a backoff, a lease — is kept): one job per grant.
-  qmEnqueueRevocations: [2, `
+  qmEnqueueRevocations: [
+    2,
+    `
 for i = 1, #ARGV - 1, 2 do
   local id = ARGV[i + 1]
   if not redis.call('ZSCORE', KEYS[2], id) then redis.call('ZADD', KEYS[1], 'NX', ARGV[i], id) end
 end
-return 0`],
+return 0`,
+  ],
 
   // KEYS close lane, other lane, attempts. ARGV now, max, leaseUntil. Takes due jobs — a closed
   // incident's first, then the others — and hides them until the lease ends (visibility
   // timeout): a worker that dies mid-job loses nothing, the job comes back.
-  qmClaimRevocations: [3, `
+  qmClaimRevocations: [
+    3,
+    `
 local out = {}
 local left = tonumber(ARGV[2])
 for lane = 1, 2 do
@@ -264,7 +320,8 @@ for lane = 1, 2 do
     left = left - #ids
   end
 end
-return out`],
+return out`,
+  ],
 
   // KEYS close lane, other lane. ARGV newUntil, then grant id and leasedUntil pairs. Extends a
   // lease only while the job's score is still exactly the lease's end this worker holds: a
@@ -274,7 +331,9 @@ return out`],
   // to the lease's end to the millisecond would match; the worker stops renewing a job before it
   // retries it, so that needs a renewal in flight at that instant, and costs that retry at most
   // one lease of delay.) Never lowers a score. Returns the ids still held.
-  qmRenewRevocationLeases: [2, `
+  qmRenewRevocationLeases: [
+    2,
+    `
 local newUntil = tonumber(ARGV[1])
 local out = {}
 for i = 2, #ARGV - 1, 2 do
@@ -286,21 +345,27 @@ for i = 2, #ARGV - 1, 2 do
     end
   end
 end
-return out`],
+return out`,
+  ],
 
   // KEYS close lane, other lane. ARGV id, dueAt. Reschedules the job in the lane it is in (the
   // other lane when it is in neither: the grant is still revoking, so it needs a job).
-  qmRescheduleRevocation: [2, `
+  qmRescheduleRevocation: [
+    2,
+    `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 else redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
-return 0`],
+return 0`,
+  ],
 
   // KEYS seq, log, dedupe, incident index. ARGV event JSON without seq, dedupe key ('' for none),
   // '1' when the event belongs to an incident (then its seq goes to KEYS[4]: the index holds seqs,
   // not a second copy of the event). Counter, log and index move together, so the log holds every
   // seq handed out, in order, and an incident's index every event of it. A dedupe key seen before
   // returns the earlier event and appends nothing.
-  qmAppendAudit: [4, `
+  qmAppendAudit: [
+    4,
+    `
 if ARGV[2] ~= '' then
   local earlier = redis.call('HGET', KEYS[3], ARGV[2])
   if earlier then
@@ -313,18 +378,22 @@ local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
 redis.call('ZADD', KEYS[2], seq, event)
 if ARGV[3] == '1' then redis.call('ZADD', KEYS[4], seq, seq) end
 if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], seq) end
-return event`],
+return event`,
+  ],
 
   // KEYS incident index, log. ARGV min score ('-inf' or '(seq'), limit. The incident's events in
   // seq order, read from the log by the seqs its index holds.
-  qmListIncidentAudit: [2, `
+  qmListIncidentAudit: [
+    2,
+    `
 local seqs = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
 local out = {}
 for _, seq in ipairs(seqs) do
   local rows = redis.call('ZRANGEBYSCORE', KEYS[2], seq, seq)
   if rows[1] then out[#out + 1] = rows[1] end
 end
-return out`],
+return out`,
+  ],
 } as const;
 
 const ALL_SCRIPTS = { ...INCIDENT_SCRIPTS, ...GLOBAL_SCRIPTS };

@@ -26,14 +26,24 @@ function slowProvider(behaviour: Behaviour): ProviderFactory<Record<string, neve
         name: 'slow',
         capabilities: { grantRevocation: 'upstream', incidentRevocation: false, minTtlSeconds: 1, maxTtlSeconds: 3600 },
         async issue(req) {
-          if (behaviour === 'answers') return { credential: { token: 'secret-token-value' }, secretFields: ['token'], handle: { ref: req.grantId }, expiresAt: Date.now() + req.ttlSeconds * 1000 };
+          if (behaviour === 'answers')
+            return {
+              credential: { token: 'secret-token-value' },
+              secretFields: ['token'],
+              handle: { ref: req.grantId },
+              expiresAt: Date.now() + req.ttlSeconds * 1000,
+            };
           // Never answers; only the signal (if honoured) ends the wait.
           return new Promise((_resolve, reject) => {
             if (behaviour === 'honours-signal') req.signal.addEventListener('abort', () => reject(req.signal.reason), { once: true });
           });
         },
-        async revokeGrant(req) { return { grantId: req.grantId, outcome: 'revoked', confirmed: true }; },
-        async health() { return { ok: true }; },
+        async revokeGrant(req) {
+          return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
+        },
+        async health() {
+          return { ok: true };
+        },
         async close() {},
       };
     },
@@ -43,16 +53,24 @@ function slowProvider(behaviour: Behaviour): ProviderFactory<Record<string, neve
 const CALL_TIMEOUT_MS = 30_000;
 
 async function catalogWith(behaviour: Behaviour) {
-  const config = parseConfig(stringify({
-    ...testConfigObject({}),
-    providers: { slow: {} },
-    profiles: { p: { provider: 'slow', maxTtl: 900, tier: 'read', agents: ['.*'] } },
-  }));
+  const config = parseConfig(
+    stringify({
+      ...testConfigObject({}),
+      providers: { slow: {} },
+      profiles: { p: { provider: 'slow', maxTtl: 900, tier: 'read', agents: ['.*'] } },
+    }),
+  );
   const logger = createLogger({ level: 'silent', destination: createLogCapture() });
   return createCatalog(config, [slowProvider(behaviour)], { logger, now: Date.now, devMode: true, callTimeoutMs: CALL_TIMEOUT_MS });
 }
 
-const request = { grantId: 'grt_timeout000000000000000', incidentId: 'INC-T', agent: { id: 'spiffe://dev.local/agent/a', issuer: 'x' }, ttlSeconds: 60, purpose: 'p' };
+const request = {
+  grantId: 'grt_timeout000000000000000',
+  incidentId: 'INC-T',
+  agent: { id: 'spiffe://dev.local/agent/a', issuer: 'x' },
+  ttlSeconds: 60,
+  purpose: 'p',
+};
 
 beforeEach(() => {
   vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
@@ -67,16 +85,24 @@ it('passes a timely answer through, and its deadline timer ends with the call', 
   expect(vi.getTimerCount()).toBe(0);
 });
 
-it.each(['honours-signal', 'ignores-signal'] as const)('ends a call that never answers (provider %s) as ERR_PROVIDER_UNAVAILABLE, timed out, at callTimeoutMs', async (behaviour) => {
-  const catalog = await catalogWith(behaviour);
-  let settled = false;
-  const outcome = catalog.issue(catalog.profile('p')!, request).then(
-    () => 'answered',
-    (err: unknown) => err,
-  ).finally(() => { settled = true; });
-  await vi.advanceTimersByTimeAsync(CALL_TIMEOUT_MS - 1);
-  expect(settled).toBe(false);
-  await vi.advanceTimersByTimeAsync(1);
-  expect(await outcome).toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(slow): issue timed out' });
-  expect(vi.getTimerCount()).toBe(0);
-});
+it.each(['honours-signal', 'ignores-signal'] as const)(
+  'ends a call that never answers (provider %s) as ERR_PROVIDER_UNAVAILABLE, timed out, at callTimeoutMs',
+  async (behaviour) => {
+    const catalog = await catalogWith(behaviour);
+    let settled = false;
+    const outcome = catalog
+      .issue(catalog.profile('p')!, request)
+      .then(
+        () => 'answered',
+        (err: unknown) => err,
+      )
+      .finally(() => {
+        settled = true;
+      });
+    await vi.advanceTimersByTimeAsync(CALL_TIMEOUT_MS - 1);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await outcome).toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(slow): issue timed out' });
+    expect(vi.getTimerCount()).toBe(0);
+  },
+);

@@ -15,24 +15,42 @@ describe('provider boundary checks', () => {
     expect(() => checkIssued('p', valid, 300, NOW)).not.toThrow();
   });
   it('rejects an already-expired credential', () => {
-    expect(() => checkIssued('p', { ...valid, expiresAt: NOW }, 300, NOW)).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', detail: 'provider(p): issue returned an already-expired credential' }));
+    expect(() => checkIssued('p', { ...valid, expiresAt: NOW }, 300, NOW)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', detail: 'provider(p): issue returned an already-expired credential' }),
+    );
   });
   it('rejects a credential that outlives the granted TTL, naming the provider and the TTL in the detail', () => {
-    expect(() => checkIssued('p', { ...valid, expiresAt: NOW + 400_000 }, 300, NOW)).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(p): issue returned a credential outliving its 300s TTL' }));
+    expect(() => checkIssued('p', { ...valid, expiresAt: NOW + 400_000 }, 300, NOW)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_PROVIDER_FAILED',
+        status: 502,
+        detail: 'provider(p): issue returned a credential outliving its 300s TTL',
+      }),
+    );
   });
   it('tolerates up to 2 s of clock skew past the TTL, and not a millisecond more', () => {
     expect(() => checkIssued('p', { ...valid, expiresAt: NOW + 300_000 + 2000 }, 300, NOW)).not.toThrow();
-    expect(() => checkIssued('p', { ...valid, expiresAt: NOW + 300_000 + 2001 }, 300, NOW)).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', detail: 'provider(p): issue returned a credential outliving its 300s TTL' }));
+    expect(() => checkIssued('p', { ...valid, expiresAt: NOW + 300_000 + 2001 }, 300, NOW)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', detail: 'provider(p): issue returned a credential outliving its 300s TTL' }),
+    );
   });
   it('rejects a credential without a revocation handle (undefined, null, an array or a string): the worker could never revoke it', () => {
     // The valid case passes (first test); here only the handle changes.
     for (const handle of [undefined, null, [], ['grt_1'], 'grt_1', 42]) {
       const issued = { ...valid, handle } as unknown as IssuedCredential;
-      expect(() => checkIssued('p', issued, 300, NOW), JSON.stringify(handle) ?? 'undefined').toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(p): issue returned no revocation handle' }));
+      expect(() => checkIssued('p', issued, 300, NOW), JSON.stringify(handle) ?? 'undefined').toThrow(
+        expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(p): issue returned no revocation handle' }),
+      );
     }
   });
   it('rejects a handle that contains the secret', () => {
-    expect(() => checkIssued('p', { ...valid, handle: { jti: 'x', copy: 'secret-value-123456' } }, 300, NOW)).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(p): issue returned a secret inside the revocation handle' }));
+    expect(() => checkIssued('p', { ...valid, handle: { jti: 'x', copy: 'secret-value-123456' } }, 300, NOW)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_PROVIDER_FAILED',
+        status: 502,
+        detail: 'provider(p): issue returned a secret inside the revocation handle',
+      }),
+    );
   });
   it('treats a secret value of 8 characters or more inside the handle as a leak, a shorter one as a coincidence', () => {
     // A Vault dynamic secret: the username is secret too, and may also name the role in the lease path.
@@ -43,15 +61,34 @@ describe('provider boundary checks', () => {
       secretFields: ['username', 'password'],
     });
     expect(() => checkIssued('p', dynamic('ro-1234'), 300, NOW)).not.toThrow();
-    expect(() => checkIssued('p', dynamic('ro-12345'), 300, NOW)).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', detail: 'provider(p): issue returned a secret inside the revocation handle' }));
+    expect(() => checkIssued('p', dynamic('ro-12345'), 300, NOW)).toThrow(
+      expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', detail: 'provider(p): issue returned a secret inside the revocation handle' }),
+    );
   });
   it('rejects a missing secret field, naming it', () => {
-    expect(() => checkIssued('p', { ...valid, secretFields: ['token'] }, 300, NOW)).toThrow(expect.objectContaining({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(p): issue returned no value for secret field token' }));
+    expect(() => checkIssued('p', { ...valid, secretFields: ['token'] }, 300, NOW)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_PROVIDER_FAILED',
+        status: 502,
+        detail: 'provider(p): issue returned no value for secret field token',
+      }),
+    );
   });
   it('prefixes provider errors and keeps their code; unknown errors become ERR_PROVIDER_FAILED', () => {
-    expect(wrapProviderError('vault', 'issue', providerUnavailable('sealed'), false)).toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(vault): issue: sealed' });
-    expect(wrapProviderError('vault', 'issue', new TypeError('boom'), false)).toMatchObject({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(vault): issue: TypeError: boom' });
-    expect(wrapProviderError('vault', 'issue', new Error('aborted'), true)).toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', detail: 'provider(vault): issue timed out' });
+    expect(wrapProviderError('vault', 'issue', providerUnavailable('sealed'), false)).toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+      status: 503,
+      detail: 'provider(vault): issue: sealed',
+    });
+    expect(wrapProviderError('vault', 'issue', new TypeError('boom'), false)).toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      status: 502,
+      detail: 'provider(vault): issue: TypeError: boom',
+    });
+    expect(wrapProviderError('vault', 'issue', new Error('aborted'), true)).toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+      detail: 'provider(vault): issue timed out',
+    });
   });
   it('never shows a 5xx cause to clients', () => {
     const err = wrapProviderError('vault', 'issue', new TypeError('connect ECONNREFUSED 10.0.0.7:8200'), false);

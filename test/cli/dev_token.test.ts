@@ -36,10 +36,15 @@ function sandbox(onTestFinished: (fn: () => void) => void): Sandbox {
         identity: {
           audience: 'quartermaster',
           agents: {
-            spiffe: [{
-              trustDomain: 'dev.local', issuer: AGENT_ISS, bundle: { file: join(keyDir, 'agent-bundle.json') },
-              algorithms: ['ES256'], maxLifetimeSeconds: 3600,
-            }],
+            spiffe: [
+              {
+                trustDomain: 'dev.local',
+                issuer: AGENT_ISS,
+                bundle: { file: join(keyDir, 'agent-bundle.json') },
+                algorithms: ['ES256'],
+                maxLifetimeSeconds: 3600,
+              },
+            ],
           },
           operators: { issuer: OPERATOR_ISS, keys: { file: join(keyDir, 'operator-jwks.json') }, algorithms: ['ES256'] },
         },
@@ -72,7 +77,12 @@ describe.concurrent('dev token', () => {
     expect(agent).toMatchObject({ id: 'spiffe://dev.local/agent/triage', trustDomain: 'dev.local', issuerName: 'dev.local' });
     const claims = decodeJwt(token);
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(600);
-    expect(readdirSync(keyDir).sort()).toEqual(['agent-bundle.json', 'agent-signing-key.json', 'operator-jwks.json', 'operator-signing-key.json']);
+    expect(readdirSync(keyDir).sort()).toEqual([
+      'agent-bundle.json',
+      'agent-signing-key.json',
+      'operator-jwks.json',
+      'operator-signing-key.json',
+    ]);
   });
 
   it('prints an operator JWT with the operator role, honouring --ttl', async ({ expect, onTestFinished }) => {
@@ -81,7 +91,11 @@ describe.concurrent('dev token', () => {
     expect(run.code).toBe(0);
     const token = run.stdout.trimEnd();
     const identity = await identityFor(config);
-    await expect(identity.authenticateOperator(token)).resolves.toMatchObject({ subject: 'alice@example.com', roles: ['operator'], isOperator: true });
+    await expect(identity.authenticateOperator(token)).resolves.toMatchObject({
+      subject: 'alice@example.com',
+      roles: ['operator'],
+      isOperator: true,
+    });
     await expect(identity.authenticateAgent(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_ISSUER_UNTRUSTED' });
     const claims = decodeJwt(token);
     expect((claims.exp ?? 0) - (claims.iat ?? 0)).toBe(120);
@@ -91,13 +105,19 @@ describe.concurrent('dev token', () => {
     const config = sandbox(onTestFinished).writeConfig('env.yaml');
     const run = await cli(['dev', 'token', '--agent', 'spiffe://dev.local/agent/env'], { QUARTERMASTER_CONFIG: config });
     expect(run.code).toBe(0);
-    await expect((await identityFor(config)).authenticateAgent(run.stdout.trimEnd())).resolves.toMatchObject({ id: 'spiffe://dev.local/agent/env' });
+    await expect((await identityFor(config)).authenticateAgent(run.stdout.trimEnd())).resolves.toMatchObject({
+      id: 'spiffe://dev.local/agent/env',
+    });
   });
 
   it('refuses a production-mode config', async ({ expect, onTestFinished }) => {
     const { writeConfig } = sandbox(onTestFinished);
     expect((await cli(['dev', 'token', '--agent', 'spiffe://dev.local/agent/a', '--config', writeConfig('dev.yaml')])).code).toBe(0);
-    const production = writeConfig('prod.yaml', { mode: 'production', store: { kind: 'redis', url: 'redis://127.0.0.1:6379' }, devIssuer: undefined });
+    const production = writeConfig('prod.yaml', {
+      mode: 'production',
+      store: { kind: 'redis', url: 'redis://127.0.0.1:6379' },
+      devIssuer: undefined,
+    });
     const run = await cli(['dev', 'token', '--agent', 'spiffe://dev.local/agent/a', '--config', production]);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
@@ -106,7 +126,14 @@ describe.concurrent('dev token', () => {
 
   it('refuses a development config without devIssuer', async ({ expect, onTestFinished }) => {
     const { writeConfig } = sandbox(onTestFinished);
-    const run = await cli(['dev', 'token', '--agent', 'spiffe://dev.local/agent/a', '--config', writeConfig('nodev.yaml', { devIssuer: undefined })]);
+    const run = await cli([
+      'dev',
+      'token',
+      '--agent',
+      'spiffe://dev.local/agent/a',
+      '--config',
+      writeConfig('nodev.yaml', { devIssuer: undefined }),
+    ]);
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(/devIssuer/);
@@ -130,7 +157,12 @@ describe.concurrent('dev token', () => {
   });
 
   it('prints usage on --help (exit 0) and on an unknown command (exit 2)', async ({ expect }) => {
-    const [help, top, unknown, none] = await Promise.all([cli(['dev', 'token', '--help']), cli(['--help']), cli(['dev', 'tokens']), cli([])]);
+    const [help, top, unknown, none] = await Promise.all([
+      cli(['dev', 'token', '--help']),
+      cli(['--help']),
+      cli(['dev', 'tokens']),
+      cli([]),
+    ]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: quartermaster dev token/);
     expect(top.code).toBe(0);

@@ -32,22 +32,34 @@ afterAll(async () => {
 describe('quartermaster incident close', () => {
   it('closes through the close flow; the running broker revokes every grant', async () => {
     const operator = await qm.operatorToken();
-    expect((await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-CLI', title: 'cli close', severity: 'sev2' } })).status).toBe(201);
+    expect(
+      (await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-CLI', title: 'cli close', severity: 'sev2' } }))
+        .status,
+    ).toBe(201);
     const agent = await qm.agentToken('spiffe://dev.local/agent/triage');
     for (let i = 0; i < 2; i++) {
-      expect((await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-CLI', profile: 'demo', purpose: 'p' } })).status).toBe(201);
+      expect(
+        (await qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-CLI', profile: 'demo', purpose: 'p' } })).status,
+      ).toBe(201);
     }
 
     const run = await runCli(['incident', 'close', 'INC-CLI', '--by', 'alice@example.com', '--config', configFile]);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ incident: { id: 'INC-CLI', status: 'closed', closed_by: 'alice@example.com' }, closed_now: true, grants_to_revoke: 2 });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      incident: { id: 'INC-CLI', status: 'closed', closed_by: 'alice@example.com' },
+      closed_now: true,
+      grants_to_revoke: 2,
+    });
     const report = await eventually(async () => {
       const res = await qm.request('GET', '/v1/incidents/INC-CLI?grants=false', { token: operator });
       return res.body.revocation.by_state.revoked === 2 ? res.body.revocation : null;
     });
     expect(report).toMatchObject({ total: 2, outstanding: 0 });
     const audit = await qm.request('GET', '/v1/audit?incident=INC-CLI', { token: operator });
-    expect(audit.body.events.find((e: { type: string }) => e.type === 'incident.closed')).toMatchObject({ actor: 'alice@example.com', data: { grantsToRevoke: 2 } });
+    expect(audit.body.events.find((e: { type: string }) => e.type === 'incident.closed')).toMatchObject({
+      actor: 'alice@example.com',
+      data: { grantsToRevoke: 2 },
+    });
 
     // Closing again is harmless and says so.
     const again = await runCli(['incident', 'close', 'INC-CLI', '--config', configFile]);

@@ -66,10 +66,9 @@ describe('config', () => {
     const ok = testConfigObject();
     const demo = (ok.profiles as Record<string, Record<string, unknown>>).demo!;
     const bad = { ...ok, profiles: { demo: { ...demo, agents: ['spiffe://(unclosed'], defaultTtl: 901 } } };
-    expect(problemsOf(stringify(bad))).toEqual(expect.arrayContaining([
-      'profiles.demo.defaultTtl: must not exceed maxTtl',
-      'profiles.demo.agents.0: invalid regular expression',
-    ]));
+    expect(problemsOf(stringify(bad))).toEqual(
+      expect.arrayContaining(['profiles.demo.defaultTtl: must not exceed maxTtl', 'profiles.demo.agents.0: invalid regular expression']),
+    );
   });
 
   it('names an unreadable file without echoing its content', () => {
@@ -82,24 +81,46 @@ describe('config', () => {
     const fits = { ...ok, identity: { ...identity, maxTokenBytes: 12_288 }, server: { ...(ok.server as object), maxHeaderBytes: 16_384 } };
     expect(() => parseConfig(stringify(fits))).not.toThrow();
     const tooBig = { ...fits, identity: { ...identity, maxTokenBytes: 12_289 } };
-    expect(problemsOf(stringify(tooBig))).toEqual([expect.stringMatching(/^identity\.maxTokenBytes: must be at most server\.maxHeaderBytes \(16384\) minus 4096 bytes/u)]);
+    expect(problemsOf(stringify(tooBig))).toEqual([
+      expect.stringMatching(/^identity\.maxTokenBytes: must be at most server\.maxHeaderBytes \(16384\) minus 4096 bytes/u),
+    ]);
     const raised = { ...tooBig, server: { ...(ok.server as object), maxHeaderBytes: 32_768 } };
     expect(() => parseConfig(stringify(raised))).not.toThrow();
   });
 
   it('fills every default from the one place each is written when a whole section is absent', () => {
     const { server: _server, revocation: _revocation, logging: _logging, ...rest } = testConfigObject();
-    void _server; void _revocation; void _logging;
+    void _server;
+    void _revocation;
+    void _logging;
     const config = parseConfig(stringify(rest));
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 65_536, maxHeaderBytes: 16_384, shutdownGraceSeconds: 20, trustProxy: false, allowNonLoopbackInDevelopment: false });
+    expect(config.server).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimitBytes: 65_536,
+      maxHeaderBytes: 16_384,
+      shutdownGraceSeconds: 20,
+      trustProxy: false,
+      allowNonLoopbackInDevelopment: false,
+    });
     expect(config.logging).toEqual({ level: 'info' });
-    expect(config.revocation).toMatchObject({ concurrency: 16, batchSize: 64, leaseSeconds: 5, deadlineSeconds: 300, receiptLanesWhileServing: 2 });
+    expect(config.revocation).toMatchObject({
+      concurrency: 16,
+      batchSize: 64,
+      leaseSeconds: 5,
+      deadlineSeconds: 300,
+      receiptLanesWhileServing: 2,
+    });
     expect(config.identity.tokenCache).toEqual({ maxEntries: 10_000 });
   });
 
   describe('production refusals', () => {
     const production = (over: (cfg: Record<string, any>) => void = () => undefined): string[] => {
-      const cfg: Record<string, any> = { ...testConfigObject(), mode: 'production', store: { kind: 'redis', url: 'rediss://redis.prod.example:6380/0' } };
+      const cfg: Record<string, any> = {
+        ...testConfigObject(),
+        mode: 'production',
+        store: { kind: 'redis', url: 'rediss://redis.prod.example:6380/0' },
+      };
       cfg.identity = { ...cfg.identity, fingerprintKeyFile: '/run/secrets/fingerprint-key' };
       delete cfg.devIssuer;
       cfg.providers = {};
@@ -116,17 +137,37 @@ describe('config', () => {
 
     it('accepts TLS everywhere, loopback exceptions, and pinned agent patterns', () => {
       expect(production()).toEqual([]);
-      expect(production((c) => { c.store.url = 'redis://127.0.0.1:6379'; })).toEqual([]);
-      expect(production((c) => { c.server.publicUrl = 'https://quartermaster.example.com'; })).toEqual([]);
-      expect(production((c) => { c.profiles = { p: { provider: 'jwt', maxTtl: 900, tier: 'read', agents: ['spiffe://prod\\.example\\.com/ns/ir/sa/[a-z-]+'] } }; })).not.toContainEqual(expect.stringMatching(/agents/u));
+      expect(
+        production((c) => {
+          c.store.url = 'redis://127.0.0.1:6379';
+        }),
+      ).toEqual([]);
+      expect(
+        production((c) => {
+          c.server.publicUrl = 'https://quartermaster.example.com';
+        }),
+      ).toEqual([]);
+      expect(
+        production((c) => {
+          c.profiles = { p: { provider: 'jwt', maxTtl: 900, tier: 'read', agents: ['spiffe://prod\\.example\\.com/ns/ir/sa/[a-z-]+'] } };
+        }),
+      ).not.toContainEqual(expect.stringMatching(/agents/u));
     });
 
     it('needs a fingerprint key shared by the replicas', () => {
-      expect(production((c) => { delete c.identity.fingerprintKeyFile; })).toEqual([expect.stringMatching(/^identity\.fingerprintKeyFile: production mode needs a fingerprint key shared by every replica/u)]);
+      expect(
+        production((c) => {
+          delete c.identity.fingerprintKeyFile;
+        }),
+      ).toEqual([expect.stringMatching(/^identity\.fingerprintKeyFile: production mode needs a fingerprint key shared by every replica/u)]);
     });
 
     it('refuses plain redis:// beyond loopback', () => {
-      expect(production((c) => { c.store.url = 'redis://redis.prod.example:6379/0'; })).toEqual(['store.url: production mode reaches Redis over TLS (rediss://) unless it is on loopback']);
+      expect(
+        production((c) => {
+          c.store.url = 'redis://redis.prod.example:6379/0';
+        }),
+      ).toEqual(['store.url: production mode reaches Redis over TLS (rediss://) unless it is on loopback']);
     });
 
     it('refuses plain http issuers and public URL beyond loopback', () => {
@@ -135,17 +176,24 @@ describe('config', () => {
         c.identity.agents.spiffe[0].issuer = 'http://spire.example.com';
         c.server.publicUrl = 'http://quartermaster.example.com';
       });
-      expect(problems).toEqual(expect.arrayContaining([
-        'identity.operators.issuer: production mode trusts only https issuers (http on loopback only)',
-        'identity.agents.spiffe.0.issuer: production mode trusts only https issuers (http on loopback only)',
-        'server.publicUrl: production mode needs an https public URL (tokens name it as their issuer)',
-      ]));
+      expect(problems).toEqual(
+        expect.arrayContaining([
+          'identity.operators.issuer: production mode trusts only https issuers (http on loopback only)',
+          'identity.agents.spiffe.0.issuer: production mode trusts only https issuers (http on loopback only)',
+          'server.publicUrl: production mode needs an https public URL (tokens name it as their issuer)',
+        ]),
+      );
     });
 
-    it.each(['.*', '.+', 'spiffe://.*', 'spiffe://[^/]+/ns/probe/sa/probe', 'https://.*#.*'])('refuses the agent pattern %s, which pins no trust domain or issuer', (pattern) => {
-      const problems = production((c) => { c.profiles = { p: { provider: 'jwt', maxTtl: 900, tier: 'read', agents: ['spiffe://prod\\.example\\.com/x', pattern] } }; });
-      expect(problems).toContainEqual(expect.stringMatching(/^profiles\.p\.agents\.1: matches agents of any trust domain or issuer/u));
-    });
+    it.each(['.*', '.+', 'spiffe://.*', 'spiffe://[^/]+/ns/probe/sa/probe', 'https://.*#.*'])(
+      'refuses the agent pattern %s, which pins no trust domain or issuer',
+      (pattern) => {
+        const problems = production((c) => {
+          c.profiles = { p: { provider: 'jwt', maxTtl: 900, tier: 'read', agents: ['spiffe://prod\\.example\\.com/x', pattern] } };
+        });
+        expect(problems).toContainEqual(expect.stringMatching(/^profiles\.p\.agents\.1: matches agents of any trust domain or issuer/u));
+      },
+    );
   });
 
   it('keeps a development broker on loopback unless told otherwise', () => {
@@ -153,6 +201,8 @@ describe('config', () => {
     expect(() => parseConfig(stringify(cfg))).not.toThrow();
     const exposed = { ...cfg, server: { ...(cfg.server as object), host: '0.0.0.0' } };
     expect(problemsOf(stringify(exposed))).toEqual([expect.stringMatching(/^server\.host: development mode listens on loopback only/u)]);
-    expect(() => parseConfig(stringify({ ...exposed, server: { ...(exposed.server as object), allowNonLoopbackInDevelopment: true } }))).not.toThrow();
+    expect(() =>
+      parseConfig(stringify({ ...exposed, server: { ...(exposed.server as object), allowNonLoopbackInDevelopment: true } })),
+    ).not.toThrow();
   });
 });

@@ -119,7 +119,9 @@ describe('the Markdown link checker', () => {
 });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter((f) => f !== '');
+const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' })
+  .split('\0')
+  .filter((f) => f !== '');
 const trackedSet = new Set(tracked);
 const repoTree: DocTree = {
   kind: (path) => (trackedSet.has(path) ? 'file' : tracked.some((f) => f.startsWith(`${path}/`)) ? 'dir' : undefined),
@@ -138,7 +140,14 @@ function trackedText(): Array<{ file: string; text: string }> {
 
 describe("the repository's documentation", () => {
   it('covers the README, CONTRIBUTING.md, docs/ and every provider README', () => {
-    for (const file of ['README.md', 'CONTRIBUTING.md', 'docs/architecture.md', 'docs/security.md', 'docs/performance.md', 'providers/vault/README.md']) {
+    for (const file of [
+      'README.md',
+      'CONTRIBUTING.md',
+      'docs/architecture.md',
+      'docs/security.md',
+      'docs/performance.md',
+      'providers/vault/README.md',
+    ]) {
       expect(markdownFiles).toContain(file);
     }
   });

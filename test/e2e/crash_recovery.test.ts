@@ -36,7 +36,10 @@ const KEY_PREFIX = 'qm-crash:';
 /** What a killed broker's jobs waited before this lease was renewed and shortened (the issue). */
 const OLD_LEASE_MS = 30_000;
 
-interface Child { proc: ChildProcess; url: string }
+interface Child {
+  proc: ChildProcess;
+  url: string;
+}
 
 async function spawnBroker(configFile: string): Promise<Child> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'test/support/gated_broker_child.ts', '--config', configFile], {
@@ -49,12 +52,20 @@ async function spawnBroker(configFile: string): Promise<Child> {
   const lines = createInterface({ input: proc.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`broker did not start: ${stderr.join('')}`)), 20_000);
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`broker exited ${code}: ${stderr.join('')}`)); });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited ${code}: ${stderr.join('')}`));
+    });
     lines.on('line', (line) => {
       try {
         const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'quartermaster listening' && entry.url) { clearTimeout(timer); resolve(entry.url); }
-      } catch { /* non-JSON output is ignored */ }
+        if (entry.msg === 'quartermaster listening' && entry.url) {
+          clearTimeout(timer);
+          resolve(entry.url);
+        }
+      } catch {
+        /* non-JSON output is ignored */
+      }
     });
   });
   return { proc, url };
@@ -110,19 +121,41 @@ describe('revocation survives a broker killed with SIGKILL', () => {
 
     const first = await spawnBroker(configFile);
     children.push(first.proc);
-    const operator = await mintOperatorToken({ keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject: 'alice@example.com', roles: ['operator'], ttlSeconds: 3600, now: Date.now() });
-    const agent = await mintAgentToken({ keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/triage', ttlSeconds: 3600, now: Date.now() });
+    const operator = await mintOperatorToken({
+      keyDir,
+      issuer: OPERATOR_ISSUER,
+      audience: AUDIENCE,
+      subject: 'alice@example.com',
+      roles: ['operator'],
+      ttlSeconds: 3600,
+      now: Date.now(),
+    });
+    const agent = await mintAgentToken({
+      keyDir,
+      issuer: AGENT_ISSUER,
+      audience: AUDIENCE,
+      agentId: 'spiffe://dev.local/agent/triage',
+      ttlSeconds: 3600,
+      now: Date.now(),
+    });
 
     expect((await call(first.url, 'POST', '/v1/incidents', operator, { id: INCIDENT, title: 'crash', severity: 'sev1' })).status).toBe(201);
     for (let i = 0; i < GRANTS; i += 20) {
-      const batch = await Promise.all(Array.from({ length: 20 }, () =>
-        call(first.url, 'POST', '/v1/grants', agent, { incident_id: INCIDENT, profile: 'gated', purpose: 'load' })));
+      const batch = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          call(first.url, 'POST', '/v1/grants', agent, { incident_id: INCIDENT, profile: 'gated', purpose: 'load' }),
+        ),
+      );
       expect(batch.every((r) => r.status === 201)).toBe(true);
     }
 
     const store = await createRedisStore({ url: redis.url, keyPrefix: KEY_PREFIX });
     const grants = (): Promise<Grant[]> => store.listGrantsByIncident(INCIDENT);
-    const ids = (list: readonly Grant[], state: Grant['state']): string[] => list.filter((g) => g.state === state).map((g) => g.id).sort();
+    const ids = (list: readonly Grant[], state: Grant['state']): string[] =>
+      list
+        .filter((g) => g.state === state)
+        .map((g) => g.id)
+        .sort();
     try {
       expect((await call(first.url, 'POST', `/v1/incidents/${INCIDENT}/close`, operator)).status).toBe(202);
       // The gate answers 20 and holds the rest: the batch stops with every lane's call in flight.
@@ -164,7 +197,9 @@ describe('revocation survives a broker killed with SIGKILL', () => {
       const end = await grants();
       const endedAt = (id: string): number => end.find((g) => g.id === id)?.endedAt ?? Number.NaN;
       const takeoverMs = Math.min(...held.map(endedAt)) - killedAt;
-      process.stdout.write(`crash takeover: ${takeoverMs} ms from SIGKILL until the second broker revoked the first job the killed one had in flight (lease ${leaseMs} ms)\n`);
+      process.stdout.write(
+        `crash takeover: ${takeoverMs} ms from SIGKILL until the second broker revoked the first job the killed one had in flight (lease ${leaseMs} ms)\n`,
+      );
       expect(takeoverMs, `takeover took ${takeoverMs} ms (a ${OLD_LEASE_MS} ms lease made it ~31.5 s)`).toBeLessThan(15_000);
       expect(held.map((id) => gate.calls(id))).toEqual(held.map(() => 2));
       expect(held.map((id) => end.find((g) => g.id === id)?.revokeAttempts)).toEqual(held.map(() => 2));

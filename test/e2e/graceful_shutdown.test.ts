@@ -10,11 +10,21 @@ import { startTestBroker } from '../support/broker_harness.js';
 function post(url: string, path: string, token: string, body: unknown, agent: Agent): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
-    const req = httpRequest(`${url}${path}`, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => { text += c.toString(); });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = httpRequest(
+      `${url}${path}`,
+      {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -25,10 +35,14 @@ describe('graceful shutdown', () => {
     const qm = await startTestBroker();
     const operator = await qm.operatorToken();
     const agentToken = await qm.agentToken('spiffe://dev.local/agent/triage');
-    expect((await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-STOP', title: 't', severity: 'sev4' } })).status).toBe(201);
+    expect(
+      (await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-STOP', title: 't', severity: 'sev4' } })).status,
+    ).toBe(201);
 
     let stopping: Promise<void> | undefined;
-    qm.broker.server.once('request', () => { stopping = qm.stop(); });
+    qm.broker.server.once('request', () => {
+      stopping = qm.stop();
+    });
     const agent = new Agent({ keepAlive: true });
     const inFlight = await post(qm.url, '/v1/grants', agentToken, { incident_id: 'INC-STOP', profile: 'demo', purpose: 'p' }, agent);
     expect(inFlight.status).toBe(201);

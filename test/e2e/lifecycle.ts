@@ -10,7 +10,11 @@ import type { TestConfigOptions } from '../support/test_config.js';
 const TRIAGE = 'spiffe://dev.local/agent/triage';
 const CONTAIN = 'spiffe://dev.local/agent/contain';
 
-export function describeLifecycle(name: string, storeOptions: () => Promise<TestConfigOptions['store']>, cleanup: () => Promise<void> = async () => undefined): void {
+export function describeLifecycle(
+  name: string,
+  storeOptions: () => Promise<TestConfigOptions['store']>,
+  cleanup: () => Promise<void> = async () => undefined,
+): void {
   describe(`lifecycle over HTTP (${name} store)`, () => {
     let qm: TestBroker;
     let clockOffsetMs = 0;
@@ -38,21 +42,36 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
     });
 
     it('issues, introspects, closes and reports 1 of 1 grants revoked', async () => {
-      const opened = await qm.request('POST', '/v1/incidents', { token: operator, body: { id: `INC-1-${name}`, title: 'Payments API 5xx', severity: 'sev2' } });
+      const opened = await qm.request('POST', '/v1/incidents', {
+        token: operator,
+        body: { id: `INC-1-${name}`, title: 'Payments API 5xx', severity: 'sev2' },
+      });
       expect(opened.status).toBe(201);
       expect(opened.body.incident).toMatchObject({ id: `INC-1-${name}`, status: 'open', severity: 'sev2', opened_by: 'alice@example.com' });
 
       const granted = await requestGrant(agent, { incident_id: `INC-1-${name}`, profile: 'demo', purpose: 'read alerts' });
       expect(granted.status).toBe(201);
       expect(granted.headers.get('cache-control')).toBe('no-store');
-      expect(granted.body.grant).toMatchObject({ incident_id: `INC-1-${name}`, profile: 'demo', agent: TRIAGE, state: 'active', ttl_seconds: 300 });
+      expect(granted.body.grant).toMatchObject({
+        incident_id: `INC-1-${name}`,
+        profile: 'demo',
+        agent: TRIAGE,
+        state: 'active',
+        ttl_seconds: 300,
+      });
       expect(granted.body.grant).not.toHaveProperty('handle');
       const accessToken: string = granted.body.credential.access_token;
       expect(accessToken.split('.')).toHaveLength(3);
 
       const before = await introspect(accessToken);
       expect(before.status).toBe(200);
-      expect(before.body).toMatchObject({ active: true, incident: `INC-1-${name}`, grant: granted.body.grant.id, scope: 'alerts:read', sub: TRIAGE });
+      expect(before.body).toMatchObject({
+        active: true,
+        incident: `INC-1-${name}`,
+        grant: granted.body.grant.id,
+        scope: 'alerts:read',
+        sub: TRIAGE,
+      });
 
       const closed = await qm.request('POST', `/v1/incidents/INC-1-${name}/close`, { token: operator });
       expect(closed.status).toBe(202);
@@ -77,7 +96,12 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect(again.status).toBe(200);
 
       const audit = await qm.request('GET', `/v1/audit?incident=INC-1-${name}`, { token: operator });
-      expect(audit.body.events.map((e: { type: string }) => e.type)).toEqual(['incident.opened', 'grant.issued', 'incident.closed', 'grant.revoked']);
+      expect(audit.body.events.map((e: { type: string }) => e.type)).toEqual([
+        'incident.opened',
+        'grant.issued',
+        'incident.closed',
+        'grant.revoked',
+      ]);
     });
 
     it('refuses a grant for a closed incident with 409 ERR_INCIDENT_CLOSED', async () => {
@@ -105,7 +129,9 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       const res = await requestGrant(outsider, { incident_id: id, profile: 'demo', purpose: 'p' });
       expect([res.status, res.body.error.code]).toEqual([403, 'ERR_POLICY_DENIED']);
       // The body names what decided, and nothing more (no reasons, no patterns).
-      expect(res.body).toEqual({ error: { code: 'ERR_POLICY_DENIED', message: 'the request is not allowed by policy', decided_by: ['profiles.demo.agents'] } });
+      expect(res.body).toEqual({
+        error: { code: 'ERR_POLICY_DENIED', message: 'the request is not allowed by policy', decided_by: ['profiles.demo.agents'] },
+      });
       const audit = await qm.request('GET', `/v1/audit?incident=${id}`, { token: operator });
       const events = audit.body.events as Array<{ type: string; data?: Record<string, unknown> }>;
       expect(events.find((e) => e.type === 'grant.issued')?.data).toMatchObject({ decidedBy: ['profiles.demo.agents'], purpose: 'p' });
@@ -117,24 +143,35 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       const closed = await newIncident();
       expect((await qm.request('POST', `/v1/incidents/${closed}/close`, { token: operator })).status).toBe(202);
       const outsider = await qm.agentToken('spiffe://dev.local/agent/triage/x/admin');
-      const answers = await Promise.all([open, closed, 'INC-never-opened'].map((id) => requestGrant(outsider, { incident_id: id, profile: 'demo', purpose: 'probe' })));
+      const answers = await Promise.all(
+        [open, closed, 'INC-never-opened'].map((id) => requestGrant(outsider, { incident_id: id, profile: 'demo', purpose: 'probe' })),
+      );
       expect(answers.map((r) => [r.status, r.body.error.code, r.body.error.decided_by])).toEqual([
         [403, 'ERR_POLICY_DENIED', ['profiles.demo.agents']],
         [403, 'ERR_POLICY_DENIED', ['profiles.demo.agents']],
         [403, 'ERR_POLICY_DENIED', ['profiles.demo.agents']],
       ]);
       // An agent the profile allows still gets the incident's real answer.
-      expect((await requestGrant(agent, { incident_id: closed, profile: 'demo', purpose: 'p' })).body.error.code).toBe('ERR_INCIDENT_CLOSED');
+      expect((await requestGrant(agent, { incident_id: closed, profile: 'demo', purpose: 'p' })).body.error.code).toBe(
+        'ERR_INCIDENT_CLOSED',
+      );
     });
 
     it('lets only the agents assigned to an incident act on it, once an operator assigns some', async () => {
       const id = `INC-${name}-assigned`;
-      const opened = await qm.request('POST', '/v1/incidents', { token: operator, body: { id, title: 'assigned', severity: 'sev2', agents: ['spiffe://dev\\.local/agent/contain'] } });
+      const opened = await qm.request('POST', '/v1/incidents', {
+        token: operator,
+        body: { id, title: 'assigned', severity: 'sev2', agents: ['spiffe://dev\\.local/agent/contain'] },
+      });
       expect([opened.status, opened.body.incident.agents]).toEqual([201, ['spiffe://dev\\.local/agent/contain']]);
       const contain = await qm.agentToken(CONTAIN);
       expect((await requestGrant(contain, { incident_id: id, profile: 'demo', purpose: 'p' })).status).toBe(201);
       const refused = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' });
-      expect([refused.status, refused.body.error.code, refused.body.error.decided_by]).toEqual([403, 'ERR_POLICY_DENIED', ['incident.agents']]);
+      expect([refused.status, refused.body.error.code, refused.body.error.decided_by]).toEqual([
+        403,
+        'ERR_POLICY_DENIED',
+        ['incident.agents'],
+      ]);
       // The operator ends the assignment: every agent the profile allows may act again.
       const patched = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { agents: null } });
       expect(patched.status).toBe(200);
@@ -167,16 +204,25 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect((await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent })).status).toBe(202);
     });
 
-    it('changes an open incident\'s severity and title, audited, and refuses to change a closed one', async () => {
+    it("changes an open incident's severity and title, audited, and refuses to change a closed one", async () => {
       const id = await newIncident();
       const patched = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { severity: 'sev1' } });
       expect(patched.status).toBe(200);
       expect(patched.body.incident).toMatchObject({ id, severity: 'sev1', title: 'db latency', status: 'open' });
-      expect((await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { title: 'db down' } })).body.incident).toMatchObject({ severity: 'sev1', title: 'db down' });
+      expect(
+        (await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: { title: 'db down' } })).body.incident,
+      ).toMatchObject({ severity: 'sev1', title: 'db down' });
       const audit = await qm.request('GET', `/v1/audit?incident=${id}`, { token: operator });
-      const updates = audit.body.events.filter((e: { type: string }) => e.type === 'incident.updated').map((e: { data: Record<string, unknown> }) => e.data);
+      const updates = audit.body.events
+        .filter((e: { type: string }) => e.type === 'incident.updated')
+        .map((e: { data: Record<string, unknown> }) => e.data);
       expect(updates).toEqual([
-        { severity: 'sev1', previousSeverity: 'sev2', tokenFingerprint: expect.any(String), requestId: patched.headers.get('x-request-id') },
+        {
+          severity: 'sev1',
+          previousSeverity: 'sev2',
+          tokenFingerprint: expect.any(String),
+          requestId: patched.headers.get('x-request-id'),
+        },
         { titleChanged: true, tokenFingerprint: expect.any(String), requestId: expect.any(String) },
       ]);
       const empty = await qm.request('PATCH', `/v1/incidents/${id}`, { token: operator, body: {} });
@@ -190,7 +236,7 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect((await qm.request('GET', `/v1/incidents/${id}?grants=false`, { token: operator })).body.incident.severity).toBe('sev1');
     });
 
-    it('lists the agent\'s own grants of an incident, never another agent\'s and never a credential', async () => {
+    it("lists the agent's own grants of an incident, never another agent's and never a credential", async () => {
       const id = await newIncident();
       const mine = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'first' });
       const mine2 = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'second' });
@@ -203,7 +249,9 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       expect(listed.body.grants.map((g: { id: string }) => g.id)).toEqual([mine.body.grant.id, mine2.body.grant.id]);
       expect(listed.text).not.toContain(mine.body.credential.access_token);
       expect(listed.body.grants[0]).not.toHaveProperty('handle');
-      expect((await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: other })).body.grants.map((g: { id: string }) => g.id)).toEqual([theirs.body.grant.id]);
+      expect(
+        (await qm.request('GET', `/v1/grants?incident_id=${id}`, { token: other })).body.grants.map((g: { id: string }) => g.id),
+      ).toEqual([theirs.body.grant.id]);
       expect((await qm.request('GET', '/v1/grants?incident_id=INC-nobody-opened', { token: agent })).body).toEqual({ grants: [] });
 
       // Without incident_id: every incident's, still only the caller's.
@@ -257,7 +305,11 @@ export function describeLifecycle(name: string, storeOptions: () => Promise<Test
       const id = await newIncident();
       const missingPurpose = await requestGrant(agent, { incident_id: id, profile: 'demo' });
       expect([missingPurpose.status, missingPurpose.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
-      const notJson = await qm.request('POST', '/v1/grants', { token: agent, body: '{"incident_id":', headers: { 'content-type': 'application/json' } });
+      const notJson = await qm.request('POST', '/v1/grants', {
+        token: agent,
+        body: '{"incident_id":',
+        headers: { 'content-type': 'application/json' },
+      });
       expect([notJson.status, notJson.body.error.code]).toEqual([400, 'ERR_BAD_REQUEST']);
       const huge = await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'x'.repeat(70_000) });
       expect([huge.status, huge.body.error.code]).toEqual([413, 'ERR_PAYLOAD_TOO_LARGE']);

@@ -26,16 +26,29 @@ describe('no secret reaches a log line, an error body or an audit event', () => 
     const forged = `${agent.slice(0, agent.lastIndexOf('.'))}.${Buffer.from('canary-forged-signature-0123456789abcdef').toString('base64url')}`;
     const garbageBearer = 'CANARY.GARBAGE.TOKEN-9f8e7d6c5b4a';
     /** Keeps a response for the sink search, once it is the answer its path must get (a refusal that is not refused searches nothing). */
-    const record = async (path: string, res: { status: number; text: string }, expected: readonly [number, string | null], issuesCredential = false) => {
+    const record = async (
+      path: string,
+      res: { status: number; text: string },
+      expected: readonly [number, string | null],
+      issuesCredential = false,
+    ) => {
       let code: string | null = null;
-      try { code = (JSON.parse(res.text) as { error?: { code?: string } }).error?.code ?? null; } catch { /* not JSON (metrics) */ }
+      try {
+        code = (JSON.parse(res.text) as { error?: { code?: string } }).error?.code ?? null;
+      } catch {
+        /* not JSON (metrics) */
+      }
       expect([path, res.status, code]).toEqual([path, ...expected]);
       responses.push({ path, status: res.status, text: res.text, issuesCredential });
       return res;
     };
     const grantBody = { incident_id: 'INC-LEAK', profile: 'demo', purpose: 'p' };
 
-    await record('open', await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-LEAK', title: 't', severity: 'sev3' } }), [201, null]);
+    await record(
+      'open',
+      await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-LEAK', title: 't', severity: 'sev3' } }),
+      [201, null],
+    );
     // The valid request first: each refusal below changes one thing about it.
     const granted = await record('grant', await qm.request('POST', '/v1/grants', { token: agent, body: grantBody }), [201, null], true);
     const accessToken = JSON.parse(granted.text).credential.access_token as string;
@@ -53,16 +66,45 @@ describe('no secret reaches a log line, an error body or an audit event', () => 
       await record(`grant-bad-token ${code}`, await qm.request('POST', '/v1/grants', { token, body: grantBody }), [401, code]);
     }
     await record('grant-denied', await qm.request('POST', '/v1/grants', { token: outsider, body: grantBody }), [403, 'ERR_POLICY_DENIED']);
-    await record('grant-secret-in-body', await qm.request('POST', '/v1/grants', { token: agent, body: { ...grantBody, token: accessToken } }), [400, 'ERR_VALIDATION']);
-    await record('grant-bad-json', await qm.request('POST', '/v1/grants', { token: agent, body: `{"purpose":"${accessToken}`, headers: { 'content-type': 'application/json' } }), [400, 'ERR_BAD_REQUEST']);
-    await record('op-with-agent-token', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: agent }), [401, 'ERR_TOKEN_ISSUER_UNTRUSTED']);
+    await record(
+      'grant-secret-in-body',
+      await qm.request('POST', '/v1/grants', { token: agent, body: { ...grantBody, token: accessToken } }),
+      [400, 'ERR_VALIDATION'],
+    );
+    await record(
+      'grant-bad-json',
+      await qm.request('POST', '/v1/grants', {
+        token: agent,
+        body: `{"purpose":"${accessToken}`,
+        headers: { 'content-type': 'application/json' },
+      }),
+      [400, 'ERR_BAD_REQUEST'],
+    );
+    await record('op-with-agent-token', await qm.request('GET', '/v1/incidents/INC-LEAK', { token: agent }), [
+      401,
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+    ]);
     await record('op-with-access-token', await qm.request('GET', '/v1/audit', { token: accessToken }), [401, 'ERR_TOKEN_ISSUER_UNTRUSTED']);
-    await record('malformed-authorization', await qm.request('GET', '/v1/audit', { headers: { authorization: `Basic ${accessToken}` } }), [401, 'ERR_UNAUTHENTICATED']);
-    const active = await record('introspect-active', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: accessToken } }), [200, null]);
+    await record('malformed-authorization', await qm.request('GET', '/v1/audit', { headers: { authorization: `Basic ${accessToken}` } }), [
+      401,
+      'ERR_UNAUTHENTICATED',
+    ]);
+    const active = await record(
+      'introspect-active',
+      await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: accessToken } }),
+      [200, null],
+    );
     expect(JSON.parse(active.text)).toMatchObject({ active: true });
-    const forgedAnswer = await record('introspect-forged', await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: forged } }), [200, null]);
+    const forgedAnswer = await record(
+      'introspect-forged',
+      await qm.request('POST', '/oauth2/introspect', { token: operator, form: { token: forged } }),
+      [200, null],
+    );
     expect(JSON.parse(forgedAnswer.text)).toEqual({ active: false });
-    await record('introspect-as-agent', await qm.request('POST', '/oauth2/introspect', { token: agent, form: { token: accessToken } }), [401, 'ERR_TOKEN_ISSUER_UNTRUSTED']);
+    await record('introspect-as-agent', await qm.request('POST', '/oauth2/introspect', { token: agent, form: { token: accessToken } }), [
+      401,
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+    ]);
     await record('read-grant', await qm.request('GET', `/v1/grants/${grantId}`, { token: agent }), [200, null]);
     await record('release', await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent }), [202, null]);
     await record('grant-2', await qm.request('POST', '/v1/grants', { token: agent, body: grantBody }), [201, null], true);

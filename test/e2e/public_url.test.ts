@@ -19,8 +19,13 @@ afterEach(async () => {
 
 async function issuedToken(broker: TestBroker): Promise<string> {
   const operator = await broker.operatorToken();
-  expect((await broker.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-URL', title: 't', severity: 'sev3' } })).status).toBe(201);
-  const granted = await broker.request('POST', '/v1/grants', { token: await broker.agentToken(AGENT), body: { incident_id: 'INC-URL', profile: 'demo', purpose: 'p' } });
+  expect(
+    (await broker.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-URL', title: 't', severity: 'sev3' } })).status,
+  ).toBe(201);
+  const granted = await broker.request('POST', '/v1/grants', {
+    token: await broker.agentToken(AGENT),
+    body: { incident_id: 'INC-URL', profile: 'demo', purpose: 'p' },
+  });
   expect(granted.status).toBe(201);
   return granted.body.credential.access_token as string;
 }
@@ -28,7 +33,10 @@ async function issuedToken(broker: TestBroker): Promise<string> {
 describe('the issuer of broker-signed tokens', () => {
   it('is the address the broker listens on when no issuer is configured', async () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'qm-url-'));
-    qm = await startTestBroker({ keyDir, providers: { jwt: { signingKeyFile: join(keyDir, 'jwt-signing-key.json'), generateKeyIfMissing: true } } });
+    qm = await startTestBroker({
+      keyDir,
+      providers: { jwt: { signingKeyFile: join(keyDir, 'jwt-signing-key.json'), generateKeyIfMissing: true } },
+    });
     const token = await issuedToken(qm);
     expect(decodeJwt(token).iss).toBe(qm.url);
     expect(qm.url).not.toBe('http://127.0.0.1:8080');
@@ -40,7 +48,11 @@ describe('the issuer of broker-signed tokens', () => {
 
   it('is server.publicUrl when that is set', async () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'qm-url-'));
-    qm = await startTestBroker({ keyDir, server: { publicUrl: 'https://quartermaster.example.com/' }, providers: { jwt: { signingKeyFile: join(keyDir, 'jwt-signing-key.json'), generateKeyIfMissing: true } } });
+    qm = await startTestBroker({
+      keyDir,
+      server: { publicUrl: 'https://quartermaster.example.com/' },
+      providers: { jwt: { signingKeyFile: join(keyDir, 'jwt-signing-key.json'), generateKeyIfMissing: true } },
+    });
     expect(decodeJwt(await issuedToken(qm)).iss).toBe('https://quartermaster.example.com');
   });
 });

@@ -26,7 +26,9 @@ describe('grant request limits', () => {
   it('refuses the flooding agent with 429 and Retry-After on every replica, and serves another agent', async () => {
     const [a, b] = brokers as [TestBroker, TestBroker];
     const operator = await a.operatorToken();
-    expect((await a.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-FLOOD', title: 'flood', severity: 'sev2' } })).status).toBe(201);
+    expect(
+      (await a.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-FLOOD', title: 'flood', severity: 'sev2' } })).status,
+    ).toBe(201);
     const flooder = await a.agentToken('spiffe://dev.local/agent/flooder');
     const body = { incident_id: 'INC-FLOOD', profile: 'demo', purpose: 'p' };
 

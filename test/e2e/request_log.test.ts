@@ -16,12 +16,18 @@ const linesOf = (requestId: string): Array<Record<string, unknown>> =>
   qm.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === requestId);
 
 it('tags the access line with the request id and the authenticated agent', async () => {
-  const opened = await qm.request('POST', '/v1/incidents', { token: await qm.operatorToken('alice@example.com'), body: { id: 'INC-LOG', title: 't', severity: 'sev3' } });
+  const opened = await qm.request('POST', '/v1/incidents', {
+    token: await qm.operatorToken('alice@example.com'),
+    body: { id: 'INC-LOG', title: 't', severity: 'sev3' },
+  });
   expect(opened.status).toBe(201);
   const opLines = linesOf(String(opened.headers.get('x-request-id')));
   expect(opLines).toEqual([expect.objectContaining({ msg: 'request', operator: 'alice@example.com', status: 201 })]);
 
-  const granted = await qm.request('POST', '/v1/grants', { token: await qm.agentToken(AGENT), body: { incident_id: 'INC-LOG', profile: 'demo', purpose: 'p' } });
+  const granted = await qm.request('POST', '/v1/grants', {
+    token: await qm.agentToken(AGENT),
+    body: { incident_id: 'INC-LOG', profile: 'demo', purpose: 'p' },
+  });
   expect(granted.status).toBe(201);
   const lines = linesOf(String(granted.headers.get('x-request-id')));
   expect(lines.find((l) => l.msg === 'request')).toMatchObject({ agent: AGENT, route: '/v1/grants', status: 201 });
@@ -29,7 +35,10 @@ it('tags the access line with the request id and the authenticated agent', async
 });
 
 it("keeps its own request id on a refusal before authentication, the client's beside it, and no subject", async () => {
-  const refused = await qm.request('POST', '/v1/grants', { body: { incident_id: 'INC-LOG', profile: 'demo', purpose: 'p' }, headers: { 'x-request-id': 'test-request-0001' } });
+  const refused = await qm.request('POST', '/v1/grants', {
+    body: { incident_id: 'INC-LOG', profile: 'demo', purpose: 'p' },
+    headers: { 'x-request-id': 'test-request-0001' },
+  });
   expect(refused.status).toBe(401);
   // The broker's id, never the client's: a chosen id could collide with another request's.
   const ours = String(refused.headers.get('x-request-id'));
@@ -44,13 +53,26 @@ it("keeps its own request id on a refusal before authentication, the client's be
 
 it("records in the audit who asked through which request: the token fingerprint, the broker's request id and the client's", async () => {
   const operator = await qm.operatorToken('alice@example.com');
-  const opened = await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-AUDIT-ORIGIN', title: 't', severity: 'sev3' } });
-  const granted = await qm.request('POST', '/v1/grants', { token: await qm.agentToken(AGENT), body: { incident_id: 'INC-AUDIT-ORIGIN', profile: 'demo', purpose: 'p' }, headers: { 'x-request-id': 'client-id-42' } });
+  const opened = await qm.request('POST', '/v1/incidents', {
+    token: operator,
+    body: { id: 'INC-AUDIT-ORIGIN', title: 't', severity: 'sev3' },
+  });
+  const granted = await qm.request('POST', '/v1/grants', {
+    token: await qm.agentToken(AGENT),
+    body: { incident_id: 'INC-AUDIT-ORIGIN', profile: 'demo', purpose: 'p' },
+    headers: { 'x-request-id': 'client-id-42' },
+  });
   expect([opened.status, granted.status]).toEqual([201, 201]);
   const audit = await qm.request('GET', '/v1/audit?incident=INC-AUDIT-ORIGIN', { token: operator });
   const [openedEvent, issuedEvent] = audit.body.events as Array<{ type: string; data: Record<string, unknown> }>;
-  expect(openedEvent).toMatchObject({ type: 'incident.opened', data: { requestId: opened.headers.get('x-request-id'), tokenFingerprint: expect.any(String) } });
+  expect(openedEvent).toMatchObject({
+    type: 'incident.opened',
+    data: { requestId: opened.headers.get('x-request-id'), tokenFingerprint: expect.any(String) },
+  });
   expect(openedEvent?.data).not.toHaveProperty('clientRequestId');
-  expect(issuedEvent).toMatchObject({ type: 'grant.issued', data: { requestId: granted.headers.get('x-request-id'), clientRequestId: 'client-id-42', tokenFingerprint: expect.any(String) } });
+  expect(issuedEvent).toMatchObject({
+    type: 'grant.issued',
+    data: { requestId: granted.headers.get('x-request-id'), clientRequestId: 'client-id-42', tokenFingerprint: expect.any(String) },
+  });
   expect(issuedEvent?.data.tokenFingerprint).not.toBe(openedEvent?.data.tokenFingerprint);
 });

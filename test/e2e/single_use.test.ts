@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 import { highSTwin } from '../identity/token_factory.js';
 
-const demo = { provider: 'jwt', maxTtl: 900, defaultTtl: 300, tier: 'read', agents: ['spiffe://dev\\.local/agent/[A-Za-z0-9._-]+'], params: { audience: 'urn:quartermaster:demo-api', scope: 'alerts:read' } };
+const demo = {
+  provider: 'jwt',
+  maxTtl: 900,
+  defaultTtl: 300,
+  tier: 'read',
+  agents: ['spiffe://dev\\.local/agent/[A-Za-z0-9._-]+'],
+  params: { audience: 'urn:quartermaster:demo-api', scope: 'alerts:read' },
+};
 
 describe('single-use profiles', () => {
   let qm: TestBroker;
@@ -15,11 +22,14 @@ describe('single-use profiles', () => {
   beforeAll(async () => {
     qm = await startTestBroker({ profiles: { demo, 'one-shot': { ...demo, singleUse: true } } });
     operator = await qm.operatorToken();
-    expect((await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-SU', title: 't', severity: 'sev3' } })).status).toBe(201);
+    expect(
+      (await qm.request('POST', '/v1/incidents', { token: operator, body: { id: 'INC-SU', title: 't', severity: 'sev3' } })).status,
+    ).toBe(201);
   });
   afterAll(async () => qm?.stop());
 
-  const grant = (token: string, profile: string) => qm.request('POST', '/v1/grants', { token, body: { incident_id: 'INC-SU', profile, purpose: 'p' } });
+  const grant = (token: string, profile: string) =>
+    qm.request('POST', '/v1/grants', { token, body: { incident_id: 'INC-SU', profile, purpose: 'p' } });
 
   it('issues once per token and refuses the replay, however the signature is encoded', async () => {
     const token = await qm.agentToken('spiffe://dev.local/agent/triage');
@@ -36,6 +46,9 @@ describe('single-use profiles', () => {
     expect((await grant(await qm.agentToken('spiffe://dev.local/agent/triage'), 'one-shot')).status).toBe(201);
 
     const audit = await qm.request('GET', '/v1/audit?incident=INC-SU', { token: operator });
-    expect(audit.body.events.filter((e: any) => e.type === 'grant.denied').map((e: any) => e.reason)).toEqual(['ERR_TOKEN_REPLAYED', 'ERR_TOKEN_REPLAYED']);
+    expect(audit.body.events.filter((e: any) => e.type === 'grant.denied').map((e: any) => e.reason)).toEqual([
+      'ERR_TOKEN_REPLAYED',
+      'ERR_TOKEN_REPLAYED',
+    ]);
   });
 });

@@ -39,7 +39,13 @@ async function start(config: Awaited<ReturnType<typeof productionConfig>>['confi
   return { broker, logs };
 }
 
-async function call(broker: RunningBroker, method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function call(
+  broker: RunningBroker,
+  method: string,
+  path: string,
+  token?: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${broker.url}${path}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -54,7 +60,10 @@ describe('Redis persistence in production mode', () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'qm-prod-'));
     const { config } = await productionConfig({ keyDir, redisUrl: durable.url, keyPrefix: 'qm-durable:' });
     const { broker } = await start(config);
-    expect(await call(broker, 'GET', '/readyz')).toEqual({ status: 200, body: { status: 'ready', store: 'redis', persistence: 'durable' } });
+    expect(await call(broker, 'GET', '/readyz')).toEqual({
+      status: 200,
+      body: { status: 'ready', store: 'redis', persistence: 'durable' },
+    });
     expect(await (await fetch(`${broker.url}/metrics`)).text()).toMatch(/^quartermaster_store_persistent 1$/mu);
   });
 
@@ -62,23 +71,51 @@ describe('Redis persistence in production mode', () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'qm-prod-'));
     const { config } = await productionConfig({ keyDir, redisUrl: volatile.url, keyPrefix: 'qm-refused:' });
     await expect(startBroker(config, { logger: createLogger({ level: 'silent' }), port: 0 })).rejects.toThrow(
-      new RegExp(`^refusing to start: Redis at redis://127\\.0\\.0\\.1:${volatile.port} is not persistent \\(appendonly no, appendfsync everysec\\).*appendonly yes.*store\\.allowVolatile: true`, 'u'),
+      new RegExp(
+        `^refusing to start: Redis at redis://127\\.0\\.0\\.1:${volatile.port} is not persistent \\(appendonly no, appendfsync everysec\\).*appendonly yes.*store\\.allowVolatile: true`,
+        'u',
+      ),
     );
   });
 
   it('with allowVolatile, a wipe makes every broker unready and refuse requests until an operator acknowledges it', async () => {
     const keyDir = mkdtempSync(join(tmpdir(), 'qm-prod-'));
-    const { config, yaml } = await productionConfig({ keyDir, redisUrl: volatile.url, keyPrefix: 'qm-wiped:', store: { allowVolatile: true, integrityCheckSeconds: 1 } });
+    const { config, yaml } = await productionConfig({
+      keyDir,
+      redisUrl: volatile.url,
+      keyPrefix: 'qm-wiped:',
+      store: { allowVolatile: true, integrityCheckSeconds: 1 },
+    });
     const [a, b] = [await start(config), await start(config)];
-    const operator = await mintOperatorToken({ keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject: 'alice@example.com', roles: ['operator'], ttlSeconds: 3600, now: Date.now() });
-    const agent = await mintAgentToken({ keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/triage', ttlSeconds: 3600, now: Date.now() });
-    expect(await call(a.broker, 'GET', '/readyz')).toEqual({ status: 200, body: { status: 'ready', store: 'redis', persistence: 'volatile' } });
+    const operator = await mintOperatorToken({
+      keyDir,
+      issuer: OPERATOR_ISSUER,
+      audience: AUDIENCE,
+      subject: 'alice@example.com',
+      roles: ['operator'],
+      ttlSeconds: 3600,
+      now: Date.now(),
+    });
+    const agent = await mintAgentToken({
+      keyDir,
+      issuer: AGENT_ISSUER,
+      audience: AUDIENCE,
+      agentId: 'spiffe://dev.local/agent/triage',
+      ttlSeconds: 3600,
+      now: Date.now(),
+    });
+    expect(await call(a.broker, 'GET', '/readyz')).toEqual({
+      status: 200,
+      body: { status: 'ready', store: 'redis', persistence: 'volatile' },
+    });
     expect(await (await fetch(`${a.broker.url}/metrics`)).text()).toMatch(/^quartermaster_store_persistent 0$/mu);
     expect(a.logs.text()).toContain('store is not persistent');
 
     const incident = { id: 'INC-WIPED', title: 'wiped', severity: 'sev2' };
     expect((await call(a.broker, 'POST', '/v1/incidents', operator, incident)).status).toBe(201);
-    expect((await call(b.broker, 'POST', '/v1/grants', agent, { incident_id: 'INC-WIPED', profile: 'demo', purpose: 'triage' })).status).toBe(201);
+    expect(
+      (await call(b.broker, 'POST', '/v1/grants', agent, { incident_id: 'INC-WIPED', profile: 'demo', purpose: 'triage' })).status,
+    ).toBe(201);
     expect((await call(a.broker, 'POST', '/v1/incidents/INC-WIPED/close', operator)).status).toBe(202);
 
     const admin = new Redis(volatile.url);
@@ -92,7 +129,12 @@ describe('Redis persistence in production mode', () => {
         const res = await call(broker, 'GET', '/readyz');
         return res.status === 503 ? res : null;
       });
-      expect(ready.body).toMatchObject({ status: 'not_ready', reason: 'store_data_lost', store: 'redis', loss_detected_at: expect.any(String) });
+      expect(ready.body).toMatchObject({
+        status: 'not_ready',
+        reason: 'store_data_lost',
+        store: 'redis',
+        loss_detected_at: expect.any(String),
+      });
     }
     // The closed incident cannot be opened again on the emptied store, nor anything issued.
     const reopened = await call(b.broker, 'POST', '/v1/incidents', operator, incident);
@@ -100,7 +142,11 @@ describe('Redis persistence in production mode', () => {
     const granted = await call(a.broker, 'POST', '/v1/grants', agent, { incident_id: 'INC-WIPED', profile: 'demo', purpose: 'again' });
     expect([granted.status, granted.body.error.code]).toEqual([503, 'ERR_STORE_UNAVAILABLE']);
     expect(await (await fetch(`${a.broker.url}/metrics`)).text()).toMatch(/^quartermaster_store_data_lost 1$/mu);
-    expect(a.logs.lines.map((l) => JSON.parse(l) as { level: string; msg: string }).filter((l) => l.level === 'error' && l.msg.startsWith('store data loss'))).toHaveLength(1);
+    expect(
+      a.logs.lines
+        .map((l) => JSON.parse(l) as { level: string; msg: string })
+        .filter((l) => l.level === 'error' && l.msg.startsWith('store data loss')),
+    ).toHaveLength(1);
 
     // A broker started after the wipe boots refusing too.
     const c = await start(config);
@@ -109,7 +155,16 @@ describe('Redis persistence in production mode', () => {
     // A named operator acknowledges with the CLI; every broker serves again.
     const configFile = join(keyDir, 'quartermaster.yaml');
     writeFileSync(configFile, yaml);
-    const cli = await runCli(['store', 'acknowledge-loss', '--by', 'alice@example.com', '--reason', 'Redis restarted without AOF; incidents re-opened by hand', '--config', configFile]);
+    const cli = await runCli([
+      'store',
+      'acknowledge-loss',
+      '--by',
+      'alice@example.com',
+      '--reason',
+      'Redis restarted without AOF; incidents re-opened by hand',
+      '--config',
+      configFile,
+    ]);
     expect(cli.code).toBe(0);
     expect(JSON.parse(cli.stdout)).toMatchObject({ acknowledged: { by: 'alice@example.com', loss_id: expect.any(String) } });
     for (const { broker } of [a, b, c]) {
@@ -118,7 +173,11 @@ describe('Redis persistence in production mode', () => {
     expect(await (await fetch(`${a.broker.url}/metrics`)).text()).toMatch(/^quartermaster_store_data_lost 0$/mu);
     expect((await call(b.broker, 'POST', '/v1/incidents', operator, incident)).status).toBe(201);
     const audit = await call(a.broker, 'GET', '/v1/audit', operator);
-    expect(audit.body.events[0]).toMatchObject({ type: 'store.loss_acknowledged', actor: 'alice@example.com', data: { reason: 'Redis restarted without AOF; incidents re-opened by hand' } });
+    expect(audit.body.events[0]).toMatchObject({
+      type: 'store.loss_acknowledged',
+      actor: 'alice@example.com',
+      data: { reason: 'Redis restarted without AOF; incidents re-opened by hand' },
+    });
     const again = await call(c.broker, 'POST', '/v1/store/acknowledge-loss', operator, { reason: 'twice' });
     expect([again.status, again.body.error.code]).toEqual([409, 'ERR_NO_STORE_LOSS']);
   }, 60_000);

@@ -22,7 +22,10 @@ it('closes an incident of 50 Vault grants with O(1) revoke calls, all confirmed 
   const credentials: Array<Record<string, any>> = [];
   for (let i = 0; i < 50; i++) {
     const profile = i % 2 === 0 ? 'vault-read' : 'db-read';
-    const res = await qm.request('POST', '/v1/grants', { token: tokens[i % 3] as string, body: { incident_id: 'INC-VAULT-50', profile, purpose: `task ${i}` } });
+    const res = await qm.request('POST', '/v1/grants', {
+      token: tokens[i % 3] as string,
+      body: { incident_id: 'INC-VAULT-50', profile, purpose: `task ${i}` },
+    });
     expect(res.status, res.text).toBe(201);
     credentials.push(res.body.credential);
   }
@@ -31,7 +34,9 @@ it('closes an incident of 50 Vault grants with O(1) revoke calls, all confirmed 
   expect([vaultTokens.length, dynamicSecrets.length]).toEqual([25, 25]);
   // Agents get no lease id (nothing to renew with); the leases live in Vault, held by broker children.
   expect(credentials.some((c) => 'lease_id' in c)).toBe(false);
-  const leases = (await qm.broker.store.listGrantsByIncident('INC-VAULT-50')).flatMap((g) => (typeof g.handle?.leaseId === 'string' ? [g.handle.leaseId] : []));
+  const leases = (await qm.broker.store.listGrantsByIncident('INC-VAULT-50')).flatMap((g) =>
+    typeof g.handle?.leaseId === 'string' ? [g.handle.leaseId] : [],
+  );
   expect(leases).toHaveLength(25);
   for (const lease of leases) expect(fake.leaseAlive(lease)).toBe(true);
   const children = fake.state.tokens.all().filter((t) => t.meta.incident_id === 'INC-VAULT-50' && t.meta.grant_id !== undefined);
@@ -68,11 +73,16 @@ it('closes an incident of 50 Vault grants with O(1) revoke calls, all confirmed 
   // Guarantee 5 for Vault: no token, accessor, lease secret or broker credential in any log line or audit event.
   const secrets: Record<string, string> = { brokerToken: world.provisioned.brokerToken };
   for (const t of children) secrets[`accessor of ${t.meta.grant_id}`] = t.accessor;
-  for (const [i, p] of parentTokens.entries()) Object.assign(secrets, { [`parent token ${i}`]: p.id, [`parent accessor ${i}`]: p.accessor });
+  for (const [i, p] of parentTokens.entries())
+    Object.assign(secrets, { [`parent token ${i}`]: p.id, [`parent accessor ${i}`]: p.accessor });
   for (const [i, token] of vaultTokens.entries()) secrets[`vault_token ${i}`] = token;
   for (const [i, c] of credentials.entries()) if (c.password) secrets[`password ${i}`] = c.password;
   const sinks = { logs: qm.logs.text(), audit: audit.text };
   expect(sinks.logs.length).toBeGreaterThan(5000);
-  const leaks = Object.entries(sinks).flatMap(([sink, text]) => Object.entries(secrets).filter(([, v]) => text.includes(v)).map(([name]) => `${name} in ${sink}`));
+  const leaks = Object.entries(sinks).flatMap(([sink, text]) =>
+    Object.entries(secrets)
+      .filter(([, v]) => text.includes(v))
+      .map(([name]) => `${name} in ${sink}`),
+  );
   expect(leaks).toEqual([]);
 });

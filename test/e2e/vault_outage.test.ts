@@ -24,7 +24,10 @@ it('keeps grants revoking while Vault is down, escalates past the deadline, and 
   await w.openIncident('INC-OUTAGE');
   const agent = await w.qm.agentToken(AGENTS[0]);
   for (let i = 0; i < 10; i++) {
-    const res = await w.qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-OUTAGE', profile: i % 2 ? 'db-read' : 'vault-read', purpose: 'p' } });
+    const res = await w.qm.request('POST', '/v1/grants', {
+      token: agent,
+      body: { incident_id: 'INC-OUTAGE', profile: i % 2 ? 'db-read' : 'vault-read', purpose: 'p' },
+    });
     expect(res.status, res.text).toBe(201);
   }
   const children = w.fake.state.tokens.all().filter((t) => t.meta.incident_id === 'INC-OUTAGE' && t.meta.grant_id !== undefined);
@@ -67,7 +70,10 @@ it('answers 503 ERR_PROVIDER_UNAVAILABLE when Vault is down at issue, and record
   const w = world;
   await w.openIncident('INC-DOWN');
   const agent = await w.qm.agentToken(AGENTS[1]);
-  const before = await w.qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-DOWN', profile: 'vault-read', purpose: 'baseline' } });
+  const before = await w.qm.request('POST', '/v1/grants', {
+    token: agent,
+    body: { incident_id: 'INC-DOWN', profile: 'vault-read', purpose: 'baseline' },
+  });
   expect(before.status).toBe(201);
 
   await w.fake.goDown();
@@ -78,7 +84,10 @@ it('answers 503 ERR_PROVIDER_UNAVAILABLE when Vault is down at issue, and record
   }
   w.fake.seal();
   await w.fake.comeBack();
-  const sealed = await w.qm.request('POST', '/v1/grants', { token: agent, body: { incident_id: 'INC-DOWN', profile: 'db-read', purpose: 'p' } });
+  const sealed = await w.qm.request('POST', '/v1/grants', {
+    token: agent,
+    body: { incident_id: 'INC-DOWN', profile: 'db-read', purpose: 'p' },
+  });
   expect([sealed.status, sealed.body.error.code]).toEqual([503, 'ERR_PROVIDER_UNAVAILABLE']);
 
   const body = await report(w, 'INC-DOWN');

@@ -7,16 +7,28 @@ import { PARENT_POLICIES, PARENT_ROLE, provisionVault, type Provisioned } from '
 import { startFakeVault, type FakeVault } from '../fakes/vault/server.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 
-export const AGENTS = ['spiffe://dev.local/agent/triage', 'spiffe://dev.local/agent/contain', 'spiffe://dev.local/agent/forensics'] as const;
+export const AGENTS = [
+  'spiffe://dev.local/agent/triage',
+  'spiffe://dev.local/agent/contain',
+  'spiffe://dev.local/agent/forensics',
+] as const;
 
 const agents = ['spiffe://dev\\.local/agent/[A-Za-z0-9._-]+'];
 export const VAULT_PROFILES = {
   'vault-read': {
-    provider: 'vault', maxTtl: 900, defaultTtl: 300, tier: 'read', agents,
+    provider: 'vault',
+    maxTtl: 900,
+    defaultTtl: 300,
+    tier: 'read',
+    agents,
     params: { kind: 'vault_token', policies: ['qm-agent-read'], numUses: 0 },
   },
   'db-read': {
-    provider: 'vault', maxTtl: 900, defaultTtl: 300, tier: 'read', agents,
+    provider: 'vault',
+    maxTtl: 900,
+    defaultTtl: 300,
+    tier: 'read',
+    agents,
     params: { kind: 'vault_dynamic', path: 'database/creds/readonly', childPolicies: ['qm-db-readonly'] },
   },
 };
@@ -56,7 +68,10 @@ export async function startVaultWorld(options: { revocation?: Record<string, num
       provisioned,
       operator,
       async openIncident(id) {
-        const res = await qm.request('POST', '/v1/incidents', { token: await operator(), body: { id, title: 'vault e2e', severity: 'sev2' } });
+        const res = await qm.request('POST', '/v1/incidents', {
+          token: await operator(),
+          body: { id, title: 'vault e2e', severity: 'sev2' },
+        });
         if (res.status !== 201) throw new Error(`open incident ${id}: ${res.status} ${res.text}`);
       },
       async stop() {

@@ -10,16 +10,24 @@ import type { AgentIdentity } from '../../src/identity/types.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
 
 const T0 = Date.UTC(2030, 0, 1);
-const profile = (singleUse: boolean, name = 'p'): ProfileEntry => ({ name, config: { singleUse } } as unknown as ProfileEntry);
+const profile = (singleUse: boolean, name = 'p'): ProfileEntry => ({ name, config: { singleUse } }) as unknown as ProfileEntry;
 const agent = (tokenId: string): AgentIdentity => ({
-  kind: 'agent', id: 'spiffe://dev.local/a', issuer: 'i', issuerName: 'dev.local', subject: 'spiffe://dev.local/a',
-  expiresAt: T0 + 60_000, acceptedUntil: T0 + 90_000, fingerprint: 'f', tokenId,
+  kind: 'agent',
+  id: 'spiffe://dev.local/a',
+  issuer: 'i',
+  issuerName: 'dev.local',
+  subject: 'spiffe://dev.local/a',
+  expiresAt: T0 + 60_000,
+  acceptedUntil: T0 + 90_000,
+  fingerprint: 'f',
+  tokenId,
 });
 
 describe('claimSingleUse step', () => {
   it('lets any number of requests through a profile that is not single-use', async () => {
     const deps = { store: createMemoryStore(), now: () => T0 };
-    for (let i = 0; i < 3; i++) await expect(claimSingleUse(deps, { agent: agent('t1'), profile: profile(false) })).resolves.toBeUndefined();
+    for (let i = 0; i < 3; i++)
+      await expect(claimSingleUse(deps, { agent: agent('t1'), profile: profile(false) })).resolves.toBeUndefined();
   });
 
   it('spends a token on its first request and refuses the replay with 401 ERR_TOKEN_REPLAYED', async () => {
@@ -37,14 +45,19 @@ describe('claimSingleUse step', () => {
     const deps = { store: createMemoryStore(), now: () => T0 };
     const withJti: AgentIdentity = { ...agent('t1'), jti: 'j-1' };
     await claimSingleUse(deps, { agent: withJti, profile: profile(true) });
-    await expect(claimSingleUse(deps, { agent: withJti, profile: profile(true) })).rejects.toMatchObject({ code: 'ERR_TOKEN_REPLAYED', detail: 'profiles.p is single-use and token f (jti) was already used' });
+    await expect(claimSingleUse(deps, { agent: withJti, profile: profile(true) })).rejects.toMatchObject({
+      code: 'ERR_TOKEN_REPLAYED',
+      detail: 'profiles.p is single-use and token f (jti) was already used',
+    });
   });
 
   it('spends the token, not the profile: a second single-use profile refuses it too', async () => {
     const deps = { store: createMemoryStore(), now: () => T0 };
     await claimSingleUse(deps, { agent: agent('t1'), profile: profile(true, 'a') });
     await expect(claimSingleUse(deps, { agent: agent('t1'), profile: profile(false, 'b') })).resolves.toBeUndefined();
-    await expect(claimSingleUse(deps, { agent: agent('t1'), profile: profile(true, 'c') })).rejects.toMatchObject({ code: 'ERR_TOKEN_REPLAYED' });
+    await expect(claimSingleUse(deps, { agent: agent('t1'), profile: profile(true, 'c') })).rejects.toMatchObject({
+      code: 'ERR_TOKEN_REPLAYED',
+    });
   });
 
   it('keeps the record until the last instant the verifier accepts the token (exp + leeway)', async () => {
@@ -52,6 +65,8 @@ describe('claimSingleUse step', () => {
     const deps = { store: createMemoryStore(), now: () => now };
     await claimSingleUse(deps, { agent: agent('t1'), profile: profile(true) });
     now = T0 + 89_999;
-    await expect(claimSingleUse(deps, { agent: agent('t1'), profile: profile(true) })).rejects.toMatchObject({ code: 'ERR_TOKEN_REPLAYED' });
+    await expect(claimSingleUse(deps, { agent: agent('t1'), profile: profile(true) })).rejects.toMatchObject({
+      code: 'ERR_TOKEN_REPLAYED',
+    });
   });
 });

@@ -48,8 +48,12 @@ export interface HeldCall {
 export function holdNextIssue(upstream: Upstream): HeldCall {
   let started!: () => void;
   let release!: () => void;
-  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const startedPromise = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   upstream.hold = { started, gate };
   return { started: startedPromise, release };
 }
@@ -92,7 +96,9 @@ function heldProvider(upstream: Upstream): ProviderFactory<Record<string, never>
           upstream.revokeCalls.push({ grantId: req.grantId, handle: req.handle });
           return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
         },
-        async health() { return { ok: true }; },
+        async health() {
+          return { ok: true };
+        },
         async close() {},
       };
     },
@@ -102,8 +108,15 @@ function heldProvider(upstream: Upstream): ProviderFactory<Record<string, never>
 export const agentNamed = (name: string): AgentIdentity => {
   const id = `spiffe://dev.local/agent/${name}`;
   return {
-    kind: 'agent', id, issuer: 'spiffe://dev.local', issuerName: 'dev.local', subject: id,
-    expiresAt: T0 + 600_000, acceptedUntil: T0 + 630_000, fingerprint: `fp-${name}`, tokenId: `tok-${name}`,
+    kind: 'agent',
+    id,
+    issuer: 'spiffe://dev.local',
+    issuerName: 'dev.local',
+    subject: id,
+    expiresAt: T0 + 600_000,
+    acceptedUntil: T0 + 630_000,
+    fingerprint: `fp-${name}`,
+    tokenId: `tok-${name}`,
   };
 };
 export const agent = agentNamed('triage');
@@ -132,22 +145,36 @@ export async function createGrantWorld(): Promise<GrantWorld> {
   const upstream: Upstream = { issueCalls: [], revokeCalls: [], hold: null, answer: null, failure: null };
   const store = createMemoryStore();
   await store.createIncident({ id: INCIDENT, source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: T0, openedBy: 'op' });
-  const config = parseConfig(stringify({
-    ...testConfigObject({ revocation: { issueTimeoutSeconds: 30 } }),
-    providers: { held: {} },
-    profiles: { p: { provider: 'held', maxTtl: 900, defaultTtl: 600, tier: 'read', agents: ['spiffe://dev\\.local/agent/[a-z]+'] } },
-  }));
+  const config = parseConfig(
+    stringify({
+      ...testConfigObject({ revocation: { issueTimeoutSeconds: 30 } }),
+      providers: { held: {} },
+      profiles: { p: { provider: 'held', maxTtl: 900, defaultTtl: 600, tier: 'read', agents: ['spiffe://dev\\.local/agent/[a-z]+'] } },
+    }),
+  );
   const logs = createLogCapture();
   const logger = createLogger({ level: 'warn', destination: logs });
   const world = {
-    upstream, store, logs, now: T0, nudges: 0,
+    upstream,
+    store,
+    logs,
+    now: T0,
+    nudges: 0,
     deps: undefined as unknown as DomainDeps,
     async depsOver(over: Store): Promise<DomainDeps> {
       const clock = (): number => world.now;
       const catalog = await createCatalog(config, [heldProvider(upstream)], { logger, now: clock, devMode: true, callTimeoutMs: 60_000 });
       return {
-        config, store: over, catalog, audit: createAuditLog(over, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: clock,
-        nudgeRevocation: () => { world.nudges += 1; },
+        config,
+        store: over,
+        catalog,
+        audit: createAuditLog(over, logger),
+        metrics: createMetrics({ defaultMetrics: false }),
+        logger,
+        now: clock,
+        nudgeRevocation: () => {
+          world.nudges += 1;
+        },
       };
     },
     async auditTrail(): Promise<Array<[string, string | null]>> {

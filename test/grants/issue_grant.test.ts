@@ -15,7 +15,18 @@ import { closeIncident } from '../../src/incidents/close_incident.js';
 import { createRevocationWorker } from '../../src/revocation/worker.js';
 import { providerUnavailable } from '../../src/sdk.js';
 import type { Store } from '../../src/store/store.js';
-import { AGENT_ID, agent, createGrantWorld, holdNextIssue, INCIDENT, issuedOf, request, secretOf, T0, type GrantWorld } from './grant_world.js';
+import {
+  AGENT_ID,
+  agent,
+  createGrantWorld,
+  holdNextIssue,
+  INCIDENT,
+  issuedOf,
+  request,
+  secretOf,
+  T0,
+  type GrantWorld,
+} from './grant_world.js';
 
 describe('issue flow', () => {
   let w: GrantWorld;
@@ -29,13 +40,39 @@ describe('issue flow', () => {
   it('hands out the credential once the grant is committed active, and audits and counts the issue', async () => {
     const issued = issuedOf(await issueGrant(w.deps, agent, request));
     expect(issued.credential).toEqual({ token: secretOf(issued.grant.id), token_type: 'Bearer' });
-    expect(issued.grant).toMatchObject({ incidentId: INCIDENT, profile: 'p', provider: 'held', agent: AGENT_ID, purpose: 'read alerts', state: 'active', ttlSeconds: 300, createdAt: T0, expiresAt: T0 + 300_000, handle: { ref: issued.grant.id } });
+    expect(issued.grant).toMatchObject({
+      incidentId: INCIDENT,
+      profile: 'p',
+      provider: 'held',
+      agent: AGENT_ID,
+      purpose: 'read alerts',
+      state: 'active',
+      ttlSeconds: 300,
+      createdAt: T0,
+      expiresAt: T0 + 300_000,
+      handle: { ref: issued.grant.id },
+    });
     expect(await w.store.getGrant(issued.grant.id)).toEqual(issued.grant);
     expect(w.upstream.issueCalls).toEqual([issued.grant.id]);
-    expect(await w.store.listAudit({ incidentId: INCIDENT, limit: 10 })).toEqual([{
-      seq: 1, at: T0, type: 'grant.issued', actor: AGENT_ID, incidentId: INCIDENT, grantId: issued.grant.id, profile: 'p',
-      data: { ttlSeconds: 300, provider: 'held', requestedTtlSeconds: 300, purpose: 'read alerts', decidedBy: ['profiles.p.agents'], tokenFingerprint: 'fp-triage' },
-    }]);
+    expect(await w.store.listAudit({ incidentId: INCIDENT, limit: 10 })).toEqual([
+      {
+        seq: 1,
+        at: T0,
+        type: 'grant.issued',
+        actor: AGENT_ID,
+        incidentId: INCIDENT,
+        grantId: issued.grant.id,
+        profile: 'p',
+        data: {
+          ttlSeconds: 300,
+          provider: 'held',
+          requestedTtlSeconds: 300,
+          purpose: 'read alerts',
+          decidedBy: ['profiles.p.agents'],
+          tokenFingerprint: 'fp-triage',
+        },
+      },
+    ]);
     expect(await metric('quartermaster_grants_issued_total')).toContain('quartermaster_grants_issued_total{profile="p",provider="held"} 1');
   });
 
@@ -46,15 +83,23 @@ describe('issue flow', () => {
     expect(event?.data).toMatchObject({ ttlSeconds: 600, requestedTtlSeconds: 0 });
   });
 
-  it('records the intent before the provider is called, expiring when the grant\'s TTL would end', async () => {
+  it("records the intent before the provider is called, expiring when the grant's TTL would end", async () => {
     const held = holdNextIssue(w.upstream);
     const pending = issueGrant(w.deps, agent, request);
     await held.started;
     w.now += 5000; // the provider takes its time; the intent keeps its own start
     const [intent] = await grantsOfIncident();
     expect(intent).toEqual({
-      id: w.upstream.issueCalls[0], incidentId: INCIDENT, profile: 'p', provider: 'held', agent: AGENT_ID, purpose: 'read alerts',
-      state: 'issuing', createdAt: T0, ttlSeconds: 300, expiresAt: T0 + 300_000,
+      id: w.upstream.issueCalls[0],
+      incidentId: INCIDENT,
+      profile: 'p',
+      provider: 'held',
+      agent: AGENT_ID,
+      purpose: 'read alerts',
+      state: 'issuing',
+      createdAt: T0,
+      ttlSeconds: 300,
+      expiresAt: T0 + 300_000,
     });
     held.release();
     await expect(pending).resolves.toMatchObject({ grant: { state: 'active', createdAt: T0, expiresAt: T0 + 5000 + 300_000 } });
@@ -86,17 +131,31 @@ describe('issue flow', () => {
     await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_INCIDENT_CLOSED', status: 409 });
     expect(w.upstream.issueCalls).toEqual([]);
     expect(await grantsOfIncident()).toEqual([]);
-    expect(await w.store.listAudit({ incidentId: INCIDENT, limit: 10 })).toEqual([{
-      seq: 1, at: T0, type: 'grant.denied', actor: AGENT_ID, incidentId: INCIDENT, profile: 'p', reason: 'ERR_INCIDENT_CLOSED', data: { tokenFingerprint: 'fp-triage' },
-    }]);
-    expect(await deps.metrics.registry.getSingleMetricAsString('quartermaster_grants_denied_total')).toContain('quartermaster_grants_denied_total{code="ERR_INCIDENT_CLOSED"} 1');
+    expect(await w.store.listAudit({ incidentId: INCIDENT, limit: 10 })).toEqual([
+      {
+        seq: 1,
+        at: T0,
+        type: 'grant.denied',
+        actor: AGENT_ID,
+        incidentId: INCIDENT,
+        profile: 'p',
+        reason: 'ERR_INCIDENT_CLOSED',
+        data: { tokenFingerprint: 'fp-triage' },
+      },
+    ]);
+    expect(await deps.metrics.registry.getSingleMetricAsString('quartermaster_grants_denied_total')).toContain(
+      'quartermaster_grants_denied_total{code="ERR_INCIDENT_CLOSED"} 1',
+    );
   });
 
   it('refuses with 404 ERR_INCIDENT_NOT_FOUND, calling no provider, an intent for an incident the store does not have', async () => {
     const incident = await loadIncident(w.deps, { request });
     const input = { agent, incident, profile: w.deps.catalog.profile('p')!, ttlSeconds: 300, request: { ...request, purpose: 'p' } };
     await expect(issueCredential(w.deps, input)).resolves.toMatchObject({ grant: { state: 'active' } });
-    await expect(issueCredential(w.deps, { ...input, incident: { ...incident, id: 'INC-NOT-IN-STORE' } })).rejects.toMatchObject({ code: 'ERR_INCIDENT_NOT_FOUND', status: 404 });
+    await expect(issueCredential(w.deps, { ...input, incident: { ...incident, id: 'INC-NOT-IN-STORE' } })).rejects.toMatchObject({
+      code: 'ERR_INCIDENT_NOT_FOUND',
+      status: 404,
+    });
     expect(w.upstream.issueCalls).toHaveLength(1);
   });
 
@@ -111,7 +170,10 @@ describe('issue flow', () => {
 
     // The one change: the close lands while the provider is minting.
     const held = holdNextIssue(w.upstream);
-    const outcome = issueGrant(w.deps, agent, request).then(() => 'handed out', (err: unknown) => err);
+    const outcome = issueGrant(w.deps, agent, request).then(
+      () => 'handed out',
+      (err: unknown) => err,
+    );
     await held.started;
     const grantId = w.upstream.issueCalls[1]!;
     const closed = await closeIncident(w.deps, INCIDENT, 'op');
@@ -124,7 +186,10 @@ describe('issue flow', () => {
     expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', handle: { ref: grantId } });
     expect(w.nudges).toBe(nudgesAtClose + 1);
     expect(await w.store.revocationQueueDepth()).toBe(2);
-    expect((await w.auditTrail()).slice(-2)).toEqual([['incident.closed', null], ['grant.denied', 'ERR_INCIDENT_CLOSED']]);
+    expect((await w.auditTrail()).slice(-2)).toEqual([
+      ['incident.closed', null],
+      ['grant.denied', 'ERR_INCIDENT_CLOSED'],
+    ]);
 
     // The worker revokes it upstream with that handle.
     const worker = createRevocationWorker(w.deps);
@@ -135,7 +200,10 @@ describe('issue flow', () => {
 
   it('withholds the credential with 409 ERR_GRANT_NOT_ACTIVE, not "incident closed", when the grant is released while the provider works', async () => {
     const held = holdNextIssue(w.upstream);
-    const outcome = issueGrant(w.deps, agent, request).then(() => 'handed out', (err: unknown) => err);
+    const outcome = issueGrant(w.deps, agent, request).then(
+      () => 'handed out',
+      (err: unknown) => err,
+    );
     await held.started;
     const grantId = w.upstream.issueCalls[0]!;
     await releaseGrant(w.deps, agent, grantId);
@@ -157,7 +225,11 @@ describe('issue flow', () => {
   it('commits no grant, hands nothing out, and answers 502 when the provider returns no revocation handle', async () => {
     await expect(issueGrant(w.deps, agent, request)).resolves.toMatchObject({ grant: { state: 'active' } });
     w.upstream.answer = (valid) => ({ ...valid, handle: undefined });
-    await expect(issueGrant(w.deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', status: 502, detail: 'provider(held): issue returned no revocation handle' });
+    await expect(issueGrant(w.deps, agent, request)).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      status: 502,
+      detail: 'provider(held): issue returned no revocation handle',
+    });
     const refused = await w.store.getGrant(w.upstream.issueCalls[1]!);
     expect(refused).toMatchObject({ state: 'failed', lastError: 'ERR_PROVIDER_FAILED', endedAt: T0 });
     expect(refused).not.toHaveProperty('handle');
@@ -167,21 +239,35 @@ describe('issue flow', () => {
   it('marks the intent failed when the provider fails, and audits grant.failed for a 5xx', async () => {
     w.upstream.failure = providerUnavailable('upstream sealed');
     w.now = T0 + 1000;
-    await expect(issueGrant(w.deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'provider(held): issue: upstream sealed' });
+    await expect(issueGrant(w.deps, agent, request)).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+      status: 503,
+      detail: 'provider(held): issue: upstream sealed',
+    });
     expect(await grantsOfIncident()).toMatchObject([{ state: 'failed', lastError: 'ERR_PROVIDER_UNAVAILABLE', endedAt: T0 + 1000 }]);
     expect(await w.auditTrail()).toEqual([['grant.failed', 'ERR_PROVIDER_UNAVAILABLE']]);
   });
 
   it('audits an internal error (500) as grant.failed, not as a denial', async () => {
-    const broken: Store = { ...w.store, createGrantIntent: async () => { throw new TypeError('store bug'); } };
+    const broken: Store = {
+      ...w.store,
+      createGrantIntent: async () => {
+        throw new TypeError('store bug');
+      },
+    };
     const deps = await w.depsOver(broken);
     await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_INTERNAL', status: 500 });
     expect(w.upstream.issueCalls).toEqual([]);
     expect(await w.auditTrail()).toEqual([['grant.failed', 'ERR_INTERNAL']]);
   });
 
-  it('answers the provider\'s failure even when the intent cannot be marked failed, and logs which grant stays issuing', async () => {
-    const unreachable: Store = { ...w.store, failGrant: async () => { throw new Error('connection reset'); } };
+  it("answers the provider's failure even when the intent cannot be marked failed, and logs which grant stays issuing", async () => {
+    const unreachable: Store = {
+      ...w.store,
+      failGrant: async () => {
+        throw new Error('connection reset');
+      },
+    };
     const deps = await w.depsOver(unreachable);
     w.upstream.failure = providerUnavailable('upstream sealed');
     await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503 });

@@ -16,8 +16,15 @@ import { createLogCapture } from '../support/log_capture.js';
 import { testConfig } from '../support/test_config.js';
 
 const AGENT: AgentIdentity = {
-  kind: 'agent', id: 'spiffe://dev.local/agent/triage', issuer: 'https://dev.quartermaster.local/agents', issuerName: 'dev.local',
-  subject: 'spiffe://dev.local/agent/triage', expiresAt: Date.now() + 600_000, acceptedUntil: Date.now() + 630_000, fingerprint: 'fp', tokenId: 'tid',
+  kind: 'agent',
+  id: 'spiffe://dev.local/agent/triage',
+  issuer: 'https://dev.quartermaster.local/agents',
+  issuerName: 'dev.local',
+  subject: 'spiffe://dev.local/agent/triage',
+  expiresAt: Date.now() + 600_000,
+  acceptedUntil: Date.now() + 630_000,
+  fingerprint: 'fp',
+  tokenId: 'tid',
 };
 
 let broker: ComposedBroker | undefined;
@@ -39,7 +46,11 @@ function auditFailingOn(audit: AuditLog, failing: string): AuditLog {
 
 describe('issuing when the audit append fails', () => {
   it('delivers and keeps the grant when the audit append succeeds', async () => {
-    broker = await composeBroker(testConfig().config, { logger: createLogger({ level: 'silent' }), runWorker: false, processMetrics: false });
+    broker = await composeBroker(testConfig().config, {
+      logger: createLogger({ level: 'silent' }),
+      runWorker: false,
+      processMetrics: false,
+    });
     const { deps } = broker;
     await openIncident(deps, { id: 'INC-A', title: 't', severity: 'sev3', source: 'api', actor: 'alice' });
     const issued = await issueGrant(deps, AGENT, { incidentId: 'INC-A', profile: 'demo', purpose: 'p' });
@@ -49,11 +60,18 @@ describe('issuing when the audit append fails', () => {
 
   it('refuses with 503, and queues the committed grant for revocation, which the worker carries out', async () => {
     const logs = createLogCapture();
-    broker = await composeBroker(testConfig().config, { logger: createLogger({ level: 'warn', destination: logs }), runWorker: false, processMetrics: false });
+    broker = await composeBroker(testConfig().config, {
+      logger: createLogger({ level: 'warn', destination: logs }),
+      runWorker: false,
+      processMetrics: false,
+    });
     const deps = { ...broker.deps, audit: auditFailingOn(broker.deps.audit, 'grant.issued') };
     await openIncident(deps, { id: 'INC-B', title: 't', severity: 'sev3', source: 'api', actor: 'alice' });
 
-    await expect(issueGrant(deps, AGENT, { incidentId: 'INC-B', profile: 'demo', purpose: 'p' })).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+    await expect(issueGrant(deps, AGENT, { incidentId: 'INC-B', profile: 'demo', purpose: 'p' })).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+      status: 503,
+    });
     const [grant] = await deps.store.listGrantsByIncident('INC-B');
     expect(grant).toMatchObject({ state: 'revoking', revokeReason: 'undelivered' });
     expect(await deps.store.revocationQueueDepth()).toBe(1);

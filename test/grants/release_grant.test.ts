@@ -22,23 +22,46 @@ describe('release flow', () => {
     w = await createGrantWorld();
   });
 
-  it('turns the agent\'s own active grant revoking (released), queues it, wakes the worker and audits each release', async () => {
+  it("turns the agent's own active grant revoking (released), queues it, wakes the worker and audits each release", async () => {
     const first = await issue();
     const second = await issue();
     w.now = T0 + 1000;
-    await expect(releaseGrant(w.deps, agent, first.id)).resolves.toMatchObject({ id: first.id, state: 'revoking', revokeReason: 'released', revokeRequestedAt: T0 + 1000 });
+    await expect(releaseGrant(w.deps, agent, first.id)).resolves.toMatchObject({
+      id: first.id,
+      state: 'revoking',
+      revokeReason: 'released',
+      revokeRequestedAt: T0 + 1000,
+    });
     await releaseGrant(w.deps, agent, second.id);
     expect(w.nudges).toBe(2);
     expect(await w.store.revocationQueueDepth()).toBe(2);
     expect(await releases()).toEqual([
-      { seq: 3, at: T0 + 1000, type: 'grant.released', actor: AGENT_ID, incidentId: INCIDENT, grantId: first.id, profile: 'p', data: { tokenFingerprint: 'fp-triage' } },
-      { seq: 4, at: T0 + 1000, type: 'grant.released', actor: AGENT_ID, incidentId: INCIDENT, grantId: second.id, profile: 'p', data: { tokenFingerprint: 'fp-triage' } },
+      {
+        seq: 3,
+        at: T0 + 1000,
+        type: 'grant.released',
+        actor: AGENT_ID,
+        incidentId: INCIDENT,
+        grantId: first.id,
+        profile: 'p',
+        data: { tokenFingerprint: 'fp-triage' },
+      },
+      {
+        seq: 4,
+        at: T0 + 1000,
+        type: 'grant.released',
+        actor: AGENT_ID,
+        incidentId: INCIDENT,
+        grantId: second.id,
+        profile: 'p',
+        data: { tokenFingerprint: 'fp-triage' },
+      },
     ]);
     expect(await createRevocationWorker(w.deps).runOnce()).toBe(2);
     expect(await w.store.getGrant(first.id)).toMatchObject({ state: 'revoked', revokeReason: 'released' });
   });
 
-  it('answers another agent\'s grant as 404 ERR_GRANT_NOT_FOUND and leaves it alone', async () => {
+  it("answers another agent's grant as 404 ERR_GRANT_NOT_FOUND and leaves it alone", async () => {
     const mine = await issue();
     await expect(releaseGrant(w.deps, agentNamed('contain'), mine.id)).rejects.toMatchObject({ code: 'ERR_GRANT_NOT_FOUND', status: 404 });
     await expect(releaseGrant(w.deps, agent, 'grt_nobody')).rejects.toMatchObject({ code: 'ERR_GRANT_NOT_FOUND', status: 404 });
@@ -47,14 +70,25 @@ describe('release flow', () => {
   });
 
   it('releases an intent the provider has not answered yet', async () => {
-    const intent: Grant = { id: 'grt_intent', incidentId: INCIDENT, profile: 'p', provider: 'held', agent: AGENT_ID, purpose: 'p', state: 'issuing', createdAt: T0, ttlSeconds: 300, expiresAt: T0 + 300_000 };
+    const intent: Grant = {
+      id: 'grt_intent',
+      incidentId: INCIDENT,
+      profile: 'p',
+      provider: 'held',
+      agent: AGENT_ID,
+      purpose: 'p',
+      state: 'issuing',
+      createdAt: T0,
+      ttlSeconds: 300,
+      expiresAt: T0 + 300_000,
+    };
     expect(await w.store.createGrantIntent(intent)).toBe('ok');
     await expect(releaseGrant(w.deps, agent, intent.id)).resolves.toMatchObject({ state: 'revoking', revokeReason: 'released' });
     expect(w.nudges).toBe(1);
     expect(await releases()).toHaveLength(1);
   });
 
-  it('answers a grant its incident\'s close revoked as it is, and records no release', async () => {
+  it("answers a grant its incident's close revoked as it is, and records no release", async () => {
     const grant = await issue();
     await closeIncident(w.deps, INCIDENT, 'op');
     const nudgesAtClose = w.nudges;
@@ -70,7 +104,11 @@ describe('release flow', () => {
     w.now = T0 + 1000;
     await releaseGrant(w.deps, agent, grant.id);
     w.now = T0 + 5000;
-    await expect(releaseGrant(w.deps, agent, grant.id)).resolves.toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: T0 + 1000 });
+    await expect(releaseGrant(w.deps, agent, grant.id)).resolves.toMatchObject({
+      state: 'revoking',
+      revokeReason: 'released',
+      revokeRequestedAt: T0 + 1000,
+    });
     expect((await releases()).map((e) => e.at)).toEqual([T0 + 1000]);
   });
 
@@ -80,7 +118,10 @@ describe('release flow', () => {
     const flaky: Store = {
       ...w.store,
       async appendAudit(event, options) {
-        if (appendFails) { appendFails = false; throw new Error('connection reset'); }
+        if (appendFails) {
+          appendFails = false;
+          throw new Error('connection reset');
+        }
         return w.store.appendAudit(event, options);
       },
     };

@@ -23,8 +23,15 @@ describe('express and body-parser errors', () => {
 
   it('maps every body-parser and raw-body type a client can cause', () => {
     expect(Object.keys(BODY_PARSER_ERRORS).sort()).toEqual([
-      'charset.unsupported', 'encoding.unsupported', 'entity.parse.failed', 'entity.too.large', 'entity.verify.failed',
-      'parameters.too.many', 'querystring.parse.rangeError', 'request.aborted', 'request.size.invalid',
+      'charset.unsupported',
+      'encoding.unsupported',
+      'entity.parse.failed',
+      'entity.too.large',
+      'entity.verify.failed',
+      'parameters.too.many',
+      'querystring.parse.rangeError',
+      'request.aborted',
+      'request.size.invalid',
     ]);
   });
 
@@ -35,15 +42,34 @@ describe('express and body-parser errors', () => {
 
   it("maps the router's URIError for malformed percent-encoding, and only with its status", () => {
     const routerError = Object.assign(new URIError("Failed to decode param '%ZZ'"), { status: 400, statusCode: 400 });
-    expect(fromExpress(routerError)).toMatchObject({ code: 'ERR_BAD_REQUEST', status: 400, message: 'malformed percent-encoding in the request path' });
+    expect(fromExpress(routerError)).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      status: 400,
+      message: 'malformed percent-encoding in the request path',
+    });
     // A URIError of the broker's own (no status) is a bug, not the client's.
     expect(fromExpress(new URIError('URI malformed'))).toBeNull();
   });
 
   it('maps a zlib failure that body-parser gave a 400', () => {
-    const zlib = Object.assign(new Error('incorrect header check'), { errno: -3, code: 'Z_DATA_ERROR', status: 400, statusCode: 400, expose: true });
-    expect(fromExpress(zlib)).toMatchObject({ code: 'ERR_BAD_REQUEST', status: 400, message: 'request body does not match its Content-Encoding' });
-    const brotli = Object.assign(new Error('Decompression failed'), { errno: -5, code: 'ERR_BROTLI_DECOMPRESSION_FAILED', status: 400, expose: true });
+    const zlib = Object.assign(new Error('incorrect header check'), {
+      errno: -3,
+      code: 'Z_DATA_ERROR',
+      status: 400,
+      statusCode: 400,
+      expose: true,
+    });
+    expect(fromExpress(zlib)).toMatchObject({
+      code: 'ERR_BAD_REQUEST',
+      status: 400,
+      message: 'request body does not match its Content-Encoding',
+    });
+    const brotli = Object.assign(new Error('Decompression failed'), {
+      errno: -5,
+      code: 'ERR_BROTLI_DECOMPRESSION_FAILED',
+      status: 400,
+      expose: true,
+    });
     expect(fromExpress(brotli)?.message).toBe('request body does not match its Content-Encoding');
   });
 

@@ -22,7 +22,9 @@ afterEach(async () => {
 async function start() {
   const lanes = createBackgroundLanes(1);
   let entered!: () => void;
-  let arrival = new Promise<void>((resolve) => { entered = resolve; });
+  let arrival = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
   let answer: (() => Promise<void>) | undefined;
   const app = express();
   app.use(foreground(lanes));
@@ -35,7 +37,9 @@ async function start() {
       await new Promise((resolve) => setImmediate(resolve));
     };
     const arrived = entered;
-    arrival = new Promise<void>((resolve) => { entered = resolve; });
+    arrival = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     arrived();
   });
   server = createServer(app);

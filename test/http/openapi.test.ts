@@ -13,7 +13,11 @@ beforeAll(async () => {
 });
 afterAll(async () => qm.stop());
 
-interface Layer { route?: { path: string; methods: Record<string, boolean> }; handle: { stack?: Layer[] }; rawPath?: unknown }
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+  rawPath?: unknown;
+}
 
 /** "METHOD /path" of every route in the app, with Express `:id` written as OpenAPI `{id}`. */
 function expressRoutes(app: Express): string[] {
@@ -22,7 +26,8 @@ function expressRoutes(app: Express): string[] {
     for (const layer of stack) {
       if (layer.route) {
         const path = `${prefix}${layer.route.path === '/' && prefix !== '' ? '' : layer.route.path}`.replace(/:([A-Za-z_]+)/gu, '{$1}');
-        for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') out.push(`${method.toUpperCase()} ${path}`);
+        for (const [method, on] of Object.entries(layer.route.methods))
+          if (on && method !== '_all') out.push(`${method.toUpperCase()} ${path}`);
       } else if (layer.handle.stack) {
         walk(layer.handle.stack, `${prefix}${typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : ''}`);
       }
@@ -41,7 +46,9 @@ it('is served without authentication as an OpenAPI 3.1 document', async () => {
 
 it('lists every route the app serves, and no other', async () => {
   const doc = (await qm.request('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
-  const documented = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+  const documented = Object.entries(doc.paths)
+    .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+    .sort();
   // The server's request listener is the Express app itself.
   const served = expressRoutes(qm.broker.server.listeners('request')[0] as Express);
   expect(served).toContain('POST /v1/grants');
@@ -63,11 +70,17 @@ it('marks which token each operation needs, and that ops endpoints need none', a
 it('carries the request schemas the routes validate with', async () => {
   const doc = (await qm.request('GET', '/openapi.json')).body as { paths: Record<string, Record<string, any>> };
   const grantBody = doc.paths['/v1/grants']!.post.requestBody.content['application/json'].schema;
-  expect(grantBody).toMatchObject({ type: 'object', required: expect.arrayContaining(['incident_id', 'profile', 'purpose']), additionalProperties: false });
+  expect(grantBody).toMatchObject({
+    type: 'object',
+    required: expect.arrayContaining(['incident_id', 'profile', 'purpose']),
+    additionalProperties: false,
+  });
   expect(Object.keys(grantBody.properties).sort()).toEqual(['incident_id', 'profile', 'purpose', 'ttl_seconds']);
   const incidentBody = doc.paths['/v1/incidents']!.post.requestBody.content['application/json'].schema;
   expect(incidentBody.properties.severity).toMatchObject({ enum: ['sev1', 'sev2', 'sev3', 'sev4', 'sev5'] });
-  const auditParams = doc.paths['/v1/audit']!.get.parameters.map((p: { name: string; in: string; required: boolean }) => `${p.in}:${p.name}:${p.required}`);
+  const auditParams = doc.paths['/v1/audit']!.get.parameters.map(
+    (p: { name: string; in: string; required: boolean }) => `${p.in}:${p.name}:${p.required}`,
+  );
   expect(auditParams.sort()).toEqual(['query:after:false', 'query:incident:false', 'query:limit:false']);
   expect(doc.paths['/v1/grants']!.get.parameters).toEqual([expect.objectContaining({ name: 'incident_id', in: 'query', required: false })]);
 });

@@ -17,7 +17,12 @@ import { ATTACKS_SUBJECT_AND_TRUST } from './attacks/subject_and_trust.js';
 import type { AttackCase } from './attacks/attack_case.js';
 import { createWorld, refusal, START, type World } from './identity_world.js';
 
-const ROWS: readonly AttackCase[] = [...ATTACKS_ALG_AND_HEADER, ...ATTACKS_STRUCTURE_AND_SIGNATURE, ...ATTACKS_CLAIMS, ...ATTACKS_SUBJECT_AND_TRUST];
+const ROWS: readonly AttackCase[] = [
+  ...ATTACKS_ALG_AND_HEADER,
+  ...ATTACKS_STRUCTURE_AND_SIGNATURE,
+  ...ATTACKS_CLAIMS,
+  ...ATTACKS_SUBJECT_AND_TRUST,
+];
 
 let now = START;
 let world: World;
@@ -38,7 +43,8 @@ describe('attack suite', () => {
   });
 
   it.each(ROWS.map((r) => [r.name, r] as const))('refuses %s', async (_name, row) => {
-    const authenticate = (token: string) => (row.endpoint === 'operator' ? identity.authenticateOperator(token) : identity.authenticateAgent(token));
+    const authenticate = (token: string) =>
+      row.endpoint === 'operator' ? identity.authenticateOperator(token) : identity.authenticateAgent(token);
     const store = createMemoryStore();
     const spend = async (token: string): Promise<void> => {
       const agent = await identity.authenticateAgent(token);
@@ -71,10 +77,14 @@ describe('key material the verifier must never accept', () => {
     const { devEs } = (await import('./identity_world.js')).signers();
     world.write(world.files.dev, { keys: [{ kty: 'oct', k: 'c2VjcmV0', kid: 'hmac', use: 'jwt-svid' }] });
     expect((await refusal(world.boot())).code).toBe('ERR_CONFIG');
-    world.write(world.files.dev, { keys: [{ ...(devEs.privateKey.export({ format: 'jwk' }) as object), kid: devEs.kid, use: 'jwt-svid' }] });
+    world.write(world.files.dev, {
+      keys: [{ ...(devEs.privateKey.export({ format: 'jwk' }) as object), kid: devEs.kid, use: 'jwt-svid' }],
+    });
     expect((await refusal(world.boot())).code).toBe('ERR_CONFIG');
     // The public half of the same key is fine.
-    world.write(world.files.dev, { keys: [{ ...(createPublicKey(devEs.privateKey).export({ format: 'jwk' }) as object), kid: devEs.kid, use: 'jwt-svid' }] });
+    world.write(world.files.dev, {
+      keys: [{ ...(createPublicKey(devEs.privateKey).export({ format: 'jwk' }) as object), kid: devEs.kid, use: 'jwt-svid' }],
+    });
     await expect(world.boot()).resolves.toBeTruthy();
   });
 });

@@ -5,8 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { compileClaimConstraints, parsePointer, resolvePointer } from '../../src/identity/claim_constraints.js';
 
-const test = (constraint: { claim: string; equals?: string | string[]; pattern?: string }, claims: Record<string, unknown>): string | null =>
-  compileClaimConstraints([constraint])[0]!.test(claims);
+const test = (
+  constraint: { claim: string; equals?: string | string[]; pattern?: string },
+  claims: Record<string, unknown>,
+): string | null => compileClaimConstraints([constraint])[0]!.test(claims);
 
 describe('JSON Pointer', () => {
   it('unescapes ~1 and ~0 (RFC 6901 §4) and keeps dots in names', () => {
@@ -30,7 +32,8 @@ describe('constraints', () => {
     const c = { claim: '/repository', pattern: 'acme/ops|acme/forensics' };
     expect(test(c, { repository: 'acme/ops' })).toBeNull();
     expect(test(c, { repository: 'acme/forensics' })).toBeNull();
-    for (const value of ['acme/ops-evil', 'evil/acme/ops', 'xacme/forensics', 'acme/ops\n']) expect(test(c, { repository: value })).toMatch(/does not match/);
+    for (const value of ['acme/ops-evil', 'evil/acme/ops', 'xacme/forensics', 'acme/ops\n'])
+      expect(test(c, { repository: value })).toMatch(/does not match/);
   });
 
   it('compares equals exactly, with one value or a list', () => {
@@ -42,7 +45,8 @@ describe('constraints', () => {
 
   it('fails a missing claim and any value that is not a string', () => {
     expect(test({ claim: '/ns', equals: 'a' }, {})).toMatch(/missing/);
-    for (const value of [1, true, null, ['a'], { a: 'a' }]) expect(test({ claim: '/ns', equals: 'a' }, { ns: value })).toMatch(/not a string/);
+    for (const value of [1, true, null, ['a'], { a: 'a' }])
+      expect(test({ claim: '/ns', equals: 'a' }, { ns: value })).toMatch(/not a string/);
   });
 
   it('names an attacker-controlled value in its message only cleaned and bounded', () => {

@@ -24,7 +24,11 @@ const readJson = (name: string): Record<string, unknown> => JSON.parse(readFileS
 function verifierFor(dir: string) {
   const config = configSchema.shape.identity.parse({
     audience: AUDIENCE,
-    agents: { spiffe: [{ trustDomain: 'dev.local', issuer: AGENT_ISS, bundle: { file: join(dir, DEV_KEY_FILES.agent.publicSet) }, algorithms: ['ES256'] }] },
+    agents: {
+      spiffe: [
+        { trustDomain: 'dev.local', issuer: AGENT_ISS, bundle: { file: join(dir, DEV_KEY_FILES.agent.publicSet) }, algorithms: ['ES256'] },
+      ],
+    },
     operators: { issuer: OPERATOR_ISS, keys: { file: join(dir, DEV_KEY_FILES.operator.publicSet) }, algorithms: ['ES256'] },
   });
   return createIdentity(config, { logger: createLogger({ level: 'silent' }), now: () => NOW });
@@ -33,7 +37,12 @@ function verifierFor(dir: string) {
 describe('ensureDevKeys', () => {
   it('creates private keys (0600), an agent SPIFFE bundle and an operator JWKS whose kid is the JWK thumbprint', async () => {
     await ensureDevKeys(keyDir);
-    expect(readdirSync(keyDir).sort()).toEqual(['agent-bundle.json', 'agent-signing-key.json', 'operator-jwks.json', 'operator-signing-key.json']);
+    expect(readdirSync(keyDir).sort()).toEqual([
+      'agent-bundle.json',
+      'agent-signing-key.json',
+      'operator-jwks.json',
+      'operator-signing-key.json',
+    ]);
     for (const kind of ['agent', 'operator'] as const) {
       const files = DEV_KEY_FILES[kind];
       expect(statSync(join(keyDir, files.privateKey)).mode & 0o777).toBe(0o600);
@@ -80,19 +89,42 @@ describe('ensureDevKeys', () => {
 describe('minting', () => {
   it('mints an agent token the verifier accepts, with typ, kid, iat, exp, jti', async () => {
     await ensureDevKeys(keyDir);
-    const token = await mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/triage', now: NOW });
+    const token = await mintAgentToken({
+      keyDir,
+      issuer: AGENT_ISS,
+      audience: AUDIENCE,
+      agentId: 'spiffe://dev.local/agent/triage',
+      now: NOW,
+    });
     const header = decodeProtectedHeader(token);
     expect(header).toEqual({ alg: 'ES256', typ: 'JWT', kid: readJson(DEV_KEY_FILES.agent.privateKey).kid });
     const claims = decodeJwt(token);
-    expect(claims).toMatchObject({ iss: AGENT_ISS, aud: AUDIENCE, sub: 'spiffe://dev.local/agent/triage', iat: NOW / 1000, exp: NOW / 1000 + 600 });
+    expect(claims).toMatchObject({
+      iss: AGENT_ISS,
+      aud: AUDIENCE,
+      sub: 'spiffe://dev.local/agent/triage',
+      iat: NOW / 1000,
+      exp: NOW / 1000 + 600,
+    });
     expect(typeof claims.jti).toBe('string');
     const identity = await verifierFor(keyDir);
-    await expect(identity.authenticateAgent(token)).resolves.toMatchObject({ id: 'spiffe://dev.local/agent/triage', trustDomain: 'dev.local', jti: claims.jti });
+    await expect(identity.authenticateAgent(token)).resolves.toMatchObject({
+      id: 'spiffe://dev.local/agent/triage',
+      trustDomain: 'dev.local',
+      jti: claims.jti,
+    });
   });
 
   it('mints an already-expired token for a negative ttl, which the verifier refuses as expired', async () => {
     await ensureDevKeys(keyDir);
-    const token = await mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', ttlSeconds: -120, now: NOW });
+    const token = await mintAgentToken({
+      keyDir,
+      issuer: AGENT_ISS,
+      audience: AUDIENCE,
+      agentId: 'spiffe://dev.local/a',
+      ttlSeconds: -120,
+      now: NOW,
+    });
     await expect((await verifierFor(keyDir)).authenticateAgent(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_EXPIRED' });
   });
 
@@ -119,9 +151,15 @@ describe('minting', () => {
   });
 
   it('refuses a fractional ttl, a registered claim as roles claim, and missing keys', async () => {
-    await expect(mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', now: NOW })).rejects.toThrow(/not found/);
+    await expect(
+      mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', now: NOW }),
+    ).rejects.toThrow(/not found/);
     await ensureDevKeys(keyDir);
-    await expect(mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', ttlSeconds: 1.5, now: NOW })).rejects.toThrow(/ttlSeconds/);
-    await expect(mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: AUDIENCE, subject: 'a', rolesClaim: 'sub' })).rejects.toThrow(/registered claim/);
+    await expect(
+      mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', ttlSeconds: 1.5, now: NOW }),
+    ).rejects.toThrow(/ttlSeconds/);
+    await expect(mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: AUDIENCE, subject: 'a', rolesClaim: 'sub' })).rejects.toThrow(
+      /registered claim/,
+    );
   });
 });

@@ -45,21 +45,35 @@ export function signers(): Signers {
   if (!cached) {
     const devRsa = createSigner('RS256', 'dev-rsa');
     cached = {
-      devEs: createSigner('ES256', 'dev-es'), devRsa, devPs: withAlg(devRsa, 'PS256'), devX509: createSigner('ES256', 'dev-x509'),
-      other: createSigner('ES256', 'other-es'), ci: createSigner('RS256', 'ci-rsa'), operator: createSigner('ES256', 'op-es'), stranger: createSigner('ES256', 'stranger'),
+      devEs: createSigner('ES256', 'dev-es'),
+      devRsa,
+      devPs: withAlg(devRsa, 'PS256'),
+      devX509: createSigner('ES256', 'dev-x509'),
+      other: createSigner('ES256', 'other-es'),
+      ci: createSigner('RS256', 'ci-rsa'),
+      operator: createSigner('ES256', 'op-es'),
+      stranger: createSigner('ES256', 'stranger'),
     };
   }
   return cached;
 }
 
-export const bundleOf = (...keys: Array<Record<string, unknown>>): Record<string, unknown> => ({ spiffe_sequence: 1, keys: keys.map((k) => ({ use: 'jwt-svid', ...k })) });
+export const bundleOf = (...keys: Array<Record<string, unknown>>): Record<string, unknown> => ({
+  spiffe_sequence: 1,
+  keys: keys.map((k) => ({ use: 'jwt-svid', ...k })),
+});
 export const jwksOf = (...keys: Array<Record<string, unknown>>): Record<string, unknown> => ({ keys });
 
 export interface World {
   readonly dir: string;
   readonly files: { readonly dev: string; readonly other: string; readonly ci: string; readonly operators: string };
   config(overrides?: (raw: Record<string, any>) => void): IdentityConfig;
-  boot(options?: { config?: IdentityConfig; logger?: Logger; now?: () => number; onKeySetRefresh?: IdentityDeps['onKeySetRefresh'] }): Promise<Identity>;
+  boot(options?: {
+    config?: IdentityConfig;
+    logger?: Logger;
+    now?: () => number;
+    onKeySetRefresh?: IdentityDeps['onKeySetRefresh'];
+  }): Promise<Identity>;
   write(file: string, doc: unknown): void;
   cleanup(): void;
 }
@@ -67,7 +81,12 @@ export interface World {
 export function createWorld(now: () => number): World {
   const s = signers();
   const dir = mkdtempSync(join(tmpdir(), 'qm-identity-'));
-  const files = { dev: join(dir, 'dev-bundle.json'), other: join(dir, 'other-bundle.json'), ci: join(dir, 'ci-jwks.json'), operators: join(dir, 'operators-jwks.json') };
+  const files = {
+    dev: join(dir, 'dev-bundle.json'),
+    other: join(dir, 'other-bundle.json'),
+    ci: join(dir, 'ci-jwks.json'),
+    operators: join(dir, 'operators-jwks.json'),
+  };
   const write = (file: string, doc: unknown): void => writeFileSync(file, typeof doc === 'string' ? doc : JSON.stringify(doc));
   write(files.dev, bundleOf(s.devEs.jwk, s.devRsa.jwk, { ...s.devX509.jwk, use: 'x509-svid' }));
   write(files.other, bundleOf(s.other.jwk));
@@ -78,26 +97,51 @@ export function createWorld(now: () => number): World {
       audience: AUDIENCE,
       agents: {
         spiffe: [
-          { trustDomain: 'dev.local', issuer: DEV_ISS, bundle: { file: files.dev }, algorithms: ['ES256', 'ES384', 'RS256', 'PS256'], maxLifetimeSeconds: 3600, clockLeewaySeconds: 30 },
+          {
+            trustDomain: 'dev.local',
+            issuer: DEV_ISS,
+            bundle: { file: files.dev },
+            algorithms: ['ES256', 'ES384', 'RS256', 'PS256'],
+            maxLifetimeSeconds: 3600,
+            clockLeewaySeconds: 30,
+          },
           { trustDomain: 'other.example', bundle: { file: files.other }, algorithms: ['ES256'] },
         ],
-        oidc: [{
-          name: 'ci', issuer: CI_ISS, keys: { file: files.ci }, algorithms: ['RS256'],
-          claims: [{ claim: '/repository', equals: 'acme/ops' }, { claim: '/ref', pattern: 'refs/heads/(main|release-[0-9]+)' }],
-        }],
+        oidc: [
+          {
+            name: 'ci',
+            issuer: CI_ISS,
+            keys: { file: files.ci },
+            algorithms: ['RS256'],
+            claims: [
+              { claim: '/repository', equals: 'acme/ops' },
+              { claim: '/ref', pattern: 'refs/heads/(main|release-[0-9]+)' },
+            ],
+          },
+        ],
       },
-      operators: { issuer: OPERATOR_ISS, keys: { file: files.operators }, algorithms: ['ES256'], rolesClaim: 'roles', operatorRole: 'operator' },
+      operators: {
+        issuer: OPERATOR_ISS,
+        keys: { file: files.operators },
+        algorithms: ['ES256'],
+        rolesClaim: 'roles',
+        operatorRole: 'operator',
+      },
     };
     overrides?.(raw);
     return configSchema.shape.identity.parse(raw);
   };
   return {
-    dir, files, config, write,
-    boot: (options = {}) => createIdentity(options.config ?? config(), {
-      logger: options.logger ?? createLogger({ level: 'silent' }),
-      now: options.now ?? now,
-      ...(options.onKeySetRefresh ? { onKeySetRefresh: options.onKeySetRefresh } : {}),
-    }),
+    dir,
+    files,
+    config,
+    write,
+    boot: (options = {}) =>
+      createIdentity(options.config ?? config(), {
+        logger: options.logger ?? createLogger({ level: 'silent' }),
+        now: options.now ?? now,
+        ...(options.onKeySetRefresh ? { onKeySetRefresh: options.onKeySetRefresh } : {}),
+      }),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -119,7 +163,14 @@ export function specs(nowSec: () => number) {
     }),
     ci: (): TokenSpec => ({
       header: { alg: 'RS256', typ: 'JWT', kid: s.ci.kid },
-      payload: { iss: CI_ISS, sub: 'repo:acme/ops:ref:refs/heads/main', aud: AUDIENCE, repository: 'acme/ops', ref: 'refs/heads/main', ...times() },
+      payload: {
+        iss: CI_ISS,
+        sub: 'repo:acme/ops:ref:refs/heads/main',
+        aud: AUDIENCE,
+        repository: 'acme/ops',
+        ref: 'refs/heads/main',
+        ...times(),
+      },
       signer: s.ci,
     }),
     operator: (): TokenSpec => ({

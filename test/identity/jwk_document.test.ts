@@ -12,12 +12,27 @@ const rsa = createSigner('RS256', 'rsa');
 const ed = createSigner('EdDSA', 'ed');
 const parse = (doc: unknown, format: KeyDocumentFormat = 'spiffe-bundle') => parseKeyDocument(JSON.stringify(doc), format, 'test');
 const kids = (doc: unknown, format?: KeyDocumentFormat): string[] => [...parse(doc, format).keys.keys()];
-const jwkOf = (key: ReturnType<typeof generateKeyPairSync>['publicKey'], kid: string) => ({ ...(key.export({ format: 'jwk' }) as object), kid });
+const jwkOf = (key: ReturnType<typeof generateKeyPairSync>['publicKey'], kid: string) => ({
+  ...(key.export({ format: 'jwk' }) as object),
+  kid,
+});
 
 describe('SPIFFE bundles', () => {
   it('yields only use jwt-svid keys, with their type, curve and alg', () => {
-    const doc = parse({ keys: [{ ...es.jwk, use: 'jwt-svid' }, { ...rsa.jwk, use: 'jwt-svid', alg: 'RS256' }, { ...ed.jwk, use: 'jwt-svid' }, { ...es.jwk, kid: 'x', use: 'x509-svid' }, { ...es.jwk, kid: 'y' }] });
-    expect([...doc.keys.values()].map((k) => [k.kid, k.kty, k.crv, k.alg])).toEqual([['es', 'EC', 'P-256', undefined], ['rsa', 'RSA', undefined, 'RS256'], ['ed', 'OKP', 'Ed25519', undefined]]);
+    const doc = parse({
+      keys: [
+        { ...es.jwk, use: 'jwt-svid' },
+        { ...rsa.jwk, use: 'jwt-svid', alg: 'RS256' },
+        { ...ed.jwk, use: 'jwt-svid' },
+        { ...es.jwk, kid: 'x', use: 'x509-svid' },
+        { ...es.jwk, kid: 'y' },
+      ],
+    });
+    expect([...doc.keys.values()].map((k) => [k.kid, k.kty, k.crv, k.alg])).toEqual([
+      ['es', 'EC', 'P-256', undefined],
+      ['rsa', 'RSA', undefined, 'RS256'],
+      ['ed', 'OKP', 'Ed25519', undefined],
+    ]);
     expect(doc.ignored).toBe(2);
   });
 
@@ -39,7 +54,14 @@ describe('SPIFFE bundles', () => {
     ['key_ops without verify', { ...es.jwk, key_ops: ['encrypt'] }],
     ['an RSA key under 2048 bits', jwkOf(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey, 'weak')],
   ])('ignores %s (SPIFFE §4.1.3 / §4.2.1: MUST ignore)', (_name, jwk) => {
-    expect(kids({ keys: [{ ...es.jwk, kid: 'good', use: 'jwt-svid' }, { use: 'jwt-svid', ...jwk }] })).toEqual(['good']);
+    expect(
+      kids({
+        keys: [
+          { ...es.jwk, kid: 'good', use: 'jwt-svid' },
+          { use: 'jwt-svid', ...jwk },
+        ],
+      }),
+    ).toEqual(['good']);
   });
 
   it.each([
@@ -58,14 +80,21 @@ describe('SPIFFE bundles', () => {
     expect(() => parse(doc)).toThrow(message);
   });
 
-  it.each([['not JSON', '{"keys": ['], ['an array', '[]'], ['keys not an array', '{"keys": {}}'], ['no keys', '{}']])('refuses a document that is %s', (_name, text) => {
+  it.each([
+    ['not JSON', '{"keys": ['],
+    ['an array', '[]'],
+    ['keys not an array', '{"keys": {}}'],
+    ['no keys', '{}'],
+  ])('refuses a document that is %s', (_name, text) => {
     expect(() => parseKeyDocument(text, 'spiffe-bundle', 'test')).toThrow(KeyDocumentError);
   });
 });
 
 describe('OIDC JWK Sets', () => {
   it('yields keys with use sig or no use, and ignores encryption keys and jwt-svid keys', () => {
-    expect(kids({ keys: [{ ...es.jwk, use: 'sig' }, rsa.jwk, { ...ed.jwk, use: 'enc' }, { ...es.jwk, kid: 'svid', use: 'jwt-svid' }] }, 'jwks')).toEqual(['es', 'rsa']);
+    expect(
+      kids({ keys: [{ ...es.jwk, use: 'sig' }, rsa.jwk, { ...ed.jwk, use: 'enc' }, { ...es.jwk, kid: 'svid', use: 'jwt-svid' }] }, 'jwks'),
+    ).toEqual(['es', 'rsa']);
   });
 
   it('gives an unchanged key the same thumbprint across documents, and a changed one another', () => {

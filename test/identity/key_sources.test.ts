@@ -50,14 +50,21 @@ function bootRemote(bundle: Record<string, unknown> = {}): Promise<Identity> {
   refreshes = [];
   return world.boot({
     config: world.config((raw) => {
-      raw.agents.spiffe.push({ trustDomain: 'remote.example', bundle: { endpoint: `${server.url}/bundle`, timeoutMs: 500, maxBytes: 65_536, ...bundle }, algorithms: ['ES256'] });
+      raw.agents.spiffe.push({
+        trustDomain: 'remote.example',
+        bundle: { endpoint: `${server.url}/bundle`, timeoutMs: 500, maxBytes: 65_536, ...bundle },
+        algorithms: ['ES256'],
+      });
     }),
     onKeySetRefresh: (keySet, result) => refreshes.push(`${keySet} ${result}`),
   });
 }
 
 async function outcome(call: Promise<unknown>): Promise<string> {
-  return call.then(() => 'ok', (err: BrokerError) => `${err.status} ${err.code}`);
+  return call.then(
+    () => 'ok',
+    (err: BrokerError) => `${err.status} ${err.code}`,
+  );
 }
 
 /** Polls until the server has answered `path` `n` times (a background refresh has run). */
@@ -67,7 +74,8 @@ async function untilHits(path: string, n: number): Promise<void> {
 }
 
 /** Polls until `call` has the wanted outcome: background refreshes finish on their own time. */
-const until = (call: () => Promise<unknown>, wanted: string): Promise<boolean> => eventually(async () => (await outcome(call())) === wanted, 5000, 5);
+const until = (call: () => Promise<unknown>, wanted: string): Promise<boolean> =>
+  eventually(async () => (await outcome(call())) === wanted, 5000, 5);
 
 describe('SPIFFE bundle endpoint', () => {
   it('verifies JWT-SVIDs with the keys the endpoint serves, fetched once at boot', async () => {
@@ -78,7 +86,14 @@ describe('SPIFFE bundle endpoint', () => {
   });
 
   it('uses only keys marked use jwt-svid', async () => {
-    server.route('/bundle', { json: { keys: [{ ...r1.jwk, use: 'x509-svid' }, { ...r2.jwk, use: 'sig' }] } });
+    server.route('/bundle', {
+      json: {
+        keys: [
+          { ...r1.jwk, use: 'x509-svid' },
+          { ...r2.jwk, use: 'sig' },
+        ],
+      },
+    });
     const identity = await bootRemote();
     expect(await outcome(identity.authenticateAgent(remote(r1)))).toBe('401 ERR_TOKEN_SIGNATURE');
     expect(await outcome(identity.authenticateAgent(remote(r2)))).toBe('401 ERR_TOKEN_SIGNATURE');
@@ -95,7 +110,10 @@ describe('SPIFFE bundle endpoint', () => {
     expect(await outcome(identity.authenticateAgent(remote(r2)))).toBe('ok');
     expect(server.count('/bundle')).toBe(2);
     // An attacker cycling kids gets one fetch per cooldown, not one per request.
-    for (let i = 0; i < 20; i++) expect(await outcome(identity.authenticateAgent(build({ ...remoteSpec(r1), header: { alg: 'ES256', kid: `x${i}` } })))).toBe('401 ERR_TOKEN_SIGNATURE');
+    for (let i = 0; i < 20; i++)
+      expect(await outcome(identity.authenticateAgent(build({ ...remoteSpec(r1), header: { alg: 'ES256', kid: `x${i}` } })))).toBe(
+        '401 ERR_TOKEN_SIGNATURE',
+      );
     expect(server.count('/bundle')).toBe(2);
   });
 
@@ -129,10 +147,14 @@ describe('SPIFFE bundle endpoint', () => {
     now += 1_000;
     // The second refresh may still be finishing in the background; a due refresh starts on the
     // first request after it has.
-    await eventually(async () => {
-      await identity.authenticateAgent(remote());
-      return server.count('/bundle') >= 3;
-    }, 5000, 5);
+    await eventually(
+      async () => {
+        await identity.authenticateAgent(remote());
+        return server.count('/bundle') >= 3;
+      },
+      5000,
+      5,
+    );
     expect(server.count('/bundle')).toBe(3);
   });
 
@@ -191,7 +213,10 @@ describe('SPIFFE bundle endpoint', () => {
 
   it('keeps the last good keys when a refresh answers 5 MB or a private key', async () => {
     const identity = await bootRemote();
-    for (const behaviour of [{ bytes: 5 * 1024 * 1024 }, { json: bundleOf({ ...(r2.privateKey.export({ format: 'jwk' }) as object), kid: r2.kid }) }]) {
+    for (const behaviour of [
+      { bytes: 5 * 1024 * 1024 },
+      { json: bundleOf({ ...(r2.privateKey.export({ format: 'jwk' }) as object), kid: r2.kid }) },
+    ]) {
       server.route('/bundle', behaviour);
       now += 30_000;
       expect(await outcome(identity.authenticateAgent(remote(r2)))).toBe('503 ERR_IDENTITY_UNAVAILABLE');
@@ -205,20 +230,36 @@ describe('OIDC issuer keys', () => {
   const k8s = createSigner('RS256', 'k8s-1');
   const k8sSpec = (): TokenSpec => ({
     header: { alg: 'RS256', kid: k8s.kid },
-    payload: { iss: issuer(), sub: 'system:serviceaccount:incident-agents:triage', aud: AUDIENCE, iat: nowSec(), exp: nowSec() + 600, 'kubernetes.io': { namespace: 'incident-agents' } },
+    payload: {
+      iss: issuer(),
+      sub: 'system:serviceaccount:incident-agents:triage',
+      aud: AUDIENCE,
+      iat: nowSec(),
+      exp: nowSec() + 600,
+      'kubernetes.io': { namespace: 'incident-agents' },
+    },
     signer: k8s,
   });
-  const bootOidc = (keys: Record<string, unknown>, iss = issuer()): Promise<Identity> => world.boot({
-    config: world.config((raw) => {
-      raw.agents.oidc.push({ name: 'k8s', issuer: iss, keys, algorithms: ['RS256'], claims: [{ claim: '/kubernetes.io/namespace', equals: 'incident-agents' }] });
-    }),
-  });
+  const bootOidc = (keys: Record<string, unknown>, iss = issuer()): Promise<Identity> =>
+    world.boot({
+      config: world.config((raw) => {
+        raw.agents.oidc.push({
+          name: 'k8s',
+          issuer: iss,
+          keys,
+          algorithms: ['RS256'],
+          claims: [{ claim: '/kubernetes.io/namespace', equals: 'incident-agents' }],
+        });
+      }),
+    });
 
   it('discovers jwks_uri from the issuer once, then fetches keys from it', async () => {
     server.route(`${K8S_ISS_PATH}/.well-known/openid-configuration`, { json: { issuer: issuer(), jwks_uri: `${server.url}/k8s-keys` } });
     server.route('/k8s-keys', { json: jwksOf(k8s.jwk) });
     const identity = await bootOidc({ discovery: true });
-    await expect(identity.authenticateAgent(build(k8sSpec()))).resolves.toMatchObject({ id: `${issuer()}#system:serviceaccount:incident-agents:triage` });
+    await expect(identity.authenticateAgent(build(k8sSpec()))).resolves.toMatchObject({
+      id: `${issuer()}#system:serviceaccount:incident-agents:triage`,
+    });
     now += 300_000;
     await identity.authenticateAgent(build(withClaims(k8sSpec(), { jti: 'a' })));
     await untilHits('/k8s-keys', 2);
@@ -226,7 +267,9 @@ describe('OIDC issuer keys', () => {
   });
 
   it('refuses a discovery document that names another issuer', async () => {
-    server.route(`${K8S_ISS_PATH}/.well-known/openid-configuration`, { json: { issuer: `${issuer()}/`, jwks_uri: `${server.url}/k8s-keys` } });
+    server.route(`${K8S_ISS_PATH}/.well-known/openid-configuration`, {
+      json: { issuer: `${issuer()}/`, jwks_uri: `${server.url}/k8s-keys` },
+    });
     server.route('/k8s-keys', { json: jwksOf(k8s.jwk) });
     const identity = await bootOidc({ discovery: true });
     expect(await outcome(identity.authenticateAgent(build(k8sSpec())))).toBe('503 ERR_IDENTITY_UNAVAILABLE');
@@ -234,7 +277,9 @@ describe('OIDC issuer keys', () => {
   });
 
   it('refuses a jwks_uri that is plain http off loopback', async () => {
-    server.route(`${K8S_ISS_PATH}/.well-known/openid-configuration`, { json: { issuer: issuer(), jwks_uri: 'http://keys.example.com/jwks' } });
+    server.route(`${K8S_ISS_PATH}/.well-known/openid-configuration`, {
+      json: { issuer: issuer(), jwks_uri: 'http://keys.example.com/jwks' },
+    });
     expect(await outcome((await bootOidc({ discovery: true })).authenticateAgent(build(k8sSpec())))).toBe('503 ERR_IDENTITY_UNAVAILABLE');
   });
 
@@ -248,9 +293,13 @@ describe('OIDC issuer keys', () => {
     const rotated = createSigner('RS256', 'k8s-2');
     server.route('/new-keys', { json: jwksOf(k8s.jwk, rotated.jwk) });
     now += 30_000;
-    expect(await outcome(identity.authenticateAgent(build({ ...k8sSpec(), header: { alg: 'RS256', kid: rotated.kid }, signer: rotated })))).toBe('503 ERR_IDENTITY_UNAVAILABLE');
+    expect(
+      await outcome(identity.authenticateAgent(build({ ...k8sSpec(), header: { alg: 'RS256', kid: rotated.kid }, signer: rotated }))),
+    ).toBe('503 ERR_IDENTITY_UNAVAILABLE');
     now += 30_000;
-    expect(await outcome(identity.authenticateAgent(build({ ...k8sSpec(), header: { alg: 'RS256', kid: rotated.kid }, signer: rotated })))).toBe('ok');
+    expect(
+      await outcome(identity.authenticateAgent(build({ ...k8sSpec(), header: { alg: 'RS256', kid: rotated.kid }, signer: rotated }))),
+    ).toBe('ok');
     expect(server.count(wellKnown)).toBe(2);
   });
 
@@ -258,7 +307,9 @@ describe('OIDC issuer keys', () => {
     server.route('/k8s-keys', { json: jwksOf(k8s.jwk) });
     const identity = await bootOidc({ jwksUri: `${server.url}/k8s-keys` });
     expect(await outcome(identity.authenticateAgent(build(k8sSpec())))).toBe('ok');
-    expect(await outcome(identity.authenticateAgent(build(withClaims(k8sSpec(), { 'kubernetes.io': { namespace: 'default' } }))))).toBe('401 ERR_TOKEN_CLAIMS');
+    expect(await outcome(identity.authenticateAgent(build(withClaims(k8sSpec(), { 'kubernetes.io': { namespace: 'default' } }))))).toBe(
+      '401 ERR_TOKEN_CLAIMS',
+    );
     expect(server.count(`${K8S_ISS_PATH}/.well-known/openid-configuration`)).toBe(0);
   });
 });
@@ -275,7 +326,10 @@ describe('key files', () => {
     world.write(world.files.other, '{"keys": [');
     now += 300_000;
     await identity.authenticateAgent(rotatedToken());
-    await until(() => identity.authenticateAgent(build({ ...S.other(), header: { alg: 'ES256', kid: 'nope' } })), '503 ERR_IDENTITY_UNAVAILABLE');
+    await until(
+      () => identity.authenticateAgent(build({ ...S.other(), header: { alg: 'ES256', kid: 'nope' } })),
+      '503 ERR_IDENTITY_UNAVAILABLE',
+    );
     expect(await outcome(identity.authenticateAgent(rotatedToken()))).toBe('ok');
   });
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { hasRole, roleGrants } from '../../src/identity/roles.js';
 
 describe('broker roles', () => {
-  it("grants operator to the configured IdP role, whatever it is called, and only to it", () => {
+  it('grants operator to the configured IdP role, whatever it is called, and only to it', () => {
     const grants = roleGrants({ operatorRole: 'incident-commanders' });
     expect(hasRole({ roles: ['engineering', 'incident-commanders'] }, 'operator', grants)).toBe(true);
     expect(hasRole({ roles: ['operator'] }, 'operator', grants)).toBe(false);

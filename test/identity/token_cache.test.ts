@@ -9,7 +9,13 @@ import { createTokenCache } from '../../src/identity/token_cache.js';
 
 const key = { kid: 'k' } as VerificationKey;
 function keySet(present = true): KeySet & { present: boolean } {
-  const set = { present, label: 'test', loaded: Promise.resolve(), peek: (kid: string) => (set.present && kid === 'k' ? key : undefined), keyFor: async () => key };
+  const set = {
+    present,
+    label: 'test',
+    loaded: Promise.resolve(),
+    peek: (kid: string) => (set.present && kid === 'k' ? key : undefined),
+    keyFor: async () => key,
+  };
   return set;
 }
 const entry = (ks: KeySet, result: string, expiresAt = 1000) => ({ kind: 'agent' as const, expiresAt, keySet: ks, key, result });

@@ -40,7 +40,8 @@ export function signBytes(signer: Signer, input: string): Buffer {
   const { alg, privateKey: key } = signer;
   if (alg === 'EdDSA') return sign(null, data, key);
   if (alg.startsWith('ES')) return sign(hashOf(alg), data, { key, dsaEncoding: 'ieee-p1363' });
-  if (alg.startsWith('PS')) return sign(hashOf(alg), data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
+  if (alg.startsWith('PS'))
+    return sign(hashOf(alg), data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST });
   return sign(hashOf(alg), data, key);
 }
 
@@ -61,20 +62,32 @@ export function build(spec: TokenSpec): string {
   return `${input}.${signature}`;
 }
 
-export const withHeader = (spec: TokenSpec, header: Record<string, unknown>): TokenSpec => ({ ...spec, header: { ...(spec.header as object), ...header } });
-export const withClaims = (spec: TokenSpec, claims: Record<string, unknown>): TokenSpec => ({ ...spec, payload: { ...(spec.payload as object), ...claims } });
+export const withHeader = (spec: TokenSpec, header: Record<string, unknown>): TokenSpec => ({
+  ...spec,
+  header: { ...(spec.header as object), ...header },
+});
+export const withClaims = (spec: TokenSpec, claims: Record<string, unknown>): TokenSpec => ({
+  ...spec,
+  payload: { ...(spec.payload as object), ...claims },
+});
 export function without(spec: TokenSpec, part: 'header' | 'payload', name: string): TokenSpec {
   const copy = { ...(spec[part] as Record<string, unknown>) };
   delete copy[name];
   return { ...spec, [part]: copy };
 }
 /** Signed by `signer`, naming its kid. */
-export const signedBy = (spec: TokenSpec, signer: Signer): TokenSpec => ({ ...withHeader(spec, { kid: signer.kid, alg: signer.alg }), signer });
+export const signedBy = (spec: TokenSpec, signer: Signer): TokenSpec => ({
+  ...withHeader(spec, { kid: signer.kid, alg: signer.alg }),
+  signer,
+});
 
 /** RFC 8725 §2.1 alg confusion: an HMAC keyed with some public representation of the key. */
 export const hmacWith = (spec: TokenSpec, alg: 'HS256' | 'HS384' | 'HS512', secret: string | Buffer): TokenSpec => ({
   ...withHeader(spec, { alg }),
-  signature: (input) => createHmac(`sha${alg.slice(2)}`, secret).update(input).digest('base64url'),
+  signature: (input) =>
+    createHmac(`sha${alg.slice(2)}`, secret)
+      .update(input)
+      .digest('base64url'),
 });
 
 // ── ECDSA signature surgery (P-256) ──────────────────────────────────────────────────────
@@ -106,5 +119,6 @@ export function derEncoded(token: string): string {
   return `${token.slice(0, i + 1)}${b64(Buffer.concat([Buffer.from([0x30, body.length]), body]))}`;
 }
 
-export const replaceSignature = (token: string, signature: Buffer): string => `${token.slice(0, token.lastIndexOf('.') + 1)}${b64(signature)}`;
+export const replaceSignature = (token: string, signature: Buffer): string =>
+  `${token.slice(0, token.lastIndexOf('.') + 1)}${b64(signature)}`;
 export const P256_ORDER_BYTES = fromBig(P256_ORDER, 32);

@@ -12,8 +12,32 @@ import type { Identity } from '../../src/identity/types.js';
 import { createLogger } from '../../src/logging.js';
 import { eventually } from '../support/broker_harness.js';
 import { createLogCapture } from '../support/log_capture.js';
-import { AGENT_ID, AUDIENCE, bundleOf, CI_ISS, createWorld, DEV_ISS, OPERATOR_ISS, refusal, signers, specs, START, type World } from './identity_world.js';
-import { build, createSigner, highSTwin, replaceSignature, signedBy, withAlg, withClaims, withHeader, without, type SignAlg } from './token_factory.js';
+import {
+  AGENT_ID,
+  AUDIENCE,
+  bundleOf,
+  CI_ISS,
+  createWorld,
+  DEV_ISS,
+  OPERATOR_ISS,
+  refusal,
+  signers,
+  specs,
+  START,
+  type World,
+} from './identity_world.js';
+import {
+  build,
+  createSigner,
+  highSTwin,
+  replaceSignature,
+  signedBy,
+  withAlg,
+  withClaims,
+  withHeader,
+  without,
+  type SignAlg,
+} from './token_factory.js';
 
 let now = START;
 const nowSec = (): number => Math.floor(now / 1000);
@@ -33,16 +57,28 @@ describe('accepted tokens', () => {
   it('reports a JWT-SVID as its SPIFFE ID, trust domain and pinned issuer', async () => {
     const agent = await identity.authenticateAgent(build(S.agent()));
     expect(agent).toEqual({
-      kind: 'agent', id: AGENT_ID, issuer: DEV_ISS, issuerName: 'dev.local', subject: AGENT_ID, trustDomain: 'dev.local', jti: 'jti-1',
-      expiresAt: (nowSec() + 600) * 1000, acceptedUntil: (nowSec() + 630) * 1000,
-      fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/), tokenId: expect.stringMatching(/^[0-9a-f]{64}$/),
+      kind: 'agent',
+      id: AGENT_ID,
+      issuer: DEV_ISS,
+      issuerName: 'dev.local',
+      subject: AGENT_ID,
+      trustDomain: 'dev.local',
+      jti: 'jti-1',
+      expiresAt: (nowSec() + 600) * 1000,
+      acceptedUntil: (nowSec() + 630) * 1000,
+      fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
+      tokenId: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
     expect(Object.isFrozen(agent)).toBe(true);
   });
 
   it('accepts a JWT-SVID without iss from a trust domain that pins none', async () => {
     const agent = await identity.authenticateAgent(build(S.other()));
-    expect(agent).toMatchObject({ id: 'spiffe://other.example/ns/agents/sa/forensics', issuer: 'spiffe://other.example', trustDomain: 'other.example' });
+    expect(agent).toMatchObject({
+      id: 'spiffe://other.example/ns/agents/sa/forensics',
+      issuer: 'spiffe://other.example',
+      trustDomain: 'other.example',
+    });
     expect(agent.jti).toBeUndefined();
   });
 
@@ -50,17 +86,29 @@ describe('accepted tokens', () => {
     const agent = await identity.authenticateAgent(build(S.ci()));
     expect(agent).toMatchObject({ id: `${CI_ISS}#repo:acme/ops:ref:refs/heads/main`, issuer: CI_ISS, issuerName: 'ci' });
     expect(agent.trustDomain).toBeUndefined();
-    await expect(identity.authenticateAgent(build(withClaims(S.ci(), { ref: 'refs/heads/release-12' })))).resolves.toMatchObject({ issuerName: 'ci' });
+    await expect(identity.authenticateAgent(build(withClaims(S.ci(), { ref: 'refs/heads/release-12' })))).resolves.toMatchObject({
+      issuerName: 'ci',
+    });
   });
 
   it.each(['RS256', 'PS256'] as const)('verifies %s with the RSA bundle key', async (alg) => {
     await expect(identity.authenticateAgent(build(signedBy(S.agent(), withAlg(k.devRsa, alg))))).resolves.toMatchObject({ id: AGENT_ID });
   });
 
-  it.each<[SignAlg, string]>([['ES384', 'P-384'], ['ES512', 'P-521'], ['EdDSA', 'Ed25519'], ['RS384', 'RSA'], ['PS512', 'RSA']])('verifies %s (%s) for an issuer that allows it', async (alg) => {
+  it.each<[SignAlg, string]>([
+    ['ES384', 'P-384'],
+    ['ES512', 'P-521'],
+    ['EdDSA', 'Ed25519'],
+    ['RS384', 'RSA'],
+    ['PS512', 'RSA'],
+  ])('verifies %s (%s) for an issuer that allows it', async (alg) => {
     const signer = createSigner(alg, `k-${alg}`);
     world.write(world.files.ci, { keys: [signer.jwk] });
-    const custom = await world.boot({ config: world.config((raw) => { raw.agents.oidc[0].algorithms = [alg]; }) });
+    const custom = await world.boot({
+      config: world.config((raw) => {
+        raw.agents.oidc[0].algorithms = [alg];
+      }),
+    });
     await expect(custom.authenticateAgent(build(signedBy(S.ci(), signer)))).resolves.toMatchObject({ issuerName: 'ci' });
   });
 
@@ -74,7 +122,13 @@ describe('accepted tokens', () => {
     ['nbf and iat just inside the leeway', () => withClaims(S.agent(), { nbf: nowSec() + 30, iat: nowSec() + 30, exp: nowSec() + 630 })],
     ['lifetime exactly the maximum', () => withClaims(S.agent(), { exp: nowSec() + 3600 })],
     ['fractional NumericDates', () => withClaims(S.agent(), { iat: nowSec() + 0.5, exp: nowSec() + 600.25 })],
-    ['a signed __proto__ claim, which changes nothing', () => ({ ...S.agent(), payload: JSON.stringify(S.agent().payload).replace('{', '{"__proto__":{"isOperator":true,"trustDomain":"evil"},') })],
+    [
+      'a signed __proto__ claim, which changes nothing',
+      () => ({
+        ...S.agent(),
+        payload: JSON.stringify(S.agent().payload).replace('{', '{"__proto__":{"isOperator":true,"trustDomain":"evil"},'),
+      }),
+    ],
   ])('accepts an agent token with %s', async (_name, spec) => {
     const agent = await identity.authenticateAgent(build(spec()));
     expect(agent).toMatchObject({ id: AGENT_ID, trustDomain: 'dev.local' });
@@ -84,14 +138,24 @@ describe('accepted tokens', () => {
   it('accepts a multi-audience token where the issuer allows it', async () => {
     const token = build(withClaims(S.ci(), { aud: [AUDIENCE, 'reports'] }));
     expect((await refusal(identity.authenticateAgent(token))).code).toBe('ERR_TOKEN_AUDIENCE');
-    const lenient = await world.boot({ config: world.config((raw) => { raw.agents.oidc[0].allowMultipleAudiences = true; }) });
+    const lenient = await world.boot({
+      config: world.config((raw) => {
+        raw.agents.oidc[0].allowMultipleAudiences = true;
+      }),
+    });
     await expect(lenient.authenticateAgent(token)).resolves.toMatchObject({ issuerName: 'ci' });
   });
 
   it('uses a per-issuer audience over identity.audience', async () => {
-    const custom = await world.boot({ config: world.config((raw) => { raw.agents.oidc[0].audience = 'https://broker.example/ci'; }) });
+    const custom = await world.boot({
+      config: world.config((raw) => {
+        raw.agents.oidc[0].audience = 'https://broker.example/ci';
+      }),
+    });
     expect((await refusal(custom.authenticateAgent(build(S.ci())))).code).toBe('ERR_TOKEN_AUDIENCE');
-    await expect(custom.authenticateAgent(build(withClaims(S.ci(), { aud: 'https://broker.example/ci' })))).resolves.toMatchObject({ issuerName: 'ci' });
+    await expect(custom.authenticateAgent(build(withClaims(S.ci(), { aud: 'https://broker.example/ci' })))).resolves.toMatchObject({
+      issuerName: 'ci',
+    });
   });
 });
 
@@ -100,7 +164,10 @@ describe('SPIFFE subjects, byte by byte', () => {
     for (let b = 0; b < 256; b++) {
       const sub = `spiffe://dev.local/ag${String.fromCharCode(b)}ent`;
       const valid = parseSpiffeId(sub) !== null;
-      const got = await identity.authenticateAgent(build(withClaims(S.agent(), { sub }))).then((a) => a.id, (err: BrokerError) => err.code);
+      const got = await identity.authenticateAgent(build(withClaims(S.agent(), { sub }))).then(
+        (a) => a.id,
+        (err: BrokerError) => err.code,
+      );
       expect([b, got]).toEqual([b, valid ? sub : 'ERR_TOKEN_CLAIMS']);
     }
   });
@@ -109,8 +176,13 @@ describe('SPIFFE subjects, byte by byte', () => {
 describe('operators', () => {
   it('accepts an operator token with the operator role', async () => {
     await expect(identity.authenticateOperator(build(S.operator()))).resolves.toEqual({
-      kind: 'operator', subject: 'alice@example.com', issuer: OPERATOR_ISS, roles: ['operator'], isOperator: true,
-      expiresAt: (nowSec() + 600) * 1000, fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
+      kind: 'operator',
+      subject: 'alice@example.com',
+      issuer: OPERATOR_ISS,
+      roles: ['operator'],
+      isOperator: true,
+      expiresAt: (nowSec() + 600) * 1000,
+      fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
   });
 
@@ -127,7 +199,11 @@ describe('operators', () => {
   });
 
   it('does not read a roles claim from Object.prototype', async () => {
-    const custom = await world.boot({ config: world.config((raw) => { raw.operators.rolesClaim = 'toString'; }) });
+    const custom = await world.boot({
+      config: world.config((raw) => {
+        raw.operators.rolesClaim = 'toString';
+      }),
+    });
     expect((await custom.authenticateOperator(build(without(S.operator(), 'payload', 'roles')))).roles).toEqual([]);
   });
 });
@@ -182,7 +258,11 @@ describe('verified-token cache', () => {
   });
 
   it('can be turned off', async () => {
-    const uncached = await world.boot({ config: world.config((raw) => { raw.tokenCache = { maxEntries: 0 }; }) });
+    const uncached = await world.boot({
+      config: world.config((raw) => {
+        raw.tokenCache = { maxEntries: 0 };
+      }),
+    });
     const token = build(S.agent());
     expect(await uncached.authenticateAgent(token)).not.toBe(await uncached.authenticateAgent(token));
   });
@@ -217,7 +297,9 @@ describe('boot', () => {
   it('uses the fingerprint key file, so replicas agree on fingerprints', async () => {
     const keyFile = `${world.dir}/fingerprint.key`;
     writeFileSync(keyFile, 'shared-fingerprint-key');
-    const config = world.config((raw) => { raw.fingerprintKeyFile = keyFile; });
+    const config = world.config((raw) => {
+      raw.fingerprintKeyFile = keyFile;
+    });
     const [a, b] = [await world.boot({ config }), await world.boot({ config })];
     const token = build(S.agent());
     expect((await a.authenticateAgent(token)).fingerprint).toBe((await b.authenticateAgent(token)).fingerprint);
@@ -230,7 +312,9 @@ describe('logging', () => {
     const capture = createLogCapture();
     const logged = await world.boot({ logger: createLogger({ level: 'trace', destination: capture }) });
     const tokens = [
-      build(S.agent()), build(S.operator()), build(S.ci()),
+      build(S.agent()),
+      build(S.operator()),
+      build(S.ci()),
       build(withClaims(S.agent(), { aud: 'someone-else' })),
       build(withClaims(S.agent(), { iat: nowSec() - 700, exp: nowSec() - 60 })),
       build(withHeader(S.agent(), { kid: 'unknown' })),
@@ -256,15 +340,29 @@ describe('boot warnings', () => {
     const capture = createLogCapture();
     await world.boot({ logger: createLogger({ level: 'warn', destination: capture }) });
     expect(capture.text()).not.toContain('no claim constraints');
-    await world.boot({ logger: createLogger({ level: 'warn', destination: capture }), config: world.config((raw) => { raw.agents.oidc[0].claims = []; }) });
+    await world.boot({
+      logger: createLogger({ level: 'warn', destination: capture }),
+      config: world.config((raw) => {
+        raw.agents.oidc[0].claims = [];
+      }),
+    });
     expect(capture.text()).toContain('OIDC agent issuer has no claim constraints');
   });
 });
 
 /** Background refreshes finish on their own schedule: poll with a deadline (CONTRIBUTING.md #19). */
 const eventuallyRefused = (call: () => Promise<unknown>, code: string): Promise<boolean> =>
-  eventually(async () => (await call().then(() => 'accepted', (err: BrokerError) => err.code)) === code, 5000, 5);
-const eventuallyLogged = (capture: { text(): string }, message: string): Promise<boolean> => eventually(async () => capture.text().includes(message), 5000, 5);
+  eventually(
+    async () =>
+      (await call().then(
+        () => 'accepted',
+        (err: BrokerError) => err.code,
+      )) === code,
+    5000,
+    5,
+  );
+const eventuallyLogged = (capture: { text(): string }, message: string): Promise<boolean> =>
+  eventually(async () => capture.text().includes(message), 5000, 5);
 
 describe('acceptance ends exactly at acceptedUntil', () => {
   it('for a fractional exp too, so a single-use record lives as long as the token is accepted', async () => {

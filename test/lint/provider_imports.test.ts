@@ -16,10 +16,14 @@ describe('providers import only the public contract', () => {
     expect(await lint("import { providerFailed } from '../../src/sdk.js';\nexport const x = providerFailed;\n")).toEqual([]);
   });
   it('rejects an import of the store', async () => {
-    expect(await lint("import type { Store } from '../../src/store/store.js';\nexport type X = Store;\n")).toContain('no-restricted-imports');
+    expect(await lint("import type { Store } from '../../src/store/store.js';\nexport type X = Store;\n")).toContain(
+      'no-restricted-imports',
+    );
   });
   it('rejects an import of config loading', async () => {
-    expect(await lint("import { loadConfigFile } from '../../src/config/load.js';\nexport const x = loadConfigFile;\n")).toContain('no-restricted-imports');
+    expect(await lint("import { loadConfigFile } from '../../src/config/load.js';\nexport const x = loadConfigFile;\n")).toContain(
+      'no-restricted-imports',
+    );
   });
   it('rejects ioredis and express', async () => {
     expect(await lint("import { Redis } from 'ioredis';\nexport const x = Redis;\n")).toContain('no-restricted-imports');

@@ -7,7 +7,12 @@ import { cleanForLog, hasUnsafeCharacters } from '../../src/logging.js';
 
 describe('unsafe text', () => {
   it('lets ordinary text through, non-ASCII letters and emoji (surrogate pairs) included', () => {
-    for (const text of ['spiffe://prod.example/ns/ir/sa/triage', 'Zahlungen fallen aus — café', 'payments 😀 down', 'https://idp.example#user-42']) {
+    for (const text of [
+      'spiffe://prod.example/ns/ir/sa/triage',
+      'Zahlungen fallen aus — café',
+      'payments 😀 down',
+      'https://idp.example#user-42',
+    ]) {
       expect(hasUnsafeCharacters(text), text).toBe(false);
       expect(cleanForLog(text)).toBe(text);
     }

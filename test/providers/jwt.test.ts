@@ -84,7 +84,10 @@ const b64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toStr
 
 describeProviderContract('jwt', async () => {
   const dir = await tempDir();
-  const provider = await jwtProvider.create(configFor(join(dir, 'signing-key.json'), { generateKeyIfMissing: true }), depsWith({ now: Date.now }));
+  const provider = await jwtProvider.create(
+    configFor(join(dir, 'signing-key.json'), { generateKeyIfMissing: true }),
+    depsWith({ now: Date.now }),
+  );
   return { provider, profile: PROFILE, cleanup: () => provider.close() };
 });
 
@@ -178,7 +181,9 @@ describe('jwt provider: issued tokens', () => {
 
   describe('introspection refuses every token that is not a valid one of ours', () => {
     /** Re-signs the claims of a real issued token, changing one thing. */
-    async function forge(change: { claims?: JWTPayload; header?: Record<string, unknown>; key?: CryptoKey; omit?: string[] } = {}): Promise<string> {
+    async function forge(
+      change: { claims?: JWTPayload; header?: Record<string, unknown>; key?: CryptoKey; omit?: string[] } = {},
+    ): Promise<string> {
       const { token } = await issueToken();
       const claims: JWTPayload = { ...decodeJwt(token), ...change.claims };
       for (const name of change.omit ?? []) delete claims[name];
@@ -221,7 +226,9 @@ describe('jwt provider: issued tokens', () => {
 
     it('refuses an HS256 token (algorithm confusion)', async () => {
       const { token } = await issueToken();
-      const hs = await new SignJWT(decodeJwt(token)).setProtectedHeader({ alg: 'HS256', kid, typ: 'at+jwt' }).sign(new TextEncoder().encode('x'.repeat(32)));
+      const hs = await new SignJWT(decodeJwt(token))
+        .setProtectedHeader({ alg: 'HS256', kid, typ: 'at+jwt' })
+        .sign(new TextEncoder().encode('x'.repeat(32)));
       expect(await verify(hs)).toBeNull();
     });
 
@@ -234,7 +241,9 @@ describe('jwt provider: issued tokens', () => {
     it('refuses our header in other bytes (members reordered, or an extra one): only the exact header we sign with', async () => {
       const signed = await forge();
       const [, payload] = signed.split('.');
-      const reordered = await new SignJWT(decodeJwt(signed)).setProtectedHeader({ typ: 'at+jwt', kid, alg: 'ES256' } as { alg: string }).sign(ourKey);
+      const reordered = await new SignJWT(decodeJwt(signed))
+        .setProtectedHeader({ typ: 'at+jwt', kid, alg: 'ES256' } as { alg: string })
+        .sign(ourKey);
       expect(reordered.split('.')[1]).toBe(payload);
       expect(await verify(reordered)).toBeNull();
       expect(await verify(await forge({ header: { cty: 'JWT' } }))).toBeNull();
@@ -282,7 +291,13 @@ describe('jwt provider: issued tokens', () => {
 
   it('answers revocation from the ledger: revoked and confirmed, without an upstream', async () => {
     const { issued } = await issueToken();
-    const receipt = await provider.revokeGrant({ grantId: 'grt_01', incidentId: 'inc_42', handle: issued.handle, expiresAt: issued.expiresAt, signal: new AbortController().signal });
+    const receipt = await provider.revokeGrant({
+      grantId: 'grt_01',
+      incidentId: 'inc_42',
+      handle: issued.handle,
+      expiresAt: issued.expiresAt,
+      signal: new AbortController().signal,
+    });
     expect(receipt).toEqual({ grantId: 'grt_01', outcome: 'revoked', confirmed: true });
     expect(provider.capabilities).toEqual({ grantRevocation: 'ledger', incidentRevocation: false, minTtlSeconds: 5, maxTtlSeconds: 900 });
   });
@@ -313,8 +328,9 @@ describe('jwt provider: signing key file', () => {
 
   it('refuses generateKeyIfMissing outside development mode, before touching the file system', async () => {
     const file = join(await tempDir(), 'signing-key.json');
-    await expect(jwtProvider.create(configFor(file, { generateKeyIfMissing: true }), depsWith({ devMode: false })))
-      .rejects.toThrow(/generateKeyIfMissing: allowed only in development mode/u);
+    await expect(jwtProvider.create(configFor(file, { generateKeyIfMissing: true }), depsWith({ devMode: false }))).rejects.toThrow(
+      /generateKeyIfMissing: allowed only in development mode/u,
+    );
     await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
     // The same file provisioned by an operator loads fine in production mode.
     await writeFile(file, JSON.stringify(await newPrivateJwk()), { mode: 0o600 });
@@ -342,18 +358,35 @@ describe('jwt provider: signing key file', () => {
     await writeFile(file, JSON.stringify(await newPrivateJwk()), { mode: 0o600 });
     const withoutIssuer = configFor(file);
     delete withoutIssuer.issuer;
-    await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false, publicUrl: () => 'https://qm.example.com' }))).resolves.toMatchObject({ name: 'jwt' });
-    await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false, publicUrl: () => { throw new Error('server.publicUrl is not set'); } })))
-      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.jwt.issuer: required') });
+    await expect(
+      jwtProvider.create(withoutIssuer, depsWith({ devMode: false, publicUrl: () => 'https://qm.example.com' })),
+    ).resolves.toMatchObject({ name: 'jwt' });
+    await expect(
+      jwtProvider.create(
+        withoutIssuer,
+        depsWith({
+          devMode: false,
+          publicUrl: () => {
+            throw new Error('server.publicUrl is not set');
+          },
+        }),
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.jwt.issuer: required') });
     await expect(jwtProvider.create(withoutIssuer, depsWith({ devMode: false }))).rejects.toMatchObject({ code: 'ERR_CONFIG' });
   });
 
   it('refuses outside development mode a plain-http issuer beyond loopback', async () => {
     const file = join(await tempDir(), 'signing-key.json');
     await writeFile(file, JSON.stringify(await newPrivateJwk()), { mode: 0o600 });
-    await expect(jwtProvider.create(configFor(file, { issuer: 'https://qm.example.com' }), depsWith({ devMode: false }))).resolves.toMatchObject({ name: 'jwt' });
-    await expect(jwtProvider.create(configFor(file, { issuer: 'http://127.0.0.1:8080' }), depsWith({ devMode: false }))).resolves.toMatchObject({ name: 'jwt' });
-    await expect(jwtProvider.create(configFor(file, { issuer: 'http://qm.example.com' }), depsWith({ devMode: false }))).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('is plain http') });
+    await expect(
+      jwtProvider.create(configFor(file, { issuer: 'https://qm.example.com' }), depsWith({ devMode: false })),
+    ).resolves.toMatchObject({ name: 'jwt' });
+    await expect(
+      jwtProvider.create(configFor(file, { issuer: 'http://127.0.0.1:8080' }), depsWith({ devMode: false })),
+    ).resolves.toMatchObject({ name: 'jwt' });
+    await expect(
+      jwtProvider.create(configFor(file, { issuer: 'http://qm.example.com' }), depsWith({ devMode: false })),
+    ).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('is plain http') });
   });
 
   it('refuses outside development mode a signing key file that group or others may read', async () => {
@@ -361,7 +394,10 @@ describe('jwt provider: signing key file', () => {
     await writeFile(file, JSON.stringify(await newPrivateJwk()), { mode: 0o600 });
     await expect(jwtProvider.create(configFor(file), depsWith({ devMode: false }))).resolves.toMatchObject({ name: 'jwt' });
     await chmod(file, 0o644);
-    await expect(jwtProvider.create(configFor(file), depsWith({ devMode: false }))).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('may be read by group or others (mode 0644)') });
+    await expect(jwtProvider.create(configFor(file), depsWith({ devMode: false }))).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('may be read by group or others (mode 0644)'),
+    });
     await expect(jwtProvider.create(configFor(file), depsWith({ devMode: true }))).resolves.toMatchObject({ name: 'jwt' });
   });
 
@@ -465,7 +501,10 @@ describe('jwt provider: signing key file', () => {
 describe('jwt provider: config schemas', () => {
   it('applies defaults and rejects unknown keys', () => {
     expect(jwtConfigSchema.parse({ issuer: ISSUER, signingKeyFile: 'k.json' })).toEqual({
-      issuer: ISSUER, signingKeyFile: 'k.json', generateKeyIfMissing: false, maxTtlSeconds: 3600,
+      issuer: ISSUER,
+      signingKeyFile: 'k.json',
+      generateKeyIfMissing: false,
+      maxTtlSeconds: 3600,
     });
     expect(jwtConfigSchema.safeParse({ issuer: ISSUER, signingKeyFile: 'k.json', signingKey: '{}' }).success).toBe(false);
     expect(jwtProfileParamsSchema.safeParse({ ...PARAMS, purpose: 'x' }).success).toBe(false);
@@ -497,6 +536,8 @@ describe('provider registry', () => {
     const deps = { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 1000 };
     const catalog = await createCatalog(config, builtInProviders, deps);
     await catalog.close();
-    await expect(createCatalog(config, [...builtInProviders, jwtProvider], deps)).rejects.toThrow(/built-in provider jwt is registered twice/u);
+    await expect(createCatalog(config, [...builtInProviders, jwtProvider], deps)).rejects.toThrow(
+      /built-in provider jwt is registered twice/u,
+    );
   });
 });

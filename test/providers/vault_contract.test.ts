@@ -2,7 +2,11 @@
 import { describeProviderContract } from './contract.js';
 import { DB_PARAMS, expectNoUnexpectedCalls, PKI_PARAMS, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
 
-for (const [kind, params] of [['vault_token', TOKEN_PARAMS], ['vault_dynamic database/creds', DB_PARAMS], ['vault_dynamic pki/issue (write)', PKI_PARAMS]] as const) {
+for (const [kind, params] of [
+  ['vault_token', TOKEN_PARAMS],
+  ['vault_dynamic database/creds', DB_PARAMS],
+  ['vault_dynamic pki/issue (write)', PKI_PARAMS],
+] as const) {
   let fixture: VaultFixture | undefined;
   expectNoUnexpectedCalls(() => fixture?.fake);
   describeProviderContract(`vault (${kind}, fake Vault)`, async () => {

@@ -22,14 +22,25 @@ beforeAll(async () => {
 afterAll(async () => fake?.stop());
 
 it('passes a check driven by python3-hvac, an independent Vault client', async () => {
-  const probe = await run(PYTHON, ['-c', 'import hvac']).then(() => null, (err: { stderr?: string }) => err.stderr ?? String(err));
+  const probe = await run(PYTHON, ['-c', 'import hvac']).then(
+    () => null,
+    (err: { stderr?: string }) => err.stderr ?? String(err),
+  );
   expect(probe, `python3-hvac is required (apt-get install python3-hvac; .ci/run installs it): ${probe}`).toBeNull();
-  const { stdout } = await run(PYTHON, [SCRIPT], { env: { PATH: process.env.PATH ?? '', VAULT_ADDR: fake.url, VAULT_TOKEN: fake.rootToken }, timeout: 20_000 });
+  const { stdout } = await run(PYTHON, [SCRIPT], {
+    env: { PATH: process.env.PATH ?? '', VAULT_ADDR: fake.url, VAULT_TOKEN: fake.rootToken },
+    timeout: 20_000,
+  });
   expect(JSON.parse(stdout.trim())).toEqual({
     ok: true,
     steps: [
-      'root lookup-self', 'policy written', 'token created and looked up', 'child created beneath parent; lease read with child',
-      'child policies outside the parent refused', 'parent revoked: child and its lease dead', 'lease revoked on its own with sync; its token lives on',
+      'root lookup-self',
+      'policy written',
+      'token created and looked up',
+      'child created beneath parent; lease read with child',
+      'child policies outside the parent refused',
+      'parent revoked: child and its lease dead',
+      'lease revoked on its own with sync; its token lives on',
       'num_uses exhausted',
     ],
   });

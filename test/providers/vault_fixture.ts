@@ -12,8 +12,19 @@ import { startFakeVault, type FakeVault, type FakeVaultOptions } from '../fakes/
 export const AGENT = { id: 'spiffe://dev.local/agent/triage', issuer: 'https://dev.quartermaster.local/agents' } as const;
 
 export const TOKEN_PARAMS = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['qm-agent-read'], numUses: 0 });
-export const DB_PARAMS = vaultProfileParamsSchema.parse({ kind: 'vault_dynamic', path: 'database/creds/readonly', childPolicies: ['qm-db-readonly'] });
-export const PKI_PARAMS = vaultProfileParamsSchema.parse({ kind: 'vault_dynamic', path: 'pki/issue/agent', childPolicies: ['qm-pki-agent'], method: 'write', data: { common_name: 'agent.incident.example' }, secretFields: ['private_key'] });
+export const DB_PARAMS = vaultProfileParamsSchema.parse({
+  kind: 'vault_dynamic',
+  path: 'database/creds/readonly',
+  childPolicies: ['qm-db-readonly'],
+});
+export const PKI_PARAMS = vaultProfileParamsSchema.parse({
+  kind: 'vault_dynamic',
+  path: 'pki/issue/agent',
+  childPolicies: ['qm-pki-agent'],
+  method: 'write',
+  data: { common_name: 'agent.incident.example' },
+  secretFields: ['private_key'],
+});
 
 /** Engines of the fake that the profiles above read. */
 export const FAKE_ENGINES: FakeVaultOptions = {
@@ -43,7 +54,11 @@ export interface VaultFixture {
   readonly fake: FakeVault;
   readonly provisioned: Provisioned;
   readonly log: { logger: ProviderLogger; text: () => string };
-  provider(overrides?: Record<string, unknown>, deps?: Partial<ProviderDeps>, options?: VaultProviderOptions): Promise<Provider<VaultProfileParams>>;
+  provider(
+    overrides?: Record<string, unknown>,
+    deps?: Partial<ProviderDeps>,
+    options?: VaultProviderOptions,
+  ): Promise<Provider<VaultProfileParams>>;
   stop(): Promise<void>;
 }
 

@@ -21,11 +21,18 @@ afterEach(async () => {
 });
 
 const signal = (): AbortSignal => new AbortController().signal;
-const refOf = (req: IssueRequest<VaultProfileParams>, issued: IssuedCredential): GrantRef =>
-  ({ grantId: req.grantId, incidentId: req.incidentId, handle: issued.handle, expiresAt: issued.expiresAt });
+const refOf = (req: IssueRequest<VaultProfileParams>, issued: IssuedCredential): GrantRef => ({
+  grantId: req.grantId,
+  incidentId: req.incidentId,
+  handle: issued.handle,
+  expiresAt: issued.expiresAt,
+});
 const tokenOf = (fx: VaultFixture, accessor: unknown) => fx.fake.state.tokens.all().find((t) => t.accessor === accessor);
 
-async function setup(options: Parameters<typeof startVaultFixture>[0] = {}, overrides: Record<string, unknown> = {}): Promise<{ fx: VaultFixture; provider: Provider<VaultProfileParams> }> {
+async function setup(
+  options: Parameters<typeof startVaultFixture>[0] = {},
+  overrides: Record<string, unknown> = {},
+): Promise<{ fx: VaultFixture; provider: Provider<VaultProfileParams> }> {
   fixture = await startVaultFixture(options);
   return { fx: fixture, provider: await fixture.provider(overrides) };
 }
@@ -40,14 +47,21 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
     expect(a.handle.parentAccessor).toBe(b.handle.parentAccessor);
     expect(c.handle.parentAccessor).not.toBe(a.handle.parentAccessor);
     const parent = tokenOf(fx, a.handle.parentAccessor)!;
-    expect(parent).toMatchObject({ orphan: true, renewable: false, path: 'auth/token/create/quartermaster-incident', meta: { incident_id: 'INC-A' } });
+    expect(parent).toMatchObject({
+      orphan: true,
+      renewable: false,
+      path: 'auth/token/create/quartermaster-incident',
+      meta: { incident_id: 'INC-A' },
+    });
     expect(tokenOf(fx, a.handle.accessor)!.parentId).toBe(parent.id);
     expect(tokenOf(fx, b.handle.accessor)!.parentId).toBe(parent.id);
   });
 
   it('shares one parent among concurrent first grants of an incident', async () => {
     const { fx, provider } = await setup();
-    const issued = await Promise.all(Array.from({ length: 8 }, () => provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-BURST' }))));
+    const issued = await Promise.all(
+      Array.from({ length: 8 }, () => provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-BURST' }))),
+    );
     expect(new Set(issued.map((i) => i.handle.parentAccessor)).size).toBe(1);
     expect(fx.fake.count('auth/token/create/:role')).toBe(1);
   });
@@ -60,10 +74,21 @@ describe('vault provider: issuing beneath a per-incident parent', () => {
     const issued = await provider.issue(req);
     const child = tokenOf(fx, issued.handle.accessor)!;
     expect(child).toMatchObject({
-      policies: ['qm-agent-read'], numUses: 3, renewable: false, orphan: false, creationTtlSeconds: 120, explicitMaxTtlSeconds: 120,
+      policies: ['qm-agent-read'],
+      numUses: 3,
+      renewable: false,
+      orphan: false,
+      creationTtlSeconds: 120,
+      explicitMaxTtlSeconds: 120,
       meta: { team: 'sre', incident_id: 'INC-7', grant_id: 'grt_meta', agent: req.agent.id, profile: req.profile.name },
     });
-    expect(issued.credential).toMatchObject({ vault_token: child.id, vault_addr: fx.fake.url, policies: 'qm-agent-read', num_uses: 3, expires_in: 120 });
+    expect(issued.credential).toMatchObject({
+      vault_token: child.id,
+      vault_addr: fx.fake.url,
+      policies: 'qm-agent-read',
+      num_uses: 3,
+      expires_in: 120,
+    });
     expect(issued.secretFields).toEqual(['vault_token']);
     expect(issued.handle).toEqual({ kind: 'vault_token', parentAccessor: expect.any(String), accessor: child.accessor });
     expect(issued.expiresAt).toBeGreaterThanOrEqual(before + 120_000);
@@ -106,12 +131,17 @@ describe('vault provider: revocation', () => {
     let widest = 0;
     let calls = 0;
     const recorded: BackgroundLanes = {
-      run: (work) => lanes.run(async () => {
-        calls += 1;
-        active += 1;
-        widest = Math.max(widest, active);
-        try { return await work(); } finally { active -= 1; }
-      }),
+      run: (work) =>
+        lanes.run(async () => {
+          calls += 1;
+          active += 1;
+          widest = Math.max(widest, active);
+          try {
+            return await work();
+          } finally {
+            active -= 1;
+          }
+        }),
     };
     const provider = await fixture.provider({}, { background: recorded });
     const closeOf = async (incidentId: string) => {
@@ -186,11 +216,19 @@ describe('vault provider: revocation', () => {
     const req = issueRequest(DB_PARAMS, { incidentId: 'INC-ONE' });
     const got = await provider.issue(req);
     const other = await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ONE' }));
-    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toEqual({ grantId: req.grantId, outcome: 'revoked', confirmed: true });
+    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toEqual({
+      grantId: req.grantId,
+      outcome: 'revoked',
+      confirmed: true,
+    });
     expect(fx.fake.leaseAlive(String(got.handle.leaseId))).toBe(false);
     expect(fx.fake.tokenAlive(String(got.handle.accessor))).toBe(false);
     expect(fx.fake.tokenAlive(String(other.handle.accessor))).toBe(true);
-    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toEqual({ grantId: req.grantId, outcome: 'already_dead', confirmed: true });
+    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toEqual({
+      grantId: req.grantId,
+      outcome: 'already_dead',
+      confirmed: true,
+    });
   });
 
   it('counts a credential that expired on its own as already dead', async () => {
@@ -200,7 +238,10 @@ describe('vault provider: revocation', () => {
     const req = issueRequest(TOKEN_PARAMS, { ttlSeconds: 60 });
     const got = await provider.issue(req);
     clock.now += 61_000;
-    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toMatchObject({ outcome: 'already_dead', confirmed: true });
+    expect(await provider.revokeGrant({ ...refOf(req, got), signal: signal() })).toMatchObject({
+      outcome: 'already_dead',
+      confirmed: true,
+    });
   });
 });
 
@@ -208,7 +249,8 @@ describe('vault provider: refusals clean up what they created', () => {
   it('refuses a lease longer than the grant TTL, and revokes the lease and its token', async () => {
     const { fx, provider } = await setup({ databaseRoles: { readonly: { ttlSeconds: 600 } } });
     await expect(provider.issue(issueRequest(DB_PARAMS, { ttlSeconds: 300 }))).rejects.toMatchObject({
-      code: 'ERR_PROVIDER_FAILED', detail: expect.stringContaining("lease_duration 600s exceeds the grant's 300s TTL"),
+      code: 'ERR_PROVIDER_FAILED',
+      detail: expect.stringContaining("lease_duration 600s exceeds the grant's 300s TTL"),
     });
     expect(fx.fake.state.leases.liveSecrets.size).toBe(0);
     expect(fx.fake.state.tokens.all().filter((t) => t.meta.grant_id !== undefined)).toEqual([]);
@@ -216,20 +258,37 @@ describe('vault provider: refusals clean up what they created', () => {
 
   it('refuses a write path that answers without a lease (pki without generate_lease)', async () => {
     const { fx, provider } = await setup();
-    const params = vaultProfileParamsSchema.parse({ kind: 'vault_dynamic', path: 'pki/issue/nolease', childPolicies: ['qm-pki-agent'], method: 'write', data: { common_name: 'x' } });
+    const params = vaultProfileParamsSchema.parse({
+      kind: 'vault_dynamic',
+      path: 'pki/issue/nolease',
+      childPolicies: ['qm-pki-agent'],
+      method: 'write',
+      data: { common_name: 'x' },
+    });
     await fx.fake.state.acl.put('qm-pki-agent', JSON.stringify({ path: { 'pki/issue/*': { capabilities: ['update'] } } }));
-    await expect(provider.issue(issueRequest(params))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringContaining('answered without a lease') });
+    await expect(provider.issue(issueRequest(params))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      detail: expect.stringContaining('answered without a lease'),
+    });
     expect(fx.fake.state.tokens.all().filter((t) => t.meta.grant_id !== undefined)).toEqual([]);
   });
 
   it('refuses a parent token role that is not orphan, and revokes the parent it made', async () => {
     const { fx, provider } = await setup();
-    await vaultApi(fx.fake.url, fx.fake.rootToken, 'POST', 'auth/token/roles/quartermaster-incident', { allowed_policies: fx.fake.state.roles.get('quartermaster-incident')!.allowedPolicies, orphan: false, renewable: false, token_explicit_max_ttl: 86_400 });
-    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringContaining('is not an orphan (set orphan=true on the token role)') });
+    await vaultApi(fx.fake.url, fx.fake.rootToken, 'POST', 'auth/token/roles/quartermaster-incident', {
+      allowed_policies: fx.fake.state.roles.get('quartermaster-incident')!.allowedPolicies,
+      orphan: false,
+      renewable: false,
+      token_explicit_max_ttl: 86_400,
+    });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      detail: expect.stringContaining('is not an orphan (set orphan=true on the token role)'),
+    });
     expect(fx.fake.state.tokens.all().filter((t) => t.path.startsWith('auth/token/create/'))).toEqual([]);
   });
 
-  it('maps a child policy outside the parent to ERR_PROVIDER_FAILED without Vault\'s words', async () => {
+  it("maps a child policy outside the parent to ERR_PROVIDER_FAILED without Vault's words", async () => {
     const { provider } = await setup();
     const params = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['not-a-parent-policy'] });
     const err = await provider.issue(issueRequest(params)).catch((e: unknown) => e);
@@ -238,8 +297,16 @@ describe('vault provider: refusals clean up what they created', () => {
 
   it('maps a child that may not read the dynamic path to ERR_PROVIDER_FAILED and revokes the child', async () => {
     const { fx, provider } = await setup();
-    const params = vaultProfileParamsSchema.parse({ kind: 'vault_dynamic', path: 'database/creds/readonly', childPolicies: ['qm-agent-read'] });
-    await expect(provider.issue(issueRequest(params))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: 'vault read database/creds/readonly: HTTP 403 (permission denied even after a fresh login: check the broker\'s Vault policy and the profile\'s policies)' });
+    const params = vaultProfileParamsSchema.parse({
+      kind: 'vault_dynamic',
+      path: 'database/creds/readonly',
+      childPolicies: ['qm-agent-read'],
+    });
+    await expect(provider.issue(issueRequest(params))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      detail:
+        "vault read database/creds/readonly: HTTP 403 (permission denied even after a fresh login: check the broker's Vault policy and the profile's policies)",
+    });
     expect(fx.fake.state.tokens.all().filter((t) => t.meta.grant_id !== undefined)).toEqual([]);
   });
 });
@@ -250,11 +317,18 @@ describe('vault provider: Vault unavailable', () => {
     const req = issueRequest(TOKEN_PARAMS);
     const ref = refOf(req, await provider.issue(req));
     fx.fake.seal();
-    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', status: 503, detail: 'vault create-child-token: HTTP 503' });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+      status: 503,
+      detail: 'vault create-child-token: HTTP 503',
+    });
     expect(await provider.health(signal())).toEqual({ ok: false, detail: 'vault is sealed' });
     fx.fake.unseal();
     await fx.fake.goDown();
-    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', detail: expect.stringMatching(/^vault create-child-token: no answer \((ECONNREFUSED|ECONNRESET)\)$/u) });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+      detail: expect.stringMatching(/^vault create-child-token: no answer \((ECONNREFUSED|ECONNRESET)\)$/u),
+    });
     await expect(provider.revokeGrant({ ...ref, signal: signal() })).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE' });
     await fx.fake.comeBack();
     await expect(provider.revokeGrant({ ...ref, signal: signal() })).resolves.toMatchObject({ outcome: 'revoked', confirmed: true });
@@ -262,7 +336,10 @@ describe('vault provider: Vault unavailable', () => {
 
   it('gives up on a slow Vault after requestTimeoutMs', async () => {
     const { provider } = await setup({ latencyMs: 300 }, { requestTimeoutMs: 100 });
-    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_UNAVAILABLE', detail: expect.stringMatching(/no answer \(ETIMEDOUT\)$/u) });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+      detail: expect.stringMatching(/no answer \(ETIMEDOUT\)$/u),
+    });
   }, 10_000);
 
   it('keeps tokens, accessors and secrets out of its logs and errors', async () => {
@@ -274,7 +351,15 @@ describe('vault provider: Vault unavailable', () => {
     fx.fake.seal();
     const err = await provider.issue(issueRequest(TOKEN_PARAMS)).catch((e: unknown) => e);
     const text = `${fx.log.text()} ${JSON.stringify(err)} ${String((err as Error).stack)}`;
-    const secrets = [got.credential.password, got.credential.username, got.handle.accessor, got.handle.parentAccessor, tok.credential.vault_token, tok.handle.accessor, fx.provisioned.brokerToken];
+    const secrets = [
+      got.credential.password,
+      got.credential.username,
+      got.handle.accessor,
+      got.handle.parentAccessor,
+      tok.credential.vault_token,
+      tok.handle.accessor,
+      fx.provisioned.brokerToken,
+    ];
     for (const secret of secrets) expect(text).not.toContain(String(secret));
     expect(fx.log.text()).toContain('incident parent token created');
   });
@@ -287,8 +372,17 @@ describe('vault provider: failures that must not spread (review findings)', () =
     const reqB = issueRequest(DB_PARAMS, { incidentId: 'INC-BAD' });
     const a = await provider.issue(reqA);
     const b = await provider.issue(reqB);
-    const broken: GrantRef = { grantId: 'grt_broken', incidentId: 'INC-BAD', handle: { kind: 'vault_token', parentAccessor: String(a.handle.parentAccessor), accessor: '' }, expiresAt: a.expiresAt };
-    const receipts = await provider.revokeIncident!({ incidentId: 'INC-BAD', grants: [refOf(reqA, a), broken, refOf(reqB, b)], signal: signal() });
+    const broken: GrantRef = {
+      grantId: 'grt_broken',
+      incidentId: 'INC-BAD',
+      handle: { kind: 'vault_token', parentAccessor: String(a.handle.parentAccessor), accessor: '' },
+      expiresAt: a.expiresAt,
+    };
+    const receipts = await provider.revokeIncident!({
+      incidentId: 'INC-BAD',
+      grants: [refOf(reqA, a), broken, refOf(reqB, b)],
+      signal: signal(),
+    });
     expect(receipts.map((r) => r.grantId).sort()).toEqual([reqA.grantId, reqB.grantId].sort());
     expect(receipts.every((r) => r.confirmed)).toBe(true);
     expect(fx.fake.tokenAlive(String(a.handle.accessor))).toBe(false);
@@ -301,10 +395,14 @@ describe('vault provider: failures that must not spread (review findings)', () =
     await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ROLE' }));
     const withRole = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['qm-agent-read'], role: 'not-for-parents' });
     for (let i = 0; i < 3; i++) {
-      await expect(provider.issue(issueRequest(withRole, { incidentId: 'INC-ROLE' }))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringMatching(/may not create this child/u) });
+      await expect(provider.issue(issueRequest(withRole, { incidentId: 'INC-ROLE' }))).rejects.toMatchObject({
+        code: 'ERR_PROVIDER_FAILED',
+        detail: expect.stringMatching(/may not create this child/u),
+      });
     }
     // One parent for the incident, still used: no orphaned parents left behind by the refusals.
-    const parents = () => fx.fake.state.tokens.all().filter((t) => t.path === 'auth/token/create/quartermaster-incident' && t.meta.incident_id === 'INC-ROLE');
+    const parents = () =>
+      fx.fake.state.tokens.all().filter((t) => t.path === 'auth/token/create/quartermaster-incident' && t.meta.incident_id === 'INC-ROLE');
     expect(parents()).toHaveLength(1);
     const again = await provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-ROLE' }));
     expect(parents().map((t) => t.accessor)).toEqual([again.handle.parentAccessor]);
@@ -314,13 +412,22 @@ describe('vault provider: failures that must not spread (review findings)', () =
     const { fx, provider } = await setup();
     const root = fx.fake.rootToken;
     // A token role the parent may use, which makes batch tokens.
-    await vaultApi(fx.fake.url, root, 'POST', 'auth/token/roles/agent-batch', { allowed_policies: ['qm-agent-read'], token_type: 'batch', renewable: false });
+    await vaultApi(fx.fake.url, root, 'POST', 'auth/token/roles/agent-batch', {
+      allowed_policies: ['qm-agent-read'],
+      token_type: 'batch',
+      renewable: false,
+    });
     await vaultApi(fx.fake.url, root, 'PUT', 'sys/policies/acl/quartermaster-incident-parent', {
-      policy: JSON.stringify({ path: { 'auth/token/create': { capabilities: ['update'] }, 'auth/token/create/agent-batch': { capabilities: ['update'] } } }),
+      policy: JSON.stringify({
+        path: { 'auth/token/create': { capabilities: ['update'] }, 'auth/token/create/agent-batch': { capabilities: ['update'] } },
+      }),
     });
     const batch = vaultProfileParamsSchema.parse({ kind: 'vault_token', policies: ['qm-agent-read'], role: 'agent-batch' });
     await expect(provider.issue(issueRequest(TOKEN_PARAMS, { incidentId: 'INC-BATCH' }))).resolves.toBeDefined();
-    await expect(provider.issue(issueRequest(batch, { incidentId: 'INC-BATCH' }))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringMatching(/made a batch token; grants need service tokens/u) });
+    await expect(provider.issue(issueRequest(batch, { incidentId: 'INC-BATCH' }))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      detail: expect.stringMatching(/made a batch token; grants need service tokens/u),
+    });
     expect(fx.log.text()).toContain('not a service token with an accessor');
   });
 
@@ -350,7 +457,12 @@ describe('vault provider: failures that must not spread (review findings)', () =
 });
 
 describe('vault provider: config refusals', () => {
-  const base = { address: 'https://vault.example:8200', auth: { method: 'token', tokenFile: '/run/secrets/vault-token' }, parentTokenRole: 'quartermaster-incident', parentPolicies: ['quartermaster-incident-parent'] };
+  const base = {
+    address: 'https://vault.example:8200',
+    auth: { method: 'token', tokenFile: '/run/secrets/vault-token' },
+    parentTokenRole: 'quartermaster-incident',
+    parentPolicies: ['quartermaster-incident-parent'],
+  };
   const problems = (overrides: Record<string, unknown>): string[] => {
     const result = vaultConfigSchema.safeParse({ ...base, ...overrides });
     return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -361,7 +473,9 @@ describe('vault provider: config refusals', () => {
   });
 
   it('refuses a parent cap that leaves a maximum-TTL grant no room', () => {
-    expect(problems({ maxTtlSeconds: 3600, parentExplicitMaxTtlSeconds: 3600 })).toEqual(['parentExplicitMaxTtlSeconds: must be at least maxTtlSeconds + 30']);
+    expect(problems({ maxTtlSeconds: 3600, parentExplicitMaxTtlSeconds: 3600 })).toEqual([
+      'parentExplicitMaxTtlSeconds: must be at least maxTtlSeconds + 30',
+    ]);
   });
 
   it('refuses an address with credentials in it (it is logged and handed to agents)', () => {
@@ -375,7 +489,10 @@ describe('vault provider: production refusals', () => {
     fixture = await startVaultFixture();
     await expect(fixture.provider({}, { devMode: false })).resolves.toMatchObject({ name: 'vault' });
     await chmod(fixture.provisioned.brokerTokenFile, 0o644);
-    await expect(fixture.provider({}, { devMode: false })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.vault.auth.tokenFile') });
+    await expect(fixture.provider({}, { devMode: false })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('providers.vault.auth.tokenFile'),
+    });
     await expect(fixture.provider({}, { devMode: true })).resolves.toMatchObject({ name: 'vault' });
   });
 
@@ -383,7 +500,10 @@ describe('vault provider: production refusals', () => {
     fixture = await startVaultFixture();
     // The fake listens on loopback: plain http is fine there (a local Vault agent).
     await expect(fixture.provider({}, { devMode: false })).resolves.toMatchObject({ name: 'vault' });
-    await expect(fixture.provider({ address: 'http://vault.example.com:8200' }, { devMode: false })).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('providers.vault.address') });
+    await expect(fixture.provider({ address: 'http://vault.example.com:8200' }, { devMode: false })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('providers.vault.address'),
+    });
   });
 });
 
@@ -400,8 +520,13 @@ describe('vault provider: namespaces in handles', () => {
     const req2 = issueRequest(TOKEN_PARAMS, { incidentId: 'INC-NS' });
     const issued2 = await provider.issue(req2);
     const elsewhere = await fx.provider({});
-    await expect(elsewhere.revokeGrant({ ...refOf(req2, issued2), signal: signal() })).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringMatching(/namespace "team-a", not the configured ""/u) });
-    await expect(elsewhere.revokeIncident!({ incidentId: 'INC-NS', grants: [refOf(req2, issued2)], signal: signal() })).resolves.toEqual([]);
+    await expect(elsewhere.revokeGrant({ ...refOf(req2, issued2), signal: signal() })).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      detail: expect.stringMatching(/namespace "team-a", not the configured ""/u),
+    });
+    await expect(elsewhere.revokeIncident!({ incidentId: 'INC-NS', grants: [refOf(req2, issued2)], signal: signal() })).resolves.toEqual(
+      [],
+    );
     expect(fx.fake.tokenAlive(String(issued2.handle.accessor))).toBe(true);
     await elsewhere.close();
   });

@@ -18,8 +18,13 @@ function manualScheduler(clock: { now: number }) {
   const tasks = new Map<number, { fn: () => void; at: number }>();
   let seq = 0;
   const scheduler: Scheduler = {
-    set: (fn, delayMs) => { tasks.set(++seq, { fn, at: clock.now + delayMs }); return seq; },
-    clear: (handle) => { tasks.delete(handle as number); },
+    set: (fn, delayMs) => {
+      tasks.set(++seq, { fn, at: clock.now + delayMs });
+      return seq;
+    },
+    clear: (handle) => {
+      tasks.delete(handle as number);
+    },
   };
   return {
     scheduler,
@@ -68,19 +73,29 @@ describe('vault provider: the broker login', () => {
   });
 
   it('logs in with AppRole (role id + secret-id file)', async () => {
-    fixture = await startVaultFixture({ approle: { roleId: 'role-123', secretId: 's3cret-id-value', policies: ['quartermaster-broker'], ttlSeconds: 600 } });
-    const provider = await fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 's3cret-id-value\n') } });
+    fixture = await startVaultFixture({
+      approle: { roleId: 'role-123', secretId: 's3cret-id-value', policies: ['quartermaster-broker'], ttlSeconds: 600 },
+    });
+    const provider = await fixture.provider({
+      auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 's3cret-id-value\n') },
+    });
     expect(fixture.fake.count('auth/approle/login')).toBe(1);
     await expect(provider.issue(issueRequest(TOKEN_PARAMS))).resolves.toBeDefined();
     expect(fixture.log.text()).not.toContain('s3cret-id-value');
   });
 
   it('refuses at start a login whose token may not call lookup-self (every policy 403 would look like a dead token and cost a login)', async () => {
-    fixture = await startVaultFixture({ approle: { roleId: 'role-123', secretId: 's3cret-id-value', policies: ['quartermaster-broker'], ttlSeconds: 600 } });
+    fixture = await startVaultFixture({
+      approle: { roleId: 'role-123', secretId: 's3cret-id-value', policies: ['quartermaster-broker'], ttlSeconds: 600 },
+    });
     // The built-in default policy is what grants lookup-self; an operator may have emptied it.
     await vaultApi(fixture.fake.url, fixture.fake.rootToken, 'PUT', 'sys/policies/acl/default', { policy: JSON.stringify({ path: {} }) });
-    await expect(fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 's3cret-id-value\n') } }))
-      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/may not call auth\/token\/lookup-self; give the broker's role the default policy/u) });
+    await expect(
+      fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 's3cret-id-value\n') } }),
+    ).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringMatching(/may not call auth\/token\/lookup-self; give the broker's role the default policy/u),
+    });
     expect(fixture.fake.count('auth/approle/login')).toBe(1);
   });
 
@@ -94,12 +109,22 @@ describe('vault provider: the broker login', () => {
   });
 
   it('refuses to start when Vault rejects the login, naming the setting', async () => {
-    fixture = await startVaultFixture({ approle: { roleId: 'role-123', secretId: 'right', policies: ['quartermaster-broker'], ttlSeconds: 600 } });
-    await expect(fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 'right') } })).resolves.toBeDefined();
-    await expect(fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 'wrong') } }))
-      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/^providers\.vault\.auth: Vault refused the broker's login \(vault approle-login: HTTP 400\)$/u) });
-    await expect(fixture.provider({ auth: { method: 'token', tokenFile: '/nonexistent/qm-token' } }))
-      .rejects.toMatchObject({ code: 'ERR_CONFIG', message: 'providers.vault.auth.tokenFile: /nonexistent/qm-token cannot be read (ENOENT)' });
+    fixture = await startVaultFixture({
+      approle: { roleId: 'role-123', secretId: 'right', policies: ['quartermaster-broker'], ttlSeconds: 600 },
+    });
+    await expect(
+      fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 'right') } }),
+    ).resolves.toBeDefined();
+    await expect(
+      fixture.provider({ auth: { method: 'approle', roleId: 'role-123', secretIdFile: tempFile('secret-id', 'wrong') } }),
+    ).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringMatching(/^providers\.vault\.auth: Vault refused the broker's login \(vault approle-login: HTTP 400\)$/u),
+    });
+    await expect(fixture.provider({ auth: { method: 'token', tokenFile: '/nonexistent/qm-token' } })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: 'providers.vault.auth.tokenFile: /nonexistent/qm-token cannot be read (ENOENT)',
+    });
   });
 
   it('starts while Vault is down and logs in on first use', async () => {
@@ -128,8 +153,15 @@ describe('vault provider: the broker login', () => {
   it('logs in again once renewals stop extending the token (max TTL reached)', async () => {
     const clock = { now: Date.now() };
     const timers = manualScheduler(clock);
-    fixture = await startVaultFixture({ now: () => clock.now, approle: { roleId: 'r', secretId: 's', policies: ['quartermaster-broker'], ttlSeconds: 600, maxTtlSeconds: 900 } });
-    const provider = await fixture.provider({ auth: { method: 'approle', roleId: 'r', secretIdFile: tempFile('sid', 's') } }, { now: () => clock.now }, { scheduler: timers.scheduler });
+    fixture = await startVaultFixture({
+      now: () => clock.now,
+      approle: { roleId: 'r', secretId: 's', policies: ['quartermaster-broker'], ttlSeconds: 600, maxTtlSeconds: 900 },
+    });
+    const provider = await fixture.provider(
+      { auth: { method: 'approle', roleId: 'r', secretIdFile: tempFile('sid', 's') } },
+      { now: () => clock.now },
+      { scheduler: timers.scheduler },
+    );
     for (let i = 0; i < 3; i++) await timers.fireNext(); // renew (600 s → 500 s), renew (→ 167 s: no longer extending), login
     expect(fixture.fake.count('auth/token/renew-self')).toBe(2);
     expect(fixture.fake.count('auth/approle/login')).toBe(2);
@@ -151,7 +183,10 @@ describe('vault provider: the broker login', () => {
   it('re-reads a rotated token file after its old token died', async () => {
     fixture = await startVaultFixture();
     const provider = await fixture.provider();
-    const created = await vaultApi(fixture.fake.url, fixture.fake.rootToken, 'POST', 'auth/token/create-orphan', { policies: ['quartermaster-broker'], ttl: '1h' });
+    const created = await vaultApi(fixture.fake.url, fixture.fake.rootToken, 'POST', 'auth/token/create-orphan', {
+      policies: ['quartermaster-broker'],
+      ttl: '1h',
+    });
     writeFileSync(fixture.provisioned.brokerTokenFile, created.auth.client_token);
     await vaultApi(fixture.fake.url, fixture.fake.rootToken, 'POST', 'auth/token/revoke', { token: fixture.provisioned.brokerToken });
     await expect(provider.issue(issueRequest(TOKEN_PARAMS))).resolves.toBeDefined();
@@ -160,7 +195,10 @@ describe('vault provider: the broker login', () => {
   it('a 403 that is not about its own token is a policy problem: ERR_PROVIDER_FAILED, no re-login loop', async () => {
     fixture = await startVaultFixture();
     const provider = await fixture.provider({ parentTokenRole: 'not-allowed-by-the-broker-policy' });
-    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({ code: 'ERR_PROVIDER_FAILED', detail: expect.stringMatching(/^vault create-incident-parent: HTTP 403 \(permission denied even after a fresh login/u) });
+    await expect(provider.issue(issueRequest(TOKEN_PARAMS))).rejects.toMatchObject({
+      code: 'ERR_PROVIDER_FAILED',
+      detail: expect.stringMatching(/^vault create-incident-parent: HTTP 403 \(permission denied even after a fresh login/u),
+    });
     expect(fixture.fake.count('auth/token/lookup-self')).toBe(2); // the login, and the one check after the 403
   });
 
@@ -174,7 +212,13 @@ describe('vault provider: the broker login', () => {
       const before = fixture.fake.namespaces.length;
       const provider = await fixture.provider({ namespace: 'team-a/incidents' });
       const issued = await provider.issue(issueRequest(TOKEN_PARAMS));
-      await provider.revokeGrant({ grantId: 'g', incidentId: 'inc_42', handle: issued.handle, expiresAt: issued.expiresAt, signal: new AbortController().signal });
+      await provider.revokeGrant({
+        grantId: 'g',
+        incidentId: 'inc_42',
+        handle: issued.handle,
+        expiresAt: issued.expiresAt,
+        signal: new AbortController().signal,
+      });
       const sent = fixture.fake.namespaces.slice(before);
       expect(sent.length).toBe(5); // lookup-self, parent, child, revoke-accessor, lookup-accessor
       expect(new Set(sent)).toEqual(new Set(['team-a/incidents']));
@@ -191,7 +235,9 @@ describe('vault provider: broker session races', () => {
     const logins = ['token-one', 'token-two'];
     const ops: string[] = [];
     let renewalSent!: () => void;
-    const renewalOut = new Promise<void>((resolve) => { renewalSent = resolve; });
+    const renewalOut = new Promise<void>((resolve) => {
+      renewalSent = resolve;
+    });
     let answerRenewal: ((body: unknown) => void) | undefined;
     // The session's transport, scripted: it lets the test hold the renewal's answer back.
     const http: VaultHttp = {
@@ -210,7 +256,13 @@ describe('vault provider: broker session races', () => {
       close: () => undefined,
     };
     const quiet = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-    const session = createBrokerSession({ http, auth: { method: 'approle', roleId: 'r', secretIdFile: tempFile('sid', 's'), mount: 'approle' }, logger: quiet, now: () => clock.now, scheduler: timers.scheduler });
+    const session = createBrokerSession({
+      http,
+      auth: { method: 'approle', roleId: 'r', secretIdFile: tempFile('sid', 's'), mount: 'approle' },
+      logger: quiet,
+      now: () => clock.now,
+      scheduler: timers.scheduler,
+    });
     try {
       expect(await session.token()).toBe('token-one');
       timers.fireNextNow(); // the renewal of token-one goes out and waits for its answer
@@ -220,8 +272,15 @@ describe('vault provider: broker session races', () => {
       // The late answer, read by the renewal's continuation: that continuation runs to its end
       // synchronously from the read on, so once the read is seen it has decided.
       let answerRead!: () => void;
-      const read = new Promise<void>((resolve) => { answerRead = resolve; });
-      answerRenewal!({ get auth() { answerRead(); return { client_token: 'token-one', lease_duration: 600, renewable: true }; } });
+      const read = new Promise<void>((resolve) => {
+        answerRead = resolve;
+      });
+      answerRenewal!({
+        get auth() {
+          answerRead();
+          return { client_token: 'token-one', lease_duration: 600, renewable: true };
+        },
+      });
       await read;
       expect(await session.token()).toBe('token-two');
       expect(timers.nextInMs()).toBe(400_000); // the re-login's own renewal plan, not the stale one's

@@ -30,8 +30,29 @@ function selfSigned(): { certFile: string; cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'qm-vault-tls-'));
   const certFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile,
-    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return { certFile, cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
 }
 
@@ -39,10 +60,13 @@ function selfSigned(): { certFile: string; cert: string; key: string } {
 async function tlsProxy(target: string, tls: { cert: string; key: string }): Promise<string> {
   const upstream = new URL(target);
   proxy = createServer(tls, (req, res) => {
-    const forward = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
+    const forward = httpRequest(
+      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
     forward.on('error', () => res.destroy());
     req.pipe(forward);
   });
@@ -55,13 +79,20 @@ it('issues through TLS when caFile holds the certificate', async () => {
   const tls = selfSigned();
   const address = await tlsProxy(fixture.fake.url, tls);
   const provider = await fixture.provider({ address, caFile: tls.certFile });
-  await expect(provider.issue(issueRequest(TOKEN_PARAMS))).resolves.toMatchObject({ secretFields: ['vault_token'], credential: { vault_addr: address } });
+  await expect(provider.issue(issueRequest(TOKEN_PARAMS))).resolves.toMatchObject({
+    secretFields: ['vault_token'],
+    credential: { vault_addr: address },
+  });
 });
 
 it('refuses to start with a config error naming caFile when the certificate is not trusted', async () => {
   fixture = await startVaultFixture();
   const address = await tlsProxy(fixture.fake.url, selfSigned());
   const config = vaultConfig(address, fixture.provisioned.brokerTokenFile);
-  await expect(createVaultProvider(config, { logger: fixture.log.logger, now: Date.now, devMode: true }))
-    .rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(/^providers\.vault\.caFile: .*not trusted.*TLS certificate not accepted \(DEPTH_ZERO_SELF_SIGNED_CERT\)/u) });
+  await expect(createVaultProvider(config, { logger: fixture.log.logger, now: Date.now, devMode: true })).rejects.toMatchObject({
+    code: 'ERR_CONFIG',
+    message: expect.stringMatching(
+      /^providers\.vault\.caFile: .*not trusted.*TLS certificate not accepted \(DEPTH_ZERO_SELF_SIGNED_CERT\)/u,
+    ),
+  });
 });

@@ -12,7 +12,12 @@ import { toBrokerError, VaultCallError } from '../../providers/vault/errors.js';
 
 const TOKEN = 'hvs.transport-test-token-canary';
 
-interface Seen { readonly method: string; readonly url: string; readonly headers: IncomingHttpHeaders; readonly body: string }
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
 
 const servers: Server[] = [];
 const clients: VaultHttp[] = [];
@@ -46,7 +51,11 @@ const json = (res: ServerResponse, status: number, body: unknown): void => {
 };
 
 function client(address: string, options: { requestTimeoutMs?: number; namespace?: string } = {}): VaultHttp {
-  const http = createVaultHttp({ address, requestTimeoutMs: options.requestTimeoutMs ?? 2000, ...(options.namespace ? { namespace: options.namespace } : {}) });
+  const http = createVaultHttp({
+    address,
+    requestTimeoutMs: options.requestTimeoutMs ?? 2000,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+  });
   clients.push(http);
   return http;
 }
@@ -54,7 +63,10 @@ function client(address: string, options: { requestTimeoutMs?: number; namespace
 const lookup = { op: 'lookup-self', method: 'GET', path: 'auth/token/lookup-self', token: TOKEN } as const;
 
 async function failureOf(promise: Promise<unknown>): Promise<VaultCallError> {
-  const err: unknown = await promise.then(() => null, (e: unknown) => e);
+  const err: unknown = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(VaultCallError);
   return err as VaultCallError;
 }
@@ -63,17 +75,27 @@ describe('vault transport', () => {
   it('sends the token, namespace and JSON body to the configured address and reads the JSON answer', async () => {
     const vault = await serve((res) => json(res, 200, { data: { ttl: 60 } }));
     const http = client(vault.url, { namespace: 'team-a' });
-    await expect(http.send({ op: 'create', method: 'POST', path: 'auth/token/create', token: TOKEN, body: { ttl: '60s' } })).resolves.toEqual({ data: { ttl: 60 } });
+    await expect(
+      http.send({ op: 'create', method: 'POST', path: 'auth/token/create', token: TOKEN, body: { ttl: '60s' } }),
+    ).resolves.toEqual({ data: { ttl: 60 } });
     expect(vault.seen).toHaveLength(1);
     expect(vault.seen[0]).toMatchObject({ method: 'POST', url: '/v1/auth/token/create', body: '{"ttl":"60s"}' });
-    expect(vault.seen[0]?.headers).toMatchObject({ 'x-vault-token': TOKEN, 'x-vault-namespace': 'team-a', 'content-type': 'application/json' });
+    expect(vault.seen[0]?.headers).toMatchObject({
+      'x-vault-token': TOKEN,
+      'x-vault-namespace': 'team-a',
+      'content-type': 'application/json',
+    });
   });
 
   it('answers undefined for 204 and maps Vault statuses to failures with Vault’s errors kept apart', async () => {
-    const vault = await serve((res, seen) => (seen.url.endsWith('/revoke') ? res.writeHead(204).end() : json(res, 400, { errors: ['invalid accessor'] })));
+    const vault = await serve((res, seen) =>
+      seen.url.endsWith('/revoke') ? res.writeHead(204).end() : json(res, 400, { errors: ['invalid accessor'] }),
+    );
     const http = client(vault.url);
     await expect(http.send({ op: 'revoke', method: 'POST', path: 'auth/token/revoke', token: TOKEN, body: {} })).resolves.toBeUndefined();
-    const err = await failureOf(http.send({ op: 'lookup-accessor', method: 'POST', path: 'auth/token/lookup-accessor', token: TOKEN, body: { accessor: 'a' } }));
+    const err = await failureOf(
+      http.send({ op: 'lookup-accessor', method: 'POST', path: 'auth/token/lookup-accessor', token: TOKEN, body: { accessor: 'a' } }),
+    );
     expect(err.failure).toEqual({ kind: 'http', status: 400, errors: ['invalid accessor'] });
   });
 
@@ -118,7 +140,10 @@ describe('vault transport', () => {
       let sent = 0;
       const tick = (): void => {
         if (res.destroyed) return;
-        if (sent++ >= count) { res.end('"}}'); return; }
+        if (sent++ >= count) {
+          res.end('"}}');
+          return;
+        }
         res.write('x');
         timers.push(setTimeout(tick, everyMs));
       };

@@ -10,10 +10,11 @@ import { createBackgroundLanes } from '../../src/background_lanes.js';
 /** Work that runs until the test releases it, recording start order. */
 function gatedWork(started: number[]) {
   const releases = new Map<number, () => void>();
-  const work = (id: number) => () => new Promise<number>((resolve) => {
-    started.push(id);
-    releases.set(id, () => resolve(id));
-  });
+  const work = (id: number) => () =>
+    new Promise<number>((resolve) => {
+      started.push(id);
+      releases.set(id, () => resolve(id));
+    });
   return { work, release: (id: number) => releases.get(id)?.() };
 }
 

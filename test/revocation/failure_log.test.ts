@@ -5,7 +5,9 @@ import { createFailureLog, REMINDER_MS } from '../../src/revocation/failure_log.
 
 function capture() {
   const lines: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = [];
-  const at = (level: string) => (obj: object, msg?: string) => { lines.push({ level, msg: msg ?? '', obj: obj as Record<string, unknown> }); };
+  const at = (level: string) => (obj: object, msg?: string) => {
+    lines.push({ level, msg: msg ?? '', obj: obj as Record<string, unknown> });
+  };
   return { lines, logger: { error: at('error'), warn: at('warn') } };
 }
 
@@ -23,17 +25,26 @@ describe('worker failure log', () => {
     const { lines, logger } = capture();
     const log = createFailureLog(logger, () => now);
     const down = storeUnavailable(new Error('Connection is closed.'));
-    for (let i = 0; i < 150; i++) { // 30 s of passes at 200 ms
+    for (let i = 0; i < 150; i++) {
+      // 30 s of passes at 200 ms
       log.failed(down);
       now += 200;
     }
-    expect(lines).toEqual([{ level: 'error', msg: 'revocation worker pass failed; retrying', obj: { cause: 'Error: Connection is closed.' } }]);
+    expect(lines).toEqual([
+      { level: 'error', msg: 'revocation worker pass failed; retrying', obj: { cause: 'Error: Connection is closed.' } },
+    ]);
     now = 1_000 + REMINDER_MS;
     log.failed(down);
-    expect(lines[1]).toEqual({ level: 'error', msg: 'revocation worker still failing; retrying', obj: { cause: 'Error: Connection is closed.', failedPasses: 151, failingForMs: REMINDER_MS } });
+    expect(lines[1]).toEqual({
+      level: 'error',
+      msg: 'revocation worker still failing; retrying',
+      obj: { cause: 'Error: Connection is closed.', failedPasses: 151, failingForMs: REMINDER_MS },
+    });
     log.succeeded();
     log.succeeded();
-    expect(lines.slice(2)).toEqual([{ level: 'warn', msg: 'revocation worker recovered', obj: { failedPasses: 151, failedForMs: REMINDER_MS } }]);
+    expect(lines.slice(2)).toEqual([
+      { level: 'warn', msg: 'revocation worker recovered', obj: { failedPasses: 151, failedForMs: REMINDER_MS } },
+    ]);
   });
 
   it('logs at once when the cause changes', () => {

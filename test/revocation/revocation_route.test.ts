@@ -18,8 +18,12 @@ import type { ProviderCapabilities, ProviderFactory } from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
 import { testConfigObject } from '../support/test_config.js';
 
-const caps = (grantRevocation: ProviderCapabilities['grantRevocation'], incidentRevocation: boolean): ProviderCapabilities =>
-  ({ grantRevocation, incidentRevocation, minTtlSeconds: 1, maxTtlSeconds: 3600 });
+const caps = (grantRevocation: ProviderCapabilities['grantRevocation'], incidentRevocation: boolean): ProviderCapabilities => ({
+  grantRevocation,
+  incidentRevocation,
+  minTtlSeconds: 1,
+  maxTtlSeconds: 3600,
+});
 const withIncident = { revokeIncident: async () => [] };
 
 describe('revocation route', () => {
@@ -50,10 +54,20 @@ describe('a provider that cannot revoke a single credential', () => {
       return {
         name: 'static',
         capabilities: caps('none', true),
-        async issue() { throw new Error('not used'); },
-        async revokeGrant(req) { calls.push(`grant:${req.grantId}`); return { grantId: req.grantId, outcome: 'revoked', confirmed: true }; },
-        async revokeIncident(req) { calls.push(`incident:${req.incidentId}`); return req.grants.map((g) => ({ grantId: g.grantId, outcome: 'revoked' as const, confirmed: true })); },
-        async health() { return { ok: true }; },
+        async issue() {
+          throw new Error('not used');
+        },
+        async revokeGrant(req) {
+          calls.push(`grant:${req.grantId}`);
+          return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
+        },
+        async revokeIncident(req) {
+          calls.push(`incident:${req.incidentId}`);
+          return req.grants.map((g) => ({ grantId: g.grantId, outcome: 'revoked' as const, confirmed: true }));
+        },
+        async health() {
+          return { ok: true };
+        },
         async close() {},
       };
     },
@@ -61,14 +75,39 @@ describe('a provider that cannot revoke a single credential', () => {
 
   it('leaves a released grant revoking until its expiry, audited, without calling the provider; a close still revokes the incident', async () => {
     let now = T0;
-    const config = parseConfig(stringify({ ...testConfigObject(), providers: { static: {} }, profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } } }));
+    const config = parseConfig(
+      stringify({
+        ...testConfigObject(),
+        providers: { static: {} },
+        profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } },
+      }),
+    );
     const logger = createLogger({ level: 'silent' });
     const catalog = await createCatalog(config, [unrevocable], { logger, now: () => now, devMode: true, callTimeoutMs: 1000 });
     const store = createMemoryStore();
-    const deps = { config, store, catalog, audit: createAuditLog(store, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: () => now };
+    const deps = {
+      config,
+      store,
+      catalog,
+      audit: createAuditLog(store, logger),
+      metrics: createMetrics({ defaultMetrics: false }),
+      logger,
+      now: () => now,
+    };
     const worker = createRevocationWorker(deps);
     await store.createIncident({ id: 'INC-S', source: 'api', title: 't', severity: 'sev3', status: 'open', openedAt: T0, openedBy: 'op' });
-    const grant = (id: string): Grant => ({ id, incidentId: 'INC-S', profile: 's', provider: 'static', agent: 'a', purpose: 'p', state: 'issuing', createdAt: T0, ttlSeconds: 600, expiresAt: T0 + 600_000 });
+    const grant = (id: string): Grant => ({
+      id,
+      incidentId: 'INC-S',
+      profile: 's',
+      provider: 'static',
+      agent: 'a',
+      purpose: 'p',
+      state: 'issuing',
+      createdAt: T0,
+      ttlSeconds: 600,
+      expiresAt: T0 + 600_000,
+    });
     for (const id of ['released', 'sibling']) {
       await store.createGrantIntent(grant(id));
       await store.commitGrant(id, { handle: { ref: id }, expiresAt: T0 + 600_000 });
@@ -78,7 +117,9 @@ describe('a provider that cannot revoke a single credential', () => {
     expect(await worker.runOnce()).toBe(1);
     expect(calls).toEqual([]);
     expect(await store.getGrant('released')).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_CANNOT_REVOKE' });
-    expect((await store.listAudit({ incidentId: 'INC-S', limit: 10 })).map((e) => [e.type, e.data?.until])).toEqual([['revocation.deferred', T0 + 600_000]]);
+    expect((await store.listAudit({ incidentId: 'INC-S', limit: 10 })).map((e) => [e.type, e.data?.until])).toEqual([
+      ['revocation.deferred', T0 + 600_000],
+    ]);
     // Not due again before the credential's own expiry.
     now = T0 + 599_999;
     expect(await worker.runOnce()).toBe(0);
@@ -106,7 +147,13 @@ describe('a provider that cannot revoke a single credential', () => {
         return rest;
       },
     };
-    const config = parseConfig(stringify({ ...testConfigObject(), providers: { static: {} }, profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } } }));
+    const config = parseConfig(
+      stringify({
+        ...testConfigObject(),
+        providers: { static: {} },
+        profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } },
+      }),
+    );
     const deps = { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 1000 };
     await (await createCatalog(config, [unrevocable], deps)).close();
     await expect(createCatalog(config, [broken], deps)).rejects.toThrow(/declares incidentRevocation but has no revokeIncident/u);
@@ -126,21 +173,58 @@ describe('a close during a flood of releases', () => {
         return {
           name: 'up',
           capabilities: caps('upstream', false),
-          async issue() { throw new Error('not used'); },
-          async revokeGrant(req) { calls.push(req.grantId); return { grantId: req.grantId, outcome: 'revoked', confirmed: true }; },
-          async health() { return { ok: true }; },
+          async issue() {
+            throw new Error('not used');
+          },
+          async revokeGrant(req) {
+            calls.push(req.grantId);
+            return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
+          },
+          async health() {
+            return { ok: true };
+          },
           async close() {},
         };
       },
     };
     const base = testConfigObject({ revocation: { batchSize: 8, concurrency: 4 } });
-    const config = parseConfig(stringify({ ...base, providers: { up: {} }, profiles: { u: { provider: 'up', maxTtl: 900, tier: 'read', agents: ['.*'] } } }));
+    const config = parseConfig(
+      stringify({ ...base, providers: { up: {} }, profiles: { u: { provider: 'up', maxTtl: 900, tier: 'read', agents: ['.*'] } } }),
+    );
     const logger = createLogger({ level: 'silent' });
     const catalog = await createCatalog(config, [upstream], { logger, now: () => now, devMode: true, callTimeoutMs: 1000 });
     const store = createMemoryStore();
-    const worker = createRevocationWorker({ config, store, catalog, audit: createAuditLog(store, logger), metrics: createMetrics({ defaultMetrics: false }), logger, now: () => now });
-    const grant = (id: string, incidentId: string): Grant => ({ id, incidentId, profile: 'u', provider: 'up', agent: 'a', purpose: 'p', state: 'issuing', createdAt: T0, ttlSeconds: 600, expiresAt: T0 + 600_000 });
-    for (const incidentId of ['INC-FLOOD', 'INC-CLOSE']) await store.createIncident({ id: incidentId, source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: T0, openedBy: 'op' });
+    const worker = createRevocationWorker({
+      config,
+      store,
+      catalog,
+      audit: createAuditLog(store, logger),
+      metrics: createMetrics({ defaultMetrics: false }),
+      logger,
+      now: () => now,
+    });
+    const grant = (id: string, incidentId: string): Grant => ({
+      id,
+      incidentId,
+      profile: 'u',
+      provider: 'up',
+      agent: 'a',
+      purpose: 'p',
+      state: 'issuing',
+      createdAt: T0,
+      ttlSeconds: 600,
+      expiresAt: T0 + 600_000,
+    });
+    for (const incidentId of ['INC-FLOOD', 'INC-CLOSE'])
+      await store.createIncident({
+        id: incidentId,
+        source: 'api',
+        title: 't',
+        severity: 'sev2',
+        status: 'open',
+        openedAt: T0,
+        openedBy: 'op',
+      });
     for (let i = 0; i < 300; i++) {
       const id = `flood-${String(i).padStart(3, '0')}`;
       await store.createGrantIntent(grant(id, 'INC-FLOOD'));

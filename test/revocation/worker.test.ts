@@ -58,8 +58,12 @@ interface HeldCall {
 function holdNextCall(upstream: Upstream, grantId?: string): HeldCall {
   let started!: () => void;
   let release!: () => void;
-  const startedPromise = new Promise<void>((resolve) => { started = resolve; });
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const startedPromise = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   upstream.hold = { ...(grantId === undefined ? {} : { grantId }), started, gate };
   return { started: startedPromise, release };
 }
@@ -81,7 +85,10 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
         upstream.inFlight += 1;
         upstream.maxInFlight = Math.max(upstream.maxInFlight, upstream.inFlight);
         try {
-          if (upstream.slow) await new Promise<void>((resolve) => { setImmediate(resolve); });
+          if (upstream.slow)
+            await new Promise<void>((resolve) => {
+              setImmediate(resolve);
+            });
           return await fn();
         } finally {
           upstream.inFlight -= 1;
@@ -90,28 +97,38 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
       return {
         name: 'flaky',
         capabilities: { grantRevocation: 'upstream', incidentRevocation, minTtlSeconds: 1, maxTtlSeconds: 3600 },
-        async issue() { throw new Error('not used'); },
-        revokeGrant: (req) => call(async () => {
-          upstream.started.push(req.grantId);
-          const hold = upstream.hold;
-          if (hold && (hold.grantId === undefined || hold.grantId === req.grantId)) {
-            upstream.hold = null;
-            hold.started();
-            await hold.gate;
-          }
-          if (upstream.failOnce.delete(req.grantId)) throw providerUnavailable('upstream down');
-          fail();
-          upstream.grantCalls.push(req.grantId);
-          return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
-        }),
-        ...(incidentRevocation ? {
-          revokeIncident: (req: { incidentId: string; grants: readonly { grantId: string }[] }): Promise<RevocationReceipt[]> => call(async () => {
+        async issue() {
+          throw new Error('not used');
+        },
+        revokeGrant: (req) =>
+          call(async () => {
+            upstream.started.push(req.grantId);
+            const hold = upstream.hold;
+            if (hold && (hold.grantId === undefined || hold.grantId === req.grantId)) {
+              upstream.hold = null;
+              hold.started();
+              await hold.gate;
+            }
+            if (upstream.failOnce.delete(req.grantId)) throw providerUnavailable('upstream down');
             fail();
-            upstream.incidentCalls.push({ incidentId: req.incidentId, grants: req.grants.map((g) => g.grantId) });
-            return req.grants.filter((g) => !upstream.noReceipt.has(g.grantId)).map((g) => ({ grantId: g.grantId, outcome: 'revoked', confirmed: true }));
+            upstream.grantCalls.push(req.grantId);
+            return { grantId: req.grantId, outcome: 'revoked', confirmed: true };
           }),
-        } : {}),
-        async health() { return { ok: true }; },
+        ...(incidentRevocation
+          ? {
+              revokeIncident: (req: { incidentId: string; grants: readonly { grantId: string }[] }): Promise<RevocationReceipt[]> =>
+                call(async () => {
+                  fail();
+                  upstream.incidentCalls.push({ incidentId: req.incidentId, grants: req.grants.map((g) => g.grantId) });
+                  return req.grants
+                    .filter((g) => !upstream.noReceipt.has(g.grantId))
+                    .map((g) => ({ grantId: g.grantId, outcome: 'revoked', confirmed: true }));
+                }),
+            }
+          : {}),
+        async health() {
+          return { ok: true };
+        },
         async close() {},
       };
     },
@@ -145,29 +162,61 @@ describe('revocation worker', () => {
   }
 
   const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
-    const base = testConfigObject({ revocation: {
-      backoffInitialMs: 1000, backoffMaxMs: 8000, deadlineSeconds: options.deadlineSeconds ?? 300, issueTimeoutSeconds: 30,
-      ...(options.expirySweepSeconds ? { expirySweepSeconds: options.expirySweepSeconds } : {}),
-      ...(options.leaseSeconds ? { leaseSeconds: options.leaseSeconds } : {}),
-      ...options.revocation,
-    } });
-    const config = parseConfig(stringify({
-      ...base,
-      providers: { flaky: {} },
-      profiles: { p: { provider: 'flaky', maxTtl: 900, tier: 'contain', agents: ['.*'] } },
-    }));
-    const logger = createLogger({ level: options.logs ? (options.logLevel ?? 'warn') : 'silent', destination: options.logs ?? createLogCapture() });
+    const base = testConfigObject({
+      revocation: {
+        backoffInitialMs: 1000,
+        backoffMaxMs: 8000,
+        deadlineSeconds: options.deadlineSeconds ?? 300,
+        issueTimeoutSeconds: 30,
+        ...(options.expirySweepSeconds ? { expirySweepSeconds: options.expirySweepSeconds } : {}),
+        ...(options.leaseSeconds ? { leaseSeconds: options.leaseSeconds } : {}),
+        ...options.revocation,
+      },
+    });
+    const config = parseConfig(
+      stringify({
+        ...base,
+        providers: { flaky: {} },
+        profiles: { p: { provider: 'flaky', maxTtl: 900, tier: 'contain', agents: ['.*'] } },
+      }),
+    );
+    const logger = createLogger({
+      level: options.logs ? (options.logLevel ?? 'warn') : 'silent',
+      destination: options.logs ?? createLogCapture(),
+    });
     const clock = options.clock ?? (() => now);
-    const catalog = await createCatalog(config, [testProvider(upstream, options.incidentRevocation ?? false)], { logger, now: clock, devMode: true, callTimeoutMs: options.callTimeoutMs ?? 1000 });
+    const catalog = await createCatalog(config, [testProvider(upstream, options.incidentRevocation ?? false)], {
+      logger,
+      now: clock,
+      devMode: true,
+      callTimeoutMs: options.callTimeoutMs ?? 1000,
+    });
     const workerStore = options.store ?? store;
-    const deps = { config, store: workerStore, catalog, audit: createAuditLog(workerStore, logger), metrics: options.metrics ?? createMetrics({ defaultMetrics: false }), logger, now: clock };
+    const deps = {
+      config,
+      store: workerStore,
+      catalog,
+      audit: createAuditLog(workerStore, logger),
+      metrics: options.metrics ?? createMetrics({ defaultMetrics: false }),
+      logger,
+      now: clock,
+    };
     return createRevocationWorker(deps);
   };
 
   const activeGrant = async (incidentId: string, over: Partial<Grant> = {}): Promise<Grant> => {
     const grant: Grant = {
-      id: `grt_test${String(++seq).padStart(18, '0')}`, incidentId, profile: 'p', provider: 'flaky', agent: 'spiffe://dev.local/agent/a',
-      purpose: 'x', state: 'issuing', createdAt: now, ttlSeconds: 600, expiresAt: now + 600_000, ...over,
+      id: `grt_test${String(++seq).padStart(18, '0')}`,
+      incidentId,
+      profile: 'p',
+      provider: 'flaky',
+      agent: 'spiffe://dev.local/agent/a',
+      purpose: 'x',
+      state: 'issuing',
+      createdAt: now,
+      ttlSeconds: 600,
+      expiresAt: now + 600_000,
+      ...over,
     };
     expect(await store.createGrantIntent(grant)).toBe('ok');
     await store.commitGrant(grant.id, { handle: { ref: grant.id }, expiresAt: grant.expiresAt });
@@ -178,13 +227,25 @@ describe('revocation worker', () => {
     (await store.listAudit({ limit: 1000 })).filter((e) => e.type === type) as unknown as Array<Record<string, unknown>>;
   /** The JSON lines of a log capture. */
   const logLines = (logs: LogCapture): Array<Record<string, unknown>> => logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  const counter = async (metric: { get(): Promise<{ values: Array<{ labels: object; value: number }> }> }): Promise<Array<{ labels: object; value: number }>> =>
-    (await metric.get()).values.map(({ labels, value }) => ({ labels, value }));
+  const counter = async (metric: {
+    get(): Promise<{ values: Array<{ labels: object; value: number }> }>;
+  }): Promise<Array<{ labels: object; value: number }>> => (await metric.get()).values.map(({ labels, value }) => ({ labels, value }));
 
   beforeEach(async () => {
     now = 1_800_000_000_000;
     store = createMemoryStore();
-    upstream = { failuresLeft: 0, grantCalls: [], incidentCalls: [], started: [], failOnce: new Set(), noReceipt: new Set(), hold: null, slow: false, inFlight: 0, maxInFlight: 0 };
+    upstream = {
+      failuresLeft: 0,
+      grantCalls: [],
+      incidentCalls: [],
+      started: [],
+      failOnce: new Set(),
+      noReceipt: new Set(),
+      hold: null,
+      slow: false,
+      inFlight: 0,
+      maxInFlight: 0,
+    };
     await store.createIncident({ id: 'INC-W', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
   });
 
@@ -250,7 +311,9 @@ describe('revocation worker', () => {
     await store.closeIncident('INC-W', now, 'op');
     await store.closeIncident('INC-X', now, 'op');
     expect(await worker.runOnce()).toBe(4);
-    expect(upstream.incidentCalls.map((c) => ({ ...c, grants: [...c.grants].sort() })).sort((a, b) => a.incidentId.localeCompare(b.incidentId))).toEqual([
+    expect(
+      upstream.incidentCalls.map((c) => ({ ...c, grants: [...c.grants].sort() })).sort((a, b) => a.incidentId.localeCompare(b.incidentId)),
+    ).toEqual([
       { incidentId: 'INC-W', grants: w.map((g) => g.id).sort() },
       { incidentId: 'INC-X', grants: x.map((g) => g.id).sort() },
     ]);
@@ -278,11 +341,19 @@ describe('revocation worker', () => {
     await store.closeIncident('INC-W', now, 'op');
     upstream.failuresLeft = 1;
     expect(await worker.runOnce()).toBe(3);
-    for (const g of grants) expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_UNAVAILABLE', revokeAttempts: 1 });
-    expect(logLines(logs)).toEqual([expect.objectContaining({
-      level: 'warn', msg: 'revocation failed; will retry', provider: 'flaky', incidentId: 'INC-W', grants: 3, code: 'ERR_PROVIDER_UNAVAILABLE',
-      detail: expect.stringContaining('upstream down'),
-    })]);
+    for (const g of grants)
+      expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_UNAVAILABLE', revokeAttempts: 1 });
+    expect(logLines(logs)).toEqual([
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'revocation failed; will retry',
+        provider: 'flaky',
+        incidentId: 'INC-W',
+        grants: 3,
+        code: 'ERR_PROVIDER_UNAVAILABLE',
+        detail: expect.stringContaining('upstream down'),
+      }),
+    ]);
     now += 1000;
     expect(await worker.runOnce()).toBe(3);
     for (const g of grants) expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
@@ -321,7 +392,9 @@ describe('revocation worker', () => {
     await worker.runOnce();
     expect(await store.getGrant(g.id)).toMatchObject({ state: 'expired', revocationConfirmed: true });
     expect(upstream.started).toEqual([]);
-    expect(await auditOf('grant.expired')).toEqual([expect.objectContaining({ grantId: g.id, reason: 'released', data: { provider: 'flaky', confirmed: true, attempt: 1 } })]);
+    expect(await auditOf('grant.expired')).toEqual([
+      expect.objectContaining({ grantId: g.id, reason: 'released', data: { provider: 'flaky', confirmed: true, attempt: 1 } }),
+    ]);
     expect(await auditOf('grant.revoked')).toEqual([]);
   });
 
@@ -340,7 +413,18 @@ describe('revocation worker', () => {
 
   it('waits for an intent to commit, and ends one that never did after the issue timeout', async () => {
     const worker = await setup();
-    const g: Grant = { id: 'grt_intent000000000000000', incidentId: 'INC-W', profile: 'p', provider: 'flaky', agent: 'a', purpose: 'x', state: 'issuing', createdAt: now, ttlSeconds: 600, expiresAt: now + 600_000 };
+    const g: Grant = {
+      id: 'grt_intent000000000000000',
+      incidentId: 'INC-W',
+      profile: 'p',
+      provider: 'flaky',
+      agent: 'a',
+      purpose: 'x',
+      state: 'issuing',
+      createdAt: now,
+      ttlSeconds: 600,
+      expiresAt: now + 600_000,
+    };
     await store.createGrantIntent(g);
     await store.closeIncident('INC-W', now, 'op');
     await worker.runOnce();
@@ -362,7 +446,10 @@ describe('revocation worker', () => {
     // The crashed broker's state: event recorded, grant still revoking, job due again.
     const h = await activeGrant('INC-W');
     await store.requestRevocation(h.id, 'released', now);
-    await store.appendAudit({ at: now, type: 'grant.revoked', actor: 'quartermaster', incidentId: 'INC-W', grantId: h.id }, { dedupeKey: `grant.ended:${h.id}` });
+    await store.appendAudit(
+      { at: now, type: 'grant.revoked', actor: 'quartermaster', incidentId: 'INC-W', grantId: h.id },
+      { dedupeKey: `grant.ended:${h.id}` },
+    );
     expect(await worker.runOnce()).toBe(1);
     expect((await store.getGrant(h.id))?.state).toBe('revoked');
     const events = (await store.listAudit({ limit: 100 })).filter((e) => e.type === 'grant.revoked' && e.grantId === h.id);
@@ -418,14 +505,24 @@ describe('revocation worker', () => {
     await store.requestRevocation(g.id, 'released', now);
     now += 1500;
     expect(await worker.runOnce()).toBe(1);
-    expect(await auditOf('grant.revoked')).toEqual([expect.objectContaining({
-      at: now, actor: 'quartermaster', incidentId: 'INC-W', grantId: g.id, profile: 'p', reason: 'released',
-      data: { provider: 'flaky', confirmed: true, attempt: 1, note: 'revoked' },
-    })]);
+    expect(await auditOf('grant.revoked')).toEqual([
+      expect.objectContaining({
+        at: now,
+        actor: 'quartermaster',
+        incidentId: 'INC-W',
+        grantId: g.id,
+        profile: 'p',
+        reason: 'released',
+        data: { provider: 'flaky', confirmed: true, attempt: 1, note: 'revoked' },
+      }),
+    ]);
     expect(await auditOf('grant.expired')).toEqual([]);
     expect(await counter(metrics.revocations)).toEqual([{ labels: { provider: 'flaky', outcome: 'revoked' }, value: 1 }]);
     const latency = (await metrics.closeToRevokedSeconds.get()).values;
-    expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_sum')).toMatchObject({ labels: { provider: 'flaky' }, value: 1.5 });
+    expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_sum')).toMatchObject({
+      labels: { provider: 'flaky' },
+      value: 1.5,
+    });
     expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_count')?.value).toBe(1);
   });
 
@@ -460,12 +557,30 @@ describe('revocation worker', () => {
     now = requested + 5001; // late: 5001 ms since its request; onTime: exactly the 5000 ms deadline
     expect(await worker.runOnce()).toBe(2);
     const overdue = await auditOf('revocation.overdue');
-    expect(overdue).toEqual([expect.objectContaining({ at: now, actor: 'quartermaster', incidentId: 'INC-W', grantId: late.id, reason: 'ERR_PROVIDER_UNAVAILABLE', data: { attempt: 1 } })]);
+    expect(overdue).toEqual([
+      expect.objectContaining({
+        at: now,
+        actor: 'quartermaster',
+        incidentId: 'INC-W',
+        grantId: late.id,
+        reason: 'ERR_PROVIDER_UNAVAILABLE',
+        data: { attempt: 1 },
+      }),
+    ]);
     expect(await counter(metrics.revocationOverdue)).toEqual([{ labels: { provider: 'flaky' }, value: 1 }]);
-    expect(logLines(logs).filter((l) => l.msg === 'revocation overdue')).toEqual([expect.objectContaining({
-      level: 'error', grantId: late.id, incidentId: 'INC-W', provider: 'flaky', code: 'ERR_PROVIDER_UNAVAILABLE', attempt: 1,
-    })]);
-    expect(await counter(metrics.revocationRetries)).toEqual([{ labels: { provider: 'flaky', code: 'ERR_PROVIDER_UNAVAILABLE' }, value: 2 }]);
+    expect(logLines(logs).filter((l) => l.msg === 'revocation overdue')).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        grantId: late.id,
+        incidentId: 'INC-W',
+        provider: 'flaky',
+        code: 'ERR_PROVIDER_UNAVAILABLE',
+        attempt: 1,
+      }),
+    ]);
+    expect(await counter(metrics.revocationRetries)).toEqual([
+      { labels: { provider: 'flaky', code: 'ERR_PROVIDER_UNAVAILABLE' }, value: 2 },
+    ]);
     expect((await store.getGrant(late.id))?.state).toBe('revoking');
   });
 
@@ -473,7 +588,18 @@ describe('revocation worker', () => {
     // issueTimeoutSeconds 30: an intent 30 000 ms old may still be issuing; one 30 001 ms old cannot.
     const worker = await setup();
     const start = now;
-    const intent = (id: string, createdAt: number): Grant => ({ id, incidentId: 'INC-W', profile: 'p', provider: 'flaky', agent: 'a', purpose: 'x', state: 'issuing', createdAt, ttlSeconds: 600, expiresAt: createdAt + 600_000 });
+    const intent = (id: string, createdAt: number): Grant => ({
+      id,
+      incidentId: 'INC-W',
+      profile: 'p',
+      provider: 'flaky',
+      agent: 'a',
+      purpose: 'x',
+      state: 'issuing',
+      createdAt,
+      ttlSeconds: 600,
+      expiresAt: createdAt + 600_000,
+    });
     const older = intent('grt_intent000000000000001', start);
     const younger = intent('grt_intent000000000000002', start + 1);
     await store.createGrantIntent(older);
@@ -489,7 +615,13 @@ describe('revocation worker', () => {
     expect(await worker.runOnce()).toBe(2);
     expect(await store.getGrant(older.id)).toMatchObject({ state: 'revoked', revocationConfirmed: false });
     expect(await store.getGrant(younger.id)).toMatchObject({ state: 'revoking', lastError: 'awaiting commit' });
-    expect(await auditOf('grant.revoked')).toEqual([expect.objectContaining({ grantId: older.id, reason: 'incident_closed', data: { provider: 'flaky', confirmed: false, attempt: 2, note: 'never handed out' } })]);
+    expect(await auditOf('grant.revoked')).toEqual([
+      expect.objectContaining({
+        grantId: older.id,
+        reason: 'incident_closed',
+        data: { provider: 'flaky', confirmed: false, attempt: 2, note: 'never handed out' },
+      }),
+    ]);
 
     now += 999;
     expect(await worker.runOnce()).toBe(0);
@@ -522,7 +654,15 @@ describe('revocation worker', () => {
       keys = createRedisKeys(prefix);
       redisStore = await createRedisStore({ url: server.url, keyPrefix: prefix });
       store = redisStore; // activeGrant and setup use it from here on
-      await store.createIncident({ id: 'INC-W', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
+      await store.createIncident({
+        id: 'INC-W',
+        source: 'api',
+        title: 't',
+        severity: 'sev2',
+        status: 'open',
+        openedAt: now,
+        openedBy: 'op',
+      });
     });
     afterEach(async () => {
       await redisStore.close();
@@ -574,7 +714,9 @@ describe('revocation worker', () => {
       expect(await store.listClosingIncidents()).toEqual([]);
       // Once at start, not on every pass.
       expect(calls.listClosing).toBe(1);
-      expect(logLines(logs).filter((l) => l.msg === 'resumed revocation of closing incidents')).toEqual([expect.objectContaining({ level: 'info', incidents: 1 })]);
+      expect(logLines(logs).filter((l) => l.msg === 'resumed revocation of closing incidents')).toEqual([
+        expect.objectContaining({ level: 'info', incidents: 1 }),
+      ]);
     });
 
     it('starts when the store refuses that resume, retries it in the loop until it succeeds, then revokes the grants', async () => {
@@ -591,7 +733,9 @@ describe('revocation worker', () => {
       expect(upstream.grantCalls.sort()).toEqual([...ids].sort());
       expect(calls.listClosing).toBe(3); // twice refused, once done
       const lines = logLines(logs);
-      expect(lines.filter((l) => String(l.msg).startsWith('could not resume closing incidents'))).toEqual([expect.objectContaining({ level: 'warn', err: 'Error: connection reset' })]);
+      expect(lines.filter((l) => String(l.msg).startsWith('could not resume closing incidents'))).toEqual([
+        expect.objectContaining({ level: 'warn', err: 'Error: connection reset' }),
+      ]);
       expect(lines.filter((l) => String(l.msg).startsWith('revocation worker'))).toEqual([
         expect.objectContaining({ level: 'error', msg: 'revocation worker pass failed; retrying', cause: 'Error: connection reset' }),
         expect.objectContaining({ level: 'warn', msg: 'revocation worker recovered', failedPasses: 1 }),
@@ -606,7 +750,18 @@ describe('revocation worker', () => {
       await store.requestRevocation(revoked.id, 'released', now);
       expect(await worker.runOnce()).toBe(1);
       const expired = await activeGrant('INC-W', { expiresAt: now + 1000 });
-      const failed: Grant = { id: 'grt_failed000000000000000', incidentId: 'INC-W', profile: 'p', provider: 'flaky', agent: 'a', purpose: 'x', state: 'issuing', createdAt: now, ttlSeconds: 600, expiresAt: now + 600_000 };
+      const failed: Grant = {
+        id: 'grt_failed000000000000000',
+        incidentId: 'INC-W',
+        profile: 'p',
+        provider: 'flaky',
+        agent: 'a',
+        purpose: 'x',
+        state: 'issuing',
+        createdAt: now,
+        ttlSeconds: 600,
+        expiresAt: now + 600_000,
+      };
       await store.createGrantIntent(failed);
       await store.failGrant(failed.id, now, 'ERR_PROVIDER_UNAVAILABLE');
       now += 2000;
@@ -752,7 +907,9 @@ describe('revocation worker', () => {
       expect(await second.runOnce()).toBe(1); // the lease ran out: taken over and revoked
       cutOff = false;
       await vi.advanceTimersByTimeAsync(3000); // the next renewal finds the lease gone
-      const lost = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => String(l.msg).startsWith('revocation leases lost'));
+      const lost = logs.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => String(l.msg).startsWith('revocation leases lost'));
       expect(lost).toEqual([expect.objectContaining({ level: 'warn', jobs: 1 })]);
       expect(renewals).toHaveLength(4); // none after the lost one
       call.release();
@@ -768,7 +925,12 @@ describe('revocation worker', () => {
 
     it('logs a failed renewal without secrets and finishes the batch', async () => {
       const logs = createLogCapture();
-      const broken: Store = { ...store, renewRevocationLeases: async () => { throw new Error('connection reset'); } };
+      const broken: Store = {
+        ...store,
+        renewRevocationLeases: async () => {
+          throw new Error('connection reset');
+        },
+      };
       const first = await setup({ ...leased, store: broken, logs });
       const g = await released();
       const call = holdNextCall(upstream);
@@ -778,7 +940,9 @@ describe('revocation worker', () => {
       call.release();
       expect(await batch).toBe(1);
       expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
-      const failures = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'revocation lease renewal failed; retrying at the next interval');
+      const failures = logs.lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === 'revocation lease renewal failed; retrying at the next interval');
       expect(failures).toHaveLength(2);
       expect(failures[0]).toMatchObject({ level: 'warn', jobs: 1, err: 'Error: connection reset' });
       expect(logs.text()).not.toContain(g.id);
@@ -789,8 +953,12 @@ describe('revocation worker', () => {
     const heldRenewal = (inner: Store) => {
       let reached!: () => void;
       let open!: () => void;
-      const started = new Promise<void>((resolve) => { reached = resolve; });
-      const gate = new Promise<void>((resolve) => { open = resolve; });
+      const started = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      const gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
       const renewals: string[][] = [];
       const wrapped: Store = {
         ...inner,
@@ -861,12 +1029,24 @@ describe('revocation worker', () => {
       expect(await second.runOnce()).toBe(1);
       expect(await store.getGrant(unread.id)).toMatchObject({ state: 'revoked', revokeAttempts: 2 });
       expect(renewal.renewals).toEqual([[unread.id, slow.id]]);
-      expect(logLines(logs)).toEqual([expect.objectContaining({ level: 'error', msg: 'revocation triage failed; job stays leased and is retried', grantId: unread.id, err: 'Error: connection reset' })]);
+      expect(logLines(logs)).toEqual([
+        expect.objectContaining({
+          level: 'error',
+          msg: 'revocation triage failed; job stays leased and is retried',
+          grantId: unread.id,
+          err: 'Error: connection reset',
+        }),
+      ]);
       expect(vi.getTimerCount()).toBe(0);
     });
 
     it('claims a job for exactly leaseSeconds: a second worker gets it at the lease end when no renewal lands, not a millisecond before', async () => {
-      const refusing: Store = { ...store, renewRevocationLeases: async () => { throw new Error('connection reset'); } };
+      const refusing: Store = {
+        ...store,
+        renewRevocationLeases: async () => {
+          throw new Error('connection reset');
+        },
+      };
       const first = await setup({ ...leased, store: refusing });
       const second = await setup(leased);
       const g = await released();
@@ -922,7 +1102,9 @@ describe('revocation worker', () => {
       await call.started;
 
       let stopped = false;
-      const stopping = worker.stop().then(() => { stopped = true; });
+      const stopping = worker.stop().then(() => {
+        stopped = true;
+      });
       await vi.advanceTimersByTimeAsync(10_000);
       expect(stopped).toBe(false); // the provider call still runs
       call.release();
@@ -968,7 +1150,9 @@ describe('revocation worker', () => {
       await worker.start();
       await vi.advanceTimersByTimeAsync(1000); // idle: waiting for work
       let stopped = false;
-      const stopping = worker.stop().then(() => { stopped = true; });
+      const stopping = worker.stop().then(() => {
+        stopped = true;
+      });
       await vi.advanceTimersByTimeAsync(1);
       expect(stopped).toBe(true);
       await stopping;
@@ -1001,8 +1185,12 @@ describe('revocation worker', () => {
       // The pass's claim has found nothing and not yet returned when the job is enqueued.
       let claimReturned!: () => void;
       let claimed!: () => void;
-      const found = new Promise<void>((resolve) => { claimed = resolve; });
-      const held = new Promise<void>((resolve) => { claimReturned = resolve; });
+      const found = new Promise<void>((resolve) => {
+        claimed = resolve;
+      });
+      const held = new Promise<void>((resolve) => {
+        claimReturned = resolve;
+      });
       let holdNext = false;
       const slowClaims: Store = {
         ...store,
@@ -1056,7 +1244,14 @@ describe('revocation worker', () => {
       try {
         await vi.advanceTimersByTimeAsync(1);
         expect(await revoked()).toBe(2);
-        for (const [at, count] of [[499, 2], [500, 3], [999, 3], [1000, 4], [1499, 4], [1500, 5]] as const) {
+        for (const [at, count] of [
+          [499, 2],
+          [500, 3],
+          [999, 3],
+          [1000, 4],
+          [1499, 4],
+          [1500, 5],
+        ] as const) {
           await vi.advanceTimersByTimeAsync(started + at - Date.now());
           expect({ at, revoked: await revoked() }).toEqual({ at, revoked: count });
         }

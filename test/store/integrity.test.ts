@@ -18,27 +18,51 @@ function wipeableMeta(): WipeableMeta {
   let loss: StoreLoss | null = null;
   const listeners: Array<(up: boolean) => void> = [];
   return {
-    async persistence() { return { durable: false, detail: 'test' }; },
-    async read() { return { marker, loss }; },
-    async createMarker(m) { marker ??= m; return marker; },
-    async recordLoss(l) { loss ??= l; return loss; },
+    async persistence() {
+      return { durable: false, detail: 'test' };
+    },
+    async read() {
+      return { marker, loss };
+    },
+    async createMarker(m) {
+      marker ??= m;
+      return marker;
+    },
+    async recordLoss(l) {
+      loss ??= l;
+      return loss;
+    },
     async acknowledgeLoss(lossId, m) {
       if (loss?.id !== lossId) return false;
       loss = null;
       marker = m;
       return true;
     },
-    onConnectionChange(listener) { listeners.push(listener); },
-    wipe() { marker = null; loss = null; },
-    dropConnection() { for (const l of listeners) l(false); },
-    restoreConnection() { for (const l of listeners) l(true); },
+    onConnectionChange(listener) {
+      listeners.push(listener);
+    },
+    wipe() {
+      marker = null;
+      loss = null;
+    },
+    dropConnection() {
+      for (const l of listeners) l(false);
+    },
+    restoreConnection() {
+      for (const l of listeners) l(true);
+    },
   };
 }
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 async function broker(meta: StoreMeta, changes: string[] = []): Promise<StoreIntegrity> {
-  const integrity = createStoreIntegrity(meta, { logger: silent, now: () => 1_000, intervalMs: 3_600_000, onStateChange: (state) => changes.push(state) });
+  const integrity = createStoreIntegrity(meta, {
+    logger: silent,
+    now: () => 1_000,
+    intervalMs: 3_600_000,
+    onStateChange: (state) => changes.push(state),
+  });
   await integrity.start();
   integrity.stop(); // tests drive every check themselves
   return integrity;
@@ -100,7 +124,11 @@ describe('store integrity', () => {
     expect(acknowledged?.id).toBe(lossId);
     expect(survivor.state()).toBe('ok');
     const marker = (await meta.read()).marker;
-    expect(marker).toMatchObject({ acknowledges: acknowledged?.id, acknowledgedBy: 'alice@example.com', reason: 'Redis restarted; incidents re-opened by hand' });
+    expect(marker).toMatchObject({
+      acknowledges: acknowledged?.id,
+      acknowledgedBy: 'alice@example.com',
+      reason: 'Redis restarted; incidents re-opened by hand',
+    });
     expect(await restarted.check()).toBe('ok');
     expect(await bootedIntoLoss.check()).toBe('ok');
     expect(await partitioned.check()).toBe('ok');

@@ -70,7 +70,9 @@ describe('redis store', () => {
     // The incident's audit index is written by the same script as the global log: same slot.
     const auditIndex = `${prefix}{audit}:inc:${encodeURIComponent(incidentId)}`;
     expect(all).toContain(auditIndex);
-    expect(await clusterAdmin.call('CLUSTER', 'KEYSLOT', auditIndex)).toBe(await clusterAdmin.call('CLUSTER', 'KEYSLOT', `${prefix}{audit}:log`));
+    expect(await clusterAdmin.call('CLUSTER', 'KEYSLOT', auditIndex)).toBe(
+      await clusterAdmin.call('CLUSTER', 'KEYSLOT', `${prefix}{audit}:log`),
+    );
   });
 
   it('serves what a closed client wrote to a new client (broker restart)', async () => {
@@ -113,7 +115,9 @@ describe('redis store', () => {
   it('rejects operations and ping while Redis is down, logs the loss once with its address, then closes cleanly', async () => {
     const doomed = await startRedisServer();
     const lines: Array<{ level: string; msg: string; obj: Record<string, unknown> }> = [];
-    const capture = (level: string) => (obj: object, msg?: string) => { lines.push({ level, msg: msg ?? '', obj: obj as Record<string, unknown> }); };
+    const capture = (level: string) => (obj: object, msg?: string) => {
+      lines.push({ level, msg: msg ?? '', obj: obj as Record<string, unknown> });
+    };
     const logger = { info: capture('info'), warn: capture('warn'), error: capture('error') };
     const url = doomed.url;
     const store = await createRedisStore({ url, keyPrefix: 'qm:', logger });
@@ -126,10 +130,18 @@ describe('redis store', () => {
     // ioredis reports every reconnect attempt; the log says it once, naming Redis but no credentials.
     await eventually(async () => lines.length > 0);
     for (let i = 0; i < 5; i++) await expect(store.ping()).rejects.toThrow();
-    expect(lines).toEqual([{ level: 'error', msg: 'redis connection lost; requests answer 503 until it is back', obj: { redis: `redis://127.0.0.1:${doomed.port}`, err: expect.stringMatching(/ECONNREFUSED|Connection is closed|ECONNRESET/u) } }]);
+    expect(lines).toEqual([
+      {
+        level: 'error',
+        msg: 'redis connection lost; requests answer 503 until it is back',
+        obj: { redis: `redis://127.0.0.1:${doomed.port}`, err: expect.stringMatching(/ECONNREFUSED|Connection is closed|ECONNRESET/u) },
+      },
+    ]);
     await store.close();
     await store.close();
-    await expect(createRedisStore({ url, keyPrefix: 'qm:' })).rejects.toThrow(new RegExp(`^cannot connect to Redis at redis://127\\.0\\.0\\.1:${doomed.port}: .*ECONNREFUSED`, 'u'));
+    await expect(createRedisStore({ url, keyPrefix: 'qm:' })).rejects.toThrow(
+      new RegExp(`^cannot connect to Redis at redis://127\\.0\\.0\\.1:${doomed.port}: .*ECONNREFUSED`, 'u'),
+    );
   });
 
   it('reads its persistence from Redis: AOF with everysec is durable, no AOF is not', async () => {
@@ -151,10 +163,16 @@ describe('redis store', () => {
   });
 
   it('falls back to INFO persistence where CONFIG is not allowed', async () => {
-    const [aof, none] = await Promise.all([startRedisServer({ appendOnly: true, withoutConfigCommand: true }), startRedisServer({ withoutConfigCommand: true })]);
+    const [aof, none] = await Promise.all([
+      startRedisServer({ appendOnly: true, withoutConfigCommand: true }),
+      startRedisServer({ withoutConfigCommand: true }),
+    ]);
     try {
       const [durable, volatile] = await Promise.all([openStore(aof), openStore(none)]);
-      expect(await durable.meta.persistence()).toEqual({ durable: true, detail: 'aof_enabled:1 (appendfsync unknown: CONFIG is not allowed)' });
+      expect(await durable.meta.persistence()).toEqual({
+        durable: true,
+        detail: 'aof_enabled:1 (appendfsync unknown: CONFIG is not allowed)',
+      });
       expect(await volatile.meta.persistence()).toEqual({ durable: false, detail: 'aof_enabled:0 (INFO persistence)' });
       await Promise.all([durable.close(), volatile.close()]);
     } finally {
@@ -182,15 +200,29 @@ describe('redis store', () => {
     await store.createIncident(incidentFixture(incidentId, { source: 'pagerduty' }));
     const ids = Array.from({ length: count }, () => `grt_${randomBytes(16).toString('base64url')}`);
     for (const [i, id] of ids.entries()) {
-      await store.createGrantIntent(grantFixture(id, incidentId, { createdAt: T0 + i, agent: 'spiffe://prod.example.com/ns/incident-response/sa/triage-agent', purpose: 'collect CloudTrail evidence for the login anomaly' }));
-      await store.commitGrant(id, { handle: { accessor: `hmac-sha256:${randomBytes(16).toString('hex')}`, leaseId: `database/creds/readonly/${randomBytes(12).toString('base64url')}` }, expiresAt: T0 + 900_000 + i });
+      await store.createGrantIntent(
+        grantFixture(id, incidentId, {
+          createdAt: T0 + i,
+          agent: 'spiffe://prod.example.com/ns/incident-response/sa/triage-agent',
+          purpose: 'collect CloudTrail evidence for the login anomaly',
+        }),
+      );
+      await store.commitGrant(id, {
+        handle: {
+          accessor: `hmac-sha256:${randomBytes(16).toString('hex')}`,
+          leaseId: `database/creds/readonly/${randomBytes(12).toString('base64url')}`,
+        },
+        expiresAt: T0 + 900_000 + i,
+      });
     }
     const usage = async (key: string): Promise<number> => Number(await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
     const record = await usage(keys.grants(incidentId));
     const index = (await Promise.all(ids.map((id) => usage(keys.grantIndex(id))))).reduce((a, b) => a + b, 0);
     const expiry = await usage(keys.expiry);
     const perGrant = Math.round((record + index + expiry) / count);
-    process.stdout.write(`redis bytes per active grant: ${perGrant} (record ${Math.round(record / count)}, id index ${Math.round(index / count)}, expiry set ${Math.round(expiry / count)})\n`);
+    process.stdout.write(
+      `redis bytes per active grant: ${perGrant} (record ${Math.round(record / count)}, id index ${Math.round(index / count)}, expiry set ${Math.round(expiry / count)})\n`,
+    );
     expect(record / count).toBeLessThanOrEqual(1024);
     expect(perGrant).toBeLessThanOrEqual(1024);
     await store.close();

@@ -16,7 +16,11 @@ export interface TestBroker {
   /** `issuedAt` (ms) lets a test mint a token that is already expired. */
   agentToken(agentId: string, ttlSeconds?: number, issuedAt?: number): Promise<string>;
   operatorToken(subject?: string, roles?: string[]): Promise<string>;
-  request(method: string, path: string, options?: { token?: string; body?: unknown; form?: Record<string, string>; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Headers; text: string }>;
+  request(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; form?: Record<string, string>; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Headers; text: string }>;
   stop(): Promise<void>;
 }
 
@@ -49,7 +53,11 @@ export async function startTestBroker(options: TestConfigOptions & { now?: () =>
       const res = await fetch(`${broker.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
       const text = await res.text();
       let parsed: unknown = undefined;
-      try { parsed = JSON.parse(text); } catch { /* not JSON: tests read `text` */ }
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        /* not JSON: tests read `text` */
+      }
       return { status: res.status, body: parsed, headers: res.headers, text };
     },
     stop: () => broker.stop(),

@@ -10,9 +10,14 @@ export interface CliRun {
 
 export async function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
   // Only what the CLI needs: no QUARTERMASTER_CONFIG from the developer's shell leaks in.
-  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k !== 'QUARTERMASTER_CONFIG' && v !== undefined)) as Record<string, string>;
+  const baseEnv = Object.fromEntries(
+    Object.entries(process.env).filter(([k, v]) => k !== 'QUARTERMASTER_CONFIG' && v !== undefined),
+  ) as Record<string, string>;
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: process.cwd(), env: { ...baseEnv, ...env } });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: process.cwd(),
+      env: { ...baseEnv, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: unknown; stdout?: string; stderr?: string };

@@ -9,10 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { providerUnavailable, type Provider, type ProviderDeps, type ProviderFactory, type RevocationReceipt } from '../../src/sdk.js';
 
-export const gatedConfigSchema = z.object({
-  /** Base URL of the test's gate; the grant id is appended to `/revoke/`. */
-  gateUrl: z.url({ protocol: /^http$/ }),
-}).strict();
+export const gatedConfigSchema = z
+  .object({
+    /** Base URL of the test's gate; the grant id is appended to `/revoke/`. */
+    gateUrl: z.url({ protocol: /^http$/ }),
+  })
+  .strict();
 export type GatedConfig = z.infer<typeof gatedConfigSchema>;
 
 export const gatedParamsSchema = z.object({}).strict();

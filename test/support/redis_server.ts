@@ -61,19 +61,39 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
 
 async function launch(port: number, dir: string, options: RedisServerOptions): Promise<RedisServer> {
   const args = [
-    '--port', String(port), '--bind', HOST, '--protected-mode', 'yes',
-    '--save', '', '--appendonly', options.appendOnly ? 'yes' : 'no', '--appendfsync', 'everysec', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--protected-mode',
+    'yes',
+    '--save',
+    '',
+    '--appendonly',
+    options.appendOnly ? 'yes' : 'no',
+    '--appendfsync',
+    'everysec',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
     ...(options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
     ...(options.withoutConfigCommand ? ['--rename-command', 'CONFIG', ''] : []),
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  const keep = (chunk: Buffer): void => { output = (output + chunk.toString()).slice(-4000); };
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let spawnError: Error | null = null;
-  child.once('error', (err: NodeJS.ErrnoException) => { spawnError = err.code === 'ENOENT' ? new RedisBinaryMissing() : err; });
+  child.once('error', (err: NodeJS.ErrnoException) => {
+    spawnError = err.code === 'ENOENT' ? new RedisBinaryMissing() : err;
+  });
 
   const stop = async (): Promise<void> => {
     await kill(child, exited);
@@ -128,7 +148,10 @@ function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host: HOST, port });
     let reply = '';
-    const done = (ok: boolean): void => { socket.destroy(); resolve(ok); };
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      resolve(ok);
+    };
     socket.setTimeout(1_000, () => done(false));
     socket.once('error', () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));

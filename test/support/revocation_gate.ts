@@ -52,7 +52,9 @@ export async function startRevocationGate(answerFirst: number): Promise<Revocati
   return {
     url: `http://127.0.0.1:${port}`,
     answered,
-    get held() { return held.map((h) => h.grantId); },
+    get held() {
+      return held.map((h) => h.grantId);
+    },
     calls: (grantId) => arrivals.get(grantId) ?? 0,
     release() {
       released = true;

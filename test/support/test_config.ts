@@ -36,14 +36,22 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     identity: {
       audience: AUDIENCE,
       agents: {
-        spiffe: [{
-          trustDomain: 'dev.local', issuer: AGENT_ISSUER, bundle: { file: join(keyDir, 'agent-bundle.json') },
-          algorithms: ['ES256'], maxLifetimeSeconds: 3600,
-        }],
+        spiffe: [
+          {
+            trustDomain: 'dev.local',
+            issuer: AGENT_ISSUER,
+            bundle: { file: join(keyDir, 'agent-bundle.json') },
+            algorithms: ['ES256'],
+            maxLifetimeSeconds: 3600,
+          },
+        ],
       },
       operators: {
-        issuer: OPERATOR_ISSUER, keys: { file: join(keyDir, 'operator-jwks.json') }, algorithms: ['ES256'],
-        rolesClaim: 'roles', operatorRole: 'operator',
+        issuer: OPERATOR_ISSUER,
+        keys: { file: join(keyDir, 'operator-jwks.json') },
+        algorithms: ['ES256'],
+        rolesClaim: 'roles',
+        operatorRole: 'operator',
       },
     },
     devIssuer: { keyDir, agentIssuer: AGENT_ISSUER, operatorIssuer: OPERATOR_ISSUER },
@@ -53,7 +61,10 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     },
     profiles: options.profiles ?? {
       demo: {
-        provider: 'jwt', maxTtl: 900, defaultTtl: 300, tier: 'read',
+        provider: 'jwt',
+        maxTtl: 900,
+        defaultTtl: 300,
+        tier: 'read',
         agents: ['spiffe://dev\\.local/agent/[A-Za-z0-9._-]+'],
         params: { audience: 'urn:quartermaster:demo-api', scope: 'alerts:read' },
       },

@@ -40,7 +40,11 @@ export function authorizeForIncident(ctx: Pick<GrantContext, 'agent' | 'incident
   const rule = 'incident.agents';
   const assigned = agents.some((pattern) => anchoredPattern(pattern).test(ctx.agent.id));
   if (!assigned) throw policyDenied({ effect: 'deny', decidedBy: [rule], reasons: [`agent not assigned to incident ${ctx.incident.id}`] });
-  return { effect: 'allow', decidedBy: [...ctx.decision.decidedBy, rule], reasons: [...ctx.decision.reasons, `agent assigned to incident ${ctx.incident.id}`] };
+  return {
+    effect: 'allow',
+    decidedBy: [...ctx.decision.decidedBy, rule],
+    reasons: [...ctx.decision.reasons, `agent assigned to incident ${ctx.incident.id}`],
+  };
 }
 
 export function agentMayRequest(profile: ProfileEntry, agentId: string): boolean {

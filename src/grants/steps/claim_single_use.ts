@@ -18,6 +18,9 @@ export async function claimSingleUse(deps: Pick<DomainDeps, 'store' | 'now'>, ct
   if (!profile.config.singleUse) return;
   const first = await deps.store.claimOnce(`agent-token:${agent.tokenId}`, agent.acceptedUntil, deps.now());
   if (!first) {
-    throw tokenError('ERR_TOKEN_REPLAYED', `profiles.${profile.name} is single-use and token ${agent.fingerprint} (${agent.jti === undefined ? 'no jti' : 'jti'}) was already used`);
+    throw tokenError(
+      'ERR_TOKEN_REPLAYED',
+      `profiles.${profile.name} is single-use and token ${agent.fingerprint} (${agent.jti === undefined ? 'no jti' : 'jti'}) was already used`,
+    );
   }
 }

@@ -10,7 +10,10 @@ import type { DomainDeps } from '../../domain.js';
 import type { GrantContext } from '../grant_context.js';
 
 export class RateLimited extends BrokerError {
-  constructor(readonly bucket: 'agent' | 'source', retryAfterMs: number) {
+  constructor(
+    readonly bucket: 'agent' | 'source',
+    retryAfterMs: number,
+  ) {
     const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
     super('ERR_RATE_LIMITED', 429, 'too many grant requests; retry later', {
       detail: `the ${bucket} bucket of limits.grantRequests is empty for ${retryAfterMs} ms`,

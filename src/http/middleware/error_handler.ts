@@ -42,7 +42,10 @@ export function errorHandler(fallbackLogger: Logger) {
     const error = fromExpress(err) ?? toBrokerError(err);
     const route = matchedRouteOf(res)?.pattern ?? 'unmatched';
     if (error.status >= 500) {
-      log.error({ route, code: error.code, detail: error.detail, cause: error.cause === undefined ? undefined : describeCause(error.cause) }, 'request failed');
+      log.error(
+        { route, code: error.code, detail: error.detail, cause: error.cause === undefined ? undefined : describeCause(error.cause) },
+        'request failed',
+      );
     } else {
       log.info({ route, code: error.code, detail: error.detail }, 'request refused');
     }

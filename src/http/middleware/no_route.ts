@@ -24,9 +24,11 @@ export function answerOptions(req: Request, res: Response, next: NextFunction): 
 export function noRoute(_req: Request, res: Response, next: NextFunction): void {
   const route = matchedRouteOf(res);
   if (route && !route.methodAllowed) {
-    next(new BrokerError('ERR_METHOD_NOT_ALLOWED', 405, `method not allowed; ${route.pattern} allows ${route.allow.join(', ')}`, {
-      headers: { Allow: route.allow.join(', ') },
-    }));
+    next(
+      new BrokerError('ERR_METHOD_NOT_ALLOWED', 405, `method not allowed; ${route.pattern} allows ${route.allow.join(', ')}`, {
+        headers: { Allow: route.allow.join(', ') },
+      }),
+    );
     return;
   }
   next(new BrokerError('ERR_NOT_FOUND', 404, 'no such endpoint'));

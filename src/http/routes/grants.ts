@@ -17,19 +17,30 @@ export function grantRoutes(deps: HttpDeps): Router {
 
   router.post('/', agent, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(grantRequestBody, req.body, 'body');
-    const outcome = await issueGrant(deps, agentOf(res), {
-      incidentId: body.incident_id,
-      profile: body.profile,
-      purpose: body.purpose,
-      ...(body.ttl_seconds === undefined ? {} : { ttlSeconds: body.ttl_seconds }),
-    }, originOf(res));
+    const outcome = await issueGrant(
+      deps,
+      agentOf(res),
+      {
+        incidentId: body.incident_id,
+        profile: body.profile,
+        purpose: body.purpose,
+        ...(body.ttl_seconds === undefined ? {} : { ttlSeconds: body.ttl_seconds }),
+      },
+      originOf(res),
+    );
     const location = `/v1/grants/${outcome.grant.id}`;
     if (outcome.status === 'pending_approval') {
-      res.status(202).location(location).json({ grant: toGrantView(outcome.grant, deps.now()) });
+      res
+        .status(202)
+        .location(location)
+        .json({ grant: toGrantView(outcome.grant, deps.now()) });
       return;
     }
     // The credential leaves the broker exactly once, in this body; no intermediary may keep it.
-    res.status(201).set('Cache-Control', 'no-store').location(location)
+    res
+      .status(201)
+      .set('Cache-Control', 'no-store')
+      .location(location)
       .json({ grant: toGrantView(outcome.grant, deps.now()), credential: outcome.credential });
   });
 

@@ -18,8 +18,16 @@ export function incidentRoutes(deps: HttpDeps): Router {
   router.post('/', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(openIncidentBody, req.body, 'body');
     const { agents, ...fields } = body;
-    const incident = await openIncident(deps, { ...fields, ...(agents === undefined ? {} : { agents }), source: 'api', actor: operatorActor(res) });
-    res.status(201).location(`/v1/incidents/${encodeURIComponent(incident.id)}`).json({ incident: toIncidentView(incident) });
+    const incident = await openIncident(deps, {
+      ...fields,
+      ...(agents === undefined ? {} : { agents }),
+      source: 'api',
+      actor: operatorActor(res),
+    });
+    res
+      .status(201)
+      .location(`/v1/incidents/${encodeURIComponent(incident.id)}`)
+      .json({ incident: toIncidentView(incident) });
   });
 
   router.get('/:id', operator, async (req, res) => {

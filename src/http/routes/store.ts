@@ -12,7 +12,11 @@ export function storeRoutes(deps: HttpDeps): Router {
   router.post('/acknowledge-loss', requireRole(deps, 'operator'), jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(acknowledgeLossBody, req.body, 'body');
     const actor = operatorActor(res);
-    const loss = await acknowledgeStoreLoss({ integrity: deps.storeHealth.integrity, audit: deps.audit, now: deps.now }, actor, body.reason);
+    const loss = await acknowledgeStoreLoss(
+      { integrity: deps.storeHealth.integrity, audit: deps.audit, now: deps.now },
+      actor,
+      body.reason,
+    );
     res.json({
       acknowledged: { loss_id: loss.id, detected_at: new Date(loss.detectedAt).toISOString(), by: actor.id, reason: body.reason },
     });

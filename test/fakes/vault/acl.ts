@@ -83,6 +83,9 @@ function mostSpecific(rules: Rules | undefined, path: string): ReadonlySet<Capab
 function matches(pattern: string, path: string): boolean {
   const prefix = pattern.endsWith('*');
   const body = prefix ? pattern.slice(0, -1) : pattern;
-  const source = body.split('+').map((part) => part.replace(/[.?^${}()|[\]\\/]/gu, '\\$&')).join('[^/]+');
+  const source = body
+    .split('+')
+    .map((part) => part.replace(/[.?^${}()|[\]\\/]/gu, '\\$&'))
+    .join('[^/]+');
   return new RegExp(`^${source}${prefix ? '' : '$'}`, 'u').test(path);
 }

@@ -48,7 +48,11 @@ export async function vaultApi(url: string, token: string, method: string, path:
   return text.length > 0 ? JSON.parse(text) : undefined;
 }
 
-export async function provisionVault(url: string, rootToken: string, options: { parentMaxTtlSeconds?: number; brokerTtlSeconds?: number } = {}): Promise<Provisioned> {
+export async function provisionVault(
+  url: string,
+  rootToken: string,
+  options: { parentMaxTtlSeconds?: number; brokerTtlSeconds?: number } = {},
+): Promise<Provisioned> {
   const put = (path: string, body: unknown): Promise<unknown> => vaultApi(url, rootToken, 'POST', path, body);
   await put('sys/policies/acl/quartermaster-broker', { policy: JSON.stringify(BROKER_POLICY) });
   await put('sys/policies/acl/quartermaster-incident-parent', { policy: JSON.stringify(PARENT_POLICY) });
@@ -60,7 +64,10 @@ export async function provisionVault(url: string, rootToken: string, options: { 
     token_explicit_max_ttl: options.parentMaxTtlSeconds ?? 86_400,
   });
   const created = await vaultApi(url, rootToken, 'POST', 'auth/token/create-orphan', {
-    policies: ['quartermaster-broker'], ttl: `${options.brokerTtlSeconds ?? 3600}s`, renewable: true, display_name: 'quartermaster-broker',
+    policies: ['quartermaster-broker'],
+    ttl: `${options.brokerTtlSeconds ?? 3600}s`,
+    renewable: true,
+    display_name: 'quartermaster-broker',
   });
   const brokerToken = created.auth.client_token as string;
   const dir = mkdtempSync(join(tmpdir(), 'qm-vault-'));

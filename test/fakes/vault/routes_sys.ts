@@ -40,30 +40,53 @@ const pem = (label: string): string => `-----BEGIN ${label}-----\n${randomBytes(
 
 export const sysRoutes: readonly Route[] = [
   {
-    name: 'sys/health', methods: ['GET', 'HEAD'], pattern: /^sys\/health$/u, capabilities: null,
+    name: 'sys/health',
+    methods: ['GET', 'HEAD'],
+    pattern: /^sys\/health$/u,
+    capabilities: null,
     handle: (ctx) => ({
       status: 200,
       body: {
-        initialized: true, sealed: false, standby: false, performance_standby: false,
-        replication_performance_mode: 'disabled', replication_dr_mode: 'disabled',
-        server_time_utc: Math.floor(ctx.state.now() / 1000), version: '1.15.0+fake', cluster_name: 'fake', cluster_id: 'fake',
+        initialized: true,
+        sealed: false,
+        standby: false,
+        performance_standby: false,
+        replication_performance_mode: 'disabled',
+        replication_dr_mode: 'disabled',
+        server_time_utc: Math.floor(ctx.state.now() / 1000),
+        version: '1.15.0+fake',
+        cluster_name: 'fake',
+        cluster_id: 'fake',
       },
     }),
   },
   {
-    name: 'sys/leases/lookup', methods: WRITE, pattern: /^sys\/leases\/lookup$/u, capabilities: UPDATE,
+    name: 'sys/leases/lookup',
+    methods: WRITE,
+    pattern: /^sys\/leases\/lookup$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       const lease = ctx.state.leases.lookup(leaseId(ctx));
       if (!lease) throw badRequest('invalid lease');
       const ttl = lease.revokePending ? 0 : Math.max(0, Math.floor((lease.expiresAt - ctx.state.now()) / 1000));
       return ok({
-        data: { id: lease.id, issue_time: iso(lease.issuedAt), expire_time: iso(lease.revokePending ? ctx.state.now() : lease.expiresAt), last_renewal: null, renewable: lease.renewable, ttl },
+        data: {
+          id: lease.id,
+          issue_time: iso(lease.issuedAt),
+          expire_time: iso(lease.revokePending ? ctx.state.now() : lease.expiresAt),
+          last_renewal: null,
+          renewable: lease.renewable,
+          ttl,
+        },
       });
     },
   },
   {
     // `sync` is accepted and honoured: the fake always revokes before answering.
-    name: 'sys/leases/revoke', methods: WRITE, pattern: /^sys\/leases\/revoke$/u, capabilities: UPDATE,
+    name: 'sys/leases/revoke',
+    methods: WRITE,
+    pattern: /^sys\/leases\/revoke$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       ctx.state.leases.revoke(leaseId(ctx));
       return noContent();
@@ -71,7 +94,10 @@ export const sysRoutes: readonly Route[] = [
   },
   {
     // sys/policy/<name> is the older path for the same thing (hvac 0.11 uses it).
-    name: 'sys/policies/acl/:name', methods: WRITE, pattern: /^sys\/(?:policies\/acl|policy)\/(?<name>[A-Za-z0-9._-]+)$/u, capabilities: UPDATE,
+    name: 'sys/policies/acl/:name',
+    methods: WRITE,
+    pattern: /^sys\/(?:policies\/acl|policy)\/(?<name>[A-Za-z0-9._-]+)$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       if (typeof ctx.body.policy !== 'string') throw badRequest("'policy' parameter not supplied or empty");
       ctx.state.acl.put(ctx.params.name ?? '', ctx.body.policy);
@@ -79,7 +105,10 @@ export const sysRoutes: readonly Route[] = [
     },
   },
   {
-    name: 'auth/approle/login', methods: WRITE, pattern: /^auth\/(?<mount>[A-Za-z0-9._-]+)\/login$/u, capabilities: null,
+    name: 'auth/approle/login',
+    methods: WRITE,
+    pattern: /^auth\/(?<mount>[A-Za-z0-9._-]+)\/login$/u,
+    capabilities: null,
     handle: (ctx) => {
       const approle = ctx.state.options.approle;
       const kubernetes = ctx.state.options.kubernetes;
@@ -97,7 +126,10 @@ export const sysRoutes: readonly Route[] = [
     },
   },
   {
-    name: 'database/creds/:role', methods: ['GET'], pattern: /^database\/creds\/(?<role>[A-Za-z0-9._-]+)$/u, capabilities: ['read'],
+    name: 'database/creds/:role',
+    methods: ['GET'],
+    pattern: /^database\/creds\/(?<role>[A-Za-z0-9._-]+)$/u,
+    capabilities: ['read'],
     handle: (ctx) => {
       const role = ctx.state.options.databaseRoles?.[ctx.params.role ?? ''];
       if (!role) throw badRequest(`unknown role: ${ctx.params.role ?? ''}`);
@@ -106,7 +138,10 @@ export const sysRoutes: readonly Route[] = [
     },
   },
   {
-    name: 'pki/issue/:role', methods: WRITE, pattern: /^pki\/issue\/(?<role>[A-Za-z0-9._-]+)$/u, capabilities: UPDATE,
+    name: 'pki/issue/:role',
+    methods: WRITE,
+    pattern: /^pki\/issue\/(?<role>[A-Za-z0-9._-]+)$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       const role = ctx.state.options.pkiRoles?.[ctx.params.role ?? ''];
       if (!role) throw badRequest(`unknown role: ${ctx.params.role ?? ''}`);
@@ -114,8 +149,13 @@ export const sysRoutes: readonly Route[] = [
       const serial = [...randomBytes(8)].map((b) => b.toString(16).padStart(2, '0')).join(':');
       const ca = pem('CERTIFICATE');
       const data = {
-        certificate: pem('CERTIFICATE'), issuing_ca: ca, ca_chain: [ca], private_key: pem('EC PRIVATE KEY'),
-        private_key_type: 'ec', serial_number: serial, expiration: Math.floor(ctx.state.now() / 1000) + role.ttlSeconds,
+        certificate: pem('CERTIFICATE'),
+        issuing_ca: ca,
+        ca_chain: [ca],
+        private_key: pem('EC PRIVATE KEY'),
+        private_key_type: 'ec',
+        serial_number: serial,
+        expiration: Math.floor(ctx.state.now() / 1000) + role.ttlSeconds,
       };
       if (!role.generateLease) return ok({ data });
       return leasedSecret(ctx, role.ttlSeconds, serial, data);

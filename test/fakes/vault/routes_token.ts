@@ -5,8 +5,15 @@
  * accessor is 400 "invalid accessor"; a bad token is 403.
  */
 import {
-  authBlock, lookupData, MOUNT_TTL_SECONDS, noContent, ok,
-  type Route, type RouteContext, type RouteResult, type TokenRole,
+  authBlock,
+  lookupData,
+  MOUNT_TTL_SECONDS,
+  noContent,
+  ok,
+  type Route,
+  type RouteContext,
+  type RouteResult,
+  type TokenRole,
 } from './state.js';
 import type { FakeToken } from './token_store.js';
 import { badRequest, parseDurationSeconds, permissionDenied, stringList, stringMap, VaultHttpError } from './values.js';
@@ -50,7 +57,8 @@ function createToken(ctx: RouteContext, mode: 'child' | 'orphan' | 'role'): Rout
   if (ttl === 0 && !policies.includes('root')) ttl = MOUNT_TTL_SECONDS;
   ttl = Math.min(ttl, MOUNT_TTL_SECONDS);
   const explicitMax = minPositive(parseDurationSeconds(b.explicit_max_ttl, 'explicit_max_ttl'), role?.explicitMaxTtlSeconds ?? 0);
-  const path = mode === 'role' ? `auth/token/create/${role?.name ?? ''}` : mode === 'orphan' ? 'auth/token/create-orphan' : 'auth/token/create';
+  const path =
+    mode === 'role' ? `auth/token/create/${role?.name ?? ''}` : mode === 'orphan' ? 'auth/token/create-orphan' : 'auth/token/create';
   const token = ctx.state.tokens.create({
     policies,
     parentId: orphan ? null : parent.id,
@@ -104,9 +112,16 @@ function readRole(ctx: RouteContext): RouteResult {
   if (!role) return { status: 404, body: { errors: [] } };
   return ok({
     data: {
-      name: role.name, allowed_policies: role.allowedPolicies, disallowed_policies: role.disallowedPolicies,
-      orphan: role.orphan, renewable: role.renewable, token_explicit_max_ttl: role.explicitMaxTtlSeconds,
-      explicit_max_ttl: role.explicitMaxTtlSeconds, token_type: role.tokenType === 'batch' ? 'batch' : 'default-service', path_suffix: '', period: 0,
+      name: role.name,
+      allowed_policies: role.allowedPolicies,
+      disallowed_policies: role.disallowedPolicies,
+      orphan: role.orphan,
+      renewable: role.renewable,
+      token_explicit_max_ttl: role.explicitMaxTtlSeconds,
+      explicit_max_ttl: role.explicitMaxTtlSeconds,
+      token_type: role.tokenType === 'batch' ? 'batch' : 'default-service',
+      path_suffix: '',
+      period: 0,
     },
   });
 }
@@ -116,23 +131,53 @@ const WRITE = ['POST', 'PUT'];
 const UPDATE = ['create', 'update'] as const;
 
 export const tokenRoutes: readonly Route[] = [
-  { name: 'auth/token/create', methods: WRITE, pattern: /^auth\/token\/create$/u, capabilities: UPDATE, handle: (ctx) => createToken(ctx, 'child') },
-  { name: 'auth/token/create-orphan', methods: WRITE, pattern: /^auth\/token\/create-orphan$/u, capabilities: UPDATE, handle: (ctx) => createToken(ctx, 'orphan') },
-  { name: 'auth/token/create/:role', methods: WRITE, pattern: new RegExp(`^auth/token/create/${ROLE}$`, 'u'), capabilities: UPDATE, handle: (ctx) => createToken(ctx, 'role') },
   {
-    name: 'auth/token/lookup', methods: WRITE, pattern: /^auth\/token\/lookup$/u, capabilities: UPDATE,
+    name: 'auth/token/create',
+    methods: WRITE,
+    pattern: /^auth\/token\/create$/u,
+    capabilities: UPDATE,
+    handle: (ctx) => createToken(ctx, 'child'),
+  },
+  {
+    name: 'auth/token/create-orphan',
+    methods: WRITE,
+    pattern: /^auth\/token\/create-orphan$/u,
+    capabilities: UPDATE,
+    handle: (ctx) => createToken(ctx, 'orphan'),
+  },
+  {
+    name: 'auth/token/create/:role',
+    methods: WRITE,
+    pattern: new RegExp(`^auth/token/create/${ROLE}$`, 'u'),
+    capabilities: UPDATE,
+    handle: (ctx) => createToken(ctx, 'role'),
+  },
+  {
+    name: 'auth/token/lookup',
+    methods: WRITE,
+    pattern: /^auth\/token\/lookup$/u,
+    capabilities: UPDATE,
     handle: (ctx) => ok({ data: lookupData(ctx.state, tokenTarget(ctx), true) }),
   },
   {
-    name: 'auth/token/lookup-self', methods: ['GET', ...WRITE], pattern: /^auth\/token\/lookup-self$/u, capabilities: ['read', 'update'],
+    name: 'auth/token/lookup-self',
+    methods: ['GET', ...WRITE],
+    pattern: /^auth\/token\/lookup-self$/u,
+    capabilities: ['read', 'update'],
     handle: (ctx) => ok({ data: lookupData(ctx.state, caller(ctx), true) }),
   },
   {
-    name: 'auth/token/lookup-accessor', methods: WRITE, pattern: /^auth\/token\/lookup-accessor$/u, capabilities: UPDATE,
+    name: 'auth/token/lookup-accessor',
+    methods: WRITE,
+    pattern: /^auth\/token\/lookup-accessor$/u,
+    capabilities: UPDATE,
     handle: (ctx) => ok({ data: lookupData(ctx.state, accessorTarget(ctx), false) }),
   },
   {
-    name: 'auth/token/renew-self', methods: WRITE, pattern: /^auth\/token\/renew-self$/u, capabilities: UPDATE,
+    name: 'auth/token/renew-self',
+    methods: WRITE,
+    pattern: /^auth\/token\/renew-self$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       const token = caller(ctx);
       if (!token.renewable || token.expiresAt === null) throw badRequest('lease is not renewable');
@@ -141,37 +186,64 @@ export const tokenRoutes: readonly Route[] = [
     },
   },
   {
-    name: 'auth/token/revoke', methods: WRITE, pattern: /^auth\/token\/revoke$/u, capabilities: UPDATE,
+    name: 'auth/token/revoke',
+    methods: WRITE,
+    pattern: /^auth\/token\/revoke$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       ctx.state.tokens.revokeTree(tokenTarget(ctx).id);
       return noContent();
     },
   },
   {
-    name: 'auth/token/revoke-self', methods: WRITE, pattern: /^auth\/token\/revoke-self$/u, capabilities: UPDATE,
+    name: 'auth/token/revoke-self',
+    methods: WRITE,
+    pattern: /^auth\/token\/revoke-self$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       ctx.state.tokens.revokeTree(caller(ctx).id);
       return noContent();
     },
   },
   {
-    name: 'auth/token/revoke-accessor', methods: WRITE, pattern: /^auth\/token\/revoke-accessor$/u, capabilities: UPDATE,
+    name: 'auth/token/revoke-accessor',
+    methods: WRITE,
+    pattern: /^auth\/token\/revoke-accessor$/u,
+    capabilities: UPDATE,
     handle: (ctx) => {
       ctx.state.tokens.revokeTree(accessorTarget(ctx).id);
       return noContent();
     },
   },
-  { name: 'auth/token/roles/:role', methods: WRITE, pattern: new RegExp(`^auth/token/roles/${ROLE}$`, 'u'), capabilities: UPDATE, handle: writeRole },
-  { name: 'auth/token/roles/:role', methods: ['GET'], pattern: new RegExp(`^auth/token/roles/${ROLE}$`, 'u'), capabilities: ['read'], handle: readRole },
   {
-    name: 'auth/token/roles/:role', methods: ['DELETE'], pattern: new RegExp(`^auth/token/roles/${ROLE}$`, 'u'), capabilities: ['delete'],
+    name: 'auth/token/roles/:role',
+    methods: WRITE,
+    pattern: new RegExp(`^auth/token/roles/${ROLE}$`, 'u'),
+    capabilities: UPDATE,
+    handle: writeRole,
+  },
+  {
+    name: 'auth/token/roles/:role',
+    methods: ['GET'],
+    pattern: new RegExp(`^auth/token/roles/${ROLE}$`, 'u'),
+    capabilities: ['read'],
+    handle: readRole,
+  },
+  {
+    name: 'auth/token/roles/:role',
+    methods: ['DELETE'],
+    pattern: new RegExp(`^auth/token/roles/${ROLE}$`, 'u'),
+    capabilities: ['delete'],
     handle: (ctx) => {
       ctx.state.roles.delete(ctx.params.role ?? '');
       return noContent();
     },
   },
   {
-    name: 'auth/token/roles', methods: ['LIST'], pattern: /^auth\/token\/roles\/?$/u, capabilities: ['list'],
+    name: 'auth/token/roles',
+    methods: ['LIST'],
+    pattern: /^auth\/token\/roles\/?$/u,
+    capabilities: ['list'],
     handle: (ctx) => ok({ data: { keys: [...ctx.state.roles.keys()] } }),
   },
 ];

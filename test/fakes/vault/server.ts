@@ -97,9 +97,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     try {
       result = route.handle({ state, path, params, body, token });
     } catch (err) {
-      result = err instanceof VaultHttpError
-        ? { status: err.status, body: { errors: [err.message] } }
-        : { status: 500, body: { errors: ['1 error occurred: internal error'] } };
+      result =
+        err instanceof VaultHttpError
+          ? { status: err.status, body: { errors: [err.message] } }
+          : { status: 500, body: { errors: ['1 error occurred: internal error'] } };
     }
     if (lastUse && token) tokens.revokeTree(token.id);
     send(res, result);
@@ -134,11 +135,17 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     namespaces,
     count: (route) => counts.get(route) ?? 0,
     counts: () => Object.fromEntries(counts),
-    resetCounts: () => { counts = new Map(); },
+    resetCounts: () => {
+      counts = new Map();
+    },
     tokenAlive: (accessor) => tokens.byAccessor(accessor) !== undefined,
     leaseAlive: (id) => leases.lookup(id) !== undefined,
-    seal: () => { sealed = true; },
-    unseal: () => { sealed = false; },
+    seal: () => {
+      sealed = true;
+    },
+    unseal: () => {
+      sealed = false;
+    },
     goDown,
     async comeBack() {
       if (up) return;

@@ -80,8 +80,15 @@ export const MOUNT_TTL_SECONDS = 768 * 3600;
 
 export function envelope(fields: Record<string, unknown>): Record<string, unknown> {
   return {
-    request_id: newRequestId(), lease_id: '', renewable: false, lease_duration: 0,
-    data: null, wrap_info: null, warnings: null, auth: null, ...fields,
+    request_id: newRequestId(),
+    lease_id: '',
+    renewable: false,
+    lease_duration: 0,
+    data: null,
+    wrap_info: null,
+    warnings: null,
+    auth: null,
+    ...fields,
   };
 }
 

@@ -53,7 +53,10 @@ export class TokenStore {
   /** Earliest end of any live token (ms): sweeps only when the clock reaches it, so requests stay O(1). */
   private nextEnd = Infinity;
 
-  constructor(private readonly now: () => number, private readonly onRevoke: (token: FakeToken) => void) {}
+  constructor(
+    private readonly now: () => number,
+    private readonly onRevoke: (token: FakeToken) => void,
+  ) {}
 
   create(input: CreateTokenInput): FakeToken {
     const now = this.now();

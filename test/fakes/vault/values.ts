@@ -22,7 +22,10 @@ export const newRequestId = (): string => randomUUID();
 
 /** A client error a route handler throws; the server answers `{"errors":[message]}` with `status`. */
 export class VaultHttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -54,7 +57,11 @@ export function parseDurationSeconds(value: unknown, field: string): number {
 export function stringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   // Vault accepts lists as JSON arrays or comma-separated strings.
-  if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (typeof value === 'string')
+    return value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0);
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
   throw badRequest(`${field}: expected a list of strings`);
 }

@@ -9,8 +9,18 @@ import { effectiveState, type Grant } from '../../../src/model.js';
 
 const T0 = Date.UTC(2030, 0, 1);
 const grant = (over: Partial<Grant> = {}): Grant => ({
-  id: 'grt_view', incidentId: 'INC-V', profile: 'p', provider: 'held', agent: 'spiffe://dev.local/agent/triage', purpose: 'read',
-  state: 'active', createdAt: T0, ttlSeconds: 300, expiresAt: T0 + 300_000, handle: { ref: 'grt_view' }, ...over,
+  id: 'grt_view',
+  incidentId: 'INC-V',
+  profile: 'p',
+  provider: 'held',
+  agent: 'spiffe://dev.local/agent/triage',
+  purpose: 'read',
+  state: 'active',
+  createdAt: T0,
+  ttlSeconds: 300,
+  expiresAt: T0 + 300_000,
+  handle: { ref: 'grt_view' },
+  ...over,
 });
 
 describe('grant view', () => {
@@ -28,15 +38,33 @@ describe('grant view', () => {
 
   it('shows a live grant without revocation fields, and never its handle', () => {
     expect(toGrantView(grant(), T0)).toEqual({
-      id: 'grt_view', incident_id: 'INC-V', profile: 'p', provider: 'held', agent: 'spiffe://dev.local/agent/triage', purpose: 'read',
-      state: 'active', ttl_seconds: 300, created_at: '2030-01-01T00:00:00.000Z', expires_at: '2030-01-01T00:05:00.000Z',
+      id: 'grt_view',
+      incident_id: 'INC-V',
+      profile: 'p',
+      provider: 'held',
+      agent: 'spiffe://dev.local/agent/triage',
+      purpose: 'read',
+      state: 'active',
+      ttl_seconds: 300,
+      created_at: '2030-01-01T00:00:00.000Z',
+      expires_at: '2030-01-01T00:05:00.000Z',
     });
   });
 
   it('shows when revocation was requested, when the grant ended and whether the provider confirmed it', () => {
-    const revoked = grant({ state: 'revoked', revokeReason: 'released', revokeRequestedAt: T0 + 1000, endedAt: T0 + 2000, revocationConfirmed: false });
+    const revoked = grant({
+      state: 'revoked',
+      revokeReason: 'released',
+      revokeRequestedAt: T0 + 1000,
+      endedAt: T0 + 2000,
+      revocationConfirmed: false,
+    });
     expect(toGrantView(revoked, T0 + 3000)).toMatchObject({
-      state: 'revoked', revoke_reason: 'released', revoke_requested_at: '2030-01-01T00:00:01.000Z', ended_at: '2030-01-01T00:00:02.000Z', revocation_confirmed: false,
+      state: 'revoked',
+      revoke_reason: 'released',
+      revoke_requested_at: '2030-01-01T00:00:01.000Z',
+      ended_at: '2030-01-01T00:00:02.000Z',
+      revocation_confirmed: false,
     });
   });
 });

@@ -24,11 +24,23 @@ export const S = specs(() => T);
 type Options = Pick<AttackCase, 'endpoint' | 'flow'>;
 
 /** A row whose attack re-signs a changed spec. */
-export function changed(name: string, code: TokenErrorCode, base: () => TokenSpec, change: (spec: TokenSpec) => TokenSpec, options: Options = {}): AttackCase {
+export function changed(
+  name: string,
+  code: TokenErrorCode,
+  base: () => TokenSpec,
+  change: (spec: TokenSpec) => TokenSpec,
+  options: Options = {},
+): AttackCase {
   return { name, code, ...options, valid: () => build(base()), attack: () => build(change(base())) };
 }
 
 /** A row whose attack edits the finished valid token. */
-export function tampered(name: string, code: TokenErrorCode, base: () => TokenSpec, tamper: (token: string) => string, options: Options = {}): AttackCase {
+export function tampered(
+  name: string,
+  code: TokenErrorCode,
+  base: () => TokenSpec,
+  tamper: (token: string) => string,
+  options: Options = {},
+): AttackCase {
   return { name, code, ...options, valid: () => build(base()), attack: tamper };
 }

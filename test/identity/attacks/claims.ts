@@ -7,8 +7,14 @@ import { AUDIENCE, CI_ISS, DEV_ISS, OPERATOR_ISS } from '../identity_world.js';
 import { build, withClaims, without, type TokenSpec } from '../token_factory.js';
 import { changed, S, T, type AttackCase } from './attack_case.js';
 
-const claims = (c: Record<string, unknown>) => (s: TokenSpec): TokenSpec => withClaims(s, c);
-const drop = (name: string) => (s: TokenSpec): TokenSpec => without(s, 'payload', name);
+const claims =
+  (c: Record<string, unknown>) =>
+  (s: TokenSpec): TokenSpec =>
+    withClaims(s, c);
+const drop =
+  (name: string) =>
+  (s: TokenSpec): TokenSpec =>
+    without(s, 'payload', name);
 
 export const ATTACKS_CLAIMS: readonly AttackCase[] = [
   // exp (required; JWT-SVID.md §3.3)
@@ -23,7 +29,9 @@ export const ATTACKS_CLAIMS: readonly AttackCase[] = [
   // lifetime (jose accepted exp: 1e308)
   changed('exp 1e308', 'ERR_TOKEN_LIFETIME', S.agent, claims({ exp: 1e308 })),
   changed('exp beyond the maximum lifetime', 'ERR_TOKEN_LIFETIME', S.agent, claims({ exp: T + 3600 + 31 })),
-  changed('no iat and exp beyond the maximum lifetime', 'ERR_TOKEN_LIFETIME', S.agent, (s) => withClaims(drop('iat')(s), { exp: T + 7200 })),
+  changed('no iat and exp beyond the maximum lifetime', 'ERR_TOKEN_LIFETIME', S.agent, (s) =>
+    withClaims(drop('iat')(s), { exp: T + 7200 }),
+  ),
   changed('exp - iat above the maximum lifetime', 'ERR_TOKEN_LIFETIME', S.agent, claims({ iat: T - 3000, exp: T + 1000 })),
   changed('exp before iat (iat within the leeway)', 'ERR_TOKEN_CLAIMS', S.agent, claims({ iat: T + 20, exp: T + 10 })),
   changed('a fractional exp a few ms past the leeway', 'ERR_TOKEN_EXPIRED', S.agent, claims({ iat: T - 700, exp: T - 30 - 0.001 })),
@@ -51,11 +59,32 @@ export const ATTACKS_CLAIMS: readonly AttackCase[] = [
   changed('another iss on a trust domain that pins it', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.agent, claims({ iss: `${DEV_ISS}.evil` })),
   changed('a numeric iss', 'ERR_TOKEN_CLAIMS', S.agent, claims({ iss: 1 })),
   // token kinds never cross
-  { name: 'an agent token on the operator endpoint', endpoint: 'operator', code: 'ERR_TOKEN_ISSUER_UNTRUSTED', valid: () => build(S.operator()), attack: () => build(S.agent()) },
-  { name: 'an OIDC agent token on the operator endpoint', endpoint: 'operator', code: 'ERR_TOKEN_ISSUER_UNTRUSTED', valid: () => build(S.operator()), attack: () => build(S.ci()) },
-  { name: 'an operator token on the agent endpoint', code: 'ERR_TOKEN_ISSUER_UNTRUSTED', valid: () => build(S.agent()), attack: () => build(S.operator()) },
-  changed('an operator token for another audience', 'ERR_TOKEN_AUDIENCE', S.operator, claims({ aud: 'someone-else' }), { endpoint: 'operator' }),
-  changed('an operator token from an agent issuer', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.operator, claims({ iss: CI_ISS }), { endpoint: 'operator' }),
+  {
+    name: 'an agent token on the operator endpoint',
+    endpoint: 'operator',
+    code: 'ERR_TOKEN_ISSUER_UNTRUSTED',
+    valid: () => build(S.operator()),
+    attack: () => build(S.agent()),
+  },
+  {
+    name: 'an OIDC agent token on the operator endpoint',
+    endpoint: 'operator',
+    code: 'ERR_TOKEN_ISSUER_UNTRUSTED',
+    valid: () => build(S.operator()),
+    attack: () => build(S.ci()),
+  },
+  {
+    name: 'an operator token on the agent endpoint',
+    code: 'ERR_TOKEN_ISSUER_UNTRUSTED',
+    valid: () => build(S.agent()),
+    attack: () => build(S.operator()),
+  },
+  changed('an operator token for another audience', 'ERR_TOKEN_AUDIENCE', S.operator, claims({ aud: 'someone-else' }), {
+    endpoint: 'operator',
+  }),
+  changed('an operator token from an agent issuer', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.operator, claims({ iss: CI_ISS }), {
+    endpoint: 'operator',
+  }),
   changed('an operator token without iss', 'ERR_TOKEN_CLAIMS', S.operator, drop('iss'), { endpoint: 'operator' }),
   changed('an agent token claiming the operator issuer', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.ci, claims({ iss: OPERATOR_ISS })),
   // claim constraints (anchored, strings only)

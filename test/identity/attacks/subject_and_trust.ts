@@ -10,7 +10,10 @@ import { changed, S, type AttackCase } from './attack_case.js';
 const k = signers();
 /** Not the pinned issuer of dev.local and not an OIDC issuer: routing falls to the trust domain of sub. */
 const DEV_ISSUER_LOOKALIKE = 'https://spire.dev.local/';
-const sub = (value: unknown) => (s: TokenSpec): TokenSpec => withClaims(s, { sub: value });
+const sub =
+  (value: unknown) =>
+  (s: TokenSpec): TokenSpec =>
+    withClaims(s, { sub: value });
 
 export const ATTACKS_SUBJECT_AND_TRUST: readonly AttackCase[] = [
   // Invalid SPIFFE IDs: refused before any key is chosen
@@ -38,14 +41,26 @@ export const ATTACKS_SUBJECT_AND_TRUST: readonly AttackCase[] = [
   changed('a numeric sub', 'ERR_TOKEN_CLAIMS', S.agent, sub(42)),
   changed('no sub', 'ERR_TOKEN_CLAIMS', S.agent, (s) => without(s, 'payload', 'sub')),
   // Subjects that name no trust entry
-  changed('a non-SPIFFE sub from an unknown issuer', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.other, (s) => withClaims(s, { iss: 'https://evil.example', sub: 'triage-bot' })),
+  changed('a non-SPIFFE sub from an unknown issuer', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.other, (s) =>
+    withClaims(s, { iss: 'https://evil.example', sub: 'triage-bot' }),
+  ),
   changed('a non-SPIFFE sub and no iss', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.other, sub('triage-bot')),
   changed('a trust domain nobody configured', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.agent, sub('spiffe://prod.example/agent/triage')),
-  changed('a trust domain that only ends like a configured one', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.agent, sub('spiffe://evil-dev.local/agent/triage')),
+  changed(
+    'a trust domain that only ends like a configured one',
+    'ERR_TOKEN_ISSUER_UNTRUSTED',
+    S.agent,
+    sub('spiffe://evil-dev.local/agent/triage'),
+  ),
   // Keys are bound to their trust domain: B is verified only with B's bundle
-  changed("a sub in other.example signed with dev.local's key under its kid", 'ERR_TOKEN_SIGNATURE', S.other, (s) => ({ ...signedBy(s, k.devEs), header: { alg: 'ES256', kid: k.devEs.kid } })),
+  changed("a sub in other.example signed with dev.local's key under its kid", 'ERR_TOKEN_SIGNATURE', S.other, (s) => ({
+    ...signedBy(s, k.devEs),
+    header: { alg: 'ES256', kid: k.devEs.kid },
+  })),
   changed("a sub in dev.local signed with other.example's key under its kid", 'ERR_TOKEN_SIGNATURE', S.agent, (s) => signedBy(s, k.other)),
-  changed("an OIDC-issued sub in dev.local, signed with the OIDC issuer's key", 'ERR_TOKEN_SIGNATURE', S.agent, (s) => signedBy(withClaims(s, { iss: DEV_ISSUER_LOOKALIKE }), k.ci)),
+  changed("an OIDC-issued sub in dev.local, signed with the OIDC issuer's key", 'ERR_TOKEN_SIGNATURE', S.agent, (s) =>
+    signedBy(withClaims(s, { iss: DEV_ISSUER_LOOKALIKE }), k.ci),
+  ),
   // Non-string subjects from an OIDC issuer
   changed('an OIDC token with a numeric sub', 'ERR_TOKEN_CLAIMS', S.ci, sub(7)),
   changed('an OIDC token with a control character in sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('repo:acme/ops\nforged-log-line')),

@@ -12,7 +12,14 @@ export function describeAuditContract(world: ContractWorld): void {
   describe('audit', () => {
     it('assigns increasing seq numbers and returns the stored event', async () => {
       const first = await store.appendAudit({ at: T0, type: 'incident.opened', actor: 'alice', incidentId: 'inc-1' });
-      const second = await store.appendAudit({ at: T0, type: 'grant.issued', actor: 'agent', incidentId: 'inc-1', grantId: 'g1', data: { ttl: 900, provider: 'vault', ok: true } });
+      const second = await store.appendAudit({
+        at: T0,
+        type: 'grant.issued',
+        actor: 'agent',
+        incidentId: 'inc-1',
+        grantId: 'g1',
+        data: { ttl: 900, provider: 'vault', ok: true },
+      });
       expect(first).toEqual({ seq: first.seq, at: T0, type: 'incident.opened', actor: 'alice', incidentId: 'inc-1' });
       expect(second.seq).toBeGreaterThan(first.seq);
       expect(second.data).toEqual({ ttl: 900, provider: 'vault', ok: true });

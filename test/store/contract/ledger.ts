@@ -1,4 +1,7 @@
-/** The store contract for the incident ledger: incidents, grant intents, commits, closes (the tombstone and its race), listings, updates, revocation requests, expiry. */
+/**
+ * The store contract for the incident ledger: incidents, grant intents, commits, closes (the
+ * tombstone and its race), listings, updates, revocation requests, expiry.
+ */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/store/store.js';
 import { HANDLE, LEASE, MIN, T0, grantFixture, incidentFixture, sorted, type ContractWorld } from './world.js';
@@ -86,7 +89,12 @@ export function describeLedgerContract(world: ContractWorld): void {
       await openIncident();
       await intent('g1');
       const failed = await store.failGrant('g1', T0 + 1000, 'ERR_PROVIDER_UNAVAILABLE');
-      expect(failed).toEqual({ ...grantFixture('g1', 'inc-1'), state: 'failed', endedAt: T0 + 1000, lastError: 'ERR_PROVIDER_UNAVAILABLE' });
+      expect(failed).toEqual({
+        ...grantFixture('g1', 'inc-1'),
+        state: 'failed',
+        endedAt: T0 + 1000,
+        lastError: 'ERR_PROVIDER_UNAVAILABLE',
+      });
       expect(await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + MIN })).toEqual(failed);
     });
 
@@ -122,8 +130,17 @@ export function describeLedgerContract(world: ContractWorld): void {
       expect(sorted(result?.revoking ?? [])).toEqual(['active', 'issuing', 'released']);
       expect(await store.getIncident('inc-1')).toEqual(result?.incident);
 
-      expect(await store.getGrant('active')).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt, handle: HANDLE });
-      expect(await store.getGrant('issuing')).toMatchObject({ state: 'revoking', revokeReason: 'incident_closed', revokeRequestedAt: closedAt });
+      expect(await store.getGrant('active')).toMatchObject({
+        state: 'revoking',
+        revokeReason: 'incident_closed',
+        revokeRequestedAt: closedAt,
+        handle: HANDLE,
+      });
+      expect(await store.getGrant('issuing')).toMatchObject({
+        state: 'revoking',
+        revokeReason: 'incident_closed',
+        revokeRequestedAt: closedAt,
+      });
       expect(await store.getGrant('released')).toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: T0 + MIN });
       expect((await store.getGrant('failed'))?.state).toBe('failed');
       expect((await store.getGrant('elsewhere'))?.state).toBe('active');
@@ -150,7 +167,9 @@ export function describeLedgerContract(world: ContractWorld): void {
       await store.retryRevocation('g1', T0 + 10 * MIN, 'ERR_PROVIDER_UNAVAILABLE');
       expect((await store.closeIncident('inc-1', T0 + MIN, 'bob'))?.revoking).toEqual(['g1']);
       expect(await store.claimRevocations(T0 + MIN, 10, LEASE)).toEqual([]);
-      expect(await store.claimRevocations(T0 + 10 * MIN, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 2, leasedUntil: T0 + 10 * MIN + LEASE }]);
+      expect(await store.claimRevocations(T0 + 10 * MIN, 10, LEASE)).toEqual([
+        { grantId: 'g1', attempt: 2, leasedUntil: T0 + 10 * MIN + LEASE },
+      ]);
     });
 
     it('revokes an intent written before a racing close; its later commit keeps it revoking with the handle', async () => {
@@ -206,7 +225,7 @@ export function describeLedgerContract(world: ContractWorld): void {
       expect((await store.listGrantsByAgent('https://idp.example#\udc00', { incidentId: 'inc-1' })).map((g) => g.id)).toEqual(['s2']);
     });
 
-    it("lists no grant for an agent whose intent was refused (closed incident)", async () => {
+    it('lists no grant for an agent whose intent was refused (closed incident)', async () => {
       await openIncident();
       await store.closeIncident('inc-1', T0, 'bob');
       expect(await store.createGrantIntent(grantFixture('late', 'inc-1', { agent: 'spiffe://prod.example/late' }))).toBe('incident_closed');
@@ -220,13 +239,22 @@ export function describeLedgerContract(world: ContractWorld): void {
       const result = await store.updateIncident('inc-1', { severity: 'sev1', title: 'Payments down' });
       expect(result).toEqual({ incident: { ...opened, severity: 'sev1', title: 'Payments down' }, updated: true });
       expect(await store.getIncident('inc-1')).toEqual({ ...opened, severity: 'sev1', title: 'Payments down' });
-      expect((await store.updateIncident('inc-1', { severity: 'sev3' }))?.incident).toEqual({ ...opened, severity: 'sev3', title: 'Payments down' });
+      expect((await store.updateIncident('inc-1', { severity: 'sev3' }))?.incident).toEqual({
+        ...opened,
+        severity: 'sev3',
+        title: 'Payments down',
+      });
     });
 
     it("sets and ends an open incident's assigned agents", async () => {
       const opened = await openIncident();
-      const assigned = await store.updateIncident('inc-1', { agents: ['spiffe://prod\\.example/ns/ir/sa/triage', 'spiffe://prod\\.example/ns/ir/sa/contain'] });
-      expect(assigned?.incident).toEqual({ ...opened, agents: ['spiffe://prod\\.example/ns/ir/sa/triage', 'spiffe://prod\\.example/ns/ir/sa/contain'] });
+      const assigned = await store.updateIncident('inc-1', {
+        agents: ['spiffe://prod\\.example/ns/ir/sa/triage', 'spiffe://prod\\.example/ns/ir/sa/contain'],
+      });
+      expect(assigned?.incident).toEqual({
+        ...opened,
+        agents: ['spiffe://prod\\.example/ns/ir/sa/triage', 'spiffe://prod\\.example/ns/ir/sa/contain'],
+      });
       expect((await store.updateIncident('inc-1', { severity: 'sev1' }))?.incident.agents).toEqual(assigned?.incident.agents);
       const ended = await store.updateIncident('inc-1', { agents: null });
       expect(ended?.incident).toEqual({ ...opened, severity: 'sev1' });
@@ -247,7 +275,11 @@ export function describeLedgerContract(world: ContractWorld): void {
       await openIncident();
       await active('g1');
       const at = T0 + 5 * MIN;
-      expect(await store.requestRevocation('g1', 'released', at)).toMatchObject({ state: 'revoking', revokeReason: 'released', revokeRequestedAt: at });
+      expect(await store.requestRevocation('g1', 'released', at)).toMatchObject({
+        state: 'revoking',
+        revokeReason: 'released',
+        revokeRequestedAt: at,
+      });
       expect(await store.claimRevocations(at - 1, 10, LEASE)).toEqual([]);
       expect(await store.claimRevocations(at, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: at + LEASE }]);
     });

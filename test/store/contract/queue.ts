@@ -49,7 +49,11 @@ export function describeQueueContract(world: ContractWorld): void {
 
     it('claims at most max jobs, earliest due first', async () => {
       await openIncident();
-      for (const [id, at] of [['g3', T0 + 3], ['g1', T0 + 1], ['g2', T0 + 2]] as const) {
+      for (const [id, at] of [
+        ['g3', T0 + 3],
+        ['g1', T0 + 1],
+        ['g2', T0 + 2],
+      ] as const) {
         await active(id);
         await store.requestRevocation(id, 'released', at);
       }
@@ -77,7 +81,13 @@ export function describeQueueContract(world: ContractWorld): void {
       await store.retryRevocation('g1', T0 + MIN, 'ERR_PROVIDER_UNAVAILABLE');
       await store.claimRevocations(T0 + MIN, 10, LEASE);
       const ended = await store.finishRevocation('g1', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true });
-      expect(ended).toMatchObject({ state: 'revoked', endedAt: T0 + 2 * MIN, revocationConfirmed: true, revokeAttempts: 2, revokeReason: 'released' });
+      expect(ended).toMatchObject({
+        state: 'revoked',
+        endedAt: T0 + 2 * MIN,
+        revocationConfirmed: true,
+        revokeAttempts: 2,
+        revokeReason: 'released',
+      });
       expect(await store.getGrant('g1')).toEqual(ended);
       expect(await store.revocationQueueDepth()).toBe(0);
       expect(await store.claimRevocations(T0 + 100 * MIN, 10, LEASE)).toEqual([]);
@@ -186,7 +196,9 @@ export function describeQueueContract(world: ContractWorld): void {
       expect(await store.renewRevocationLeases([{ grantId: 'g1', leasedUntil: renewed }], renewed + 2 * LEASE)).toEqual([]);
       // The job is due when the second worker's lease ends, not when the first one asked.
       expect(await store.claimRevocations(renewed + LEASE - 1, 10, LEASE)).toEqual([]);
-      expect(await store.claimRevocations(renewed + LEASE, 10, LEASE)).toEqual([{ grantId: 'g1', attempt: 3, leasedUntil: renewed + 2 * LEASE }]);
+      expect(await store.claimRevocations(renewed + LEASE, 10, LEASE)).toEqual([
+        { grantId: 'g1', attempt: 3, leasedUntil: renewed + 2 * LEASE },
+      ]);
     });
   });
 }

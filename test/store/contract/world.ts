@@ -15,12 +15,28 @@ export const LEASE = 30_000;
 export const HANDLE: RevocationHandle = { accessor: 'hmac-sha256:3f2a', ttl: 900, renewable: true, big: 9_007_199_254_740_991 };
 
 export const incidentFixture = (id: string, overrides: Partial<Incident> = {}): Incident => ({
-  id, source: 'api', title: 'Credential stuffing on login', severity: 'sev2', status: 'open', openedAt: T0, openedBy: 'alice@example.com', ...overrides,
+  id,
+  source: 'api',
+  title: 'Credential stuffing on login',
+  severity: 'sev2',
+  status: 'open',
+  openedAt: T0,
+  openedBy: 'alice@example.com',
+  ...overrides,
 });
 
 export const grantFixture = (id: string, incidentId: string, overrides: Partial<Grant> = {}): Grant => ({
-  id, incidentId, profile: 'vault-read', provider: 'vault', agent: 'spiffe://prod.example/ns/ir/sa/triage',
-  purpose: 'collect evidence', state: 'issuing', createdAt: T0, ttlSeconds: 900, expiresAt: T0 + 15 * MIN, ...overrides,
+  id,
+  incidentId,
+  profile: 'vault-read',
+  provider: 'vault',
+  agent: 'spiffe://prod.example/ns/ir/sa/triage',
+  purpose: 'collect evidence',
+  state: 'issuing',
+  createdAt: T0,
+  ttlSeconds: 900,
+  expiresAt: T0 + 15 * MIN,
+  ...overrides,
 });
 
 export const sorted = (ids: readonly string[]): string[] => [...ids].sort();
