@@ -19,6 +19,12 @@ export const jwtConfigSchema = z
     issuer: z.url({ protocol: /^https?$/u }).optional(),
     /** Path to a private EC P-256 JWK (JSON), e.g. a mounted Kubernetes Secret. */
     signingKeyFile: z.string().min(1),
+    /**
+     * Keys published in the JWKS and accepted at introspection besides the signing key, never
+     * used to sign: the previous key (its tokens stay valid until they expire) and the next one
+     * (downstream verifiers cache it before it signs). EC P-256 JWK files; a public JWK is enough.
+     */
+    publishedKeyFiles: z.array(z.string().min(1)).max(4).default([]),
     /** Development only: create the key file on first start. Refused outside development mode. */
     generateKeyIfMissing: z.boolean().default(false),
     /**

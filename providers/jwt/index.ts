@@ -6,7 +6,7 @@
  * grant's token answers inactive at RFC 7662 introspection while it still verifies offline until
  * `exp`. That is why lifetimes are short and capped by `maxTtlSeconds`.
  */
-import { sign, verify } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
 import {
   BrokerError,
   isLoopbackUrl,
@@ -20,7 +20,7 @@ import {
   type TokenIntrospector,
 } from '../../src/sdk.js';
 import { jwtConfigSchema, jwtProfileParamsSchema, type JwtConfig, type JwtProfileParams } from './config.js';
-import { loadSigningKey, SIGNING_ALG, type SigningKey } from './keys.js';
+import { loadPublishedKey, loadSigningKey, SIGNING_ALG, type PublishedKey, type SigningKey } from './keys.js';
 
 /** RFC 9068 §2.1: access tokens say what they are, so they cannot pass as ID tokens or SVIDs. */
 const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -56,6 +56,7 @@ export const jwtProvider = {
       devMode: deps.devMode,
       logger: deps.logger,
     });
+    const published = await loadPublishedKeys(config, key, deps.devMode);
     const issuer = issuerOf(config, deps);
     // Outside development the issuer must be known at boot, never fall back to a listen address,
     // and be https: downstream tools fetch the keys from it.
@@ -69,10 +70,33 @@ export const jwtProvider = {
         );
       }
     }
-    deps.logger.info({ kid: key.kid, issuer: config.issuer ?? '(the broker URL)' }, 'jwt signing key loaded');
-    return createJwtProvider(config, deps, key, issuer);
+    deps.logger.info(
+      { kid: key.kid, published: published.map((k) => k.kid), issuer: config.issuer ?? '(the broker URL)' },
+      'jwt signing key loaded',
+    );
+    return createJwtProvider(config, deps, key, published, issuer);
   },
 } satisfies ProviderFactory<JwtConfig, JwtProfileParams>;
+
+/** The rotation keys, each a different key from the signing key and from one another. */
+async function loadPublishedKeys(config: JwtConfig, key: SigningKey, devMode: boolean): Promise<PublishedKey[]> {
+  const published: PublishedKey[] = [];
+  const seen = new Set([key.kid]);
+  for (const file of config.publishedKeyFiles) {
+    const next = await loadPublishedKey(file, devMode);
+    if (seen.has(next.kid)) {
+      const what = next.kid === key.kid ? 'the signing key' : 'a key listed before it';
+      throw new BrokerError(
+        'ERR_CONFIG',
+        500,
+        `providers.jwt.publishedKeyFiles: ${file} holds ${what} (kid ${next.kid}); list each key once`,
+      );
+    }
+    seen.add(next.kid);
+    published.push(next);
+  }
+  return published;
+}
 
 /** `iss`: the configured issuer, else the broker's own URL (read per call: it is known once the broker listens). */
 function issuerOf(config: JwtConfig, deps: ProviderDeps): () => string {
@@ -91,9 +115,24 @@ function issuerOf(config: JwtConfig, deps: ProviderDeps): () => string {
   };
 }
 
-function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKey, issuer: () => string): Provider<JwtProfileParams> {
+function createJwtProvider(
+  config: JwtConfig,
+  deps: ProviderDeps,
+  key: SigningKey,
+  published: readonly PublishedKey[],
+  issuer: () => string,
+): Provider<JwtProfileParams> {
   const nowSeconds = (): number => Math.floor(deps.now() / 1000);
-  const headerSegment = base64url(JSON.stringify({ alg: SIGNING_ALG, kid: key.kid, typ: ACCESS_TOKEN_TYP }));
+  const headerOf = (kid: string): string => base64url(JSON.stringify({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYP }));
+  const headerSegment = headerOf(key.kid);
+  /** The exact header each accepted key signs under → that key: the signing key, then the published ones. */
+  const verifyKeyByHeader = new Map<string, KeyObject>([
+    [headerSegment, key.verifyKey],
+    ...published.map((k): [string, KeyObject] => [headerOf(k.kid), k.verifyKey]),
+  ]);
+  // Sorted by kid: replicas that hold the same keys in either role (the signing key of one is a
+  // published key of the other during a rolling rotation) serve the same document.
+  const jwks = [key.publicJwk, ...published.map((k) => k.publicJwk)].sort((a, b) => ((a.kid as string) < (b.kid as string) ? -1 : 1));
 
   async function issue(req: IssueRequest<JwtProfileParams>): Promise<IssuedCredential> {
     // Signing is local and fast; checking once before is all the abort support it needs.
@@ -140,20 +179,22 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
   const introspector: TokenIntrospector = {
     // Only tokens this provider signed are ever valid here, so the check is narrow and synchronous
     // (no WebCrypto threadpool hop on the introspection hot path): the header must be byte for
-    // byte the one we sign with (alg, our kid, typ at+jwt — nothing else to parse or trust), the
-    // signature 64 canonical base64url bytes that verify under our key, then the claims.
+    // byte one we sign with (alg, the kid of the signing key or a published one, typ at+jwt —
+    // nothing else to parse or trust), the signature 64 canonical base64url bytes that verify
+    // under that kid's key, then the claims.
     async verifyIssued(token) {
       if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_CHARS) return null;
       const first = token.indexOf('.');
       const second = token.indexOf('.', first + 1);
       if (first === -1 || second === -1 || token.indexOf('.', second + 1) !== -1) return null;
-      if (token.slice(0, first) !== headerSegment) return null;
+      const verifyKey = verifyKeyByHeader.get(token.slice(0, first));
+      if (verifyKey === undefined) return null;
       const payloadSegment = token.slice(first + 1, second);
       const signatureSegment = token.slice(second + 1);
       if (!BASE64URL.test(payloadSegment) || !BASE64URL.test(signatureSegment)) return null;
       const signature = Buffer.from(signatureSegment, 'base64url');
       if (signature.length !== ES256_SIGNATURE_BYTES || signature.toString('base64url') !== signatureSegment) return null;
-      if (!verify('sha256', Buffer.from(token.slice(0, second), 'ascii'), { key: key.verifyKey, dsaEncoding: 'ieee-p1363' }, signature))
+      if (!verify('sha256', Buffer.from(token.slice(0, second), 'ascii'), { key: verifyKey, dsaEncoding: 'ieee-p1363' }, signature))
         return null;
       let payload: unknown;
       try {
@@ -171,7 +212,7 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
       return { grantId: claims.grant, claims };
     },
     publicJwks() {
-      return { keys: [{ ...key.publicJwk }] };
+      return { keys: jwks.map((jwk) => ({ ...jwk })) };
     },
   };
 
@@ -193,7 +234,8 @@ function createJwtProvider(config: JwtConfig, deps: ProviderDeps, key: SigningKe
     },
     introspector,
     async health() {
-      return { ok: true, detail: `signing key ${key.kid} loaded` };
+      const more = published.length === 0 ? '' : `; ${published.length} more published (${published.map((k) => k.kid).join(', ')})`;
+      return { ok: true, detail: `signing key ${key.kid} loaded${more}` };
     },
     async close() {
       // Nothing to release: the key lives in memory only and there are no connections.

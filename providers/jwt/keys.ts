@@ -1,5 +1,6 @@
 /**
- * The `jwt` provider's signing key: one EC P-256 private JWK in a file (ES256, RFC 7518 §3.4).
+ * The `jwt` provider's keys: the signing key, one EC P-256 private JWK in a file (ES256, RFC 7518
+ * §3.4), and the keys published beside it for rotation (previous and next, public JWKs).
  *
  * Every error here names the file and the problem, never the file's content: a key file that is
  * half-right still holds a private scalar, and boot errors end up in terminals and log pipelines
@@ -23,6 +24,13 @@ export interface SigningKey {
   readonly publicJwk: Readonly<Record<string, string>>;
 }
 
+/** A key published in the JWKS and accepted at introspection, but never used to sign. */
+export interface PublishedKey {
+  readonly kid: string;
+  readonly verifyKey: KeyObject;
+  readonly publicJwk: Readonly<Record<string, string>>;
+}
+
 export interface LoadSigningKeyOptions {
   readonly file: string;
   readonly generateIfMissing: boolean;
@@ -42,35 +50,66 @@ export async function loadSigningKey(options: LoadSigningKeyOptions): Promise<Si
     // key every downstream verifier trusts; production keys are provisioned, never generated.
     throw configError('providers.jwt.generateKeyIfMissing: allowed only in development mode; provision signingKeyFile instead');
   }
-  let text = await readKeyFile(file, !options.devMode);
+  let text = (await readKeyFile(file, SIGNING_SETTING, !options.devMode))?.text ?? null;
   if (text === null) {
     if (!options.generateIfMissing) {
       throw keyFileError(file, 'does not exist (provision an EC P-256 private JWK, or set generateKeyIfMissing in development mode)');
     }
     text = await generateKeyFile(file, options.logger);
   }
-  return importSigningKey(parseSigningJwk(text, file), file);
+  const jwk = parseEcJwk(text, file, SIGNING_SETTING);
+  if (jwk.d === undefined) throw keyFileError(file, 'holds a public key only (no "d"); signing needs the private key');
+  return importSigningKey({ ...jwk, d: jwk.d }, file);
 }
 
-/** The file's text, or null when it does not exist. */
-async function readKeyFile(file: string, strict: boolean): Promise<string | null> {
+/**
+ * A key of `publishedKeyFiles`: the previous signing key (its tokens stay valid until they expire)
+ * or the next one (downstream verifiers cache it before it signs). A public JWK is enough; a file
+ * that holds the private half too is checked like the signing key (the point must match "d", the
+ * file must be readable by its owner only outside development mode) and only its public half is kept.
+ */
+export async function loadPublishedKey(file: string, devMode: boolean): Promise<PublishedKey> {
+  const read = await readKeyFile(file, PUBLISHED_SETTING, false);
+  if (read === null) throw keyFileError(file, 'does not exist', PUBLISHED_SETTING);
+  const jwk = parseEcJwk(read.text, file, PUBLISHED_SETTING);
+  if (jwk.d !== undefined) {
+    checkSecretFileMode(file, read.mode, { setting: PUBLISHED_SETTING, strictPermissions: !devMode });
+    const { kid, verifyKey, publicJwk } = await importSigningKey({ ...jwk, d: jwk.d }, file, PUBLISHED_SETTING);
+    return { kid, verifyKey, publicJwk };
+  }
+  const { kty, crv, x, y } = jwk;
+  let verifyKey: KeyObject;
+  try {
+    verifyKey = createPublicKey({ key: { kty, crv, x, y }, format: 'jwk' });
+  } catch {
+    throw keyFileError(file, 'is not a valid EC P-256 public key (the point is not on the curve)', PUBLISHED_SETTING);
+  }
+  const kid = await calculateJwkThumbprint({ kty, crv, x, y }, 'sha256');
+  return { kid, verifyKey, publicJwk: Object.freeze({ kty, crv, x, y, kid, alg: SIGNING_ALG, use: 'sig' }) };
+}
+
+const SIGNING_SETTING = 'providers.jwt.signingKeyFile';
+const PUBLISHED_SETTING = 'providers.jwt.publishedKeyFiles';
+
+/** The file's text and mode, or null when it does not exist. */
+async function readKeyFile(file: string, setting: string, strict: boolean): Promise<{ text: string; mode: number } | null> {
   let handle;
   try {
     handle = await open(file, 'r');
   } catch (err) {
     const code = errnoCode(err);
     if (code === 'ENOENT') return null;
-    throw keyFileError(file, `cannot be opened (${code ?? 'unknown error'})`);
+    throw keyFileError(file, `cannot be opened (${code ?? 'unknown error'})`, setting);
   }
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw keyFileError(file, 'is not a regular file');
-    checkSecretFileMode(file, stat.mode, { setting: 'providers.jwt.signingKeyFile', strictPermissions: strict });
-    if (stat.size > MAX_KEY_FILE_BYTES) throw keyFileError(file, `is larger than ${MAX_KEY_FILE_BYTES} bytes; expected one JWK`);
-    return await handle.readFile('utf8');
+    if (!stat.isFile()) throw keyFileError(file, 'is not a regular file', setting);
+    checkSecretFileMode(file, stat.mode, { setting, strictPermissions: strict });
+    if (stat.size > MAX_KEY_FILE_BYTES) throw keyFileError(file, `is larger than ${MAX_KEY_FILE_BYTES} bytes; expected one JWK`, setting);
+    return { text: await handle.readFile('utf8'), mode: stat.mode };
   } catch (err) {
     if (err instanceof BrokerError) throw err;
-    throw keyFileError(file, `cannot be read (${errnoCode(err) ?? 'unknown error'})`);
+    throw keyFileError(file, `cannot be read (${errnoCode(err) ?? 'unknown error'})`, setting);
   } finally {
     await handle.close();
   }
@@ -92,47 +131,49 @@ async function generateKeyFile(file: string, logger: ProviderLogger): Promise<st
   } catch (err) {
     throw keyFileError(file, `cannot be created (${errnoCode(err) ?? 'unknown error'})`);
   }
-  const onDisk = await readKeyFile(file, false);
+  const onDisk = await readKeyFile(file, SIGNING_SETTING, false);
   if (onDisk === null) throw keyFileError(file, 'vanished right after it was created');
-  return onDisk;
+  return onDisk.text;
 }
 
-interface PrivateEcJwk {
+interface EcJwk {
   readonly kty: 'EC';
   readonly crv: 'P-256';
   readonly x: string;
   readonly y: string;
-  readonly d: string;
+  readonly d?: string;
 }
+type PrivateEcJwk = EcJwk & { readonly d: string };
 
-function parseSigningJwk(text: string, file: string): PrivateEcJwk {
+/** One EC P-256 JWK, public or private; refuses every other shape with the file and the problem. */
+function parseEcJwk(text: string, file: string, setting: string): EcJwk {
+  const refuse = (problem: string): BrokerError => keyFileError(file, problem, setting);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     // V8's JSON.parse message quotes the input around the error: never pass it on.
-    throw keyFileError(file, 'is not valid JSON');
+    throw refuse('is not valid JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw keyFileError(file, 'must hold one JWK object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw refuse('must hold one JWK object');
   const jwk = value as Record<string, unknown>;
-  if ('keys' in jwk) throw keyFileError(file, 'holds a JWK Set; expected one private JWK');
-  if (jwk.kty === 'oct') throw keyFileError(file, 'holds a symmetric (oct) key; ES256 needs an EC P-256 private key');
-  if (jwk.kty !== 'EC') throw keyFileError(file, `holds a key of type ${label(jwk.kty)}; ES256 needs kty "EC"`);
-  if (jwk.crv !== 'P-256') throw keyFileError(file, `holds an EC key on curve ${label(jwk.crv)}; ES256 needs crv "P-256"`);
-  if (jwk.d === undefined) throw keyFileError(file, 'holds a public key only (no "d"); signing needs the private key');
-  if (jwk.alg !== undefined && jwk.alg !== SIGNING_ALG)
-    throw keyFileError(file, `declares alg ${label(jwk.alg)}; expected "ES256" or none`);
-  if (jwk.use !== undefined && jwk.use !== 'sig') throw keyFileError(file, `declares use ${label(jwk.use)}; expected "sig" or none`);
-  for (const member of ['x', 'y', 'd'] as const) {
+  if ('keys' in jwk) throw refuse('holds a JWK Set; expected one JWK');
+  if (jwk.kty === 'oct') throw refuse('holds a symmetric (oct) key; ES256 needs an EC P-256 key');
+  if (jwk.kty !== 'EC') throw refuse(`holds a key of type ${label(jwk.kty)}; ES256 needs kty "EC"`);
+  if (jwk.crv !== 'P-256') throw refuse(`holds an EC key on curve ${label(jwk.crv)}; ES256 needs crv "P-256"`);
+  if (jwk.alg !== undefined && jwk.alg !== SIGNING_ALG) throw refuse(`declares alg ${label(jwk.alg)}; expected "ES256" or none`);
+  if (jwk.use !== undefined && jwk.use !== 'sig') throw refuse(`declares use ${label(jwk.use)}; expected "sig" or none`);
+  for (const member of jwk.d === undefined ? (['x', 'y'] as const) : (['x', 'y', 'd'] as const)) {
     const field = jwk[member];
     if (typeof field !== 'string' || !P256_FIELD.test(field)) {
-      throw keyFileError(file, `has a malformed "${member}" (expected 32 bytes, base64url)`);
+      throw refuse(`has a malformed "${member}" (expected 32 bytes, base64url)`);
     }
   }
-  return { kty: 'EC', crv: 'P-256', x: jwk.x as string, y: jwk.y as string, d: jwk.d as string };
+  const { x, y, d } = jwk as { x: string; y: string; d?: string };
+  return d === undefined ? { kty: 'EC', crv: 'P-256', x, y } : { kty: 'EC', crv: 'P-256', x, y, d };
 }
 
-async function importSigningKey(jwk: PrivateEcJwk, file: string): Promise<SigningKey> {
+async function importSigningKey(jwk: PrivateEcJwk, file: string, setting = SIGNING_SETTING): Promise<SigningKey> {
   const { kty, crv, x, y, d } = jwk;
   let signingKey: KeyObject;
   try {
@@ -145,7 +186,7 @@ async function importSigningKey(jwk: PrivateEcJwk, file: string): Promise<Signin
     signingKey = createPrivateKey({ key: { kty, crv, x, y, d }, format: 'jwk' });
   } catch {
     // The cause may describe the key data: leave it out.
-    throw keyFileError(file, 'is not a valid EC P-256 private key (the point is invalid or does not match "d")');
+    throw keyFileError(file, 'is not a valid EC P-256 private key (the point is invalid or does not match "d")', setting);
   }
   const kid = await calculateJwkThumbprint({ kty, crv, x, y }, 'sha256');
   return {
@@ -156,8 +197,8 @@ async function importSigningKey(jwk: PrivateEcJwk, file: string): Promise<Signin
   };
 }
 
-function keyFileError(file: string, problem: string): BrokerError {
-  return configError(`providers.jwt.signingKeyFile: ${file} ${problem}`);
+function keyFileError(file: string, problem: string, setting = SIGNING_SETTING): BrokerError {
+  return configError(`${setting}: ${file} ${problem}`);
 }
 
 function configError(message: string): BrokerError {

@@ -498,12 +498,148 @@ describe('jwt provider: signing key file', () => {
   });
 });
 
+describe('jwt provider: key rotation (publishedKeyFiles)', () => {
+  /** A key pair written as the signing file (private, 0600) and as a public-only file (0644). */
+  async function keyFiles(): Promise<{ privateFile: string; publicFile: string; kid: string; jwk: JWK }> {
+    const dir = await tempDir();
+    const jwk = await newPrivateJwk();
+    const { kty, crv, x, y } = jwk;
+    const privateFile = join(dir, 'private.json');
+    const publicFile = join(dir, 'public.json');
+    await writeFile(privateFile, JSON.stringify(jwk), { mode: 0o600 });
+    await writeFile(publicFile, JSON.stringify({ kty, crv, x, y }), { mode: 0o644 });
+    return { privateFile, publicFile, kid: await calculateJwkThumbprint(jwk), jwk };
+  }
+  const tokenOf = async (provider: Provider<typeof PARAMS>): Promise<string> =>
+    String((await provider.issue(issueRequest())).credential.access_token);
+  const kidsOf = (provider: Provider<typeof PARAMS>): unknown[] => (provider.introspector?.publicJwks().keys ?? []).map((k) => k.kid);
+
+  it('keeps tokens of the previous key active at introspection and in the JWKS after the signing key changes', async () => {
+    const a = await keyFiles();
+    const b = await keyFiles();
+    const before = await jwtProvider.create(configFor(a.privateFile), depsWith());
+    const oldToken = await tokenOf(before);
+    // Rotated without the old key published: its tokens stop verifying (the case rotation must avoid).
+    const bare = await jwtProvider.create(configFor(b.privateFile), depsWith());
+    expect(await bare.introspector?.verifyIssued(oldToken)).toBeNull();
+    // Rotated with the old key published: still active, new tokens signed by the new key.
+    const after = await jwtProvider.create(configFor(b.privateFile, { publishedKeyFiles: [a.publicFile] }), depsWith({ devMode: false }));
+    expect(await after.introspector?.verifyIssued(oldToken)).toMatchObject({ grantId: 'grt_01' });
+    const newToken = await tokenOf(after);
+    expect(decodeProtectedHeader(newToken).kid).toBe(b.kid);
+    expect(await after.introspector?.verifyIssued(newToken)).toMatchObject({ grantId: 'grt_01' });
+    // Offline verifiers that fetch the JWKS accept both.
+    const jwks = createLocalJWKSet(after.introspector?.publicJwks() as { keys: JWK[] });
+    for (const token of [oldToken, newToken]) {
+      await expect(jwtVerify(token, jwks, { issuer: ISSUER, currentDate: new Date(NOW) })).resolves.toBeDefined();
+    }
+  });
+
+  it('serves the same key set from replicas on either side of a rolling rotation, sorted by kid, public members only', async () => {
+    const a = await keyFiles();
+    const b = await keyFiles();
+    const oldReplica = await jwtProvider.create(configFor(a.privateFile, { publishedKeyFiles: [b.publicFile] }), depsWith());
+    const newReplica = await jwtProvider.create(configFor(b.privateFile, { publishedKeyFiles: [a.publicFile] }), depsWith());
+    expect(newReplica.introspector?.publicJwks()).toEqual(oldReplica.introspector?.publicJwks());
+    expect(kidsOf(oldReplica)).toEqual([a.kid, b.kid].sort());
+    for (const key of oldReplica.introspector?.publicJwks().keys ?? []) {
+      expect(Object.keys(key).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+    }
+    // Each accepts what the other signs.
+    expect(await newReplica.introspector?.verifyIssued(await tokenOf(oldReplica))).toMatchObject({ grantId: 'grt_01' });
+    expect(await oldReplica.introspector?.verifyIssued(await tokenOf(newReplica))).toMatchObject({ grantId: 'grt_01' });
+    // A published key only verifies: the old replica still signs with its own key.
+    expect(decodeProtectedHeader(await tokenOf(oldReplica)).kid).toBe(a.kid);
+  });
+
+  it('accepts a published key only under its own kid, and no key that is not published', async () => {
+    const a = await keyFiles();
+    const b = await keyFiles();
+    const c = await keyFiles();
+    const provider = await jwtProvider.create(configFor(b.privateFile, { publishedKeyFiles: [a.publicFile] }), depsWith());
+    const byA = await tokenOf(await jwtProvider.create(configFor(a.privateFile), depsWith()));
+    expect(await provider.introspector?.verifyIssued(byA)).not.toBeNull();
+    // A's signature under B's kid, and C's token (never published), are refused.
+    const [, payload, signature] = byA.split('.');
+    const header = b64({ alg: 'ES256', kid: b.kid, typ: 'at+jwt' });
+    expect(await provider.introspector?.verifyIssued(`${header}.${payload}.${signature}`)).toBeNull();
+    expect(
+      await provider.introspector?.verifyIssued(await tokenOf(await jwtProvider.create(configFor(c.privateFile), depsWith()))),
+    ).toBeNull();
+  });
+
+  it('takes a private JWK as a published key and keeps only its public half', async () => {
+    const a = await keyFiles();
+    const b = await keyFiles();
+    const provider = await jwtProvider.create(
+      configFor(b.privateFile, { publishedKeyFiles: [a.privateFile] }),
+      depsWith({ devMode: false }),
+    );
+    expect(kidsOf(provider)).toEqual([a.kid, b.kid].sort());
+    expect(JSON.stringify(provider.introspector?.publicJwks())).not.toContain(String(a.jwk.d));
+  });
+
+  const refusals: Array<{ name: string; files: (a: Awaited<ReturnType<typeof keyFiles>>) => Promise<string[]>; error: RegExp }> = [
+    {
+      name: 'the signing key published again',
+      files: async (a) => [a.publicFile],
+      error: /holds the signing key \(kid .+\); list each key once$/u,
+    },
+    {
+      name: 'one key published twice',
+      files: async () => {
+        const other = await keyFiles();
+        return [other.publicFile, other.privateFile];
+      },
+      error: /holds a key listed before it/u,
+    },
+    { name: 'a missing file', files: async (a) => [`${a.publicFile}.missing`], error: /\.missing does not exist$/u },
+    {
+      name: 'a point that is not on the curve',
+      files: async () => {
+        const file = join(await tempDir(), 'bad.json');
+        const { kty, crv, x } = await newPrivateJwk();
+        await writeFile(file, JSON.stringify({ kty, crv, x, y: x }));
+        return [file];
+      },
+      error: /is not a valid EC P-256 public key/u,
+    },
+    {
+      name: 'a private key readable by others in production mode',
+      files: async () => {
+        const other = await keyFiles();
+        await chmod(other.privateFile, 0o644);
+        return [other.privateFile];
+      },
+      error: /may be read by group or others/u,
+    },
+  ];
+  for (const { name, files, error } of refusals) {
+    it(`refuses ${name}, naming publishedKeyFiles`, async () => {
+      const signing = await keyFiles();
+      const good = await keyFiles();
+      await expect(
+        jwtProvider.create(configFor(signing.privateFile, { publishedKeyFiles: [good.publicFile] }), depsWith({ devMode: false })),
+      ).resolves.toMatchObject({ name: 'jwt' });
+      const err: unknown = await jwtProvider
+        .create(configFor(signing.privateFile, { publishedKeyFiles: await files(signing) }), depsWith({ devMode: false }))
+        .then(
+          () => new Error('expected create() to fail'),
+          (e: unknown) => e,
+        );
+      expect(err).toMatchObject({ code: 'ERR_CONFIG', message: expect.stringMatching(error) });
+      expect((err as Error).message).toMatch(/^providers\.jwt\.publishedKeyFiles: /u);
+    });
+  }
+});
+
 describe('jwt provider: config schemas', () => {
   it('applies defaults and rejects unknown keys', () => {
     expect(jwtConfigSchema.parse({ issuer: ISSUER, signingKeyFile: 'k.json' })).toEqual({
       issuer: ISSUER,
       signingKeyFile: 'k.json',
       generateKeyIfMissing: false,
+      publishedKeyFiles: [],
       maxTtlSeconds: 3600,
     });
     expect(jwtConfigSchema.safeParse({ issuer: ISSUER, signingKeyFile: 'k.json', signingKey: '{}' }).success).toBe(false);
