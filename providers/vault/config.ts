@@ -69,8 +69,12 @@ export const vaultConfigSchema = z
      * policy any child may get (children's policies must be a subset of their parent's).
      */
     parentPolicies: z.array(policy).min(1),
-    /** Hard cap on a parent token's life; a new parent is made when the current one cannot outlive a new child. */
-    parentExplicitMaxTtlSeconds: seconds.max(31 * 86_400).default(86_400),
+    /**
+     * Hard cap on a parent token's life; a new parent is made when the current one cannot outlive
+     * a new child. Default: twice maxTtlSeconds (at least maxTtlSeconds + the margin) — the
+     * backstop for a parent whose revocation at close fails, so no longer than children need.
+     */
+    parentExplicitMaxTtlSeconds: seconds.max(31 * 86_400).optional(),
     /** Hard cap on any credential's lifetime, enforced here as well as by core. */
     maxTtlSeconds: seconds.max(7 * 86_400).default(3600),
     /** Upper bound of one HTTP request to Vault. */
@@ -80,7 +84,7 @@ export const vaultConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    if (cfg.parentExplicitMaxTtlSeconds < cfg.maxTtlSeconds + PARENT_MARGIN_SECONDS) {
+    if (cfg.parentExplicitMaxTtlSeconds !== undefined && cfg.parentExplicitMaxTtlSeconds < cfg.maxTtlSeconds + PARENT_MARGIN_SECONDS) {
       // A child dies with its parent: a new parent must outlive the longest child, with room.
       ctx.addIssue({
         code: 'custom',
@@ -93,7 +97,12 @@ export const vaultConfigSchema = z
       // The address is logged and handed to agents as vault_addr: no credentials in it.
       ctx.addIssue({ code: 'custom', path: ['address'], message: 'must not carry a user or password' });
     }
-  });
+  })
+  .transform((cfg) => ({
+    ...cfg,
+    parentExplicitMaxTtlSeconds:
+      cfg.parentExplicitMaxTtlSeconds ?? Math.max(2 * cfg.maxTtlSeconds, cfg.maxTtlSeconds + PARENT_MARGIN_SECONDS),
+  }));
 
 const metaSchema = z
   .record(z.string().regex(NAME), z.string().max(512))

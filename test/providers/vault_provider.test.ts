@@ -478,6 +478,15 @@ describe('vault provider: config refusals', () => {
     ]);
   });
 
+  it('caps a parent, unless told otherwise, at twice the longest grant (and never below the margin)', () => {
+    const parentCap = (overrides: Record<string, unknown>): number =>
+      vaultConfigSchema.parse({ ...base, ...overrides }).parentExplicitMaxTtlSeconds;
+    expect(parentCap({})).toBe(7200);
+    expect(parentCap({ maxTtlSeconds: 900 })).toBe(1800);
+    expect(parentCap({ maxTtlSeconds: 10 })).toBe(40);
+    expect(parentCap({ maxTtlSeconds: 900, parentExplicitMaxTtlSeconds: 86_400 })).toBe(86_400);
+  });
+
   it('refuses an address with credentials in it (it is logged and handed to agents)', () => {
     expect(problems({ address: 'https://vault.example:8200' })).toEqual([]);
     expect(problems({ address: 'https://ops:hunter2@vault.example:8200' })).toEqual(['address: must not carry a user or password']);
