@@ -119,10 +119,10 @@ async function mintOperator(
   return mintOperatorToken({
     keyDir: dev.keyDir,
     issuer: operators.issuer,
-    audience: operators.audience ?? config.identity.audience,
+    audience: operators.audience,
     subject,
     // The configured operator role and claim (defaults: `operator` in `roles`), so the token
-    // passes requireRole('operator') whatever the config names them.
+    // passes every requirePermission whatever the config names them.
     roles: [operators.operatorRole],
     rolesClaim: operators.rolesClaim,
     ttlSeconds,

@@ -5,6 +5,7 @@
  * are never discovered from token content. Everything a token is checked against is pinned here:
  * algorithms, audience, maximum lifetime, clock leeway and anchored claim constraints.
  */
+import { ALL_PERMISSIONS, PERMISSIONS } from '../identity/permissions.js';
 import { z } from 'zod';
 import { isLoopbackHost } from '../urls.js';
 
@@ -135,8 +136,23 @@ export const operatorIssuerSchema = z
     algorithms: z.array(asymmetricAlg).min(1),
     /** Claim holding the operator's roles or groups (string or array of strings). */
     rolesClaim: z.string().min(1).default('roles'),
-    /** Role that may run operator endpoints (open/close incidents, read audit, introspect). */
+    /** A value of the roles claim that grants every permission (identity/permissions.ts). */
     operatorRole: z.string().min(1).default('operator'),
+    /**
+     * Finer grants: a value of the roles claim → the permissions it grants (`*` for all), e.g.
+     * `{ auditor: [audit.read, incidents.read], oncall: [incidents.open, incidents.close] }`.
+     */
+    permissions: z.record(z.string().min(1), z.array(z.enum([...PERMISSIONS, ALL_PERMISSIONS])).min(1)).default({}),
+    /** When set, the token's `azp` (else `client_id`) must be one of these OIDC clients. */
+    allowedClients: z.array(z.string().min(1)).min(1).optional(),
+    /** When set, the token's `amr` must hold at least one of these (RFC 8176: `mfa`, `hwk`, `otp`, …). */
+    amrAnyOf: z.array(z.string().min(1)).min(1).optional(),
+    /**
+     * Whether tokens the IdP issued to a client for itself (client credentials) pass as operators:
+     * Entra's `idtyp: app`, Auth0's `gty: client-credentials`, or a `sub` equal to its own
+     * `azp`/`client_id`. Off: operator endpoints answer to humans.
+     */
+    allowServicePrincipals: z.boolean().default(false),
     ...checkFields,
   })
   .strict();
@@ -188,7 +204,19 @@ export const identitySchema = z
       ctx.addIssue({ code: 'custom', path: ['operators', 'issuer'], message: 'operator issuer must differ from every agent issuer' });
     }
     checkOidcKeys(identity.operators.issuer, identity.operators.keys, ['operators'], ctx);
-  });
+  })
+  // Operator tokens are for the broker's operator API, not for whatever agents present: unless
+  // told otherwise they must name an audience of their own, so a token minted for agents (or
+  // for the broker as a resource in general) does not also open and close incidents.
+  .transform((identity) => ({
+    ...identity,
+    operators: { ...identity.operators, audience: identity.operators.audience ?? defaultOperatorAudience(identity.audience) },
+  }));
+
+/** `<identity.audience>/operators`: the operator audience when identity.operators.audience is not set. */
+export function defaultOperatorAudience(audience: string): string {
+  return `${audience.replace(/\/+$/u, '')}/operators`;
+}
 
 type RefreshFields = { refreshSeconds: number; cooldownSeconds: number; maxStalenessSeconds: number };
 

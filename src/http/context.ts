@@ -34,7 +34,7 @@ export function agentOf(res: Response): AgentIdentity {
 
 export function operatorOf(res: Response): OperatorIdentity {
   const operator = locals(res).operator;
-  if (!operator) throw new Error('operator missing: requireRole step not mounted');
+  if (!operator) throw new Error('operator missing: requirePermission step not mounted');
   return operator;
 }
 

@@ -1,22 +1,28 @@
 /**
- * The broker's own roles, and which values of the operator issuer's roles claim grant each
- * (identity.operators: `rolesClaim`, `operatorRole`). Routes ask for a broker role
- * (http/steps/authenticate.ts requireRole), never for an IdP group name, so mapping more IdP
- * groups, or splitting `operator` into finer permissions, changes this file and config only.
+ * Which values of the operator issuer's roles claim grant each permission (identity/permissions.ts):
+ * `operatorRole` grants every permission, each key of `permissions` the ones it lists. Mapping
+ * another IdP group, or splitting a permission, changes config and this file only.
  */
 import type { OperatorIssuerConfig } from '../config/schema.js';
+import { ALL_PERMISSIONS, PERMISSIONS, type Permission } from './permissions.js';
 import type { OperatorIdentity } from './types.js';
 
-export const BROKER_ROLES = ['operator'] as const;
-export type BrokerRole = (typeof BROKER_ROLES)[number];
+export type PermissionGrants = Readonly<Record<Permission, ReadonlySet<string>>>;
 
-export type RoleGrants = Readonly<Record<BrokerRole, ReadonlySet<string>>>;
-
-export function roleGrants(operators: Pick<OperatorIssuerConfig, 'operatorRole'>): RoleGrants {
-  return { operator: new Set([operators.operatorRole]) };
+export function permissionGrants(operators: Pick<OperatorIssuerConfig, 'operatorRole' | 'permissions'>): PermissionGrants {
+  const grants = Object.fromEntries(PERMISSIONS.map((p) => [p, new Set([operators.operatorRole])])) as Record<Permission, Set<string>>;
+  for (const [claimed, listed] of Object.entries(operators.permissions)) {
+    for (const permission of listed.includes(ALL_PERMISSIONS) ? PERMISSIONS : (listed as Permission[])) grants[permission].add(claimed);
+  }
+  return grants;
 }
 
-export function hasRole(operator: Pick<OperatorIdentity, 'roles'>, role: BrokerRole, grants: RoleGrants): boolean {
-  const granting = grants[role];
+export function hasPermission(operator: Pick<OperatorIdentity, 'roles'>, permission: Permission, grants: PermissionGrants): boolean {
+  const granting = grants[permission];
   return operator.roles.some((claimed) => granting.has(claimed));
+}
+
+/** Every permission the operator's roles grant, in PERMISSIONS order. */
+export function permissionsOf(operator: Pick<OperatorIdentity, 'roles'>, grants: PermissionGrants): Permission[] {
+  return PERMISSIONS.filter((p) => hasPermission(operator, p, grants));
 }

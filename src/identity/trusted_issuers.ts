@@ -48,8 +48,10 @@ export interface TrustTable {
 
 type Checks = Pick<
   IdentityConfig['operators'],
-  'audience' | 'allowMultipleAudiences' | 'maxLifetimeSeconds' | 'clockLeewaySeconds' | 'claims' | 'algorithms'
->;
+  'allowMultipleAudiences' | 'maxLifetimeSeconds' | 'clockLeewaySeconds' | 'claims' | 'algorithms'
+> & {
+  readonly audience?: string | undefined;
+};
 
 function common(checks: Checks, audience: string, issuer: string | undefined) {
   return {

@@ -36,8 +36,6 @@ export interface OperatorIdentity {
   readonly issuer: string;
   /** Roles from the configured roles claim; empty when the claim is absent or not strings. */
   readonly roles: readonly string[];
-  /** Whether `roles` holds identity.operators.operatorRole. */
-  readonly isOperator: boolean;
   /** Token expiry, ms since the epoch. */
   readonly expiresAt: number;
   readonly fingerprint: string;

@@ -7,7 +7,8 @@
  *   trust entry whose keys may verify (iss / trust domain of sub) → alg allowlist → typ
  *   → key by kid from that entry's set (refetch on unknown kid, cooldown) → alg ↔ key type
  *   → signature (node:crypto) → iss, aud, exp/nbf/iat, lifetime, sub, jti → SPIFFE ID and its
- *   trust domain again → claim constraints → identity (frozen) → cache
+ *   trust domain again → claim constraints → operator rules (client, amr, no service principal)
+ *   → identity (frozen) → cache
  *
  * Every token failure is a 401 with a stable code and an RFC 6750 §3 challenge; the reason goes to
  * `detail` for the log; the token itself is never logged or echoed. Keys that cannot be had at all
@@ -20,6 +21,7 @@ import { readSecretFile } from '../secret_files.js';
 import { checkClaimConstraints } from './claim_constraints.js';
 import type { VerificationKey } from './jwk_document.js';
 import { decodeCanonical, decodeJsonObject, splitCompact, type CompactParts } from './compact_jws.js';
+import { checkOperatorClaims } from './operator_rules.js';
 import { keyMismatch, verifySignature } from './signature.js';
 import { createTokenCache } from './token_cache.js';
 import { checkRegisteredClaims, ownClaim, type RegisteredClaims } from './token_claims.js';
@@ -178,13 +180,13 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
   };
 
   const operatorOf = (v: Verified, digest: string): OperatorIdentity => {
+    checkOperatorClaims(op, v.claims);
     const roles = rolesOf(ownClaim(v.claims, op.rolesClaim));
     return Object.freeze({
       kind: 'operator',
       subject: v.registered.subject,
       issuer: v.trusted.issuer,
       roles,
-      isOperator: roles.includes(op.operatorRole),
       expiresAt: v.registered.exp * 1000,
       fingerprint: namer.fingerprint(digest),
     });

@@ -94,7 +94,6 @@ describe.concurrent('dev token', () => {
     await expect(identity.authenticateOperator(token)).resolves.toMatchObject({
       subject: 'alice@example.com',
       roles: ['operator'],
-      isOperator: true,
     });
     await expect(identity.authenticateAgent(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_ISSUER_UNTRUSTED' });
     const claims = decodeJwt(token);

@@ -24,7 +24,7 @@ import { createRedisStore } from '../../src/store/redis_store.js';
 import { eventually } from '../support/broker_harness.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 import { startRevocationGate, type RevocationGate } from '../support/revocation_gate.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../support/test_config.js';
+import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../support/test_config.js';
 
 const GRANTS = 200;
 /** Revocations the gate answers before it holds the rest. */
@@ -124,7 +124,7 @@ describe('revocation survives a broker killed with SIGKILL', () => {
     const operator = await mintOperatorToken({
       keyDir,
       issuer: OPERATOR_ISSUER,
-      audience: AUDIENCE,
+      audience: OPERATOR_AUDIENCE,
       subject: 'alice@example.com',
       roles: ['operator'],
       ttlSeconds: 3600,

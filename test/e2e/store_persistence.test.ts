@@ -18,7 +18,7 @@ import { runCli } from '../support/cli.js';
 import { createLogCapture, type LogCapture } from '../support/log_capture.js';
 import { productionConfig } from '../support/production_config.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../support/test_config.js';
+import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER } from '../support/test_config.js';
 
 let volatile: RedisServer;
 let durable: RedisServer;
@@ -90,7 +90,7 @@ describe('Redis persistence in production mode', () => {
     const operator = await mintOperatorToken({
       keyDir,
       issuer: OPERATOR_ISSUER,
-      audience: AUDIENCE,
+      audience: OPERATOR_AUDIENCE,
       subject: 'alice@example.com',
       roles: ['operator'],
       ttlSeconds: 3600,

@@ -136,17 +136,29 @@ describe('minting', () => {
 
   it('mints an operator token carrying the roles claim', async () => {
     await ensureDevKeys(keyDir);
-    const token = await mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: AUDIENCE, subject: 'alice@example.com', now: NOW });
+    const token = await mintOperatorToken({
+      keyDir,
+      issuer: OPERATOR_ISS,
+      audience: `${AUDIENCE}/operators`,
+      subject: 'alice@example.com',
+      now: NOW,
+    });
     expect(decodeJwt(token)).toMatchObject({ roles: ['operator'], exp: NOW / 1000 + 3600 });
     const identity = await verifierFor(keyDir);
-    await expect(identity.authenticateOperator(token)).resolves.toMatchObject({ subject: 'alice@example.com', isOperator: true });
+    await expect(identity.authenticateOperator(token)).resolves.toMatchObject({ subject: 'alice@example.com', roles: ['operator'] });
     await expect(identity.authenticateAgent(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_ISSUER_UNTRUSTED' });
   });
 
   it('signs agent and operator tokens with different keys', async () => {
     await ensureDevKeys(keyDir);
     const agent = await mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', now: NOW });
-    const operator = await mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: AUDIENCE, subject: 'alice', now: NOW });
+    const operator = await mintOperatorToken({
+      keyDir,
+      issuer: OPERATOR_ISS,
+      audience: `${AUDIENCE}/operators`,
+      subject: 'alice',
+      now: NOW,
+    });
     expect(decodeProtectedHeader(agent).kid).not.toBe(decodeProtectedHeader(operator).kid);
   });
 
@@ -158,8 +170,8 @@ describe('minting', () => {
     await expect(
       mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', ttlSeconds: 1.5, now: NOW }),
     ).rejects.toThrow(/ttlSeconds/);
-    await expect(mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: AUDIENCE, subject: 'a', rolesClaim: 'sub' })).rejects.toThrow(
-      /registered claim/,
-    );
+    await expect(
+      mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: `${AUDIENCE}/operators`, subject: 'a', rolesClaim: 'sub' }),
+    ).rejects.toThrow(/registered claim/);
   });
 });

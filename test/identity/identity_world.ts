@@ -21,6 +21,8 @@ import { createIdentity, type IdentityDeps } from '../../src/identity/verifier.j
 import { createSigner, withAlg, type Signer, type TokenSpec } from './token_factory.js';
 
 export const AUDIENCE = 'quartermaster';
+/** identity.operators.audience by default. */
+export const OPERATOR_AUDIENCE = 'quartermaster/operators';
 export const DEV_ISS = 'https://spire.dev.local';
 export const CI_ISS = 'https://ci.example.test';
 export const OPERATOR_ISS = 'https://operators.example.test';
@@ -175,7 +177,7 @@ export function specs(nowSec: () => number) {
     }),
     operator: (): TokenSpec => ({
       header: { alg: 'ES256', typ: 'JWT', kid: s.operator.kid },
-      payload: { iss: OPERATOR_ISS, sub: 'alice@example.com', aud: AUDIENCE, ...times(), roles: ['operator'] },
+      payload: { iss: OPERATOR_ISS, sub: 'alice@example.com', aud: OPERATOR_AUDIENCE, ...times(), roles: ['operator'] },
       signer: s.operator,
     }),
   };

@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerError } from '../../src/errors.js';
+import { hasPermission, permissionGrants } from '../../src/identity/roles.js';
 import { parseSpiffeId } from '../../src/identity/spiffe_id.js';
 import type { Identity } from '../../src/identity/types.js';
 import { createLogger } from '../../src/logging.js';
@@ -180,7 +181,6 @@ describe('operators', () => {
       subject: 'alice@example.com',
       issuer: OPERATOR_ISS,
       roles: ['operator'],
-      isOperator: true,
       expiresAt: (nowSec() + 600) * 1000,
       fingerprint: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
@@ -195,7 +195,83 @@ describe('operators', () => {
     const spec = roles === undefined ? without(S.operator(), 'payload', 'roles') : withClaims(S.operator(), { roles });
     const operator = await identity.authenticateOperator(build(spec));
     expect(operator.roles).toEqual(expected);
-    expect(operator.isOperator).toBe(false);
+    expect(hasPermission(operator, 'incidents.read', permissionGrants(world.config().operators))).toBe(false);
+  });
+
+  it("wants the operator audience, not the agents' one, unless identity.operators.audience names it", async () => {
+    await expect(identity.authenticateOperator(build(S.operator()))).resolves.toMatchObject({ subject: 'alice@example.com' });
+    const agentsAudience = build(withClaims(S.operator(), { aud: AUDIENCE }));
+    await expect(identity.authenticateOperator(agentsAudience)).rejects.toMatchObject({ code: 'ERR_TOKEN_AUDIENCE' });
+    const shared = await world.boot({
+      config: world.config((raw) => {
+        raw.operators.audience = AUDIENCE;
+      }),
+    });
+    await expect(shared.authenticateOperator(agentsAudience)).resolves.toMatchObject({ subject: 'alice@example.com' });
+  });
+
+  describe('operator rules', () => {
+    const bootWith = (rules: Record<string, unknown>) =>
+      world.boot({
+        config: world.config((raw) => {
+          Object.assign(raw.operators, rules);
+        }),
+      });
+    const accepts = async (id: Identity, claims: Record<string, unknown>) =>
+      (await id.authenticateOperator(build(withClaims(S.operator(), claims)))).subject;
+    const refusal = (id: Identity, claims: Record<string, unknown>) =>
+      id.authenticateOperator(build(withClaims(S.operator(), claims))).then(
+        () => 'accepted',
+        (err: BrokerError) => `${err.code}: ${String(err.detail)}`,
+      );
+
+    it('takes only tokens issued to an allowed client, by azp or else client_id', async () => {
+      const id = await bootWith({ allowedClients: ['qm-console', 'qm-cli'] });
+      expect(await accepts(id, { azp: 'qm-console' })).toBe('alice@example.com');
+      expect(await accepts(id, { client_id: 'qm-cli' })).toBe('alice@example.com');
+      expect(await refusal(id, { azp: 'other-app' })).toBe(
+        'ERR_TOKEN_CLAIMS: identity.operators: client "other-app" is not in allowedClients',
+      );
+      // azp wins over client_id.
+      expect(await refusal(id, { azp: 'other-app', client_id: 'qm-cli' })).toMatch(/"other-app" is not in allowedClients$/u);
+      expect(await refusal(id, {})).toBe(
+        'ERR_TOKEN_CLAIMS: identity.operators: the token names no client (azp or client_id) and allowedClients is set',
+      );
+      // Without the setting, any client passes.
+      expect(await accepts(identity, { azp: 'other-app' })).toBe('alice@example.com');
+    });
+
+    it('takes only tokens whose amr holds one of amrAnyOf', async () => {
+      const id = await bootWith({ amrAnyOf: ['mfa', 'hwk'] });
+      expect(await accepts(id, { amr: ['pwd', 'mfa'] })).toBe('alice@example.com');
+      expect(await accepts(id, { amr: ['hwk'] })).toBe('alice@example.com');
+      for (const amr of [['pwd'], [], 'mfa', [1, { mfa: true }], undefined]) {
+        expect(await refusal(id, { amr })).toBe(
+          'ERR_TOKEN_CLAIMS: identity.operators: amr holds none of mfa, hwk (a sign-in method amrAnyOf requires)',
+        );
+      }
+      expect(await accepts(identity, { amr: ['pwd'] })).toBe('alice@example.com');
+    });
+
+    it('refuses service-principal tokens unless allowServicePrincipals, and takes a human beside the same client', async () => {
+      const human = { azp: 'qm-console', client_id: 'qm-console' };
+      expect(await accepts(identity, human)).toBe('alice@example.com');
+      const principals: Array<[Record<string, unknown>, string]> = [
+        [{ idtyp: 'app' }, 'idtyp is app'],
+        [{ gty: 'client-credentials' }, 'gty is client-credentials'],
+        [{ sub: 'qm-automation', azp: 'qm-automation' }, 'sub is the client id'],
+        [{ sub: 'qm-automation', client_id: 'qm-automation' }, 'sub is the client id'],
+      ];
+      for (const [claims, why] of principals) {
+        expect(await refusal(identity, claims)).toBe(
+          `ERR_TOKEN_CLAIMS: identity.operators: a service-principal token (${why}); operators are humans`,
+        );
+      }
+      const lenient = await bootWith({ allowServicePrincipals: true });
+      for (const [claims] of principals) expect(await accepts(lenient, claims)).toBe(claims.sub ?? 'alice@example.com');
+      // Other values of those claims are humans.
+      expect(await accepts(identity, { idtyp: 'user', gty: 'password' })).toBe('alice@example.com');
+    });
   });
 
   it('does not read a roles claim from Object.prototype', async () => {

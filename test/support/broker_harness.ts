@@ -6,7 +6,7 @@ import { createLogger } from '../../src/logging.js';
 import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer.js';
 import { startBroker, type RunningBroker } from '../../src/main.js';
 import { createLogCapture, type LogCapture } from './log_capture.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER, testConfig, type TestConfigOptions } from './test_config.js';
+import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfig, type TestConfigOptions } from './test_config.js';
 
 export interface TestBroker {
   readonly url: string;
@@ -38,7 +38,7 @@ export async function startTestBroker(options: TestConfigOptions & { now?: () =>
     agentToken: (agentId, ttlSeconds = 600, issuedAt = now()) =>
       mintAgentToken({ keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId, ttlSeconds, now: issuedAt }),
     operatorToken: (subject = 'alice@example.com', roles = ['operator']) =>
-      mintOperatorToken({ keyDir, issuer: OPERATOR_ISSUER, audience: AUDIENCE, subject, roles, ttlSeconds: 3600, now: now() }),
+      mintOperatorToken({ keyDir, issuer: OPERATOR_ISSUER, audience: OPERATOR_AUDIENCE, subject, roles, ttlSeconds: 3600, now: now() }),
     async request(method, path, opts = {}) {
       const headers: Record<string, string> = { ...opts.headers };
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;

@@ -18,6 +18,8 @@ export interface TestConfigOptions {
   readonly providers?: Record<string, unknown>;
   readonly logLevel?: string;
   readonly limits?: Record<string, unknown>;
+  /** Extra `identity.operators` keys (permissions, allowedClients, amrAnyOf, …). */
+  readonly operators?: Record<string, unknown>;
   /** Extra `server` keys (publicUrl, maxHeaderBytes). */
   readonly server?: Record<string, unknown>;
 }
@@ -25,6 +27,8 @@ export interface TestConfigOptions {
 export const AGENT_ISSUER = 'https://dev.quartermaster.local/agents';
 export const OPERATOR_ISSUER = 'https://dev.quartermaster.local/operators';
 export const AUDIENCE = 'quartermaster';
+/** identity.operators.audience by default: the operator API's own audience. */
+export const OPERATOR_AUDIENCE = 'quartermaster/operators';
 
 export function testConfigObject(options: TestConfigOptions = {}): Record<string, unknown> {
   const keyDir = options.keyDir ?? mkdtempSync(join(tmpdir(), 'qm-keys-'));
@@ -52,6 +56,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
         algorithms: ['ES256'],
         rolesClaim: 'roles',
         operatorRole: 'operator',
+        ...options.operators,
       },
     },
     devIssuer: { keyDir, agentIssuer: AGENT_ISSUER, operatorIssuer: OPERATOR_ISSUER },

@@ -1,12 +1,12 @@
 /** Operator audit read: `GET /v1/audit?incident=&after=&limit=`. */
 import { Router } from 'express';
 import type { HttpDeps } from '../deps.js';
-import { requireRole } from '../steps/authenticate.js';
+import { requirePermission } from '../steps/authenticate.js';
 import { auditQuery, parseWith } from '../validation.js';
 
 export function auditRoutes(deps: HttpDeps): Router {
   const router = Router();
-  router.get('/', requireRole(deps, 'operator'), async (req, res) => {
+  router.get('/', requirePermission(deps, 'audit.read'), async (req, res) => {
     const q = parseWith(auditQuery, req.query, 'query');
     const events = await deps.audit.list({
       limit: q.limit,

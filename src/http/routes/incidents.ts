@@ -7,15 +7,14 @@ import { updateIncident } from '../../incidents/update_incident.js';
 import { operatorActor } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
-import { requireRole } from '../steps/authenticate.js';
+import { requirePermission } from '../steps/authenticate.js';
 import { incidentIdSchema, incidentReadQuery, openIncidentBody, parseWith, updateIncidentBody } from '../validation.js';
 import { toIncidentReportView, toIncidentView } from '../views/incident_view.js';
 
 export function incidentRoutes(deps: HttpDeps): Router {
   const router = Router();
-  const operator = requireRole(deps, 'operator');
 
-  router.post('/', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
+  router.post('/', requirePermission(deps, 'incidents.open'), jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const body = parseWith(openIncidentBody, req.body, 'body');
     const { agents, ...fields } = body;
     const incident = await openIncident(deps, {
@@ -30,13 +29,13 @@ export function incidentRoutes(deps: HttpDeps): Router {
       .json({ incident: toIncidentView(incident) });
   });
 
-  router.get('/:id', operator, async (req, res) => {
+  router.get('/:id', requirePermission(deps, 'incidents.read'), async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const query = parseWith(incidentReadQuery, req.query, 'query');
     res.json(toIncidentReportView(await readIncident(deps, id), { grants: query.grants === 'true' }));
   });
 
-  router.patch('/:id', operator, jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
+  router.patch('/:id', requirePermission(deps, 'incidents.update'), jsonBody(deps.config.server.bodyLimitBytes), async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const body = parseWith(updateIncidentBody, req.body, 'body');
     const patch = {
@@ -47,7 +46,7 @@ export function incidentRoutes(deps: HttpDeps): Router {
     res.json({ incident: toIncidentView(await updateIncident(deps, id, patch, operatorActor(res))) });
   });
 
-  router.post('/:id/close', operator, async (req, res) => {
+  router.post('/:id/close', requirePermission(deps, 'incidents.close'), async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const result = await closeIncident(deps, id, operatorActor(res));
     res.status(result.closedNow ? 202 : 200).json(toIncidentReportView(await readoutOf(deps, result.incident)));

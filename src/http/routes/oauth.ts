@@ -6,7 +6,7 @@ import express, { Router, type Request } from 'express';
 import { BrokerError } from '../../errors.js';
 import { introspectorsOf, introspectToken } from '../../grants/introspect.js';
 import type { HttpDeps } from '../deps.js';
-import { requireRole } from '../steps/authenticate.js';
+import { requirePermission } from '../steps/authenticate.js';
 
 /** The RFC 7662 §2.2 members (and the broker's own) an active answer carries, in this order. */
 const ANSWERED_CLAIMS = ['scope', 'iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'act', 'incident', 'grant', 'profile'] as const;
@@ -21,7 +21,7 @@ export function oauthRoutes(deps: HttpDeps): Router {
 
   router.post(
     '/oauth2/introspect',
-    requireRole(deps, 'operator'),
+    requirePermission(deps, 'introspect'),
     express.urlencoded({ extended: false, limit: deps.config.server.bodyLimitBytes, parameterLimit: 10 }),
     async (req, res) => {
       const answer = await introspectToken(deps, introspectedToken(req));

@@ -6,7 +6,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { BrokerError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
-import { hasRole, roleGrants, type BrokerRole } from '../../identity/roles.js';
+import type { Permission } from '../../identity/permissions.js';
+import { hasPermission, permissionGrants } from '../../identity/roles.js';
 import type { Identity } from '../../identity/types.js';
 import { bindRequestLog, setLocals } from '../context.js';
 
@@ -34,16 +35,19 @@ export function requireAgent(identity: Identity) {
 }
 
 /**
- * An operator token whose roles claim grants the broker role `role` (identity/roles.ts); 403
- * otherwise. The role is the broker's own name, not the IdP's group.
+ * An operator token whose roles claim grants `permission` (identity/roles.ts); 403 otherwise. The
+ * permission is the broker's own name, not the IdP's group.
  */
-export function requireRole(deps: { readonly identity: Identity; readonly config: Pick<Config, 'identity'> }, role: BrokerRole) {
-  const grants = roleGrants(deps.config.identity.operators);
+export function requirePermission(
+  deps: { readonly identity: Identity; readonly config: Pick<Config, 'identity'> },
+  permission: Permission,
+) {
+  const grants = permissionGrants(deps.config.identity.operators);
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const operator = await deps.identity.authenticateOperator(bearerToken(req));
-    if (!hasRole(operator, role, grants)) {
-      throw new BrokerError('ERR_FORBIDDEN', 403, `the ${role} role is required`, {
-        detail: `subject lacks a role granting ${role}`,
+    if (!hasPermission(operator, permission, grants)) {
+      throw new BrokerError('ERR_FORBIDDEN', 403, `the ${permission} permission is required`, {
+        detail: `subject lacks a role granting ${permission}`,
         headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
       });
     }

@@ -1,0 +1,27 @@
+/**
+ * What an operator token may do, one permission per action. The operator issuer's roles or
+ * groups claim maps onto these in config (identity.operators.operatorRole grants all of them,
+ * identity.operators.permissions grants a chosen few per claimed value); routes ask for a
+ * permission (http/steps/authenticate.ts requirePermission), never for an IdP group name.
+ */
+export const PERMISSIONS = [
+  /** GET /v1/incidents/:id and its revocation report. */
+  'incidents.read',
+  /** POST /v1/incidents. */
+  'incidents.open',
+  /** PATCH /v1/incidents/:id: severity, title, the agents assigned. */
+  'incidents.update',
+  /** POST /v1/incidents/:id/close: every grant of the incident is revoked. */
+  'incidents.close',
+  /** GET /v1/audit. */
+  'audit.read',
+  /** POST /oauth2/introspect with an operator token. */
+  'introspect',
+  /** POST /v1/store/acknowledge-loss. */
+  'store.acknowledge',
+] as const;
+
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** In identity.operators.permissions: every permission. */
+export const ALL_PERMISSIONS = '*';
