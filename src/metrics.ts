@@ -17,6 +17,7 @@ export interface Metrics {
   readonly revocationQueueDepth: Gauge;
   readonly grantsExpired: Counter;
   readonly tokenRefusals: Counter<'kind' | 'code'>;
+  readonly introspections: Counter<'caller' | 'active'>;
   readonly keySetRefreshes: Counter<'key_set' | 'outcome'>;
   readonly storePersistent: Gauge;
   readonly storeDataLost: Gauge;
@@ -93,6 +94,12 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     grantsExpired: new Counter({
       name: 'quartermaster_grants_expired_total',
       help: 'Grants that reached their TTL while active.',
+      registers: [registry],
+    }),
+    introspections: new Counter({
+      name: 'quartermaster_introspections_total',
+      help: 'Introspection answers, by caller (operator, or the configured introspection client name) and whether the token was active.',
+      labelNames: ['caller', 'active'],
       registers: [registry],
     }),
     tokenRefusals: new Counter({

@@ -16,7 +16,8 @@ import { EXIT_OK, type CliIo } from './command.js';
 const DEFAULT_AGENT_TTL_SECONDS = 600;
 const DEFAULT_OPERATOR_TTL_SECONDS = 3600;
 
-const USAGE = `Usage: quartermaster dev token (--agent <spiffe-id> | --operator <subject>) [--ttl <seconds>] [--config <file>]
+const USAGE = `Usage: quartermaster dev token (--agent <spiffe-id> | --introspection-client <spiffe-id> | --operator <subject>)
+                              [--ttl <seconds>] [--config <file>]
 
 Mints a development token signed by the local dev issuer and prints it on stdout.
 Development mode only: the config must have mode: development and a devIssuer section.
@@ -24,6 +25,9 @@ Development mode only: the config must have mode: development and a devIssuer se
 Options:
   --agent <id>       agent JWT-SVID for this SPIFFE ID (spiffe://trust-domain/path) in a
                      trust domain of identity.agents.spiffe
+  --introspection-client <id>
+                     a resource server's JWT-SVID for identity.introspection.audience (the
+                     id must be one of identity.introspection.clients to introspect)
   --operator <sub>   operator token for this subject, carrying the operator role
   --ttl <seconds>    lifetime (default ${DEFAULT_AGENT_TTL_SECONDS} for agents, ${DEFAULT_OPERATOR_TTL_SECONDS} for operators; at most the
                      trust domain's or issuer's maxLifetimeSeconds)
@@ -42,11 +46,13 @@ async function devToken(args: readonly string[], io: CliIo): Promise<number> {
   const { values } = parseOptions(args, {
     agent: { type: 'string' },
     operator: { type: 'string' },
+    'introspection-client': { type: 'string' },
     ttl: { type: 'string' },
     config: { type: 'string', short: 'c' },
   });
-  if ((values.agent === undefined) === (values.operator === undefined))
-    throw new Refusal('give exactly one of --agent or --operator', true);
+  const client = values['introspection-client'];
+  if ([values.agent, values.operator, client].filter((v) => v !== undefined).length !== 1)
+    throw new Refusal('give exactly one of --agent, --introspection-client or --operator', true);
   const ttl = values.ttl === undefined ? undefined : parseTtl(values.ttl);
 
   const { config, file } = loadCliConfig(values.config, io);
@@ -57,7 +63,9 @@ async function devToken(args: readonly string[], io: CliIo): Promise<number> {
   const token =
     values.agent !== undefined
       ? await mintAgent(config, config.devIssuer, values.agent, ttl)
-      : await mintOperator(config, config.devIssuer, values.operator as string, ttl);
+      : client !== undefined
+        ? await mintAgent(config, config.devIssuer, client, ttl, config.identity.introspection.audience)
+        : await mintOperator(config, config.devIssuer, values.operator as string, ttl);
   io.stdout(`${token}\n`);
   return EXIT_OK;
 }
@@ -73,7 +81,14 @@ function checkTtl(ttl: number, max: number, where: string): number {
   return ttl;
 }
 
-async function mintAgent(config: Config, dev: NonNullable<Config['devIssuer']>, agentId: string, ttl: number | undefined): Promise<string> {
+/** An agent's token, or with `audience` an introspection client's (the same issuer, another audience). */
+async function mintAgent(
+  config: Config,
+  dev: NonNullable<Config['devIssuer']>,
+  agentId: string,
+  ttl: number | undefined,
+  audience?: string,
+): Promise<string> {
   const id = parseSpiffeId(agentId);
   if (!id)
     throw new Refusal(
@@ -96,7 +111,7 @@ async function mintAgent(config: Config, dev: NonNullable<Config['devIssuer']>, 
   return mintAgentToken({
     keyDir: dev.keyDir,
     issuer: dev.agentIssuer,
-    audience: td.audience ?? config.identity.audience,
+    audience: audience ?? td.audience ?? config.identity.audience,
     agentId,
     ttlSeconds,
   });

@@ -157,6 +157,31 @@ export const operatorIssuerSchema = z
   })
   .strict();
 
+/**
+ * Resource servers that may call POST /oauth2/introspect with their own workload token (a
+ * JWT-SVID or OIDC token of an agent issuer, for `audience`), each seeing only the tokens issued
+ * for its own audiences.
+ */
+export const introspectionClientSchema = z
+  .object({
+    /** Names the client in metrics and logs. */
+    name: issuerName,
+    /** The workload's id exactly as the broker names agents: a SPIFFE ID, or `issuer#subject`. */
+    id: z.string().min(1).max(2048),
+    /** The `aud` values of broker-signed tokens it may learn are active; any other token is inactive to it. */
+    audiences: z.array(z.string().min(1)).min(1),
+  })
+  .strict();
+
+const introspectionSchema = z
+  .object({
+    /** The audience introspection clients' tokens carry; default `<identity.audience>/introspect`. */
+    audience: z.string().min(1).optional(),
+    clients: z.array(introspectionClientSchema).default([]),
+  })
+  .strict()
+  .prefault({});
+
 export const identitySchema = z
   .object({
     /** The audience every token must carry unless its issuer names another. */
@@ -177,6 +202,7 @@ export const identitySchema = z
       })
       .strict(),
     operators: operatorIssuerSchema,
+    introspection: introspectionSchema,
   })
   .strict()
   .superRefine((identity, ctx) => {
@@ -204,6 +230,23 @@ export const identitySchema = z
       ctx.addIssue({ code: 'custom', path: ['operators', 'issuer'], message: 'operator issuer must differ from every agent issuer' });
     }
     checkOidcKeys(identity.operators.issuer, identity.operators.keys, ['operators'], ctx);
+    // Introspection clients come from the agent issuers: only the audience tells their tokens apart.
+    const introspectionAudience = identity.introspection.audience ?? defaultIntrospectionAudience(identity.audience);
+    const agentAudiences = new Set([
+      identity.audience,
+      ...[...spiffe, ...oidc].flatMap((i) => (i.audience === undefined ? [] : [i.audience])),
+    ]);
+    if (agentAudiences.has(introspectionAudience)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['introspection', 'audience'],
+        message: 'must differ from every audience agent tokens are accepted for, or an agent token would pass as an introspection client',
+      });
+    }
+    identity.introspection.clients.forEach((c, i) => {
+      unique('introspection client name', c.name, ['introspection', 'clients', i, 'name']);
+      unique('introspection client id', c.id, ['introspection', 'clients', i, 'id']);
+    });
   })
   // Operator tokens are for the broker's operator API, not for whatever agents present: unless
   // told otherwise they must name an audience of their own, so a token minted for agents (or
@@ -211,7 +254,16 @@ export const identitySchema = z
   .transform((identity) => ({
     ...identity,
     operators: { ...identity.operators, audience: identity.operators.audience ?? defaultOperatorAudience(identity.audience) },
+    introspection: {
+      ...identity.introspection,
+      audience: identity.introspection.audience ?? defaultIntrospectionAudience(identity.audience),
+    },
   }));
+
+/** `<identity.audience>/introspect`: the introspection clients' audience when identity.introspection.audience is not set. */
+export function defaultIntrospectionAudience(audience: string): string {
+  return `${audience.replace(/\/+$/u, '')}/introspect`;
+}
 
 /** `<identity.audience>/operators`: the operator audience when identity.operators.audience is not set. */
 export function defaultOperatorAudience(audience: string): string {

@@ -1,5 +1,6 @@
 /** Typed access to what middleware puts on `res.locals`. */
 import type { Response } from 'express';
+import type { IntrospectionScope } from '../grants/introspect.js';
 import type { AgentIdentity, OperatorIdentity } from '../identity/types.js';
 import type { Logger } from '../logging.js';
 import type { Actor, RequestOrigin } from '../model.js';
@@ -16,6 +17,8 @@ interface Locals {
   logBindings?: Readonly<Record<string, string>>;
   agent?: AgentIdentity;
   operator?: OperatorIdentity;
+  /** Set by requireIntrospectionCaller: which tokens the caller may learn of, and its metric label. */
+  introspection?: { readonly scope: IntrospectionScope; readonly caller: string };
 }
 
 const locals = (res: Response): Locals => res.locals as Locals;
@@ -36,6 +39,12 @@ export function operatorOf(res: Response): OperatorIdentity {
   const operator = locals(res).operator;
   if (!operator) throw new Error('operator missing: requirePermission step not mounted');
   return operator;
+}
+
+export function introspectionCallerOf(res: Response): { readonly scope: IntrospectionScope; readonly caller: string } {
+  const introspection = locals(res).introspection;
+  if (!introspection) throw new Error('introspection caller missing: requireIntrospectionCaller step not mounted');
+  return introspection;
 }
 
 /** The request, for the audit: the broker's id and the client's, apart. */

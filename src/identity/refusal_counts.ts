@@ -5,8 +5,11 @@
 import { BrokerError } from '../errors.js';
 import type { Identity } from './types.js';
 
-export function withRefusalCounts(identity: Identity, count: (kind: 'agent' | 'operator', code: string) => void): Identity {
-  const counted = async <T>(kind: 'agent' | 'operator', verification: Promise<T>): Promise<T> => {
+export function withRefusalCounts(
+  identity: Identity,
+  count: (kind: 'agent' | 'operator' | 'introspection', code: string) => void,
+): Identity {
+  const counted = async <T>(kind: 'agent' | 'operator' | 'introspection', verification: Promise<T>): Promise<T> => {
     try {
       return await verification;
     } catch (err) {
@@ -17,5 +20,6 @@ export function withRefusalCounts(identity: Identity, count: (kind: 'agent' | 'o
   return {
     authenticateAgent: (token) => counted('agent', identity.authenticateAgent(token)),
     authenticateOperator: (token) => counted('operator', identity.authenticateOperator(token)),
+    authenticateIntrospectionCaller: (token) => counted('introspection', identity.authenticateIntrospectionCaller(token)),
   };
 }

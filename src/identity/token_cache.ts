@@ -16,8 +16,11 @@ import { hash } from 'node:crypto';
 import type { VerificationKey } from './jwk_document.js';
 import type { KeySet } from './key_set.js';
 
+/** Which endpoint kind a token verified for: a hit for one kind never answers another. */
+export type TokenKind = 'agent' | 'operator' | 'introspector';
+
 export interface CachedVerification<T> {
-  readonly kind: 'agent' | 'operator';
+  readonly kind: TokenKind;
   /** ms since the epoch: the token's `exp`. */
   readonly expiresAt: number;
   readonly keySet: KeySet;
@@ -27,7 +30,7 @@ export interface CachedVerification<T> {
 
 export interface TokenCache<T> {
   /** The cached result, if this exact token verified for this kind and is still valid. */
-  get(digest: string, signature: string, kind: 'agent' | 'operator', now: number): T | undefined;
+  get(digest: string, signature: string, kind: TokenKind, now: number): T | undefined;
   /** Remembers `result` for this `header.payload` digest and the signature part that verified. */
   set(digest: string, signature: string, entry: CachedVerification<T>): void;
   readonly size: number;

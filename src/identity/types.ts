@@ -49,4 +49,9 @@ export interface OperatorIdentity {
 export interface Identity {
   authenticateAgent(token: string): Promise<AgentIdentity>;
   authenticateOperator(token: string): Promise<OperatorIdentity>;
+  /**
+   * A caller of POST /oauth2/introspect: an operator token (of the operator issuer), or else a
+   * workload token of an agent issuer for identity.introspection.audience (never the agents' one).
+   */
+  authenticateIntrospectionCaller(token: string): Promise<OperatorIdentity | AgentIdentity>;
 }

@@ -23,7 +23,7 @@ import type { VerificationKey } from './jwk_document.js';
 import { decodeCanonical, decodeJsonObject, splitCompact, type CompactParts } from './compact_jws.js';
 import { checkOperatorClaims } from './operator_rules.js';
 import { keyMismatch, verifySignature } from './signature.js';
-import { createTokenCache } from './token_cache.js';
+import { createTokenCache, type TokenKind } from './token_cache.js';
 import { checkRegisteredClaims, ownClaim, type RegisteredClaims } from './token_claims.js';
 import { tokenError } from './token_errors.js';
 import { checkHeader, isAcceptedTyp } from './token_header.js';
@@ -41,7 +41,7 @@ export interface IdentityDeps {
   readonly strictSecretFiles?: boolean;
 }
 
-type Kind = 'agent' | 'operator';
+type Kind = TokenKind;
 
 interface Verified {
   readonly trusted: TrustedIssuer;
@@ -127,7 +127,7 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     const payload = decodeJsonObject(parts.payload, 'payload');
     const signature = decodeCanonical(parts.signature, 'signature');
     const { trusted, spiffeId } =
-      kind === 'agent' ? routeAgent(table, payload) : { trusted: routeOperator(table, payload), spiffeId: undefined };
+      kind === 'operator' ? { trusted: routeOperator(table, payload), spiffeId: undefined } : routeAgent(table, payload);
     const where = trusted.label;
     // Algorithm from config, never from the token (RFC 8725 §3.1): refuses none, HS*, and confusion.
     if (!trusted.algorithms.has(header.alg))
@@ -149,7 +149,9 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     // The clock is read after the key lookup, which may have waited on a fetch. Times are compared
     // exactly (fractional seconds), so "accepted until" below is the very instant the checks stop
     // accepting the token, also for a fractional exp: the single-use record lives exactly as long.
-    const registered = checkRegisteredClaims(payload, trusted.rules, deps.now() / 1000, where);
+    // Introspection clients are workloads of the agent issuers, told apart by their own audience.
+    const rules = kind === 'introspector' ? { ...trusted.rules, audience: config.introspection.audience } : trusted.rules;
+    const registered = checkRegisteredClaims(payload, rules, deps.now() / 1000, where);
     if (trusted.kind === 'spiffe') {
       // Re-checked after verification: the key set was chosen by the strictly parsed trust domain
       // of this very sub, and nothing else may have vouched for it.
@@ -195,7 +197,15 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
   return {
     authenticateAgent: (token) => authenticate(token, 'agent', agentOf),
     authenticateOperator: (token) => authenticate(token, 'operator', operatorOf),
+    authenticateIntrospectionCaller: async (token) =>
+      isOperatorIssued(token) ? authenticate(token, 'operator', operatorOf) : authenticate(token, 'introspector', agentOf),
   };
+
+  /** Whether the token names the operator issuer (unverified: it only picks which checks run). */
+  function isOperatorIssued(token: string): boolean {
+    const payload = decodeJsonObject(splitCompact(token, config.maxTokenBytes).payload, 'payload');
+    return ownClaim(payload, 'iss') === op.issuer;
+  }
 }
 
 /** The roles claim as a string array: a string is one role; anything else is no roles. */

@@ -85,6 +85,34 @@ describe.concurrent('dev token', () => {
     ]);
   });
 
+  it('prints an introspection client token: for the introspection audience, not for agent endpoints', async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const config = sandbox(onTestFinished).writeConfig('dev.yaml');
+    const run = await cli(['dev', 'token', '--introspection-client', 'spiffe://dev.local/rs/demo-api', '--config', config]);
+    expect(run.code).toBe(0);
+    const token = run.stdout.trimEnd();
+    expect(decodeJwt(token).aud).toBe('quartermaster/introspect');
+    const identity = await identityFor(config);
+    await expect(identity.authenticateIntrospectionCaller(token)).resolves.toMatchObject({ id: 'spiffe://dev.local/rs/demo-api' });
+    await expect(identity.authenticateAgent(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_AUDIENCE' });
+    const both = await cli([
+      'dev',
+      'token',
+      '--agent',
+      'spiffe://dev.local/a',
+      '--introspection-client',
+      'spiffe://dev.local/b',
+      '--config',
+      config,
+    ]);
+    expect([both.code, both.stderr]).toEqual([
+      2,
+      expect.stringContaining('give exactly one of --agent, --introspection-client or --operator'),
+    ]);
+  });
+
   it('prints an operator JWT with the operator role, honouring --ttl', async ({ expect, onTestFinished }) => {
     const config = sandbox(onTestFinished).writeConfig('dev.yaml');
     const run = await cli(['dev', 'token', '--operator', 'alice@example.com', '--ttl', '120', '--config', config]);

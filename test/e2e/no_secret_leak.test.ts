@@ -101,9 +101,10 @@ describe('no secret reaches a log line, an error body or an audit event', () => 
       [200, null],
     );
     expect(JSON.parse(forgedAnswer.text)).toEqual({ active: false });
+    // An agent's token is for the agents' audience, not the introspection clients' one.
     await record('introspect-as-agent', await qm.request('POST', '/oauth2/introspect', { token: agent, form: { token: accessToken } }), [
       401,
-      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      'ERR_TOKEN_AUDIENCE',
     ]);
     await record('read-grant', await qm.request('GET', `/v1/grants/${grantId}`, { token: agent }), [200, null]);
     await record('release', await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent }), [202, null]);

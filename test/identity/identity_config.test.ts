@@ -206,3 +206,48 @@ describe('identity config', () => {
     else expect(problems.some((p) => expected.test(p))).toBe(true);
   });
 });
+
+describe('introspection clients config', () => {
+  const client = (extra: Record<string, unknown> = {}) => ({
+    name: 'alerts-api',
+    id: 'spiffe://dev.local/rs/alerts-api',
+    audiences: ['urn:alerts-api'],
+    ...extra,
+  });
+
+  it('loads clients, with or without an explicit introspection audience', () => {
+    expect(problemsWith((i) => (i.introspection = { clients: [client()] }))).toEqual([]);
+    expect(problemsWith((i) => (i.introspection = { audience: 'urn:qm-introspect', clients: [client()] }))).toEqual([]);
+  });
+
+  it.each([
+    [
+      "the agents' audience as the introspection audience",
+      { audience: 'quartermaster', clients: [client()] },
+      'identity.introspection.audience',
+    ],
+    [
+      'two clients with one name',
+      { clients: [client(), client({ id: 'spiffe://dev.local/rs/other' })] },
+      'identity.introspection.clients.1.name: duplicate introspection client name',
+    ],
+    [
+      'two clients with one workload id',
+      { clients: [client(), client({ name: 'other' })] },
+      'identity.introspection.clients.1.id: duplicate introspection client id',
+    ],
+    ['a client without audiences', { clients: [client({ audiences: [] })] }, 'identity.introspection.clients.0.audiences'],
+  ])('refuses %s', (_name, introspection, problem) => {
+    expect(problemsWith((i) => (i.introspection = { clients: [client()] }))).toEqual([]);
+    const problems = problemsWith((i) => (i.introspection = introspection));
+    expect(problems.some((p) => p.startsWith(problem))).toBe(true);
+  });
+
+  it("refuses an introspection audience an agent issuer accepts its agents' tokens for", () => {
+    const problems = problemsWith((i) => {
+      i.agents.spiffe[0].audience = 'urn:shared';
+      i.introspection = { audience: 'urn:shared', clients: [client()] };
+    });
+    expect(problems.some((p) => p.startsWith('identity.introspection.audience: must differ from every audience'))).toBe(true);
+  });
+});

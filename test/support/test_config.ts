@@ -20,6 +20,8 @@ export interface TestConfigOptions {
   readonly limits?: Record<string, unknown>;
   /** Extra `identity.operators` keys (permissions, allowedClients, amrAnyOf, …). */
   readonly operators?: Record<string, unknown>;
+  /** `identity.introspection` (clients, audience). */
+  readonly introspection?: Record<string, unknown>;
   /** Extra `server` keys (publicUrl, maxHeaderBytes). */
   readonly server?: Record<string, unknown>;
 }
@@ -29,6 +31,8 @@ export const OPERATOR_ISSUER = 'https://dev.quartermaster.local/operators';
 export const AUDIENCE = 'quartermaster';
 /** identity.operators.audience by default: the operator API's own audience. */
 export const OPERATOR_AUDIENCE = 'quartermaster/operators';
+/** identity.introspection.audience by default: introspection clients' workload tokens. */
+export const INTROSPECTION_AUDIENCE = 'quartermaster/introspect';
 
 export function testConfigObject(options: TestConfigOptions = {}): Record<string, unknown> {
   const keyDir = options.keyDir ?? mkdtempSync(join(tmpdir(), 'qm-keys-'));
@@ -58,6 +62,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
         operatorRole: 'operator',
         ...options.operators,
       },
+      ...(options.introspection ? { introspection: options.introspection } : {}),
     },
     devIssuer: { keyDir, agentIssuer: AGENT_ISSUER, operatorIssuer: OPERATOR_ISSUER },
     providers: {

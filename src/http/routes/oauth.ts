@@ -1,12 +1,14 @@
 /**
  * Endpoints for downstream tools: the JWKS of broker-signed tokens and RFC 7662 introspection
- * (grants/introspect.ts: active only while the token's grant is active in the ledger).
+ * (grants/introspect.ts: active only while the token's grant is active in the ledger), for
+ * operators with the introspect permission and for the configured introspection clients.
  */
 import express, { Router, type Request } from 'express';
 import { BrokerError } from '../../errors.js';
 import { introspectorsOf, introspectToken } from '../../grants/introspect.js';
 import type { HttpDeps } from '../deps.js';
-import { requirePermission } from '../steps/authenticate.js';
+import { introspectionCallerOf } from '../context.js';
+import { requireIntrospectionCaller } from '../steps/authenticate.js';
 
 /** The RFC 7662 §2.2 members (and the broker's own) an active answer carries, in this order. */
 const ANSWERED_CLAIMS = ['scope', 'iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'act', 'incident', 'grant', 'profile'] as const;
@@ -21,10 +23,12 @@ export function oauthRoutes(deps: HttpDeps): Router {
 
   router.post(
     '/oauth2/introspect',
-    requirePermission(deps, 'introspect'),
+    requireIntrospectionCaller(deps),
     express.urlencoded({ extended: false, limit: deps.config.server.bodyLimitBytes, parameterLimit: 10 }),
     async (req, res) => {
-      const answer = await introspectToken(deps, introspectedToken(req));
+      const { scope, caller } = introspectionCallerOf(res);
+      const answer = await introspectToken(deps, introspectedToken(req), scope);
+      deps.metrics.introspections.inc({ caller, active: String(answer.active) });
       res.set('Cache-Control', 'no-store');
       if (!answer.active) {
         res.json({ active: false });

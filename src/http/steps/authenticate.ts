@@ -8,6 +8,7 @@ import { BrokerError } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import type { Permission } from '../../identity/permissions.js';
 import { hasPermission, permissionGrants } from '../../identity/roles.js';
+import type { IntrospectionScope } from '../../grants/introspect.js';
 import type { Identity } from '../../identity/types.js';
 import { bindRequestLog, setLocals } from '../context.js';
 
@@ -46,13 +47,48 @@ export function requirePermission(
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const operator = await deps.identity.authenticateOperator(bearerToken(req));
     if (!hasPermission(operator, permission, grants)) {
-      throw new BrokerError('ERR_FORBIDDEN', 403, `the ${permission} permission is required`, {
-        detail: `subject lacks a role granting ${permission}`,
-        headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
-      });
+      throw forbidden(`the ${permission} permission is required`, `subject lacks a role granting ${permission}`);
     }
     setLocals(res, { operator });
     bindRequestLog(res, { operator: operator.subject });
     next();
   };
+}
+
+/**
+ * A caller of POST /oauth2/introspect: an operator with the `introspect` permission (every token),
+ * or a configured introspection client (identity.introspection.clients) by its workload token
+ * for the introspection audience (the tokens of its own audiences). Any other workload: 403.
+ */
+export function requireIntrospectionCaller(deps: { readonly identity: Identity; readonly config: Pick<Config, 'identity'> }) {
+  const grants = permissionGrants(deps.config.identity.operators);
+  const clients = new Map(deps.config.identity.introspection.clients.map((c) => [c.id, { name: c.name, audiences: new Set(c.audiences) }]));
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const caller = await deps.identity.authenticateIntrospectionCaller(bearerToken(req));
+    let scope: IntrospectionScope;
+    let name: string;
+    if (caller.kind === 'operator') {
+      if (!hasPermission(caller, 'introspect', grants))
+        throw forbidden('the introspect permission is required', 'subject lacks a role granting introspect');
+      setLocals(res, { operator: caller });
+      bindRequestLog(res, { operator: caller.subject });
+      scope = { kind: 'all' };
+      name = 'operator';
+    } else {
+      const client = clients.get(caller.id);
+      if (!client) throw forbidden('not an introspection client', `workload ${caller.id} is not in identity.introspection.clients`);
+      bindRequestLog(res, { introspectionClient: client.name });
+      scope = { kind: 'audiences', audiences: client.audiences };
+      name = client.name;
+    }
+    setLocals(res, { introspection: { scope, caller: name } });
+    next();
+  };
+}
+
+function forbidden(message: string, detail: string): BrokerError {
+  return new BrokerError('ERR_FORBIDDEN', 403, message, {
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
+  });
 }
