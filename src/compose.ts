@@ -14,6 +14,7 @@ import type { HttpDeps } from './http/deps.js';
 import { ensureDevKeys } from './identity/dev_issuer.js';
 import { withRefusalCounts } from './identity/refusal_counts.js';
 import { createIdentity } from './identity/verifier.js';
+import { createIncidentRecords } from './incident_records.js';
 import { createLocks } from './locks.js';
 import type { Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
@@ -108,6 +109,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       background: lanes,
       publicUrl,
       locks,
+      incidentRecords: (provider) => createIncidentRecords(store, provider),
     });
     cleanup.unshift(() => catalog.close());
     const audit = createAuditLog(store, logger);

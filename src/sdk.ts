@@ -78,6 +78,20 @@ export interface ProviderLocks {
   withLock<T>(name: string, work: (lock: HeldLock) => Promise<T>, options?: { readonly waitMs?: number }): Promise<T>;
 }
 
+/**
+ * Small, non-secret values a provider keeps per incident in the shared store, so every replica and
+ * every later process sees them (Vault records each incident parent's accessor before using it).
+ * Names are the provider's own: the broker keeps each provider's records apart.
+ */
+export interface IncidentRecords {
+  /** Durable once it resolves. */
+  add(incidentId: string, value: string): Promise<void>;
+  of(incidentId: string): Promise<readonly string[]>;
+  /** The records of every incident that is closed or no longer exists: what a provider still has to clean up. */
+  ofEndedIncidents(): Promise<ReadonlyArray<{ readonly incidentId: string; readonly values: readonly string[] }>>;
+  remove(incidentId: string, values: readonly string[]): Promise<void>;
+}
+
 export interface ProviderDeps {
   readonly logger: ProviderLogger;
   /** Milliseconds since the epoch; injectable for tests. */
@@ -96,6 +110,8 @@ export interface ProviderDeps {
   readonly scheduler?: Scheduler;
   /** Absent in tools and tests that build a provider on its own. */
   readonly locks?: ProviderLocks;
+  /** Absent in tools and tests that build a provider on its own. */
+  readonly incidentRecords?: IncidentRecords;
 }
 
 export interface AgentRef {

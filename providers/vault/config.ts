@@ -79,6 +79,12 @@ export const vaultConfigSchema = z
     maxTtlSeconds: seconds.max(7 * 86_400).default(3600),
     /** Upper bound of one HTTP request to Vault. */
     requestTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
+    /**
+     * How often a replica revokes the recorded parents of incidents that closed (every parent is
+     * recorded in the store before use; a close with live grants revokes them at once, this sweep
+     * also those of incidents whose grants had all ended, or whose revocation failed).
+     */
+    parentSweepSeconds: z.number().int().min(1).max(3600).default(30),
     /** Lookups in flight while confirming a revocation (the receipts of a whole incident). */
     confirmConcurrency: z.number().int().min(1).max(64).default(16),
   })

@@ -4,7 +4,8 @@
  *
  *  issue        → parents.ts (per-incident orphan parent) + issue.ts (child / dynamic secret)
  *  revokeGrant  → revoke.ts: lease (sync) + child accessor, then lookups as the receipt
- *  revokeIncident → revoke.ts: each distinct parent accessor once, then lookups
+ *  revokeIncident → revoke.ts: each distinct parent accessor once (the handles' and the recorded ones), then lookups
+ *  parent_sweep.ts → every parentSweepSeconds: the recorded parents of ended incidents
  * Failures become ERR_PROVIDER_UNAVAILABLE (retry may help) or ERR_PROVIDER_FAILED (errors.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import { createVaultHttp } from './vault_http.js';
 import { vaultConfigSchema, vaultProfileParamsSchema, type VaultConfig, type VaultProfileParams } from './config.js';
 import { toBrokerError, VaultCallError } from './errors.js';
 import { issueVaultCredential } from './issue.js';
+import { startParentSweep, type ParentSweep } from './parent_sweep.js';
 import { createIncidentParents } from './parents.js';
 import { revokeIncidentGrants, revokeOneGrant } from './revoke.js';
 import { createBrokerSession, realScheduler, type Scheduler } from './session.js';
@@ -62,7 +64,15 @@ export async function createVaultProvider(
   // Accessors are sensitive (docs/security.md §4): logs name a parent by a keyed, per-process fingerprint.
   const fingerprintKey = randomBytes(32);
   const fingerprint = (accessor: string): string => createHmac('sha256', fingerprintKey).update(accessor).digest('base64url').slice(0, 12);
-  const parents = createIncidentParents({ client, config, logger: deps.logger, now: deps.now, fingerprint });
+  const records = deps.incidentRecords;
+  const parents = createIncidentParents({
+    client,
+    config,
+    logger: deps.logger,
+    now: deps.now,
+    fingerprint,
+    ...(records ? { records } : {}),
+  });
   const revokeDeps = {
     client,
     parents,
@@ -71,6 +81,7 @@ export async function createVaultProvider(
     confirmConcurrency: config.confirmConcurrency,
     namespace: config.namespace ?? '',
     background: deps.background ?? runAtOnce,
+    ...(records ? { records } : {}),
   };
 
   try {
@@ -94,6 +105,20 @@ export async function createVaultProvider(
     // Vault down or sealed at boot: start anyway, answer 503 for Vault grants, log in on first use.
     deps.logger.warn({ address: config.address, detail: error.detail }, 'vault: not reachable at start; will log in on first use');
   }
+
+  // Without the broker's store there are no records to sweep: parents are then this process's only.
+  const sweep: ParentSweep | null = records
+    ? startParentSweep({
+        client,
+        parents,
+        records,
+        logger: deps.logger,
+        fingerprint,
+        scheduler: options.scheduler ?? deps.scheduler ?? realScheduler,
+        ...(deps.locks ? { locks: deps.locks } : {}),
+        intervalMs: config.parentSweepSeconds * 1000,
+      })
+    : null;
 
   const guard = async <T>(op: string, call: () => Promise<T>): Promise<T> => {
     try {
@@ -130,7 +155,9 @@ export async function createVaultProvider(
       }
     },
     async close() {
-      // Parents are deliberately left alive: grants outlive the process; their explicit max TTL bounds them.
+      // Parents are deliberately left alive: grants outlive the process. They are recorded in the
+      // store, so another replica (or the next process) revokes them at close.
+      sweep?.stop();
       session.close();
       http.close();
     },

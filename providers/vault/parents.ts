@@ -5,10 +5,12 @@
  * each token, its leases (https://developer.hashicorp.com/vault/docs/concepts/tokens#token-hierarchies-and-orphan-tokens).
  *
  * Parent tokens are secrets and live only in this object's memory: the broker never stores
- * secrets. After a restart, or on another replica, the same incident simply gets another parent;
- * the grants' handles name their own parent's accessor, so every parent is still revoked at close.
+ * secrets. After a restart, or on another replica, the same incident simply gets another parent.
+ * Each parent's accessor is recorded in the shared store (deps.records, sdk.ts IncidentRecords)
+ * before any child is made under it, so every parent of an incident — whichever replica or
+ * process made it, whatever its grants' states — is revoked at close (revoke.ts, parent_sweep.ts).
  */
-import { providerFailed, type ProviderLogger } from '../../src/sdk.js';
+import { providerFailed, providerUnavailable, type IncidentRecords, type ProviderLogger } from '../../src/sdk.js';
 import type { VaultClient } from './client.js';
 import { abortable } from './vault_http.js';
 import { PARENT_MARGIN_SECONDS, type VaultConfig } from './config.js';
@@ -37,6 +39,8 @@ interface Deps {
   readonly logger: ProviderLogger;
   readonly now: () => number;
   readonly fingerprint: (accessor: string) => string;
+  /** Absent when the provider runs without the broker (tools, some tests): parents are then known to this process only. */
+  readonly records?: IncidentRecords;
 }
 
 interface CreateAnswer {
@@ -96,6 +100,15 @@ export function createIncidentParents(deps: Deps): IncidentParents {
     if (problem) {
       await revokeQuietly(parent.accessor);
       throw providerFailed(`vault: the parent token made by token role ${config.parentTokenRole} ${problem}`);
+    }
+    if (deps.records) {
+      // Recorded before any child exists under it: a parent nobody recorded is one no close revokes.
+      try {
+        await deps.records.add(incidentId, parent.accessor);
+      } catch (err) {
+        await revokeQuietly(parent.accessor);
+        throw providerUnavailable('vault: the incident parent token could not be recorded in the store; revoked it', err);
+      }
     }
     logger.info(
       { incidentId, parent: deps.fingerprint(parent.accessor), ttlSeconds: Number(auth.lease_duration) },

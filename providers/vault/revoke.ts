@@ -3,8 +3,10 @@
  *  - One grant: `sys/leases/revoke` with sync=true for its lease (Vault otherwise only queues it,
  *    https://developer.hashicorp.com/vault/api-docs/system/leases#revoke-lease), then
  *    `auth/token/revoke-accessor` for its child token.
- *  - A whole incident: `revoke-accessor` of each distinct parent once; Vault revokes the tree
- *    and every lease of every token in it. Parents this process already revoked are skipped.
+ *  - A whole incident: `revoke-accessor` of each distinct parent once — those the grants' handles
+ *    name and every parent recorded for the incident in the store (made by any replica, also
+ *    those whose grants all ended) — and Vault revokes each tree and every lease in it. Parents
+ *    this process already revoked are skipped; revoked ones leave the store's records.
  * Then each credential is looked up: an accessor Vault calls invalid (400) and a lease it calls
  * invalid (400) are confirmed dead. Vault revokes a revoked token's leases lazily, so a lease
  * still present after its parent's revocation is revoked directly (sync) and looked up again.
@@ -16,6 +18,7 @@ import {
   providerFailed,
   type BackgroundLanes,
   type GrantRef,
+  type IncidentRecords,
   type ProviderLogger,
   type RevocationReceipt,
 } from '../../src/sdk.js';
@@ -33,6 +36,8 @@ export interface RevokeDeps {
   readonly background: BackgroundLanes;
   /** The namespace this provider talks to ('' for none); a handle from another cannot be revoked or confirmed here. */
   readonly namespace: string;
+  /** The incidents' recorded parents (parents.ts); absent without the broker. */
+  readonly records?: IncidentRecords;
 }
 
 interface VaultHandle {
@@ -57,7 +62,7 @@ export function parseHandle(ref: GrantRef, namespace: string): VaultHandle {
 }
 
 /** 'revoked' when this call killed it, 'gone' when Vault no longer knew it (400 invalid accessor). */
-async function revokeAccessor(deps: RevokeDeps, accessor: string, signal: AbortSignal): Promise<'revoked' | 'gone'> {
+export async function revokeAccessor(deps: Pick<RevokeDeps, 'client'>, accessor: string, signal: AbortSignal): Promise<'revoked' | 'gone'> {
   try {
     await deps.client.asBroker({ op: 'revoke-accessor', method: 'POST', path: 'auth/token/revoke-accessor', body: { accessor }, signal });
     return 'revoked';
@@ -149,8 +154,8 @@ export async function revokeIncidentGrants(
     }
   }
   const outcomeByParent = new Map<string, 'revoked' | 'gone'>();
-  for (const { handle } of handles) {
-    const parent = handle.parentAccessor;
+  const recorded = deps.records ? await deps.records.of(incidentId) : [];
+  for (const parent of [...handles.map(({ handle }) => handle.parentAccessor), ...recorded]) {
     if (outcomeByParent.has(parent)) continue;
     if (deps.parents.isRevoked(parent)) {
       // Revoked by this process for an earlier batch of the same close: nothing more to send.
@@ -162,6 +167,7 @@ export async function revokeIncidentGrants(
     outcomeByParent.set(parent, outcome);
     deps.logger.info({ incidentId, parent: deps.fingerprint(parent), outcome }, 'vault: incident parent token revoked');
   }
+  await forgetParents(deps, incidentId, recorded);
   const receipts: RevocationReceipt[] = [];
   let next = 0;
   const lanes = Array.from({ length: Math.min(deps.confirmConcurrency, handles.length) }, async () => {
@@ -177,4 +183,21 @@ export async function revokeIncidentGrants(
   });
   await Promise.all(lanes);
   return receipts;
+}
+
+/** Drops revoked parents from the store's records; a failure only leaves them for the sweep (parent_sweep.ts), which finds them gone. */
+export async function forgetParents(
+  deps: Pick<RevokeDeps, 'records' | 'logger'>,
+  incidentId: string,
+  accessors: readonly string[],
+): Promise<void> {
+  if (!deps.records || accessors.length === 0) return;
+  try {
+    await deps.records.remove(incidentId, accessors);
+  } catch (err) {
+    deps.logger.warn(
+      { incidentId, failure: err instanceof Error ? err.message : 'unknown' },
+      'vault: revoked parents stay recorded; the sweep drops them later',
+    );
+  }
 }

@@ -10,7 +10,7 @@ import { ConfigError, formatIssues } from '../config/load.js';
 import type { Logger } from '../logging.js';
 import { anchoredPattern } from '../patterns.js';
 import { createScheduler, type ClosableScheduler } from '../scheduler.js';
-import type { BackgroundLanes, Provider, ProviderFactory, ProviderLocks } from '../sdk.js';
+import type { BackgroundLanes, IncidentRecords, Provider, ProviderFactory, ProviderLocks } from '../sdk.js';
 import { checkIssued, wrapProviderError } from './provider_boundary.js';
 import type { IssuedCredential, IssueRequest, RevocationReceipt, RevokeGrantRequest, RevokeIncidentRequest } from '../sdk.js';
 
@@ -47,6 +47,8 @@ export interface CatalogDeps {
   readonly publicUrl?: () => string;
   /** Store-backed locks; each provider gets them under its own name (sdk.ts ProviderLocks). */
   readonly locks?: ProviderLocks & { within(namespace: string): ProviderLocks };
+  /** Store-backed incident records, one namespace per provider (sdk.ts IncidentRecords). */
+  readonly incidentRecords?: (provider: string) => IncidentRecords;
 }
 
 // Each factory has its own config/param types; the catalog only passes validated values through.
@@ -108,6 +110,7 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
           ...(deps.background ? { background: deps.background } : {}),
           ...(deps.publicUrl ? { publicUrl: deps.publicUrl } : {}),
           ...(deps.locks ? { locks: deps.locks.within(`provider:${name}`) } : {}),
+          ...(deps.incidentRecords ? { incidentRecords: deps.incidentRecords(name) } : {}),
         }),
       );
     }

@@ -1,5 +1,5 @@
 /** Claims and leased locks in memory (store.ts CoordinationStore), on the callers' clock. */
-import type { CoordinationStore } from './store.js';
+import type { CoordinationStore, IncidentRecordSet } from './store.js';
 
 const CLAIM_SWEEP_EVERY = 1024;
 const BUCKET_SWEEP_EVERY = 4096;
@@ -14,7 +14,35 @@ export function createMemoryCoordination(): CoordinationStore {
   /** Token buckets: name → tokens left at `at`, and the bucket's own size and rate. */
   const buckets = new Map<string, { tokens: number; at: number; burst: number; perSecond: number }>();
   let bucketSweepIn = BUCKET_SWEEP_EVERY;
+  /** Incident records: namespace → incident id → values (insertion order). */
+  const records = new Map<string, Map<string, Set<string>>>();
   return {
+    async addIncidentRecord(namespace, incidentId, value) {
+      const ofNamespace = records.get(namespace) ?? new Map<string, Set<string>>();
+      records.set(namespace, ofNamespace);
+      const values = ofNamespace.get(incidentId) ?? new Set<string>();
+      ofNamespace.set(incidentId, values);
+      values.add(value);
+    },
+
+    async listIncidentRecords(namespace, incidentId) {
+      const ofNamespace = records.get(namespace);
+      if (!ofNamespace) return [];
+      const sets: IncidentRecordSet[] = [];
+      for (const [id, values] of ofNamespace)
+        if (incidentId === undefined || id === incidentId) sets.push({ incidentId: id, values: [...values] });
+      return sets;
+    },
+
+    async removeIncidentRecords(namespace, incidentId, values) {
+      const ofNamespace = records.get(namespace);
+      const held = ofNamespace?.get(incidentId);
+      if (!ofNamespace || !held) return;
+      for (const value of values) held.delete(value);
+      if (held.size === 0) ofNamespace.delete(incidentId);
+      if (ofNamespace.size === 0) records.delete(namespace);
+    },
+
     async takeToken(name, burst, perSecond, now) {
       if (--bucketSweepIn <= 0) {
         // A bucket that would be full again by now holds no information: forget it.

@@ -23,6 +23,31 @@ export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
       await s.qmReleaseLock(keys.lockOwner(name), owner);
     },
 
+    // An incident's values and the namespace's index of incidents share one slot ({rec:<ns>}), so
+    // each call is one atomic step: MULTI for the add, a script for the remove (it drops the
+    // incident from the index only when its last value went).
+    async addIncidentRecord(namespace, incidentId, value) {
+      await redis
+        .multi()
+        .sadd(keys.recordIncidents(namespace), incidentId)
+        .sadd(keys.incidentRecords(namespace, incidentId), value)
+        .exec()
+        .then(failedExec);
+    },
+
+    async listIncidentRecords(namespace, incidentId) {
+      const ids = incidentId === undefined ? await redis.smembers(keys.recordIncidents(namespace)) : [incidentId];
+      const sets = await Promise.all(
+        ids.map(async (id) => ({ incidentId: id, values: await redis.smembers(keys.incidentRecords(namespace, id)) })),
+      );
+      return sets.filter((set) => set.values.length > 0);
+    },
+
+    async removeIncidentRecords(namespace, incidentId, values) {
+      if (values.length === 0) return;
+      await s.qmRemoveIncidentRecords(keys.incidentRecords(namespace, incidentId), keys.recordIncidents(namespace), incidentId, ...values);
+    },
+
     // SET NX PX: the check and the write are one atomic command. The TTL is relative to the
     // caller's clock so replicas agree with the verifier on when a token stops being accepted.
     async claimOnce(key, expiresAt, now) {
@@ -30,4 +55,11 @@ export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
       return (await redis.set(keys.claim(key), '1', 'PX', ttlMs, 'NX')) === 'OK';
     },
   };
+}
+
+/** MULTI … EXEC answers each command's error in place: throw the first. */
+function failedExec(replies: Array<[Error | null, unknown]> | null): void {
+  if (replies === null) throw new Error('redis transaction aborted');
+  const failed = replies.find(([err]) => err !== null);
+  if (failed) throw failed[0];
 }

@@ -45,6 +45,10 @@ export interface RedisKeys {
   bucket(name: string): string;
   /** String with a TTL: who holds the lock `name` (src/locks.ts), in the lock's own slot. */
   lockOwner(name: string): string;
+  /** Set: the incidents of a namespace that have incident records. Slot `{rec:<namespace>}`. */
+  recordIncidents(namespace: string): string;
+  /** Set: one incident's records in a namespace; same slot as its index. */
+  incidentRecords(namespace: string, incidentId: string): string;
   /** Counter: the fence of the lock `name`, incremented with every acquisition. */
   lockFence(name: string): string;
   /** JSON: the store identity marker (store_meta.ts). Shares `{meta}` with the loss record. */
@@ -86,6 +90,8 @@ export function createRedisKeys(prefix: string): RedisKeys {
     claim: (key) => `${prefix}once:${enc(key)}`,
     bucket: (name) => `${prefix}rl:${enc(name)}`,
     lockOwner: (name) => `${prefix}{lock:${enc(name)}}:owner`,
+    recordIncidents: (namespace) => `${prefix}{rec:${enc(namespace)}}:incidents`,
+    incidentRecords: (namespace, incidentId) => `${prefix}{rec:${enc(namespace)}}:inc:${enc(incidentId)}`,
     lockFence: (name) => `${prefix}{lock:${enc(name)}}:fence`,
     storeMarker: `${prefix}{meta}:marker`,
     storeLoss: `${prefix}{meta}:loss`,

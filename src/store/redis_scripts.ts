@@ -269,6 +269,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`,
   ],
 
+  // KEYS an incident's records, the namespace's index. ARGV incident id, values… Removes the
+  // values, and the incident from the index once it has none left.
+  qmRemoveIncidentRecords: [
+    2,
+    `
+redis.call('SREM', KEYS[1], unpack(ARGV, 2))
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+return 0`,
+  ],
+
   // KEYS lock owner. ARGV owner. Ends the lease only if this owner still holds it.
   qmReleaseLock: [
     1,

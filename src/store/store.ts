@@ -173,6 +173,23 @@ export interface CoordinationStore {
   takeToken(name: string, burst: number, perSecond: number, now: number): Promise<number>;
   renewLock(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
+
+  /**
+   * Incident records: small non-secret values a provider keeps per incident in the shared store
+   * (src/incident_records.ts; Vault's parent-token accessors), under a namespace (the provider's
+   * name). `addIncidentRecord` is durable once it resolves. `listIncidentRecords` answers every
+   * incident of the namespace that has records, with them; with `incidentId`, that incident only.
+   * `removeIncidentRecords` drops the listed values, and the incident once none is left. Each is
+   * one atomic step: concurrent adds and removes never lose a value nobody removed.
+   */
+  addIncidentRecord(namespace: string, incidentId: string, value: string): Promise<void>;
+  listIncidentRecords(namespace: string, incidentId?: string): Promise<IncidentRecordSet[]>;
+  removeIncidentRecords(namespace: string, incidentId: string, values: readonly string[]): Promise<void>;
+}
+
+export interface IncidentRecordSet {
+  readonly incidentId: string;
+  readonly values: readonly string[];
 }
 
 /** The whole state port: its areas, plus what the store is and whether it answers. */

@@ -88,4 +88,55 @@ export function describeCoordinationContract(world: ContractWorld): void {
       expect(await store.takeToken('agent:a', 3, 2, T0 + 10_500)).toBeGreaterThan(0);
     });
   });
+
+  describe('incident records', () => {
+    const sorted = (sets: ReadonlyArray<{ incidentId: string; values: readonly string[] }>) =>
+      sets
+        .map((set) => ({ incidentId: set.incidentId, values: [...set.values].sort() }))
+        .sort((a, b) => (a.incidentId < b.incidentId ? -1 : 1));
+
+    it('keeps values per namespace and incident, each once, and lists them all or one incident', async () => {
+      await store.addIncidentRecord('vault', 'INC-1', 'acc-a');
+      await store.addIncidentRecord('vault', 'INC-1', 'acc-b');
+      await store.addIncidentRecord('vault', 'INC-1', 'acc-a');
+      await store.addIncidentRecord('vault', 'INC-{2}', 'acc-c');
+      await store.addIncidentRecord('other', 'INC-1', 'x');
+      expect(sorted(await store.listIncidentRecords('vault'))).toEqual([
+        { incidentId: 'INC-1', values: ['acc-a', 'acc-b'] },
+        { incidentId: 'INC-{2}', values: ['acc-c'] },
+      ]);
+      expect(sorted(await store.listIncidentRecords('vault', 'INC-{2}'))).toEqual([{ incidentId: 'INC-{2}', values: ['acc-c'] }]);
+      expect(await store.listIncidentRecords('vault', 'INC-none')).toEqual([]);
+      expect(sorted(await store.listIncidentRecords('other'))).toEqual([{ incidentId: 'INC-1', values: ['x'] }]);
+      expect(await store.listIncidentRecords('nobody')).toEqual([]);
+    });
+
+    it('removes only the listed values, and the incident once none is left', async () => {
+      await store.addIncidentRecord('vault', 'INC-1', 'acc-a');
+      await store.addIncidentRecord('vault', 'INC-1', 'acc-b');
+      await store.addIncidentRecord('vault', 'INC-2', 'acc-c');
+      await store.removeIncidentRecords('vault', 'INC-1', ['acc-a', 'acc-unknown']);
+      expect(sorted(await store.listIncidentRecords('vault'))).toEqual([
+        { incidentId: 'INC-1', values: ['acc-b'] },
+        { incidentId: 'INC-2', values: ['acc-c'] },
+      ]);
+      await store.removeIncidentRecords('vault', 'INC-1', ['acc-b']);
+      await store.removeIncidentRecords('vault', 'INC-2', []);
+      await store.removeIncidentRecords('vault', 'INC-gone', ['acc-z']);
+      expect(sorted(await store.listIncidentRecords('vault'))).toEqual([{ incidentId: 'INC-2', values: ['acc-c'] }]);
+      // A removed incident takes new records again.
+      await store.addIncidentRecord('vault', 'INC-1', 'acc-d');
+      expect(sorted(await store.listIncidentRecords('vault', 'INC-1'))).toEqual([{ incidentId: 'INC-1', values: ['acc-d'] }]);
+    });
+
+    it('loses no value added while another is removed, under many concurrent calls', async () => {
+      await store.addIncidentRecord('vault', 'INC-R', 'first');
+      const added = Array.from({ length: 30 }, (_, i) => `acc-${i}`);
+      await Promise.all([
+        ...added.map((value) => store.addIncidentRecord('vault', 'INC-R', value)),
+        store.removeIncidentRecords('vault', 'INC-R', ['first']),
+      ]);
+      expect(sorted(await store.listIncidentRecords('vault'))).toEqual([{ incidentId: 'INC-R', values: [...added].sort() }]);
+    });
+  });
 }
