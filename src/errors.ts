@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'ERR_GRANT_NOT_ACTIVE'
   | 'ERR_METHOD_NOT_ALLOWED'
   | 'ERR_RATE_LIMITED'
+  | 'ERR_GRANT_QUOTA'
   | 'ERR_PROVIDER_UNAVAILABLE'
   | 'ERR_PROVIDER_FAILED'
   | 'ERR_STORE_UNAVAILABLE'
@@ -102,6 +103,15 @@ export const validationFailed = (message: string): BrokerError => new BrokerErro
 export const incidentNotFound = (): BrokerError => new BrokerError('ERR_INCIDENT_NOT_FOUND', 404, 'incident not found');
 export const incidentClosed = (): BrokerError =>
   new BrokerError('ERR_INCIDENT_CLOSED', 409, 'incident is closed; no new credentials are issued for it');
+/** An incident's or an agent's quota of live grants (limits.activeGrants) is full: release one, or wait for one to end. */
+export const grantQuotaExceeded = (scope: 'incident' | 'agent', limit: number): BrokerError =>
+  new BrokerError(
+    'ERR_GRANT_QUOTA',
+    429,
+    scope === 'incident'
+      ? `the incident holds its limit of ${limit} live grants; release one or wait for one to end`
+      : `the agent holds its limit of ${limit} live grants; release one or wait for one to end`,
+  );
 export const incidentExists = (): BrokerError => new BrokerError('ERR_INCIDENT_EXISTS', 409, 'an incident with this id already exists');
 export const profileNotFound = (): BrokerError => new BrokerError('ERR_PROFILE_NOT_FOUND', 404, 'profile not found');
 export const grantNotFound = (): BrokerError => new BrokerError('ERR_GRANT_NOT_FOUND', 404, 'grant not found');

@@ -149,6 +149,18 @@ const configBase = z
           })
           .strict()
           .prefault({}),
+        /**
+         * Live grants (issuing, active or revoking, until their expiry) one incident, and one agent
+         * across every incident, may hold at once; past it a grant request answers 429
+         * ERR_GRANT_QUOTA. Counted by the store, so replicas share them. 0 turns a quota off.
+         */
+        activeGrants: z
+          .object({
+            perIncident: z.number().int().min(0).max(1_000_000).default(1000),
+            perAgent: z.number().int().min(0).max(1_000_000).default(100),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -1,5 +1,5 @@
 /** The incident ledger in memory (store.ts IncidentLedger), over the shared state (memory_state.ts). */
-import { isLive, type Grant, type Incident } from '../model.js';
+import { isLive, isTerminal, type Grant, type Incident } from '../model.js';
 import { byCreation, compareIds, copy, type MemoryState } from './memory_state.js';
 import type { CloseIncidentResult, IncidentLedger } from './store.js';
 
@@ -53,11 +53,21 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       return { incident: copy(incidents.get(id) as Incident), closedNow, revoking };
     },
 
-    async createGrantIntent(grant) {
+    async createGrantIntent(grant, quota) {
       const incident = incidents.get(grant.incidentId);
       if (!incident) return 'incident_missing';
       if (incident.status !== 'open') return 'incident_closed';
       if (grants.has(grant.id)) throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+      if (quota) {
+        const live = (ids: readonly string[]): number =>
+          ids.filter((id) => {
+            const g = grants.get(id);
+            return g !== undefined && !isTerminal(g) && g.expiresAt > quota.now;
+          }).length;
+        if (quota.perIncident > 0 && live(idsByIncident.get(grant.incidentId) ?? []) >= quota.perIncident) return 'quota_incident';
+        const ofAgent = [...(idsByAgent.get(grant.agent)?.values() ?? [])].flat();
+        if (quota.perAgent > 0 && live(ofAgent) >= quota.perAgent) return 'quota_agent';
+      }
       grants.set(grant.id, { ...copy(grant), state: 'issuing' });
       const ids = idsByIncident.get(grant.incidentId);
       if (ids) ids.push(grant.id);

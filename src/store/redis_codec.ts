@@ -98,3 +98,12 @@ export function decodeGrant(id: string, incidentId: string, text: string): Grant
     ...(r.x !== undefined ? { lastError: r.x } : {}),
   };
 }
+
+/** MULTI … EXEC answers each command's error in place: throw the first, else the replies. */
+export function execReplies(replies: Array<[Error | null, unknown]> | null): unknown[] {
+  if (replies === null) throw new Error('redis transaction aborted');
+  return replies.map(([err, reply]) => {
+    if (err) throw err;
+    return reply;
+  });
+}

@@ -1,5 +1,5 @@
 /** What replicas coordinate through, on Redis (store.ts CoordinationStore): one-time claims and leased locks, one small key each. */
-import { requireFinite } from './redis_codec.js';
+import { execReplies, requireFinite } from './redis_codec.js';
 import type { RedisContext } from './redis_context.js';
 import type { CoordinationStore } from './store.js';
 
@@ -32,7 +32,7 @@ export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
         .sadd(keys.recordIncidents(namespace), incidentId)
         .sadd(keys.incidentRecords(namespace, incidentId), value)
         .exec()
-        .then(failedExec);
+        .then(execReplies);
     },
 
     async listIncidentRecords(namespace, incidentId) {
@@ -55,11 +55,4 @@ export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
       return (await redis.set(keys.claim(key), '1', 'PX', ttlMs, 'NX')) === 'OK';
     },
   };
-}
-
-/** MULTI … EXEC answers each command's error in place: throw the first. */
-function failedExec(replies: Array<[Error | null, unknown]> | null): void {
-  if (replies === null) throw new Error('redis transaction aborted');
-  const failed = replies.find(([err]) => err !== null);
-  if (failed) throw failed[0];
 }

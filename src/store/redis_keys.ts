@@ -45,6 +45,10 @@ export interface RedisKeys {
   bucket(name: string): string;
   /** String with a TTL: who holds the lock `name` (src/locks.ts), in the lock's own slot. */
   lockOwner(name: string): string;
+  /** Sorted set: the incident's grants that have not ended, scored by expiresAt (the live-grant quota). */
+  liveGrants(incidentId: string): string;
+  /** Sorted set: one agent's grants in every incident that have not ended, scored by expiresAt. Its own slot. */
+  agentLiveGrants(agentId: string): string;
   /** Set: the incidents of a namespace that have incident records. Slot `{rec:<namespace>}`. */
   recordIncidents(namespace: string): string;
   /** Set: one incident's records in a namespace; same slot as its index. */
@@ -90,6 +94,8 @@ export function createRedisKeys(prefix: string): RedisKeys {
     claim: (key) => `${prefix}once:${enc(key)}`,
     bucket: (name) => `${prefix}rl:${enc(name)}`,
     lockOwner: (name) => `${prefix}{lock:${enc(name)}}:owner`,
+    liveGrants: (incidentId) => `${tag(incidentId)}:live`,
+    agentLiveGrants: (agentId) => `${prefix}{agt:${enc(agentId)}}:live`,
     recordIncidents: (namespace) => `${prefix}{rec:${enc(namespace)}}:incidents`,
     incidentRecords: (namespace, incidentId) => `${prefix}{rec:${enc(namespace)}}:inc:${enc(incidentId)}`,
     lockFence: (name) => `${prefix}{lock:${enc(name)}}:fence`,

@@ -7,7 +7,7 @@
  * order.
  */
 import { TERMINAL_STATES, type Grant, type Incident, type RevokeReason } from '../model.js';
-import { decodeGrant, encodeGrant, encodeHandle, requireFinite, toStoredJson } from './redis_codec.js';
+import { decodeGrant, encodeGrant, encodeHandle, execReplies, requireFinite, toStoredJson } from './redis_codec.js';
 import { compareIds, type RedisContext } from './redis_context.js';
 import type { IncidentLedger } from './store.js';
 
@@ -63,32 +63,69 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     // The agent's incident set is written first too (a superset is harmless: an incident listed
     // there with none of the agent's grants lists nothing); the agent's per-incident set is written
     // by the script itself, atomically with the grant.
-    async createGrantIntent(grant) {
+    //
+    // The agent's live grants span incidents (another slot): its place is claimed first (ZADD,
+    // then count), and a refused or failed intent gives it back. Concurrent claims may refuse
+    // one another at the limit, never exceed it; a place never given back ends at its expiresAt.
+    async createGrantIntent(grant, quota) {
       const incidentId = grant.incidentId;
       const indexKey = keys.grantIndex(grant.id);
-      const [indexReply, , result] = await Promise.all([
-        redis.set(indexKey, incidentId, 'NX'),
-        redis.sadd(keys.agentIncidents(grant.agent), incidentId),
-        s.qmCreateGrantIntent(
-          keys.incident(incidentId),
-          keys.grants(incidentId),
-          keys.agentGrants(incidentId, grant.agent),
-          grant.id,
-          encodeGrant({ ...grant, state: 'issuing' }),
-        ),
-      ]);
+      const agentLive = keys.agentLiveGrants(grant.agent);
+      const now = requireFinite(quota?.now ?? 0, 'now');
+      const expiresAt = requireFinite(grant.expiresAt, 'expiresAt');
+      const claimed = await redis
+        .multi()
+        .zremrangebyscore(agentLive, '-inf', now)
+        .zadd(agentLive, expiresAt, grant.id)
+        .zcard(agentLive)
+        .exec();
+      const agentLiveCount = Number(execReplies(claimed)[2]);
+      const giveBack = (): Promise<unknown> => redis.zrem(agentLive, grant.id);
+      if (quota && quota.perAgent > 0 && agentLiveCount > quota.perAgent) {
+        await giveBack();
+        return 'quota_agent';
+      }
+      let indexReply: string | null;
+      let result: unknown;
+      try {
+        [indexReply, , result] = await Promise.all([
+          redis.set(indexKey, incidentId, 'NX'),
+          redis.sadd(keys.agentIncidents(grant.agent), incidentId),
+          s.qmCreateGrantIntent(
+            keys.incident(incidentId),
+            keys.grants(incidentId),
+            keys.agentGrants(incidentId, grant.agent),
+            keys.liveGrants(incidentId),
+            grant.id,
+            encodeGrant({ ...grant, state: 'issuing' }),
+            now,
+            quota?.perIncident ?? 0,
+            expiresAt,
+          ),
+        ]);
+      } catch (err) {
+        await giveBack().catch(() => undefined);
+        throw err;
+      }
       const indexed = indexReply !== null;
       if (!indexed && (await redis.get(indexKey)) !== incidentId) {
         if (result === 'ok')
-          await redis.multi().hdel(keys.grants(incidentId), grant.id).srem(keys.agentGrants(incidentId, grant.agent), grant.id).exec();
+          await redis
+            .multi()
+            .hdel(keys.grants(incidentId), grant.id)
+            .srem(keys.agentGrants(incidentId, grant.agent), grant.id)
+            .zrem(keys.liveGrants(incidentId), grant.id)
+            .exec();
+        await giveBack();
         throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
       }
       if (result === 'ok') {
         remember(grant.id, incidentId);
         return 'ok';
       }
+      await giveBack();
       if (indexed) await redis.del(indexKey);
-      if (result === 'incident_missing' || result === 'incident_closed') return result;
+      if (result === 'incident_missing' || result === 'incident_closed' || result === 'quota_incident') return result;
       throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
     },
 
@@ -114,7 +151,13 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     async failGrant(id, at, error) {
       const incidentId = await incidentOf(id);
       if (incidentId === null) return null;
-      return decodeOrNull(id, incidentId, await s.qmFailGrant(keys.grants(incidentId), id, requireFinite(at, 'at'), error));
+      const grant = decodeOrNull(
+        id,
+        incidentId,
+        await s.qmFailGrant(keys.grants(incidentId), keys.liveGrants(incidentId), id, requireFinite(at, 'at'), error),
+      );
+      if (grant?.state === 'failed') await redis.zrem(keys.agentLiveGrants(grant.agent), id);
+      return grant;
     },
 
     async getGrant(id) {

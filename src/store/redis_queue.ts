@@ -51,6 +51,7 @@ export function createRedisQueue(ctx: RedisContext): RevocationQueue {
           ? null
           : ((await s.qmFinishRevocation(
               keys.grants(incidentId),
+              keys.liveGrants(incidentId),
               id,
               finish.state,
               requireFinite(finish.at, 'at'),
@@ -58,7 +59,10 @@ export function createRedisQueue(ctx: RedisContext): RevocationQueue {
               attempts ?? '',
             )) as [number, string] | null);
       await redis.multi().zrem(keys.revocationDueClose, id).zrem(keys.revocationDue, id).hdel(keys.revocationAttempts, id).exec();
-      return reply !== null && incidentId !== null && reply[0] === 1 ? decodeGrant(id, incidentId, reply[1]) : null;
+      const ended = reply !== null && incidentId !== null && reply[0] === 1 ? decodeGrant(id, incidentId, reply[1]) : null;
+      // The agent's place in its live-grant quota (redis_ledger.ts createGrantIntent); one missed here ends at its expiry.
+      if (ended) await redis.zrem(keys.agentLiveGrants(ended.agent), id);
+      return ended;
     },
 
     // Order: script (error, attempts; only while revoking) → re-score. A crash in between leaves

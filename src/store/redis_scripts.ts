@@ -12,16 +12,25 @@ type Arg = string | number;
 
 /** Scripts on one incident's keys. */
 const INCIDENT_SCRIPTS = {
-  // KEYS incident, grants, the agent's grants of the incident. ARGV grant id, record. Intent only
-  // while the incident is open (guarantee 3): the status check and the writes are one atomic step.
+  // KEYS incident, grants, the agent's grants of the incident, the incident's live set. ARGV grant
+  // id, record, now, the incident's quota (0: none), expiresAt. Intent only while the incident is
+  // open (guarantee 3) and under its live-grant quota: the checks and the writes are one atomic
+  // step. The live set holds the incident's grants scored by expiresAt until they end.
   qmCreateGrantIntent: [
-    3,
+    4,
     `
 local raw = redis.call('GET', KEYS[1])
 if not raw then return 'incident_missing' end
 if cjson.decode(raw).status ~= 'open' then return 'incident_closed' end
+local now = tonumber(ARGV[3])
+local quota = tonumber(ARGV[4])
+if quota > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+  if redis.call('ZCARD', KEYS[4]) >= quota then return 'quota_incident' end
+end
 if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then return 'duplicate' end
 redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
 return 'ok'`,
   ],
 
@@ -109,14 +118,15 @@ end
 return raw`,
   ],
 
-  // KEYS grants. ARGV id, at, error.
+  // KEYS grants, the incident's live set. ARGV id, at, error.
   qmFailGrant: [
-    1,
+    2,
     `
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local g = cjson.decode(raw)
 if g.s == 'issuing' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
   g.s = 'failed'
   g.n = tonumber(ARGV[2])
   g.x = ARGV[3]
@@ -143,11 +153,12 @@ end
 return raw`,
   ],
 
-  // KEYS grants. ARGV id, state, at, confirmed (1/0), deliveries ('' when unknown).
-  // Returns {1, record} when this call ended the grant, {0, record} when it already had ended.
+  // KEYS grants, the incident's live set. ARGV id, state, at, confirmed (1/0), deliveries ('' when
+  // unknown). Returns {1, record} when this call ended the grant, {0, record} when it already had ended.
   qmFinishRevocation: [
-    1,
+    2,
     `
+redis.call('ZREM', KEYS[2], ARGV[1])
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 if not raw then return false end
 local g = cjson.decode(raw)

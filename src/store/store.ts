@@ -23,7 +23,18 @@ import type { StoreMeta } from './store_meta.js';
 /** What may change on an open incident; `agents: null` ends its assignment (every allowed agent may act). */
 export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>> & { readonly agents?: readonly string[] | null };
 
-export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed';
+export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed' | 'quota_incident' | 'quota_agent';
+
+/**
+ * Live-grant quotas checked atomically with an intent: grants of the incident, and of the agent
+ * in every incident, that are issuing, active or revoking and whose expiresAt is after `now`.
+ * 0 turns one off.
+ */
+export interface GrantQuota {
+  readonly perIncident: number;
+  readonly perAgent: number;
+  readonly now: number;
+}
 
 export interface CloseIncidentResult {
   readonly incident: Incident;
@@ -81,8 +92,12 @@ export interface IncidentLedger {
   /** Null when the incident does not exist. See the guarantees above. */
   closeIncident(id: string, closedAt: number, closedBy: string): Promise<CloseIncidentResult | null>;
 
-  /** Records the grant (state `issuing`) if and only if its incident exists and is open. */
-  createGrantIntent(grant: Grant): Promise<CreateGrantIntentResult>;
+  /**
+   * Records the grant (state `issuing`) if and only if its incident exists and is open and, with
+   * `quota`, the incident and the agent hold fewer live grants than their quota (`quota_incident`
+   * and `quota_agent` otherwise). Concurrent intents from any replica never exceed a quota.
+   */
+  createGrantIntent(grant: Grant, quota?: GrantQuota): Promise<CreateGrantIntentResult>;
   /**
    * Stores the handle and expiry; `issuing` becomes `active`. A grant already `revoking` (its
    * incident closed meanwhile) keeps that state, gains the handle and is (re)enqueued.

@@ -9,7 +9,10 @@ import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 
 let redis: RedisServer;
 let brokers: TestBroker[];
-const limits = { grantRequests: { perAgent: { perSecond: 0.01, burst: 3 }, perSource: { perSecond: 1000, burst: 1000 } } };
+const limits = {
+  grantRequests: { perAgent: { perSecond: 0.01, burst: 3 }, perSource: { perSecond: 1000, burst: 1000 } },
+  activeGrants: { perIncident: 0, perAgent: 0 },
+};
 
 beforeAll(async () => {
   redis = await startRedisServer();

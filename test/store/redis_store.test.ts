@@ -63,7 +63,7 @@ describe('redis store', () => {
     const all = await clusterAdmin.keys(`${prefix}*`);
     const incidentKeys = all.filter((k) => k.includes('{inc:'));
     const agentKey = `${prefix}${tag}:agent:${encodeURIComponent(grantFixture('g1', incidentId).agent)}`;
-    expect(incidentKeys.sort()).toEqual([agentKey, `${prefix}${tag}:grants`, `${prefix}${tag}:incident`]);
+    expect(incidentKeys.sort()).toEqual([agentKey, `${prefix}${tag}:grants`, `${prefix}${tag}:incident`, `${prefix}${tag}:live`]);
     const slots = await Promise.all(incidentKeys.map((k) => clusterAdmin.call('CLUSTER', 'KEYSLOT', k)));
     expect(new Set(slots).size).toBe(1);
     expect(await clusterAdmin.call('CLUSTER', 'KEYSLOT', `${prefix}{inc:other}:incident`)).not.toBe(slots[0]);

@@ -81,7 +81,10 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     },
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
-    limits: options.limits ?? { grantRequests: { perAgent: { perSecond: 0, burst: 1 }, perSource: { perSecond: 0, burst: 1 } } },
+    limits: options.limits ?? {
+      grantRequests: { perAgent: { perSecond: 0, burst: 1 }, perSource: { perSecond: 0, burst: 1 } },
+      activeGrants: { perIncident: 0, perAgent: 0 },
+    },
   };
 }
 

@@ -1,13 +1,14 @@
 /**
  * Step: record intent, call the provider, commit, and only then hand the credential out
  * (guarantee 2; Vault's WAL-before-side-effect pattern, CONTRIBUTING.md #5).
- *  - The intent is written atomically with the incident-open check (guarantee 3).
+ *  - The intent is written atomically with the incident-open check (guarantee 3) and the
+ *    live-grant quotas of the incident and the agent (limits.activeGrants).
  *  - If the incident closed while the provider was working, commit keeps the grant revoking and
  *    the credential is withheld; the worker revokes it with the stored handle.
  *  - If the provider fails, the intent becomes `failed` (nothing was handed out).
  */
 import { randomBytes } from 'node:crypto';
-import { BrokerError, incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
+import { BrokerError, grantQuotaExceeded, incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
 import type { DomainDeps } from '../../domain.js';
 import type { Grant } from '../../model.js';
 import type { IssuedCredential } from '../../sdk.js';
@@ -36,9 +37,12 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
     ttlSeconds: input.ttlSeconds,
     expiresAt: now + input.ttlSeconds * 1000,
   };
-  const written = await deps.store.createGrantIntent(intent);
+  const quota = deps.config.limits.activeGrants;
+  const written = await deps.store.createGrantIntent(intent, { perIncident: quota.perIncident, perAgent: quota.perAgent, now });
   if (written === 'incident_missing') throw incidentNotFound();
   if (written === 'incident_closed') throw incidentClosed();
+  if (written === 'quota_incident') throw grantQuotaExceeded('incident', quota.perIncident);
+  if (written === 'quota_agent') throw grantQuotaExceeded('agent', quota.perAgent);
 
   let issued: IssuedCredential;
   try {

@@ -69,6 +69,67 @@ export function describeLedgerContract(world: ContractWorld): void {
     });
   });
 
+  describe('live-grant quotas', () => {
+    const quota = (perIncident: number, perAgent: number, now = T0) => ({ perIncident, perAgent, now });
+    const other = 'spiffe://prod.example/ns/ir/sa/contain';
+
+    it('refuses an intent past the incident quota, counting every live grant of the incident', async () => {
+      await openIncident();
+      expect(await store.createGrantIntent(grantFixture('g1', 'inc-1'), quota(2, 0))).toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g2', 'inc-1', { agent: other }), quota(2, 0))).toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g3', 'inc-1'), quota(2, 0))).toBe('quota_incident');
+      expect(await store.getGrant('g3')).toBeNull();
+      // Another incident has its own quota; no quota (0) is no limit.
+      await openIncident('inc-2');
+      expect(await store.createGrantIntent(grantFixture('g4', 'inc-2'), quota(2, 0))).toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g5', 'inc-1'), quota(0, 0))).toBe('ok');
+    });
+
+    it("refuses an intent past the agent quota, counting the agent's live grants in every incident", async () => {
+      await openIncident();
+      await openIncident('inc-2');
+      expect(await store.createGrantIntent(grantFixture('g1', 'inc-1'), quota(0, 2))).toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g2', 'inc-2'), quota(0, 2))).toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g3', 'inc-1'), quota(0, 2))).toBe('quota_agent');
+      expect(await store.getGrant('g3')).toBeNull();
+      expect((await store.listGrantsByIncident('inc-1')).map((g) => g.id)).toEqual(['g1']);
+      // Another agent is not counted against it.
+      expect(await store.createGrantIntent(grantFixture('g4', 'inc-1', { agent: other }), quota(0, 2))).toBe('ok');
+    });
+
+    it('frees a place when a grant fails, is revoked or passes its expiry, not while it is revoking', async () => {
+      await openIncident();
+      const q = quota(1, 1);
+      expect(await store.createGrantIntent(grantFixture('g1', 'inc-1'), q)).toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g2', 'inc-1'), q)).not.toBe('ok');
+      await store.failGrant('g1', T0, 'ERR_PROVIDER_FAILED');
+      expect(await store.createGrantIntent(grantFixture('g2', 'inc-1'), q)).toBe('ok');
+      await store.commitGrant('g2', { handle: HANDLE, expiresAt: T0 + 15 * MIN });
+      await store.requestRevocation('g2', 'released', T0);
+      expect(await store.createGrantIntent(grantFixture('g3', 'inc-1'), q)).not.toBe('ok');
+      await store.finishRevocation('g2', { state: 'revoked', at: T0 + 1, confirmed: true });
+      expect(await store.createGrantIntent(grantFixture('g3', 'inc-1'), q)).toBe('ok');
+      // g3 expires at T0 + 15 min: from then on it holds no place, swept or not.
+      expect(await store.createGrantIntent(grantFixture('g4', 'inc-1'), quota(1, 1, T0 + 15 * MIN - 1))).not.toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g4', 'inc-1'), quota(1, 1, T0 + 15 * MIN))).toBe('ok');
+    });
+
+    it('never lets concurrent intents exceed a quota', async () => {
+      await openIncident();
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          store.createGrantIntent(grantFixture(`c${i}`, 'inc-1', { agent: `spiffe://prod.example/a${i % 3}` }), quota(5, 2)),
+        ),
+      );
+      expect(results.filter((r) => r === 'ok').length).toBeLessThanOrEqual(5);
+      const live = await store.listGrantsByIncident('inc-1');
+      expect(live.length).toBe(results.filter((r) => r === 'ok').length);
+      expect(live.length).toBeLessThanOrEqual(5);
+      for (const agent of [0, 1, 2])
+        expect(live.filter((g) => g.agent === `spiffe://prod.example/a${agent}`).length).toBeLessThanOrEqual(2);
+    });
+  });
+
   describe('commit and failure', () => {
     it('commitGrant makes an intent active with its handle and expiry', async () => {
       await openIncident();
