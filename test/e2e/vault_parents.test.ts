@@ -6,12 +6,12 @@
  * grants had all ended before the close.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PARENT_POLICIES, PARENT_ROLE, provisionVault } from '../fakes/vault/provision.js';
+import { provisionVault } from '../fakes/vault/provision.js';
 import { startFakeVault, type FakeVault } from '../fakes/vault/server.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 import { eventually } from '../support/eventually.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
-import { VAULT_PROFILES } from './vault_world.js';
+import { VAULT_PROFILES, vaultProviderConfig } from './vault_world.js';
 
 const AGENT = 'spiffe://dev.local/agent/triage';
 let fake: FakeVault;
@@ -26,16 +26,7 @@ beforeAll(async () => {
     startTestBroker({
       store: { kind: 'redis', url: redis.url, keyPrefix: 'qm-parents:' },
       profiles: { 'vault-read': VAULT_PROFILES['vault-read'] },
-      providers: {
-        vault: {
-          address: fake.url,
-          auth: { method: 'token', tokenFile: provisioned.brokerTokenFile },
-          parentTokenRole: PARENT_ROLE,
-          parentPolicies: PARENT_POLICIES,
-          maxTtlSeconds: 900,
-          parentSweepSeconds: 1,
-        },
-      },
+      providers: { vault: vaultProviderConfig(fake, provisioned, { parentSweepSeconds: 1 }) },
     });
   brokers = [await start(), await start()];
 });

@@ -33,6 +33,22 @@ export const VAULT_PROFILES = {
   },
 };
 
+/** `providers.vault` for a broker on the provisioned fake, plus `extra` keys. */
+export function vaultProviderConfig(
+  fake: FakeVault,
+  provisioned: Provisioned,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    address: fake.url,
+    auth: { method: 'token', tokenFile: provisioned.brokerTokenFile },
+    parentTokenRole: PARENT_ROLE,
+    parentPolicies: PARENT_POLICIES,
+    maxTtlSeconds: 900,
+    ...extra,
+  };
+}
+
 export interface VaultWorld {
   readonly qm: TestBroker;
   readonly fake: FakeVault;
@@ -48,16 +64,7 @@ export async function startVaultWorld(options: { revocation?: Record<string, num
     const provisioned = await provisionVault(fake.url, fake.rootToken);
     const qm = await startTestBroker({
       profiles: VAULT_PROFILES,
-      providers: {
-        vault: {
-          address: fake.url,
-          auth: { method: 'token', tokenFile: provisioned.brokerTokenFile },
-          parentTokenRole: PARENT_ROLE,
-          parentPolicies: PARENT_POLICIES,
-          maxTtlSeconds: 900,
-          requestTimeoutMs: 2000,
-        },
-      },
+      providers: { vault: vaultProviderConfig(fake, provisioned, { requestTimeoutMs: 2000 }) },
       ...(options.revocation ? { revocation: options.revocation } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     });

@@ -5,7 +5,7 @@
 import { afterEach, expect } from 'vitest';
 import { vaultConfigSchema, vaultProfileParamsSchema, type VaultConfig, type VaultProfileParams } from '../../providers/vault/config.js';
 import { createVaultProvider, type VaultProviderOptions } from '../../providers/vault/index.js';
-import type { IssueRequest, Provider, ProviderDeps, ProviderLogger } from '../../src/sdk.js';
+import type { GrantRef, IssuedCredential, IssueRequest, Provider, ProviderDeps, ProviderLogger } from '../../src/sdk.js';
 import { PARENT_POLICIES, PARENT_ROLE, provisionVault, type Provisioned } from '../fakes/vault/provision.js';
 import { startFakeVault, type FakeVault, type FakeVaultOptions } from '../fakes/vault/server.js';
 
@@ -86,6 +86,16 @@ export async function startVaultFixture(options: FakeVaultOptions = {}): Promise
     },
   };
 }
+
+export const signal = (): AbortSignal => new AbortController().signal;
+
+/** The ref core would keep of an issued grant. */
+export const refOf = (req: IssueRequest<VaultProfileParams>, issued: IssuedCredential): GrantRef => ({
+  grantId: req.grantId,
+  incidentId: req.incidentId,
+  handle: issued.handle,
+  expiresAt: issued.expiresAt,
+});
 
 /** Fails the test that made the fake answer 501 (an endpoint the fake does not know). */
 export function expectNoUnexpectedCalls(fake: () => FakeVault | undefined): void {

@@ -6,26 +6,26 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIncidentRecords } from '../../src/incident_records.js';
-import type { GrantRef, IssuedCredential, IssueRequest, Provider, Scheduler } from '../../src/sdk.js';
+import type { IssuedCredential, Provider, Scheduler } from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
 import type { Store } from '../../src/store/store.js';
 import type { VaultProfileParams } from '../../providers/vault/config.js';
 import { incidentFixture } from '../store/contract/world.js';
-import { expectNoUnexpectedCalls, issueRequest, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
+import {
+  expectNoUnexpectedCalls,
+  issueRequest,
+  refOf,
+  signal,
+  startVaultFixture,
+  TOKEN_PARAMS,
+  type VaultFixture,
+} from './vault_fixture.js';
 
 let fixture: VaultFixture | undefined;
 expectNoUnexpectedCalls(() => fixture?.fake);
 afterEach(async () => {
   await fixture?.stop();
   fixture = undefined;
-});
-
-const signal = (): AbortSignal => new AbortController().signal;
-const refOf = (req: IssueRequest<VaultProfileParams>, issued: IssuedCredential): GrantRef => ({
-  grantId: req.grantId,
-  incidentId: req.incidentId,
-  handle: issued.handle,
-  expiresAt: issued.expiresAt,
 });
 
 /** Timers the test fires by hand: the sweep (every parentSweepSeconds, 30 s) runs when the test says. */

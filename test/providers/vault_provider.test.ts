@@ -8,10 +8,19 @@ import { chmod } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { vaultConfigSchema, vaultProfileParamsSchema } from '../../providers/vault/config.js';
 import { createBackgroundLanes } from '../../src/background_lanes.js';
-import type { BackgroundLanes, GrantRef, IssuedCredential, IssueRequest, Provider } from '../../src/sdk.js';
+import type { BackgroundLanes, GrantRef, IssuedCredential, Provider } from '../../src/sdk.js';
 import type { VaultProfileParams } from '../../providers/vault/config.js';
 import { vaultApi } from '../fakes/vault/provision.js';
-import { DB_PARAMS, expectNoUnexpectedCalls, issueRequest, startVaultFixture, TOKEN_PARAMS, type VaultFixture } from './vault_fixture.js';
+import {
+  DB_PARAMS,
+  expectNoUnexpectedCalls,
+  issueRequest,
+  refOf,
+  signal,
+  startVaultFixture,
+  TOKEN_PARAMS,
+  type VaultFixture,
+} from './vault_fixture.js';
 
 let fixture: VaultFixture | undefined;
 expectNoUnexpectedCalls(() => fixture?.fake);
@@ -20,13 +29,6 @@ afterEach(async () => {
   fixture = undefined;
 });
 
-const signal = (): AbortSignal => new AbortController().signal;
-const refOf = (req: IssueRequest<VaultProfileParams>, issued: IssuedCredential): GrantRef => ({
-  grantId: req.grantId,
-  incidentId: req.incidentId,
-  handle: issued.handle,
-  expiresAt: issued.expiresAt,
-});
 const tokenOf = (fx: VaultFixture, accessor: unknown) => fx.fake.state.tokens.all().find((t) => t.accessor === accessor);
 
 async function setup(
