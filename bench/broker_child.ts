@@ -15,7 +15,8 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { testConfigObject } from '../test/support/test_config.js';
+import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
+import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../test/support/test_config.js';
 
 export type LogLevel = 'warn' | 'info';
 
@@ -164,4 +165,20 @@ export function httpCall(agent: Agent, url: string, method: string, headers: Rec
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** An operator token and an agent token from the broker child's dev issuer, each good for an hour. */
+export async function benchTokens(keyDir: string, agentId: string): Promise<{ operator: string; agent: string }> {
+  const now = Date.now();
+  const operator = await mintOperatorToken({
+    keyDir,
+    issuer: OPERATOR_ISSUER,
+    audience: OPERATOR_AUDIENCE,
+    subject: 'bench@example.com',
+    roles: ['operator'],
+    ttlSeconds: 3600,
+    now,
+  });
+  const agent = await mintAgentToken({ keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId, ttlSeconds: 3600, now });
+  return { operator, agent };
 }

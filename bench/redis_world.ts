@@ -3,10 +3,8 @@
  * a broker child on it, a keep-alive Agent, dev-issuer tokens and one open incident.
  */
 import { Agent } from 'node:http';
-import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
 import { startRedisServer } from '../test/support/redis_server.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../test/support/test_config.js';
-import { httpCall, startBrokerChild, type BrokerChild, type HttpResult, type LogLevel } from './broker_child.js';
+import { benchTokens, httpCall, startBrokerChild, type BrokerChild, type HttpResult, type LogLevel } from './broker_child.js';
 
 export interface RedisBrokerWorld {
   readonly redisUrl: string;
@@ -39,24 +37,7 @@ export async function startRedisBrokerWorld(options: {
     await redis.stop();
   };
   try {
-    const now = Date.now();
-    const operator = await mintOperatorToken({
-      keyDir: child.keyDir,
-      issuer: OPERATOR_ISSUER,
-      audience: AUDIENCE,
-      subject: 'bench@example.com',
-      roles: ['operator'],
-      ttlSeconds: 3600,
-      now,
-    });
-    const agent = await mintAgentToken({
-      keyDir: child.keyDir,
-      issuer: AGENT_ISSUER,
-      audience: AUDIENCE,
-      agentId: 'spiffe://dev.local/agent/triage',
-      ttlSeconds: 3600,
-      now,
-    });
+    const { operator, agent } = await benchTokens(child.keyDir, 'spiffe://dev.local/agent/triage');
     const json = { 'content-type': 'application/json' };
     const opened = await httpCall(
       http,

@@ -13,10 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { jwtProvider } from '../providers/jwt/index.js';
 import type { IssueRequest } from '../src/sdk.js';
-import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../test/support/test_config.js';
-import { httpCall, startBrokerChild, type BrokerChild, type LogLevel } from './broker_child.js';
+import { benchTokens, httpCall, startBrokerChild, type BrokerChild, type LogLevel } from './broker_child.js';
+import { AGENT_ISSUER } from '../test/support/test_config.js';
 import { medianOfRuns, summarize, timeSequential, type Summary } from './stats.js';
 
 export interface S1Options {
@@ -61,24 +60,7 @@ async function runOnce(options: S1Options, index: number): Promise<S1Run> {
   });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
-    const now = Date.now();
-    const operatorToken = await mintOperatorToken({
-      keyDir: child.keyDir,
-      issuer: OPERATOR_ISSUER,
-      audience: AUDIENCE,
-      subject: 'bench@example.com',
-      roles: ['operator'],
-      ttlSeconds: 3600,
-      now,
-    });
-    const agentToken = await mintAgentToken({
-      keyDir: child.keyDir,
-      issuer: AGENT_ISSUER,
-      audience: AUDIENCE,
-      agentId: AGENT_ID,
-      ttlSeconds: 3600,
-      now,
-    });
+    const { operator: operatorToken, agent: agentToken } = await benchTokens(child.keyDir, AGENT_ID);
 
     const incidentId = `INC-BENCH-S1-${index + 1}`;
     const opened = await httpCall(

@@ -5,7 +5,8 @@
  *  - used_memory (INFO memory) after the incident is opened and after the N grants, per grant;
  *  - MEMORY USAGE of each kind of key a grant adds, on samples, so the total can be attributed:
  *    its record in the incident's grant hash, its id-index key, its expiry entry, its entry in the
- *    agent's index of the incident, and its audit event in the log and in the incident's audit index.
+ *    agent's index of the incident, its places in the incident's and the agent's live sets (the
+ *    live-grant quotas), and its audit event in the log and in the incident's audit index.
  * The baseline is the empty-but-warm store (incident opened, one grant issued and taken out of the count).
  */
 import { Redis } from 'ioredis';
@@ -70,6 +71,8 @@ async function runOnce(options: S6Options): Promise<S6Run> {
       record: grantsKey,
       expiry: `${PREFIX}{expiry}`,
       'agent index': agentIndex,
+      'incident live set (quota)': `${PREFIX}{inc:${INCIDENT}}:live`,
+      'agent live set (quota)': `${PREFIX}{agt:${encodeURIComponent(AGENT)}}:live`,
       'audit log': `${PREFIX}{audit}:log`,
       'incident audit index': auditIndex,
     };

@@ -4,14 +4,12 @@
  */
 import { setMaxListeners } from 'node:events';
 import { Agent } from 'node:http';
-import { mintAgentToken, mintOperatorToken } from '../src/identity/dev_issuer.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_ISSUER } from '../test/support/test_config.js';
 import { vaultConfigSchema, vaultProfileParamsSchema, type VaultConfig } from '../providers/vault/config.js';
 import { createVaultProvider } from '../providers/vault/index.js';
 import type { Provider } from '../src/sdk.js';
 import type { VaultProfileParams } from '../providers/vault/config.js';
 import { PARENT_POLICIES, PARENT_ROLE } from '../test/fakes/vault/provision.js';
-import { httpCall, startBrokerChild, type BrokerChild, type LogLevel } from './broker_child.js';
+import { benchTokens, httpCall, startBrokerChild, type BrokerChild, type LogLevel } from './broker_child.js';
 import { startFakeVaultChild, type FakeVaultChild } from './vault_fake_child.js';
 
 export const AGENT_ID = 'spiffe://dev.local/agent/triage';
@@ -129,24 +127,7 @@ export async function startVaultBench(options: {
     await fake.stop();
   };
   try {
-    const now = Date.now();
-    const operator = await mintOperatorToken({
-      keyDir: broker.keyDir,
-      issuer: OPERATOR_ISSUER,
-      audience: AUDIENCE,
-      subject: 'bench@example.com',
-      roles: ['operator'],
-      ttlSeconds: 3600,
-      now,
-    });
-    const agentToken = await mintAgentToken({
-      keyDir: broker.keyDir,
-      issuer: AGENT_ISSUER,
-      audience: AUDIENCE,
-      agentId: AGENT_ID,
-      ttlSeconds: 3600,
-      now,
-    });
+    const { operator, agent: agentToken } = await benchTokens(broker.keyDir, AGENT_ID);
     const operatorHeaders = { authorization: `Bearer ${operator}`, 'content-type': 'application/json' };
     const opened = await httpCall(
       http,
