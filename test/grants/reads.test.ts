@@ -14,6 +14,7 @@ import { listProfilesFor } from '../../src/grants/list_profiles.js';
 import { releaseGrant } from '../../src/grants/release_grant.js';
 import type { Grant } from '../../src/model.js';
 import type { Provider, TokenIntrospector } from '../../src/sdk.js';
+import type { Store } from '../../src/store/store.js';
 import { agent, agentNamed, createGrantWorld, INCIDENT, request, T0, type GrantWorld } from './grant_world.js';
 
 const OTHER_INCIDENT = 'INC-GRANTS-2';
@@ -69,6 +70,23 @@ describe('grant reads', () => {
       expect((await listOwnGrants(w.deps, agent, OTHER_INCIDENT)).map((g) => g.id)).toEqual([second.id]);
       expect((await listOwnGrants(w.deps, agentNamed('contain'))).map((g) => g.id)).toEqual([theirs.id]);
       expect(await listOwnGrants(w.deps, agent, 'INC-UNKNOWN')).toEqual([]);
+    });
+
+    it('asks the store for one incident only when one is named: no incidentId member otherwise (the port takes no undefined)', async () => {
+      const asked: unknown[] = [];
+      const recording: Store = {
+        ...w.store,
+        listGrantsByAgent: (agentId, options) => {
+          asked.push(options);
+          return w.store.listGrantsByAgent(agentId, options);
+        },
+      };
+      const deps = { store: recording };
+      await listOwnGrants(deps, agent, INCIDENT);
+      await listOwnGrants(deps, agent);
+      expect(asked).toHaveLength(2);
+      expect(asked[0]).toStrictEqual({ incidentId: INCIDENT });
+      expect(asked[1]).toStrictEqual({});
     });
   });
 
