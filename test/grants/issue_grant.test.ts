@@ -14,6 +14,8 @@ import { loadIncident } from '../../src/grants/steps/load_incident.js';
 import { closeIncident } from '../../src/incidents/close_incident.js';
 import { createRevocationWorker } from '../../src/revocation/worker.js';
 import { providerUnavailable } from '../../src/sdk.js';
+import { storeUnavailable } from '../../src/errors.js';
+import type { DomainDeps } from '../../src/domain.js';
 import type { Store } from '../../src/store/store.js';
 import {
   AGENT_ID,
@@ -209,6 +211,11 @@ describe('issue flow', () => {
     await releaseGrant(w.deps, agent, grantId);
     held.release();
     expect(await outcome).toMatchObject({ code: 'ERR_GRANT_NOT_ACTIVE', status: 409 });
+    // The agent is told why (a 4xx message reaches the client).
+    expect((await outcome) as Error).toHaveProperty(
+      'message',
+      'the grant was revoked while it was being issued; its credential is withheld',
+    );
     expect(await w.store.getIncident(INCIDENT)).toMatchObject({ status: 'open' });
     expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'revoking', revokeReason: 'released', handle: { ref: grantId } });
   });
@@ -275,5 +282,43 @@ describe('issue flow', () => {
     expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'issuing' }); // the worker ends it after issueTimeoutSeconds
     const lines = w.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'could not mark failed grant');
     expect(lines).toEqual([expect.objectContaining({ level: 'error', grantId, err: 'Error' })]);
+  });
+
+  it('refuses an issue it cannot audit and, when the store cannot queue the grant either, logs the grant left to end at its expiry', async () => {
+    const auditDown = (deps: DomainDeps): DomainDeps => ({
+      ...deps,
+      audit: {
+        ...deps.audit,
+        async record(event, options) {
+          if (event.type === 'grant.issued') throw storeUnavailable(new Error('audit append failed'));
+          return deps.audit.record(event, options);
+        },
+      },
+    });
+    const logged = () => w.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'error');
+    // The store still answers: the undelivered grant is queued and the worker woken, nothing logged.
+    const queued = auditDown(w.deps);
+    await expect(issueGrant(queued, agent, request)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+    expect(await grantsOfIncident()).toEqual([expect.objectContaining({ state: 'revoking', revokeReason: 'undelivered' })]);
+    expect([w.nudges, logged()]).toEqual([1, []]);
+
+    const unqueueable: Store = {
+      ...w.store,
+      requestRevocation: async () => {
+        throw new Error('connection reset');
+      },
+    };
+    const deps = auditDown(await w.depsOver(unqueueable));
+    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+    const grantId = w.upstream.issueCalls[1]!;
+    expect(await w.store.getGrant(grantId)).toMatchObject({ state: 'active' });
+    expect(w.nudges).toBe(1);
+    expect(logged()).toEqual([
+      expect.objectContaining({
+        grantId,
+        err: 'Error: connection reset',
+        msg: 'grant committed but not delivered, and it could not be queued for revocation; it ends at its expiry',
+      }),
+    ]);
   });
 });

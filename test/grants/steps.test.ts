@@ -3,12 +3,14 @@ import type { ProfileEntry } from '../../src/catalog/catalog.js';
 import type { AgentIdentity } from '../../src/identity/types.js';
 import { PolicyDenied } from '../../src/errors.js';
 import type { GrantRequest } from '../../src/grants/grant_context.js';
-import { authorize } from '../../src/grants/steps/authorize.js';
+import { authorize, authorizeForIncident } from '../../src/grants/steps/authorize.js';
+import { limitRate, RateLimited } from '../../src/grants/steps/limit_rate.js';
 import { loadIncident } from '../../src/grants/steps/load_incident.js';
 import { resolveTtl } from '../../src/grants/steps/resolve_ttl.js';
 import type { Incident } from '../../src/model.js';
 import type { Provider } from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
+import { testConfig } from '../support/test_config.js';
 
 function profile(over: { maxTtl?: number; defaultTtl?: number; min?: number; max?: number; agents?: string[] } = {}): ProfileEntry {
   const provider = {
@@ -168,6 +170,161 @@ describe('loadIncident step (the early check; the binding one is atomic at the i
     await expect(loadIncident({ store }, { request: req(undefined, 'demo', 'INC-2') })).rejects.toMatchObject({
       code: 'ERR_INCIDENT_NOT_FOUND',
       status: 404,
+    });
+  });
+});
+
+describe('authorizeForIncident step (the incident assignment, after the profile allowed)', () => {
+  const byProfile = { effect: 'allow' as const, decidedBy: ['profiles.demo.agents'], reasons: ['agent matches profiles.demo.agents'] };
+  const incident = (agents?: string[]): Incident => ({
+    id: 'INC-1',
+    source: 'api',
+    title: 't',
+    severity: 'sev2',
+    status: 'open',
+    openedAt: 0,
+    openedBy: 'op',
+    ...(agents ? { agents } : {}),
+  });
+  const denial = (run: () => unknown): PolicyDenied => {
+    try {
+      run();
+    } catch (err) {
+      if (err instanceof PolicyDenied) return err;
+      throw err;
+    }
+    throw new Error('expected a PolicyDenied');
+  };
+
+  it("keeps the profile's decision, unchanged, for an incident no operator assigned agents to", () => {
+    const decision = authorizeForIncident({ agent: agent('spiffe://dev.local/agent/observe'), incident: incident(), decision: byProfile });
+    expect(decision).toBe(byProfile);
+  });
+
+  it('allows an assigned agent, adding the assignment to the decision after the profile rule', () => {
+    expect(
+      authorizeForIncident({
+        agent: agent('spiffe://dev.local/agent/triage'),
+        incident: incident(['spiffe://dev\\.local/agent/triage']),
+        decision: byProfile,
+      }),
+    ).toEqual({
+      effect: 'allow',
+      decidedBy: ['profiles.demo.agents', 'incident.agents'],
+      reasons: ['agent matches profiles.demo.agents', 'agent assigned to incident INC-1'],
+    });
+  });
+
+  it('allows an agent any one of the assigned patterns matches', () => {
+    const assigned = incident(['spiffe://dev\\.local/agent/contain', 'spiffe://dev\\.local/agent/triage']);
+    for (const id of ['spiffe://dev.local/agent/contain', 'spiffe://dev.local/agent/triage']) {
+      expect(authorizeForIncident({ agent: agent(id), incident: assigned, decision: byProfile }).effect).toBe('allow');
+    }
+    expect(() =>
+      authorizeForIncident({ agent: agent('spiffe://dev.local/agent/observe'), incident: assigned, decision: byProfile }),
+    ).toThrow(PolicyDenied);
+  });
+
+  it('denies an agent not assigned, with only the incident rule as the deciding one', () => {
+    const assigned = incident(['spiffe://dev\\.local/agent/triage']);
+    expect(authorizeForIncident({ agent: agent('spiffe://dev.local/agent/triage'), incident: assigned, decision: byProfile }).effect).toBe(
+      'allow',
+    );
+    const denied = denial(() =>
+      authorizeForIncident({ agent: agent('spiffe://dev.local/agent/contain'), incident: assigned, decision: byProfile }),
+    );
+    expect(denied.decision).toEqual({ effect: 'deny', decidedBy: ['incident.agents'], reasons: ['agent not assigned to incident INC-1'] });
+    expect(denied).toMatchObject({ code: 'ERR_POLICY_DENIED', status: 403, detail: 'agent not assigned to incident INC-1' });
+  });
+
+  it('anchors the assigned patterns: a longer id with an assigned one as prefix is not assigned', () => {
+    const assigned = incident(['spiffe://dev\\.local/agent/triage']);
+    expect(authorizeForIncident({ agent: agent('spiffe://dev.local/agent/triage'), incident: assigned, decision: byProfile }).effect).toBe(
+      'allow',
+    );
+    for (const id of ['spiffe://dev.local/agent/triage-evil', 'xspiffe://dev.local/agent/triage']) {
+      expect(() => authorizeForIncident({ agent: agent(id), incident: assigned, decision: byProfile })).toThrow(PolicyDenied);
+    }
+  });
+});
+
+describe('limitRate step (limits.grantRequests, buckets in the store)', () => {
+  type Bucket = { perSecond: number; burst: number };
+  const world = (perAgent: Bucket, perSource: Bucket) => {
+    const { config } = testConfig({ limits: { grantRequests: { perAgent, perSource } } });
+    const clock = { now: 0 };
+    return { clock, deps: { config, store: createMemoryStore(), now: () => clock.now } };
+  };
+  const from = (id: string, issuerName = 'dev'): AgentIdentity => ({ ...agent(id), issuerName });
+  const outcome = async (run: Promise<void>): Promise<string> =>
+    run.then(
+      () => 'ok',
+      (err: unknown) => (err instanceof RateLimited ? `limited:${err.bucket}` : `failed:${String(err)}`),
+    );
+
+  it("spends a token from the agent's bucket, then from its source's, refusing with the bucket that ran dry", async () => {
+    const { deps } = world({ perSecond: 1, burst: 2 }, { perSecond: 1, burst: 3 });
+    const a = { agent: from('spiffe://dev.local/agent/a') };
+    const b = { agent: from('spiffe://dev.local/agent/b') };
+    const other = { agent: from('spiffe://other.local/agent/a', 'other') };
+    const answers = [];
+    // a: two from its bucket (and the source's); the third finds a's bucket empty and spends nothing from the source.
+    for (let i = 0; i < 3; i++) answers.push(await outcome(limitRate(deps, a)));
+    // b has its own agent bucket; the source's third token is the last.
+    for (let i = 0; i < 2; i++) answers.push(await outcome(limitRate(deps, b)));
+    // Another source has its own bucket.
+    answers.push(await outcome(limitRate(deps, other)));
+    expect(answers).toEqual(['ok', 'ok', 'limited:agent', 'ok', 'limited:source', 'ok']);
+  });
+
+  it("refills the buckets by the store's clock, the one the step passes", async () => {
+    const { deps, clock } = world({ perSecond: 1, burst: 1 }, { perSecond: 1000, burst: 1000 });
+    const a = { agent: from('spiffe://dev.local/agent/a') };
+    expect(await outcome(limitRate(deps, a))).toBe('ok');
+    clock.now = 999;
+    await expect(limitRate(deps, a)).rejects.toMatchObject({ code: 'ERR_RATE_LIMITED', status: 429, bucket: 'agent' });
+    clock.now = 1000;
+    expect(await outcome(limitRate(deps, a))).toBe('ok');
+  });
+
+  it('leaves a bucket whose perSecond is 0 out: no limit from it, whatever its burst', async () => {
+    const limited = world({ perSecond: 1, burst: 1 }, { perSecond: 1, burst: 2 });
+    const a = { agent: from('spiffe://dev.local/agent/a') };
+    expect([await outcome(limitRate(limited.deps, a)), await outcome(limitRate(limited.deps, a))]).toEqual(['ok', 'limited:agent']);
+
+    const agentOff = world({ perSecond: 0, burst: 1 }, { perSecond: 1, burst: 2 });
+    const twice = [await outcome(limitRate(agentOff.deps, a)), await outcome(limitRate(agentOff.deps, a))];
+    expect([...twice, await outcome(limitRate(agentOff.deps, a))]).toEqual(['ok', 'ok', 'limited:source']);
+
+    const bothOff = world({ perSecond: 0, burst: 1 }, { perSecond: 0, burst: 1 });
+    const many = [];
+    for (let i = 0; i < 5; i++) many.push(await outcome(limitRate(bothOff.deps, a)));
+    expect(many).toEqual(['ok', 'ok', 'ok', 'ok', 'ok']);
+  });
+
+  it('answers 429 ERR_RATE_LIMITED with Retry-After in whole seconds, rounded up, at least 1', () => {
+    const refused = new RateLimited('source', 1500);
+    expect(refused).toMatchObject({
+      code: 'ERR_RATE_LIMITED',
+      status: 429,
+      message: 'too many grant requests; retry later',
+      bucket: 'source',
+      detail: 'the source bucket of limits.grantRequests is empty for 1500 ms',
+      headers: { 'Retry-After': '2' },
+    });
+    expect(new RateLimited('agent', 3000).headers).toEqual({ 'Retry-After': '3' });
+    expect(new RateLimited('agent', 200).headers).toEqual({ 'Retry-After': '1' });
+    expect(new RateLimited('agent', 200).detail).toBe('the agent bucket of limits.grantRequests is empty for 200 ms');
+  });
+
+  it('tells the agent how long its bucket stays empty', async () => {
+    const { deps, clock } = world({ perSecond: 0.5, burst: 1 }, { perSecond: 1000, burst: 1000 });
+    const a = { agent: from('spiffe://dev.local/agent/a') };
+    await limitRate(deps, a);
+    clock.now = 500;
+    await expect(limitRate(deps, a)).rejects.toMatchObject({
+      detail: 'the agent bucket of limits.grantRequests is empty for 1500 ms',
+      headers: { 'Retry-After': '2' },
     });
   });
 });

@@ -16,6 +16,7 @@ import { revocationRoute } from '../../src/revocation/revocation_route.js';
 import { createRevocationWorker } from '../../src/revocation/worker.js';
 import type { ProviderCapabilities, ProviderFactory } from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
+import type { Store } from '../../src/store/store.js';
 import { testConfigObject } from '../support/test_config.js';
 
 const caps = (grantRevocation: ProviderCapabilities['grantRevocation'], incidentRevocation: boolean): ProviderCapabilities => ({
@@ -73,8 +74,10 @@ describe('a provider that cannot revoke a single credential', () => {
     },
   };
 
-  it('leaves a released grant revoking until its expiry, audited, without calling the provider; a close still revokes the incident', async () => {
-    let now = T0;
+  /** The static provider's world: a worker over the memory store (or a wrapper of it), at a clock the test sets. */
+  const staticWorld = async (over?: (store: Store) => Store) => {
+    const world = { now: T0 };
+    calls.length = 0;
     const config = parseConfig(
       stringify({
         ...testConfigObject(),
@@ -83,37 +86,44 @@ describe('a provider that cannot revoke a single credential', () => {
       }),
     );
     const logger = createLogger({ level: 'silent' });
-    const catalog = await createCatalog(config, [unrevocable], { logger, now: () => now, devMode: true, callTimeoutMs: 1000 });
+    const catalog = await createCatalog(config, [unrevocable], { logger, now: () => world.now, devMode: true, callTimeoutMs: 1000 });
     const store = createMemoryStore();
-    const deps = {
+    const workerStore = over ? over(store) : store;
+    const worker = createRevocationWorker({
       config,
-      store,
+      store: workerStore,
       catalog,
-      audit: createAuditLog(store, logger),
+      audit: createAuditLog(workerStore, logger),
       metrics: createMetrics({ defaultMetrics: false }),
       logger,
-      now: () => now,
-    };
-    const worker = createRevocationWorker(deps);
-    await store.createIncident({ id: 'INC-S', source: 'api', title: 't', severity: 'sev3', status: 'open', openedAt: T0, openedBy: 'op' });
-    const grant = (id: string): Grant => ({
-      id,
-      incidentId: 'INC-S',
-      profile: 's',
-      provider: 'static',
-      agent: 'a',
-      purpose: 'p',
-      state: 'issuing',
-      createdAt: T0,
-      ttlSeconds: 600,
-      expiresAt: T0 + 600_000,
+      now: () => world.now,
     });
-    for (const id of ['released', 'sibling']) {
-      await store.createGrantIntent(grant(id));
-      await store.commitGrant(id, { handle: { ref: id }, expiresAt: T0 + 600_000 });
-    }
+    await store.createIncident({ id: 'INC-S', source: 'api', title: 't', severity: 'sev3', status: 'open', openedAt: T0, openedBy: 'op' });
+    const commit = async (id: string, expiresAt = T0 + 600_000): Promise<void> => {
+      await store.createGrantIntent({ ...grant(id), expiresAt });
+      await store.commitGrant(id, { handle: { ref: id }, expiresAt });
+    };
+    return Object.assign(world, { store, catalog, worker, commit });
+  };
+  const grant = (id: string): Grant => ({
+    id,
+    incidentId: 'INC-S',
+    profile: 's',
+    provider: 'static',
+    agent: 'a',
+    purpose: 'p',
+    state: 'issuing',
+    createdAt: T0,
+    ttlSeconds: 600,
+    expiresAt: T0 + 600_000,
+  });
 
-    await store.requestRevocation('released', 'released', now);
+  it('leaves a released grant revoking until its expiry, audited, without calling the provider; a close still revokes the incident', async () => {
+    const w = await staticWorld();
+    const { store, worker, catalog } = w;
+    for (const id of ['released', 'sibling']) await w.commit(id);
+
+    await store.requestRevocation('released', 'released', w.now);
     expect(await worker.runOnce()).toBe(1);
     expect(calls).toEqual([]);
     expect(await store.getGrant('released')).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_CANNOT_REVOKE' });
@@ -121,21 +131,68 @@ describe('a provider that cannot revoke a single credential', () => {
       ['revocation.deferred', T0 + 600_000],
     ]);
     // Not due again before the credential's own expiry.
-    now = T0 + 599_999;
+    w.now = T0 + 599_999;
     expect(await worker.runOnce()).toBe(0);
-    now = T0 + 600_000;
+    w.now = T0 + 600_000;
     expect(await worker.runOnce()).toBe(1);
     expect(await store.getGrant('released')).toMatchObject({ state: 'expired' });
 
     // A close of the incident still goes through the one incident call.
-    now = T0 + 1000;
-    await store.createGrantIntent(grant('late'));
-    await store.commitGrant('late', { handle: { ref: 'late' }, expiresAt: T0 + 700_000 });
-    await store.closeIncident('INC-S', now, 'op');
+    w.now = T0 + 1000;
+    await w.commit('late', T0 + 700_000);
+    await store.closeIncident('INC-S', w.now, 'op');
     expect(await worker.runOnce()).toBeGreaterThan(0);
     expect(calls).toEqual(['incident:INC-S']);
     expect((await store.getGrant('late'))?.state).toBe('revoked');
     await catalog.close();
+  });
+
+  it('audits each deferral once, in full, under its own grant, even when the job is delivered again', async () => {
+    let failRetry = true;
+    const w = await staticWorld((store) => ({
+      ...store,
+      async retryRevocation(id, dueAt, error) {
+        if (id === 'redelivered' && failRetry) {
+          failRetry = false;
+          throw new Error('connection reset');
+        }
+        return store.retryRevocation(id, dueAt, error);
+      },
+    }));
+    const deferred = async () =>
+      (await w.store.listAudit({ incidentId: 'INC-S', limit: 100 })).filter((e) => e.type === 'revocation.deferred');
+    const event = (grantId: string, until: number) => ({
+      seq: expect.any(Number),
+      at: T0 + 1000,
+      type: 'revocation.deferred',
+      actor: 'quartermaster',
+      incidentId: 'INC-S',
+      grantId,
+      profile: 's',
+      reason: 'released',
+      data: { provider: 'static', until, why: 'the provider cannot revoke a single credential; it ends at its expiry' },
+    });
+    await w.commit('first', T0 + 600_000);
+    await w.commit('second', T0 + 700_000);
+    w.now = T0 + 1000;
+    await w.store.requestRevocation('first', 'released', w.now);
+    await w.store.requestRevocation('second', 'released', w.now);
+    expect(await w.worker.runOnce()).toBe(2);
+    expect(await deferred()).toEqual([event('first', T0 + 600_000), event('second', T0 + 700_000)]);
+
+    // Audited, then the store fails to reschedule the job: it stays leased and is delivered again at the lease end.
+    await w.commit('redelivered', T0 + 800_000);
+    await w.store.requestRevocation('redelivered', 'released', w.now);
+    await expect(w.worker.runOnce()).rejects.toThrow('connection reset');
+    expect((await deferred()).map((e) => e.grantId)).toEqual(['first', 'second', 'redelivered']);
+    w.now = T0 + 1000 + 1999;
+    expect(await w.worker.runOnce()).toBe(0);
+    w.now = T0 + 1000 + 2000; // leaseSeconds 2
+    expect(await w.worker.runOnce()).toBe(1);
+    expect(await w.store.getGrant('redelivered')).toMatchObject({ state: 'revoking', lastError: 'ERR_PROVIDER_CANNOT_REVOKE' });
+    expect((await deferred()).filter((e) => e.grantId === 'redelivered')).toEqual([event('redelivered', T0 + 800_000)]);
+    expect(calls).toEqual([]);
+    await w.catalog.close();
   });
 
   it('refuses at boot a provider that declares incidentRevocation without revokeIncident', async () => {

@@ -1,0 +1,196 @@
+/**
+ * The agent-facing reads of the grants module in-process (grant_world.ts): an agent's own grant
+ * (another agent's is not found, like one that does not exist), its own grants in every incident
+ * or in one, the profiles with what each allows this agent, and RFC 7662 introspection, where a
+ * token is active only if a provider verifies it AND the ledger holds its grant active.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { Catalog } from '../../src/catalog/catalog.js';
+import { getOwnGrant } from '../../src/grants/get_grant.js';
+import { introspectToken, introspectorsOf } from '../../src/grants/introspect.js';
+import { issueGrant } from '../../src/grants/issue_grant.js';
+import { listOwnGrants } from '../../src/grants/list_grants.js';
+import { listProfilesFor } from '../../src/grants/list_profiles.js';
+import { releaseGrant } from '../../src/grants/release_grant.js';
+import type { Grant } from '../../src/model.js';
+import type { Provider, TokenIntrospector } from '../../src/sdk.js';
+import type { Store } from '../../src/store/store.js';
+import { agent, agentNamed, createGrantWorld, INCIDENT, request, T0, type GrantWorld } from './grant_world.js';
+
+const OTHER_INCIDENT = 'INC-GRANTS-2';
+
+describe('grant reads', () => {
+  let w: GrantWorld;
+  const issueAs = async (who = agent, incidentId = INCIDENT): Promise<Grant> =>
+    (await issueGrant(w.deps, who, { ...request, incidentId })).grant;
+
+  beforeEach(async () => {
+    w = await createGrantWorld();
+    await w.store.createIncident({
+      id: OTHER_INCIDENT,
+      source: 'api',
+      title: 't',
+      severity: 'sev2',
+      status: 'open',
+      openedAt: T0,
+      openedBy: 'op',
+    });
+  });
+
+  describe('getOwnGrant', () => {
+    it("returns the agent's own grant as the ledger holds it", async () => {
+      const grant = await issueAs();
+      await expect(getOwnGrant(w.deps, agent, grant.id)).resolves.toEqual(await w.store.getGrant(grant.id));
+      expect((await getOwnGrant(w.deps, agent, grant.id)).id).toBe(grant.id);
+    });
+
+    it("answers another agent's grant 404 ERR_GRANT_NOT_FOUND, exactly like a grant that does not exist", async () => {
+      const grant = await issueAs();
+      await expect(getOwnGrant(w.deps, agent, grant.id)).resolves.toMatchObject({ id: grant.id });
+      const strangers = getOwnGrant(w.deps, agentNamed('contain'), grant.id);
+      await expect(strangers).rejects.toMatchObject({ code: 'ERR_GRANT_NOT_FOUND', status: 404 });
+      const missing = getOwnGrant(w.deps, agent, 'g-does-not-exist');
+      await expect(missing).rejects.toMatchObject({ code: 'ERR_GRANT_NOT_FOUND', status: 404 });
+      const [a, b] = await Promise.allSettled([strangers, missing]);
+      expect(a).toEqual(b);
+    });
+  });
+
+  describe('listOwnGrants', () => {
+    it("lists the agent's own grants, oldest first, in every incident or in the one asked", async () => {
+      const first = await issueAs(agent, INCIDENT);
+      w.now = T0 + 1000;
+      const second = await issueAs(agent, OTHER_INCIDENT);
+      w.now = T0 + 2000;
+      const third = await issueAs(agent, INCIDENT);
+      const theirs = await issueAs(agentNamed('contain'), INCIDENT);
+
+      expect((await listOwnGrants(w.deps, agent)).map((g) => g.id)).toEqual([first.id, second.id, third.id]);
+      expect((await listOwnGrants(w.deps, agent, INCIDENT)).map((g) => g.id)).toEqual([first.id, third.id]);
+      expect((await listOwnGrants(w.deps, agent, OTHER_INCIDENT)).map((g) => g.id)).toEqual([second.id]);
+      expect((await listOwnGrants(w.deps, agentNamed('contain'))).map((g) => g.id)).toEqual([theirs.id]);
+      expect(await listOwnGrants(w.deps, agent, 'INC-UNKNOWN')).toEqual([]);
+    });
+
+    it('asks the store for one incident only when one is named: no incidentId member otherwise (the port takes no undefined)', async () => {
+      const asked: unknown[] = [];
+      const recording: Store = {
+        ...w.store,
+        listGrantsByAgent: (agentId, options) => {
+          asked.push(options);
+          return w.store.listGrantsByAgent(agentId, options);
+        },
+      };
+      const deps = { store: recording };
+      await listOwnGrants(deps, agent, INCIDENT);
+      await listOwnGrants(deps, agent);
+      expect(asked).toHaveLength(2);
+      expect(asked[0]).toStrictEqual({ incidentId: INCIDENT });
+      expect(asked[1]).toStrictEqual({});
+    });
+  });
+
+  describe('listProfilesFor', () => {
+    it('offers every profile with its longest TTL and whether this agent may request it', () => {
+      const offer = {
+        name: 'p',
+        description: '',
+        provider: 'held',
+        tier: 'read',
+        // min(profile maxTtl 900, provider maximum 3600)
+        maxTtlSeconds: 900,
+      };
+      expect(listProfilesFor(w.deps, agent)).toEqual([{ ...offer, allowed: true }]);
+      // Not a lower-case name: the profile's pattern does not match it.
+      expect(listProfilesFor(w.deps, { id: 'spiffe://dev.local/agent/Triage' })).toEqual([{ ...offer, allowed: false }]);
+    });
+
+    it("caps the TTL at the provider's maximum when it is lower than the profile's", () => {
+      const [entry] = w.deps.catalog.profiles();
+      if (!entry) throw new Error('the world has profile p');
+      const lowCap = { ...entry.provider, capabilities: { ...entry.provider.capabilities, maxTtlSeconds: 120 } };
+      const catalog: Catalog = { ...w.deps.catalog, profiles: () => [{ ...entry, provider: lowCap }] };
+      expect(listProfilesFor({ catalog }, agent).map((o) => o.maxTtlSeconds)).toEqual([120]);
+    });
+  });
+
+  describe('introspectToken', () => {
+    /** An introspector that verifies `<prefix>:<grantId>` and nothing else. */
+    const verifying = (prefix: string): TokenIntrospector => ({
+      async verifyIssued(token) {
+        const [p, grantId] = token.split(':');
+        return p === prefix && grantId ? { grantId, claims: { iss: prefix, sub: grantId } } : null;
+      },
+      publicJwks: () => ({ keys: [] }),
+    });
+    /** The world's catalog with three providers: one without an introspector, then `first`, then `second`. */
+    const depsWithIntrospectors = () => {
+      const held = w.deps.catalog.provider('held');
+      if (!held) throw new Error('the world has provider held');
+      const providers: Provider[] = [
+        held,
+        { ...held, name: 'first', introspector: verifying('first') },
+        { ...held, name: 'second', introspector: verifying('second') },
+      ];
+      return { ...w.deps, catalog: { ...w.deps.catalog, providers: () => providers } };
+    };
+
+    it('collects the introspectors of the providers that have one, in catalog order', () => {
+      const deps = depsWithIntrospectors();
+      expect(introspectorsOf(w.deps.catalog)).toEqual([]);
+      expect(introspectorsOf(deps.catalog)).toEqual(
+        deps.catalog
+          .providers()
+          .slice(1)
+          .map((p) => p.introspector),
+      );
+    });
+
+    it("answers active with the verifying provider's claims while the grant is active, whichever provider verifies it", async () => {
+      const deps = depsWithIntrospectors();
+      const grant = await issueAs();
+      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toEqual({
+        active: true,
+        claims: { iss: 'first', sub: grant.id },
+      });
+      await expect(introspectToken(deps, `second:${grant.id}`)).resolves.toEqual({
+        active: true,
+        claims: { iss: 'second', sub: grant.id },
+      });
+    });
+
+    it('answers inactive for a token no provider verifies', async () => {
+      const deps = depsWithIntrospectors();
+      const grant = await issueAs();
+      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps, `third:${grant.id}`)).resolves.toEqual({ active: false });
+      await expect(introspectToken(w.deps, `first:${grant.id}`)).resolves.toEqual({ active: false });
+    });
+
+    it('answers inactive for a verified token whose grant the ledger does not hold', async () => {
+      const deps = depsWithIntrospectors();
+      const grant = await issueAs();
+      await expect(introspectToken(deps, `second:${grant.id}`)).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps, 'second:g-not-in-the-ledger')).resolves.toEqual({ active: false });
+    });
+
+    it('answers inactive once the grant is released, while the token still verifies', async () => {
+      const deps = depsWithIntrospectors();
+      const grant = await issueAs();
+      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toMatchObject({ active: true });
+      await releaseGrant(w.deps, agent, grant.id);
+      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps, `second:${grant.id}`)).resolves.toEqual({ active: false });
+    });
+
+    it('answers inactive once the grant is past its expiry by the clock, before any sweep marks it', async () => {
+      const deps = depsWithIntrospectors();
+      const grant = await issueAs();
+      w.now = grant.expiresAt - 1;
+      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toMatchObject({ active: true });
+      w.now = grant.expiresAt;
+      expect((await w.store.getGrant(grant.id))?.state).toBe('active');
+      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toEqual({ active: false });
+    });
+  });
+});
