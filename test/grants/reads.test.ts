@@ -135,6 +135,33 @@ describe('grant reads', () => {
       return { ...w.deps, catalog: { ...w.deps.catalog, providers: () => providers } };
     };
 
+    const ALL = { kind: 'all' } as const;
+    const only = (...audiences: string[]) => ({ kind: 'audiences', audiences: new Set(audiences) }) as const;
+
+    it("tells an introspection client only of its own audiences' tokens, by aud as a string or a list", async () => {
+      const grant = await issueAs();
+      const held = w.deps.catalog.provider('held');
+      if (!held) throw new Error('the world has provider held');
+      const withAud = (aud: unknown): Provider => ({
+        ...held,
+        name: 'aud',
+        introspector: { verifyIssued: async () => ({ grantId: grant.id, claims: { aud } }), publicJwks: () => ({ keys: [] }) },
+      });
+      const deps = (aud: unknown) => ({ ...w.deps, catalog: { ...w.deps.catalog, providers: () => [withAud(aud)] } });
+      await expect(introspectToken(deps('urn:a'), 't', ALL)).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps('urn:a'), 't', only('urn:a'))).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps('urn:a'), 't', only('urn:b'))).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps(['urn:x', 'urn:a']), 't', only('urn:a'))).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps(['urn:x', 'urn:y']), 't', only('urn:a', 'urn:b'))).resolves.toEqual({ active: false });
+      // No aud, or one that is not strings, belongs to no client.
+      await expect(introspectToken(deps(undefined), 't', only('urn:a'))).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps([1, { a: 1 }]), 't', only('urn:a'))).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps(['urn:a', 2]), 't', only('urn:a'))).resolves.toMatchObject({ active: true });
+      // An inactive grant stays inactive to its own client.
+      await releaseGrant(w.deps, agent, grant.id);
+      await expect(introspectToken(deps('urn:a'), 't', only('urn:a'))).resolves.toEqual({ active: false });
+    });
+
     it('collects the introspectors of the providers that have one, in catalog order', () => {
       const deps = depsWithIntrospectors();
       expect(introspectorsOf(w.deps.catalog)).toEqual([]);
@@ -149,11 +176,11 @@ describe('grant reads', () => {
     it("answers active with the verifying provider's claims while the grant is active, whichever provider verifies it", async () => {
       const deps = depsWithIntrospectors();
       const grant = await issueAs();
-      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toEqual({
+      await expect(introspectToken(deps, `first:${grant.id}`, ALL)).resolves.toEqual({
         active: true,
         claims: { iss: 'first', sub: grant.id },
       });
-      await expect(introspectToken(deps, `second:${grant.id}`)).resolves.toEqual({
+      await expect(introspectToken(deps, `second:${grant.id}`, ALL)).resolves.toEqual({
         active: true,
         claims: { iss: 'second', sub: grant.id },
       });
@@ -162,35 +189,35 @@ describe('grant reads', () => {
     it('answers inactive for a token no provider verifies', async () => {
       const deps = depsWithIntrospectors();
       const grant = await issueAs();
-      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toMatchObject({ active: true });
-      await expect(introspectToken(deps, `third:${grant.id}`)).resolves.toEqual({ active: false });
-      await expect(introspectToken(w.deps, `first:${grant.id}`)).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps, `first:${grant.id}`, ALL)).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps, `third:${grant.id}`, ALL)).resolves.toEqual({ active: false });
+      await expect(introspectToken(w.deps, `first:${grant.id}`, ALL)).resolves.toEqual({ active: false });
     });
 
     it('answers inactive for a verified token whose grant the ledger does not hold', async () => {
       const deps = depsWithIntrospectors();
       const grant = await issueAs();
-      await expect(introspectToken(deps, `second:${grant.id}`)).resolves.toMatchObject({ active: true });
-      await expect(introspectToken(deps, 'second:g-not-in-the-ledger')).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps, `second:${grant.id}`, ALL)).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps, 'second:g-not-in-the-ledger', ALL)).resolves.toEqual({ active: false });
     });
 
     it('answers inactive once the grant is released, while the token still verifies', async () => {
       const deps = depsWithIntrospectors();
       const grant = await issueAs();
-      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps, `first:${grant.id}`, ALL)).resolves.toMatchObject({ active: true });
       await releaseGrant(w.deps, agent, grant.id);
-      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toEqual({ active: false });
-      await expect(introspectToken(deps, `second:${grant.id}`)).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps, `first:${grant.id}`, ALL)).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps, `second:${grant.id}`, ALL)).resolves.toEqual({ active: false });
     });
 
     it('answers inactive once the grant is past its expiry by the clock, before any sweep marks it', async () => {
       const deps = depsWithIntrospectors();
       const grant = await issueAs();
       w.now = grant.expiresAt - 1;
-      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toMatchObject({ active: true });
+      await expect(introspectToken(deps, `first:${grant.id}`, ALL)).resolves.toMatchObject({ active: true });
       w.now = grant.expiresAt;
       expect((await w.store.getGrant(grant.id))?.state).toBe('active');
-      await expect(introspectToken(deps, `first:${grant.id}`)).resolves.toEqual({ active: false });
+      await expect(introspectToken(deps, `first:${grant.id}`, ALL)).resolves.toEqual({ active: false });
     });
   });
 });
