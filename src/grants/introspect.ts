@@ -28,17 +28,14 @@ export async function introspectToken(
     const verified = await introspector.verifyIssued(token);
     if (!verified) continue;
     // Before the ledger is read: another audience's token is inactive here, whatever its grant.
-    if (scope.kind === 'audiences' && !audiencesOf(verified.claims.aud).some((aud) => scope.audiences.has(aud))) return { active: false };
+    // `aud` is a string or a list of them (RFC 7519 §4.1.3); anything else matches no audience.
+    const aud = verified.claims.aud;
+    if (scope.kind === 'audiences' && !(Array.isArray(aud) ? aud : [aud]).some((a) => scope.audiences.has(a as string)))
+      return { active: false };
     const grant = await deps.store.getGrant(verified.grantId);
     // Verified by this provider: no other one could claim it, so the ledger's answer is final.
     if (grant === null || effectiveState(grant, deps.now()) !== 'active') return { active: false };
     return { active: true, claims: verified.claims };
   }
   return { active: false };
-}
-
-/** `aud` as a list (RFC 7519 §4.1.3: a string or an array of strings). */
-function audiencesOf(aud: unknown): string[] {
-  if (typeof aud === 'string') return [aud];
-  return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
 }
