@@ -159,6 +159,20 @@ describe('accepted tokens', () => {
   });
 });
 
+describe('kid length', () => {
+  it('accepts a kid of exactly 128 characters, and refuses one of 129 as malformed before any key lookup', async () => {
+    const longKid = { ...k.devEs, kid: 'k'.repeat(128) };
+    const longerKid = { ...k.devEs, kid: 'k'.repeat(129) };
+    world.write(world.files.dev, bundleOf({ ...k.devEs.jwk, kid: longKid.kid }, { ...k.devRsa.jwk, kid: longerKid.kid }));
+    const booted = await world.boot();
+    await expect(booted.authenticateAgent(build(signedBy(S.agent(), longKid)))).resolves.toMatchObject({ id: AGENT_ID });
+    // The bundle does hold a key under the 129-character kid: only the header bound refuses it.
+    const err = await refusal(booted.authenticateAgent(build(signedBy(S.agent(), { ...k.devRsa, kid: longerKid.kid }))));
+    expect(err.code).toBe('ERR_TOKEN_MALFORMED');
+    expect(err.detail).toContain('longer than 128');
+  });
+});
+
 describe('SPIFFE subjects, byte by byte', () => {
   it('accepts a JWT-SVID exactly when its sub parses, for every byte value in the path', async () => {
     for (let b = 0; b < 256; b++) {
