@@ -1,0 +1,136 @@
+/**
+ * Fetching key and discovery documents (src/identity/bounded_fetch.ts, oidc_discovery.ts) against
+ * the local key server (test/fakes): only a 200 is an answer, redirects are named and never
+ * followed, the body cap holds to the byte, the deadline covers the whole answer, and a discovery
+ * document must name exactly the configured issuer and an https (or loopback http) jwks_uri.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { fetchBounded, FetchError } from '../../src/identity/bounded_fetch.js';
+import { discoverJwksUri, discoveryUrl } from '../../src/identity/oidc_discovery.js';
+import { startJwksServer, type JwksServer } from '../fakes/jwks_server.js';
+
+const LIMITS = { timeoutMs: 2000, maxBytes: 1024 };
+let server: JwksServer;
+beforeAll(async () => {
+  server = await startJwksServer();
+});
+afterAll(() => server.close());
+beforeEach(() => {
+  server.hits.length = 0;
+});
+
+/** The FetchError a fetch was refused with; fails the test if it succeeded or threw something else. */
+async function refused(call: Promise<unknown>): Promise<string> {
+  const err = await call.then(
+    () => new Error('expected a FetchError'),
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FetchError);
+  expect((err as FetchError).name).toBe('FetchError');
+  return (err as FetchError).message;
+}
+
+describe('fetchBounded', () => {
+  it('returns the body of a 200 answer as text', async () => {
+    server.route('/doc', { json: { keys: [], note: 'caf\u00e9' } });
+    expect(await fetchBounded(`${server.url}/doc`, LIMITS)).toBe('{"keys":[],"note":"caf\u00e9"}');
+  });
+
+  it.each([
+    [201, 'answered HTTP 201: not 200'],
+    [299, 'answered HTTP 299: not 200'],
+    [300, 'answered HTTP 300: a redirect, which is not followed'],
+    [302, 'answered HTTP 302: a redirect, which is not followed'],
+    [399, 'answered HTTP 399: a redirect, which is not followed'],
+    [400, 'answered HTTP 400: not 200'],
+    [503, 'answered HTTP 503: not 200'],
+  ])('refuses HTTP %i', async (status, message) => {
+    server.route('/doc', { json: { keys: [] } });
+    await expect(fetchBounded(`${server.url}/doc`, LIMITS)).resolves.toBe('{"keys":[]}');
+    server.route('/doc', { status });
+    expect(await refused(fetchBounded(`${server.url}/doc`, LIMITS))).toBe(message);
+  });
+
+  it('never follows a redirect', async () => {
+    server.route('/doc', { redirect: '/elsewhere' });
+    server.route('/elsewhere', { json: { keys: [] } });
+    expect(await refused(fetchBounded(`${server.url}/doc`, LIMITS))).toBe('answered HTTP 302: a redirect, which is not followed');
+    expect(server.count('/elsewhere')).toBe(0);
+  });
+
+  it.each([false, true])('takes an answer of exactly maxBytes and refuses one byte more (chunked: %s)', async (chunked) => {
+    // The fake pads to `bytes` - 2 characters of JSON.
+    server.route('/doc', { bytes: 1026, chunked });
+    expect(await fetchBounded(`${server.url}/doc`, LIMITS)).toHaveLength(1024);
+    server.route('/doc', { bytes: 1027, chunked });
+    expect(await refused(fetchBounded(`${server.url}/doc`, LIMITS))).toBe('answer exceeds maxBytes 1024');
+  });
+
+  it('gives up when the answer does not complete within timeoutMs', async () => {
+    server.route('/slow', { delayMs: 60_000, then: { json: { keys: [] } } });
+    expect(await refused(fetchBounded(`${server.url}/slow`, { ...LIMITS, timeoutMs: 100 }))).toBe('no complete answer within 100 ms');
+    server.route('/stall', { delayMs: 60_000, then: { json: {} }, stallBody: true });
+    expect(await refused(fetchBounded(`${server.url}/stall`, { ...LIMITS, timeoutMs: 100 }))).toBe('no complete answer within 100 ms');
+  });
+
+  it('names the error code of a connection that fails', async () => {
+    server.route('/reset', { reset: true });
+    expect(await refused(fetchBounded(`${server.url}/reset`, LIMITS))).toBe('request failed: ECONNRESET');
+    // https to a plain-http listener: a TLS failure, still a FetchError.
+    expect(await refused(fetchBounded(`${server.url.replace('http:', 'https:')}/doc`, LIMITS))).toMatch(/^request failed: E[A-Z_]+$/u);
+  });
+});
+
+describe('OIDC discovery', () => {
+  const issuer = (): string => `${server.url}/iss`;
+  const wellKnown = '/iss/.well-known/openid-configuration';
+
+  it('appends the well-known path to the issuer, without a doubled slash', () => {
+    expect(discoveryUrl('https://idp.example')).toBe('https://idp.example/.well-known/openid-configuration');
+    expect(discoveryUrl('https://idp.example/')).toBe('https://idp.example/.well-known/openid-configuration');
+    expect(discoveryUrl('https://idp.example/tenant/')).toBe('https://idp.example/tenant/.well-known/openid-configuration');
+    expect(discoveryUrl('https://idp.example/a/b')).toBe('https://idp.example/a/b/.well-known/openid-configuration');
+  });
+
+  it('returns the jwks_uri of a document that names the configured issuer', async () => {
+    server.route(wellKnown, { json: { issuer: issuer(), jwks_uri: 'https://keys.example/jwks' } });
+    expect(await discoverJwksUri(issuer(), LIMITS)).toBe('https://keys.example/jwks');
+    server.route(wellKnown, { json: { issuer: issuer(), jwks_uri: `${server.url}/jwks` } });
+    expect(await discoverJwksUri(issuer(), LIMITS)).toBe(`${server.url}/jwks`);
+    expect(server.hits).toEqual([wellKnown, wellKnown]);
+  });
+
+  it.each([
+    // The fake server JSON-encodes `json`; undefined encodes to an empty body.
+    ['an empty body', undefined, 'discovery document is not valid JSON'],
+    ['a JSON string', '<html>', 'discovery document is not a JSON object'],
+    ['an array', ['x'], 'discovery document is not a JSON object'],
+    ['null', null, 'discovery document is not a JSON object'],
+  ])('refuses a document that is %s', async (_name, json, message) => {
+    server.route(wellKnown, { json: { issuer: issuer(), jwks_uri: 'https://keys.example/jwks' } });
+    await expect(discoverJwksUri(issuer(), LIMITS)).resolves.toBe('https://keys.example/jwks');
+    server.route(wellKnown, { json });
+    expect(await refused(discoverJwksUri(issuer(), LIMITS))).toBe(message);
+  });
+
+  it.each([
+    ['another issuer', { issuer: 'https://evil.example', jwks_uri: 'https://keys.example/jwks' }, 'https://evil.example'],
+    ['the issuer with a trailing slash', { issuer: 'ISSUER/', jwks_uri: 'https://keys.example/jwks' }, 'ISSUER/'],
+    ['no issuer', { jwks_uri: 'https://keys.example/jwks' }, 'undefined'],
+  ])('refuses a document naming %s', async (_name, body, named) => {
+    server.route(wellKnown, { json: { ...body, issuer: body.issuer?.replace('ISSUER', issuer()) } });
+    expect(await refused(discoverJwksUri(issuer(), LIMITS))).toBe(
+      `discovery document names issuer ${JSON.stringify(named.replace('ISSUER', issuer()))}, not the configured ${JSON.stringify(issuer())}`,
+    );
+  });
+
+  it.each([
+    ['no jwks_uri', undefined],
+    ['a numeric jwks_uri', 7],
+    ['a plain-http jwks_uri off loopback', 'http://keys.example/jwks'],
+    ['a jwks_uri with userinfo', 'https://user@keys.example/jwks'],
+  ])('refuses %s', async (_name, jwksUri) => {
+    server.route(wellKnown, { json: { issuer: issuer(), jwks_uri: jwksUri } });
+    expect(await refused(discoverJwksUri(issuer(), LIMITS))).toBe('discovery document has no https jwks_uri');
+  });
+});
