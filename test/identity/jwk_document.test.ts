@@ -146,7 +146,7 @@ describe('key members, one by one', () => {
   });
 
   it('names the member an RSA key lacks, and the kid of a key that cannot be imported', () => {
-    const { n: _n, ...noModulus } = rsa.jwk;
+    const noModulus = { ...rsa.jwk, n: undefined };
     expect(() => parse({ keys: [{ ...noModulus, use: 'jwt-svid' }] })).toThrow('test: keys[0]: RSA key without a string "n"');
     expect(() => parse({ keys: [good, { ...es.jwk, use: 'jwt-svid', y: 7 }] })).toThrow('test: keys[1]: EC key without a string "y"');
     expect(() => parse({ keys: [{ ...es.jwk, kid: 'off', use: 'jwt-svid', x: Buffer.alloc(32, 1).toString('base64url') }] })).toThrow(
