@@ -393,3 +393,181 @@ describe('acceptance ends exactly at acceptedUntil', () => {
     expect(await refusal(later.authenticateAgent(token))).toMatchObject({ status: 401, code: 'ERR_TOKEN_EXPIRED' });
   });
 });
+
+/**
+ * What a refusal tells the operator (`detail`, for the log): which trust entry refused and why.
+ * The attack suite checks the codes; this checks that each reason names the right entry and thing.
+ */
+describe('refusal details', () => {
+  const DEV = 'identity.agents.spiffe[dev.local]';
+  it.each<[string, 'agent' | 'operator', () => string, string, string]>([
+    [
+      'an alg outside the allowlist',
+      'agent',
+      () => build(withHeader(S.agent(), { alg: 'ES512' })),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: alg ES512 is not allowed`,
+    ],
+    [
+      'a typ that is no JWT',
+      'agent',
+      () => build(withHeader(S.agent(), { typ: 'at+jwt' })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: typ at+jwt is not accepted (absent, JWT or JOSE)`,
+    ],
+    [
+      'an unknown kid',
+      'agent',
+      () => build(withHeader(S.agent(), { kid: 'nope' })),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: no key with kid "nope" in ${DEV}.bundle`,
+    ],
+    [
+      'an alg the key cannot verify',
+      'agent',
+      () => build(withHeader(S.agent(), { kid: k.devRsa.kid })),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: alg ES256 needs kty EC; key dev-rsa is kty RSA`,
+    ],
+    [
+      'a signature that does not verify',
+      'agent',
+      () => build({ ...S.agent(), signer: k.stranger }),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: signature does not verify with key dev-es`,
+    ],
+    [
+      'a wrong audience',
+      'agent',
+      () => build(withClaims(S.agent(), { aud: 'x' })),
+      'ERR_TOKEN_AUDIENCE',
+      `${DEV}: "aud" lacks the audience "quartermaster"`,
+    ],
+    [
+      'a claim constraint',
+      'agent',
+      () => build(withClaims(S.ci(), { repository: 'acme/evil' })),
+      'ERR_TOKEN_CLAIMS',
+      'identity.agents.oidc[ci]: claim /repository ("acme/evil") does not match',
+    ],
+    [
+      'an operator audience',
+      'operator',
+      () => build(withClaims(S.operator(), { aud: 'x' })),
+      'ERR_TOKEN_AUDIENCE',
+      'identity.operators: "aud" lacks the audience "quartermaster"',
+    ],
+    [
+      'an invalid SPIFFE ID',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'SPIFFE://dev.local/a' })),
+      'ERR_TOKEN_CLAIMS',
+      '"sub" looks like a SPIFFE ID but is not a valid one (SPIFFE-ID.md §2)',
+    ],
+    [
+      'a bare trust domain',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'spiffe://dev.local' })),
+      'ERR_TOKEN_CLAIMS',
+      '"sub" names a trust domain, not a workload (SPIFFE-ID.md §2.2)',
+    ],
+    [
+      'an unconfigured trust domain',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'spiffe://prod.example/a' })),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      'trust domain prod.example is not configured',
+    ],
+    [
+      'a non-SPIFFE sub under a pinned issuer',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'triage' })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`,
+    ],
+    [
+      'the operator issuer on the agent endpoint',
+      'agent',
+      () => build(S.operator()),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `issuer ${OPERATOR_ISS} is the operator issuer, not an agent issuer; token kinds never cross`,
+    ],
+    [
+      'an unknown issuer',
+      'agent',
+      () => build(withClaims(S.ci(), { iss: 'https://evil.example' })),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      'issuer https://evil.example is not configured and "sub" is not a SPIFFE ID',
+    ],
+    [
+      'no issuer and no SPIFFE sub',
+      'agent',
+      () => build(without(S.ci(), 'payload', 'iss')),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      '"iss" is absent or not a string and "sub" is not a SPIFFE ID',
+    ],
+    [
+      'an OIDC agent issuer on the operator endpoint',
+      'operator',
+      () => build(S.ci()),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `issuer ${CI_ISS} is an agent issuer, not the operator issuer; token kinds never cross`,
+    ],
+    [
+      'a pinned SPIFFE issuer on the operator endpoint',
+      'operator',
+      () => build(S.agent()),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `issuer ${DEV_ISS} is an agent issuer, not the operator issuer; token kinds never cross`,
+    ],
+    [
+      'an unknown issuer on the operator endpoint',
+      'operator',
+      () => build(withClaims(S.operator(), { iss: 'https://evil.example' })),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      'issuer https://evil.example is not the operator issuer',
+    ],
+    [
+      'no issuer on the operator endpoint',
+      'operator',
+      () => build(without(S.operator(), 'payload', 'iss')),
+      'ERR_TOKEN_CLAIMS',
+      'required claim "iss" is missing or not a string',
+    ],
+  ])('names %s', async (_name, endpoint, token, code, detail) => {
+    const authenticate = (t: string) => (endpoint === 'agent' ? identity.authenticateAgent(t) : identity.authenticateOperator(t));
+    await expect(authenticate(build(endpoint === 'agent' ? S.agent() : S.operator()))).resolves.toMatchObject({ kind: endpoint });
+    const err = await refusal(authenticate(token()));
+    expect({ code: err.code, detail: err.detail }).toEqual({ code, detail });
+  });
+});
+
+describe('boot log', () => {
+  it('names the trust domains, OIDC issuers and operator issuer it is ready for', async () => {
+    const capture = createLogCapture();
+    await world.boot({ logger: createLogger({ level: 'info', destination: capture }) });
+    const ready = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'identity ready');
+    expect(ready).toMatchObject({ trustDomains: ['dev.local', 'other.example'], oidcIssuers: ['ci'], operatorIssuer: OPERATOR_ISS });
+  });
+
+  it('names an OIDC issuer without claim constraints in its warning', async () => {
+    const capture = createLogCapture();
+    await world.boot({
+      logger: createLogger({ level: 'warn', destination: capture }),
+      config: world.config((raw) => {
+        raw.agents.oidc[0].claims = [];
+      }),
+    });
+    const warning = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'warn');
+    expect(warning).toMatchObject({ issuer: CI_ISS, entry: 'identity.agents.oidc[ci]' });
+  });
+
+  it('refuses to boot on an unreadable key file, naming the key set and the cause', async () => {
+    world.write(world.files.ci, '{"keys": [');
+    const err = await refusal(world.boot());
+    expect(err).toMatchObject({ code: 'ERR_CONFIG', status: 500 });
+    expect(err.message).toBe(
+      `identity.agents.oidc[ci].keys: KeyDocumentError: identity.agents.oidc[ci].keys (${world.files.ci}): not valid JSON`,
+    );
+  });
+});
