@@ -4,8 +4,17 @@
  * followed, the body cap holds to the byte, the deadline covers the whole answer, and a discovery
  * document must name exactly the configured issuer and an https (or loopback http) jwks_uri.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetchBounded, FetchError } from '../../src/identity/bounded_fetch.js';
+import { createOidcKeySet, createSpiffeBundleKeySet } from '../../src/identity/key_sources.js';
+import { createLogger } from '../../src/logging.js';
+import { createSigner } from './token_factory.js';
 import { discoverJwksUri, discoveryUrl } from '../../src/identity/oidc_discovery.js';
 import { startJwksServer, type JwksServer } from '../fakes/jwks_server.js';
 
@@ -133,5 +142,77 @@ describe('OIDC discovery', () => {
   ])('refuses %s', async (_name, jwksUri) => {
     server.route(wellKnown, { json: { issuer: issuer(), jwks_uri: jwksUri } });
     expect(await refused(discoverJwksUri(issuer(), LIMITS))).toBe('discovery document has no https jwks_uri');
+  });
+});
+
+/** A self-signed certificate for 127.0.0.1 (openssl), and an HTTPS server answering `body` on every path. */
+async function tlsServer(body: string): Promise<{ url: string; caFile: string; close: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'qm-identity-tls-'));
+  const caFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      caFile,
+      '-days',
+      '1',
+    ].concat(['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
+    { stdio: 'ignore' },
+  );
+  const https = createServer({ cert: readFileSync(caFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `https://127.0.0.1:${(https.address() as AddressInfo).port}`,
+    caFile,
+    close: () => {
+      https.closeAllConnections();
+      return new Promise<void>((resolve) => https.close(() => resolve()));
+    },
+  };
+}
+
+describe('endpoints under a private CA', () => {
+  const signer = createSigner('ES256', 'tls-es');
+  const deps = { logger: createLogger({ level: 'silent' }), now: () => Date.UTC(2030, 0, 1) };
+  const timing = { refreshSeconds: 300, cooldownSeconds: 30, maxStalenessSeconds: 3600 };
+
+  it('trusts the certificate of caFile, and only with it', async () => {
+    const tls = await tlsServer(JSON.stringify({ keys: [{ ...signer.jwk, use: 'jwt-svid' }] }));
+    try {
+      const ca = readFileSync(tls.caFile, 'utf8');
+      expect(await fetchBounded(`${tls.url}/bundle`, { ...LIMITS, ca })).toContain('"tls-es"');
+      expect(await refused(fetchBounded(`${tls.url}/bundle`, LIMITS))).toMatch(/^request failed: [A-Z_]+$/u);
+
+      const source = { endpoint: `${tls.url}/bundle`, timeoutMs: 2000, maxBytes: 65_536, ...timing };
+      const trusted = createSpiffeBundleKeySet({ ...source, caFile: tls.caFile }, 'bundle', deps);
+      await trusted.loaded;
+      expect((await trusted.keyFor('tls-es'))?.kid).toBe('tls-es');
+      const untrusted = createSpiffeBundleKeySet(source, 'bundle', deps);
+      await expect(untrusted.loaded).rejects.toThrow(/^request failed: /u);
+
+      const jwks = createOidcKeySet(
+        { jwksUri: `${tls.url}/jwks`, timeoutMs: 2000, maxBytes: 65_536, caFile: tls.caFile, ...timing },
+        'https://idp',
+        'keys',
+        deps,
+      );
+      await jwks.loaded;
+      // An OIDC set takes only use "sig" or no use: the jwt-svid key is ignored, the set is empty.
+      expect(await jwks.keyFor('tls-es')).toBeUndefined();
+    } finally {
+      await tls.close();
+    }
   });
 });

@@ -4,7 +4,7 @@
  * ends at exp and when the key leaves its set), boot errors, and what reaches the log.
  * Refusals live in attacks.test.ts.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerError } from '../../src/errors.js';
 import { parseSpiffeId } from '../../src/identity/spiffe_id.js';
@@ -569,5 +569,11 @@ describe('boot log', () => {
     expect(err.message).toBe(
       `identity.agents.oidc[ci].keys: KeyDocumentError: identity.agents.oidc[ci].keys (${world.files.ci}): not valid JSON`,
     );
+  });
+
+  it('refuses to boot on a missing key file, naming the file and the error code', async () => {
+    rmSync(world.files.ci);
+    const err = await refusal(world.boot());
+    expect(err.message).toBe(`identity.agents.oidc[ci].keys: Error: cannot read ${world.files.ci}: ENOENT`);
   });
 });
