@@ -4,11 +4,12 @@
  * ends at exp and when the key leaves its set), boot errors, and what reaches the log.
  * Refusals live in attacks.test.ts.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerError } from '../../src/errors.js';
 import { parseSpiffeId } from '../../src/identity/spiffe_id.js';
 import type { Identity } from '../../src/identity/types.js';
+import { createIdentity } from '../../src/identity/verifier.js';
 import { createLogger } from '../../src/logging.js';
 import { eventually } from '../support/broker_harness.js';
 import { createLogCapture } from '../support/log_capture.js';
@@ -212,6 +213,16 @@ describe('operators', () => {
     expect(operator.isOperator).toBe(false);
   });
 
+  it('reads a roles claim that is one string as that one role, and freezes the roles', async () => {
+    const operator = await identity.authenticateOperator(build(withClaims(S.operator(), { roles: 'operator' })));
+    expect(operator).toMatchObject({ roles: ['operator'], isOperator: true });
+    expect(Object.isFrozen(operator.roles)).toBe(true);
+    const listed = await identity.authenticateOperator(build(withClaims(S.operator(), { roles: ['viewer', 'operator'] })));
+    expect(listed).toMatchObject({ roles: ['viewer', 'operator'], isOperator: true });
+    expect(Object.isFrozen(listed.roles)).toBe(true);
+    expect(Object.isFrozen((await identity.authenticateOperator(build(withClaims(S.operator(), { roles: 7 })))).roles)).toBe(true);
+  });
+
   it('does not read a roles claim from Object.prototype', async () => {
     const custom = await world.boot({
       config: world.config((raw) => {
@@ -318,6 +329,25 @@ describe('boot', () => {
     const token = build(S.agent());
     expect((await a.authenticateAgent(token)).fingerprint).toBe((await b.authenticateAgent(token)).fingerprint);
     expect((await identity.authenticateAgent(token)).fingerprint).not.toBe((await a.authenticateAgent(token)).fingerprint);
+  });
+
+  it('refuses a fingerprint key file others may read only where secret files are strict', async () => {
+    const keyFile = `${world.dir}/fingerprint.key`;
+    writeFileSync(keyFile, 'shared-fingerprint-key');
+    chmodSync(keyFile, 0o644);
+    const config = world.config((raw) => {
+      raw.fingerprintKeyFile = keyFile;
+    });
+    const deps = { logger: createLogger({ level: 'silent' }), now: () => now };
+    await expect(createIdentity(config, deps)).resolves.toBeTruthy();
+    await expect(createIdentity(config, { ...deps, strictSecretFiles: false })).resolves.toBeTruthy();
+    const err = await refusal(createIdentity(config, { ...deps, strictSecretFiles: true }));
+    expect(err).toMatchObject({ code: 'ERR_CONFIG', status: 500 });
+    expect(err.message).toMatch(/^identity: identity\.fingerprintKeyFile: .* may be read by group or others/u);
+    rmSync(keyFile);
+    expect((await refusal(world.boot({ config }))).message).toBe(
+      `identity: identity.fingerprintKeyFile: ${keyFile} cannot be read (ENOENT)`,
+    );
   });
 });
 
@@ -463,6 +493,13 @@ describe('refusal details', () => {
       () => build(withClaims(S.agent(), { sub: 'SPIFFE://dev.local/a' })),
       'ERR_TOKEN_CLAIMS',
       '"sub" looks like a SPIFFE ID but is not a valid one (SPIFFE-ID.md §2)',
+    ],
+    [
+      'a sub that only contains spiffe: under a pinned issuer',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'repo:spiffe://dev.local/a' })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`,
     ],
     [
       'a bare trust domain',
