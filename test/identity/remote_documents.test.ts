@@ -14,6 +14,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { fetchBounded, FetchError } from '../../src/identity/bounded_fetch.js';
 import { createOidcKeySet, createSpiffeBundleKeySet } from '../../src/identity/key_sources.js';
 import { createLogger } from '../../src/logging.js';
+import { createLogCapture } from '../support/log_capture.js';
 import { createSigner } from './token_factory.js';
 import { discoverJwksUri, discoveryUrl } from '../../src/identity/oidc_discovery.js';
 import { startJwksServer, type JwksServer } from '../fakes/jwks_server.js';
@@ -132,6 +133,27 @@ describe('OIDC discovery', () => {
     expect(await refused(discoverJwksUri(issuer(), LIMITS))).toBe(
       `discovery document names issuer ${JSON.stringify(String(named))}, not the configured ${JSON.stringify(issuer())}`,
     );
+  });
+
+  it('logs the jwks_uri a key set discovered, once', async () => {
+    const signer = createSigner('ES256', 'disc-es');
+    server.route(wellKnown, { json: { issuer: issuer(), jwks_uri: `${server.url}/jwks` } });
+    server.route('/jwks', { json: { keys: [signer.jwk] } });
+    const capture = createLogCapture();
+    let now = Date.UTC(2030, 0, 1);
+    const keys = createOidcKeySet(
+      { discovery: true, timeoutMs: 2000, maxBytes: 65_536, refreshSeconds: 300, cooldownSeconds: 30, maxStalenessSeconds: 3600 },
+      issuer(),
+      'identity.agents.oidc[k8s].keys',
+      { logger: createLogger({ level: 'info', destination: capture }), now: () => now },
+    );
+    await keys.loaded;
+    now += 30_000;
+    expect(await keys.keyFor('unknown')).toBeUndefined();
+    expect((await keys.keyFor('disc-es'))?.kid).toBe('disc-es');
+    const discovered = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'discovered jwks_uri');
+    expect(discovered).toMatchObject([{ keySet: 'identity.agents.oidc[k8s].keys', jwksUri: `${server.url}/jwks` }]);
+    expect(server.hits).toEqual([wellKnown, '/jwks', '/jwks']);
   });
 
   it.each([
