@@ -168,7 +168,8 @@ describe('OIDC discovery', () => {
 });
 
 /** A self-signed certificate for 127.0.0.1 (openssl), and an HTTPS server answering `body` on every path. */
-async function tlsServer(body: string): Promise<{ url: string; caFile: string; close: () => Promise<void> }> {
+async function tlsServer(body: string): Promise<{ url: string; caFile: string; requests: string[]; close: () => Promise<void> }> {
+  const requests: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'qm-identity-tls-'));
   const caFile = join(dir, 'cert.pem');
   const keyFile = join(dir, 'key.pem');
@@ -191,13 +192,15 @@ async function tlsServer(body: string): Promise<{ url: string; caFile: string; c
     ].concat(['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']),
     { stdio: 'ignore' },
   );
-  const https = createServer({ cert: readFileSync(caFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }, (_req, res) => {
+  const https = createServer({ cert: readFileSync(caFile, 'utf8'), key: readFileSync(keyFile, 'utf8') }, (req, res) => {
+    requests.push(`${req.method ?? ''} ${req.url ?? ''} accept=${req.headers.accept ?? ''}`);
     res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
   await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
   return {
     url: `https://127.0.0.1:${(https.address() as AddressInfo).port}`,
     caFile,
+    requests,
     close: () => {
       https.closeAllConnections();
       return new Promise<void>((resolve) => https.close(() => resolve()));
@@ -215,6 +218,7 @@ describe('endpoints under a private CA', () => {
     try {
       const ca = readFileSync(tls.caFile, 'utf8');
       expect(await fetchBounded(`${tls.url}/bundle`, { ...LIMITS, ca })).toContain('"tls-es"');
+      expect(tls.requests).toEqual(['GET /bundle accept=application/json']);
       expect(await refused(fetchBounded(`${tls.url}/bundle`, LIMITS))).toMatch(/^request failed: [A-Z_]+$/u);
 
       const source = { endpoint: `${tls.url}/bundle`, timeoutMs: 2000, maxBytes: 65_536, ...timing };
