@@ -80,13 +80,14 @@ describe('accepted tokens', () => {
       issuer: 'spiffe://other.example',
       trustDomain: 'other.example',
     });
-    expect(agent.jti).toBeUndefined();
+    expect(agent).not.toHaveProperty('jti');
   });
 
   it('names an OIDC agent iss#sub and checks its claim constraints', async () => {
     const agent = await identity.authenticateAgent(build(S.ci()));
     expect(agent).toMatchObject({ id: `${CI_ISS}#repo:acme/ops:ref:refs/heads/main`, issuer: CI_ISS, issuerName: 'ci' });
-    expect(agent.trustDomain).toBeUndefined();
+    expect(agent).not.toHaveProperty('trustDomain');
+    expect(agent).not.toHaveProperty('jti');
     await expect(identity.authenticateAgent(build(withClaims(S.ci(), { ref: 'refs/heads/release-12' })))).resolves.toMatchObject({
       issuerName: 'ci',
     });
@@ -467,6 +468,21 @@ describe('refusal details', () => {
       `${DEV}: signature does not verify with key dev-es`,
     ],
     [
+      'a header that is not JSON',
+      'agent',
+      () => build({ ...S.agent(), header: 'alg=ES256' }),
+      'ERR_TOKEN_MALFORMED',
+      'header is not UTF-8 JSON',
+    ],
+    [
+      'a payload that is no object',
+      'agent',
+      () => build({ ...S.agent(), payload: '[1]' }),
+      'ERR_TOKEN_MALFORMED',
+      'payload is not a JSON object',
+    ],
+    ['a padded signature', 'agent', () => `${build(S.agent())}==`, 'ERR_TOKEN_MALFORMED', 'signature is empty or not canonical base64url'],
+    [
       'a wrong audience',
       'agent',
       () => build(withClaims(S.agent(), { aud: 'x' })),
@@ -603,6 +619,7 @@ describe('boot log', () => {
     world.write(world.files.ci, '{"keys": [');
     const err = await refusal(world.boot());
     expect(err).toMatchObject({ code: 'ERR_CONFIG', status: 500 });
+    expect((err.cause as Error).name).toBe('KeyDocumentError');
     expect(err.message).toBe(
       `identity.agents.oidc[ci].keys: KeyDocumentError: identity.agents.oidc[ci].keys (${world.files.ci}): not valid JSON`,
     );
