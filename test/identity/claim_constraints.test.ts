@@ -24,6 +24,10 @@ describe('JSON Pointer', () => {
     expect(resolvePointer(claims, ['a', 'constructor'])).toBeUndefined();
     expect(resolvePointer(claims, ['__proto__', 'polluted'])).toBe('z');
     expect(resolvePointer({}, ['__proto__'])).toBeUndefined();
+    // Strings and null are no objects: not even a string's own index or length is followed.
+    expect(resolvePointer({ ns: 'abc' }, ['ns', '0'])).toBeUndefined();
+    expect(resolvePointer({ ns: 'abc' }, ['ns', 'length'])).toBeUndefined();
+    expect(resolvePointer({ ns: null }, ['ns', 'x'])).toBeUndefined();
   });
 });
 

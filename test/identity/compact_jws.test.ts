@@ -25,6 +25,7 @@ describe('splitCompact', () => {
   it('splits three parts and keeps header.payload as the signing input', () => {
     expect(splitCompact('aa.bb.cc', 100)).toEqual({ header: 'aa', payload: 'bb', signature: 'cc', signingInput: 'aa.bb' });
     expect(splitCompact('..', 100)).toEqual({ header: '', payload: '', signature: '', signingInput: '.' });
+    expect(splitCompact('a.b.c', 100)).toEqual({ header: 'a', payload: 'b', signature: 'c', signingInput: 'a.b' });
   });
 
   it.each([

@@ -298,6 +298,17 @@ describe('staleness', () => {
     expect(err.detail).toBe(`${LABEL}: keys went stale while refetching; last error: Error: slow and failing`);
   });
 
+  it('fails closed, with no last error to name, when a refetch succeeds only after the keys went stale', async () => {
+    const set = await boot({ ...POLICY, refreshMs: 7_200_000 });
+    now = T0 + 3_599_000;
+    next = () => {
+      now = T0 + 3_599_000 + 3_600_001;
+      return doc([key('a')]);
+    };
+    const err = await unavailable(set.keyFor('b'));
+    expect(err.detail).toBe(`${LABEL}: keys went stale while refetching`);
+  });
+
   it('counts staleness from when the successful fetch started', async () => {
     const set = await boot();
     next = () => {

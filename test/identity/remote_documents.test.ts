@@ -6,6 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -81,6 +82,22 @@ describe('fetchBounded', () => {
     expect(await refused(fetchBounded(`${server.url}/slow`, { ...LIMITS, timeoutMs: 100 }))).toBe('no complete answer within 100 ms');
     server.route('/stall', { delayMs: 60_000, then: { json: {} }, stallBody: true });
     expect(await refused(fetchBounded(`${server.url}/stall`, { ...LIMITS, timeoutMs: 100 }))).toBe('no complete answer within 100 ms');
+  });
+
+  it('names an answer that ends before its declared length', async () => {
+    const short = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"keys":[');
+      setImmediate(() => res.socket?.destroy());
+    });
+    await new Promise<void>((resolve) => short.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(short.address() as AddressInfo).port}/doc`;
+      expect(await refused(fetchBounded(url, LIMITS))).toMatch(/^answer (cut short|interrupted)$/u);
+    } finally {
+      short.closeAllConnections();
+      await new Promise<void>((resolve) => short.close(() => resolve()));
+    }
   });
 
   it('names the error code of a connection that fails', async () => {
@@ -159,6 +176,7 @@ describe('OIDC discovery', () => {
   it.each([
     ['no jwks_uri', undefined],
     ['a numeric jwks_uri', 7],
+    ['a jwks_uri in an array', ['https://keys.example/jwks']],
     ['a plain-http jwks_uri off loopback', 'http://keys.example/jwks'],
     ['a jwks_uri with userinfo', 'https://user@keys.example/jwks'],
   ])('refuses %s', async (_name, jwksUri) => {

@@ -344,6 +344,7 @@ describe('boot', () => {
     await expect(createIdentity(config, { ...deps, strictSecretFiles: false })).resolves.toBeTruthy();
     const err = await refusal(createIdentity(config, { ...deps, strictSecretFiles: true }));
     expect(err).toMatchObject({ code: 'ERR_CONFIG', status: 500 });
+    expect(err.cause).toMatchObject({ code: 'ERR_CONFIG' });
     expect(err.message).toMatch(/^identity: identity\.fingerprintKeyFile: .* may be read by group or others/u);
     rmSync(keyFile);
     expect((await refusal(world.boot({ config }))).message).toBe(
@@ -514,6 +515,13 @@ describe('refusal details', () => {
       'a sub that only contains spiffe: under a pinned issuer',
       'agent',
       () => build(withClaims(S.agent(), { sub: 'repo:spiffe://dev.local/a' })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`,
+    ],
+    [
+      'a SPIFFE ID in an array under a pinned issuer',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: ['spiffe://dev.local/a'] })),
       'ERR_TOKEN_CLAIMS',
       `${DEV}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`,
     ],
