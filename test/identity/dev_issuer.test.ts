@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
@@ -173,5 +173,91 @@ describe('minting', () => {
     await expect(
       mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: `${AUDIENCE}/operators`, subject: 'a', rolesClaim: 'sub' }),
     ).rejects.toThrow(/registered claim/);
+  });
+});
+
+describe('key files on disk', () => {
+  it('keeps the key directory to its owner, and publishes the public sets world-readable', async () => {
+    await ensureDevKeys(keyDir);
+    expect(statSync(keyDir).mode & 0o777).toBe(0o700);
+    for (const kind of ['agent', 'operator'] as const)
+      expect(statSync(join(keyDir, DEV_KEY_FILES[kind].publicSet)).mode & 0o777).toBe(0o644);
+    expect(readFileSync(join(keyDir, DEV_KEY_FILES.agent.publicSet), 'utf8')).toMatch(/^\{\n {2}"keys": \[\n[^]*\}\n$/u);
+  });
+
+  it('rewrites a public set that no longer matches the private key', async () => {
+    await ensureDevKeys(keyDir);
+    const before = readFileSync(join(keyDir, DEV_KEY_FILES.agent.publicSet), 'utf8');
+    writeFileSync(join(keyDir, DEV_KEY_FILES.agent.publicSet), '{"keys":[]}');
+    await ensureDevKeys(keyDir);
+    expect(readFileSync(join(keyDir, DEV_KEY_FILES.agent.publicSet), 'utf8')).toBe(before);
+  });
+
+  it('refuses a private key file that is not JSON or not an ES256 private JWK, and one it cannot read', async () => {
+    await ensureDevKeys(keyDir);
+    const file = join(keyDir, DEV_KEY_FILES.agent.privateKey);
+    const good = readJson(DEV_KEY_FILES.agent.privateKey);
+    const mint = () => mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', now: NOW });
+    await expect(mint()).resolves.toBeTypeOf('string');
+    writeFileSync(file, '{');
+    await expect(mint()).rejects.toThrow(`${file} is not valid JSON; delete the development key directory to regenerate keys`);
+    for (const change of [{ kty: 'RSA' }, { crv: 'P-384' }, { x: 1 }, { y: null }, { d: undefined }, { kid: 7 }]) {
+      writeFileSync(file, JSON.stringify({ ...good, ...change }));
+      await expect(mint()).rejects.toThrow(`${file} is not an ES256 private JWK with a kid; delete the development key directory`);
+      await expect(ensureDevKeys(keyDir)).rejects.toThrow('is not an ES256 private JWK');
+    }
+    rmSync(file);
+    mkdirSync(file);
+    await expect(mint()).rejects.toMatchObject({ code: 'EISDIR' });
+  });
+});
+
+describe('minting, claim by claim', () => {
+  it('puts the roles in the configured claim', async () => {
+    await ensureDevKeys(keyDir);
+    const token = await mintOperatorToken({
+      keyDir,
+      issuer: OPERATOR_ISS,
+      audience: AUDIENCE,
+      subject: 'bob',
+      roles: ['viewer', 'operator'],
+      rolesClaim: 'groups',
+      ttlSeconds: 60,
+      now: NOW,
+    });
+    const claims = decodeJwt(token);
+    expect(claims).toMatchObject({ groups: ['viewer', 'operator'], iss: OPERATOR_ISS, sub: 'bob', aud: AUDIENCE, exp: NOW / 1000 + 60 });
+    expect(claims).not.toHaveProperty('roles');
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'ES256', typ: 'JWT', kid: readJson(DEV_KEY_FILES.operator.privateKey).kid });
+  });
+
+  it.each(['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti'])('refuses the registered claim %s as the roles claim', async (claim) => {
+    await ensureDevKeys(keyDir);
+    await expect(
+      mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: AUDIENCE, subject: 'a', rolesClaim: 'groups', now: NOW }),
+    ).resolves.toBeTypeOf('string');
+    await expect(
+      mintOperatorToken({ keyDir, issuer: OPERATOR_ISS, audience: AUDIENCE, subject: 'a', rolesClaim: claim, now: NOW }),
+    ).rejects.toThrow(`rolesClaim must not be a registered claim, got ${claim}`);
+  });
+
+  it('issues at the whole second of now, and at the clock when no now is given', async () => {
+    await ensureDevKeys(keyDir);
+    const at = (now?: number) =>
+      mintAgentToken({
+        keyDir,
+        issuer: AGENT_ISS,
+        audience: AUDIENCE,
+        agentId: 'spiffe://dev.local/a',
+        ...(now === undefined ? {} : { now }),
+      });
+    expect(decodeJwt(await at(NOW + 999))).toMatchObject({ iat: NOW / 1000, exp: NOW / 1000 + 600 });
+    const before = Math.floor(Date.now() / 1000);
+    const { iat } = decodeJwt(await at());
+    expect(iat).toBeGreaterThanOrEqual(before);
+    expect(iat).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+    await expect(
+      mintAgentToken({ keyDir, issuer: AGENT_ISS, audience: AUDIENCE, agentId: 'spiffe://dev.local/a', ttlSeconds: 1.5, now: NOW }),
+    ).rejects.toThrow('ttlSeconds must be a whole number, got 1.5');
   });
 });

@@ -104,3 +104,76 @@ describe('OIDC JWK Sets', () => {
     expect(parse({ keys: [{ ...rsa.jwk, alg: 'PS256' }] }, 'jwks').keys.get('rsa')?.thumbprint).not.toBe(first?.thumbprint);
   });
 });
+
+describe('key members, one by one', () => {
+  const good = { ...es.jwk, kid: 'good', use: 'jwt-svid' };
+
+  it.each(['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k', 'priv'])(
+    'refuses a public key that also carries the secret member %s',
+    (member) => {
+      expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid' }] })).toEqual(['good', 'es']);
+      expect(() => parse({ keys: [good, { ...es.jwk, use: 'jwt-svid', [member]: 'AAAA' }] })).toThrow(
+        `test: keys[1] is a private key (member "${member}"); publish only public keys`,
+      );
+    },
+  );
+
+  it('keeps key_ops that include verify, and ignores key_ops that are not such an array', () => {
+    expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid', key_ops: ['sign', 'verify'] }] })).toEqual(['good', 'es']);
+    expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid', key_ops: 'verify' }] })).toEqual(['good']);
+    expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid', key_ops: [] }] })).toEqual(['good']);
+  });
+
+  it('ignores a key whose alg is not a string, or whose curve is missing', () => {
+    expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid', alg: 'ES256' }] })).toEqual(['good', 'es']);
+    expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid', alg: 256 }] })).toEqual(['good']);
+    expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid', crv: undefined }] })).toEqual(['good']);
+    expect(kids({ keys: [good, { ...es.jwk, use: 'jwt-svid', kid: 7 }] })).toEqual(['good']);
+  });
+
+  it('keeps every JWS curve: P-256, P-384, P-521, Ed25519, Ed448', () => {
+    const keys = [
+      jwkOf(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey, 'p384'),
+      jwkOf(generateKeyPairSync('ec', { namedCurve: 'P-521' }).publicKey, 'p521'),
+      jwkOf(generateKeyPairSync('ed448').publicKey, 'ed448'),
+    ].map((k) => ({ ...k, use: 'jwt-svid' }));
+    expect(parse({ keys: [good, ...keys] }).keys.get('ed448')?.crv).toBe('Ed448');
+    expect(kids({ keys: [good, ...keys] })).toEqual(['good', 'p384', 'p521', 'ed448']);
+  });
+
+  it('keeps an RSA key of exactly 2048 bits', () => {
+    expect(parse({ keys: [{ ...rsa.jwk, use: 'jwt-svid' }] }).keys.get('rsa')?.key.asymmetricKeyDetails?.modulusLength).toBe(2048);
+  });
+
+  it('names the member an RSA key lacks, and the kid of a key that cannot be imported', () => {
+    const noModulus = { ...rsa.jwk, n: undefined };
+    expect(() => parse({ keys: [{ ...noModulus, use: 'jwt-svid' }] })).toThrow('test: keys[0]: RSA key without a string "n"');
+    expect(() => parse({ keys: [good, { ...es.jwk, use: 'jwt-svid', y: 7 }] })).toThrow('test: keys[1]: EC key without a string "y"');
+    expect(() => parse({ keys: [{ ...es.jwk, kid: 'off', use: 'jwt-svid', x: Buffer.alloc(32, 1).toString('base64url') }] })).toThrow(
+      'test: keys[0]: EC key "off" cannot be imported',
+    );
+  });
+
+  it('refuses members that are not JWKs: null, an array, a kty that is not a string', () => {
+    for (const member of [null, [es.jwk], { ...es.jwk, kty: 2 }])
+      expect(() => parse({ keys: [good, member] })).toThrow('test: keys[1] is not a JWK');
+  });
+
+  it('says which kind of document it expected, and names two keys under one kid', () => {
+    expect(() => parseKeyDocument('{}', 'jwks', 'where')).toThrow('where: not a JSON Web Key Set (an object with a "keys" array)');
+    expect(() => parseKeyDocument('null', 'spiffe-bundle', 'where')).toThrow('where: not a SPIFFE bundle (an object with a "keys" array)');
+    expect(() => parseKeyDocument('{', 'jwks', 'where')).toThrow('where: not valid JSON');
+    expect(() => parse({ keys: [good, { ...rsa.jwk, kid: 'good', use: 'jwt-svid' }] })).toThrow('test: kid "good" names two keys');
+    expect(() => parse({ keys: [{ kty: 'oct', kid: 'h' }] })).toThrow(
+      'test: keys[0] is a symmetric (kty "oct") key; only public keys are accepted',
+    );
+  });
+
+  it('reads bundle hints at their bounds, and none from a JWK Set', () => {
+    expect(parse({ keys: [], spiffe_refresh_hint: 1, spiffe_sequence: 0 })).toMatchObject({ refreshHintSeconds: 1, sequence: 0 });
+    expect(parse({ keys: [], spiffe_sequence: -1 }).sequence).toBeUndefined();
+    expect(parse({ keys: [], spiffe_sequence: 1.5 }).sequence).toBeUndefined();
+    const jwks = parse({ keys: [], spiffe_refresh_hint: 60, spiffe_sequence: 7 }, 'jwks');
+    expect(jwks).toEqual({ keys: new Map(), ignored: 0 });
+  });
+});

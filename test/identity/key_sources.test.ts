@@ -8,7 +8,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { BrokerError } from '../../src/errors.js';
 import type { Identity } from '../../src/identity/types.js';
 import { startJwksServer, type JwksServer } from '../fakes/jwks_server.js';
+import { createLogger } from '../../src/logging.js';
 import { eventually } from '../support/broker_harness.js';
+import { createLogCapture } from '../support/log_capture.js';
 import { AUDIENCE, bundleOf, createWorld, jwksOf, specs, START, type World } from './identity_world.js';
 import { build, createSigner, withClaims, type Signer, type TokenSpec } from './token_factory.js';
 
@@ -209,6 +211,30 @@ describe('SPIFFE bundle endpoint', () => {
     server.route('/bundle', { json: bundleOf(r1.jwk) });
     now += 30_000;
     expect(await outcome(identity.authenticateAgent(remote()))).toBe('ok');
+  });
+
+  it('logs a remote key set that is unavailable at boot, naming it and the cause', async () => {
+    server.route('/bundle', { status: 503 });
+    const capture = createLogCapture();
+    await world.boot({
+      logger: createLogger({ level: 'error', destination: capture }),
+      config: world.config((raw) => {
+        raw.agents.spiffe.push({
+          trustDomain: 'remote.example',
+          bundle: { endpoint: `${server.url}/bundle`, timeoutMs: 500, maxBytes: 65_536 },
+          algorithms: ['ES256'],
+        });
+      }),
+    });
+    const errors = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(errors).toMatchObject([
+      {
+        level: 'error',
+        msg: 'key set unavailable at boot; its tokens answer 503 until a fetch succeeds',
+        keySet: 'identity.agents.spiffe[remote.example].bundle',
+        err: 'FetchError: answered HTTP 503: not 200',
+      },
+    ]);
   });
 
   it('keeps the last good keys when a refresh answers 5 MB or a private key', async () => {

@@ -51,6 +51,32 @@ describe('verified-token cache', () => {
     expect(cache.get('c', 'sig', 'agent', 0)).toBe('C');
   });
 
+  it('counts setting an entry again as a use, with the new signature and result', () => {
+    const cache = createTokenCache<string>(2);
+    const ks = keySet();
+    cache.set('a', 'sig', entry(ks, 'A'));
+    cache.set('b', 'sig', entry(ks, 'B'));
+    cache.set('a', 'sig2', entry(ks, 'A2'));
+    expect(cache.size).toBe(2);
+    cache.set('c', 'sig', entry(ks, 'C'));
+    expect(cache.get('b', 'sig', 'agent', 0)).toBeUndefined();
+    expect(cache.get('a', 'sig', 'agent', 0)).toBeUndefined();
+    expect(cache.get('a', 'sig2', 'agent', 0)).toBe('A2');
+    expect(cache.size).toBe(2);
+  });
+
+  it('keeps an entry that missed on signature or kind, and drops one that expired or lost its key', () => {
+    const cache = createTokenCache<string>(10);
+    const ks = keySet();
+    cache.set('a', 'sig', entry(ks, 'A'));
+    expect(cache.get('a', 'forged', 'agent', 0)).toBeUndefined();
+    expect(cache.get('a', 'sig', 'operator', 0)).toBeUndefined();
+    expect(cache.size).toBe(1);
+    expect(cache.get('a', 'sig', 'agent', 999)).toBe('A');
+    expect(cache.get('a', 'sig', 'agent', 1000)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
   it('holds nothing with maxEntries 0', () => {
     const cache = createTokenCache<string>(0);
     cache.set('a', 'sig', entry(keySet(), 'A'));

@@ -4,12 +4,13 @@
  * ends at exp and when the key leaves its set), boot errors, and what reaches the log.
  * Refusals live in attacks.test.ts.
  */
-import { writeFileSync } from 'node:fs';
+import { chmodSync, rmSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BrokerError } from '../../src/errors.js';
 import { hasPermission, permissionGrants } from '../../src/identity/roles.js';
 import { parseSpiffeId } from '../../src/identity/spiffe_id.js';
 import type { Identity } from '../../src/identity/types.js';
+import { createIdentity } from '../../src/identity/verifier.js';
 import { createLogger } from '../../src/logging.js';
 import { eventually } from '../support/broker_harness.js';
 import { createLogCapture } from '../support/log_capture.js';
@@ -80,13 +81,14 @@ describe('accepted tokens', () => {
       issuer: 'spiffe://other.example',
       trustDomain: 'other.example',
     });
-    expect(agent.jti).toBeUndefined();
+    expect(agent).not.toHaveProperty('jti');
   });
 
   it('names an OIDC agent iss#sub and checks its claim constraints', async () => {
     const agent = await identity.authenticateAgent(build(S.ci()));
     expect(agent).toMatchObject({ id: `${CI_ISS}#repo:acme/ops:ref:refs/heads/main`, issuer: CI_ISS, issuerName: 'ci' });
-    expect(agent.trustDomain).toBeUndefined();
+    expect(agent).not.toHaveProperty('trustDomain');
+    expect(agent).not.toHaveProperty('jti');
     await expect(identity.authenticateAgent(build(withClaims(S.ci(), { ref: 'refs/heads/release-12' })))).resolves.toMatchObject({
       issuerName: 'ci',
     });
@@ -157,6 +159,20 @@ describe('accepted tokens', () => {
     await expect(custom.authenticateAgent(build(withClaims(S.ci(), { aud: 'https://broker.example/ci' })))).resolves.toMatchObject({
       issuerName: 'ci',
     });
+  });
+});
+
+describe('kid length', () => {
+  it('accepts a kid of exactly 128 characters, and refuses one of 129 as malformed before any key lookup', async () => {
+    const longKid = { ...k.devEs, kid: 'k'.repeat(128) };
+    const longerKid = { ...k.devEs, kid: 'k'.repeat(129) };
+    world.write(world.files.dev, bundleOf({ ...k.devEs.jwk, kid: longKid.kid }, { ...k.devRsa.jwk, kid: longerKid.kid }));
+    const booted = await world.boot();
+    await expect(booted.authenticateAgent(build(signedBy(S.agent(), longKid)))).resolves.toMatchObject({ id: AGENT_ID });
+    // The bundle does hold a key under the 129-character kid: only the header bound refuses it.
+    const err = await refusal(booted.authenticateAgent(build(signedBy(S.agent(), { ...k.devRsa, kid: longerKid.kid }))));
+    expect(err.code).toBe('ERR_TOKEN_MALFORMED');
+    expect(err.detail).toContain('longer than 128');
   });
 });
 
@@ -274,6 +290,16 @@ describe('operators', () => {
     });
   });
 
+  it('reads a roles claim that is one string as that one role, and freezes the roles', async () => {
+    const operator = await identity.authenticateOperator(build(withClaims(S.operator(), { roles: 'operator' })));
+    expect(operator).toMatchObject({ roles: ['operator'], isOperator: true });
+    expect(Object.isFrozen(operator.roles)).toBe(true);
+    const listed = await identity.authenticateOperator(build(withClaims(S.operator(), { roles: ['viewer', 'operator'] })));
+    expect(listed).toMatchObject({ roles: ['viewer', 'operator'], isOperator: true });
+    expect(Object.isFrozen(listed.roles)).toBe(true);
+    expect(Object.isFrozen((await identity.authenticateOperator(build(withClaims(S.operator(), { roles: 7 })))).roles)).toBe(true);
+  });
+
   it('does not read a roles claim from Object.prototype', async () => {
     const custom = await world.boot({
       config: world.config((raw) => {
@@ -381,6 +407,26 @@ describe('boot', () => {
     expect((await a.authenticateAgent(token)).fingerprint).toBe((await b.authenticateAgent(token)).fingerprint);
     expect((await identity.authenticateAgent(token)).fingerprint).not.toBe((await a.authenticateAgent(token)).fingerprint);
   });
+
+  it('refuses a fingerprint key file others may read only where secret files are strict', async () => {
+    const keyFile = `${world.dir}/fingerprint.key`;
+    writeFileSync(keyFile, 'shared-fingerprint-key');
+    chmodSync(keyFile, 0o644);
+    const config = world.config((raw) => {
+      raw.fingerprintKeyFile = keyFile;
+    });
+    const deps = { logger: createLogger({ level: 'silent' }), now: () => now };
+    await expect(createIdentity(config, deps)).resolves.toBeTruthy();
+    await expect(createIdentity(config, { ...deps, strictSecretFiles: false })).resolves.toBeTruthy();
+    const err = await refusal(createIdentity(config, { ...deps, strictSecretFiles: true }));
+    expect(err).toMatchObject({ code: 'ERR_CONFIG', status: 500 });
+    expect(err.cause).toMatchObject({ code: 'ERR_CONFIG' });
+    expect(err.message).toMatch(/^identity: identity\.fingerprintKeyFile: .* may be read by group or others/u);
+    rmSync(keyFile);
+    expect((await refusal(world.boot({ config }))).message).toBe(
+      `identity: identity.fingerprintKeyFile: ${keyFile} cannot be read (ENOENT)`,
+    );
+  });
 });
 
 describe('logging', () => {
@@ -453,5 +499,219 @@ describe('acceptance ends exactly at acceptedUntil', () => {
     now = agent.acceptedUntil;
     const later = await world.boot();
     expect(await refusal(later.authenticateAgent(token))).toMatchObject({ status: 401, code: 'ERR_TOKEN_EXPIRED' });
+  });
+});
+
+/**
+ * What a refusal tells the operator (`detail`, for the log): which trust entry refused and why.
+ * The attack suite checks the codes; this checks that each reason names the right entry and thing.
+ */
+describe('refusal details', () => {
+  const DEV = 'identity.agents.spiffe[dev.local]';
+  it.each<[string, 'agent' | 'operator', () => string, string, string]>([
+    [
+      'an alg outside the allowlist',
+      'agent',
+      () => build(withHeader(S.agent(), { alg: 'ES512' })),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: alg ES512 is not allowed`,
+    ],
+    [
+      'a typ that is no JWT',
+      'agent',
+      () => build(withHeader(S.agent(), { typ: 'at+jwt' })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: typ at+jwt is not accepted (absent, JWT or JOSE)`,
+    ],
+    [
+      'an unknown kid',
+      'agent',
+      () => build(withHeader(S.agent(), { kid: 'nope' })),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: no key with kid "nope" in ${DEV}.bundle`,
+    ],
+    [
+      'an alg the key cannot verify',
+      'agent',
+      () => build(withHeader(S.agent(), { kid: k.devRsa.kid })),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: alg ES256 needs kty EC; key dev-rsa is kty RSA`,
+    ],
+    [
+      'a signature that does not verify',
+      'agent',
+      () => build({ ...S.agent(), signer: k.stranger }),
+      'ERR_TOKEN_SIGNATURE',
+      `${DEV}: signature does not verify with key dev-es`,
+    ],
+    [
+      'a header that is not JSON',
+      'agent',
+      () => build({ ...S.agent(), header: 'alg=ES256' }),
+      'ERR_TOKEN_MALFORMED',
+      'header is not UTF-8 JSON',
+    ],
+    [
+      'a payload that is no object',
+      'agent',
+      () => build({ ...S.agent(), payload: '[1]' }),
+      'ERR_TOKEN_MALFORMED',
+      'payload is not a JSON object',
+    ],
+    ['a padded signature', 'agent', () => `${build(S.agent())}==`, 'ERR_TOKEN_MALFORMED', 'signature is empty or not canonical base64url'],
+    [
+      'a wrong audience',
+      'agent',
+      () => build(withClaims(S.agent(), { aud: 'x' })),
+      'ERR_TOKEN_AUDIENCE',
+      `${DEV}: "aud" lacks the audience "quartermaster"`,
+    ],
+    [
+      'a claim constraint',
+      'agent',
+      () => build(withClaims(S.ci(), { repository: 'acme/evil' })),
+      'ERR_TOKEN_CLAIMS',
+      'identity.agents.oidc[ci]: claim /repository ("acme/evil") does not match',
+    ],
+    [
+      'an operator audience',
+      'operator',
+      () => build(withClaims(S.operator(), { aud: 'x' })),
+      'ERR_TOKEN_AUDIENCE',
+      'identity.operators: "aud" lacks the audience "quartermaster"',
+    ],
+    [
+      'an invalid SPIFFE ID',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'SPIFFE://dev.local/a' })),
+      'ERR_TOKEN_CLAIMS',
+      '"sub" looks like a SPIFFE ID but is not a valid one (SPIFFE-ID.md §2)',
+    ],
+    [
+      'a sub that only contains spiffe: under a pinned issuer',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'repo:spiffe://dev.local/a' })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`,
+    ],
+    [
+      'a SPIFFE ID in an array under a pinned issuer',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: ['spiffe://dev.local/a'] })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`,
+    ],
+    [
+      'a bare trust domain',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'spiffe://dev.local' })),
+      'ERR_TOKEN_CLAIMS',
+      '"sub" names a trust domain, not a workload (SPIFFE-ID.md §2.2)',
+    ],
+    [
+      'an unconfigured trust domain',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'spiffe://prod.example/a' })),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      'trust domain prod.example is not configured',
+    ],
+    [
+      'a non-SPIFFE sub under a pinned issuer',
+      'agent',
+      () => build(withClaims(S.agent(), { sub: 'triage' })),
+      'ERR_TOKEN_CLAIMS',
+      `${DEV}: "sub" is not a SPIFFE ID (SPIFFE-ID.md §2)`,
+    ],
+    [
+      'the operator issuer on the agent endpoint',
+      'agent',
+      () => build(S.operator()),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `issuer ${OPERATOR_ISS} is the operator issuer, not an agent issuer; token kinds never cross`,
+    ],
+    [
+      'an unknown issuer',
+      'agent',
+      () => build(withClaims(S.ci(), { iss: 'https://evil.example' })),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      'issuer https://evil.example is not configured and "sub" is not a SPIFFE ID',
+    ],
+    [
+      'no issuer and no SPIFFE sub',
+      'agent',
+      () => build(without(S.ci(), 'payload', 'iss')),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      '"iss" is absent or not a string and "sub" is not a SPIFFE ID',
+    ],
+    [
+      'an OIDC agent issuer on the operator endpoint',
+      'operator',
+      () => build(S.ci()),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `issuer ${CI_ISS} is an agent issuer, not the operator issuer; token kinds never cross`,
+    ],
+    [
+      'a pinned SPIFFE issuer on the operator endpoint',
+      'operator',
+      () => build(S.agent()),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      `issuer ${DEV_ISS} is an agent issuer, not the operator issuer; token kinds never cross`,
+    ],
+    [
+      'an unknown issuer on the operator endpoint',
+      'operator',
+      () => build(withClaims(S.operator(), { iss: 'https://evil.example' })),
+      'ERR_TOKEN_ISSUER_UNTRUSTED',
+      'issuer https://evil.example is not the operator issuer',
+    ],
+    [
+      'no issuer on the operator endpoint',
+      'operator',
+      () => build(without(S.operator(), 'payload', 'iss')),
+      'ERR_TOKEN_CLAIMS',
+      'required claim "iss" is missing or not a string',
+    ],
+  ])('names %s', async (_name, endpoint, token, code, detail) => {
+    const authenticate = (t: string) => (endpoint === 'agent' ? identity.authenticateAgent(t) : identity.authenticateOperator(t));
+    await expect(authenticate(build(endpoint === 'agent' ? S.agent() : S.operator()))).resolves.toMatchObject({ kind: endpoint });
+    const err = await refusal(authenticate(token()));
+    expect({ code: err.code, detail: err.detail }).toEqual({ code, detail });
+  });
+});
+
+describe('boot log', () => {
+  it('names the trust domains, OIDC issuers and operator issuer it is ready for', async () => {
+    const capture = createLogCapture();
+    await world.boot({ logger: createLogger({ level: 'info', destination: capture }) });
+    const ready = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'identity ready');
+    expect(ready).toMatchObject({ trustDomains: ['dev.local', 'other.example'], oidcIssuers: ['ci'], operatorIssuer: OPERATOR_ISS });
+  });
+
+  it('names an OIDC issuer without claim constraints in its warning', async () => {
+    const capture = createLogCapture();
+    await world.boot({
+      logger: createLogger({ level: 'warn', destination: capture }),
+      config: world.config((raw) => {
+        raw.agents.oidc[0].claims = [];
+      }),
+    });
+    const warning = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.level === 'warn');
+    expect(warning).toMatchObject({ issuer: CI_ISS, entry: 'identity.agents.oidc[ci]' });
+  });
+
+  it('refuses to boot on an unreadable key file, naming the key set and the cause', async () => {
+    world.write(world.files.ci, '{"keys": [');
+    const err = await refusal(world.boot());
+    expect(err).toMatchObject({ code: 'ERR_CONFIG', status: 500 });
+    expect((err.cause as Error).name).toBe('KeyDocumentError');
+    expect(err.message).toBe(
+      `identity.agents.oidc[ci].keys: KeyDocumentError: identity.agents.oidc[ci].keys (${world.files.ci}): not valid JSON`,
+    );
+  });
+
+  it('refuses to boot on a missing key file, naming the file and the error code', async () => {
+    rmSync(world.files.ci);
+    const err = await refusal(world.boot());
+    expect(err.message).toBe(`identity.agents.oidc[ci].keys: Error: cannot read ${world.files.ci}: ENOENT`);
   });
 });

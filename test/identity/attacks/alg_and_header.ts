@@ -81,6 +81,7 @@ export const ATTACKS_ALG_AND_HEADER: readonly AttackCase[] = [
   changed('a kid of 129 characters', 'ERR_TOKEN_MALFORMED', S.agent, (s) => withHeader(s, { kid: 'k'.repeat(129) })),
   changed('a kid of 1000 characters', 'ERR_TOKEN_MALFORMED', S.agent, (s) => withHeader(s, { kid: 'k'.repeat(1000) })),
   changed('no kid', 'ERR_TOKEN_MALFORMED', S.agent, (s) => without(s, 'header', 'kid')),
+  changed('an empty kid', 'ERR_TOKEN_MALFORMED', S.agent, (s) => withHeader(s, { kid: '' })),
   changed('a numeric kid', 'ERR_TOKEN_MALFORMED', S.agent, (s) => withHeader(s, { kid: 7 })),
   changed('the kid of an x509-svid bundle key', 'ERR_TOKEN_SIGNATURE', S.agent, (s) => signedBy(s, k.devX509)),
   // Extensions are not understood (RFC 7515 §4.1.11, RFC 7797)

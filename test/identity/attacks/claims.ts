@@ -58,6 +58,16 @@ export const ATTACKS_CLAIMS: readonly AttackCase[] = [
   changed('no iss on a trust domain that pins it', 'ERR_TOKEN_CLAIMS', S.agent, drop('iss')),
   changed('another iss on a trust domain that pins it', 'ERR_TOKEN_ISSUER_UNTRUSTED', S.agent, claims({ iss: `${DEV_ISS}.evil` })),
   changed('a numeric iss', 'ERR_TOKEN_CLAIMS', S.agent, claims({ iss: 1 })),
+  // jti: optional, but when present a non-empty string of at most 256 characters
+  changed('an empty jti', 'ERR_TOKEN_CLAIMS', S.agent, claims({ jti: '' })),
+  changed('a numeric jti', 'ERR_TOKEN_CLAIMS', S.agent, claims({ jti: 1 })),
+  changed(
+    'a jti of 257 characters (256 pass)',
+    'ERR_TOKEN_CLAIMS',
+    () => withClaims(S.agent(), { jti: 'j'.repeat(256) }),
+    claims({ jti: 'j'.repeat(257) }),
+  ),
+  changed('an OIDC token with an empty jti', 'ERR_TOKEN_CLAIMS', S.ci, claims({ jti: '' })),
   // token kinds never cross
   {
     name: 'an agent token on the operator endpoint',

@@ -29,6 +29,13 @@ const withPayloadText =
 const duplicate =
   (member: string) =>
   (s: TokenSpec): TokenSpec => ({ ...s, payload: JSON.stringify(s.payload).replace('{', `{${member},`) });
+/** A valid agent token whose payload opens with `before`; the attack adds a second `aud` right after it. */
+const audAfter = (name: string, before: string): AttackCase => ({
+  name,
+  code: 'ERR_TOKEN_MALFORMED',
+  valid: () => build(duplicate(before)(S.agent())),
+  attack: () => build(duplicate(`${before},"aud":"x"`)(S.agent())),
+});
 
 export const ATTACKS_STRUCTURE_AND_SIGNATURE: readonly AttackCase[] = [
   // Compact JWS only (RFC 7515 §7.1)
@@ -88,6 +95,29 @@ export const ATTACKS_STRUCTURE_AND_SIGNATURE: readonly AttackCase[] = [
   changed('a duplicate exp claim', 'ERR_TOKEN_MALFORMED', S.agent, duplicate('"exp":99999999999')),
   changed('a duplicate claim spelled with an escape', 'ERR_TOKEN_MALFORMED', S.agent, duplicate('"\\u0061ud":"x"')),
   changed('a duplicate member inside a nested claim', 'ERR_TOKEN_MALFORMED', S.agent, duplicate('"act":{"sub":"a","sub":"b"}')),
+  // …also after values the scanner must step over: an array, a nested object, escapes in a string
+  changed('a duplicate aud after an array value', 'ERR_TOKEN_MALFORMED', S.agent, duplicate('"aud":["x"]')),
+  changed('a duplicate aud after an array of objects', 'ERR_TOKEN_MALFORMED', S.agent, duplicate('"v":[{"a":1},{"a":2}],"aud":"x"')),
+  changed('a duplicate aud after a nested object', 'ERR_TOKEN_MALFORMED', S.agent, duplicate('"act":{"sub":"a"},"aud":"x"')),
+  changed('a duplicate aud after a string with an escaped quote', 'ERR_TOKEN_MALFORMED', S.agent, duplicate('"v":"a\\"","aud":"x"')),
+  changed(
+    'a duplicate aud after a string ending in an escaped backslash',
+    'ERR_TOKEN_MALFORMED',
+    S.agent,
+    duplicate('"v":"a\\\\","aud":"x"'),
+  ),
+  // The valid counterparts repeat "aud" where it is no duplicate: inside a nested object, an array, a string
+  audAfter('a duplicate aud after a nested object that has an aud of its own', '"act":{"aud":"y","sub":"z"}'),
+  audAfter('a duplicate aud after an array of objects that have an aud', '"v":[{"aud":"y"},{"aud":"z"}]'),
+  audAfter('a duplicate aud after nested arrays and objects', '"v":[[{"aud":["y",{"aud":"z"}]}],{}]'),
+  audAfter('a duplicate aud after a string that spells an aud member', '"v":"\\",\\"aud\\":\\"y"'),
+  audAfter('a duplicate aud after a string of escaped backslashes', '"v":"\\\\\\\\","w":"\\\\"'),
+  changed(
+    'a duplicate aud after a string ending in an escaped backslash and an escaped quote',
+    'ERR_TOKEN_MALFORMED',
+    S.agent,
+    duplicate('"v":"a\\\\\\"","aud":"x"'),
+  ),
   // Signatures
   tampered('a payload changed after signing', 'ERR_TOKEN_SIGNATURE', S.agent, (t) => {
     const [h, , s] = parts(t);

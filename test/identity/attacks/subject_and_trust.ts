@@ -65,6 +65,21 @@ export const ATTACKS_SUBJECT_AND_TRUST: readonly AttackCase[] = [
   changed('an OIDC token with a numeric sub', 'ERR_TOKEN_CLAIMS', S.ci, sub(7)),
   changed('an OIDC token with a control character in sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('repo:acme/ops\nforged-log-line')),
   changed('an OIDC token with an empty sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('')),
+  changed(
+    'an OIDC token with a sub of 2049 characters (2048 pass)',
+    'ERR_TOKEN_CLAIMS',
+    () => sub('r'.repeat(2048))(S.ci()),
+    sub('r'.repeat(2049)),
+  ),
+  changed(
+    'an operator token with a sub of 2049 characters (2048 pass)',
+    'ERR_TOKEN_CLAIMS',
+    () => sub('o'.repeat(2048))(S.operator()),
+    sub('o'.repeat(2049)),
+    {
+      endpoint: 'operator',
+    },
+  ),
   changed('an OIDC token with a right-to-left override in sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('repo:acme/ops\u202egnp.exe')),
   changed('an OIDC token with a zero-width joiner in sub', 'ERR_TOKEN_CLAIMS', S.ci, sub('repo:acme/o\u200dps')),
 ];
