@@ -16,6 +16,7 @@ const operator = { kind: 'operator', subject: 'alice@example.com' } as OperatorI
 const fake = (refusal: unknown): Identity => ({
   authenticateAgent: (token) => (token === 'good' ? Promise.resolve(agent) : Promise.reject(refusal)),
   authenticateOperator: (token) => (token === 'good' ? Promise.resolve(operator) : Promise.reject(refusal)),
+  authenticateIntrospectionCaller: (token) => (token === 'good' ? Promise.resolve(agent) : Promise.reject(refusal)),
 });
 
 describe('refusal counts', () => {
@@ -24,6 +25,7 @@ describe('refusal counts', () => {
     const identity = withRefusalCounts(fake(tokenError('ERR_TOKEN_EXPIRED', 'x')), (kind, code) => counted.push(`${kind} ${code}`));
     await expect(identity.authenticateAgent('good')).resolves.toBe(agent);
     await expect(identity.authenticateOperator('good')).resolves.toBe(operator);
+    await expect(identity.authenticateIntrospectionCaller('good')).resolves.toBe(agent);
     expect(counted).toEqual([]);
   });
 
@@ -34,7 +36,13 @@ describe('refusal counts', () => {
     await expect(identity.authenticateAgent('bad')).rejects.toBe(refusal);
     await expect(identity.authenticateOperator('bad')).rejects.toBe(refusal);
     await expect(identity.authenticateOperator('bad')).rejects.toBe(refusal);
-    expect(counted).toEqual(['agent ERR_TOKEN_SIGNATURE', 'operator ERR_TOKEN_SIGNATURE', 'operator ERR_TOKEN_SIGNATURE']);
+    await expect(identity.authenticateIntrospectionCaller('bad')).rejects.toBe(refusal);
+    expect(counted).toEqual([
+      'agent ERR_TOKEN_SIGNATURE',
+      'operator ERR_TOKEN_SIGNATURE',
+      'operator ERR_TOKEN_SIGNATURE',
+      'introspection ERR_TOKEN_SIGNATURE',
+    ]);
   });
 
   it('counts an error that is no BrokerError as ERR_INTERNAL', async () => {

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildTrustTable, routeAgent, routeOperator, type TrustTable } from '../../src/identity/trusted_issuers.js';
 import { createLogger } from '../../src/logging.js';
-import { AUDIENCE, CI_ISS, createWorld, DEV_ISS, OPERATOR_ISS, START, type World } from './identity_world.js';
+import { AUDIENCE, CI_ISS, createWorld, DEV_ISS, OPERATOR_AUDIENCE, OPERATOR_ISS, START, type World } from './identity_world.js';
 
 let world: World | undefined;
 afterEach(() => world?.cleanup());
@@ -71,7 +71,7 @@ describe('trust table', () => {
       label: 'identity.operators',
       name: 'operators',
       issuer: OPERATOR_ISS,
-      rules: { audience: AUDIENCE, maxLifetimeSeconds: 900, issuer: OPERATOR_ISS },
+      rules: { audience: OPERATOR_AUDIENCE, maxLifetimeSeconds: 900, issuer: OPERATOR_ISS },
       fileSource: true,
     });
     expect(t.operator.keySet.label).toBe('identity.operators.keys');

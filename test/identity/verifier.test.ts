@@ -292,10 +292,10 @@ describe('operators', () => {
 
   it('reads a roles claim that is one string as that one role, and freezes the roles', async () => {
     const operator = await identity.authenticateOperator(build(withClaims(S.operator(), { roles: 'operator' })));
-    expect(operator).toMatchObject({ roles: ['operator'], isOperator: true });
+    expect(operator).toMatchObject({ roles: ['operator'] });
     expect(Object.isFrozen(operator.roles)).toBe(true);
     const listed = await identity.authenticateOperator(build(withClaims(S.operator(), { roles: ['viewer', 'operator'] })));
-    expect(listed).toMatchObject({ roles: ['viewer', 'operator'], isOperator: true });
+    expect(listed).toMatchObject({ roles: ['viewer', 'operator'] });
     expect(Object.isFrozen(listed.roles)).toBe(true);
     expect(Object.isFrozen((await identity.authenticateOperator(build(withClaims(S.operator(), { roles: 7 })))).roles)).toBe(true);
   });
@@ -307,6 +307,44 @@ describe('operators', () => {
       }),
     });
     expect((await custom.authenticateOperator(build(without(S.operator(), 'payload', 'roles')))).roles).toEqual([]);
+  });
+});
+
+describe('introspection callers', () => {
+  const INTROSPECT_AUDIENCE = `${AUDIENCE}/introspect`;
+
+  it("takes an operator token as an operator, and an agent issuer's token for the introspection audience as a workload", async () => {
+    await expect(identity.authenticateIntrospectionCaller(build(S.operator()))).resolves.toMatchObject({
+      kind: 'operator',
+      subject: 'alice@example.com',
+    });
+    const workload = await identity.authenticateIntrospectionCaller(build(withClaims(S.agent(), { aud: INTROSPECT_AUDIENCE })));
+    expect(workload).toMatchObject({ kind: 'agent', id: AGENT_ID, issuer: DEV_ISS });
+  });
+
+  it("refuses an agent's token (the agents' audience) and takes no introspection token at the agent endpoints", async () => {
+    await expect(identity.authenticateAgent(build(S.agent()))).resolves.toMatchObject({ id: AGENT_ID });
+    await expect(identity.authenticateIntrospectionCaller(build(S.agent()))).rejects.toMatchObject({ code: 'ERR_TOKEN_AUDIENCE' });
+    await expect(identity.authenticateAgent(build(withClaims(S.agent(), { aud: INTROSPECT_AUDIENCE })))).rejects.toMatchObject({
+      code: 'ERR_TOKEN_AUDIENCE',
+    });
+    // An operator token for the introspection audience is an operator token with the wrong audience.
+    await expect(
+      identity.authenticateIntrospectionCaller(build(withClaims(S.operator(), { aud: INTROSPECT_AUDIENCE }))),
+    ).rejects.toMatchObject({
+      code: 'ERR_TOKEN_AUDIENCE',
+    });
+  });
+
+  it('keeps cached verifications of one token apart by endpoint kind', async () => {
+    const token = build(withClaims(S.agent(), { aud: INTROSPECT_AUDIENCE }));
+    const first = await identity.authenticateIntrospectionCaller(token);
+    expect(await identity.authenticateIntrospectionCaller(token)).toBe(first);
+    await expect(identity.authenticateAgent(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_AUDIENCE' });
+  });
+
+  it('refuses a malformed token before choosing a kind', async () => {
+    await expect(identity.authenticateIntrospectionCaller('not-a-jwt')).rejects.toMatchObject({ code: 'ERR_TOKEN_MALFORMED' });
   });
 });
 
@@ -578,7 +616,7 @@ describe('refusal details', () => {
       'operator',
       () => build(withClaims(S.operator(), { aud: 'x' })),
       'ERR_TOKEN_AUDIENCE',
-      'identity.operators: "aud" lacks the audience "quartermaster"',
+      'identity.operators: "aud" lacks the audience "quartermaster/operators"',
     ],
     [
       'an invalid SPIFFE ID',
