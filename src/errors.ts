@@ -115,8 +115,12 @@ export const grantQuotaExceeded = (scope: 'incident' | 'agent', limit: number): 
 export const incidentExists = (): BrokerError => new BrokerError('ERR_INCIDENT_EXISTS', 409, 'an incident with this id already exists');
 export const profileNotFound = (): BrokerError => new BrokerError('ERR_PROFILE_NOT_FOUND', 404, 'profile not found');
 export const grantNotFound = (): BrokerError => new BrokerError('ERR_GRANT_NOT_FOUND', 404, 'grant not found');
-export const forbidden = (message: string, detail?: string): BrokerError =>
-  new BrokerError('ERR_FORBIDDEN', 403, message, detail === undefined ? {} : { detail });
+/** Authenticated, but not allowed this (RFC 6750 §3.1 `insufficient_scope`). */
+export const forbidden = (message: string, detail: string): BrokerError =>
+  new BrokerError('ERR_FORBIDDEN', 403, message, {
+    detail,
+    headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
+  });
 /** A policy said no: the client learns which policies (`decided_by`), operators also why. */
 export class PolicyDenied extends BrokerError {
   constructor(readonly decision: Decision) {

@@ -4,7 +4,7 @@
  * identity/verifier.ts). The token itself is never logged.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { BrokerError } from '../../errors.js';
+import { BrokerError, forbidden } from '../../errors.js';
 import type { Config } from '../../config/schema.js';
 import type { Permission } from '../../identity/permissions.js';
 import { hasPermission, permissionGrants } from '../../identity/roles.js';
@@ -47,7 +47,7 @@ export function requirePermission(
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const operator = await deps.identity.authenticateOperator(bearerToken(req));
     if (!hasPermission(operator, permission, grants)) {
-      throw forbidden(`the ${permission} permission is required`, `subject lacks a role granting ${permission}`);
+      throw missingPermission(permission);
     }
     setLocals(res, { operator });
     bindRequestLog(res, { operator: operator.subject });
@@ -68,8 +68,7 @@ export function requireIntrospectionCaller(deps: { readonly identity: Identity; 
     let scope: IntrospectionScope;
     let name: string;
     if (caller.kind === 'operator') {
-      if (!hasPermission(caller, 'introspect', grants))
-        throw forbidden('the introspect permission is required', 'subject lacks a role granting introspect');
+      if (!hasPermission(caller, 'introspect', grants)) throw missingPermission('introspect');
       setLocals(res, { operator: caller });
       bindRequestLog(res, { operator: caller.subject });
       scope = { kind: 'all' };
@@ -86,9 +85,6 @@ export function requireIntrospectionCaller(deps: { readonly identity: Identity; 
   };
 }
 
-function forbidden(message: string, detail: string): BrokerError {
-  return new BrokerError('ERR_FORBIDDEN', 403, message, {
-    detail,
-    headers: { 'WWW-Authenticate': 'Bearer realm="quartermaster", error="insufficient_scope"' },
-  });
-}
+/** The 403 for an operator whose roles grant no `permission`. */
+const missingPermission = (permission: Permission): BrokerError =>
+  forbidden(`the ${permission} permission is required`, `subject lacks a role granting ${permission}`);
