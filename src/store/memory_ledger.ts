@@ -65,8 +65,7 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
             return g !== undefined && !isTerminal(g) && g.expiresAt > quota.now;
           }).length;
         if (quota.perIncident > 0 && live(idsByIncident.get(grant.incidentId) ?? []) >= quota.perIncident) return 'quota_incident';
-        const ofAgent = [...(idsByAgent.get(grant.agent)?.values() ?? [])].flat();
-        if (quota.perAgent > 0 && live(ofAgent) >= quota.perAgent) return 'quota_agent';
+        if (quota.perAgent > 0 && live([...(idsByAgent.get(grant.agent)?.values() ?? [])].flat()) >= quota.perAgent) return 'quota_agent';
       }
       grants.set(grant.id, { ...copy(grant), state: 'issuing' });
       const ids = idsByIncident.get(grant.incidentId);
