@@ -112,7 +112,10 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       incidentRecords: (provider) => createIncidentRecords(store, provider),
     });
     cleanup.unshift(() => catalog.close());
-    const audit = createAuditLog(store, logger);
+    const audit = createAuditLog(store, logger, {
+      dedupeSeconds: config.retention.auditDedupeSeconds,
+      repeatWindowSeconds: config.retention.repeatWindowSeconds,
+    });
     const base = { config, store, catalog, audit, metrics, logger, now };
     const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());

@@ -16,6 +16,7 @@ export interface Metrics {
   readonly closeToRevokedSeconds: Histogram<'provider'>;
   readonly revocationQueueDepth: Gauge;
   readonly grantsExpired: Counter;
+  readonly grantsForgotten: Counter;
   readonly tokenRefusals: Counter<'kind' | 'code'>;
   readonly introspections: Counter<'caller' | 'active'>;
   readonly keySetRefreshes: Counter<'key_set' | 'outcome'>;
@@ -94,6 +95,11 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     grantsExpired: new Counter({
       name: 'quartermaster_grants_expired_total',
       help: 'Grants that reached their TTL while active.',
+      registers: [registry],
+    }),
+    grantsForgotten: new Counter({
+      name: 'quartermaster_grants_forgotten_total',
+      help: 'Ended grants removed from the ledger past retention.endedGrantsSeconds (their audit events stay).',
       registers: [registry],
     }),
     introspections: new Counter({

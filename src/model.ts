@@ -108,6 +108,7 @@ export interface AuditEvent {
     | 'grant.released'
     | 'grant.revoked'
     | 'grant.expired'
+    | 'token.introspected'
     | 'revocation.retry'
     | 'revocation.overdue'
     | 'revocation.deferred'

@@ -41,7 +41,7 @@ export const storeAcknowledgeLossCommand = command({
     const backing = await openStore(config, logger);
     try {
       const integrity = createStoreIntegrity(backing.meta, { logger, now: Date.now, intervalMs: 60_000 });
-      const audit = createAuditLog(guardStore(backing, integrity), logger);
+      const audit = createAuditLog(guardStore(backing, integrity), logger, { dedupeSeconds: config.retention.auditDedupeSeconds });
       const loss = await acknowledgeStoreLoss({ integrity, audit, now: Date.now }, by, reason);
       io.stdout(
         `${JSON.stringify({ acknowledged: { loss_id: loss.id, detected_at: new Date(loss.detectedAt).toISOString(), by, reason } })}\n`,

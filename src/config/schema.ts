@@ -164,6 +164,31 @@ const configBase = z
       })
       .strict()
       .prefault({}),
+    /**
+     * How long the store keeps what is only history (docs/operations.md "Retention"). The audit
+     * log itself is kept; its own retention comes with the hash chain.
+     */
+    retention: z
+      .object({
+        /** A grant that ended (revoked, released, expired, failed) stays in the ledger this long; its audit events stay. */
+        endedGrantsSeconds: duration.max(10 * 365 * 86_400).default(30 * 86_400),
+        /** Audit dedupe keys (exactly-once events of retried work) are remembered at least this long, at most twice. */
+        auditDedupeSeconds: z
+          .number()
+          .int()
+          .min(3600)
+          .max(365 * 86_400)
+          .default(7 * 86_400),
+        /**
+         * Refusals of grant requests, and introspections, are audited once per kind in a window of
+         * this length, plus one summary counting the repeats; 0 audits every one.
+         */
+        repeatWindowSeconds: z.number().int().min(0).max(3600).default(60),
+        /** How often each broker forgets ended grants and closes counted windows. */
+        sweepSeconds: duration.max(3600).default(30),
+      })
+      .strict()
+      .prefault({}),
     revocation: z
       .object({
         /** Jobs revoked in parallel by one broker. */

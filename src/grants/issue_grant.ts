@@ -48,15 +48,24 @@ export async function issueGrant(
     const error = toBrokerError(err);
     deps.metrics.grantsDenied.inc({ code: error.code });
     if (error instanceof RateLimited) throw error;
-    await deps.audit.recordRefusal({
+    const decidedBy = error instanceof PolicyDenied ? { decidedBy: error.decision.decidedBy } : {};
+    const event = {
       at: deps.now(),
       type: error.status >= 500 ? 'grant.failed' : 'grant.denied',
       actor: agent.id,
       incidentId: request.incidentId,
       profile: request.profile,
       reason: error.code,
-      data: { ...provenance, ...(error instanceof PolicyDenied ? { decidedBy: error.decision.decidedBy } : {}) },
-    });
+      data: { ...provenance, ...decidedBy },
+    } as const;
+    // A refusal repeats as fast as the agent asks: one event per kind and window, the rest counted.
+    if (event.type === 'grant.denied')
+      await deps.audit.recordRepeated(
+        event,
+        JSON.stringify([event.type, agent.id, request.incidentId, request.profile, error.code]),
+        decidedBy,
+      );
+    else await deps.audit.recordRefusal(event);
     throw error;
   }
 }

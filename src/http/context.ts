@@ -18,7 +18,7 @@ interface Locals {
   agent?: AgentIdentity;
   operator?: OperatorIdentity;
   /** Set by requireIntrospectionCaller: which tokens the caller may learn of, and its metric label. */
-  introspection?: { readonly scope: IntrospectionScope; readonly caller: string };
+  introspection?: IntrospectionCaller;
 }
 
 const locals = (res: Response): Locals => res.locals as Locals;
@@ -41,7 +41,14 @@ export function operatorOf(res: Response): OperatorIdentity {
   return operator;
 }
 
-export function introspectionCallerOf(res: Response): { readonly scope: IntrospectionScope; readonly caller: string } {
+/** Who introspects: which tokens it may learn of, its metric label (a client's name, or `operator`), and its audit actor. */
+export interface IntrospectionCaller {
+  readonly scope: IntrospectionScope;
+  readonly caller: string;
+  readonly actor: Actor;
+}
+
+export function introspectionCallerOf(res: Response): IntrospectionCaller {
   const introspection = locals(res).introspection;
   if (!introspection) throw new Error('introspection caller missing: requireIntrospectionCaller step not mounted');
   return introspection;

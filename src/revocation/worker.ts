@@ -1,7 +1,8 @@
 /**
  * The revocation worker: claims due jobs from the durable queue in the store, revokes them, and
- * sweeps expired grants. Any number of brokers may run one against the same Redis; leases make a
- * crashed broker's jobs claimable again (at-least-once), and revoke_jobs.ts makes repeats harmless.
+ * sweeps expired grants and what retention ends (maintenance/retention.ts). Any number of brokers
+ * may run one against the same Redis; leases make a crashed broker's jobs claimable again
+ * (at-least-once), and revoke_jobs.ts makes repeats harmless.
  * Leases are short and renewed while a batch runs (lease_renewal.ts), so a dead broker's jobs are
  * taken over within seconds while a live broker's slow provider calls are not delivered twice.
  *
@@ -10,6 +11,7 @@
  */
 import { describeCause } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
+import { sweepRetention } from '../maintenance/retention.js';
 import { createFailureLog } from './failure_log.js';
 import { renewLeasesWhileRevoking } from './lease_renewal.js';
 import { createRateLimiter } from './rate_limiter.js';
@@ -38,6 +40,7 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   let wake: (() => void) | null = null;
   let nudged = false;
   let nextSweepAt = 0;
+  let nextRetentionAt = 0;
   const failures = createFailureLog(deps.logger, deps.now);
   /** Whether the closes in flight at start were re-run; retried by the loop until they are. */
   let resumed = false;
@@ -72,6 +75,15 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
     return more;
   };
 
+  /** True when a batch was full: more is already due. */
+  const sweepRetained = async (): Promise<boolean> => {
+    const now = deps.now();
+    if (now < nextRetentionAt) return false;
+    const { more } = await sweepRetention(deps, now);
+    nextRetentionAt = more ? now : now + deps.config.retention.sweepSeconds * 1000;
+    return more;
+  };
+
   const runOnce = async (): Promise<number> => {
     const max = limiter.available(cfg.batchSize);
     if (max === 0) return 0;
@@ -97,20 +109,21 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   const run = async (): Promise<void> => {
     while (!stopping) {
       let claimed = 0;
-      let moreExpired = false;
+      let moreDue = false;
       try {
         if (!resumed) {
           await resumeClosing();
           resumed = true;
         }
-        moreExpired = await sweepExpired();
+        moreDue = await sweepExpired();
         claimed = await runOnce();
+        moreDue = (await sweepRetained()) || moreDue;
         failures.succeeded();
       } catch (err) {
         failures.failed(err);
       }
       if (stopping) break;
-      if (claimed === 0 && !moreExpired) await waitForWork(Math.max(cfg.pollIntervalMs, limiter.waitMs()));
+      if (claimed === 0 && !moreDue) await waitForWork(Math.max(cfg.pollIntervalMs, limiter.waitMs()));
     }
   };
 

@@ -1,21 +1,99 @@
-/** The audit log in memory (store.ts AuditStore): one array in seq order, deduplicated appends. */
-import type { AuditEvent, AuditEventInput } from '../model.js';
+/**
+ * The audit log in memory (store.ts AuditStore): one array in seq order, deduplicated appends
+ * (dedupe keys kept in generations, like the Redis store's), and counted windows of repeating
+ * events.
+ */
+import type { AuditEvent, AuditEventInput, AuditValue } from '../model.js';
 import { copy } from './memory_state.js';
-import type { AuditStore } from './store.js';
+import { DEFAULT_AUDIT_DEDUPE_MS, type AuditStore } from './store.js';
+
+/** An open window of a counted key: its first event, and how many more came before it ends. */
+interface CountWindow {
+  readonly first: AuditEvent;
+  readonly endsAt: number;
+  readonly summary: Readonly<Record<string, AuditValue>>;
+  repeats: number;
+  lastAt: number;
+}
 
 export function createMemoryAudit(): AuditStore {
   const audit: AuditEvent[] = [];
-  const auditByDedupeKey = new Map<string, AuditEvent>();
+  /** Dedupe retention → generation → dedupe key → the event appended with it. */
+  const dedupe = new Map<number, Map<number, Map<string, AuditEvent>>>();
+  const windows = new Map<string, CountWindow>();
   let seq = 0;
+
+  const append = (event: AuditEventInput): AuditEvent => {
+    seq += 1;
+    const stored: AuditEvent = { seq, ...copy(event) };
+    audit.push(stored);
+    return stored;
+  };
+
+  /** The summary of a window that counted anything (store.ts countAudit). */
+  const close = (key: string, window: CountWindow): void => {
+    windows.delete(key);
+    if (window.repeats === 0) return;
+    const { first } = window;
+    append({
+      at: window.lastAt,
+      type: first.type,
+      actor: first.actor,
+      ...(first.incidentId === undefined ? {} : { incidentId: first.incidentId }),
+      ...(first.profile === undefined ? {} : { profile: first.profile }),
+      ...(first.reason === undefined ? {} : { reason: first.reason }),
+      data: { ...window.summary, repeats: window.repeats, of: first.seq },
+    });
+  };
+
+  /** The generations of one retention that may still hold a key remembered at `at`; older ones are dropped. */
+  const generations = (dedupeMs: number, at: number): [Map<string, AuditEvent>, Map<string, AuditEvent> | undefined] => {
+    const gen = Math.floor(at / dedupeMs);
+    const byGen = dedupe.get(dedupeMs) ?? new Map<number, Map<string, AuditEvent>>();
+    dedupe.set(dedupeMs, byGen);
+    for (const old of byGen.keys()) if (old < gen - 1) byGen.delete(old);
+    const current = byGen.get(gen) ?? new Map<string, AuditEvent>();
+    byGen.set(gen, current);
+    return [current, byGen.get(gen - 1)];
+  };
+
   return {
-    async appendAudit(event: AuditEventInput, options?: { readonly dedupeKey?: string }) {
-      const earlier = options?.dedupeKey === undefined ? undefined : auditByDedupeKey.get(options.dedupeKey);
+    async appendAudit(event, options) {
+      if (options?.dedupeKey === undefined) return copy(append(event));
+      const [current, previous] = generations(options.dedupeMs ?? DEFAULT_AUDIT_DEDUPE_MS, event.at);
+      const earlier = current.get(options.dedupeKey) ?? previous?.get(options.dedupeKey);
       if (earlier) return copy(earlier);
-      seq += 1;
-      const stored: AuditEvent = { seq, ...copy(event) };
-      audit.push(stored);
-      if (options?.dedupeKey !== undefined) auditByDedupeKey.set(options.dedupeKey, stored);
+      const stored = append(event);
+      current.set(options.dedupeKey, stored);
       return copy(stored);
+    },
+
+    async countAudit(event, options) {
+      const open = windows.get(options.key);
+      if (open && event.at < open.endsAt) {
+        open.repeats += 1;
+        open.lastAt = Math.max(open.lastAt, event.at);
+        return null;
+      }
+      if (open) close(options.key, open);
+      const first = append(event);
+      windows.set(options.key, {
+        first,
+        endsAt: event.at + options.windowMs,
+        summary: copy(options.summary),
+        repeats: 0,
+        lastAt: event.at,
+      });
+      return copy(first);
+    },
+
+    async flushAuditCounts(now, limit) {
+      const due = [...windows.entries()]
+        .filter(([, w]) => w.endsAt <= now)
+        .sort(([, a], [, b]) => a.endsAt - b.endsAt)
+        .slice(0, Math.max(0, limit));
+      for (const [key, window] of due) close(key, window);
+      return due.length;
     },
 
     async listAudit(query) {

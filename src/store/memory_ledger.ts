@@ -136,6 +136,27 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       return due.map((g) => g.id);
     },
 
+    async purgeEndedGrants(endedBefore, limit) {
+      const due = [...grants.values()]
+        .filter((g) => isTerminal(g) && g.endedAt !== undefined && g.endedAt <= endedBefore)
+        .sort((a, b) => (a.endedAt as number) - (b.endedAt as number) || compareIds(a.id, b.id))
+        .slice(0, Math.max(0, limit));
+      for (const grant of due) {
+        grants.delete(grant.id);
+        const ofIncident = idsByIncident.get(grant.incidentId) ?? [];
+        ofIncident.splice(ofIncident.indexOf(grant.id), 1);
+        if (ofIncident.length === 0) idsByIncident.delete(grant.incidentId);
+        const ofAgent = idsByAgent.get(grant.agent);
+        const agentIds = ofAgent?.get(grant.incidentId) ?? [];
+        agentIds.splice(agentIds.indexOf(grant.id), 1);
+        if (ofAgent && agentIds.length === 0 && incidents.get(grant.incidentId)?.status === 'closed') {
+          ofAgent.delete(grant.incidentId);
+          if (ofAgent.size === 0) idsByAgent.delete(grant.agent);
+        }
+      }
+      return due.length;
+    },
+
     async listClosingIncidents() {
       const closing = new Set<string>();
       for (const grant of grants.values()) {

@@ -1,28 +1,68 @@
 /**
  * The audit log on Redis (store.ts AuditStore): the `{audit}` slot holds the counter, the log, the
- * dedupe hash and the per-incident indexes.
+ * dedupe hashes, the counted windows and the per-incident indexes.
  */
-import type { AuditEvent } from '../model.js';
+import type { AuditEvent, AuditEventInput } from '../model.js';
+import { requireFinite, toStoredJson } from './redis_codec.js';
 import type { RedisContext } from './redis_context.js';
-import type { AuditStore } from './store.js';
+import { DEFAULT_AUDIT_DEDUPE_MS, type AuditStore } from './store.js';
 
 export function createRedisAudit(ctx: RedisContext): AuditStore {
   const { redis, keys, s } = ctx;
+  const incidentIndex = (event: AuditEventInput): string => keys.incidentAudit(event.incidentId ?? '');
+  const belongs = (event: AuditEventInput): string => (event.incidentId === undefined ? '0' : '1');
   return {
     // One script appends to the global log and, for an incident's event, its seq to the
-    // incident's index (both in the {audit} slot), deduplicated by the caller's key.
+    // incident's index (both in the {audit} slot), deduplicated by the caller's key in this
+    // generation's hash or the previous one's. A generation lives two retentions from its start.
     async appendAudit(event, options) {
-      const incidentIndex = keys.incidentAudit(event.incidentId ?? '');
+      const dedupeMs = Math.max(1, Math.floor(options?.dedupeMs ?? DEFAULT_AUDIT_DEDUPE_MS));
+      const generation = Math.floor(requireFinite(event.at, 'at') / dedupeMs);
       const text = (await s.qmAppendAudit(
         keys.auditSeq,
         keys.auditLog,
-        keys.auditDedupe,
-        incidentIndex,
+        keys.auditDedupe(dedupeMs, generation),
+        keys.auditDedupe(dedupeMs, generation - 1),
+        incidentIndex(event),
         JSON.stringify(event),
         options?.dedupeKey ?? '',
-        event.incidentId === undefined ? '0' : '1',
+        belongs(event),
+        Math.max(1, (generation + 2) * dedupeMs - event.at),
       )) as string;
       return JSON.parse(text) as AuditEvent;
+    },
+
+    async countAudit(event, options) {
+      const template = {
+        type: event.type,
+        actor: event.actor,
+        ...(event.incidentId === undefined ? {} : { incidentId: event.incidentId }),
+        ...(event.profile === undefined ? {} : { profile: event.profile }),
+        ...(event.reason === undefined ? {} : { reason: event.reason }),
+        data: options.summary,
+      };
+      const text = (await s.qmCountAudit(
+        keys.auditSeq,
+        keys.auditLog,
+        keys.auditCounts,
+        keys.auditCountsDue,
+        incidentIndex(event),
+        JSON.stringify(event),
+        options.key,
+        requireFinite(event.at, 'at'),
+        Math.max(1, Math.floor(options.windowMs)),
+        belongs(event),
+        // The scripts decode it with cjson, which refuses a lone surrogate's escape (redis_codec.ts).
+        toStoredJson(template),
+      )) as string | null;
+      return text === null ? null : (JSON.parse(text) as AuditEvent);
+    },
+
+    async flushAuditCounts(now, limit) {
+      if (limit <= 0) return 0;
+      return Number(
+        await s.qmFlushAuditCounts(keys.auditSeq, keys.auditLog, keys.auditCounts, keys.auditCountsDue, requireFinite(now, 'now'), limit),
+      );
     },
 
     async listAudit(query) {

@@ -20,6 +20,8 @@ export interface RedisContext {
   /** The incident of a grant, from the cache or its index key; null for an unknown grant. */
   incidentOf(grantId: string): Promise<string | null>;
   remember(grantId: string, incidentId: string): void;
+  /** Drops a forgotten grant (retention) from the cache. */
+  forget(grantId: string): void;
   decodeOrNull(id: string, incidentId: string, raw: unknown): Grant | null;
 }
 
@@ -36,6 +38,9 @@ export function createRedisContext(redis: Redis, keys: RedisKeys, s: Scripts): R
     keys,
     s,
     remember,
+    forget: (grantId) => {
+      incidentById.delete(grantId);
+    },
     async incidentOf(grantId) {
       const cached = incidentById.get(grantId);
       if (cached !== undefined) return cached;
@@ -45,4 +50,24 @@ export function createRedisContext(redis: Redis, keys: RedisKeys, s: Scripts): R
     },
     decodeOrNull: (id, incidentId, raw) => (typeof raw === 'string' ? decodeGrant(id, incidentId, raw) : null),
   };
+}
+
+/**
+ * Runs a script that may end the listed grants, with their entries in the ended set (retention,
+ * redis_ledger.ts purgeEndedGrants) scored by when each would end, sent back to back with it: the set is a superset
+ * written first, so a grant never ends unlisted (it would never be forgotten). LT keeps an entry's
+ * earliest score (the expiry sweep lists grants that ended otherwise long before); the purge reads
+ * each grant's own end, re-scores one that ended later and drops one that did not end. Should the ZADD alone fail, it is retried before the
+ * script's reply is returned.
+ */
+export async function markEnded(
+  ctx: RedisContext,
+  ended: ReadonlyArray<readonly [id: string, at: number]>,
+  script: () => Promise<unknown>,
+): Promise<unknown> {
+  const members = ended.flatMap(([id, at]) => [at, id]);
+  const [listed, result] = await Promise.allSettled([ctx.redis.zadd(ctx.keys.ended, 'LT', ...members), script()]);
+  if (result.status === 'rejected') throw result.reason;
+  if (listed.status === 'rejected') await ctx.redis.zadd(ctx.keys.ended, 'LT', ...members);
+  return result.value;
 }

@@ -7,7 +7,7 @@
  *
  * Global keys are grouped by the operation that must update them atomically: the queue and its
  * delivery counters share `{revq}` (claimed together by one script); the audit counter, log,
- * dedupe hash and the per-incident audit indexes share `{audit}`, so one script appends an event
+ * dedupe hashes, counted windows and the per-incident audit indexes share `{audit}`, so one script appends an event
  * to the log and to its incident's index together (a crash cannot leave one without the other).
  * The grant-id index is one small key per grant so it spreads over the cluster.
  */
@@ -34,9 +34,17 @@ export interface RedisKeys {
   readonly expiry: string;
   /** Set: incident ids whose close may still have revoking grants. */
   readonly closing: string;
+  /** Sorted set: grant id scored by when it ended (retention: purgeEndedGrants); a superset, written before the grant ends. */
+  readonly ended: string;
   readonly auditSeq: string;
-  /** Hash: dedupe key → seq of the event appended with it. */
-  readonly auditDedupe: string;
+  /**
+   * Hash: dedupe key → seq of the event appended with it, one per generation (`at` divided by the
+   * retention) with an expiry, so keys are remembered between one and two retentions.
+   */
+  auditDedupe(retentionMs: number, generation: number): string;
+  /** Hash: counted key → its open window (countAudit), and the sorted set of those keys by when their window ends. */
+  readonly auditCounts: string;
+  readonly auditCountsDue: string;
   /** Sorted set: every audit event, scored by seq. */
   readonly auditLog: string;
   /** String with a TTL: a claimOnce record (single-use agent tokens). One small key each, spread over the cluster. */
@@ -88,8 +96,11 @@ export function createRedisKeys(prefix: string): RedisKeys {
     revocationAttempts: `${prefix}{revq}:attempts`,
     expiry: `${prefix}{expiry}`,
     closing: `${prefix}{closing}`,
+    ended: `${prefix}{ended}`,
     auditSeq: `${prefix}{audit}:seq`,
-    auditDedupe: `${prefix}{audit}:dedupe`,
+    auditDedupe: (retentionMs, generation) => `${prefix}{audit}:dedupe:${retentionMs}:${generation}`,
+    auditCounts: `${prefix}{audit}:counts`,
+    auditCountsDue: `${prefix}{audit}:counts:due`,
     auditLog: `${prefix}{audit}:log`,
     claim: (key) => `${prefix}once:${enc(key)}`,
     bucket: (name) => `${prefix}rl:${enc(name)}`,

@@ -8,11 +8,11 @@
  */
 import { TERMINAL_STATES, type Grant, type Incident, type RevokeReason } from '../model.js';
 import { decodeGrant, encodeGrant, encodeHandle, execReplies, requireFinite, toStoredJson } from './redis_codec.js';
-import { compareIds, type RedisContext } from './redis_context.js';
+import { compareIds, markEnded, type RedisContext } from './redis_context.js';
 import type { IncidentLedger } from './store.js';
 
 export function createRedisLedger(ctx: RedisContext): IncidentLedger {
-  const { redis, keys, s, incidentOf, remember, decodeOrNull } = ctx;
+  const { redis, keys, s, incidentOf, remember, forget, decodeOrNull } = ctx;
   /** Into the close lane when an incident's close revokes it, the other lane for anything else. */
   const enqueue = (reason: RevokeReason | undefined, pairs: readonly (string | number)[]): Promise<unknown> =>
     reason === 'incident_closed'
@@ -148,14 +148,14 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       return grant;
     },
 
+    // Order: ZADD ended → script, back to back (see markEnded).
     async failGrant(id, at, error) {
       const incidentId = await incidentOf(id);
       if (incidentId === null) return null;
-      const grant = decodeOrNull(
-        id,
-        incidentId,
-        await s.qmFailGrant(keys.grants(incidentId), keys.liveGrants(incidentId), id, requireFinite(at, 'at'), error),
+      const failed = await markEnded(ctx, [[id, requireFinite(at, 'at')]], () =>
+        s.qmFailGrant(keys.grants(incidentId), keys.liveGrants(incidentId), id, at, error),
       );
+      const grant = decodeOrNull(id, incidentId, failed);
       if (grant?.state === 'failed') await redis.zrem(keys.agentLiveGrants(grant.agent), id);
       return grant;
     },
@@ -203,7 +203,9 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     // between leaves entries that the next sweep drops.
     async expireGrants(now, limit) {
       if (limit <= 0) return [];
-      const ids = await redis.zrangebyscore(keys.expiry, '-inf', now, 'LIMIT', 0, limit);
+      const scored = await redis.zrangebyscore(keys.expiry, '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit);
+      const ids = scored.filter((_, i) => i % 2 === 0);
+      const expiresAt = new Map(ids.map((id, i) => [id, Number(scored[2 * i + 1])]));
       const byIncident = new Map<string, string[]>();
       const drop: string[] = [];
       await Promise.all(
@@ -216,7 +218,11 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       const expired = new Set<string>();
       const keep: Array<string | number> = [];
       for (const [incidentId, group] of byIncident) {
-        const verdicts = (await s.qmExpireGrants(keys.grants(incidentId), now, ...group)) as string[];
+        const verdicts = (await markEnded(
+          ctx,
+          group.map((id) => [id, expiresAt.get(id) ?? now] as const),
+          () => s.qmExpireGrants(keys.grants(incidentId), now, ...group),
+        )) as string[];
         group.forEach((id, i) => {
           const verdict = verdicts[i];
           if (verdict === 'x') expired.add(id);
@@ -228,6 +234,64 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       if (gone.length > 0) await redis.zrem(keys.expiry, ...gone);
       if (keep.length > 0) await redis.zadd(keys.expiry, 'XX', ...keep);
       return ids.filter((id) => expired.has(id));
+    },
+
+    // Order: script (forget the records, per incident) → DEL the grant indexes, SREM the agents'
+    // closed incidents, ZREM the agents' live sets → ZREM ended. A crash anywhere leaves the grant
+    // in the ended set; the next call finds it gone ('g') and finishes the rest.
+    async purgeEndedGrants(endedBefore, limit) {
+      if (limit <= 0) return 0;
+      const ids = await redis.zrangebyscore(keys.ended, '-inf', requireFinite(endedBefore, 'endedBefore'), 'LIMIT', 0, limit);
+      if (ids.length === 0) return 0;
+      const byIncident = new Map<string, string[]>();
+      const unindexed: string[] = [];
+      for (const id of ids) {
+        const incidentId = await incidentOf(id);
+        if (incidentId === null) unindexed.push(id);
+        else byIncident.set(incidentId, [...(byIncident.get(incidentId) ?? []), id]);
+      }
+      const done = [...unindexed];
+      const later: Array<string | number> = [];
+      let purged = 0;
+      for (const [incidentId, group] of byIncident) {
+        const records = await redis.hmget(keys.grants(incidentId), ...group);
+        const agentOf = group.map((id, i) => {
+          const raw = records[i];
+          return typeof raw === 'string' ? decodeGrant(id, incidentId, raw).agent : null;
+        });
+        const agents = [...new Set(agentOf.filter((a): a is string => a !== null))];
+        // A grant gone already needs no agent set; it points at the first (or a placeholder) unused.
+        const agentKeys = (agents.length > 0 ? agents : ['']).map((agent) => keys.agentGrants(incidentId, agent));
+        const args = group.flatMap((id, i) => [id, Math.max(1, agents.indexOf(agentOf[i] ?? '') + 1)]);
+        const [closed, verdicts, emptied] = (await s.qmPurgeGrants(
+          3 + agentKeys.length,
+          keys.incident(incidentId),
+          keys.grants(incidentId),
+          keys.liveGrants(incidentId),
+          ...agentKeys,
+          endedBefore,
+          ...args,
+        )) as [number, string[], number[]];
+        const forgotten: string[] = [];
+        group.forEach((id, i) => {
+          const verdict = verdicts[i];
+          if (verdict === 'p' || verdict === 'g') forgotten.push(id);
+          if (verdict === 'p') purged += 1;
+          if (verdict === 'p' || verdict === 'g' || verdict === 'd') done.push(id);
+          else if (verdict !== undefined) later.push(Number(verdict), id);
+        });
+        // Each its own command: the keys are in different slots (each grant index, each agent's).
+        const followUps: Array<Promise<unknown>> = forgotten.map((id) => redis.del(keys.grantIndex(id)));
+        if (forgotten.length > 0) for (const agent of agents) followUps.push(redis.zrem(keys.agentLiveGrants(agent), ...forgotten));
+        // A closed incident takes no new intent, so an agent set left empty there stays empty.
+        if (closed === 1)
+          for (const index of emptied) followUps.push(redis.srem(keys.agentIncidents(agents[index - 1] as string), incidentId));
+        await Promise.all(followUps);
+        for (const id of forgotten) forget(id);
+      }
+      if (done.length > 0) await redis.zrem(keys.ended, ...done);
+      if (later.length > 0) await redis.zadd(keys.ended, 'XX', ...later);
+      return purged;
     },
 
     // A superset is fine for callers (re-closing is idempotent); entries whose close finished are

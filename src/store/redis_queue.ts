@@ -6,7 +6,7 @@
  * ends).
  */
 import { decodeGrant, requireFinite } from './redis_codec.js';
-import type { RedisContext } from './redis_context.js';
+import { markEnded, type RedisContext } from './redis_context.js';
 import type { RevocationJob, RevocationQueue } from './store.js';
 
 export function createRedisQueue(ctx: RedisContext): RevocationQueue {
@@ -41,7 +41,7 @@ export function createRedisQueue(ctx: RedisContext): RevocationQueue {
       )) as string[];
     },
 
-    // Order: script (grant terminal) → remove job. A crash in between leaves a job that is
+    // Order: ZADD ended with the script (redis_context.ts markEnded) → remove job. A crash in between leaves a job that is
     // claimed again, finds the grant ended, and is removed by this call's no-op repeat.
     async finishRevocation(id, finish) {
       const incidentId = await incidentOf(id);
@@ -49,14 +49,16 @@ export function createRedisQueue(ctx: RedisContext): RevocationQueue {
       const reply =
         incidentId === null
           ? null
-          : ((await s.qmFinishRevocation(
-              keys.grants(incidentId),
-              keys.liveGrants(incidentId),
-              id,
-              finish.state,
-              requireFinite(finish.at, 'at'),
-              finish.confirmed ? 1 : 0,
-              attempts ?? '',
+          : ((await markEnded(ctx, [[id, requireFinite(finish.at, 'at')]], () =>
+              s.qmFinishRevocation(
+                keys.grants(incidentId),
+                keys.liveGrants(incidentId),
+                id,
+                finish.state,
+                finish.at,
+                finish.confirmed ? 1 : 0,
+                attempts ?? '',
+              ),
             )) as [number, string] | null);
       await redis.multi().zrem(keys.revocationDueClose, id).zrem(keys.revocationDue, id).hdel(keys.revocationAttempts, id).exec();
       const ended = reply !== null && incidentId !== null && reply[0] === 1 ? decodeGrant(id, incidentId, reply[1]) : null;

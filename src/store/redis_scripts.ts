@@ -225,9 +225,81 @@ for _, rec in ipairs(redis.call('HVALS', KEYS[2])) do
 end
 return count`,
   ],
+
+  // KEYS incident, grants, live set, then the agent-grant sets named by ARGV. ARGV endedBefore,
+  // then {grant id, the 1-based index among the agent sets (from KEYS[4])} per grant. Forgets
+  // each listed grant that ended at or before endedBefore. Returns {1 when the incident is closed,
+  // a verdict per grant ('p' forgotten, 'g' gone already, 'd' not ended, else its endedAt: ended
+  // later), the indexes of agent sets left empty}. Its key count varies: the caller passes it first.
+  qmPurgeGrants: [
+    null,
+    `
+local cutoff = tonumber(ARGV[1])
+local verdicts = {}
+local touched = {}
+for i = 2, #ARGV, 2 do
+  local id = ARGV[i]
+  local raw = redis.call('HGET', KEYS[2], id)
+  local verdict = 'g'
+  if raw then
+    local g = cjson.decode(raw)
+    if (g.s == 'revoked' or g.s == 'expired' or g.s == 'failed') and g.n then
+      if g.n <= cutoff then
+        local agentKey = KEYS[3 + tonumber(ARGV[i + 1])]
+        redis.call('HDEL', KEYS[2], id)
+        redis.call('ZREM', KEYS[3], id)
+        redis.call('SREM', agentKey, id)
+        touched[tonumber(ARGV[i + 1])] = agentKey
+        verdict = 'p'
+      else
+        verdict = string.format('%.0f', g.n)
+      end
+    else
+      verdict = 'd'
+    end
+  end
+  verdicts[#verdicts + 1] = verdict
+end
+local emptied = {}
+for index, agentKey in pairs(touched) do
+  if redis.call('SCARD', agentKey) == 0 then emptied[#emptied + 1] = index end
+end
+local closed = 0
+local incident = redis.call('GET', KEYS[1])
+if incident and cjson.decode(incident).status == 'closed' then closed = 1 end
+return {closed, verdicts, emptied}`,
+  ],
 } as const;
 
 /** Scripts on one global key group. */
+/**
+ * Shared by the audit scripts (KEYS[1] seq, KEYS[2] log; for `closeWindow`, KEYS[3] counts and
+ * KEYS[4] counts due, which the append script, whose KEYS[3..4] are dedupe hashes, never calls).
+ * `append` gives the event the next seq and adds it to the log and, with an index key, to its
+ * incident's index. `closeWindow` appends a counted window's summary (when it counted any) and
+ * drops the window. A window stores its incident index's key name, which is in the `{audit}` slot
+ * like every key here, so the flush reaches it without declaring it.
+ */
+const AUDIT_APPEND_LUA = `
+local function append(text, index)
+  local seq = redis.call('INCR', KEYS[1])
+  local event = '{"seq":' .. seq .. ',' .. string.sub(text, 2)
+  redis.call('ZADD', KEYS[2], seq, event)
+  if index ~= '' then redis.call('ZADD', index, seq, seq) end
+  return seq, event
+end
+local function closeWindow(key, w)
+  if w.n > 0 then
+    local t = cjson.decode(w.t)
+    t.at = w.l
+    t.data.repeats = w.n
+    t.data.of = w.s
+    append(cjson.encode(t), w.i)
+  end
+  redis.call('HDEL', KEYS[3], key)
+  redis.call('ZREM', KEYS[4], key)
+end`;
+
 const GLOBAL_SCRIPTS = {
   // KEYS key. ARGV value. Writes the value unless the key exists; returns the stored value
   // (SET NX GET needs Redis 7; this works on 6.2 too).
@@ -379,27 +451,73 @@ else redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1]) end
 return 0`,
   ],
 
-  // KEYS seq, log, dedupe, incident index. ARGV event JSON without seq, dedupe key ('' for none),
-  // '1' when the event belongs to an incident (then its seq goes to KEYS[4]: the index holds seqs,
-  // not a second copy of the event). Counter, log and index move together, so the log holds every
-  // seq handed out, in order, and an incident's index every event of it. A dedupe key seen before
+  // KEYS seq, log, dedupe (this generation), dedupe (the previous one), incident index. ARGV event
+  // JSON without seq, dedupe key ('' for none), '1' when the event belongs to an incident (then its
+  // seq goes to KEYS[5]: the index holds seqs, not a second copy of the event), the generation's
+  // expiry in ms. Counter, log and index move together, so the log holds every seq handed out, in
+  // order, and an incident's index every event of it. A dedupe key seen in either generation
   // returns the earlier event and appends nothing.
   qmAppendAudit: [
-    4,
-    `
+    5,
+    `${AUDIT_APPEND_LUA}
 if ARGV[2] ~= '' then
-  local earlier = redis.call('HGET', KEYS[3], ARGV[2])
+  local earlier = redis.call('HGET', KEYS[3], ARGV[2]) or redis.call('HGET', KEYS[4], ARGV[2])
   if earlier then
     local rows = redis.call('ZRANGEBYSCORE', KEYS[2], earlier, earlier)
     if rows[1] then return rows[1] end
   end
 end
-local seq = redis.call('INCR', KEYS[1])
-local event = '{"seq":' .. seq .. ',' .. string.sub(ARGV[1], 2)
-redis.call('ZADD', KEYS[2], seq, event)
-if ARGV[3] == '1' then redis.call('ZADD', KEYS[4], seq, seq) end
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], seq) end
+local index = ''
+if ARGV[3] == '1' then index = KEYS[5] end
+local seq, event = append(ARGV[1], index)
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[3], ARGV[2], seq)
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+end
 return event`,
+  ],
+
+  // KEYS seq, log, counts, counts due, incident index. ARGV event JSON without seq, key, at,
+  // window ms, '1' when the event belongs to an incident, the summary template (JSON: the event's
+  // type, actor, incident, profile, reason and the summary data). Within the key's open window the
+  // event is only counted (false); otherwise the ended window's summary (if it counted any) is
+  // appended first, then the event, which opens the next window.
+  qmCountAudit: [
+    5,
+    `${AUDIT_APPEND_LUA}
+local key = ARGV[2]
+local at = tonumber(ARGV[3])
+local raw = redis.call('HGET', KEYS[3], key)
+if raw then
+  local w = cjson.decode(raw)
+  if at < w.e then
+    w.n = w.n + 1
+    if at > w.l then w.l = at end
+    redis.call('HSET', KEYS[3], key, cjson.encode(w))
+    return false
+  end
+  closeWindow(key, w)
+end
+local index = ''
+if ARGV[5] == '1' then index = KEYS[5] end
+local seq, event = append(ARGV[1], index)
+local ends = at + tonumber(ARGV[4])
+redis.call('HSET', KEYS[3], key, cjson.encode({n = 0, l = at, s = seq, t = ARGV[6], i = index, e = ends}))
+redis.call('ZADD', KEYS[4], ends, key)
+return event`,
+  ],
+
+  // KEYS seq, log, counts, counts due. ARGV now, limit. Closes windows that ended by now, oldest
+  // first, appending each one's summary; returns how many it closed.
+  qmFlushAuditCounts: [
+    4,
+    `${AUDIT_APPEND_LUA}
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, key in ipairs(due) do
+  local raw = redis.call('HGET', KEYS[3], key)
+  if raw then closeWindow(key, cjson.decode(raw)) else redis.call('ZREM', KEYS[4], key) end
+end
+return #due`,
   ],
 
   // KEYS incident index, log. ARGV min score ('-inf' or '(seq'), limit. The incident's events in
@@ -424,8 +542,9 @@ export type Scripts = Record<ScriptName, (...args: Arg[]) => Promise<unknown>>;
 /** Registers the scripts on the client (EVALSHA with EVAL fallback, ioredis defineCommand). */
 export function defineScripts(redis: Redis): Scripts {
   const scripts = {} as Scripts;
-  for (const [name, [numberOfKeys, lua]] of Object.entries(ALL_SCRIPTS) as Array<[ScriptName, readonly [number, string]]>) {
-    redis.defineCommand(name, { numberOfKeys, lua });
+  for (const [name, [numberOfKeys, lua]] of Object.entries(ALL_SCRIPTS) as Array<[ScriptName, readonly [number | null, string]]>) {
+    // null: the key count varies, and the caller passes it as the first argument (ioredis Script).
+    redis.defineCommand(name, numberOfKeys === null ? { lua } : { numberOfKeys, lua });
     const fn = (redis as unknown as Record<string, (...args: Arg[]) => Promise<unknown>>)[name];
     if (!fn) throw new Error(`ioredis did not define script ${name}`);
     scripts[name] = fn.bind(redis);

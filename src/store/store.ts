@@ -17,7 +17,7 @@
  *  - a lease renewal is fenced by the lease's end: it never re-queues a finished job, never moves
  *    a rescheduled job's backoff, and never extends a lease another worker has claimed since.
  */
-import type { AuditEvent, AuditEventInput, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
+import type { AuditEvent, AuditEventInput, AuditValue, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
 import type { StoreMeta } from './store_meta.js';
 
 /** What may change on an open incident; `agents: null` ends its assignment (every allowed agent may act). */
@@ -119,6 +119,15 @@ export interface IncidentLedger {
   expireGrants(now: number, limit: number): Promise<string[]>;
   /** Incidents that are closed and still have revoking grants; used on startup to re-enqueue. */
   listClosingIncidents(): Promise<string[]>;
+  /**
+   * Retention: forgets up to `limit` grants that ended (revoked, released, expired or failed) at or
+   * before `endedBefore`, oldest first — their records and every index entry; their audit events
+   * stay. A forgotten grant is unknown to getGrant and the lists. Once an agent has no grant left
+   * in a closed incident, its list of incidents drops that one. Returns how many were forgotten
+   * (fewer than `limit`: none older is left). Idempotent; concurrent calls never forget a grant
+   * that had not ended.
+   */
+  purgeEndedGrants(endedBefore: number, limit: number): Promise<number>;
 }
 
 /**
@@ -150,14 +159,49 @@ export interface RevocationQueue {
   revocationQueueDepth(): Promise<number>;
 }
 
+export interface AuditAppendOptions {
+  /** Appends the event once per key (see appendAudit). */
+  readonly dedupeKey?: string;
+  /**
+   * How long a dedupe key is remembered: at least this long after the event's `at`, at most
+   * twice as long (keys are kept in generations of this length). Default DEFAULT_AUDIT_DEDUPE_MS.
+   */
+  readonly dedupeMs?: number;
+}
+
+/** Seven days: far beyond any retry of an at-least-once caller (a lease, a backoff, a repeated close). */
+export const DEFAULT_AUDIT_DEDUPE_MS = 7 * 24 * 3600 * 1000;
+
+/** How a repeating kind of event is counted instead of appended each time (AuditStore.countAudit). */
+export interface AuditCountOptions {
+  /** Events of one key are one kind: same type, actor, incident, reason (the caller composes it). */
+  readonly key: string;
+  readonly windowMs: number;
+  /** The summary's data, beside `repeats` and `of`; secret-free like every event's. */
+  readonly summary: Readonly<Record<string, AuditValue>>;
+}
+
 /** The audit log (redis_audit.ts, memory_audit.ts): one global order, deduplicated appends. */
 export interface AuditStore {
   /**
    * Appends an event with the next seq. With a dedupeKey, an append whose key was already used
-   * returns the earlier event and appends nothing: at-least-once callers (the revocation worker
-   * records before it finishes a grant) get each event exactly once.
+   * (within its retention, `dedupeMs`) returns the earlier event and appends nothing:
+   * at-least-once callers (the revocation worker records before it finishes a grant) get each
+   * event exactly once.
    */
-  appendAudit(event: AuditEventInput, options?: { readonly dedupeKey?: string }): Promise<AuditEvent>;
+  appendAudit(event: AuditEventInput, options?: AuditAppendOptions): Promise<AuditEvent>;
+  /**
+   * For events that may repeat at volume (refusals, introspections): the first event of `key` in
+   * a window of `windowMs` from its `at` is appended and returned; later ones before the window
+   * ends are only counted (null). The count becomes one summary event — the first's type, actor,
+   * incident, profile and reason, `at` the last counted event's, data `{...summary, repeats, of}`
+   * with `of` the first's seq — appended when flushAuditCounts finds the window over, or before
+   * the next event of the key, whichever comes first. Shared by every replica: N brokers counting
+   * one key append one first event and one summary per window.
+   */
+  countAudit(event: AuditEventInput, options: AuditCountOptions): Promise<AuditEvent | null>;
+  /** Appends the summaries of up to `limit` windows that ended at or before `now`; returns how many windows it closed. */
+  flushAuditCounts(now: number, limit: number): Promise<number>;
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
 }
 

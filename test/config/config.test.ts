@@ -112,6 +112,23 @@ describe('config', () => {
       receiptLanesWhileServing: 2,
     });
     expect(config.identity.tokenCache).toEqual({ maxEntries: 10_000 });
+    expect(config.retention).toEqual({
+      endedGrantsSeconds: 2_592_000,
+      auditDedupeSeconds: 604_800,
+      repeatWindowSeconds: 60,
+      sweepSeconds: 30,
+    });
+  });
+
+  it('keeps dedupe keys at least an hour and counting windows at most an hour', () => {
+    const withRetention = (retention: Record<string, number>): string => stringify({ ...testConfigObject(), retention });
+    expect(parseConfig(withRetention({ auditDedupeSeconds: 3600, repeatWindowSeconds: 0 })).retention).toMatchObject({
+      auditDedupeSeconds: 3600,
+      repeatWindowSeconds: 0,
+    });
+    expect(problemsOf(withRetention({ auditDedupeSeconds: 3599 })).join('\n')).toMatch(/retention\.auditDedupeSeconds/u);
+    expect(problemsOf(withRetention({ repeatWindowSeconds: 3601 })).join('\n')).toMatch(/retention\.repeatWindowSeconds/u);
+    expect(problemsOf(withRetention({ endedGrantsSeconds: 0 })).join('\n')).toMatch(/retention\.endedGrantsSeconds/u);
   });
 
   describe('production refusals', () => {

@@ -96,6 +96,46 @@ describe('redis store', () => {
     await after.close();
   });
 
+  it('leaves no key of a forgotten grant behind: only the tombstone and the audit stay', async () => {
+    const prefix = nextPrefix();
+    const store = await openStore(cluster, prefix);
+    await store.createIncident(incidentFixture('inc-1'));
+    for (const [id, agent] of [
+      ['g1', 'spiffe://prod.example/a'],
+      ['g2', 'spiffe://prod.example/b'],
+      ['g3', 'spiffe://prod.example/b'],
+    ] as const) {
+      await store.createGrantIntent(grantFixture(id, 'inc-1', { agent }), { perIncident: 10, perAgent: 10, now: T0 });
+      await store.commitGrant(id, { handle: { accessor: id }, expiresAt: T0 + 60_000 });
+    }
+    await store.appendAudit({ at: T0, type: 'incident.opened', actor: 'alice', incidentId: 'inc-1' });
+    await store.closeIncident('inc-1', T0, 'bob');
+    for (const id of ['g1', 'g2', 'g3']) await store.finishRevocation(id, { state: 'revoked', at: T0 + 1000, confirmed: true });
+    // The valid case: before the purge, the grants' keys are there.
+    expect((await clusterAdmin.keys(`${prefix}gi:*`)).length).toBe(3);
+    expect(await store.purgeEndedGrants(T0 + 1000, 100)).toBe(3);
+    // What the worker's sweeps drop on their own: the closing entry, the expiry entries.
+    expect(await store.listClosingIncidents()).toEqual([]);
+    expect(await store.expireGrants(T0 + 60_000, 100)).toEqual([]);
+    await store.close();
+    const left = (await clusterAdmin.keys(`${prefix}*`)).map((k) => k.slice(prefix.length)).sort();
+    expect(left).toEqual(['{audit}:inc:inc-1', '{audit}:log', '{audit}:seq', '{inc:inc-1}:incident']);
+  });
+
+  it('shares counted windows between replicas: one first event and one summary for both', async () => {
+    const prefix = nextPrefix();
+    const [a, b] = await Promise.all([openStore(plain, prefix), openStore(plain, prefix)]);
+    const event = { at: T0, type: 'grant.denied', actor: 'agent', incidentId: 'inc-1', reason: 'ERR_POLICY_DENIED' } as const;
+    const options = { key: 'deny:agent', windowMs: 60_000, summary: {} };
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).countAudit({ ...event, at: T0 + i }, options)));
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    expect(await a.flushAuditCounts(T0 + 60_000, 10)).toBe(1);
+    expect(await b.flushAuditCounts(T0 + 60_000, 10)).toBe(0);
+    const events = await b.listAudit({ limit: 10 });
+    expect(events.map((e) => e.data?.repeats ?? 'first')).toEqual(['first', 9]);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('re-running closeIncident re-enqueues a job lost to a crash between tombstone and enqueue', async () => {
     const prefix = nextPrefix();
     const store = await openStore(plain, prefix);

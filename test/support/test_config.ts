@@ -24,6 +24,8 @@ export interface TestConfigOptions {
   readonly introspection?: Record<string, unknown>;
   /** Extra `server` keys (publicUrl, maxHeaderBytes). */
   readonly server?: Record<string, unknown>;
+  /** `retention` (ended grants, dedupe keys, counted windows, the sweep). */
+  readonly retention?: Record<string, number>;
 }
 
 export const AGENT_ISSUER = 'https://dev.quartermaster.local/agents';
@@ -79,6 +81,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
         params: { audience: 'urn:quartermaster:demo-api', scope: 'alerts:read' },
       },
     },
+    ...(options.retention ? { retention: options.retention } : {}),
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
     limits: options.limits ?? {

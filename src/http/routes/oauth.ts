@@ -1,10 +1,13 @@
 /**
  * Endpoints for downstream tools: the JWKS of broker-signed tokens and RFC 7662 introspection
  * (grants/introspect.ts: active only while the token's grant is active in the ledger), for
- * operators with the introspect permission and for the configured introspection clients.
+ * operators with the introspect permission and for the configured introspection clients. Each
+ * answer is counted per caller and outcome (metric) and audited as counted `token.introspected`
+ * events (audit_log.ts recordRepeated).
  */
 import express, { Router, type Request } from 'express';
 import { BrokerError } from '../../errors.js';
+import { provenanceOf } from '../../model.js';
 import { introspectorsOf, introspectToken } from '../../grants/introspect.js';
 import type { HttpDeps } from '../deps.js';
 import { introspectionCallerOf } from '../context.js';
@@ -26,9 +29,16 @@ export function oauthRoutes(deps: HttpDeps): Router {
     requireIntrospectionCaller(deps),
     express.urlencoded({ extended: false, limit: deps.config.server.bodyLimitBytes, parameterLimit: 10 }),
     async (req, res) => {
-      const { scope, caller } = introspectionCallerOf(res);
+      const { scope, caller, actor } = introspectionCallerOf(res);
       const answer = await introspectToken(deps, introspectedToken(req), scope);
       deps.metrics.introspections.inc({ caller, active: String(answer.active) });
+      // Counted, not one event per hit: a resource server may introspect on every request it serves.
+      const summary = { caller, active: answer.active };
+      await deps.audit.recordRepeated(
+        { at: deps.now(), type: 'token.introspected', actor: actor.id, data: { ...summary, ...provenanceOf(actor) } },
+        JSON.stringify(['token.introspected', actor.id, caller, answer.active]),
+        summary,
+      );
       res.set('Cache-Control', 'no-store');
       if (!answer.active) {
         res.json({ active: false });

@@ -10,7 +10,7 @@ import type { Permission } from '../../identity/permissions.js';
 import { hasPermission, permissionGrants } from '../../identity/roles.js';
 import type { IntrospectionScope } from '../../grants/introspect.js';
 import type { Identity } from '../../identity/types.js';
-import { bindRequestLog, setLocals } from '../context.js';
+import { bindRequestLog, originOf, setLocals } from '../context.js';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="quartermaster"' };
 
@@ -67,6 +67,11 @@ export function requireIntrospectionCaller(deps: { readonly identity: Identity; 
     const caller = await deps.identity.authenticateIntrospectionCaller(bearerToken(req));
     let scope: IntrospectionScope;
     let name: string;
+    const actor = {
+      id: caller.kind === 'operator' ? caller.subject : caller.id,
+      tokenFingerprint: caller.fingerprint,
+      origin: originOf(res),
+    };
     if (caller.kind === 'operator') {
       if (!hasPermission(caller, 'introspect', grants)) throw missingPermission('introspect');
       setLocals(res, { operator: caller });
@@ -80,7 +85,7 @@ export function requireIntrospectionCaller(deps: { readonly identity: Identity; 
       scope = { kind: 'audiences', audiences: client.audiences };
       name = client.name;
     }
-    setLocals(res, { introspection: { scope, caller: name } });
+    setLocals(res, { introspection: { scope, caller: name, actor } });
     next();
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The store contract for the incident ledger: incidents, grant intents, commits, closes (the
- * tombstone and its race), listings, updates, revocation requests, expiry.
+ * tombstone and its race), listings, updates, revocation requests, expiry, retention.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Store } from '../../../src/store/store.js';
@@ -418,6 +418,94 @@ export function describeLedgerContract(world: ContractWorld): void {
       expect(await store.listClosingIncidents()).toEqual(['inc-1']);
       await store.finishRevocation('g2', { state: 'expired', at: T0 + 2 * MIN, confirmed: true });
       expect(await store.listClosingIncidents()).toEqual([]);
+    });
+  });
+
+  describe('retention', () => {
+    const AGENT = grantFixture('x', 'inc-1').agent;
+    /** g-revoked (revoked at T0+2m), g-failed (failed at T0+1m), g-expired (expired at T0+15m), g-live (active), all in inc-1. */
+    const endFour = async (): Promise<void> => {
+      await openIncident();
+      await active('g-revoked');
+      await store.requestRevocation('g-revoked', 'released', T0 + MIN);
+      expect((await store.finishRevocation('g-revoked', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true }))?.state).toBe('revoked');
+      await intent('g-failed');
+      expect((await store.failGrant('g-failed', T0 + MIN, 'upstream 503'))?.state).toBe('failed');
+      await active('g-expired', 'inc-1', { expiresAt: T0 + 15 * MIN });
+      await active('g-live', 'inc-1', { expiresAt: T0 + 60 * MIN });
+      expect(await store.expireGrants(T0 + 20 * MIN, 10)).toEqual(['g-expired']);
+    };
+
+    it('forgets grants that ended at or before the cutoff, oldest first, and keeps the rest', async () => {
+      await endFour();
+      // The valid case: every grant is there before the purge.
+      expect(sorted((await store.listGrantsByIncident('inc-1')).map((g) => g.id))).toEqual([
+        'g-expired',
+        'g-failed',
+        'g-live',
+        'g-revoked',
+      ]);
+      expect(await store.purgeEndedGrants(T0 + 2 * MIN, 1)).toBe(1);
+      expect(await store.getGrant('g-failed')).toBeNull();
+      expect(await store.getGrant('g-revoked')).not.toBeNull();
+      expect(await store.purgeEndedGrants(T0 + 2 * MIN, 10)).toBe(1);
+      expect(await store.getGrant('g-revoked')).toBeNull();
+      // g-expired ended at T0+15m: after this cutoff, so kept; g-live never ended.
+      expect(await store.purgeEndedGrants(T0 + 2 * MIN, 10)).toBe(0);
+      expect(sorted((await store.listGrantsByIncident('inc-1')).map((g) => g.id))).toEqual(['g-expired', 'g-live']);
+      expect(await store.purgeEndedGrants(T0 + 15 * MIN, 10)).toBe(1);
+      expect((await store.listGrantsByIncident('inc-1')).map((g) => g.id)).toEqual(['g-live']);
+      expect((await store.listGrantsByAgent(AGENT)).map((g) => g.id)).toEqual(['g-live']);
+      expect((await store.listGrantsByAgent(AGENT, { incidentId: 'inc-1' })).map((g) => g.id)).toEqual(['g-live']);
+      expect(await store.purgeEndedGrants(T0 + 999 * MIN, 10)).toBe(0);
+      expect((await store.getGrant('g-live'))?.state).toBe('active');
+    });
+
+    it('never forgets a grant that is revoking, however old its request', async () => {
+      await openIncident();
+      await active('g1');
+      await store.closeIncident('inc-1', T0, 'bob');
+      expect(await store.purgeEndedGrants(T0 + 999 * MIN, 10)).toBe(0);
+      expect((await store.getGrant('g1'))?.state).toBe('revoking');
+      expect(await store.finishRevocation('g1', { state: 'revoked', at: T0 + MIN, confirmed: true })).not.toBeNull();
+      expect(await store.purgeEndedGrants(T0 + 999 * MIN, 10)).toBe(1);
+      expect(await store.getGrant('g1')).toBeNull();
+    });
+
+    it("drops a closed incident from an agent's incidents once none of its grants is left there, not an open one", async () => {
+      await openIncident('inc-1');
+      await openIncident('inc-2');
+      await active('g1', 'inc-1');
+      await active('g2', 'inc-2');
+      await store.closeIncident('inc-1', T0 + MIN, 'bob');
+      await store.requestRevocation('g2', 'released', T0 + MIN);
+      await store.finishRevocation('g1', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true });
+      await store.finishRevocation('g2', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true });
+      expect(await store.purgeEndedGrants(T0 + 2 * MIN, 10)).toBe(2);
+      expect(await store.listGrantsByAgent(AGENT)).toEqual([]);
+      // The open incident still takes the agent's new grants, and lists them.
+      await active('g3', 'inc-2');
+      expect((await store.listGrantsByAgent(AGENT)).map((g) => g.id)).toEqual(['g3']);
+      // A forgotten grant frees no more quota than it held: the agent holds exactly the new one.
+      expect(await store.createGrantIntent(grantFixture('g4', 'inc-2'), { perIncident: 0, perAgent: 1, now: T0 + 3 * MIN })).toBe(
+        'quota_agent',
+      );
+    });
+
+    it('forgets nothing when the limit is 0, and leaves the incident and the audit as they are', async () => {
+      await endFour();
+      const event = await store.appendAudit({
+        at: T0,
+        type: 'grant.revoked',
+        actor: 'quartermaster',
+        incidentId: 'inc-1',
+        grantId: 'g-revoked',
+      });
+      expect(await store.purgeEndedGrants(T0 + 999 * MIN, 0)).toBe(0);
+      expect(await store.listGrantsByIncident('inc-1')).toHaveLength(4);
+      expect(await store.purgeEndedGrants(T0 + 999 * MIN, 10)).toBe(3);
+      expect((await store.getIncident('inc-1'))?.status).toBe('open');
+      expect(await store.listAudit({ incidentId: 'inc-1', limit: 10 })).toEqual([event]);
     });
   });
 }
