@@ -4,7 +4,8 @@
  * (src/catalog/) builds the configured ones from this list, refuses a name listed twice and
  * validates their config sections.
  */
+import { awsStsProvider } from './aws_sts/index.js';
 import { jwtProvider } from './jwt/index.js';
 import { vaultProvider } from './vault/index.js';
 
-export const builtInProviders = [jwtProvider, vaultProvider] as const;
+export const builtInProviders = [jwtProvider, vaultProvider, awsStsProvider] as const;

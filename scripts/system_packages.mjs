@@ -15,6 +15,9 @@ export const SYSTEM_PACKAGES = [
   { name: 'python3-hvac', present: () => runs('/usr/bin/python3', ['-c', 'import hvac']) },
   // The Vault TLS test makes a self-signed certificate with the openssl CLI.
   { name: 'openssl', present: () => runs('openssl', ['version']) },
+  // The fake AWS STS + IAM is checked by independent clients: Debian's boto3 and the AWS CLI.
+  { name: 'python3-boto3', present: () => runs('/usr/bin/python3', ['-c', 'import boto3']) },
+  { name: 'awscli', present: () => runs('aws', ['--version']) },
 ];
 
 export const installLine = () => `apt-get install -y ${SYSTEM_PACKAGES.map((p) => p.name).join(' ')}`;

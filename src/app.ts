@@ -18,6 +18,7 @@ import { incidentRoutes } from './http/routes/incidents.js';
 import { oauthRoutes } from './http/routes/oauth.js';
 import { opsRoutes } from './http/routes/ops.js';
 import { profileRoutes } from './http/routes/profiles.js';
+import { providerRoutes } from './http/routes/providers.js';
 import { storeRoutes } from './http/routes/store.js';
 
 export interface AppOptions {
@@ -44,6 +45,7 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.use('/v1/profiles', profileRoutes(deps));
   app.use('/v1/audit', auditRoutes(deps));
   app.use('/v1/store', storeRoutes(deps));
+  app.use('/v1/providers', providerRoutes(deps));
 
   app.use(noRoute);
   app.use(errorHandler(deps.logger));

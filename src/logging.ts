@@ -29,6 +29,16 @@ export const REDACT_PATHS: readonly string[] = [
   '*.password',
   '*.privateKey',
   '*.d',
+  // AWS session credentials (aws_sts), by their SDK and credential_process names.
+  'SecretAccessKey',
+  'SessionToken',
+  'secretAccessKey',
+  'sessionToken',
+  '*.SecretAccessKey',
+  '*.SessionToken',
+  '*.secretAccessKey',
+  '*.sessionToken',
+  '*.credential_process',
 ];
 
 export interface LoggerOptions {

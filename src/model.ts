@@ -112,7 +112,8 @@ export interface AuditEvent {
     | 'revocation.retry'
     | 'revocation.overdue'
     | 'revocation.deferred'
-    | 'store.loss_acknowledged';
+    | 'store.loss_acknowledged'
+    | 'provider.emergency_deny';
   readonly actor: string;
   readonly incidentId?: string;
   readonly grantId?: string;

@@ -160,10 +160,13 @@ export interface RevokeIncidentRequest {
   readonly signal: AbortSignal;
 }
 
-/** Outcome for one grant. `confirmed` means the provider checked that it is dead. */
+/**
+ * Outcome for one grant. `confirmed` means the provider checked that it is dead. `denied`: a Deny
+ * that upstream applies within its propagation delay (AWS STS), never confirmed by the broker.
+ */
 export interface RevocationReceipt {
   readonly grantId: string;
-  readonly outcome: 'revoked' | 'already_dead';
+  readonly outcome: 'revoked' | 'already_dead' | 'denied';
   readonly confirmed: boolean;
 }
 
@@ -177,6 +180,27 @@ export interface ProviderCapabilities {
   readonly incidentRevocation: boolean;
   readonly minTtlSeconds: number;
   readonly maxTtlSeconds: number;
+  /**
+   * When a revocation bites: `at_once` (default: the credential is dead when the call returns) or
+   * `after_propagation` (AWS STS: a Deny that IAM applies within its propagation delay). Reports
+   * show the latter as denied, never as revoked at once.
+   */
+  readonly revocationTakesEffect?: 'at_once' | 'after_propagation';
+}
+
+/** The emergency brake of a provider whose credentials cannot be revoked one by one. */
+export interface EmergencyDenyRequest {
+  /** What to deny, in the provider's terms (AWS STS: a role ARN). */
+  readonly target: string;
+  readonly signal: AbortSignal;
+}
+
+export interface EmergencyDenyResult {
+  readonly target: string;
+  /** Every credential of the target issued before this (ms) is denied. */
+  readonly deniedBefore: number;
+  /** The deny stays until then (ms): no credential it covers can outlive it. */
+  readonly until: number;
 }
 
 export interface ProviderHealth {
@@ -202,6 +226,12 @@ export interface Provider<P = unknown> {
   /** Present when `capabilities.incidentRevocation`; idempotent like revokeGrant. */
   revokeIncident?(req: RevokeIncidentRequest): Promise<readonly RevocationReceipt[]>;
   readonly introspector?: TokenIntrospector;
+  /**
+   * Present where single credentials cannot be revoked and a whole target may need to be stopped
+   * at once (AWS STS: every session of a role, the broker's or not, issued before now). Refuses a
+   * target it does not know (ERR_VALIDATION).
+   */
+  emergencyDeny?(req: EmergencyDenyRequest): Promise<EmergencyDenyResult>;
   health(signal: AbortSignal): Promise<ProviderHealth>;
   close(): Promise<void>;
 }
@@ -224,4 +254,12 @@ export function providerUnavailable(detail: string, cause?: unknown): BrokerErro
 /** Upstream refused or answered something unusable: retrying the same request will not help. */
 export function providerFailed(detail: string, cause?: unknown): BrokerError {
   return new BrokerError('ERR_PROVIDER_FAILED', 502, 'credential provider failed', { detail, cause });
+}
+
+/**
+ * Upstream refuses to hold more (AWS IAM's inline-policy size quota): retrying will not help
+ * until someone acts, so the broker escalates the revocation at once (502).
+ */
+export function providerQuotaExceeded(detail: string): BrokerError {
+  return new BrokerError('ERR_PROVIDER_QUOTA', 502, 'credential provider quota exceeded', { detail });
 }

@@ -12,7 +12,15 @@ import { anchoredPattern } from '../patterns.js';
 import { createScheduler, type ClosableScheduler } from '../scheduler.js';
 import type { BackgroundLanes, IncidentRecords, Provider, ProviderFactory, ProviderLocks } from '../sdk.js';
 import { checkIssued, wrapProviderError } from './provider_boundary.js';
-import type { IssuedCredential, IssueRequest, RevocationReceipt, RevokeGrantRequest, RevokeIncidentRequest } from '../sdk.js';
+import type {
+  EmergencyDenyResult,
+  IssuedCredential,
+  IssueRequest,
+  RevocationReceipt,
+  RevokeGrantRequest,
+  RevokeIncidentRequest,
+} from '../sdk.js';
+import { BrokerError } from '../errors.js';
 
 export interface ProfileEntry {
   readonly name: string;
@@ -32,6 +40,8 @@ export interface Catalog {
   issue(profile: ProfileEntry, req: Omit<IssueRequest<unknown>, 'signal' | 'profile'>): Promise<IssuedCredential>;
   revokeGrant(provider: Provider, req: Omit<RevokeGrantRequest, 'signal'>): Promise<RevocationReceipt>;
   revokeIncident(provider: Provider, req: Omit<RevokeIncidentRequest, 'signal'>): Promise<readonly RevocationReceipt[]>;
+  /** The provider's emergency deny (sdk.ts Provider.emergencyDeny), under the call deadline. */
+  emergencyDeny(provider: Provider, target: string): Promise<EmergencyDenyResult>;
   close(): Promise<void>;
 }
 
@@ -186,6 +196,16 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
       const revokeIncident = provider.revokeIncident?.bind(provider);
       if (!revokeIncident) throw wrapProviderError(provider.name, 'revokeIncident', new Error('not supported'), false);
       return withTimeout(provider, 'revokeIncident', (signal) => revokeIncident({ ...req, signal }));
+    },
+    async emergencyDeny(provider, target) {
+      const emergencyDeny = provider.emergencyDeny?.bind(provider);
+      if (!emergencyDeny)
+        throw new BrokerError(
+          'ERR_VALIDATION',
+          400,
+          `provider ${provider.name} has no emergency deny (its credentials are revoked one by one)`,
+        );
+      return withTimeout(provider, 'emergencyDeny', (signal) => emergencyDeny({ target, signal }));
     },
     close: closeProviders,
   };

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { GRANT_STATES as MODEL_GRANT_STATES } from '../model.js';
 import {
   acknowledgeLossBody,
+  emergencyDenyBody,
   auditQuery,
   grantListQuery,
   grantRequestBody,
@@ -186,6 +187,22 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: 'post',
+    path: '/v1/providers/{name}/emergency-deny',
+    summary:
+      'Emergency: every credential of a provider target issued before now stops working (aws_sts: every session of the role, via a Deny on aws:TokenIssueTime); audited with the operator and reason',
+    auth: 'operator',
+    pathParams: ['name'],
+    body: { schema: emergencyDenyBody },
+    responses: {
+      200: ['the deny is written; it takes effect after the provider propagates it', 'EmergencyDenied'],
+      400: ['invalid body, unknown provider or target, or a provider without an emergency deny', 'Error'],
+      502: ['the provider refused (ERR_PROVIDER_FAILED, ERR_PROVIDER_QUOTA)', 'Error'],
+      503: ['the provider is unavailable', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
+    method: 'post',
     path: '/v1/store/acknowledge-loss',
     summary:
       'Acknowledge a detected store data loss (Redis lost its data): the broker serves again on the emptied store; audited with the operator and reason',
@@ -232,6 +249,24 @@ const SCHEMAS: Json = {
       persistence: { enum: ['durable', 'volatile'] },
       reason: { enum: ['store_unreachable', 'store_data_lost', 'store_unverified'] },
       loss_detected_at: dateTime,
+    },
+  },
+  EmergencyDenied: {
+    type: 'object',
+    required: ['denied'],
+    properties: {
+      denied: {
+        type: 'object',
+        required: ['provider', 'target', 'denied_before', 'until', 'by', 'reason'],
+        properties: {
+          provider: { type: 'string' },
+          target: { type: 'string' },
+          denied_before: dateTime,
+          until: dateTime,
+          by: { type: 'string' },
+          reason: { type: 'string' },
+        },
+      },
     },
   },
   LossAcknowledged: {
@@ -304,6 +339,11 @@ const SCHEMAS: Json = {
       revoke_requested_at: dateTime,
       ended_at: dateTime,
       revocation_confirmed: { type: 'boolean' },
+      revocation_effect: {
+        type: 'string',
+        enum: ['denied_pending_propagation'],
+        description: 'In an incident report: revoked by a Deny that takes effect after upstream propagation (AWS STS).',
+      },
     },
   },
   GrantEnvelope: { type: 'object', required: ['grant'], properties: { grant: ref('Grant') } },
@@ -315,8 +355,20 @@ const SCHEMAS: Json = {
       grant: ref('Grant'),
       credential: {
         type: 'object',
-        description: "The provider's credential (e.g. access_token, or vault_token, or a dynamic secret's fields). Shown once.",
+        description:
+          "The provider's credential (e.g. access_token, or vault_token, or a dynamic secret's fields, or AWS AccessKeyId, SecretAccessKey, SessionToken, Expiration and credential_process). Shown once.",
         additionalProperties: true,
+      },
+      ttl: {
+        type: 'object',
+        required: ['granted_seconds', 'lifetime_seconds'],
+        description: 'What was asked, what was granted and how long the credential really lives; `adjusted` says why they differ.',
+        properties: {
+          requested_seconds: { type: 'integer' },
+          granted_seconds: { type: 'integer' },
+          lifetime_seconds: { type: 'integer' },
+          adjusted: { type: 'string', enum: ['raised_to_provider_minimum', 'capped_to_maximum', 'shortened_by_provider'] },
+        },
       },
     },
   },
@@ -333,6 +385,7 @@ const SCHEMAS: Json = {
           'by_state',
           'confirmed',
           'unconfirmed',
+          'denied_pending_propagation',
           'outstanding',
           'first_revoked_at',
           'last_revoked_at',
@@ -343,6 +396,10 @@ const SCHEMAS: Json = {
           by_state: { type: 'object', additionalProperties: { type: 'integer' } },
           confirmed: { type: 'integer' },
           unconfirmed: { type: 'integer' },
+          denied_pending_propagation: {
+            type: 'integer',
+            description: 'Unconfirmed grants revoked by a Deny effective after propagation (AWS STS).',
+          },
           outstanding: { type: 'integer' },
           first_revoked_at: { type: ['string', 'null'], format: 'date-time' },
           last_revoked_at: { type: ['string', 'null'], format: 'date-time' },

@@ -56,6 +56,17 @@ export const acknowledgeLossBody = z
   })
   .strict();
 
+export const emergencyDenyBody = z
+  .object({
+    /** What to deny, in the provider's terms: for aws_sts the role ARN. */
+    target: z.string().min(1).max(2048),
+    /** Why; kept in the audit log. */
+    reason: plainText(500),
+  })
+  .strict();
+
+export const providerNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/u, 'must be a provider name');
+
 export const updateIncidentBody = z
   .object({
     title: plainText(500).optional(),

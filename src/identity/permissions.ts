@@ -19,6 +19,8 @@ export const PERMISSIONS = [
   'introspect',
   /** POST /v1/store/acknowledge-loss. */
   'store.acknowledge',
+  /** POST /v1/providers/:name/emergency-deny: every credential of a target (an AWS role) issued before now stops working. */
+  'providers.emergency',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

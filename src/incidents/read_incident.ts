@@ -8,19 +8,25 @@ export interface IncidentReadout {
   readonly incident: Incident;
   readonly grants: readonly Grant[];
   readonly report: RevocationReport;
+  /** Whether a provider's revocations take effect only after upstream propagation (AWS STS). */
+  readonly propagates: (provider: string) => boolean;
   /** When the report was computed (effective states depend on it). */
   readonly at: number;
 }
 
-export async function readIncident(deps: Pick<DomainDeps, 'store' | 'now'>, incidentId: string): Promise<IncidentReadout> {
+type ReadDeps = Pick<DomainDeps, 'store' | 'now'> & { readonly catalog?: Pick<DomainDeps['catalog'], 'provider'> };
+
+export async function readIncident(deps: ReadDeps, incidentId: string): Promise<IncidentReadout> {
   const incident = await deps.store.getIncident(incidentId);
   if (!incident) throw incidentNotFound();
   return readoutOf(deps, incident);
 }
 
 /** The readout of an incident already in hand (e.g. the one a close returned). */
-export async function readoutOf(deps: Pick<DomainDeps, 'store' | 'now'>, incident: Incident): Promise<IncidentReadout> {
+export async function readoutOf(deps: ReadDeps, incident: Incident): Promise<IncidentReadout> {
   const grants = await deps.store.listGrantsByIncident(incident.id);
   const at = deps.now();
-  return { incident, grants, report: buildRevocationReport(incident, grants, at), at };
+  const propagates = (provider: string): boolean =>
+    deps.catalog?.provider(provider)?.capabilities.revocationTakesEffect === 'after_propagation';
+  return { incident, grants, report: buildRevocationReport(incident, grants, at, propagates), propagates, at };
 }

@@ -10,6 +10,11 @@ export interface RevocationReport {
   /** Grants revoked with a provider receipt confirming the credential is dead. */
   readonly confirmed: number;
   readonly unconfirmed: number;
+  /**
+   * Of the unconfirmed, those denied by a provider whose revocation takes effect after upstream
+   * propagation (AWS STS): written at `endedAt`, effective within the propagation delay.
+   */
+  readonly deniedPendingPropagation: number;
   /** Grants not yet in a terminal state after the close (0 for an open incident's live grants). */
   readonly outstanding: number;
   readonly firstRevokedAt: number | null;
@@ -18,7 +23,13 @@ export interface RevocationReport {
   readonly closeToAllRevokedMs: number | null;
 }
 
-export function buildRevocationReport(incident: Incident, grants: readonly Grant[], now: number): RevocationReport {
+export function buildRevocationReport(
+  incident: Incident,
+  grants: readonly Grant[],
+  now: number,
+  propagates: (provider: string) => boolean = () => false,
+): RevocationReport {
+  let denied = 0;
   const byState = Object.fromEntries(GRANT_STATES.map((s) => [s, 0])) as Record<GrantState, number>;
   let confirmed = 0;
   let unconfirmed = 0;
@@ -31,6 +42,7 @@ export function buildRevocationReport(incident: Incident, grants: readonly Grant
     if (state === 'revoked') {
       if (grant.revocationConfirmed) confirmed += 1;
       else unconfirmed += 1;
+      if (!grant.revocationConfirmed && propagates(grant.provider)) denied += 1;
       const at = grant.endedAt ?? null;
       if (at !== null) {
         first = first === null ? at : Math.min(first, at);
@@ -51,6 +63,7 @@ export function buildRevocationReport(incident: Incident, grants: readonly Grant
     byState,
     confirmed,
     unconfirmed,
+    deniedPendingPropagation: denied,
     outstanding,
     firstRevokedAt: first,
     lastRevokedAt: last,

@@ -130,7 +130,9 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
       { provider: provider.name, incidentId: first.grant.incidentId, grants: group.length, code: error.code, detail: error.detail },
       'revocation failed; will retry',
     );
-    await Promise.all(group.map(({ grant, job }) => retry(deps, grant, job.attempt, error.code)));
+    // A full upstream quota will not clear by itself: escalate now, not at the deadline.
+    const blocked = error.code === 'ERR_PROVIDER_QUOTA' ? (error.detail ?? error.message) : undefined;
+    await Promise.all(group.map(({ grant, job }) => retry(deps, grant, job.attempt, error.code, blocked)));
     return;
   }
   const byId = new Map(receipts.map((r) => [r.grantId, r]));
@@ -208,27 +210,39 @@ async function finish(
   }
 }
 
-async function retry(deps: BatchDeps, grant: Grant, attempt: number, code: string): Promise<void> {
+/**
+ * Reschedules with backoff; past the deadline, or at once when `blocked` says why retrying cannot
+ * help (a full provider quota), escalates: metric, error log, `revocation.overdue` (a blocked
+ * grant's once, with what blocks it).
+ */
+async function retry(deps: BatchDeps, grant: Grant, attempt: number, code: string, blocked?: string): Promise<void> {
   const { backoffInitialMs, backoffMaxMs, deadlineSeconds } = deps.config.revocation;
   const now = deps.now();
   deps.release(grant.id);
   await deps.store.retryRevocation(grant.id, now + backoffDelayMs(attempt, backoffInitialMs, backoffMaxMs), code);
   deps.metrics.revocationRetries.inc({ provider: grant.provider, code });
   const requestedAt = grant.revokeRequestedAt ?? grant.createdAt;
-  if (now - requestedAt > deadlineSeconds * 1000) {
-    // Escalate, never force: docs/security.md §3 — revoke-force would abandon the upstream secret.
-    deps.metrics.revocationOverdue.inc({ provider: grant.provider });
-    deps.logger.error({ grantId: grant.id, incidentId: grant.incidentId, provider: grant.provider, code, attempt }, 'revocation overdue');
-    await deps.audit.record({
+  const overdue = now - requestedAt > deadlineSeconds * 1000;
+  if (!overdue && blocked === undefined) return;
+  // Escalate, never force: docs/security.md §3 — revoke-force would abandon the upstream secret.
+  deps.metrics.revocationOverdue.inc({ provider: grant.provider });
+  deps.logger.error(
+    { grantId: grant.id, incidentId: grant.incidentId, provider: grant.provider, code, attempt, ...(blocked ? { detail: blocked } : {}) },
+    overdue ? 'revocation overdue' : 'revocation blocked',
+  );
+  await deps.audit.record(
+    {
       at: now,
       type: 'revocation.overdue',
       actor: 'quartermaster',
       incidentId: grant.incidentId,
       grantId: grant.id,
       reason: code,
-      data: { attempt },
-    });
-  }
+      data: { attempt, ...(blocked ? { blocked } : {}) },
+    },
+    // Past the deadline every retry escalates again; a blocked one before it is audited once.
+    overdue ? {} : { dedupeKey: `revocation.blocked:${grant.id}` },
+  );
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -52,6 +52,11 @@ const calls: Record<Permission, { run: (token: string) => Promise<{ status: numb
     run: (token) => qm.request('POST', '/v1/store/acknowledge-loss', { token, body: { reason: 'test' } }),
     allowed: 409,
   },
+  // This broker's only provider (jwt) has no emergency deny: allowed, the flow itself answers 400.
+  'providers.emergency': {
+    run: (token) => qm.request('POST', '/v1/providers/jwt/emergency-deny', { token, body: { target: 'x', reason: 'test' } }),
+    allowed: 400,
+  },
 };
 
 describe('operator permissions over HTTP', () => {

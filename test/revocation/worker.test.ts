@@ -17,7 +17,7 @@ import { createLogger } from '../../src/logging.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { Grant } from '../../src/model.js';
 import { createRevocationWorker, type RevocationWorker } from '../../src/revocation/worker.js';
-import { providerUnavailable, type ProviderFactory, type RevocationReceipt } from '../../src/sdk.js';
+import { providerQuotaExceeded, providerUnavailable, type ProviderFactory, type RevocationReceipt } from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
 import { createRedisKeys, type RedisKeys } from '../../src/store/redis_keys.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
@@ -30,6 +30,8 @@ import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 
 interface Upstream {
   failuresLeft: number;
+  /** While set, every call fails with a full provider quota (ERR_PROVIDER_QUOTA), naming this detail. */
+  quotaFull?: string;
   /** Grants whose revokeGrant call returned success. */
   grantCalls: string[];
   incidentCalls: Array<{ incidentId: string; grants: string[] }>;
@@ -75,6 +77,7 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
     profileParamsSchema: z.object({}).strict() as z.ZodType<Record<string, never>>,
     async create() {
       const fail = (): void => {
+        if (upstream.quotaFull !== undefined) throw providerQuotaExceeded(upstream.quotaFull);
         if (upstream.failuresLeft > 0) {
           upstream.failuresLeft -= 1;
           throw providerUnavailable('upstream down');
@@ -289,6 +292,35 @@ describe('revocation worker', () => {
     expect(overdue).toHaveLength(1);
     expect(overdue[0]).toMatchObject({ grantId: g.id, reason: 'ERR_PROVIDER_UNAVAILABLE' });
     expect((await store.getGrant(g.id))?.state).toBe('revoking');
+  });
+
+  it('escalates at once, and once, a revocation a full provider quota blocks, and keeps retrying it', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const worker = await setup({ deadlineSeconds: 300, metrics });
+    const g = await activeGrant('INC-W');
+    await store.requestRevocation(g.id, 'released', now);
+    // The valid case: an ordinary failure before the deadline escalates nothing.
+    upstream.failuresLeft = 1;
+    await worker.runOnce();
+    expect(await auditOf('revocation.overdue')).toEqual([]);
+    upstream.quotaFull = 'policy full; use the emergency deny';
+    now += 1000;
+    await worker.runOnce();
+    now += 2000;
+    await worker.runOnce();
+    expect(await auditOf('revocation.overdue')).toEqual([
+      expect.objectContaining({
+        grantId: g.id,
+        reason: 'ERR_PROVIDER_QUOTA',
+        data: { attempt: 2, blocked: 'provider(flaky): revokeGrant: policy full; use the emergency deny' },
+      }),
+    ]);
+    expect(await counter(metrics.revocationOverdue)).toEqual([{ labels: { provider: 'flaky' }, value: 2 }]);
+    expect((await store.getGrant(g.id))?.state).toBe('revoking');
+    upstream.quotaFull = undefined;
+    now += 10_000;
+    await worker.runOnce();
+    expect((await store.getGrant(g.id))?.state).toBe('revoked');
   });
 
   it('revokes a closed incident with one revokeIncident call when the provider supports it', async () => {

@@ -10,6 +10,7 @@ import { jsonBody } from '../middleware/json_body.js';
 import { requireAgent } from '../steps/authenticate.js';
 import { grantIdSchema, grantListQuery, grantRequestBody, parseWith } from '../validation.js';
 import { toGrantView } from '../views/grant_view.js';
+import type { Grant } from '../../model.js';
 
 export function grantRoutes(deps: HttpDeps): Router {
   const router = Router();
@@ -41,7 +42,7 @@ export function grantRoutes(deps: HttpDeps): Router {
       .status(201)
       .set('Cache-Control', 'no-store')
       .location(location)
-      .json({ grant: toGrantView(outcome.grant, deps.now()), credential: outcome.credential });
+      .json({ grant: toGrantView(outcome.grant, deps.now()), credential: outcome.credential, ttl: ttlOf(body.ttl_seconds, outcome.grant) });
   });
 
   router.get('/', agent, async (req, res) => {
@@ -63,4 +64,27 @@ export function grantRoutes(deps: HttpDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * The TTL as asked and as given, so an agent is never surprised: core raises a TTL below the
+ * provider's minimum (AWS STS: 900 s) within the profile's maxTtl and caps one above the maximum,
+ * and a provider may end the credential sooner (a role's shorter session limit).
+ */
+function ttlOf(requested: number | undefined, grant: Grant) {
+  const lifetime = Math.max(0, Math.round((grant.expiresAt - grant.createdAt) / 1000));
+  const adjusted =
+    requested !== undefined && requested < grant.ttlSeconds
+      ? 'raised_to_provider_minimum'
+      : requested !== undefined && requested > grant.ttlSeconds
+        ? 'capped_to_maximum'
+        : lifetime < grant.ttlSeconds - 5
+          ? 'shortened_by_provider'
+          : undefined;
+  return {
+    ...(requested === undefined ? {} : { requested_seconds: requested }),
+    granted_seconds: grant.ttlSeconds,
+    lifetime_seconds: lifetime,
+    ...(adjusted ? { adjusted } : {}),
+  };
 }

@@ -25,12 +25,23 @@ export function toIncidentReportView(readout: IncidentReadout, options: { readon
   const { report } = readout;
   return {
     incident: toIncidentView(readout.incident),
-    ...(options.grants ? { grants: readout.grants.map((g) => toGrantView(g, readout.at)) } : {}),
+    ...(options.grants
+      ? {
+          grants: readout.grants.map((g) => {
+            const view = toGrantView(g, readout.at);
+            // A Deny written, effective after the provider's propagation: never shown as dead at once.
+            return view.state === 'revoked' && !g.revocationConfirmed && readout.propagates(g.provider)
+              ? { ...view, revocation_effect: 'denied_pending_propagation' }
+              : view;
+          }),
+        }
+      : {}),
     revocation: {
       total: report.total,
       by_state: report.byState,
       confirmed: report.confirmed,
       unconfirmed: report.unconfirmed,
+      denied_pending_propagation: report.deniedPendingPropagation,
       outstanding: report.outstanding,
       first_revoked_at: iso(report.firstRevokedAt),
       last_revoked_at: iso(report.lastRevokedAt),

@@ -1,0 +1,231 @@
+/**
+ * Revocation by Deny (deny_policy.ts): STS sessions cannot be revoked, so the broker adds their
+ * incident's tag value, or their `aws:userid`, to its inline policy on the role. The write is a
+ * read-modify-write of one IAM document, so it runs under a lock every replica shares (`role:<arn>`,
+ * sdk.ts ProviderLocks) and is verified after the write: the document is read back and must hold
+ * every entry this change added; if a writer that lost its lock overwrote it meanwhile, the change
+ * is made again. Every write also drops the statements whose hour has passed.
+ *
+ * What a receipt says is honest: `denied`, never `confirmed`; IAM applies it
+ * after its propagation delay, usually seconds
+ * (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+ */
+import { DeleteRolePolicyCommand, GetRolePolicyCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
+import { providerUnavailable, type GrantRef, type ProviderLocks, type RevocationReceipt } from '../../src/sdk.js';
+import { roleNameOf, type AwsClients, type RoleCache } from './clients.js';
+import type { AwsStsConfig } from './config.js';
+import {
+  addEmergency,
+  addEntry,
+  collectDenyPolicy,
+  hasEntry,
+  isEmptyDenyPolicy,
+  parseDenyPolicy,
+  policySize,
+  renderDenyPolicy,
+  type DenyPolicy,
+} from './deny_policy.js';
+import { awsErrorCode, policyQuotaExceeded } from './errors.js';
+
+/** Room for clocks: AWS's and ours may differ, and a session may be used a moment past its expiry check. */
+export const CLOCK_MARGIN_MS = 5 * 60_000;
+/** Tries of one change when a lost-lock writer keeps overwriting it, with a jittered pause between. */
+const WRITE_TRIES = 6;
+const RETRY_PAUSE_MS = 25;
+
+export interface RevokeDeps {
+  readonly clients: AwsClients;
+  readonly roles: RoleCache;
+  readonly config: AwsStsConfig;
+  readonly locks: ProviderLocks;
+  readonly now: () => number;
+  readonly logger: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
+}
+
+/** What a change adds, to check after the write. */
+type Added = ReadonlyArray<{ readonly kind: 'incidents' | 'grants'; readonly value: string }>;
+
+export interface Handle {
+  readonly accessKeyId: string;
+  readonly sessionName: string;
+  readonly roleArn: string;
+  readonly roleId: string;
+  readonly incidentTag: string;
+  readonly expiresAt: number;
+}
+
+export function handleOf(ref: GrantRef): Handle {
+  const h = ref.handle as Partial<Handle>;
+  if (
+    typeof h.roleArn !== 'string' ||
+    typeof h.roleId !== 'string' ||
+    typeof h.sessionName !== 'string' ||
+    typeof h.incidentTag !== 'string'
+  ) {
+    throw new Error(`grant ${ref.grantId}: not an aws_sts handle`);
+  }
+  return h as Handle;
+}
+
+async function readPolicy(deps: RevokeDeps, roleName: string, signal: AbortSignal): Promise<string | null> {
+  try {
+    const out = await deps.clients.iam.send(
+      new GetRolePolicyCommand({ RoleName: roleName, PolicyName: deps.config.revocationPolicyName }),
+      {
+        abortSignal: signal,
+      },
+    );
+    // IAM returns the document URL-encoded (RFC 3986), the SDK does not decode it.
+    return out.PolicyDocument === undefined ? null : decodeURIComponent(out.PolicyDocument);
+  } catch (err) {
+    if (awsErrorCode(err) === 'NoSuchEntity') return null;
+    throw err;
+  }
+}
+
+/**
+ * Applies `change` to the role's Deny policy under the role's lock, drops what expired, writes it
+ * (deletes it once empty) and checks the write. Returns the policy as written.
+ */
+export async function updateDenyPolicy(
+  deps: RevokeDeps,
+  roleArn: string,
+  change: (policy: DenyPolicy) => Added,
+  signal: AbortSignal,
+): Promise<DenyPolicy> {
+  const roleName = roleNameOf(roleArn);
+  return deps.locks.withLock(`role:${roleArn}`, async (held) => {
+    const both = AbortSignal.any([signal, held.signal]);
+    for (let attempt = 1; attempt <= WRITE_TRIES; attempt++) {
+      const current = await readPolicy(deps, roleName, both);
+      const policy = parseDenyPolicy(current);
+      const added = change(policy);
+      collectDenyPolicy(policy, deps.now());
+      const text = isEmptyDenyPolicy(policy) ? null : renderDenyPolicy(policy);
+      if (text === current || (text === null && current === null)) return policy;
+      if (text !== null && policySize(text) > deps.config.policySizeLimit) {
+        throw policyQuotaExceeded(
+          `aws revoke: the ${deps.config.revocationPolicyName} policy of ${roleName} would be ${policySize(text)} characters, past policySizeLimit ${deps.config.policySizeLimit}; ` +
+            'revoke the whole role with the emergency deny (POST /v1/providers/aws_sts/emergency-deny, or quartermaster provider emergency-deny)',
+        );
+      }
+      if (text === null) {
+        await deps.clients.iam
+          .send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: deps.config.revocationPolicyName }), { abortSignal: both })
+          .catch((err: unknown) => {
+            if (awsErrorCode(err) !== 'NoSuchEntity') throw err;
+          });
+      } else {
+        await deps.clients.iam.send(
+          new PutRolePolicyCommand({ RoleName: roleName, PolicyName: deps.config.revocationPolicyName, PolicyDocument: text }),
+          { abortSignal: both },
+        );
+      }
+      // Verify after write: a writer whose lease ran out unnoticed may have put an older document back.
+      const after = parseDenyPolicy(await readPolicy(deps, roleName, both));
+      if (added.every(({ kind, value }) => hasEntry(after, kind, value))) return after;
+      deps.logger.warn({ role: roleName, attempt }, 'aws: the revocation policy changed under the broker; writing again');
+      // Apart in time from the other writer, or the two keep overwriting each other in step.
+      await new Promise((resolve) => setTimeout(resolve, RETRY_PAUSE_MS * attempt * (0.5 + Math.random())));
+    }
+    throw providerUnavailable(`aws revoke: the ${deps.config.revocationPolicyName} policy of ${roleName} kept changing under the broker`);
+  });
+}
+
+/** How long a Deny for a session of `roleArn` issued until now must stay: the role's longest session, plus margin. */
+async function neededUntilForRole(deps: RevokeDeps, roleArn: string): Promise<number> {
+  const role = await deps.roles.get(roleArn);
+  return deps.now() + role.maxSessionSeconds * 1000 + CLOCK_MARGIN_MS;
+}
+
+const receipt = (grantId: string): RevocationReceipt => ({ grantId, outcome: 'denied', confirmed: false });
+
+/**
+ * A closed incident: its tag value into the incident Deny of every role its grants used, one
+ * write per role. The entry stays until the role's longest session could have passed since now
+ * (no session of the incident is issued after its close).
+ */
+export async function revokeIncidentSessions(
+  deps: RevokeDeps,
+  incidentId: string,
+  grants: readonly GrantRef[],
+  signal: AbortSignal,
+  record: (incidentId: string, roleArn: string) => Promise<void>,
+): Promise<RevocationReceipt[]> {
+  const byRole = new Map<string, { tag: string; grants: GrantRef[] }>();
+  for (const ref of grants) {
+    const h = handleOf(ref);
+    const entry = byRole.get(h.roleArn) ?? { tag: h.incidentTag, grants: [] };
+    entry.grants.push(ref);
+    byRole.set(h.roleArn, entry);
+  }
+  const receipts: RevocationReceipt[] = [];
+  for (const [roleArn, { tag, grants: ofRole }] of byRole) {
+    // Recorded first: garbage collection of an ended incident visits every role it was denied on.
+    await record(incidentId, roleArn);
+    const until = await neededUntilForRole(deps, roleArn);
+    await updateDenyPolicy(
+      deps,
+      roleArn,
+      (policy) => {
+        addEntry(policy, 'incidents', tag, until);
+        return [{ kind: 'incidents', value: tag }];
+      },
+      signal,
+    );
+    deps.logger.info({ role: roleNameOf(roleArn), incidentId, grants: ofRole.length }, 'aws: incident denied on role');
+    receipts.push(...ofRole.map((g) => receipt(g.grantId)));
+  }
+  return receipts;
+}
+
+/** One grant (released, or revoked alone): its `aws:userid` into the grants Deny, until its own expiry. */
+export async function revokeOneSession(
+  deps: RevokeDeps,
+  ref: GrantRef,
+  signal: AbortSignal,
+  record: (incidentId: string, roleArn: string) => Promise<void>,
+): Promise<RevocationReceipt> {
+  const h = handleOf(ref);
+  const userId = `${h.roleId}:${h.sessionName}`;
+  await record(ref.incidentId, h.roleArn);
+  await updateDenyPolicy(
+    deps,
+    h.roleArn,
+    (policy) => {
+      addEntry(policy, 'grants', userId, Math.max(ref.expiresAt, h.expiresAt) + CLOCK_MARGIN_MS);
+      return [{ kind: 'grants', value: userId }];
+    },
+    signal,
+  );
+  return receipt(ref.grantId);
+}
+
+/**
+ * The emergency: every session of the role issued before now is denied, whoever made it, until
+ * the longest could have ended.
+ */
+export async function denyRoleSessions(
+  deps: RevokeDeps,
+  roleArn: string,
+  signal: AbortSignal,
+): Promise<{ readonly deniedBefore: number; readonly until: number }> {
+  const before = deps.now();
+  const until = await neededUntilForRole(deps, roleArn);
+  const written = await updateDenyPolicy(
+    deps,
+    roleArn,
+    (policy) => {
+      addEmergency(policy, before, until);
+      // Every session an entry denies was issued before now and ends before `until`: the emergency
+      // covers them all, so the entries go, and the deny fits even when the policy was full.
+      policy.entries.incidents.clear();
+      policy.entries.grants.clear();
+      return [];
+    },
+    signal,
+  );
+  if (!written.emergency || written.emergency.before < before)
+    throw providerUnavailable('aws emergency deny: the policy read back lacks the deny');
+  return { deniedBefore: written.emergency.before, until: written.emergency.until };
+}
