@@ -6,7 +6,12 @@
  * emergency deny, throttling and error mapping.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtInProviders } from '../../providers/index.js';
+import { createCatalog } from '../../src/catalog/catalog.js';
+import { ConfigError } from '../../src/config/load.js';
 import { createLocks } from '../../src/locks.js';
+import { createLogger } from '../../src/logging.js';
+import { testConfig } from '../support/test_config.js';
 import type { GrantRef, IssuedCredential, IssueRequest, Provider } from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
 import type { AwsStsProfileParams } from '../../providers/aws_sts/config.js';
@@ -291,6 +296,38 @@ describe('quota and emergency', () => {
     await expect(provider.emergencyDeny?.({ target: 'not-an-arn', signal: signal() })).rejects.toMatchObject({
       code: 'ERR_VALIDATION',
       status: 400,
+    });
+  });
+});
+
+describe('config at boot', () => {
+  it("refuses a profile whose maxTtl is below STS's 900 s minimum session", async () => {
+    const withMaxTtl = (maxTtl: number) =>
+      testConfig({
+        profiles: {
+          'aws-read': { provider: 'aws_sts', maxTtl, tier: 'read', agents: ['spiffe://dev\\.local/agent/x'], params: fixture.params() },
+        },
+        providers: { aws_sts: { region: 'eu-west-1', stsEndpoint: fixture.fake.url, iamEndpoint: fixture.fake.url } },
+      }).config;
+    const deps = { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 10_000 };
+    // The valid case: 900 s is accepted.
+    await (await createCatalog(withMaxTtl(900), builtInProviders, deps)).close();
+    const refused = await createCatalog(withMaxTtl(600), builtInProviders, deps).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).problems).toContain("profiles.aws-read.maxTtl: below provider aws_sts's minimum of 900s");
+  });
+});
+
+describe('production', () => {
+  it('refuses a plain-http AWS endpoint beyond loopback outside development mode', async () => {
+    // The valid case: the fake's loopback http endpoint is accepted in production mode.
+    await expect(fixture.provider({ devMode: false })).resolves.toMatchObject({ name: 'aws_sts' });
+    await expect(fixture.provider({ devMode: false }, { stsEndpoint: 'http://sts.internal.example:8080' })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringMatching(/providers\.aws_sts\.stsEndpoint: http:\/\/sts\.internal\.example:8080 is plain http/u),
+    });
+    await expect(fixture.provider({ devMode: false }, { iamEndpoint: 'http://iam.internal.example' })).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
     });
   });
 });
