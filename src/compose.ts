@@ -18,6 +18,7 @@ import { createIncidentRecords } from './incident_records.js';
 import { createLocks } from './locks.js';
 import type { Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
+import { createWebhookReceivers } from './webhooks/receive.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
 import { createStoreIntegrity } from './store/integrity.js';
@@ -120,9 +121,11 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
     const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());
     const runWorker = options.runWorker ?? true;
+    const webhooks = await createWebhookReceivers(config, { store, now });
     const deps: HttpDeps = {
       ...base,
       identity,
+      webhooks,
       storeHealth: { integrity, persistence },
       nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined,
     };

@@ -17,6 +17,8 @@ export interface Metrics {
   readonly revocationQueueDepth: Gauge;
   readonly grantsExpired: Counter;
   readonly grantsForgotten: Counter;
+  readonly webhookDeliveries: Counter<'source' | 'outcome'>;
+  readonly webhookEvents: Counter<'source' | 'outcome'>;
   readonly tokenRefusals: Counter<'kind' | 'code'>;
   readonly introspections: Counter<'caller' | 'active'>;
   readonly keySetRefreshes: Counter<'key_set' | 'outcome'>;
@@ -100,6 +102,18 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     grantsForgotten: new Counter({
       name: 'quartermaster_grants_forgotten_total',
       help: 'Ended grants removed from the ledger past retention.endedGrantsSeconds (their audit events stay).',
+      registers: [registry],
+    }),
+    webhookDeliveries: new Counter({
+      name: 'quartermaster_webhook_deliveries_total',
+      help: 'Webhook deliveries by source and outcome: accepted (recorded), duplicate, ignored, or the refusal code.',
+      labelNames: ['source', 'outcome'],
+      registers: [registry],
+    }),
+    webhookEvents: new Counter({
+      name: 'quartermaster_webhook_events_total',
+      help: 'Webhook events applied from the inbox, by source and what they did (opened, updated, closed, reopened, unchanged, stale, failed).',
+      labelNames: ['source', 'outcome'],
       registers: [registry],
     }),
     introspections: new Counter({

@@ -4,6 +4,7 @@
  * are validated by their provider's own schema in catalog/, so this file knows no provider fields.
  */
 import { z } from 'zod';
+import { SEVERITIES } from '../model.js';
 import { anchoredPattern, isValidPattern } from '../patterns.js';
 import { isLoopbackHost, isLoopbackUrl } from '../urls.js';
 import { identitySchema } from './identity_schema.js';
@@ -14,6 +15,13 @@ const bucket = z.object({ perSecond: z.number().min(0).max(100_000), burst: z.nu
 /** Request line and headers other than Authorization: `Bearer `, Host, Content-Type, proxies' X-Forwarded-*… */
 export const HEADER_ROOM_BYTES = 4096;
 const filePath = z.string().min(1);
+/** One webhook source: its signing secrets, one per file, several during a rotation. */
+const webhookSource = z
+  .object({
+    /** Files each holding one secret (PagerDuty's as shown; Standard Webhooks' `whsec_…`); any one of them verifies. */
+    secretFiles: z.array(filePath).min(1).max(4),
+  })
+  .strict();
 export const profileSchema = z
   .object({
     provider: z.string().min(1),
@@ -161,6 +169,43 @@ const configBase = z
           })
           .strict()
           .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Incident tools that post signed webhooks (docs/incidents.md). A source without `secretFiles`
+     * is off: its endpoint answers 404 ERR_WEBHOOK_NOT_CONFIGURED.
+     */
+    webhooks: z
+      .object({
+        pagerduty: webhookSource.optional(),
+        incidentio: webhookSource.optional(),
+        generic: webhookSource.optional(),
+        /** Raw bodies above this are refused (413) before their signature is checked. */
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(4 * 1024 * 1024)
+          .default(256 * 1024),
+        /** Standard Webhooks timestamps may differ from the broker's clock by this much. */
+        toleranceSeconds: z.number().int().min(30).max(3600).default(300),
+        /** A PagerDuty event (no signed timestamp) older than this by its occurred_at is refused as a replay. */
+        maxEventAgeSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(7 * 86_400)
+          .default(86_400),
+        /** Delivery and event ids are remembered at least this long (at most twice): a redelivery inside it is a duplicate. */
+        dedupeSeconds: z
+          .number()
+          .int()
+          .min(3600)
+          .max(30 * 86_400)
+          .default(3 * 86_400),
+        /** The severity of an incident whose source says none. */
+        defaultSeverity: z.enum(SEVERITIES).default('sev3'),
       })
       .strict()
       .prefault({}),

@@ -1,4 +1,5 @@
 /** What the HTTP layer needs: the domain deps plus the identity verifier and the store's health. */
+import type { WebhookReceivers } from '../webhooks/receive.js';
 import type { DomainDeps } from '../domain.js';
 import type { Identity } from '../identity/types.js';
 import type { StoreIntegrity } from '../store/integrity.js';
@@ -13,4 +14,6 @@ export interface StoreHealth {
 export interface HttpDeps extends DomainDeps {
   readonly identity: Identity;
   readonly storeHealth: StoreHealth;
+  /** The configured webhook sources (webhooks/receive.ts). */
+  readonly webhooks: WebhookReceivers;
 }

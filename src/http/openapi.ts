@@ -18,7 +18,7 @@ import {
 } from './validation.js';
 
 type Json = Record<string, unknown>;
-type Auth = 'agent' | 'operator' | 'none';
+type Auth = 'agent' | 'operator' | 'signature' | 'none';
 
 interface Operation {
   readonly method: 'get' | 'post' | 'patch' | 'delete';
@@ -203,6 +203,28 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: 'post',
+    path: '/v1/webhooks/{source}',
+    summary:
+      'An incident webhook (source pagerduty, incidentio or generic), signed over its raw body (docs/incidents.md); recorded durably, then applied',
+    auth: 'signature',
+    pathParams: ['source'],
+    body: {
+      jsonSchema: { type: 'object', description: "The source's own event payload (the generic shape: docs/incidents.md)" },
+      contentType: 'application/json',
+    },
+    responses: {
+      202: ['accepted (recorded in the inbox), or ignored (nothing to do for this event)', 'WebhookReceipt'],
+      200: ['a duplicate delivery: nothing changes', 'WebhookReceipt'],
+      400: ['malformed headers or payload (ERR_WEBHOOK_MALFORMED, ERR_WEBHOOK_PAYLOAD)', 'Error'],
+      401: ['the signature does not verify, or the timestamp is out of its window (ERR_WEBHOOK_SIGNATURE)', 'Error'],
+      404: ['the source is not configured (ERR_WEBHOOK_NOT_CONFIGURED)', 'Error'],
+      413: ['the body is larger than webhooks.bodyLimitBytes', 'Error'],
+      415: ['the body is not application/json', 'Error'],
+      503: ['the store is unavailable: retry', 'Error'],
+    },
+  },
+  {
+    method: 'post',
     path: '/v1/store/acknowledge-loss',
     summary:
       'Acknowledge a detected store data loss (Redis lost its data): the broker serves again on the emptied store; audited with the operator and reason',
@@ -249,6 +271,15 @@ const SCHEMAS: Json = {
       persistence: { enum: ['durable', 'volatile'] },
       reason: { enum: ['store_unreachable', 'store_data_lost', 'store_unverified'] },
       loss_detected_at: dateTime,
+    },
+  },
+  WebhookReceipt: {
+    type: 'object',
+    required: ['status', 'delivery_id'],
+    properties: {
+      status: { type: 'string', enum: ['accepted', 'duplicate', 'ignored'] },
+      delivery_id: { type: 'string' },
+      reason: { type: 'string', description: 'Why an ignored event needs nothing.' },
     },
   },
   EmergencyDenied: {
@@ -475,7 +506,10 @@ function operationObject(op: Operation): Json {
   );
   return {
     summary: op.summary,
-    ...(op.auth === 'none' ? { security: [] } : { security: [{ [op.auth === 'agent' ? 'agentToken' : 'operatorToken']: [] }] }),
+    // A webhook is authenticated by its signature over the body, which OpenAPI has no scheme for.
+    ...(op.auth === 'none' || op.auth === 'signature'
+      ? { security: [] }
+      : { security: [{ [op.auth === 'agent' ? 'agentToken' : 'operatorToken']: [] }] }),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(body ? { requestBody: body } : {}),
     responses,

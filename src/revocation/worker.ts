@@ -1,6 +1,7 @@
 /**
  * The revocation worker: claims due jobs from the durable queue in the store, revokes them, and
- * sweeps expired grants and what retention ends (maintenance/retention.ts). Any number of brokers
+ * sweeps expired grants and what retention ends (maintenance/retention.ts), and applies the
+ * webhook inbox's incident events (webhooks/inbox_worker.ts). Any number of brokers
  * may run one against the same Redis; leases make a crashed broker's jobs claimable again
  * (at-least-once), and revoke_jobs.ts makes repeats harmless.
  * Leases are short and renewed while a batch runs (lease_renewal.ts), so a dead broker's jobs are
@@ -12,6 +13,7 @@
 import { describeCause } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import { sweepRetention } from '../maintenance/retention.js';
+import { INBOX_BATCH, processInbox } from '../webhooks/inbox_worker.js';
 import { createFailureLog } from './failure_log.js';
 import { renewLeasesWhileRevoking } from './lease_renewal.js';
 import { createRateLimiter } from './rate_limiter.js';
@@ -116,6 +118,8 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
           resumed = true;
         }
         moreDue = await sweepExpired();
+        // Webhook events first: a close they carry enqueues the revocations this pass then claims.
+        moreDue = (await processInbox({ ...deps, nudgeRevocation: () => (nudged = true) })) === INBOX_BATCH || moreDue;
         claimed = await runOnce();
         moreDue = (await sweepRetained()) || moreDue;
         failures.succeeded();

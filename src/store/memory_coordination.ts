@@ -16,7 +16,16 @@ export function createMemoryCoordination(): CoordinationStore {
   let bucketSweepIn = BUCKET_SWEEP_EVERY;
   /** Incident records: namespace → incident id → values (insertion order). */
   const records = new Map<string, Map<string, Set<string>>>();
+  const registers = new Map<string, string>();
   return {
+    async getRegister(key) {
+      return registers.get(key) ?? null;
+    },
+    async compareAndSetRegister(key, expected, value) {
+      if ((registers.get(key) ?? null) !== expected) return false;
+      registers.set(key, value);
+      return true;
+    },
     async addIncidentRecord(namespace, incidentId, value) {
       const ofNamespace = records.get(namespace) ?? new Map<string, Set<string>>();
       records.set(namespace, ofNamespace);

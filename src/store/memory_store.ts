@@ -9,6 +9,7 @@
  */
 import { createMemoryAudit } from './memory_audit.js';
 import { createMemoryCoordination } from './memory_coordination.js';
+import { createMemoryInbox } from './memory_inbox.js';
 import { createMemoryLedger } from './memory_ledger.js';
 import { createMemoryMeta } from './memory_meta.js';
 import { createMemoryQueue } from './memory_queue.js';
@@ -26,5 +27,6 @@ export function createMemoryStore(): Store {
     ...createMemoryQueue(state),
     ...createMemoryAudit(),
     ...createMemoryCoordination(),
+    ...createMemoryInbox(),
   };
 }

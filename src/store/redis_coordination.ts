@@ -48,6 +48,15 @@ export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
       await s.qmRemoveIncidentRecords(keys.incidentRecords(namespace, incidentId), keys.recordIncidents(namespace), incidentId, ...values);
     },
 
+    async getRegister(key) {
+      return redis.get(keys.register(key));
+    },
+
+    // One script: the compare and the set cannot be split by another writer.
+    async compareAndSetRegister(key, expected, value) {
+      return (await s.qmCompareAndSetRegister(keys.register(key), expected ?? '', value, expected === null ? '1' : '0')) === 1;
+    },
+
     // SET NX PX: the check and the write are one atomic command. The TTL is relative to the
     // caller's clock so replicas agree with the verifier on when a token stops being accepted.
     async claimOnce(key, expiresAt, now) {

@@ -63,6 +63,14 @@ export interface RedisKeys {
   incidentRecords(namespace: string, incidentId: string): string;
   /** Counter: the fence of the lock `name`, incremented with every acquisition. */
   lockFence(name: string): string;
+  /** String: a register (compareAndSetRegister). One small key each. */
+  register(key: string): string;
+  /** Webhook inbox, all in `{whk}`: deliveries (hash), their due times or lease ends (sorted set), deliveries so far (hash). */
+  readonly inboxItems: string;
+  readonly inboxDue: string;
+  readonly inboxAttempts: string;
+  /** Hash with expiry: the inbox's dedupe keys of one generation (now divided by the dedupe retention). */
+  inboxSeen(retentionMs: number, generation: number): string;
   /** JSON: the store identity marker (store_meta.ts). Shares `{meta}` with the loss record. */
   readonly storeMarker: string;
   /** JSON: a detected, unacknowledged data loss. */
@@ -110,6 +118,11 @@ export function createRedisKeys(prefix: string): RedisKeys {
     recordIncidents: (namespace) => `${prefix}{rec:${enc(namespace)}}:incidents`,
     incidentRecords: (namespace, incidentId) => `${prefix}{rec:${enc(namespace)}}:inc:${enc(incidentId)}`,
     lockFence: (name) => `${prefix}{lock:${enc(name)}}:fence`,
+    register: (key) => `${prefix}reg:${enc(key)}`,
+    inboxItems: `${prefix}{whk}:items`,
+    inboxDue: `${prefix}{whk}:due`,
+    inboxAttempts: `${prefix}{whk}:attempts`,
+    inboxSeen: (retentionMs, generation) => `${prefix}{whk}:seen:${retentionMs}:${generation}`,
     storeMarker: `${prefix}{meta}:marker`,
     storeLoss: `${prefix}{meta}:loss`,
   };

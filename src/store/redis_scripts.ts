@@ -313,6 +313,58 @@ return redis.call('GET', KEYS[1])`,
   // KEYS bucket. ARGV burst, tokens per second, now (ms). Refills, takes one token if there is
   // one; returns 0, or the ms until the next token. The key lives as long as the bucket needs to
   // refill, then a missing bucket is a full one.
+  // KEYS register. ARGV expected ('' with ARGV[3] = '1' for absent), value, '1' when expected is absent.
+  qmCompareAndSetRegister: [
+    1,
+    `
+local current = redis.call('GET', KEYS[1])
+if ARGV[3] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`,
+  ],
+
+  // KEYS items, due, seen (this generation), seen (the previous one). ARGV delivery key, event
+  // key ('' for none), delivery JSON, now, the generation's expiry in ms. A key seen in either
+  // generation is a duplicate; otherwise the delivery is stored, due now, and its keys are seen.
+  qmRecordDelivery: [
+    4,
+    `
+for _, key in ipairs({ARGV[1], ARGV[2]}) do
+  if key ~= '' and (redis.call('HEXISTS', KEYS[3], key) == 1 or redis.call('HEXISTS', KEYS[4], key) == 1) then
+    return 'duplicate'
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], '1')
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[3], ARGV[2], '1') end
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return 'recorded'`,
+  ],
+
+  // KEYS items, due, attempts. ARGV now, max, leasedUntil. {key, delivery JSON, attempt, …} of
+  // due deliveries, each now leased (due again at its lease's end).
+  qmClaimDeliveries: [
+    3,
+    `
+local keys = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, key in ipairs(keys) do
+  local item = redis.call('HGET', KEYS[1], key)
+  if item then
+    redis.call('ZADD', KEYS[2], ARGV[3], key)
+    out[#out + 1] = key
+    out[#out + 1] = item
+    out[#out + 1] = redis.call('HINCRBY', KEYS[3], key, 1)
+  else
+    redis.call('ZREM', KEYS[2], key)
+  end
+end
+return out`,
+  ],
+
   qmTakeToken: [
     1,
     `

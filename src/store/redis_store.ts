@@ -2,7 +2,7 @@
  * The Redis store (docs/architecture.md "State"): shared by every broker replica, survives broker
  * restarts. This file connects and assembles the areas, each in its own file: the incident ledger
  * (redis_ledger.ts), the revocation queue (redis_queue.ts), the audit log (redis_audit.ts),
- * claims and locks (redis_coordination.ts), and the store's own marker and persistence
+ * claims, locks and registers (redis_coordination.ts), the webhook inbox (redis_inbox.ts), and the store's own marker and persistence
  * (redis_meta.ts).
  *
  * Connection loss makes operations reject quickly (no offline queue, few retries) so callers can
@@ -15,6 +15,7 @@ import { createRedisAudit } from './redis_audit.js';
 import { redisAddress, watchConnection, type StoreLogger } from './redis_connection.js';
 import { createRedisContext } from './redis_context.js';
 import { createRedisCoordination } from './redis_coordination.js';
+import { createRedisInbox } from './redis_inbox.js';
 import { createRedisKeys } from './redis_keys.js';
 import { createRedisLedger } from './redis_ledger.js';
 import { createRedisMeta } from './redis_meta.js';
@@ -73,5 +74,6 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     ...createRedisQueue(ctx),
     ...createRedisAudit(ctx),
     ...createRedisCoordination(ctx),
+    ...createRedisInbox(ctx),
   };
 }

@@ -244,6 +244,55 @@ export interface CoordinationStore {
   addIncidentRecord(namespace: string, incidentId: string, value: string): Promise<void>;
   listIncidentRecords(namespace: string, incidentId?: string): Promise<IncidentRecordSet[]>;
   removeIncidentRecords(namespace: string, incidentId: string, values: readonly string[]): Promise<void>;
+
+  /**
+   * Registers: a small value per key (a webhook source incident's state: its epoch, its times),
+   * changed only by compare-and-set, so concurrent writers on any replica never lose an update:
+   * `compareAndSetRegister` writes `value` only while the register holds `expected` (null: absent)
+   * and says whether it did. Durable once it resolves.
+   */
+  getRegister(key: string): Promise<string | null>;
+  compareAndSetRegister(key: string, expected: string | null, value: string): Promise<boolean>;
+}
+
+/** A verified, mapped webhook delivery waiting to be applied (src/webhooks/). JSON values only. */
+export interface InboxDelivery {
+  readonly source: string;
+  /** The sender's delivery id (X-Webhook-Id, webhook-id): with `source`, the dedupe key. */
+  readonly deliveryId: string;
+  /** The source's own event id, when it has one: a second dedupe key (PagerDuty `event.id`). */
+  readonly eventId?: string;
+  readonly receivedAt: number;
+  /** The mapped event (src/webhooks/sources/event.ts IncidentEvent). */
+  readonly event: Readonly<Record<string, unknown>>;
+}
+
+export interface InboxClaim {
+  readonly delivery: InboxDelivery;
+  /** Deliveries of it to a processor, this one included. */
+  readonly attempt: number;
+}
+
+/**
+ * The durable webhook inbox (redis_inbox.ts, memory_inbox.ts): a receiver answers 2xx only after
+ * `recordDelivery` resolved, and processors on any replica claim, apply and finish deliveries,
+ * at least once (a claimed delivery not finished within its lease is claimed again).
+ */
+export interface WebhookInbox {
+  /**
+   * Records the delivery unless one with the same (source, deliveryId), or the same (source,
+   * eventId), was recorded within `dedupeMs` of `now`: then 'duplicate' and nothing changes.
+   * Concurrent records of one key from any replica: exactly one is 'recorded'.
+   */
+  recordDelivery(delivery: InboxDelivery, options: { readonly dedupeMs: number; readonly now: number }): Promise<'recorded' | 'duplicate'>;
+  /** Up to `max` deliveries due at `now`, oldest first, leased until now + leaseMs. */
+  claimDeliveries(now: number, max: number, leaseMs: number): Promise<InboxClaim[]>;
+  /** Applied (or dropped for good): removed from the inbox. Idempotent. */
+  finishDelivery(source: string, deliveryId: string): Promise<void>;
+  /** Due again at `dueAt` (a failed apply); no-op for a finished delivery. */
+  retryDelivery(source: string, deliveryId: string, dueAt: number): Promise<void>;
+  /** Deliveries not yet finished; for metrics and tests. */
+  inboxDepth(): Promise<number>;
 }
 
 export interface IncidentRecordSet {
@@ -252,7 +301,7 @@ export interface IncidentRecordSet {
 }
 
 /** The whole state port: its areas, plus what the store is and whether it answers. */
-export interface Store extends IncidentLedger, RevocationQueue, AuditStore, CoordinationStore {
+export interface Store extends IncidentLedger, RevocationQueue, AuditStore, CoordinationStore, WebhookInbox {
   readonly kind: 'memory' | 'redis';
   /** Persistence and the identity marker (store_meta.ts); never refused by the integrity guard. */
   readonly meta: StoreMeta;

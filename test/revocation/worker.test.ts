@@ -31,7 +31,7 @@ import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 interface Upstream {
   failuresLeft: number;
   /** While set, every call fails with a full provider quota (ERR_PROVIDER_QUOTA), naming this detail. */
-  quotaFull?: string;
+  quotaFull?: string | undefined;
   /** Grants whose revokeGrant call returned success. */
   grantCalls: string[];
   incidentCalls: Array<{ incidentId: string; grants: string[] }>;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Store } from '../../src/store/store.js';
 import { describeAuditContract } from './contract/audit.js';
 import { describeCoordinationContract } from './contract/coordination.js';
+import { describeInboxContract } from './contract/inbox.js';
 import { describeLedgerContract } from './contract/ledger.js';
 import { describeMetaContract } from './contract/meta.js';
 import { describeQueueContract } from './contract/queue.js';
@@ -37,5 +38,6 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
     describeCoordinationContract(world);
     describeMetaContract(world);
     describeRecordsContract(world);
+    describeInboxContract(world);
   });
 }

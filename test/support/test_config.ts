@@ -26,6 +26,8 @@ export interface TestConfigOptions {
   readonly server?: Record<string, unknown>;
   /** `retention` (ended grants, dedupe keys, counted windows, the sweep). */
   readonly retention?: Record<string, number>;
+  /** `webhooks` (sources with their secret files, limits). */
+  readonly webhooks?: Record<string, unknown>;
 }
 
 export const AGENT_ISSUER = 'https://dev.quartermaster.local/agents';
@@ -82,6 +84,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
       },
     },
     ...(options.retention ? { retention: options.retention } : {}),
+    ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
     limits: options.limits ?? {
