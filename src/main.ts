@@ -52,6 +52,7 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     runWorker,
     ...(options.now ? { now: options.now } : {}),
     ...(options.providers ? { providers: options.providers } : {}),
+    ...(options.runWorker === undefined ? {} : { runWorker: options.runWorker }),
   });
   const { deps, worker } = broker;
   let listening: Server | undefined;
@@ -117,6 +118,8 @@ function listenAddressUrl(address: AddressInfo): string {
 export interface MainOptions {
   /** The provider factories to build from (default: the built-ins). For test entries only. */
   readonly providers?: readonly AnyProviderFactory[];
+  /** Run no revocation worker (nor inbox processing) in this process. For test entries only. */
+  readonly runWorker?: boolean;
 }
 
 /**
@@ -143,6 +146,7 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
     logger,
     ...(port === undefined ? {} : { port }),
     ...(options.providers ? { providers: options.providers } : {}),
+    ...(options.runWorker === undefined ? {} : { runWorker: options.runWorker }),
   });
 
   let signalled = false;
