@@ -14,7 +14,8 @@
  * direct baseline alike; --receipt-lanes sets the broker's revocation.receiptLanesWhileServing
  * (default 2); --vault-latency-ms adds latency to every fake Vault request in S4 and S5
  * (S1 for Vault always runs 0 and 20 ms); --grants sets the size of the incident S4 closes
- * (default 1000; docs/performance.md also asks for 10 000).
+ * (default 1000; docs/performance.md also asks for 10 000), for s4-aws too. --store applies to s1-aws
+ * and s4-aws as well; both always run the AWS fake at 0 and 20 ms.
  */
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
@@ -24,6 +25,8 @@ import { runS1, s1Markdown, type S1Options } from './s1_issue.js';
 import { runS3, s3Markdown } from './s3_verify.js';
 import { runS6, s6Markdown } from './s6_memory.js';
 import { runS6Heap, s6HeapMarkdown } from './s6_heap.js';
+import { awsS1Markdown, runAwsS1 } from './aws_s1.js';
+import { awsS4Markdown, runAwsS4 } from './aws_s4.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
 import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
 import { runVaultS5, vaultS5Markdown } from './vault_s5.js';
@@ -73,6 +76,14 @@ const SCENARIOS: Record<string, Scenario> = {
   's5-vault': {
     title: 'issuance latency while an incident of 1000 Vault grants is revoked, against S1 alone',
     run: async (options) => vaultS5Markdown(await runVaultS5(options), options),
+  },
+  's1-aws': {
+    title: 'issue an AWS STS grant, sequential (aws_sts provider, STS + IAM fake with 0 / 20 ms latency)',
+    run: async (options) => awsS1Markdown(await runAwsS1(options), options),
+  },
+  's4-aws': {
+    title: 'revoke an incident of AWS STS grants (1000, or --grants; aws_sts provider, STS + IAM fake with 0 / 20 ms latency)',
+    run: async (options) => awsS4Markdown(await runAwsS4(options), options),
   },
 };
 

@@ -19,7 +19,14 @@ import { hasEntry } from './deny_policy.js';
 import { toBrokerError, classifyAwsError, describeAwsFailure } from './errors.js';
 import { issueStsCredential } from './issue.js';
 import { tagValue } from './names.js';
-import { denyRoleSessions, revokeIncidentSessions, revokeOneSession, updateDenyPolicy, type RevokeDeps } from './revoke.js';
+import {
+  createWrittenEntries,
+  denyRoleSessions,
+  revokeIncidentSessions,
+  revokeOneSession,
+  updateDenyPolicy,
+  type RevokeDeps,
+} from './revoke.js';
 
 /** Without the broker's store (tools, tests of the provider alone), locks are this process's only. */
 function localLocks(): ProviderLocks {
@@ -63,7 +70,15 @@ export async function createAwsStsProvider(config: AwsStsConfig, deps: ProviderD
   const records: IncidentRecords | undefined = deps.incidentRecords;
   /** Roles this process issued or revoked for: garbage collection visits them besides the recorded ones. */
   const touched = new Set<string>();
-  const revokeDeps: RevokeDeps = { clients, roles, config, locks: deps.locks ?? localLocks(), now: deps.now, logger: deps.logger };
+  const revokeDeps: RevokeDeps = {
+    clients,
+    roles,
+    config,
+    locks: deps.locks ?? localLocks(),
+    now: deps.now,
+    logger: deps.logger,
+    written: createWrittenEntries(deps.now),
+  };
   const record = async (incidentId: string, roleArn: string): Promise<void> => {
     touched.add(roleArn);
     await records?.add(incidentId, roleArn);

@@ -40,7 +40,36 @@ export interface RevokeDeps {
   readonly locks: ProviderLocks;
   readonly now: () => number;
   readonly logger: { warn(obj: object, msg?: string): void; info(obj: object, msg?: string): void };
+  /** Entries this process wrote and read back (createWrittenEntries): a close's later batches need no IAM call. */
+  readonly written: WrittenEntries;
 }
+
+/** How long an entry this process verified counts as in place without reading IAM again. */
+const WRITTEN_FRESH_MS = 60_000;
+
+/**
+ * Deny entries this process wrote and verified, with the hour their statement lasts until. The
+ * worker revokes a close of 1000 grants in batches of 64, each its own revokeIncident call: the
+ * first writes the incident's entry, the others find it here and answer at once, instead of 16
+ * read-modify-writes under the role's lock. Only for a minute: an entry removed behind the
+ * broker's back (by hand) is written again by the next close after that.
+ */
+export function createWrittenEntries(now: () => number) {
+  const entries = new Map<string, { readonly until: number; readonly at: number }>();
+  const key = (roleArn: string, kind: string, value: string): string => `${roleArn}\n${kind}\n${value}`;
+  return {
+    covers(roleArn: string, kind: 'incidents' | 'grants', value: string, neededUntil: number): boolean {
+      const entry = entries.get(key(roleArn, kind, value));
+      return entry !== undefined && now() - entry.at < WRITTEN_FRESH_MS && entry.until >= neededUntil;
+    },
+    note(roleArn: string, kind: 'incidents' | 'grants', value: string, until: number): void {
+      if (entries.size > 10_000) entries.clear();
+      entries.set(key(roleArn, kind, value), { until, at: now() });
+    },
+  };
+}
+
+export type WrittenEntries = ReturnType<typeof createWrittenEntries>;
 
 /** What a change adds, to check after the write. */
 type Added = ReadonlyArray<{ readonly kind: 'incidents' | 'grants'; readonly value: string }>;
@@ -140,6 +169,12 @@ async function neededUntilForRole(deps: RevokeDeps, roleArn: string): Promise<nu
 
 const receipt = (grantId: string): RevocationReceipt => ({ grantId, outcome: 'denied', confirmed: false });
 
+/** The end of the statement `value` is in, as written (0 if absent). */
+function untilOf(policy: DenyPolicy, kind: 'incidents' | 'grants', value: string): number {
+  for (const [bucket, values] of policy.entries[kind]) if (values.has(value)) return bucket;
+  return 0;
+}
+
 /**
  * A closed incident: its tag value into the incident Deny of every role its grants used, one
  * write per role. The entry stays until the role's longest session could have passed since now
@@ -161,19 +196,24 @@ export async function revokeIncidentSessions(
   }
   const receipts: RevocationReceipt[] = [];
   for (const [roleArn, { tag, grants: ofRole }] of byRole) {
-    // Recorded first: garbage collection of an ended incident visits every role it was denied on.
-    await record(incidentId, roleArn);
-    const until = await neededUntilForRole(deps, roleArn);
-    await updateDenyPolicy(
-      deps,
-      roleArn,
-      (policy) => {
-        addEntry(policy, 'incidents', tag, until);
-        return [{ kind: 'incidents', value: tag }];
-      },
-      signal,
-    );
-    deps.logger.info({ role: roleNameOf(roleArn), incidentId, grants: ofRole.length }, 'aws: incident denied on role');
+    // Every session of these grants ends by its expiry: an entry lasting past the latest is enough.
+    const latest = Math.max(...ofRole.map((g) => Math.max(g.expiresAt, handleOf(g).expiresAt))) + CLOCK_MARGIN_MS;
+    if (!deps.written.covers(roleArn, 'incidents', tag, latest)) {
+      // Recorded first: garbage collection of an ended incident visits every role it was denied on.
+      await record(incidentId, roleArn);
+      const until = Math.max(await neededUntilForRole(deps, roleArn), latest);
+      const policy = await updateDenyPolicy(
+        deps,
+        roleArn,
+        (p) => {
+          addEntry(p, 'incidents', tag, until);
+          return [{ kind: 'incidents', value: tag }];
+        },
+        signal,
+      );
+      deps.written.note(roleArn, 'incidents', tag, untilOf(policy, 'incidents', tag));
+      deps.logger.info({ role: roleNameOf(roleArn), incidentId, grants: ofRole.length }, 'aws: incident denied on role');
+    }
     receipts.push(...ofRole.map((g) => receipt(g.grantId)));
   }
   return receipts;
@@ -188,16 +228,19 @@ export async function revokeOneSession(
 ): Promise<RevocationReceipt> {
   const h = handleOf(ref);
   const userId = `${h.roleId}:${h.sessionName}`;
+  const until = Math.max(ref.expiresAt, h.expiresAt) + CLOCK_MARGIN_MS;
+  if (deps.written.covers(h.roleArn, 'grants', userId, until)) return receipt(ref.grantId);
   await record(ref.incidentId, h.roleArn);
-  await updateDenyPolicy(
+  const policy = await updateDenyPolicy(
     deps,
     h.roleArn,
-    (policy) => {
-      addEntry(policy, 'grants', userId, Math.max(ref.expiresAt, h.expiresAt) + CLOCK_MARGIN_MS);
+    (p) => {
+      addEntry(p, 'grants', userId, until);
       return [{ kind: 'grants', value: userId }];
     },
     signal,
   );
+  deps.written.note(h.roleArn, 'grants', userId, untilOf(policy, 'grants', userId));
   return receipt(ref.grantId);
 }
 

@@ -176,6 +176,16 @@ describe('revocation by Deny', () => {
     ]);
     for (const issued of closing) expect(await credentialWorks(fixture.fake, issued)).toBe(false);
     expect(await credentialWorks(fixture.fake, other)).toBe(true);
+    // The worker revokes a large close in batches: a later batch of the same incident needs no IAM call.
+    const iamCalls = () => fixture.fake.calls.filter((c) => c.action.endsWith('RolePolicy')).length;
+    const before = iamCalls();
+    const later = await provider.issue(request('INC-20'));
+    const laterRef = { grantId: 'g2', incidentId: 'INC-20', handle: later.handle, expiresAt: later.expiresAt };
+    expect(await provider.revokeIncident?.({ incidentId: 'INC-20', grants: [laterRef], signal: signal() })).toEqual([
+      { grantId: 'g2', outcome: 'denied', confirmed: false },
+    ]);
+    expect(iamCalls()).toBe(before);
+    expect(await credentialWorks(fixture.fake, later)).toBe(false);
     await provider.revokeIncident?.({
       incidentId: 'INC-22',
       grants: [{ ...refOf(request('INC-22'), other), incidentId: 'INC-22', handle: { ...other.handle, incidentTag: 'INC-22' } }],
