@@ -40,7 +40,7 @@ export type GrantState = (typeof GRANT_STATES)[number];
  * Why a grant is being revoked. `undelivered`: it was committed but its credential never reached
  * the agent (the issuance could not be audited), so nobody should hold it.
  */
-export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation' | 'undelivered';
+export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation' | 'undelivered' | 'quarantined';
 
 /**
  * What a policy evaluation decided (docs/architecture.md "Concepts"): the effect, the ids of
@@ -113,7 +113,9 @@ export interface AuditEvent {
     | 'revocation.overdue'
     | 'revocation.deferred'
     | 'store.loss_acknowledged'
-    | 'provider.emergency_deny';
+    | 'provider.emergency_deny'
+    | 'agent.quarantined'
+    | 'agent.quarantine_lifted';
   readonly actor: string;
   readonly incidentId?: string;
   readonly grantId?: string;

@@ -6,12 +6,20 @@
  */
 import { pathToFileURL } from 'node:url';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
+import { agentLiftCommand, agentQuarantineCommand } from './agent_quarantine.js';
 import { devTokenCommand } from './dev_token.js';
 import { incidentCloseCommand } from './incident_close.js';
 import { providerEmergencyDenyCommand } from './provider_emergency_deny.js';
 import { storeAcknowledgeLossCommand } from './store_acknowledge_loss.js';
 
-const COMMANDS: readonly CliCommand[] = [devTokenCommand, incidentCloseCommand, providerEmergencyDenyCommand, storeAcknowledgeLossCommand];
+const COMMANDS: readonly CliCommand[] = [
+  agentQuarantineCommand,
+  agentLiftCommand,
+  devTokenCommand,
+  incidentCloseCommand,
+  providerEmergencyDenyCommand,
+  storeAcknowledgeLossCommand,
+];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.words.join(' ').length));

@@ -9,6 +9,7 @@ import { GRANT_STATES as MODEL_GRANT_STATES } from '../model.js';
 import {
   acknowledgeLossBody,
   emergencyDenyBody,
+  reasonBody,
   auditQuery,
   grantListQuery,
   grantRequestBody,
@@ -202,6 +203,42 @@ export const OPERATIONS: readonly Operation[] = [
     },
   },
   {
+    method: 'get',
+    path: '/v1/agents/{agent}',
+    summary: 'An agent (its id percent-encoded): its quarantine and its grants in every incident (never a credential)',
+    auth: 'operator',
+    pathParams: ['agent'],
+    responses: { 200: ['the agent', 'AgentView'], 400: ['invalid agent id', 'Error'], ...ERRORS_OPERATOR },
+  },
+  {
+    method: 'post',
+    path: '/v1/agents/{agent}/quarantine',
+    summary: 'Kill switch: revoke every grant of the agent in every incident and refuse it new ones (ERR_AGENT_QUARANTINED) until lifted',
+    auth: 'operator',
+    pathParams: ['agent'],
+    body: { schema: reasonBody },
+    responses: {
+      201: ['quarantined now; its grants are being revoked', 'QuarantineAnswer'],
+      200: ['was already quarantined; any live grant left is revoked again', 'QuarantineAnswer'],
+      400: ['invalid agent id or body', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
+    method: 'post',
+    path: '/v1/agents/{agent}/quarantine/lift',
+    summary: 'Lift a quarantine, with a reason: the agent may be granted credentials again',
+    auth: 'operator',
+    pathParams: ['agent'],
+    body: { schema: reasonBody },
+    responses: {
+      200: ['lifted', 'QuarantineAnswer'],
+      400: ['invalid agent id or body', 'Error'],
+      409: ['the agent is not quarantined (ERR_NOT_QUARANTINED)', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
     method: 'post',
     path: '/v1/webhooks/{source}',
     summary:
@@ -272,6 +309,28 @@ const SCHEMAS: Json = {
       reason: { enum: ['store_unreachable', 'store_data_lost', 'store_unverified'] },
       loss_detected_at: dateTime,
     },
+  },
+  Quarantine: {
+    type: 'object',
+    required: ['state'],
+    properties: {
+      state: { type: 'string', enum: ['none', 'quarantined', 'lifted'] },
+      agent: { type: 'string' },
+      at: dateTime,
+      by: { type: 'string' },
+      reason: { type: 'string' },
+      since: dateTime,
+    },
+  },
+  QuarantineAnswer: {
+    type: 'object',
+    required: ['quarantine'],
+    properties: { quarantine: ref('Quarantine'), grants_to_revoke: { type: 'integer' } },
+  },
+  AgentView: {
+    type: 'object',
+    required: ['agent', 'quarantine', 'grants'],
+    properties: { agent: { type: 'string' }, quarantine: ref('Quarantine'), grants: { type: 'array', items: ref('Grant') } },
   },
   WebhookReceipt: {
     type: 'object',

@@ -65,6 +65,20 @@ export const emergencyDenyBody = z
   })
   .strict();
 
+export const reasonBody = z
+  .object({
+    /** Why; kept in the audit log. */
+    reason: plainText(500),
+  })
+  .strict();
+
+/** An agent id as agents are named: a SPIFFE ID or `issuer#subject`; in a path, percent-encoded. */
+export const agentIdSchema = z
+  .string()
+  .min(1)
+  .max(2048)
+  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
+
 export const providerNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/u, 'must be a provider name');
 
 export const updateIncidentBody = z

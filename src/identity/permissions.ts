@@ -21,6 +21,8 @@ export const PERMISSIONS = [
   'store.acknowledge',
   /** POST /v1/providers/:name/emergency-deny: every credential of a target (an AWS role) issued before now stops working. */
   'providers.emergency',
+  /** POST /v1/agents/:agent/quarantine and …/quarantine/lift: revoke every grant of an agent and refuse it new ones, or lift that. */
+  'agents.quarantine',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

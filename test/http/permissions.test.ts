@@ -57,6 +57,14 @@ const calls: Record<Permission, { run: (token: string) => Promise<{ status: numb
     run: (token) => qm.request('POST', '/v1/providers/jwt/emergency-deny', { token, body: { target: 'x', reason: 'test' } }),
     allowed: 400,
   },
+  'agents.quarantine': {
+    run: (token) =>
+      qm.request('POST', `/v1/agents/${encodeURIComponent(`spiffe://dev.local/agent/perm-${++incidents}`)}/quarantine`, {
+        token,
+        body: { reason: 'test' },
+      }),
+    allowed: 201,
+  },
 };
 
 describe('operator permissions over HTTP', () => {

@@ -662,9 +662,9 @@ describe('jwt provider: config schemas', () => {
 });
 
 describe('provider registry', () => {
-  it('lists each built-in once, jwt and vault among them', () => {
+  it('lists each built-in once, jwt, vault and aws_sts among them', () => {
     expect(builtInProviders).toContain(jwtProvider);
-    expect(builtInProviders.map((p) => p.name)).toEqual(['jwt', 'vault']);
+    expect(builtInProviders.map((p) => p.name)).toEqual(['jwt', 'vault', 'aws_sts']);
   });
 
   it('refuses a provider listed twice at boot, naming it', async () => {

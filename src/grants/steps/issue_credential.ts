@@ -5,10 +5,12 @@
  *    live-grant quotas of the incident and the agent (limits.activeGrants).
  *  - If the incident closed while the provider was working, commit keeps the grant revoking and
  *    the credential is withheld; the worker revokes it with the stored handle.
+ *  - A quarantined agent's intent fails before the provider is called (agents/quarantine.ts).
  *  - If the provider fails, the intent becomes `failed` (nothing was handed out).
  */
 import { randomBytes } from 'node:crypto';
 import { BrokerError, grantQuotaExceeded, incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
+import { agentQuarantined, isQuarantined, quarantineOf } from '../../agents/quarantine.js';
 import type { DomainDeps } from '../../domain.js';
 import type { Grant } from '../../model.js';
 import type { IssuedCredential } from '../../sdk.js';
@@ -43,6 +45,16 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
   if (written === 'incident_closed') throw incidentClosed();
   if (written === 'quota_incident') throw grantQuotaExceeded('incident', quota.perIncident);
   if (written === 'quota_agent') throw grantQuotaExceeded('agent', quota.perAgent);
+  // After the intent, before anything exists upstream: a quarantine written before this read is
+  // seen here; one written after it lists this intent and revokes it (agents/quarantine.ts).
+  const quarantined = await quarantineOf(deps.store, input.agent.id).then(isQuarantined, async (err: unknown) => {
+    await deps.store.failGrant(intent.id, deps.now(), 'ERR_STORE_UNAVAILABLE').catch(() => undefined);
+    throw err;
+  });
+  if (quarantined) {
+    await deps.store.failGrant(intent.id, deps.now(), 'ERR_AGENT_QUARANTINED');
+    throw agentQuarantined();
+  }
 
   let issued: IssuedCredential;
   try {
@@ -68,7 +80,11 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
     // Revoked while the provider worked: the incident closed (its tombstone is final for its
     // credentials) or the grant itself was released. Either way the credential is withheld.
     deps.nudgeRevocation();
-    throw committed.revokeReason === 'incident_closed' ? incidentClosed() : grantRevokedWhileIssuing();
+    throw committed.revokeReason === 'incident_closed'
+      ? incidentClosed()
+      : committed.revokeReason === 'quarantined'
+        ? agentQuarantined()
+        : grantRevokedWhileIssuing();
   }
   return { grant: committed, credential: issued.credential };
 }
