@@ -19,6 +19,7 @@ import { createLocks } from './locks.js';
 import type { Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createWebhookReceivers } from './webhooks/receive.js';
+import { createOverdueNotice } from './revocation/overdue_notice.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
 import { createStoreIntegrity } from './store/integrity.js';
@@ -118,7 +119,8 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       repeatWindowSeconds: config.retention.repeatWindowSeconds,
     });
     const base = { config, store, catalog, audit, metrics, logger, now };
-    const worker = createRevocationWorker({ ...base, logger: logger.child({ component: 'revocation' }) });
+    const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
+    const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());
     const runWorker = options.runWorker ?? true;
     const webhooks = await createWebhookReceivers(config, { store, now });

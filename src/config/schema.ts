@@ -253,6 +253,19 @@ const configBase = z
         maxPerSecond: z.number().int().min(0).default(0),
         /** Past this, an outstanding revocation is escalated (audit + metric). */
         deadlineSeconds: duration.default(300),
+        /**
+         * Optional: where an overdue (or blocked) revocation is announced, once per grant, as a
+         * Standard Webhooks-signed JSON POST (src/revocation/overdue_notice.ts).
+         */
+        overdueNotification: z
+          .object({
+            url: z.url({ protocol: /^https?$/u }),
+            /** File holding the signing secret, `whsec_` followed by base64. */
+            secretFile: filePath,
+            timeoutMs: z.number().int().min(100).max(30_000).default(5000),
+          })
+          .strict()
+          .optional(),
         /** An intent without a committed handle after this was never handed out. */
         issueTimeoutSeconds: duration.default(30),
         expirySweepSeconds: duration.default(5),

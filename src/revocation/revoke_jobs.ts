@@ -14,9 +14,13 @@ import { isTerminal, type Grant } from '../model.js';
 import type { Provider, RevocationReceipt } from '../sdk.js';
 import type { RevocationJob } from '../store/store.js';
 import { backoffDelayMs } from './backoff.js';
+import type { OverdueNotice } from './overdue_notice.js';
 import { revocationRoute } from './revocation_route.js';
 
-type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now'>;
+type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now'> & {
+  /** The optional notice of an overdue revocation (overdue_notice.ts). */
+  readonly overdueNotice?: OverdueNotice | null;
+};
 
 export interface BatchHooks {
   /**
@@ -243,6 +247,8 @@ async function retry(deps: BatchDeps, grant: Grant, attempt: number, code: strin
     // Past the deadline every retry escalates again; a blocked one before it is audited once.
     overdue ? {} : { dedupeKey: `revocation.blocked:${grant.id}` },
   );
+  // Once per grant, across replicas: the optional notice to the on-call tooling.
+  await deps.overdueNotice?.send(grant, { code, attempt, ...(blocked ? { blocked } : {}) });
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -16,6 +16,7 @@ import { sweepRetention } from '../maintenance/retention.js';
 import { INBOX_BATCH, processInbox } from '../webhooks/inbox_worker.js';
 import { createFailureLog } from './failure_log.js';
 import { renewLeasesWhileRevoking } from './lease_renewal.js';
+import type { OverdueNotice } from './overdue_notice.js';
 import { createRateLimiter } from './rate_limiter.js';
 import { revokeJobs } from './revoke_jobs.js';
 
@@ -29,7 +30,7 @@ export interface RevocationWorker {
   runOnce(): Promise<number>;
 }
 
-type WorkerDeps = Omit<DomainDeps, 'nudgeRevocation'>;
+type WorkerDeps = Omit<DomainDeps, 'nudgeRevocation'> & { readonly overdueNotice?: OverdueNotice | null };
 
 /** Grants marked expired per store call. */
 const EXPIRY_SWEEP_BATCH = 1000;
