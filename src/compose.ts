@@ -19,6 +19,7 @@ import { createLocks } from './locks.js';
 import type { Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createWebhookReceivers } from './webhooks/receive.js';
+import { createSourceChecks } from './webhooks/source_checks.js';
 import { createOverdueNotice } from './revocation/overdue_notice.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
@@ -118,7 +119,8 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       dedupeSeconds: config.retention.auditDedupeSeconds,
       repeatWindowSeconds: config.retention.repeatWindowSeconds,
     });
-    const base = { config, store, catalog, audit, metrics, logger, now };
+    const sourceChecks = await createSourceChecks(config, { store, logger: logger.child({ component: 'webhooks' }), now });
+    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
     const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());

@@ -8,6 +8,7 @@ import type { Config } from './config/schema.js';
 import type { Logger } from './logging.js';
 import type { Metrics } from './metrics.js';
 import type { Store } from './store/store.js';
+import type { SourceChecks } from './webhooks/source_checks.js';
 
 export interface DomainDeps {
   readonly config: Config;
@@ -19,4 +20,6 @@ export interface DomainDeps {
   readonly now: () => number;
   /** Wakes the revocation worker after new jobs were enqueued (no-op when none runs here). */
   readonly nudgeRevocation: () => void;
+  /** Asking incident tools whether their incidents are open (webhooks/source_checks.ts); absent when no source has an API. */
+  readonly sourceChecks?: SourceChecks | null;
 }

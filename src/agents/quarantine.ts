@@ -13,7 +13,7 @@
  */
 import type { DomainDeps } from '../domain.js';
 import { BrokerError } from '../errors.js';
-import { actorOf, isLive, provenanceOf, type ActorRef } from '../model.js';
+import { actorOf, isLive, provenanceOf, type ActorRef, type Grant } from '../model.js';
 import type { Store } from '../store/store.js';
 
 export interface QuarantineRecord {
@@ -53,6 +53,15 @@ async function writeRecord(
     if (await store.compareAndSetRegister(key(agentId), raw, JSON.stringify(value))) return value;
   }
   throw new BrokerError('ERR_STORE_UNAVAILABLE', 503, 'the quarantine kept changing; try again');
+}
+
+/** An agent as operators see it: its quarantine, and its grants in every incident. */
+export async function readAgent(
+  deps: Pick<DomainDeps, 'store'>,
+  agentId: string,
+): Promise<{ readonly quarantine: QuarantineRecord | null; readonly grants: Grant[] }> {
+  const [quarantine, grants] = await Promise.all([quarantineOf(deps.store, agentId), deps.store.listGrantsByAgent(agentId)]);
+  return { quarantine, grants };
 }
 
 export interface QuarantineOutcome {

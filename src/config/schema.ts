@@ -22,6 +22,20 @@ const webhookSource = z
     secretFiles: z.array(filePath).min(1).max(4),
   })
   .strict();
+/** The source's REST API (PagerDuty, incident.io): asked before issuing, and by the reconciler. */
+const sourceApi = z
+  .object({
+    /** File holding a read-only API token (PagerDuty REST API key, incident.io API key). */
+    tokenFile: filePath,
+    /** Default the vendor's public API (https://api.pagerduty.com, https://api.incident.io). */
+    baseUrl: z.url({ protocol: /^https?$/u }).optional(),
+    timeoutMs: z.number().int().min(100).max(30_000).default(3000),
+    /** Confirm the incident is open at its source before every grant for it (answers cached cacheSeconds); fail closed. */
+    checkBeforeIssue: z.boolean().default(true),
+    cacheSeconds: z.number().int().min(0).max(600).default(30),
+  })
+  .strict();
+const webhookSourceWithApi = webhookSource.extend({ api: sourceApi.optional() }).strict();
 export const profileSchema = z
   .object({
     provider: z.string().min(1),
@@ -178,9 +192,14 @@ const configBase = z
      */
     webhooks: z
       .object({
-        pagerduty: webhookSource.optional(),
-        incidentio: webhookSource.optional(),
+        pagerduty: webhookSourceWithApi.optional(),
+        incidentio: webhookSourceWithApi.optional(),
         generic: webhookSource.optional(),
+        /**
+         * How often one replica re-checks the open incidents of sources with an `api`, so a missed
+         * close webhook still revokes; 0 turns it off.
+         */
+        reconcileSeconds: z.number().int().min(0).max(86_400).default(60),
         /** Raw bodies above this are refused (413) before their signature is checked. */
         bodyLimitBytes: z
           .number()

@@ -38,6 +38,8 @@ export async function issueGrant(
     const { profile, decision: byProfile } = authorize(deps.catalog, asked);
     const incident = await loadIncident(deps, asked);
     const decision = authorizeForIncident({ agent, incident, decision: byProfile });
+    // An incident a tool owns must still be open there (webhooks/source_checks.ts); fails closed.
+    await deps.sourceChecks?.beforeIssue(deps, incident);
     await claimSingleUse(deps, { agent, profile });
     const ctx: GrantContext = { ...asked, incident, profile, decision, ttlSeconds: resolveTtl({ profile, request }) };
     const issued = await issueCredential(deps, ctx);

@@ -120,7 +120,9 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
         }
         moreDue = await sweepExpired();
         // Webhook events first: a close they carry enqueues the revocations this pass then claims.
-        moreDue = (await processInbox({ ...deps, nudgeRevocation: () => (nudged = true) })) === INBOX_BATCH || moreDue;
+        const domain = { ...deps, nudgeRevocation: () => (nudged = true) };
+        moreDue = (await processInbox(domain)) === INBOX_BATCH || moreDue;
+        await deps.sourceChecks?.reconcileIfDue(domain);
         claimed = await runOnce();
         moreDue = (await sweepRetained()) || moreDue;
         failures.succeeded();

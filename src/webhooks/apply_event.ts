@@ -44,15 +44,27 @@ export const registerKey = (source: WebhookSourceName, sourceIncidentId: string)
 
 const EPOCH_ID = /^(pagerduty|incidentio|generic):(.+?)(?::r\d+)?$/u;
 
+/** The store's incident-records namespace of open webhook incidents (the reconciler visits them, source_checks.ts). */
+export const OPEN_WEBHOOK_INCIDENTS = 'webhook-open';
+
+/** The source incident a broker incident is an epoch of; null for an incident no webhook source made. */
+export function sourceIncidentOf(
+  incident: Pick<Incident, 'id' | 'source'>,
+): { source: WebhookSourceName; sourceIncidentId: string } | null {
+  const match = EPOCH_ID.exec(incident.id);
+  if (!match || match[1] !== incident.source) return null;
+  return { source: match[1] as WebhookSourceName, sourceIncidentId: match[2] as string };
+}
+
 /**
  * The id of the current epoch of the source incident `incident` is an epoch of, or null when it
  * came from no webhook source (or the register is gone). For a closed epoch whose source
  * incident was reopened, that is the newer epoch.
  */
 export async function currentEpochOf(store: Pick<Store, 'getRegister'>, incident: Pick<Incident, 'id' | 'source'>): Promise<string | null> {
-  const match = EPOCH_ID.exec(incident.id);
-  if (!match || match[1] !== incident.source) return null;
-  const raw = await store.getRegister(registerKey(match[1] as WebhookSourceName, match[2] as string));
+  const of = sourceIncidentOf(incident);
+  if (of === null) return null;
+  const raw = await store.getRegister(registerKey(of.source, of.sourceIncidentId));
   return raw === null ? null : (JSON.parse(raw) as SourceIncidentState).incidentId;
 }
 
@@ -171,8 +183,11 @@ async function bringLedgerTo(
   }
   if (state.status === 'closed') {
     await closeIncident(deps, state.incidentId, { id: actor, origin: { requestId: ctx.deliveryId } });
+    await deps.store.removeIncidentRecords(OPEN_WEBHOOK_INCIDENTS, state.incidentId, [event.sourceIncidentId]);
     return;
   }
+  // Listed for the reconciler (source_checks.ts) while open.
+  await deps.store.addIncidentRecord(OPEN_WEBHOOK_INCIDENTS, state.incidentId, event.sourceIncidentId);
   if (outcome === 'updated' && (event.severity !== undefined || event.title !== undefined)) {
     const before = await deps.store.getIncident(state.incidentId);
     const title = event.title === undefined ? undefined : titleOf(event);

@@ -39,7 +39,7 @@
  *   'unparsable'…): never the token, never the body.
  * node:http(s) rather than fetch: it never follows redirects (house pattern: ../identity/bounded_fetch.ts).
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { z } from 'zod';
 import { readCappedBody, type BodyReadError } from '../capped_body.js';
@@ -192,8 +192,12 @@ function createSourceApi(protocol: Protocol, config: SourceApiConfig): IncidentS
   const base = checkedBaseUrl(protocol.source, config.baseUrl ?? protocol.defaultBaseUrl);
   checkToken(protocol.source, config.token);
   const limits: Limits = { timeoutMs: config.timeoutMs, maxBytes: config.maxBytes ?? DEFAULT_SOURCE_API_MAX_BYTES };
-  if (!Number.isInteger(limits.timeoutMs) || limits.timeoutMs <= 0) throw new TypeError(`${protocol.source} timeoutMs must be a positive integer`);
-  if (!Number.isInteger(limits.maxBytes) || limits.maxBytes <= 0) throw new TypeError(`${protocol.source} maxBytes must be a positive integer`);
+  if (!Number.isInteger(limits.timeoutMs) || limits.timeoutMs <= 0) {
+    throw new TypeError(`${protocol.source} timeoutMs must be a positive integer`);
+  }
+  if (!Number.isInteger(limits.maxBytes) || limits.maxBytes <= 0) {
+    throw new TypeError(`${protocol.source} maxBytes must be a positive integer`);
+  }
   const headers = protocol.headers(config.token);
   const prefix = base.pathname.replace(/\/+$/u, '');
 
@@ -237,9 +241,11 @@ function checkedBaseUrl(source: IncidentSourceName, text: string): URL {
 }
 
 function checkToken(source: IncidentSourceName, token: string): void {
-  // A control character would split the header; the message names the problem, never the token.
-  // eslint-disable-next-line no-control-regex
-  if (token === '' || /[\u0000-\u001f\u007f]/u.test(token)) throw new TypeError(`${source} token must be non-empty printable text`);
+  // Both vendors' keys are printable ASCII. A control character would split the header, a space
+  // would make `Token token=<key>` ambiguous, and node:http throws on anything past Latin-1. The
+  // message names the problem, never the token.
+  const printable = [...token].every((c) => c.charCodeAt(0) > 0x20 && c.charCodeAt(0) < 0x7f);
+  if (token === '' || !printable) throw new TypeError(`${source} token must be non-empty printable ASCII without spaces`);
 }
 
 interface Answer {
@@ -288,18 +294,28 @@ function get(
         (text) => {
           if (finish()) resolve({ status, text });
         },
-        (err: BodyReadError) =>
-          fail(err.reason === 'too_large' ? 'too large' : err.reason === 'cut_short' ? 'cut short' : `network ${err.code ?? 'interrupted'}`, {
-            httpStatus: status,
-          }),
+        (err: BodyReadError) => fail(bodyFailure(err), { httpStatus: status }),
       );
     };
-    const req = request(target, { method: 'GET', headers }, onResponse);
+    let req: ClientRequest;
+    try {
+      req = request(target, { method: 'GET', headers }, onResponse);
+    } catch {
+      // node:http validates before sending (its message names a header, never its value).
+      reject(new SourceApiError(source, 'request refused'));
+      return;
+    }
     const timer = setTimeout(() => fail('timeout'), limits.timeoutMs);
     signal.addEventListener('abort', onAbort, { once: true });
     req.on('error', (err: NodeJS.ErrnoException) => fail(`network ${typeof err.code === 'string' ? err.code : 'error'}`));
     req.end();
   });
+}
+
+function bodyFailure(err: BodyReadError): string {
+  if (err.reason === 'too_large') return 'too large';
+  if (err.reason === 'cut_short') return 'cut short';
+  return `network ${err.code ?? 'interrupted'}`;
 }
 
 function retryAfter(res: IncomingMessage, status: number): { retryAfterMs?: number } {

@@ -5,7 +5,7 @@
  * shows the quarantine and the agent's grants. `{agent}` is the agent id, percent-encoded.
  */
 import { Router } from 'express';
-import { liftQuarantine, quarantineAgent, quarantineOf, type QuarantineRecord } from '../../agents/quarantine.js';
+import { liftQuarantine, quarantineAgent, readAgent, type QuarantineRecord } from '../../agents/quarantine.js';
 import { operatorActor } from '../context.js';
 import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
@@ -32,7 +32,7 @@ export function agentRoutes(deps: HttpDeps): Router {
 
   router.get('/:agent', requirePermission(deps, 'incidents.read'), async (req, res) => {
     const agent = parseWith(agentIdSchema, req.params.agent, 'path');
-    const [quarantine, grants] = await Promise.all([quarantineOf(deps.store, agent), deps.store.listGrantsByAgent(agent)]);
+    const { quarantine, grants } = await readAgent(deps, agent);
     const now = deps.now();
     res.json({ agent, quarantine: quarantineView(quarantine), grants: grants.map((g) => toGrantView(g, now)) });
   });

@@ -61,7 +61,10 @@ const INCIDENTIO_TYPES: Readonly<Record<number, readonly [type: string, code: st
 
 let requestCounter = 0;
 
-export function incidentIoError(status: number, options: { readonly missingKey?: boolean; readonly retryAfterSeconds?: number } = {}): Json {
+export function incidentIoError(
+  status: number,
+  options: { readonly missingKey?: boolean; readonly retryAfterSeconds?: number } = {},
+): Json {
   const [type, code, message] = options.missingKey
     ? (['authentication_error', 'missing_authorization_material', 'No authorization material provided in request'] as const)
     : (INCIDENTIO_TYPES[status] ?? (['internal_error', 'internal_error', 'Internal server error'] as const));

@@ -26,6 +26,8 @@ export type Misbehaviour =
   | { readonly kind: 'hang' }
   /** Sends 200 and the start of a body, then nothing more. */
   | { readonly kind: 'stall' }
+  /** Sends 200, then one byte of whitespace every `everyMs`, never ending (a slow drip defeats an idle timeout, not a deadline). */
+  | { readonly kind: 'drip'; readonly everyMs: number }
   /** A redirect to `location`. */
   | { readonly kind: 'redirect'; readonly location: string; readonly status?: 301 | 302 | 303 | 307 | 308 }
   /** A 200 whose body (the incident, padded) is `bytes` long: declared in content-length, or chunked. */
@@ -63,6 +65,19 @@ export interface FakeServer<Entry> {
   readonly unexpected: string[];
   failNext(count: number, status: number, options?: FailOptions): void;
   misbehaveNext(count: number, misbehaviour: Misbehaviour): void;
+  stop(): Promise<void>;
+}
+
+/** What each vendor's fake offers tests (./index.ts describes it). */
+export interface IncidentToolFake<Status extends string, Extra> {
+  readonly url: string;
+  readonly token: string;
+  setIncident(id: string, status: Status, extra?: Extra): void;
+  removeIncident(id: string): void;
+  failNext(count: number, status: number, options?: FailOptions): void;
+  misbehaveNext(count: number, misbehaviour: Misbehaviour): void;
+  readonly requests: readonly RecordedRequest[];
+  readonly unexpected: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -143,6 +158,12 @@ function misbehave(req: IncomingMessage, res: ServerResponse, how: Misbehaviour,
     case 'stall':
       res.writeHead(200, { 'content-type': JSON_TYPE }).write('{"incident":');
       return;
+    case 'drip': {
+      res.writeHead(200, { 'content-type': JSON_TYPE }).write(' ');
+      const drip = setInterval(() => res.write(' '), how.everyMs);
+      res.on('close', () => clearInterval(drip));
+      return;
+    }
     case 'redirect':
       res.writeHead(how.status ?? 302, { location: how.location }).end();
       return;
