@@ -14,6 +14,7 @@ export interface Metrics {
   readonly revocationRetries: Counter<'provider' | 'code'>;
   readonly revocationOverdue: Counter<'provider'>;
   readonly closeToRevokedSeconds: Histogram<'provider'>;
+  readonly incidentCloseToAllRevokedSeconds: Histogram;
   readonly revocationQueueDepth: Gauge;
   readonly grantsExpired: Counter;
   readonly grantsForgotten: Counter;
@@ -73,6 +74,12 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
       name: 'quartermaster_revocation_overdue_total',
       help: 'Revocations still outstanding past the configured deadline (escalated).',
       labelNames: ['provider'],
+      registers: [registry],
+    }),
+    incidentCloseToAllRevokedSeconds: new Histogram({
+      name: 'quartermaster_incident_close_to_all_revoked_seconds',
+      help: "From an incident's close to its last grant revoked (or expired), once per incident.",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
       registers: [registry],
     }),
     closeToRevokedSeconds: new Histogram({

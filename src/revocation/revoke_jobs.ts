@@ -140,6 +140,7 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
     return;
   }
   const byId = new Map(receipts.map((r) => [r.grantId, r]));
+  const closed = first.grant.revokeReason === 'incident_closed';
   await Promise.all(
     group.map(async ({ grant, job }) => {
       const receipt = byId.get(grant.id);
@@ -151,6 +152,22 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
       await finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome);
     }),
   );
+  if (closed) await observeAllRevoked(deps, first.grant);
+}
+
+/**
+ * Once the last live grant of a closed incident has ended: close → all revoked into the
+ * histogram, once per incident whichever replica finished last (a store claim).
+ */
+async function observeAllRevoked(deps: BatchDeps, grant: Grant): Promise<void> {
+  const now = deps.now();
+  try {
+    if ((await deps.store.countLiveGrants(grant.incidentId, now)) > 0) return;
+    if (!(await deps.store.claimOnce(`incident.all_revoked:${grant.incidentId}`, now + 7 * 86_400_000, now))) return;
+    deps.metrics.incidentCloseToAllRevokedSeconds.observe(Math.max(0, now - (grant.revokeRequestedAt ?? now)) / 1000);
+  } catch (err) {
+    deps.logger.debug({ incidentId: grant.incidentId, err: describeCause(err) }, 'close-to-all-revoked not observed');
+  }
 }
 
 /**

@@ -157,6 +157,10 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       return due.length;
     },
 
+    async countLiveGrants(incidentId, now) {
+      return grantsOf(incidentId).filter((g) => !isTerminal(g) && g.expiresAt > now).length;
+    },
+
     async listClosingIncidents() {
       const closing = new Set<string>();
       for (const grant of grants.values()) {

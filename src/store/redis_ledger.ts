@@ -294,6 +294,11 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       return purged;
     },
 
+    // The live set is the quota's (createGrantIntent): an entry leaves it when its grant ends.
+    async countLiveGrants(incidentId, now) {
+      return redis.zcount(keys.liveGrants(incidentId), `(${requireFinite(now, 'now')}`, '+inf');
+    },
+
     // A superset is fine for callers (re-closing is idempotent); entries whose close finished are
     // dropped here. An incident still open stays listed-but-unreturned: its close may be running.
     async listClosingIncidents() {

@@ -117,6 +117,8 @@ export interface IncidentLedger {
   requestRevocation(id: string, reason: RevokeReason, at: number): Promise<Grant | null>;
   /** Marks `active` grants whose expiresAt ≤ now as `expired`; returns their ids. */
   expireGrants(now: number, limit: number): Promise<string[]>;
+  /** Grants of the incident that have not ended (issuing, active, revoking) and whose expiry is after `now`. O(log n). */
+  countLiveGrants(incidentId: string, now: number): Promise<number>;
   /** Incidents that are closed and still have revoking grants; used on startup to re-enqueue. */
   listClosingIncidents(): Promise<string[]>;
   /**

@@ -191,6 +191,12 @@ describe('webhook deliveries over HTTP', () => {
       return res.body.revocation.outstanding === 0 && res.body.incident.status === 'closed' ? res.body : null;
     });
     expect(closed.grants.map((g: { state: string }) => g.state)).toEqual(['revoked', 'revoked']);
+    // Close → all revoked, once for the incident, on whichever replica revoked the last grant.
+    await eventually(async () => {
+      const texts = await Promise.all(brokers.map(async (x) => (await x.request('GET', '/metrics')).text));
+      const counts = texts.map((t) => Number(/^quartermaster_incident_close_to_all_revoked_seconds_count (\d+)$/mu.exec(t)?.[1] ?? 0));
+      return counts.reduce((x, y) => x + y, 0) >= 1;
+    });
     expect((await grant(a, 'generic:INC-W1')).status).toBe(409);
     const audit = await a.request('GET', '/v1/audit?incident=generic:INC-W1', { token: await a.operatorToken() });
     expect(audit.body.events.map((e: { type: string }) => e.type)).toEqual([

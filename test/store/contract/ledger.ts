@@ -403,6 +403,25 @@ export function describeLedgerContract(world: ContractWorld): void {
     });
   });
 
+  describe('counting live grants', () => {
+    it('counts the grants of an incident that have not ended and have not passed their expiry', async () => {
+      await openIncident();
+      await active('g1', 'inc-1', { expiresAt: T0 + 10 * MIN });
+      await active('g2', 'inc-1', { expiresAt: T0 + 20 * MIN });
+      await intent('g3');
+      expect(await store.countLiveGrants('inc-1', T0)).toBe(3);
+      await store.closeIncident('inc-1', T0 + MIN, 'bob');
+      // Revoking still counts until it ends.
+      expect(await store.countLiveGrants('inc-1', T0 + MIN)).toBe(3);
+      await store.finishRevocation('g1', { state: 'revoked', at: T0 + 2 * MIN, confirmed: true });
+      await store.finishRevocation('g3', { state: 'revoked', at: T0 + 2 * MIN, confirmed: false });
+      expect(await store.countLiveGrants('inc-1', T0 + 2 * MIN)).toBe(1);
+      // Past its expiry it is dead, whatever its state says.
+      expect(await store.countLiveGrants('inc-1', T0 + 20 * MIN)).toBe(0);
+      expect(await store.countLiveGrants('inc-unknown', T0)).toBe(0);
+    });
+  });
+
   describe('closing incidents', () => {
     it('lists a closed incident until its last revoking grant has ended', async () => {
       await openIncident();
