@@ -10,11 +10,10 @@
  * holds every later call open, so the kill lands with exactly 20 revoked and a full set of calls
  * in flight: the gate decides, not the clock (no pacing, no sleeps).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
@@ -22,6 +21,7 @@ import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer
 import type { Grant } from '../../src/model.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
 import { eventually } from '../support/broker_harness.js';
+import { spawnBrokerProcess, type BrokerProcess } from '../support/broker_process.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 import { startRevocationGate, type RevocationGate } from '../support/revocation_gate.js';
 import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../support/test_config.js';
@@ -36,40 +36,7 @@ const KEY_PREFIX = 'qm-crash:';
 /** What a killed broker's jobs waited before this lease was renewed and shortened (the issue). */
 const OLD_LEASE_MS = 30_000;
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-}
-
-async function spawnBroker(configFile: string): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/support/gated_broker_child.ts', '--config', configFile], {
-    cwd: process.cwd(),
-    env: { ...process.env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr: string[] = [];
-  proc.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
-  const lines = createInterface({ input: proc.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${stderr.join('')}`)), 20_000);
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited ${code}: ${stderr.join('')}`));
-    });
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'quartermaster listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        /* non-JSON output is ignored */
-      }
-    });
-  });
-  return { proc, url };
-}
+const spawnBroker = (configFile: string): Promise<BrokerProcess> => spawnBrokerProcess('test/support/gated_broker_child.ts', configFile);
 
 const exited = (proc: ChildProcess): Promise<void> =>
   proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));

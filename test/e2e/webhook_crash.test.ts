@@ -7,17 +7,17 @@
  * (test/support/receiver_broker_child.ts): the kill lands between the 2xx and the apply by
  * construction, not by timing.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
+import { spawnBrokerProcess } from '../support/broker_process.js';
 import { eventually } from '../support/eventually.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../support/test_config.js';
@@ -38,33 +38,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function spawnReceiver(configFile: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/support/receiver_broker_child.ts', '--config', configFile], {
-    cwd: process.cwd(),
-    env: { ...process.env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const stderr: string[] = [];
-  proc.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
-  const lines = createInterface({ input: proc.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${stderr.join('')}`)), 20_000);
-    proc.once('exit', (code) => reject(new Error(`broker exited ${code}: ${stderr.join('')}`)));
-    lines.on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { msg?: string; url?: string };
-        if (entry.msg === 'quartermaster listening' && entry.url) {
-          clearTimeout(timer);
-          resolve(entry.url);
-        }
-      } catch {
-        /* non-JSON output is ignored */
-      }
-    });
-  });
-  return { proc, url };
-}
-
 describe('a resolve webhook survives a broker killed right after its 2xx', () => {
   it('is applied by the next broker on the same Redis, revoking every grant', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qm-webhook-crash-'));
@@ -79,7 +52,7 @@ describe('a resolve webhook survives a broker killed right after its 2xx', () =>
     };
     const configFile = join(dir, 'quartermaster.yaml');
     writeFileSync(configFile, stringify(testConfigObject(options)));
-    const started = await spawnReceiver(configFile);
+    const started = await spawnBrokerProcess('test/support/receiver_broker_child.ts', configFile);
     child = started.proc;
     const call = async (method: string, path: string, token: string, body?: unknown) => {
       const res = await fetch(`${started.url}${path}`, {

@@ -1,0 +1,42 @@
+/**
+ * A broker as a real child process (src/main.ts's `main` through a test entry, e.g.
+ * gated_broker_child.ts or receiver_broker_child.ts), for tests that kill one with SIGKILL:
+ * resolves with its URL once it logs `quartermaster listening`, or fails with its stderr.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface BrokerProcess {
+  readonly proc: ChildProcess;
+  readonly url: string;
+}
+
+export async function spawnBrokerProcess(entry: string, configFile: string): Promise<BrokerProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry, '--config', configFile], {
+    cwd: process.cwd(),
+    env: { ...process.env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr: string[] = [];
+  proc.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const lines = createInterface({ input: proc.stdout! });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start: ${stderr.join('')}`)), 20_000);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited ${code}: ${stderr.join('')}`));
+    });
+    lines.on('line', (line) => {
+      try {
+        const logged = JSON.parse(line) as { msg?: string; url?: string };
+        if (logged.msg === 'quartermaster listening' && logged.url) {
+          clearTimeout(timer);
+          resolve(logged.url);
+        }
+      } catch {
+        /* non-JSON output is ignored */
+      }
+    });
+  });
+  return { proc, url };
+}
