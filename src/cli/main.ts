@@ -9,6 +9,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from '
 import { agentLiftCommand, agentQuarantineCommand } from './agent_quarantine.js';
 import { devTokenCommand } from './dev_token.js';
 import { incidentCloseCommand } from './incident_close.js';
+import { policyTestCommand, policyValidateCommand } from './policy.js';
 import { providerEmergencyDenyCommand } from './provider_emergency_deny.js';
 import { storeAcknowledgeLossCommand } from './store_acknowledge_loss.js';
 
@@ -17,6 +18,8 @@ const COMMANDS: readonly CliCommand[] = [
   agentLiftCommand,
   devTokenCommand,
   incidentCloseCommand,
+  policyTestCommand,
+  policyValidateCommand,
   providerEmergencyDenyCommand,
   storeAcknowledgeLossCommand,
 ];

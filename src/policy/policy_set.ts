@@ -1,0 +1,223 @@
+/**
+ * Policy-as-code with Cedar (docs/policy.md): a directory holding `schema.cedarschema` and
+ * `*.cedar` files, loaded as one policy set. Every policy needs an `@id("…")` annotation, unique
+ * across the directory: decisions name the policies that made them by these ids (the audit event,
+ * the 403 body). A set loads only whole: a file that does not parse, a policy without an id or
+ * with a taken one, or a policy the schema does not validate refuses the load, each problem named
+ * `file:line: reason`. A loaded set is parsed and validated once, and decisions run against the
+ * pre-parsed copy (cedar-wasm statefulIsAuthorized), with no parsing per request.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+
+export const NAMESPACE = 'Quartermaster';
+export const SCHEMA_FILE = 'schema.cedarschema';
+
+export class PolicyLoadError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`the policy set does not load:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    this.name = 'PolicyLoadError';
+  }
+}
+
+export interface PolicySetSource {
+  readonly dir: string;
+  readonly schema: string;
+  /** Policy id → its text. */
+  readonly policies: Readonly<Record<string, string>>;
+  /** Policy id → `file:line` of its first line. */
+  readonly origins: Readonly<Record<string, string>>;
+}
+
+/** 1-based line of `offset` in `text`. */
+const lineOf = (text: string, offset: number): number => text.slice(0, Math.max(0, offset)).split('\n').length;
+
+/** `file:line: message (help)` for each Cedar error, its location counted from `base` in the file. */
+function problemsOf(file: string, text: string, base: number, errors: readonly cedar.DetailedError[]): string[] {
+  return errors.map((e) => {
+    const at = e.sourceLocations?.[0];
+    const line = at === undefined ? lineOf(text, base) : lineOf(text, base + at.start);
+    const detail = [e.message, at?.label, e.help].filter((x) => typeof x === 'string' && x !== '').join('; ');
+    return `${file}:${line}: ${detail}`;
+  });
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new PolicyLoadError([`${file}: cannot be read`]);
+  }
+}
+
+/** Reads and validates the directory; throws PolicyLoadError naming every problem. */
+export function readPolicyDir(dir: string): PolicySetSource {
+  const problems: string[] = [];
+  const schema = readText(join(dir, SCHEMA_FILE));
+  const parsedSchema = cedar.checkParseSchema(schema);
+  if (parsedSchema.type === 'failure') throw new PolicyLoadError(problemsOf(SCHEMA_FILE, schema, 0, parsedSchema.errors));
+
+  const policies: Record<string, string> = {};
+  const origins: Record<string, string> = {};
+  /** Where each policy's text starts in its file, for validation errors. */
+  const located: Record<string, { file: string; text: string; base: number }> = {};
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cedar'))
+    .sort();
+  if (files.length === 0) problems.push(`${dir}: no .cedar policy file`);
+  for (const file of files) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    const parts = cedar.policySetTextToParts(text);
+    if (parts.type === 'failure') {
+      problems.push(...problemsOf(file, text, 0, parts.errors));
+      continue;
+    }
+    let searchFrom = 0;
+    for (const policy of parts.policies) {
+      // The parts come back as they were written, in order: find each one's place in the file.
+      const head = policy.slice(0, Math.min(policy.length, 40));
+      const found = text.indexOf(head, searchFrom);
+      const base = found === -1 ? searchFrom : found;
+      searchFrom = base + 1;
+      const json = cedar.policyToJson(policy);
+      const id = json.type === 'success' ? json.json.annotations?.id : undefined;
+      const where = `${file}:${lineOf(text, base)}`;
+      if (typeof id !== 'string' || id === '') {
+        problems.push(`${where}: a policy needs an @id("…") annotation: decisions name policies by it`);
+        continue;
+      }
+      if (policies[id] !== undefined) {
+        problems.push(`${where}: @id("${id}") is taken by the policy at ${origins[id]}`);
+        continue;
+      }
+      policies[id] = policy;
+      origins[id] = where;
+      located[id] = { file, text, base };
+    }
+  }
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+
+  const validated = cedar.validate({ schema, policies: { staticPolicies: policies } });
+  if (validated.type === 'failure') throw new PolicyLoadError(problemsOf(SCHEMA_FILE, schema, 0, validated.errors));
+  for (const { policyId, error } of validated.validationErrors) {
+    const at = located[policyId];
+    problems.push(...(at ? problemsOf(at.file, at.text, at.base, [error]) : [`${policyId}: ${error.message}`]));
+  }
+  if (problems.length > 0) throw new PolicyLoadError(problems);
+  return { dir, schema, policies, origins };
+}
+
+/** What a request is about, in the schema's terms (src/policy/request.ts builds it from the broker's objects). */
+export interface PolicyRequest {
+  readonly action: 'issue' | 'release';
+  readonly agent: {
+    readonly id: string;
+    readonly kind: string;
+    readonly trustDomain: string;
+    readonly path: string;
+    readonly issuer: string;
+  };
+  readonly profile: { readonly name: string; readonly provider: string; readonly tier: string; readonly maxTtl: number };
+  readonly incident: {
+    readonly id: string;
+    readonly severity: number;
+    readonly status: string;
+    readonly source: string;
+    readonly major: boolean;
+    readonly tiersGranted: readonly string[];
+  };
+  readonly ttlSeconds: number;
+  readonly purpose: string;
+  readonly quarantined: boolean;
+  readonly approved: boolean;
+  readonly hour: number;
+}
+
+export interface PolicyDecision {
+  readonly effect: 'allow' | 'deny';
+  /** The policies that decided: the permits that allowed, or the forbids that denied (empty: nothing permitted it). */
+  readonly policyIds: readonly string[];
+  /** Policies whose evaluation failed (an error in a policy counts as not applying, as Cedar has it). */
+  readonly errors: readonly string[];
+}
+
+export interface LoadedPolicySet {
+  readonly source: PolicySetSource;
+  decide(request: PolicyRequest): PolicyDecision;
+}
+
+let loads = 0;
+
+/** Parses the set once (cedar-wasm's cache, keyed per load) and returns the decision function. */
+export function loadPolicySet(source: PolicySetSource): LoadedPolicySet {
+  const key = `qm-${++loads}`;
+  const schemaAnswer = cedar.preparseSchema(key, source.schema);
+  const setAnswer = cedar.preparsePolicySet(key, { staticPolicies: { ...source.policies } });
+  if (schemaAnswer.type === 'failure' || setAnswer.type === 'failure') {
+    throw new PolicyLoadError(['the validated set did not pre-parse (a cedar-wasm fault)']);
+  }
+  const type = (name: string) => `${NAMESPACE}::${name}`;
+  return {
+    source,
+    decide(request) {
+      const incidentUid = { type: type('Incident'), id: request.incident.id };
+      const agentUid = { type: type('Agent'), id: request.agent.id };
+      const profileUid = { type: type('Profile'), id: request.profile.name };
+      const answer = cedar.statefulIsAuthorized({
+        principal: agentUid,
+        action: { type: type('Action'), id: request.action },
+        resource: profileUid,
+        context: {
+          incident: { __entity: incidentUid },
+          ttlSeconds: request.ttlSeconds,
+          purpose: request.purpose,
+          quarantined: request.quarantined,
+          approved: request.approved,
+          hour: request.hour,
+        },
+        preparsedPolicySetId: key,
+        preparsedSchemaName: key,
+        validateRequest: true,
+        entities: [
+          {
+            uid: agentUid,
+            attrs: {
+              kind: request.agent.kind,
+              trustDomain: request.agent.trustDomain,
+              path: request.agent.path,
+              issuer: request.agent.issuer,
+            },
+            parents: [],
+          },
+          {
+            uid: profileUid,
+            attrs: { provider: request.profile.provider, tier: request.profile.tier, maxTtl: request.profile.maxTtl },
+            parents: [],
+          },
+          {
+            uid: incidentUid,
+            attrs: {
+              severity: request.incident.severity,
+              status: request.incident.status,
+              source: request.incident.source,
+              major: request.incident.major,
+              tiersGranted: [...request.incident.tiersGranted],
+            },
+            parents: [],
+          },
+        ],
+      });
+      if (answer.type === 'failure') {
+        // A request the schema refuses (a value out of its types) is denied, never allowed.
+        return { effect: 'deny', policyIds: [], errors: answer.errors.map((e) => e.message) };
+      }
+      const { decision, diagnostics } = answer.response;
+      return {
+        effect: decision === 'allow' ? 'allow' : 'deny',
+        policyIds: [...diagnostics.reason].sort(),
+        errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
+      };
+    },
+  };
+}
