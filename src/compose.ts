@@ -20,6 +20,7 @@ import type { Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createWebhookReceivers } from './webhooks/receive.js';
 import { createSourceChecks } from './webhooks/source_checks.js';
+import { loadPolicySet, readPolicyDir } from './policy/policy_set.js';
 import { createOverdueNotice } from './revocation/overdue_notice.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
@@ -120,7 +121,10 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       repeatWindowSeconds: config.retention.repeatWindowSeconds,
     });
     const sourceChecks = await createSourceChecks(config, { store, logger: logger.child({ component: 'webhooks' }), now });
-    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks };
+    // A policy set that does not load refuses the start, naming file, line and reason.
+    const policy = config.policy ? loadPolicySet(readPolicyDir(config.policy.dir)) : null;
+    if (policy) logger.info({ dir: config.policy?.dir, policies: Object.keys(policy.source.policies).length }, 'policy set loaded');
+    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
     const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());

@@ -24,6 +24,8 @@ export interface Incident {
    * Absent: every agent a profile allows may act on it. Never empty.
    */
   readonly agents?: readonly string[];
+  /** The profile tiers that have had a grant in this incident (policy: evidence before remediation). */
+  readonly tiersGranted?: readonly string[];
 }
 
 /**

@@ -187,6 +187,12 @@ const configBase = z
       .strict()
       .prefault({}),
     /**
+     * Cedar policy (docs/policy.md): the directory of `schema.cedarschema` and `*.cedar` files
+     * enforced at every grant request, relative to the working directory. Absent: the profiles'
+     * agent patterns and the incident binding decide alone.
+     */
+    policy: z.object({ dir: filePath }).strict().optional(),
+    /**
      * Incident tools that post signed webhooks (docs/incidents.md). A source without `secretFiles`
      * is off: its endpoint answers 404 ERR_WEBHOOK_NOT_CONFIGURED.
      */

@@ -8,7 +8,9 @@ import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
 import { provenanceOf, type Grant, type RequestOrigin } from '../model.js';
 import type { GrantContext, GrantRequest } from './grant_context.js';
+import { isQuarantined, quarantineOf } from '../agents/quarantine.js';
 import { authorize, authorizeForIncident } from './steps/authorize.js';
+import { authorizeByPolicy } from './steps/authorize_by_policy.js';
 import { claimSingleUse } from './steps/claim_single_use.js';
 import { issueCredential, type IssuedGrant } from './steps/issue_credential.js';
 import { limitRate, RateLimited } from './steps/limit_rate.js';
@@ -36,14 +38,31 @@ export async function issueGrant(
     await limitRate(deps, asked);
     // Before anything about the incident is read: an agent no profile allows learns nothing.
     const { profile, decision: byProfile } = authorize(deps.catalog, asked);
+    // The quarantine is read beside the incident when policy needs it (no extra round trip).
+    const quarantine = deps.policy ? quarantineOf(deps.store, agent.id) : Promise.resolve(null);
+    quarantine.catch(() => undefined);
     const incident = await loadIncident(deps, asked);
-    const decision = authorizeForIncident({ agent, incident, decision: byProfile });
+    const byIncident = authorizeForIncident({ agent, incident, decision: byProfile });
+    const ttlSeconds = resolveTtl({ profile, request });
+    const decision = deps.policy
+      ? authorizeByPolicy(deps.policy, {
+          agent,
+          profile,
+          incident,
+          ttlSeconds,
+          purpose: request.purpose,
+          quarantined: isQuarantined(await quarantine),
+          now: deps.now(),
+          decision: byIncident,
+        })
+      : byIncident;
     // An incident a tool owns must still be open there (webhooks/source_checks.ts); fails closed.
     await deps.sourceChecks?.beforeIssue(deps, incident);
     await claimSingleUse(deps, { agent, profile });
-    const ctx: GrantContext = { ...asked, incident, profile, decision, ttlSeconds: resolveTtl({ profile, request }) };
+    const ctx: GrantContext = { ...asked, incident, profile, decision, ttlSeconds };
     const issued = await issueCredential(deps, ctx);
     await auditIssued(deps, ctx, issued, provenance);
+    await noteTierGranted(deps, ctx);
     deps.metrics.grantsIssued.inc({ profile: profile.name, provider: profile.provider.name });
     return { status: 'issued', ...issued };
   } catch (err) {
@@ -99,6 +118,18 @@ async function auditIssued(deps: DomainDeps, ctx: GrantContext, issued: IssuedGr
     await revokeUndelivered(deps, issued.grant.id);
     throw err;
   }
+}
+
+/**
+ * The incident remembers the tiers it has had grants of (policy: evidence before remediation).
+ * Written once per tier; a failure is logged, and only makes a later remediate-tier request wait.
+ */
+async function noteTierGranted(deps: DomainDeps, ctx: GrantContext): Promise<void> {
+  const tier = ctx.profile.config.tier;
+  if ((ctx.incident.tiersGranted ?? []).includes(tier)) return;
+  await deps.store.updateIncident(ctx.incident.id, { tierGranted: tier }).catch((err: unknown) => {
+    deps.logger.warn({ incidentId: ctx.incident.id, tier, err: describeCause(err) }, 'tier granted not recorded on the incident');
+  });
 }
 
 /** Queues a committed grant whose credential was never handed out for revocation. */

@@ -19,7 +19,9 @@ export async function updateIncident(
   const result = await deps.store.updateIncident(id, patch);
   if (!result) throw incidentNotFound();
   if (!result.updated) throw incidentClosed();
-  const changed = Object.fromEntries(Object.entries(patch).filter(([field, value]) => before[field as keyof IncidentPatch] !== value));
+  const changed = Object.fromEntries(
+    Object.entries(patch).filter(([field, value]) => field !== 'tierGranted' && before[field as keyof Incident] !== value),
+  );
   if (Object.keys(changed).length > 0) {
     await deps.audit.record({
       at: deps.now(),

@@ -25,6 +25,9 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
         ...(agents === undefined ? {} : { agents: [...agents] }),
         ...(patch.severity === undefined ? {} : { severity: patch.severity }),
         ...(patch.title === undefined ? {} : { title: patch.title }),
+        ...(patch.tierGranted === undefined || (incident.tiersGranted ?? []).includes(patch.tierGranted)
+          ? {}
+          : { tiersGranted: [...(incident.tiersGranted ?? []), patch.tierGranted] }),
       };
       incidents.set(id, updated);
       return { incident: copy(updated), updated: true };

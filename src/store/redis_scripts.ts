@@ -63,6 +63,13 @@ for _, field in ipairs({'severity', 'title'}) do
   if patch[field] ~= nil then inc[field] = patch[field] end
 end
 if patch.agents == cjson.null then inc.agents = nil elseif patch.agents ~= nil then inc.agents = patch.agents end
+if patch.tierGranted ~= nil then
+  local tiers = inc.tiersGranted or {}
+  local seen = false
+  for _, t in ipairs(tiers) do if t == patch.tierGranted then seen = true end end
+  if not seen then tiers[#tiers + 1] = patch.tierGranted end
+  inc.tiersGranted = tiers
+end
 raw = cjson.encode(inc)
 redis.call('SET', KEYS[1], raw)
 return {raw, 1}`,

@@ -21,7 +21,11 @@ import type { AuditEvent, AuditEventInput, AuditValue, Grant, GrantState, Incide
 import type { StoreMeta } from './store_meta.js';
 
 /** What may change on an open incident; `agents: null` ends its assignment (every allowed agent may act). */
-export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>> & { readonly agents?: readonly string[] | null };
+export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>> & {
+  readonly agents?: readonly string[] | null;
+  /** Adds a tier to the incident's tiersGranted (once): a grant of that tier was issued in it. */
+  readonly tierGranted?: string;
+};
 
 export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed' | 'quota_incident' | 'quota_agent';
 

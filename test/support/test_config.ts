@@ -28,6 +28,8 @@ export interface TestConfigOptions {
   readonly retention?: Record<string, number>;
   /** `webhooks` (sources with their secret files, limits). */
   readonly webhooks?: Record<string, unknown>;
+  /** `policy` (the Cedar policy directory). */
+  readonly policy?: { readonly dir: string };
 }
 
 export const AGENT_ISSUER = 'https://dev.quartermaster.local/agents';
@@ -85,6 +87,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     },
     ...(options.retention ? { retention: options.retention } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
     limits: options.limits ?? {
