@@ -20,7 +20,7 @@ import type { Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createWebhookReceivers } from './webhooks/receive.js';
 import { createSourceChecks } from './webhooks/source_checks.js';
-import { loadPolicySet, readPolicyDir } from './policy/policy_set.js';
+import { createPolicyEngine, type PolicyEngine } from './policy/policy_engine.js';
 import { createOverdueNotice } from './revocation/overdue_notice.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
@@ -51,6 +51,8 @@ export interface ComposedBroker {
   readonly lanes: ForegroundLanes;
   /** The address the broker listens on, once it does (the development default of publicUrl). */
   setListenUrl(url: string): void;
+  /** The policy engine, when `policy.dir` is configured: main.ts reloads it on SIGHUP. */
+  readonly policy: PolicyEngine | null;
   /** Stops the worker (finishing its batch) and closes providers, the integrity watch and the store. */
   close(): Promise<void>;
 }
@@ -122,8 +124,19 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
     });
     const sourceChecks = await createSourceChecks(config, { store, logger: logger.child({ component: 'webhooks' }), now });
     // A policy set that does not load refuses the start, naming file, line and reason.
-    const policy = config.policy ? loadPolicySet(readPolicyDir(config.policy.dir)) : null;
-    if (policy) logger.info({ dir: config.policy?.dir, policies: Object.keys(policy.source.policies).length }, 'policy set loaded');
+    const policy = config.policy
+      ? createPolicyEngine({
+          dir: config.policy.dir,
+          ...(config.policy.shadowDir ? { shadowDir: config.policy.shadowDir } : {}),
+          watchFiles: config.policy.watch,
+          logger: logger.child({ component: 'policy' }),
+          metrics,
+        })
+      : null;
+    if (policy) {
+      cleanup.unshift(async () => policy.close());
+      logger.info({ dir: config.policy?.dir, policies: Object.keys(policy.current().source.policies).length }, 'policy set loaded');
+    }
     const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
     const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
@@ -142,6 +155,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       deps,
       worker,
       lanes,
+      policy,
       setListenUrl: (url) => {
         listenUrl = url;
       },

@@ -7,7 +7,7 @@ import type { Catalog } from './catalog/catalog.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './logging.js';
 import type { Metrics } from './metrics.js';
-import type { LoadedPolicySet } from './policy/policy_set.js';
+import type { PolicyEngine } from './policy/policy_engine.js';
 import type { Store } from './store/store.js';
 import type { SourceChecks } from './webhooks/source_checks.js';
 
@@ -21,8 +21,8 @@ export interface DomainDeps {
   readonly now: () => number;
   /** Wakes the revocation worker after new jobs were enqueued (no-op when none runs here). */
   readonly nudgeRevocation: () => void;
-  /** The enforced Cedar policy set (src/policy/); absent when `policy.dir` is not configured. */
-  readonly policy?: LoadedPolicySet | null;
+  /** The enforced Cedar policy set, with its shadow and reloads (src/policy/); absent when `policy.dir` is not configured. */
+  readonly policy?: Pick<PolicyEngine, 'decide'> | null;
   /** Asking incident tools whether their incidents are open (webhooks/source_checks.ts); absent when no source has an API. */
   readonly sourceChecks?: SourceChecks | null;
 }

@@ -36,6 +36,8 @@ export interface RunningBroker {
   readonly server: Server;
   readonly store: Store;
   readonly worker: RevocationWorker;
+  /** Reloads the policy sets (SIGHUP; a no-op without policy.dir): a set that does not load keeps the old one serving. */
+  reloadPolicy(): void;
   /** Graceful: stop accepting, finish in-flight requests and revocations, close everything. */
   stop(): Promise<void>;
 }
@@ -99,7 +101,10 @@ export async function startBroker(config: Config, options: StartOptions): Promis
       })();
       return stopped;
     };
-    return { url, ...(metricsListener ? { metricsUrl: metricsListener.url } : {}), server, store: deps.store, worker, stop };
+    const reloadPolicy = (): void => {
+      broker.policy?.reload();
+    };
+    return { url, ...(metricsListener ? { metricsUrl: metricsListener.url } : {}), server, store: deps.store, worker, reloadPolicy, stop };
   } catch (err) {
     // Whatever started before the failure stops again: a broker that cannot run answers nothing.
     if (listening) await new Promise<void>((resolve) => listening?.close(() => resolve()));
@@ -171,6 +176,11 @@ export async function main(argv: readonly string[], options: MainOptions = {}): 
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // The policy sets reload in place (docs/policy.md "Rolling out a change").
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading the policy sets');
+    broker.reloadPolicy();
+  });
 }
 
 const entry = process.argv[1];

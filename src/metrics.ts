@@ -19,6 +19,8 @@ export interface Metrics {
   readonly grantsExpired: Counter;
   readonly grantsForgotten: Counter;
   readonly webhookDeliveries: Counter<'source' | 'outcome'>;
+  readonly policyReloads: Counter<'set' | 'outcome'>;
+  readonly policyShadowDifferences: Counter<'enforced' | 'shadow'>;
   readonly webhookEvents: Counter<'source' | 'outcome'>;
   readonly tokenRefusals: Counter<'kind' | 'code'>;
   readonly introspections: Counter<'caller' | 'active'>;
@@ -109,6 +111,18 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     grantsForgotten: new Counter({
       name: 'quartermaster_grants_forgotten_total',
       help: 'Ended grants removed from the ledger past retention.endedGrantsSeconds (their audit events stay).',
+      registers: [registry],
+    }),
+    policyReloads: new Counter({
+      name: 'quartermaster_policy_reloads_total',
+      help: 'Policy set reloads (SIGHUP, a file changed), by set (enforced, shadow) and outcome (reloaded, failed: the previous set keeps serving).',
+      labelNames: ['set', 'outcome'],
+      registers: [registry],
+    }),
+    policyShadowDifferences: new Counter({
+      name: 'quartermaster_policy_shadow_differences_total',
+      help: 'Decisions where the shadow policy set disagrees with the enforced one (never enforced), by both effects.',
+      labelNames: ['enforced', 'shadow'],
       registers: [registry],
     }),
     webhookDeliveries: new Counter({

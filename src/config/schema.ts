@@ -191,7 +191,16 @@ const configBase = z
      * enforced at every grant request, relative to the working directory. Absent: the profiles'
      * agent patterns and the incident binding decide alone.
      */
-    policy: z.object({ dir: filePath }).strict().optional(),
+    policy: z
+      .object({
+        dir: filePath,
+        /** A second set evaluated beside the enforced one, never enforced: its differences are logged and counted. */
+        shadowDir: filePath.optional(),
+        /** Reload a set when a file of its directory changes (SIGHUP reloads either way). */
+        watch: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
     /**
      * Incident tools that post signed webhooks (docs/incidents.md). A source without `secretFiles`
      * is off: its endpoint answers 404 ERR_WEBHOOK_NOT_CONFIGURED.

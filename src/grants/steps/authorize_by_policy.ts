@@ -10,7 +10,7 @@ import { policyDenied } from '../../errors.js';
 import type { AgentIdentity } from '../../identity/types.js';
 import type { Decision, Incident } from '../../model.js';
 import type { ProfileEntry } from '../../catalog/catalog.js';
-import type { LoadedPolicySet, PolicyRequest } from '../../policy/policy_set.js';
+import type { PolicyDecision, PolicyRequest } from '../../policy/policy_set.js';
 
 export interface PolicyInput {
   readonly agent: AgentIdentity;
@@ -59,7 +59,7 @@ export function policyRequestOf(input: PolicyInput): PolicyRequest {
   };
 }
 
-export function authorizeByPolicy(policy: LoadedPolicySet, input: PolicyInput): Decision {
+export function authorizeByPolicy(policy: { decide(request: PolicyRequest): PolicyDecision }, input: PolicyInput): Decision {
   const decided = policy.decide(policyRequestOf(input));
   const ids = decided.policyIds.map((id) => `policy:${id}`);
   if (decided.effect === 'deny') {
