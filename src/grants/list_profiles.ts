@@ -1,7 +1,18 @@
-/** The credential profiles, and whether this agent may request each (the same rule authorize applies). */
+/**
+ * The credential profiles, and whether this agent may request each — from the same evaluation a
+ * grant request gets: the profile's agent patterns and, given an incident, its assignment and the
+ * policy set (with the profile's default TTL). Without an incident only the patterns can answer
+ * (policies decide per incident). An agent no profile admits learns nothing of the incident: it is
+ * read only when some profile's patterns allow the agent.
+ */
+import { isQuarantined, quarantineOf } from '../agents/quarantine.js';
 import type { DomainDeps } from '../domain.js';
+import { isBrokerError } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
-import { agentMayRequest } from './steps/authorize.js';
+import type { Incident } from '../model.js';
+import { authorizeForIncident, decideByAgentPatterns } from './steps/authorize.js';
+import { authorizeByPolicy } from './steps/authorize_by_policy.js';
+import { resolveTtl } from './steps/resolve_ttl.js';
 
 export interface ProfileOffer {
   readonly name: string;
@@ -11,15 +22,59 @@ export interface ProfileOffer {
   /** The longest TTL a grant of it can get: min(profile maxTtl, provider maximum). */
   readonly maxTtlSeconds: number;
   readonly allowed: boolean;
+  /** What decided it (the ids a grant request's 403 or audit would name). */
+  readonly decidedBy: readonly string[];
 }
 
-export function listProfilesFor(deps: Pick<DomainDeps, 'catalog'>, agent: Pick<AgentIdentity, 'id'>): ProfileOffer[] {
-  return deps.catalog.profiles().map((p) => ({
-    name: p.name,
-    description: p.config.description,
-    provider: p.provider.name,
-    tier: p.config.tier,
-    maxTtlSeconds: Math.min(p.config.maxTtl, p.provider.capabilities.maxTtlSeconds),
-    allowed: agentMayRequest(p, agent.id),
-  }));
+export async function listProfilesFor(
+  deps: Pick<DomainDeps, 'catalog' | 'store' | 'policy' | 'now'>,
+  agent: AgentIdentity,
+  incidentId?: string,
+): Promise<ProfileOffer[]> {
+  const profiles = deps.catalog.profiles();
+  const byPatterns = profiles.map((p) => decideByAgentPatterns(p, agent.id));
+  let incident: Incident | null = null;
+  let quarantined = false;
+  if (incidentId !== undefined && byPatterns.some((d) => d.effect === 'allow')) {
+    const [found, quarantine] = await Promise.all([deps.store.getIncident(incidentId), quarantineOf(deps.store, agent.id)]);
+    incident = found;
+    quarantined = isQuarantined(quarantine);
+  }
+  return profiles.map((p, i) => {
+    let decision = byPatterns[i] as (typeof byPatterns)[number];
+    if (decision.effect === 'allow' && incidentId !== undefined) {
+      if (incident === null || incident.status !== 'open') {
+        decision = { effect: 'deny', decidedBy: ['incident'], reasons: ['the incident is not open'] };
+      } else {
+        try {
+          decision = authorizeForIncident({ agent, incident, decision });
+          if (deps.policy) {
+            const ttlSeconds = resolveTtl({ profile: p, request: { incidentId, profile: p.name, purpose: '' } });
+            decision = authorizeByPolicy(deps.policy, {
+              agent,
+              profile: p,
+              incident,
+              ttlSeconds,
+              purpose: '',
+              quarantined,
+              now: deps.now(),
+              decision,
+            });
+          }
+        } catch (err) {
+          if (!isBrokerError(err) || !('decision' in err)) throw err;
+          decision = (err as unknown as { decision: typeof decision }).decision;
+        }
+      }
+    }
+    return {
+      name: p.name,
+      description: p.config.description,
+      provider: p.provider.name,
+      tier: p.config.tier,
+      maxTtlSeconds: Math.min(p.config.maxTtl, p.provider.capabilities.maxTtlSeconds),
+      allowed: decision.effect === 'allow',
+      decidedBy: decision.decidedBy,
+    };
+  });
 }

@@ -129,9 +129,11 @@ export const OPERATIONS: readonly Operation[] = [
   {
     method: 'get',
     path: '/v1/profiles',
-    summary: 'The credential profiles, and whether this agent may request each',
+    summary:
+      'The credential profiles, and whether this agent may request each: by the profile patterns, and with incident_id by the incident binding and the policies too',
     auth: 'agent',
-    responses: { 200: ['profiles', 'Profiles'], ...ERRORS_AUTH },
+    query: grantListQuery,
+    responses: { 200: ['profiles', 'Profiles'], 400: ['invalid query', 'Error'], ...ERRORS_AUTH },
   },
   {
     method: 'post',
@@ -506,7 +508,7 @@ const SCHEMAS: Json = {
         type: 'array',
         items: {
           type: 'object',
-          required: ['name', 'provider', 'tier', 'max_ttl_seconds', 'allowed'],
+          required: ['name', 'provider', 'tier', 'max_ttl_seconds', 'allowed', 'decided_by'],
           properties: {
             name: { type: 'string' },
             description: { type: 'string' },
@@ -514,6 +516,11 @@ const SCHEMAS: Json = {
             tier: { type: 'string' },
             max_ttl_seconds: { type: 'integer' },
             allowed: { type: 'boolean' },
+            decided_by: {
+              type: 'array',
+              items: { type: 'string' },
+              description: 'What decided: the profile patterns, the incident binding, policies (policy:<id>).',
+            },
           },
         },
       },

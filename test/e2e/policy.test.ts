@@ -76,6 +76,33 @@ describe('policy in the grant pipeline', () => {
     expect(incident.status).toBe(200);
   });
 
+  it('answers GET /v1/profiles for an incident from the same evaluation a grant request gets', async () => {
+    await open('INC-P7', 'sev4');
+    const token = await qm.agentToken(AGENT);
+    const offers = async (query = '') =>
+      Object.fromEntries(
+        (
+          (await qm.request('GET', `/v1/profiles${query}`, { token })).body.profiles as Array<{
+            name: string;
+            allowed: boolean;
+            decided_by: string[];
+          }>
+        ).map((p) => [p.name, [p.allowed, p.decided_by]]),
+      );
+    expect(await offers('?incident_id=INC-P7')).toEqual({
+      read: [true, ['profiles.read.agents', 'policy:tier-read']],
+      contain: [false, ['policy:no-permit']],
+      remediate: [false, ['policy:no-permit']],
+    });
+    // Without an incident only the profile patterns can answer.
+    expect(await offers()).toEqual({
+      read: [true, ['profiles.read.agents']],
+      contain: [true, ['profiles.contain.agents']],
+      remediate: [true, ['profiles.remediate.agents']],
+    });
+    expect((await ask('INC-P7', 'contain')).status).toBe(403);
+  });
+
   it('refuses to start on a policy set that does not load, naming file, line and reason', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'qm-bad-policies-'));
     copyFileSync('config/policies/schema.cedarschema', join(dir, 'schema.cedarschema'));

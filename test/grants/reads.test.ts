@@ -91,7 +91,7 @@ describe('grant reads', () => {
   });
 
   describe('listProfilesFor', () => {
-    it('offers every profile with its longest TTL and whether this agent may request it', () => {
+    it('offers every profile with its longest TTL and whether this agent may request it', async () => {
       const offer = {
         name: 'p',
         description: '',
@@ -100,17 +100,19 @@ describe('grant reads', () => {
         // min(profile maxTtl 900, provider maximum 3600)
         maxTtlSeconds: 900,
       };
-      expect(listProfilesFor(w.deps, agent)).toEqual([{ ...offer, allowed: true }]);
+      expect(await listProfilesFor(w.deps, agent)).toEqual([{ ...offer, allowed: true, decidedBy: ['profiles.p.agents'] }]);
       // Not a lower-case name: the profile's pattern does not match it.
-      expect(listProfilesFor(w.deps, { id: 'spiffe://dev.local/agent/Triage' })).toEqual([{ ...offer, allowed: false }]);
+      expect(await listProfilesFor(w.deps, { ...agent, id: 'spiffe://dev.local/agent/Triage' })).toEqual([
+        { ...offer, allowed: false, decidedBy: ['profiles.p.agents'] },
+      ]);
     });
 
-    it("caps the TTL at the provider's maximum when it is lower than the profile's", () => {
+    it("caps the TTL at the provider's maximum when it is lower than the profile's", async () => {
       const [entry] = w.deps.catalog.profiles();
       if (!entry) throw new Error('the world has profile p');
       const lowCap = { ...entry.provider, capabilities: { ...entry.provider.capabilities, maxTtlSeconds: 120 } };
       const catalog: Catalog = { ...w.deps.catalog, profiles: () => [{ ...entry, provider: lowCap }] };
-      expect(listProfilesFor({ catalog }, agent).map((o) => o.maxTtlSeconds)).toEqual([120]);
+      expect((await listProfilesFor({ ...w.deps, catalog }, agent)).map((o) => o.maxTtlSeconds)).toEqual([120]);
     });
   });
 
