@@ -16,7 +16,8 @@
  * (S1 for Vault always runs 0 and 20 ms); --grants sets the size of the incident S4 closes
  * (default 1000; docs/performance.md also asks for 10 000), for s4-aws too; for s7 it is the grants per
  * incident (default 50). --store applies to s1-aws and s4-aws as well; both always run the AWS fake at
- * 0 and 20 ms. s7 always runs on Redis, with two broker children.
+ * 0 and 20 ms. s7 always runs on Redis, with two broker children. s8 runs two broker children (with and
+ * without policy) on --store, and --cpu-prof-dir profiles the one with policy.
  */
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
@@ -27,6 +28,7 @@ import { runS3, s3Markdown } from './s3_verify.js';
 import { runS6, s6Markdown } from './s6_memory.js';
 import { runS6Heap, s6HeapMarkdown } from './s6_heap.js';
 import { runS7, s7Markdown } from './s7_close_storm.js';
+import { runS8, s8Markdown } from './s8_policy.js';
 import { awsS1Markdown, runAwsS1 } from './aws_s1.js';
 import { awsS4Markdown, runAwsS4 } from './aws_s4.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
@@ -70,6 +72,10 @@ const SCENARIOS: Record<string, Scenario> = {
   s7: {
     title: 'a close storm from webhooks: 100 incidents × 50 grants (or --grants) resolved within ~1 s, two brokers on Redis (jwt provider)',
     run: async (options) => s7Markdown(await runS7(options), options),
+  },
+  s8: {
+    title: 'a Cedar policy decision per grant: decide() in process, and S1 with and without policy.dir (jwt provider)',
+    run: async (options) => s8Markdown(await runS8(options), options),
   },
   's1-vault': {
     title: 'issue a Vault grant, sequential (vault provider, fake Vault with 0 / 20 ms latency)',

@@ -42,14 +42,18 @@ export interface PolicyEngineOptions {
   readonly metrics: Pick<Metrics, 'policyReloads' | 'policyShadowDifferences'>;
 }
 
+let engines = 0;
+
 /** Loads the enforced set (throws PolicyLoadError: the broker does not start on a broken set) and the shadow set. */
 export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const { logger, metrics } = options;
-  let enforced = loadPolicySet(readPolicyDir(options.dir));
+  // One cache key per role: a reload replaces the parsed set (cedar-wasm's cache keeps every key).
+  const keys = { enforced: `engine-enforced-${++engines}`, shadow: `engine-shadow-${engines}` };
+  let enforced = loadPolicySet(readPolicyDir(options.dir), keys.enforced);
   let shadow: LoadedPolicySet | null = null;
   if (options.shadowDir !== undefined) {
     try {
-      shadow = loadPolicySet(readPolicyDir(options.shadowDir));
+      shadow = loadPolicySet(readPolicyDir(options.shadowDir), keys.shadow);
     } catch (err) {
       // A shadow set is never enforced: one that does not load is reported, and the broker starts.
       logger.error(
@@ -61,7 +65,8 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
 
   const load = (dir: string, which: 'enforced' | 'shadow'): LoadedPolicySet | null => {
     try {
-      const set = loadPolicySet(readPolicyDir(dir));
+      // Validated whole first (readPolicyDir): only a set that loads replaces the one under the key.
+      const set = loadPolicySet(readPolicyDir(dir), keys[which]);
       metrics.policyReloads.inc({ set: which, outcome: 'reloaded' });
       logger.info({ dir, set: which, policies: Object.keys(set.source.policies).length }, 'policy set reloaded');
       return set;

@@ -9,7 +9,15 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+
+// Node 20's V8 aborts the process (a fatal "unreachable code" in the deoptimizer) after a few
+// thousand decisions once TurboFan has inlined the JS→wasm call in `decide` and a lazy deopt
+// lands in it; seen under the Redis store's load (bench/s8_policy.ts, docs/performance.md S8).
+// Not inlining JS→wasm calls avoids it at no measurable cost. Set before any decision is
+// compiled: flags that steer later optimisation take effect at run time.
+setFlagsFromString('--no-turbo-inline-js-wasm-calls');
 
 export const NAMESPACE = 'Quartermaster';
 export const SCHEMA_FILE = 'schema.cedarschema';
@@ -149,9 +157,13 @@ export interface LoadedPolicySet {
 
 let loads = 0;
 
-/** Parses the set once (cedar-wasm's cache, keyed per load) and returns the decision function. */
-export function loadPolicySet(source: PolicySetSource): LoadedPolicySet {
-  const key = `qm-${++loads}`;
+/**
+ * Parses the set once into cedar-wasm's cache under `key` and returns the decision function. The
+ * cache has no eviction: a long-lived caller that reloads passes a stable key (the engine's
+ * `enforced` and `shadow`), so a reload replaces the parsed set instead of adding one; the
+ * default, a fresh key per load, is for one-off loads (the CLI, tests).
+ */
+export function loadPolicySet(source: PolicySetSource, key = `qm-${++loads}`): LoadedPolicySet {
   const schemaAnswer = cedar.preparseSchema(key, source.schema);
   const setAnswer = cedar.preparsePolicySet(key, { staticPolicies: { ...source.policies } });
   if (schemaAnswer.type === 'failure' || setAnswer.type === 'failure') {
