@@ -35,14 +35,7 @@ import { jwtProvider } from '../providers/jwt/index.js';
 import type { ProfileEntry } from '../src/catalog/catalog.js';
 import { authorizeByPolicy, type PolicyInput } from '../src/grants/steps/authorize_by_policy.js';
 import type { AgentIdentity } from '../src/identity/types.js';
-import {
-  loadPolicySet,
-  NAMESPACE,
-  readPolicyDir,
-  SCHEMA_FILE,
-  type LoadedPolicySet,
-  type PolicyRequest,
-} from '../src/policy/policy_set.js';
+import { authorizationCall, loadPolicySet, readPolicyDir, SCHEMA_FILE, type LoadedPolicySet } from '../src/policy/policy_set.js';
 import { parsePolicyTests } from '../src/policy/policy_tests.js';
 import type { IssueRequest } from '../src/sdk.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
@@ -152,58 +145,6 @@ function timeSync(count: number, fn: () => unknown): bigint[] {
 
 const sameIds = (a: readonly string[], b: readonly string[]): boolean => JSON.stringify([...a].sort()) === JSON.stringify([...b].sort());
 
-/** A copy of the call `decide()` builds (src/policy/policy_set.ts), for the raw series. */
-function cedarCall(
-  request: PolicyRequest,
-  setId: string,
-  schemaName: string | undefined,
-  validateRequest: boolean,
-): cedar.StatefulAuthorizationCall {
-  const type = (name: string) => `${NAMESPACE}::${name}`;
-  const incidentUid = { type: type('Incident'), id: request.incident.id };
-  const agentUid = { type: type('Agent'), id: request.agent.id };
-  const profileUid = { type: type('Profile'), id: request.profile.name };
-  return {
-    principal: agentUid,
-    action: { type: type('Action'), id: request.action },
-    resource: profileUid,
-    context: {
-      incident: { __entity: incidentUid },
-      ttlSeconds: request.ttlSeconds,
-      purpose: request.purpose,
-      quarantined: request.quarantined,
-      approved: request.approved,
-      hour: request.hour,
-    },
-    preparsedPolicySetId: setId,
-    ...(schemaName === undefined ? {} : { preparsedSchemaName: schemaName }),
-    validateRequest,
-    entities: [
-      {
-        uid: agentUid,
-        attrs: { kind: request.agent.kind, trustDomain: request.agent.trustDomain, path: request.agent.path, issuer: request.agent.issuer },
-        parents: [],
-      },
-      {
-        uid: profileUid,
-        attrs: { provider: request.profile.provider, tier: request.profile.tier, maxTtl: request.profile.maxTtl },
-        parents: [],
-      },
-      {
-        uid: incidentUid,
-        attrs: {
-          severity: request.incident.severity,
-          status: request.incident.status,
-          source: request.incident.source,
-          major: request.incident.major,
-          tiersGranted: [...request.incident.tiersGranted],
-        },
-        parents: [],
-      },
-    ],
-  };
-}
-
 function rawDecision(call: cedar.StatefulAuthorizationCall): 'allow' | 'deny' {
   const answer = cedar.statefulIsAuthorized(call);
   if (answer.type === 'failure') throw new Error(`cedar-wasm refused the bench call: ${answer.errors.map((e) => e.message).join('; ')}`);
@@ -292,10 +233,10 @@ function measureDecisions(): { decisions: Record<DecisionSeries, Summary>; warmu
   ];
   if (loaded.some((a) => a.type === 'failure')) throw new Error('cedar-wasm did not pre-parse the bench copies');
   const calls = {
-    raw: cedarCall(read, key, key, true),
-    novalidate: cedarCall(read, key, key, false),
-    noschema: cedarCall(read, key, undefined, false),
-    empty: cedarCall(read, emptyKey, undefined, false),
+    raw: authorizationCall(read, key, key, true),
+    novalidate: authorizationCall(read, key, key, false),
+    noschema: authorizationCall(read, key, undefined, false),
+    empty: authorizationCall(read, emptyKey, undefined, false),
   };
   const bare: cedar.StatefulAuthorizationCall = {
     ...calls.empty,
@@ -319,12 +260,12 @@ function measureDecisions(): { decisions: Record<DecisionSeries, Summary>; warmu
     step: () => authorizeByPolicy(shipped, input),
     'one-policy': () => onePolicy.decide(read),
     // Built per call, as decide() builds it.
-    raw: () => cedar.statefulIsAuthorized(cedarCall(read, key, key, true)),
-    'raw-novalidate': () => cedar.statefulIsAuthorized(cedarCall(read, key, key, false)),
-    'raw-noschema': () => cedar.statefulIsAuthorized(cedarCall(read, key, undefined, false)),
-    'raw-empty-set': () => cedar.statefulIsAuthorized(cedarCall(read, emptyKey, undefined, false)),
+    raw: () => cedar.statefulIsAuthorized(authorizationCall(read, key, key, true)),
+    'raw-novalidate': () => cedar.statefulIsAuthorized(authorizationCall(read, key, key, false)),
+    'raw-noschema': () => cedar.statefulIsAuthorized(authorizationCall(read, key, undefined, false)),
+    'raw-empty-set': () => cedar.statefulIsAuthorized(authorizationCall(read, emptyKey, undefined, false)),
     'raw-bare': () => cedar.statefulIsAuthorized({ ...bare }),
-    stringify: () => JSON.stringify(cedarCall(read, key, key, true)),
+    stringify: () => JSON.stringify(authorizationCall(read, key, key, true)),
   };
   const warm = Object.fromEntries(DECISION_SERIES.map((n) => [n, timeSync(DECISION_WARMUP, series[n])])) as Record<
     DecisionSeries,

@@ -7,7 +7,7 @@
  */
 import { isQuarantined, quarantineOf } from '../agents/quarantine.js';
 import type { DomainDeps } from '../domain.js';
-import { isBrokerError } from '../errors.js';
+import { PolicyDenied } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
 import type { Incident } from '../model.js';
 import { authorizeForIncident, decideByAgentPatterns } from './steps/authorize.js';
@@ -62,8 +62,8 @@ export async function listProfilesFor(
             });
           }
         } catch (err) {
-          if (!isBrokerError(err) || !('decision' in err)) throw err;
-          decision = (err as unknown as { decision: typeof decision }).decision;
+          if (!(err instanceof PolicyDenied)) throw err;
+          decision = err.decision;
         }
       }
     }

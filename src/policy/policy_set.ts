@@ -158,6 +158,62 @@ export interface LoadedPolicySet {
 let loads = 0;
 
 /**
+ * The cedar-wasm call of one decision: the agent, profile and incident as entities of the schema's
+ * types, the context, against the set and schema pre-parsed under `setId` / `schemaName` (without
+ * a schema name, untyped and unvalidated; bench/s8_policy.ts measures the variants).
+ */
+export function authorizationCall(
+  request: PolicyRequest,
+  setId: string,
+  schemaName: string | undefined,
+  validateRequest = true,
+): cedar.StatefulAuthorizationCall {
+  const type = (name: string) => `${NAMESPACE}::${name}`;
+  const incidentUid = { type: type('Incident'), id: request.incident.id };
+  const agentUid = { type: type('Agent'), id: request.agent.id };
+  const profileUid = { type: type('Profile'), id: request.profile.name };
+  return {
+    principal: agentUid,
+    action: { type: type('Action'), id: request.action },
+    resource: profileUid,
+    context: {
+      incident: { __entity: incidentUid },
+      ttlSeconds: request.ttlSeconds,
+      purpose: request.purpose,
+      quarantined: request.quarantined,
+      approved: request.approved,
+      hour: request.hour,
+    },
+    preparsedPolicySetId: setId,
+    ...(schemaName === undefined ? {} : { preparsedSchemaName: schemaName }),
+    validateRequest: schemaName !== undefined && validateRequest,
+    entities: [
+      {
+        uid: agentUid,
+        attrs: { kind: request.agent.kind, trustDomain: request.agent.trustDomain, path: request.agent.path, issuer: request.agent.issuer },
+        parents: [],
+      },
+      {
+        uid: profileUid,
+        attrs: { provider: request.profile.provider, tier: request.profile.tier, maxTtl: request.profile.maxTtl },
+        parents: [],
+      },
+      {
+        uid: incidentUid,
+        attrs: {
+          severity: request.incident.severity,
+          status: request.incident.status,
+          source: request.incident.source,
+          major: request.incident.major,
+          tiersGranted: [...request.incident.tiersGranted],
+        },
+        parents: [],
+      },
+    ],
+  };
+}
+
+/**
  * Parses the set once into cedar-wasm's cache under `key` and returns the decision function. The
  * cache has no eviction: a long-lived caller that reloads passes a stable key (the engine's
  * `enforced` and `shadow`), so a reload replaces the parsed set instead of adding one; the
@@ -169,57 +225,10 @@ export function loadPolicySet(source: PolicySetSource, key = `qm-${++loads}`): L
   if (schemaAnswer.type === 'failure' || setAnswer.type === 'failure') {
     throw new PolicyLoadError(['the validated set did not pre-parse (a cedar-wasm fault)']);
   }
-  const type = (name: string) => `${NAMESPACE}::${name}`;
   return {
     source,
     decide(request) {
-      const incidentUid = { type: type('Incident'), id: request.incident.id };
-      const agentUid = { type: type('Agent'), id: request.agent.id };
-      const profileUid = { type: type('Profile'), id: request.profile.name };
-      const answer = cedar.statefulIsAuthorized({
-        principal: agentUid,
-        action: { type: type('Action'), id: request.action },
-        resource: profileUid,
-        context: {
-          incident: { __entity: incidentUid },
-          ttlSeconds: request.ttlSeconds,
-          purpose: request.purpose,
-          quarantined: request.quarantined,
-          approved: request.approved,
-          hour: request.hour,
-        },
-        preparsedPolicySetId: key,
-        preparsedSchemaName: key,
-        validateRequest: true,
-        entities: [
-          {
-            uid: agentUid,
-            attrs: {
-              kind: request.agent.kind,
-              trustDomain: request.agent.trustDomain,
-              path: request.agent.path,
-              issuer: request.agent.issuer,
-            },
-            parents: [],
-          },
-          {
-            uid: profileUid,
-            attrs: { provider: request.profile.provider, tier: request.profile.tier, maxTtl: request.profile.maxTtl },
-            parents: [],
-          },
-          {
-            uid: incidentUid,
-            attrs: {
-              severity: request.incident.severity,
-              status: request.incident.status,
-              source: request.incident.source,
-              major: request.incident.major,
-              tiersGranted: [...request.incident.tiersGranted],
-            },
-            parents: [],
-          },
-        ],
-      });
+      const answer = cedar.statefulIsAuthorized(authorizationCall(request, key, key));
       if (answer.type === 'failure') {
         // A request the schema refuses (a value out of its types) is denied, never allowed.
         return { effect: 'deny', policyIds: [], errors: answer.errors.map((e) => e.message) };

@@ -9,10 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer.js';
-import { spawnBrokerProcess } from '../support/broker_process.js';
+import { callBroker, devTokens, spawnBrokerProcess } from '../support/broker_process.js';
 import { eventually } from '../support/eventually.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../support/test_config.js';
+import { testConfigObject } from '../support/test_config.js';
 
 let child: ChildProcess | undefined;
 afterAll(() => {
@@ -31,32 +30,8 @@ describe('policy reload on SIGHUP', () => {
     writeFileSync(configFile, stringify(testConfigObject({ keyDir, policy: { dir: policies, watch: false } })));
     const broker = await spawnBrokerProcess('test/support/receiver_broker_child.ts', configFile);
     child = broker.proc;
-    const now = Date.now();
-    const operator = await mintOperatorToken({
-      keyDir,
-      issuer: OPERATOR_ISSUER,
-      audience: OPERATOR_AUDIENCE,
-      subject: 'alice',
-      roles: ['operator'],
-      ttlSeconds: 600,
-      now,
-    });
-    const agent = await mintAgentToken({
-      keyDir,
-      issuer: AGENT_ISSUER,
-      audience: AUDIENCE,
-      agentId: 'spiffe://dev.local/agent/triage',
-      ttlSeconds: 600,
-      now,
-    });
-    const call = async (path: string, token: string, body: unknown) => {
-      const res = await fetch(`${broker.url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, body: (await res.json()) as any };
-    };
+    const { operator, agent } = await devTokens(keyDir);
+    const call = (path: string, token: string, body: unknown) => callBroker(broker.url, 'POST', path, token, body);
     expect((await call('/v1/incidents', operator, { id: 'INC-HUP', title: 't', severity: 'sev2' })).status).toBe(201);
     const ask = () => call('/v1/grants', agent, { incident_id: 'INC-HUP', profile: 'demo', purpose: 'p' });
     expect((await ask()).status).toBe(201);

@@ -14,13 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
-import { spawnBrokerProcess } from '../support/broker_process.js';
+import { callBroker, devTokens, spawnBrokerProcess } from '../support/broker_process.js';
 import { eventually } from '../support/eventually.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
-import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../support/test_config.js';
+import { testConfigObject } from '../support/test_config.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const KEY_PREFIX = 'qm-webhook-crash:';
@@ -54,32 +53,9 @@ describe('a resolve webhook survives a broker killed right after its 2xx', () =>
     writeFileSync(configFile, stringify(testConfigObject(options)));
     const started = await spawnBrokerProcess('test/support/receiver_broker_child.ts', configFile);
     child = started.proc;
-    const call = async (method: string, path: string, token: string, body?: unknown) => {
-      const res = await fetch(`${started.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      return { status: res.status, body: await res.json() };
-    };
+    const call = (method: string, path: string, token: string, body?: unknown) => callBroker(started.url, method, path, token, body);
+    const { operator, agent } = await devTokens(keyDir);
     const now = Date.now();
-    const operator = await mintOperatorToken({
-      keyDir,
-      issuer: OPERATOR_ISSUER,
-      audience: OPERATOR_AUDIENCE,
-      subject: 'alice',
-      roles: ['operator'],
-      ttlSeconds: 600,
-      now,
-    });
-    const agent = await mintAgentToken({
-      keyDir,
-      issuer: AGENT_ISSUER,
-      audience: AUDIENCE,
-      agentId: 'spiffe://dev.local/agent/triage',
-      ttlSeconds: 600,
-      now,
-    });
     expect((await call('POST', '/v1/incidents', operator, { id: INCIDENT, title: 'kill test', severity: 'sev2' })).status).toBe(201);
     for (let i = 0; i < 5; i++)
       expect((await call('POST', '/v1/grants', agent, { incident_id: INCIDENT, profile: 'demo', purpose: 'p' })).status).toBe(201);

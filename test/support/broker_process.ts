@@ -5,6 +5,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer.js';
+import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER } from './test_config.js';
 
 export interface BrokerProcess {
   readonly proc: ChildProcess;
@@ -39,4 +41,38 @@ export async function spawnBrokerProcess(entry: string, configFile: string): Pro
     });
   });
   return { proc, url };
+}
+
+/** An operator (`alice`, the operator role) and an agent (`spiffe://dev.local/agent/triage`) token of the test config's dev issuer in `keyDir`. */
+export async function devTokens(keyDir: string): Promise<{ readonly operator: string; readonly agent: string }> {
+  const now = Date.now();
+  const [operator, agent] = await Promise.all([
+    mintOperatorToken({
+      keyDir,
+      issuer: OPERATOR_ISSUER,
+      audience: OPERATOR_AUDIENCE,
+      subject: 'alice',
+      roles: ['operator'],
+      ttlSeconds: 600,
+      now,
+    }),
+    mintAgentToken({ keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId: 'spiffe://dev.local/agent/triage', ttlSeconds: 600, now }),
+  ]);
+  return { operator, agent };
+}
+
+/** One JSON request to a broker process with a bearer token. */
+export async function callBroker(
+  url: string,
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, body: await res.json() };
 }

@@ -23,22 +23,25 @@ export interface PolicyInput {
   readonly decision: Decision;
 }
 
+/** An OIDC agent's "trust domain": its issuer URL's host, or the issuer's configured name when the issuer is no URL. */
+function issuerHost(agent: AgentIdentity): string {
+  try {
+    return new URL(agent.issuer).host || agent.issuerName;
+  } catch {
+    return agent.issuerName;
+  }
+}
+
 /** The request in the schema's terms. */
 export function policyRequestOf(input: PolicyInput): PolicyRequest {
   const { agent, profile, incident } = input;
   const spiffe = agent.trustDomain !== undefined;
-  let host = agent.issuerName;
-  try {
-    host = new URL(agent.issuer).host || agent.issuerName;
-  } catch {
-    /* an issuer that is not a URL: its configured name */
-  }
   return {
     action: 'issue',
     agent: {
       id: agent.id,
       kind: spiffe ? 'spiffe' : 'oidc',
-      trustDomain: spiffe ? (agent.trustDomain as string) : host,
+      trustDomain: spiffe ? (agent.trustDomain as string) : issuerHost(agent),
       path: spiffe ? agent.id.slice(`spiffe://${agent.trustDomain}`.length) : agent.subject,
       issuer: agent.issuer,
     },
