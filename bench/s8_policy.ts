@@ -233,10 +233,10 @@ function measureDecisions(): { decisions: Record<DecisionSeries, Summary>; warmu
   ];
   if (loaded.some((a) => a.type === 'failure')) throw new Error('cedar-wasm did not pre-parse the bench copies');
   const calls = {
-    raw: authorizationCall(read, key, key, true),
-    novalidate: authorizationCall(read, key, key, false),
-    noschema: authorizationCall(read, key, undefined, false),
-    empty: authorizationCall(read, emptyKey, undefined, false),
+    raw: authorizationCall(read, key, key, true, {}),
+    novalidate: authorizationCall(read, key, key, false, {}),
+    noschema: authorizationCall(read, key, undefined, false, {}),
+    empty: authorizationCall(read, emptyKey, undefined, false, {}),
   };
   const bare: cedar.StatefulAuthorizationCall = {
     ...calls.empty,
@@ -260,12 +260,12 @@ function measureDecisions(): { decisions: Record<DecisionSeries, Summary>; warmu
     step: () => authorizeByPolicy(shipped, input),
     'one-policy': () => onePolicy.decide(read),
     // Built per call, as decide() builds it.
-    raw: () => cedar.statefulIsAuthorized(authorizationCall(read, key, key, true)),
-    'raw-novalidate': () => cedar.statefulIsAuthorized(authorizationCall(read, key, key, false)),
-    'raw-noschema': () => cedar.statefulIsAuthorized(authorizationCall(read, key, undefined, false)),
-    'raw-empty-set': () => cedar.statefulIsAuthorized(authorizationCall(read, emptyKey, undefined, false)),
+    raw: () => cedar.statefulIsAuthorized(authorizationCall(read, key, key, true, {})),
+    'raw-novalidate': () => cedar.statefulIsAuthorized(authorizationCall(read, key, key, false, {})),
+    'raw-noschema': () => cedar.statefulIsAuthorized(authorizationCall(read, key, undefined, false, {})),
+    'raw-empty-set': () => cedar.statefulIsAuthorized(authorizationCall(read, emptyKey, undefined, false, {})),
     'raw-bare': () => cedar.statefulIsAuthorized({ ...bare }),
-    stringify: () => JSON.stringify(authorizationCall(read, key, key, true)),
+    stringify: () => JSON.stringify(authorizationCall(read, key, key, true, {})),
   };
   const warm = Object.fromEntries(DECISION_SERIES.map((n) => [n, timeSync(DECISION_WARMUP, series[n])])) as Record<
     DecisionSeries,

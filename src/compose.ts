@@ -89,6 +89,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
         now,
         onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
         strictSecretFiles: !devMode,
+        agentClaims: config.policy?.agentClaims ?? {},
       }),
       (kind, code) => metrics.tokenRefusals.inc({ kind, code }),
     );
@@ -129,6 +130,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
           dir: config.policy.dir,
           ...(config.policy.shadowDir ? { shadowDir: config.policy.shadowDir } : {}),
           watchFiles: config.policy.watch,
+          agentClaims: Object.keys(config.policy.agentClaims),
           logger: logger.child({ component: 'policy' }),
           metrics,
         })

@@ -198,6 +198,18 @@ const configBase = z
         shadowDir: filePath.optional(),
         /** Reload a set when a file of its directory changes (SIGHUP reloads either way). */
         watch: z.boolean().default(true),
+        /**
+         * Verified agent-token claims policies may read as `principal.claims.<attribute>`:
+         * attribute → the claim's name, or its path into nested objects (`[kubernetes.io,
+         * namespace]`). The schema must declare each attribute on `Agent.claims`, optional.
+         */
+        agentClaims: z
+          .record(
+            z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/u, 'a Cedar attribute name (letters, digits, _)'),
+            z.union([z.string().min(1).max(256), z.array(z.string().min(1).max(256)).min(1).max(8)]),
+          )
+          .refine((m) => Object.keys(m).length <= 32, 'at most 32 claims')
+          .default({}),
       })
       .strict()
       .optional(),

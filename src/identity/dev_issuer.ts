@@ -71,11 +71,15 @@ export interface MintAgentTokenOptions {
   readonly ttlSeconds?: number;
   /** Issue time, ms since the epoch (default: the clock). */
   readonly now?: number;
+  /** More claims for the token (policy.agentClaims maps them into policy); never a registered one. */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 export async function mintAgentToken(options: MintAgentTokenOptions): Promise<string> {
-  const { keyDir, issuer, audience, agentId, ttlSeconds = 600, now = Date.now() } = options;
-  return mint(keyDir, 'agent', new SignJWT(), { issuer, audience, subject: agentId, ttlSeconds, now });
+  const { keyDir, issuer, audience, agentId, ttlSeconds = 600, now = Date.now(), claims = {} } = options;
+  const taken = Object.keys(claims).find((name) => REGISTERED_CLAIMS.has(name));
+  if (taken !== undefined) throw new Error(`claims must not set a registered claim, got ${taken}`);
+  return mint(keyDir, 'agent', new SignJWT({ ...claims }), { issuer, audience, subject: agentId, ttlSeconds, now });
 }
 
 export interface MintOperatorTokenOptions {

@@ -27,6 +27,11 @@ export interface AgentIdentity {
   readonly fingerprint: string;
   /** Replay-cache name of the token: SHA-256 of issuer + `jti`, else of `header.payload`. */
   readonly tokenId: string;
+  /**
+   * The verified claims `policy.agentClaims` maps, by attribute name, as the token has them, for
+   * policy only (never logged or audited); absent when the token carries none of them.
+   */
+  readonly claims?: Readonly<Record<string, unknown>>;
 }
 
 /** A human operator, authenticated by the operator issuer's token. */

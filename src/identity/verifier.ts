@@ -18,6 +18,7 @@ import type { IdentityConfig } from '../config/identity_schema.js';
 import { BrokerError, describeCause } from '../errors.js';
 import { cleanForLog, type Logger } from '../logging.js';
 import { readSecretFile } from '../secret_files.js';
+import { pickClaims, type ClaimPath } from '../policy/agent_claims.js';
 import { checkClaimConstraints } from './claim_constraints.js';
 import type { VerificationKey } from './jwk_document.js';
 import { decodeCanonical, decodeJsonObject, splitCompact, type CompactParts } from './compact_jws.js';
@@ -39,6 +40,8 @@ export interface IdentityDeps {
   readonly onKeySetRefresh?: (keySet: string, outcome: 'ok' | 'failed') => void;
   /** Refuse a fingerprint key file group or others may read (every mode but development). */
   readonly strictSecretFiles?: boolean;
+  /** Claims of agent tokens kept for policy (config `policy.agentClaims`): attribute → claim name or path. */
+  readonly agentClaims?: Readonly<Record<string, ClaimPath>>;
 }
 
 type Kind = TokenKind;
@@ -163,8 +166,10 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     return { trusted, claims: payload, registered, key };
   }
 
+  const claimMapping = deps.agentClaims ?? {};
   const agentOf = (v: Verified, digest: string): AgentIdentity => {
     const { trusted, registered } = v;
+    const claims = pickClaims(v.claims, claimMapping);
     const spiffe = trusted.kind === 'spiffe';
     return Object.freeze({
       kind: 'agent',
@@ -178,6 +183,7 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
       acceptedUntil: (registered.exp + trusted.rules.clockLeewaySeconds) * 1000,
       fingerprint: namer.fingerprint(digest),
       tokenId: tokenIdOf(trusted.issuer, registered.jti, digest),
+      ...(claims === undefined ? {} : { claims }),
     });
   };
 

@@ -38,6 +38,8 @@ export interface PolicyEngineOptions {
   readonly shadowDir?: string;
   /** Reload when a file of a directory changes (default true). */
   readonly watchFiles?: boolean;
+  /** The attributes `policy.agentClaims` maps: the enforced set's schema must declare exactly these (a shadow set at most these). */
+  readonly agentClaims?: readonly string[];
   readonly logger: Logger;
   readonly metrics: Pick<Metrics, 'policyReloads' | 'policyShadowDifferences'>;
 }
@@ -49,11 +51,18 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const { logger, metrics } = options;
   // One cache key per role: a reload replaces the parsed set (cedar-wasm's cache keeps every key).
   const keys = { enforced: `engine-enforced-${++engines}`, shadow: `engine-shadow-${engines}` };
-  let enforced = loadPolicySet(readPolicyDir(options.dir), keys.enforced);
+  const claims = options.agentClaims ?? [];
+  // The enforced set must declare every mapped claim; a shadow set may leave some out (it is being tried).
+  const loadAs = (dir: string, which: 'enforced' | 'shadow'): LoadedPolicySet => {
+    const source = readPolicyDir(dir);
+    const mapped = which === 'enforced' ? claims : claims.filter((name) => source.claimTypes?.has(name));
+    return loadPolicySet(source, keys[which], { agentClaims: mapped });
+  };
+  let enforced = loadAs(options.dir, 'enforced');
   let shadow: LoadedPolicySet | null = null;
   if (options.shadowDir !== undefined) {
     try {
-      shadow = loadPolicySet(readPolicyDir(options.shadowDir), keys.shadow);
+      shadow = loadAs(options.shadowDir, 'shadow');
     } catch (err) {
       // A shadow set is never enforced: one that does not load is reported, and the broker starts.
       logger.error(
@@ -66,7 +75,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
   const load = (dir: string, which: 'enforced' | 'shadow'): LoadedPolicySet | null => {
     try {
       // Validated whole first (readPolicyDir): only a set that loads replaces the one under the key.
-      const set = loadPolicySet(readPolicyDir(dir), keys[which]);
+      const set = loadAs(dir, which);
       metrics.policyReloads.inc({ set: which, outcome: 'reloaded' });
       logger.info({ dir, set: which, policies: Object.keys(set.source.policies).length }, 'policy set reloaded');
       return set;

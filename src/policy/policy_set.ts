@@ -11,6 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+import { agentClaimTypes, mappingProblems, typedClaims, type ClaimTypes } from './agent_claims.js';
 
 // Node 20's V8 aborts the process (a fatal "unreachable code" in the deoptimizer) after a few
 // thousand decisions once TurboFan has inlined the JS→wasm call in `decide` and a lazy deopt
@@ -36,6 +37,8 @@ export interface PolicySetSource {
   readonly policies: Readonly<Record<string, string>>;
   /** Policy id → `file:line` of its first line. */
   readonly origins: Readonly<Record<string, string>>;
+  /** The token claims the schema declares on Agent (`claims`), by attribute; null when it declares no `Agent.claims`. */
+  readonly claimTypes: ClaimTypes | null;
 }
 
 /** 1-based line of `offset` in `text`. */
@@ -65,6 +68,8 @@ export function readPolicyDir(dir: string): PolicySetSource {
   const schema = readText(join(dir, SCHEMA_FILE));
   const parsedSchema = cedar.checkParseSchema(schema);
   if (parsedSchema.type === 'failure') throw new PolicyLoadError(problemsOf(SCHEMA_FILE, schema, 0, parsedSchema.errors));
+  const claims = agentClaimTypes(schema, NAMESPACE);
+  if (claims.problems.length > 0) throw new PolicyLoadError(claims.problems.map((p) => `${SCHEMA_FILE}: ${p}`));
 
   const policies: Record<string, string> = {};
   const origins: Record<string, string> = {};
@@ -113,7 +118,7 @@ export function readPolicyDir(dir: string): PolicySetSource {
     problems.push(...(at ? problemsOf(at.file, at.text, at.base, [error]) : [`${policyId}: ${error.message}`]));
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
-  return { dir, schema, policies, origins };
+  return { dir, schema, policies, origins, claimTypes: claims.types };
 }
 
 /** What a request is about, in the schema's terms (src/policy/request.ts builds it from the broker's objects). */
@@ -125,6 +130,8 @@ export interface PolicyRequest {
     readonly trustDomain: string;
     readonly path: string;
     readonly issuer: string;
+    /** The token claims mapped by `policy.agentClaims`, as the token has them; typed by the schema at decision. */
+    readonly claims?: Readonly<Record<string, unknown>>;
   };
   readonly profile: { readonly name: string; readonly provider: string; readonly tier: string; readonly maxTtl: number };
   readonly incident: {
@@ -148,6 +155,8 @@ export interface PolicyDecision {
   readonly policyIds: readonly string[];
   /** Policies whose evaluation failed (an error in a policy counts as not applying, as Cedar has it). */
   readonly errors: readonly string[];
+  /** The request did not fit the schema (a value out of its types, a claim not of its declared type): denied unevaluated. */
+  readonly unfit?: true;
 }
 
 export interface LoadedPolicySet {
@@ -160,13 +169,15 @@ let loads = 0;
 /**
  * The cedar-wasm call of one decision: the agent, profile and incident as entities of the schema's
  * types, the context, against the set and schema pre-parsed under `setId` / `schemaName` (without
- * a schema name, untyped and unvalidated; bench/s8_policy.ts measures the variants).
+ * a schema name, untyped and unvalidated; bench/s8_policy.ts measures the variants). `claims`, the
+ * agent's claims typed by the schema, becomes `Agent.claims` when the schema declares it.
  */
 export function authorizationCall(
   request: PolicyRequest,
   setId: string,
   schemaName: string | undefined,
   validateRequest = true,
+  claims?: Record<string, unknown>,
 ): cedar.StatefulAuthorizationCall {
   const type = (name: string) => `${NAMESPACE}::${name}`;
   const incidentUid = { type: type('Incident'), id: request.incident.id };
@@ -190,7 +201,13 @@ export function authorizationCall(
     entities: [
       {
         uid: agentUid,
-        attrs: { kind: request.agent.kind, trustDomain: request.agent.trustDomain, path: request.agent.path, issuer: request.agent.issuer },
+        attrs: {
+          kind: request.agent.kind,
+          trustDomain: request.agent.trustDomain,
+          path: request.agent.path,
+          issuer: request.agent.issuer,
+          ...(claims === undefined ? {} : { claims: claims as Record<string, cedar.CedarValueJson> }),
+        },
         parents: [],
       },
       {
@@ -217,9 +234,19 @@ export function authorizationCall(
  * Parses the set once into cedar-wasm's cache under `key` and returns the decision function. The
  * cache has no eviction: a long-lived caller that reloads passes a stable key (the engine's
  * `enforced` and `shadow`), so a reload replaces the parsed set instead of adding one; the
- * default, a fresh key per load, is for one-off loads (the CLI, tests).
+ * default, a fresh key per load, is for one-off loads (the CLI, tests). `agentClaims`, the
+ * attribute names the broker's `policy.agentClaims` maps, must be exactly the claims the schema
+ * declares (checked when given; the CLI, which has no config, leaves it out).
  */
-export function loadPolicySet(source: PolicySetSource, key = `qm-${++loads}`): LoadedPolicySet {
+export function loadPolicySet(
+  source: PolicySetSource,
+  key = `qm-${++loads}`,
+  options: { readonly agentClaims?: readonly string[] } = {},
+): LoadedPolicySet {
+  if (options.agentClaims !== undefined) {
+    const problems = mappingProblems(source.claimTypes, options.agentClaims);
+    if (problems.length > 0) throw new PolicyLoadError(problems.map((p) => `${SCHEMA_FILE}: ${p}`));
+  }
   const schemaAnswer = cedar.preparseSchema(key, source.schema);
   const setAnswer = cedar.preparsePolicySet(key, { staticPolicies: { ...source.policies } });
   if (schemaAnswer.type === 'failure' || setAnswer.type === 'failure') {
@@ -228,10 +255,13 @@ export function loadPolicySet(source: PolicySetSource, key = `qm-${++loads}`): L
   return {
     source,
     decide(request) {
-      const answer = cedar.statefulIsAuthorized(authorizationCall(request, key, key));
+      const types = source.claimTypes;
+      const claims = types === null ? null : typedClaims(types, request.agent.claims);
+      if (claims !== null && 'error' in claims) return { effect: 'deny', policyIds: [], errors: [claims.error], unfit: true };
+      const answer = cedar.statefulIsAuthorized(authorizationCall(request, key, key, true, claims?.claims));
       if (answer.type === 'failure') {
         // A request the schema refuses (a value out of its types) is denied, never allowed.
-        return { effect: 'deny', policyIds: [], errors: answer.errors.map((e) => e.message) };
+        return { effect: 'deny', policyIds: [], errors: answer.errors.map((e) => e.message), unfit: true };
       }
       const { decision, diagnostics } = answer.response;
       return {

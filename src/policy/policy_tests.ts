@@ -8,7 +8,17 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import type { LoadedPolicySet, PolicyDecision, PolicyRequest } from './policy_set.js';
 
-const agent = z.object({ id: z.string(), kind: z.string(), trustDomain: z.string(), path: z.string(), issuer: z.string() }).strict();
+const agent = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    trustDomain: z.string(),
+    path: z.string(),
+    issuer: z.string(),
+    /** The token's mapped claims, as a token would carry them (typed by the schema at decision). */
+    claims: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
 const profile = z.object({ name: z.string(), provider: z.string(), tier: z.string(), maxTtl: z.number().int() }).strict();
 const incident = z
   .object({

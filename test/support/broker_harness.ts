@@ -13,8 +13,8 @@ export interface TestBroker {
   readonly broker: RunningBroker;
   readonly logs: LogCapture;
   readonly keyDir: string;
-  /** `issuedAt` (ms) lets a test mint a token that is already expired. */
-  agentToken(agentId: string, ttlSeconds?: number, issuedAt?: number): Promise<string>;
+  /** `issuedAt` (ms) lets a test mint a token that is already expired; `claims` adds claims to the token. */
+  agentToken(agentId: string, ttlSeconds?: number, issuedAt?: number, claims?: Record<string, unknown>): Promise<string>;
   operatorToken(subject?: string, roles?: string[]): Promise<string>;
   request(
     method: string,
@@ -35,8 +35,8 @@ export async function startTestBroker(options: TestConfigOptions & { now?: () =>
     broker,
     logs,
     keyDir,
-    agentToken: (agentId, ttlSeconds = 600, issuedAt = now()) =>
-      mintAgentToken({ keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId, ttlSeconds, now: issuedAt }),
+    agentToken: (agentId, ttlSeconds = 600, issuedAt = now(), claims = {}) =>
+      mintAgentToken({ keyDir, issuer: AGENT_ISSUER, audience: AUDIENCE, agentId, ttlSeconds, now: issuedAt, claims }),
     operatorToken: (subject = 'alice@example.com', roles = ['operator']) =>
       mintOperatorToken({ keyDir, issuer: OPERATOR_ISSUER, audience: OPERATOR_AUDIENCE, subject, roles, ttlSeconds: 3600, now: now() }),
     async request(method, path, opts = {}) {

@@ -29,7 +29,12 @@ export interface TestConfigOptions {
   /** `webhooks` (sources with their secret files, limits). */
   readonly webhooks?: Record<string, unknown>;
   /** `policy` (the Cedar policy directory). */
-  readonly policy?: { readonly dir: string; readonly shadowDir?: string; readonly watch?: boolean };
+  readonly policy?: {
+    readonly dir: string;
+    readonly shadowDir?: string;
+    readonly watch?: boolean;
+    readonly agentClaims?: Record<string, string | string[]>;
+  };
 }
 
 export const AGENT_ISSUER = 'https://dev.quartermaster.local/agents';

@@ -44,6 +44,7 @@ export function policyRequestOf(input: PolicyInput): PolicyRequest {
       trustDomain: spiffe ? (agent.trustDomain as string) : issuerHost(agent),
       path: spiffe ? agent.id.slice(`spiffe://${agent.trustDomain}`.length) : agent.subject,
       issuer: agent.issuer,
+      ...(agent.claims === undefined ? {} : { claims: agent.claims }),
     },
     profile: { name: profile.name, provider: profile.provider.name, tier: profile.config.tier, maxTtl: profile.config.maxTtl },
     incident: {
@@ -68,8 +69,15 @@ export function authorizeByPolicy(policy: { decide(request: PolicyRequest): Poli
   if (decided.effect === 'deny') {
     throw policyDenied({
       effect: 'deny',
-      decidedBy: ids.length > 0 ? ids : ['policy:no-permit'],
-      reasons: [ids.length > 0 ? `forbidden by ${ids.join(', ')}` : 'no policy permits it', ...decided.errors],
+      decidedBy: ids.length > 0 ? ids : [decided.unfit ? 'policy:request-unfit' : 'policy:no-permit'],
+      reasons: [
+        ids.length > 0
+          ? `forbidden by ${ids.join(', ')}`
+          : decided.unfit
+            ? 'the request does not fit the policy schema'
+            : 'no policy permits it',
+        ...decided.errors,
+      ],
     });
   }
   return {
