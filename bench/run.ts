@@ -16,8 +16,8 @@
  * (S1 for Vault always runs 0 and 20 ms); --grants sets the size of the incident S4 closes
  * (default 1000; docs/performance.md also asks for 10 000), for s4-aws too; for s7 it is the grants per
  * incident (default 50). --store applies to s1-aws and s4-aws as well; both always run the AWS fake at
- * 0 and 20 ms. s7 always runs on Redis, with two broker children. s8 runs two broker children (with and
- * without policy) on --store, and --cpu-prof-dir profiles the one with policy.
+ * 0 and 20 ms. s7 always runs on Redis, with two broker children. s8 runs three broker children (with
+ * policy, without, and without policy or audit chain) on --store, and --cpu-prof-dir profiles the one with policy.
  */
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';

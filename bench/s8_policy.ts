@@ -1,6 +1,5 @@
 /**
- * S8 (docs/performance.md): a policy decision per grant. S8 also names an audit hash-chain append,
- * which is not built yet: this measures the policy half only. Two parts per run:
+ * S8 (docs/performance.md): a policy decision and an audit hash-chain append per grant. Two parts per run:
  *
  *  1. Decisions, in this process: `decide()` of the shipped set, `loadPolicySet(readPolicyDir('config/policies'))`,
  *     for four requests of its decision table (config/policies/policy_tests.yaml, parsed by
@@ -15,11 +14,15 @@
  *        validation (the module has no such option), without the schema, against an empty set, and
  *        with no entities or context at all; and `JSON.stringify` of the call, which the binding
  *        does first.
+ *      - chain-link: `chainLink` of a grant.issued event, what the audit sealer computes per event
+ *        (RFC 8785 canonical JSON + SHA-256, src/audit/chain.ts).
  *     Every series is timed per call, interleaved in blocks, after a warm-up.
- *  2. Grants: S1's sequential `POST /v1/grants` (bench/s1_issue.ts) through two broker children
- *     alive at once, on the same store kind: one with `policy: { dir: <abs config/policies> }`, one
- *     without, and S1's direct jwt-provider baseline, interleaved in blocks of 100 (the order of the
- *     series rotates from block to block). `--cpu-prof-dir` profiles the policy child only.
+ *  2. Grants: S1's sequential `POST /v1/grants` (bench/s1_issue.ts) through three broker children
+ *     alive at once, on the same store kind: one with `policy: { dir: <abs config/policies> }` and
+ *     the audit chain (the default), one without policy, one without policy and with
+ *     `audit.chain.enabled: false`, and S1's direct jwt-provider baseline, interleaved in blocks of
+ *     100 (the order of the series rotates from block to block). The chain's sealer works off the
+ *     request path, in the same process. `--cpu-prof-dir` profiles the policy child only.
  *
  * With `--store redis` the policy child dies of a V8 fatal error after 1500–2800 grants (Node 20; see
  * docs/performance.md S8); the bench then stops, saying which child exited.
@@ -32,7 +35,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { jwtProvider } from '../providers/jwt/index.js';
+import { CHAIN_GENESIS, chainLink } from '../src/audit/chain.js';
 import type { ProfileEntry } from '../src/catalog/catalog.js';
+import type { AuditEvent } from '../src/model.js';
 import { authorizeByPolicy, type PolicyInput } from '../src/grants/steps/authorize_by_policy.js';
 import type { AgentIdentity } from '../src/identity/types.js';
 import { authorizationCall, loadPolicySet, readPolicyDir, SCHEMA_FILE, type LoadedPolicySet } from '../src/policy/policy_set.js';
@@ -73,6 +78,26 @@ const TARGET_S1_P50_OVERHEAD_US = 1000;
 const AGENT_ID = 'spiffe://dev.local/agent/triage';
 const PROFILE = 'demo';
 
+/** A grant.issued event as the broker audits one (issue_grant.ts auditIssued), for the chain-link series. */
+const ISSUED_EVENT: AuditEvent = {
+  seq: 1234,
+  at: Date.UTC(2026, 11, 1),
+  type: 'grant.issued',
+  actor: AGENT_ID,
+  incidentId: 'INC-BENCH-S8-1',
+  grantId: 'grt_5f0c3a9e2b7d4c1f8a6e0b3d',
+  profile: PROFILE,
+  data: {
+    ttlSeconds: 300,
+    provider: 'jwt',
+    requestedTtlSeconds: 0,
+    purpose: 'bench s8',
+    decidedBy: ['profiles.demo.agents', 'policy:tier-read'],
+    requestId: 'req_0123456789abcdef',
+    tokenFingerprint: 'fp_9a8b7c6d5e4f3a2b1c0d',
+  },
+};
+
 const DECISION_SERIES = [
   'allow-read',
   'allow-remediate',
@@ -86,6 +111,7 @@ const DECISION_SERIES = [
   'raw-empty-set',
   'raw-bare',
   'stringify',
+  'chain-link',
 ] as const;
 type DecisionSeries = (typeof DECISION_SERIES)[number];
 
@@ -102,9 +128,10 @@ const DECISION_LABELS: Record<DecisionSeries, string> = {
   'raw-empty-set': 'the same, no schema, an empty policy set',
   'raw-bare': 'an empty set, no schema, no entities, empty context (the call floor)',
   stringify: '`JSON.stringify` of decide()’s call (the binding’s first step)',
+  'chain-link': 'audit chain: `chainLink` of a grant.issued event (RFC 8785 + SHA-256; the sealer, per event)',
 };
 
-const GRANT_SERIES = ['policy', 'plain', 'direct'] as const;
+const GRANT_SERIES = ['policy', 'plain', 'nochain', 'direct'] as const;
 type GrantSeries = (typeof GRANT_SERIES)[number];
 
 /** The first decisions of the process (cold only in run 1): the first call, and two spans of the next 1000. */
@@ -266,6 +293,7 @@ function measureDecisions(): { decisions: Record<DecisionSeries, Summary>; warmu
     'raw-empty-set': () => cedar.statefulIsAuthorized(authorizationCall(read, emptyKey, undefined, false, {})),
     'raw-bare': () => cedar.statefulIsAuthorized({ ...bare }),
     stringify: () => JSON.stringify(authorizationCall(read, key, key, true, {})),
+    'chain-link': () => chainLink(CHAIN_GENESIS, ISSUED_EVENT),
   };
   const warm = Object.fromEntries(DECISION_SERIES.map((n) => [n, timeSync(DECISION_WARMUP, series[n])])) as Record<
     DecisionSeries,
@@ -341,6 +369,12 @@ async function measureGrants(
   try {
     const plainChild = await startBrokerChild({ logLevel: options.logLevel, ...store('qm-bench-s8-plain:') });
     started.push(plainChild);
+    const nochainChild = await startBrokerChild({
+      logLevel: options.logLevel,
+      ...store('qm-bench-s8-nochain:'),
+      configure: (config) => ({ ...config, audit: { chain: { enabled: false } } }),
+    });
+    started.push(nochainChild);
     const policyChild = await startBrokerChild({
       logLevel: options.logLevel,
       ...store('qm-bench-s8-policy:'),
@@ -352,6 +386,7 @@ async function measureGrants(
     const targets = {
       policy: await prepareChild(agent, policyChild, incidentId, true),
       plain: await prepareChild(agent, plainChild, incidentId, false),
+      nochain: await prepareChild(agent, nochainChild, incidentId, false),
     };
 
     // S1's direct baseline: the jwt provider made as the catalog makes it, with the policy child's key.
@@ -373,7 +408,7 @@ async function measureGrants(
       signal,
     });
 
-    const grant = (name: 'policy' | 'plain') => {
+    const grant = (name: 'policy' | 'plain' | 'nochain') => {
       const t = targets[name];
       let done = 1;
       return async () => {
@@ -396,6 +431,7 @@ async function measureGrants(
     const series: Record<GrantSeries, () => Promise<void>> = {
       policy: grant('policy'),
       plain: grant('plain'),
+      nochain: grant('nochain'),
       direct: async () => {
         const issued = await provider.issue(directRequest(newGrantId()));
         if (typeof issued.credential.access_token !== 'string') throw new Error('direct issue returned no access_token');
@@ -403,7 +439,7 @@ async function measureGrants(
     };
     /** `count` calls per series in interleaved blocks; the order of the series rotates from block to block. */
     const interleaved = async (count: number): Promise<Record<GrantSeries, bigint[]>> => {
-      const samples: Record<GrantSeries, bigint[]> = { policy: [], plain: [], direct: [] };
+      const samples: Record<GrantSeries, bigint[]> = { policy: [], plain: [], nochain: [], direct: [] };
       for (let done = 0, block = 0; done < count; done += GRANT_BLOCK, block += 1) {
         const size = Math.min(GRANT_BLOCK, count - done);
         const order = GRANT_SERIES.map((_, i) => GRANT_SERIES[(i + block) % GRANT_SERIES.length]!);
@@ -419,7 +455,12 @@ async function measureGrants(
       segmentsP50Us: WARMUP_SEGMENTS.map(([from, to]) => summarize(warm[name].slice(from, to)).p50Us),
     });
     return {
-      grants: { policy: summarize(samples.policy), plain: summarize(samples.plain), direct: summarize(samples.direct) },
+      grants: {
+        policy: summarize(samples.policy),
+        plain: summarize(samples.plain),
+        nochain: summarize(samples.nochain),
+        direct: summarize(samples.direct),
+      },
       warmup: { policy: warmupOf('policy'), plain: warmupOf('plain') },
     };
   } finally {
@@ -459,7 +500,9 @@ export function s8Markdown(result: S8Result, options: S1Options): string {
     `### S8 — a policy decision per grant (shipped set config/policies; jwt provider, ${options.store} store, log level ${options.logLevel})`,
   );
   lines.push('');
-  lines.push('The audit hash chain is not built: only the policy decision is measured.');
+  lines.push(
+    'The audit chain is on in the policy and plain children (the default) and off in nochain; its sealer links events off the request path.',
+  );
   lines.push('');
   lines.push(
     `Decisions: ${DECISIONS} timed calls per series per run in blocks of ${DECISION_BLOCK}, after ${DECISION_WARMUP} warm-up; ` +
@@ -503,6 +546,9 @@ export function s8Markdown(result: S8Result, options: S1Options): string {
   lines.push(
     `| plain: POST /v1/grants, the same broker config without \`policy\` | ${us0(g.plain.p50Us)} | ${us0(g.plain.p99Us)} | ${us0(g.plain.meanUs)} |`,
   );
+  lines.push(
+    `| nochain: the same without \`policy\`, with \`audit.chain.enabled: false\` | ${us0(g.nochain.p50Us)} | ${us0(g.nochain.p99Us)} | ${us0(g.nochain.meanUs)} |`,
+  );
   lines.push(`| direct: jwt provider issue() in-process | ${us0(g.direct.p50Us)} | ${us0(g.direct.p99Us)} | ${us0(g.direct.meanUs)} |`);
   lines.push('');
   const grantDiff = (a: GrantSeries, b: GrantSeries, stat: 'p50Us' | 'p99Us' | 'meanUs') =>
@@ -513,11 +559,13 @@ export function s8Markdown(result: S8Result, options: S1Options): string {
   lines.push(`| policy p50 − plain p50 | ${us0(grantDiff('policy', 'plain', 'p50Us'))} µs |`);
   lines.push(`| policy p99 − plain p99 | ${us0(grantDiff('policy', 'plain', 'p99Us'))} µs |`);
   lines.push(`| policy mean − plain mean | ${us0(grantDiff('policy', 'plain', 'meanUs'))} µs |`);
+  lines.push(`| plain p50 − nochain p50 (the audit chain, per grant) | ${us0(grantDiff('plain', 'nochain', 'p50Us'))} µs |`);
+  lines.push(`| plain mean − nochain mean | ${us0(grantDiff('plain', 'nochain', 'meanUs'))} µs |`);
   lines.push(`| plain p50 − direct p50 (S1 without policy) | ${us0(grantDiff('plain', 'direct', 'p50Us'))} µs |`);
   lines.push(`| policy p50 − direct p50 (S1 with policy) | ${us0(policyOverDirect)} µs |`);
-  lines.push(`| S1 target p50 ≤ direct + 1 ms, policy on | ${verdict(policyOverDirect, TARGET_S1_P50_OVERHEAD_US, us0)} |`);
+  lines.push(`| S1 target p50 ≤ direct + 1 ms, policy and chain on | ${verdict(policyOverDirect, TARGET_S1_P50_OVERHEAD_US, us0)} |`);
   lines.push(
-    `| S1 target p50 ≤ direct + 1 ms, policy off | ${verdict(grantDiff('plain', 'direct', 'p50Us'), TARGET_S1_P50_OVERHEAD_US, us0)} |`,
+    `| S1 target p50 ≤ direct + 1 ms, policy off, chain on | ${verdict(grantDiff('plain', 'direct', 'p50Us'), TARGET_S1_P50_OVERHEAD_US, us0)} |`,
   );
   lines.push('');
   const segment = ([from, to]: readonly [number, number]) => `grants ${from + 2}–${to + 1} p50`;

@@ -6,6 +6,8 @@
  */
 import { builtInProviders } from '../providers/index.js';
 import { createAuditLog } from './audit/audit_log.js';
+import { createAuditChain } from './audit/audit_chain.js';
+import type { AuditSealer } from './audit/sealer.js';
 import { createBackgroundLanes, type ForegroundLanes } from './background_lanes.js';
 import { createCatalog, type AnyProviderFactory } from './catalog/catalog.js';
 import type { Config } from './config/schema.js';
@@ -53,6 +55,8 @@ export interface ComposedBroker {
   setListenUrl(url: string): void;
   /** The policy engine, when `policy.dir` is configured: main.ts reloads it on SIGHUP. */
   readonly policy: PolicyEngine | null;
+  /** The audit chain's sealer, when `audit.chain.enabled`: main.ts starts it beside the worker. */
+  readonly sealer: AuditSealer | null;
   /** Stops the worker (finishing its batch) and closes providers, the integrity watch and the store. */
   close(): Promise<void>;
 }
@@ -139,6 +143,8 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       cleanup.unshift(async () => policy.close());
       logger.info({ dir: config.policy?.dir, policies: Object.keys(policy.current().source.policies).length }, 'policy set loaded');
     }
+    const auditChain = await createAuditChain(config, { store, metrics, logger: logger.child({ component: 'audit' }), now });
+    if (auditChain) cleanup.unshift(() => auditChain.sealer.stop());
     const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
     const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
@@ -150,6 +156,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       identity,
       webhooks,
       storeHealth: { integrity, persistence },
+      auditChain,
       nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined,
     };
     let closed: Promise<void> | null = null;
@@ -158,6 +165,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       worker,
       lanes,
       policy,
+      sealer: auditChain?.sealer ?? null,
       setListenUrl: (url) => {
         listenUrl = url;
       },

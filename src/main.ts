@@ -16,6 +16,7 @@ import { describeCause } from './errors.js';
 import { answerClientErrors } from './http/client_errors.js';
 import { startMetricsListener } from './http/metrics_listener.js';
 import { createLogger, type Logger } from './logging.js';
+import type { AuditSealer } from './audit/sealer.js';
 import type { RevocationWorker } from './revocation/worker.js';
 import type { Store } from './store/store.js';
 
@@ -36,6 +37,8 @@ export interface RunningBroker {
   readonly server: Server;
   readonly store: Store;
   readonly worker: RevocationWorker;
+  /** The audit chain's sealer (null when audit.chain.enabled is false); it runs beside the worker. */
+  readonly sealer: AuditSealer | null;
   /** Reloads the policy sets (SIGHUP; a no-op without policy.dir): a set that does not load keeps the old one serving. */
   reloadPolicy(): void;
   /** Graceful: stop accepting, finish in-flight requests and revocations, close everything. */
@@ -75,7 +78,10 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     broker.setListenUrl(url);
     const listener = config.server.metricsListener;
     const metricsListener = listener === undefined ? undefined : await startMetricsListener(deps.metrics, listener.host, listener.port);
-    if (runWorker) await worker.start();
+    if (runWorker) {
+      await worker.start();
+      broker.sealer?.start();
+    }
     logger.info(
       {
         url,
@@ -104,7 +110,16 @@ export async function startBroker(config: Config, options: StartOptions): Promis
     const reloadPolicy = (): void => {
       broker.policy?.reload();
     };
-    return { url, ...(metricsListener ? { metricsUrl: metricsListener.url } : {}), server, store: deps.store, worker, reloadPolicy, stop };
+    return {
+      url,
+      ...(metricsListener ? { metricsUrl: metricsListener.url } : {}),
+      server,
+      store: deps.store,
+      worker,
+      sealer: broker.sealer,
+      reloadPolicy,
+      stop,
+    };
   } catch (err) {
     // Whatever started before the failure stops again: a broker that cannot run answers nothing.
     if (listening) await new Promise<void>((resolve) => listening?.close(() => resolve()));

@@ -27,6 +27,10 @@ export interface Metrics {
   readonly keySetRefreshes: Counter<'key_set' | 'outcome'>;
   readonly storePersistent: Gauge;
   readonly storeDataLost: Gauge;
+  readonly auditChainSealedSeq: Gauge;
+  readonly auditChainUnsealed: Gauge;
+  readonly auditChainBroken: Gauge;
+  readonly auditCheckpoints: Counter;
 }
 
 export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: () => Promise<number> }): Metrics {
@@ -157,6 +161,26 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     storeDataLost: new Gauge({
       name: 'quartermaster_store_data_lost',
       help: '1 while a store data loss is detected and not yet acknowledged (every request is refused), 0 otherwise.',
+      registers: [registry],
+    }),
+    auditChainSealedSeq: new Gauge({
+      name: 'quartermaster_audit_chain_sealed_seq',
+      help: 'The last audit seq linked into the hash chain (seen by this replica).',
+      registers: [registry],
+    }),
+    auditChainUnsealed: new Gauge({
+      name: 'quartermaster_audit_chain_unsealed_events',
+      help: "Audit events appended but not yet linked into the hash chain, at this replica's last pass.",
+      registers: [registry],
+    }),
+    auditChainBroken: new Gauge({
+      name: 'quartermaster_audit_chain_broken',
+      help: '1 while the sealer finds the log does not continue its chain (a missing event after the sealed head): sealing stops, audit verify names the event.',
+      registers: [registry],
+    }),
+    auditCheckpoints: new Counter({
+      name: 'quartermaster_audit_checkpoints_total',
+      help: 'Signed audit checkpoints this replica wrote.',
       registers: [registry],
     }),
     keySetRefreshes: new Counter({

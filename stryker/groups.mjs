@@ -4,6 +4,7 @@
 export const GROUPS = {
   revocation: ['src/revocation/**/*.ts'],
   grants: ['src/grants/**/*.ts'],
+  policy: ['src/policy/**/*.ts'],
   catalog: ['src/catalog/provider_boundary.ts'],
   identity: ['src/identity/**/*.ts', 'src/strict_json.ts'],
 };

@@ -1,6 +1,7 @@
 /**
- * Audit v0: one event per decision, appended to the store. Events carry ids, codes and
- * fingerprints, never credentials or tokens (docs/security.md §4). A later issue chains them by hash.
+ * The audit log: one event per decision, appended to the store. Events carry ids, codes and
+ * fingerprints, never credentials or tokens (docs/security.md §4). The sealer (sealer.ts) links
+ * them into a hash chain after they are appended (docs/audit.md).
  *
  * `record` throws when the store cannot append: a decision that must be audited (an issuance, a
  * close, a revocation) does not stand unaudited. Callers that may repeat (at-least-once workers,

@@ -7,6 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliCommand, type CliIo } from './command.js';
 import { agentLiftCommand, agentQuarantineCommand } from './agent_quarantine.js';
+import { auditKeygenCommand, auditVerifyCommand } from './audit.js';
 import { devTokenCommand } from './dev_token.js';
 import { incidentCloseCommand } from './incident_close.js';
 import { policyTestCommand, policyValidateCommand } from './policy.js';
@@ -16,6 +17,8 @@ import { storeAcknowledgeLossCommand } from './store_acknowledge_loss.js';
 const COMMANDS: readonly CliCommand[] = [
   agentQuarantineCommand,
   agentLiftCommand,
+  auditKeygenCommand,
+  auditVerifyCommand,
   devTokenCommand,
   incidentCloseCommand,
   policyTestCommand,

@@ -255,10 +255,36 @@ const configBase = z
       })
       .strict()
       .prefault({}),
-    /**
-     * How long the store keeps what is only history (docs/operations.md "Retention"). The audit
-     * log itself is kept; its own retention comes with the hash chain.
-     */
+    /** The tamper-evident audit log (docs/audit.md). */
+    audit: z
+      .object({
+        chain: z
+          .object({
+            /**
+             * Link every event into a SHA-256 hash chain and sign checkpoints. Off, events are still
+             * appended, but nothing can prove later that none was changed.
+             */
+            enabled: z.boolean().default(true),
+            /**
+             * The Ed25519 private JWK that signs checkpoints (readable by the broker only). Required
+             * in production; in development it defaults to `<devIssuer.keyDir>/audit-checkpoint.jwk`,
+             * generated on first start.
+             */
+            keyFile: filePath.optional(),
+            /** Public JWKs of retired checkpoint keys, still served at GET /v1/audit/keys so older checkpoints verify. */
+            previousPublicKeyFiles: z.array(filePath).max(8).default([]),
+            /** How often each replica links new events into the chain. */
+            sealIntervalMs: z.number().int().min(10).max(60_000).default(1000),
+            /** A checkpoint is signed after this many events, or `checkpointSeconds`, whichever comes first. */
+            checkpointEvery: z.number().int().min(1).max(1_000_000).default(1000),
+            checkpointSeconds: z.number().int().min(1).max(86_400).default(60),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** How long the store keeps what is only history (docs/operations.md "Retention"). The audit log itself is kept. */
     retention: z
       .object({
         /** A grant that ended (revoked, released, expired, failed) stays in the ledger this long; its audit events stay. */
@@ -345,6 +371,14 @@ export const configSchema = configBase.superRefine((cfg, ctx) => {
   }
   if (cfg.mode === 'production' && cfg.devIssuer) {
     ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'the development token issuer is refused in production mode' });
+  }
+  if (cfg.mode === 'production' && cfg.audit.chain.enabled && cfg.audit.chain.keyFile === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['audit', 'chain', 'keyFile'],
+      message:
+        'the audit chain signs checkpoints with an Ed25519 private JWK: set keyFile (generate one with `quartermaster audit keygen`)',
+    });
   }
   if (cfg.mode === 'development' && !isLoopbackHost(cfg.server.host) && !cfg.server.allowNonLoopbackInDevelopment) {
     ctx.addIssue({

@@ -1,4 +1,5 @@
 /** What the HTTP layer needs: the domain deps plus the identity verifier and the store's health. */
+import type { AuditChain } from '../audit/audit_chain.js';
 import type { WebhookReceivers } from '../webhooks/receive.js';
 import type { DomainDeps } from '../domain.js';
 import type { Identity } from '../identity/types.js';
@@ -14,6 +15,8 @@ export interface StoreHealth {
 export interface HttpDeps extends DomainDeps {
   readonly identity: Identity;
   readonly storeHealth: StoreHealth;
+  /** Null when `audit.chain.enabled` is false. */
+  readonly auditChain: AuditChain | null;
   /** The configured webhook sources (webhooks/receive.ts). */
   readonly webhooks: WebhookReceivers;
 }

@@ -10,7 +10,10 @@ import {
   acknowledgeLossBody,
   emergencyDenyBody,
   reasonBody,
+  auditCheckpointsQuery,
+  auditExportQuery,
   auditQuery,
+  noQuery,
   grantListQuery,
   grantRequestBody,
   incidentReadQuery,
@@ -187,6 +190,53 @@ export const OPERATIONS: readonly Operation[] = [
     auth: 'operator',
     query: auditQuery,
     responses: { 200: ['events', 'AuditPage'], 400: ['invalid query', 'Error'], ...ERRORS_OPERATOR },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/verify',
+    summary: 'Walks the whole audit log against its hash chain and signed checkpoints; names the first bad event',
+    auth: 'operator',
+    query: noQuery,
+    responses: {
+      200: ['the verdict (ok false names the first bad event)', 'AuditVerdict'],
+      404: ['the chain is off (ERR_AUDIT_CHAIN_OFF)', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/export',
+    summary:
+      'The audit log as NDJSON (application/x-ndjson): event lines with their chain links, checkpoint lines after the event they sign',
+    auth: 'operator',
+    query: auditExportQuery,
+    responses: {
+      200: ['NDJSON lines'],
+      400: ['invalid query', 'Error'],
+      404: ['the chain is off (ERR_AUDIT_CHAIN_OFF)', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/keys',
+    summary: 'The public keys that verify audit checkpoints (JWKS), the active one first',
+    auth: 'operator',
+    query: noQuery,
+    responses: { 200: ['JWKS', 'Jwks'], 404: ['the chain is off (ERR_AUDIT_CHAIN_OFF)', 'Error'], ...ERRORS_OPERATOR },
+  },
+  {
+    method: 'get',
+    path: '/v1/audit/checkpoints',
+    summary: 'Signed audit checkpoints (compact JWS, EdDSA), oldest first; page with after=next_after',
+    auth: 'operator',
+    query: auditCheckpointsQuery,
+    responses: {
+      200: ['checkpoints', 'AuditCheckpoints'],
+      400: ['invalid query', 'Error'],
+      404: ['the chain is off (ERR_AUDIT_CHAIN_OFF)', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
   },
   {
     method: 'post',
@@ -524,6 +574,47 @@ const SCHEMAS: Json = {
           },
         },
       },
+    },
+  },
+  AuditVerdict: {
+    type: 'object',
+    required: ['ok', 'events', 'last_seq', 'sealed_through', 'unsealed', 'checkpoints', 'checkpoints_matched', 'first_bad'],
+    properties: {
+      ok: { type: 'boolean' },
+      events: { type: 'integer', description: 'Events walked.' },
+      last_seq: { type: 'integer' },
+      sealed_through: { type: 'integer', description: 'The last seq whose stored chain link was checked.' },
+      unsealed: { type: 'integer', description: 'Events appended but not linked yet (the sealer runs every audit.chain.sealIntervalMs).' },
+      checkpoints: { type: 'integer' },
+      checkpoints_matched: { type: 'integer' },
+      first_bad: {
+        type: ['object', 'null'],
+        required: ['seq', 'problem', 'detail'],
+        properties: {
+          seq: { type: 'integer' },
+          problem: {
+            type: 'string',
+            enum: ['modified', 'missing', 'out_of_order', 'checkpoint_mismatch', 'bad_checkpoint', 'truncated', 'unreadable'],
+          },
+          detail: { type: 'string' },
+        },
+      },
+    },
+  },
+  Jwks: {
+    type: 'object',
+    required: ['keys'],
+    properties: { keys: { type: 'array', items: { type: 'object' } } },
+  },
+  AuditCheckpoints: {
+    type: 'object',
+    required: ['checkpoints', 'next_after'],
+    properties: {
+      checkpoints: {
+        type: 'array',
+        items: { type: 'object', required: ['seq', 'jws'], properties: { seq: { type: 'integer' }, jws: { type: 'string' } } },
+      },
+      next_after: { type: ['integer', 'null'] },
     },
   },
   AuditPage: {

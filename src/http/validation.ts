@@ -113,6 +113,23 @@ export const auditQuery = z
   })
   .strict();
 
+/** A route that takes no query parameters refuses any. */
+export const noQuery = z.object({}).strict();
+
+export const auditExportQuery = z
+  .object({
+    /** Export the events after this seq (0: from the start). */
+    after: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+export const auditCheckpointsQuery = z
+  .object({
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'path'): z.output<S> {
   if (where === 'body' && (value === undefined || value === null)) {
     throw new BrokerError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'expected a JSON body with Content-Type: application/json');

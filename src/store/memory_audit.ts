@@ -5,7 +5,15 @@
  */
 import type { AuditEvent, AuditEventInput, AuditValue } from '../model.js';
 import { copy } from './memory_state.js';
-import { DEFAULT_AUDIT_DEDUPE_MS, type AuditStore } from './store.js';
+import { toStoredJson } from './redis_codec.js';
+import {
+  DEFAULT_AUDIT_DEDUPE_MS,
+  encodeChainHead,
+  type AuditChainHead,
+  type AuditChainStore,
+  type AuditCheckpointRecord,
+  type AuditStore,
+} from './store.js';
 
 /** An open window of a counted key: its first event, and how many more came before it ends. */
 interface CountWindow {
@@ -16,8 +24,12 @@ interface CountWindow {
   lastAt: number;
 }
 
-export function createMemoryAudit(): AuditStore {
+export function createMemoryAudit(): AuditStore & AuditChainStore {
+  /** In seq order: the event of seq n is at n - 1. */
   const audit: AuditEvent[] = [];
+  const links = new Map<number, string>();
+  const checkpoints: AuditCheckpointRecord[] = [];
+  let head: AuditChainHead | null = null;
   /** Dedupe retention → generation → dedupe key → the event appended with it. */
   const dedupe = new Map<number, Map<number, Map<string, AuditEvent>>>();
   const windows = new Map<string, CountWindow>();
@@ -25,7 +37,8 @@ export function createMemoryAudit(): AuditStore {
 
   const append = (event: AuditEventInput): AuditEvent => {
     seq += 1;
-    const stored: AuditEvent = { seq, ...copy(event) };
+    // Strings made well-formed as the Redis store stores them (redis_codec.ts): the chain hashes what is stored.
+    const stored: AuditEvent = { seq, ...(JSON.parse(toStoredJson(event)) as AuditEventInput) };
     audit.push(stored);
     return stored;
   };
@@ -100,13 +113,47 @@ export function createMemoryAudit(): AuditStore {
       if (query.limit <= 0) return [];
       const after = query.afterSeq ?? -Infinity;
       const out: AuditEvent[] = [];
-      for (const event of audit) {
+      // Seqs are the positions: the whole log's page starts right after `after`.
+      const from = query.incidentId === undefined ? Math.max(0, Math.min(audit.length, Math.floor(after))) : 0;
+      for (const event of audit.slice(from)) {
         if (event.seq <= after) continue;
         if (query.incidentId !== undefined && event.incidentId !== query.incidentId) continue;
         out.push(copy(event));
         if (out.length >= query.limit) break;
       }
       return out;
+    },
+
+    async getAuditChainHead() {
+      return head === null ? null : { ...head };
+    },
+
+    async sealAudit(expected, newLinks, newHead, checkpoint) {
+      if ((head === null ? '' : encodeChainHead(head)) !== (expected === null ? '' : encodeChainHead(expected))) return false;
+      for (const link of newLinks) links.set(link.seq, link.hash);
+      head = { ...newHead };
+      if (checkpoint) checkpoints.push({ ...checkpoint });
+      return true;
+    },
+
+    async getAuditLinks(from, to) {
+      const out = new Map<number, string>();
+      for (let n = from; n <= to; n += 1) {
+        const link = links.get(n);
+        if (link !== undefined) out.set(n, link);
+      }
+      return out;
+    },
+
+    async listAuditCheckpoints(afterSeq, limit) {
+      return checkpoints
+        .filter((c) => c.seq > afterSeq)
+        .slice(0, Math.max(0, limit))
+        .map((c) => ({ ...c }));
+    },
+
+    async lastAuditSeq() {
+      return seq;
     },
   };
 }

@@ -5,9 +5,9 @@
 import type { AuditEvent, AuditEventInput } from '../model.js';
 import { requireFinite, toStoredJson } from './redis_codec.js';
 import type { RedisContext } from './redis_context.js';
-import { DEFAULT_AUDIT_DEDUPE_MS, type AuditStore } from './store.js';
+import { decodeChainHead, DEFAULT_AUDIT_DEDUPE_MS, encodeChainHead, type AuditChainStore, type AuditStore } from './store.js';
 
-export function createRedisAudit(ctx: RedisContext): AuditStore {
+export function createRedisAudit(ctx: RedisContext): AuditStore & AuditChainStore {
   const { redis, keys, s } = ctx;
   const incidentIndex = (event: AuditEventInput): string => keys.incidentAudit(event.incidentId ?? '');
   const belongs = (event: AuditEventInput): string => (event.incidentId === undefined ? '0' : '1');
@@ -24,7 +24,7 @@ export function createRedisAudit(ctx: RedisContext): AuditStore {
         keys.auditDedupe(dedupeMs, generation),
         keys.auditDedupe(dedupeMs, generation - 1),
         incidentIndex(event),
-        JSON.stringify(event),
+        toStoredJson(event),
         options?.dedupeKey ?? '',
         belongs(event),
         Math.max(1, (generation + 2) * dedupeMs - event.at),
@@ -47,7 +47,7 @@ export function createRedisAudit(ctx: RedisContext): AuditStore {
         keys.auditCounts,
         keys.auditCountsDue,
         incidentIndex(event),
-        JSON.stringify(event),
+        toStoredJson(event),
         options.key,
         requireFinite(event.at, 'at'),
         Math.max(1, Math.floor(options.windowMs)),
@@ -73,6 +73,49 @@ export function createRedisAudit(ctx: RedisContext): AuditStore {
           ? await redis.zrangebyscore(keys.auditLog, min, '+inf', 'LIMIT', 0, query.limit)
           : ((await s.qmListIncidentAudit(keys.incidentAudit(query.incidentId), keys.auditLog, min, query.limit)) as string[]);
       return rows.map((row) => JSON.parse(row) as AuditEvent);
+    },
+
+    async getAuditChainHead() {
+      const text = await redis.get(keys.auditChainHead);
+      return text === null ? null : decodeChainHead(text);
+    },
+
+    async sealAudit(expected, links, head, checkpoint) {
+      for (const link of links) requireFinite(link.seq, 'seq');
+      const sealed = await s.qmSealAudit(
+        keys.auditChainHead,
+        keys.auditLinks,
+        keys.auditCheckpoints,
+        expected === null ? '' : encodeChainHead(expected),
+        encodeChainHead(head),
+        checkpoint ? String(requireFinite(checkpoint.seq, 'checkpoint seq')) : '',
+        checkpoint?.jws ?? '',
+        ...links.flatMap((l) => [String(l.seq), l.hash]),
+      );
+      return Number(sealed) === 1;
+    },
+
+    async getAuditLinks(from, to) {
+      const out = new Map<number, string>();
+      if (to < from) return out;
+      const seqs = Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+      const values = await redis.hmget(keys.auditLinks, ...seqs);
+      values.forEach((v, i) => {
+        if (v !== null) out.set(from + i, v);
+      });
+      return out;
+    },
+
+    async listAuditCheckpoints(afterSeq, limit) {
+      if (limit <= 0) return [];
+      const rows = await redis.zrangebyscore(keys.auditCheckpoints, `(${afterSeq}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit);
+      const out = [];
+      for (let i = 0; i < rows.length; i += 2) out.push({ jws: rows[i] as string, seq: Number(rows[i + 1]) });
+      return out;
+    },
+
+    async lastAuditSeq() {
+      return Number((await redis.get(keys.auditSeq)) ?? 0);
     },
   };
 }

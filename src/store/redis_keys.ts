@@ -47,6 +47,12 @@ export interface RedisKeys {
   readonly auditCountsDue: string;
   /** Sorted set: every audit event, scored by seq. */
   readonly auditLog: string;
+  /** String: the audit chain's sealed head (store.ts AuditChainHead, encodeChainHead). */
+  readonly auditChainHead: string;
+  /** Hash: seq → its chain link. */
+  readonly auditLinks: string;
+  /** Sorted set: signed checkpoint JWS, scored by seq. */
+  readonly auditCheckpoints: string;
   /** String with a TTL: a claimOnce record (single-use agent tokens). One small key each, spread over the cluster. */
   claim(key: string): string;
   /** Hash with a TTL: a token bucket's tokens and when they were counted. One small key each. */
@@ -110,6 +116,9 @@ export function createRedisKeys(prefix: string): RedisKeys {
     auditCounts: `${prefix}{audit}:counts`,
     auditCountsDue: `${prefix}{audit}:counts:due`,
     auditLog: `${prefix}{audit}:log`,
+    auditChainHead: `${prefix}{audit}:chain:head`,
+    auditLinks: `${prefix}{audit}:chain:links`,
+    auditCheckpoints: `${prefix}{audit}:chain:checkpoints`,
     claim: (key) => `${prefix}once:${enc(key)}`,
     bucket: (name) => `${prefix}rl:${enc(name)}`,
     lockOwner: (name) => `${prefix}{lock:${enc(name)}}:owner`,

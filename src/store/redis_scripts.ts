@@ -579,6 +579,24 @@ end
 return #due`,
   ],
 
+  // KEYS chain head, links, checkpoints. ARGV the head the caller read ('' for none), the new
+  // head, the checkpoint's seq ('' for none) and JWS, then seq and link pairs. Writes nothing and
+  // returns 0 unless the stored head is still the one read, so sealers never fork the chain.
+  qmSealAudit: [
+    3,
+    `
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+if #ARGV > 4 then
+  local fields = {}
+  for i = 5, #ARGV do fields[#fields + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[2], unpack(fields))
+end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] ~= '' then redis.call('ZADD', KEYS[3], tonumber(ARGV[3]), ARGV[4]) end
+return 1`,
+  ],
+
   // KEYS incident index, log. ARGV min score ('-inf' or '(seq'), limit. The incident's events in
   // seq order, read from the log by the seqs its index holds.
   qmListIncidentAudit: [

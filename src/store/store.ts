@@ -211,6 +211,59 @@ export interface AuditStore {
   listAudit(query: AuditQuery): Promise<AuditEvent[]>;
 }
 
+/** Where the audit hash chain has been sealed to (audit/sealer.ts): the last linked event and the last checkpoint. */
+export interface AuditChainHead {
+  /** The last seq whose link is stored (0: nothing sealed). */
+  readonly seq: number;
+  /** Its link (audit/chain.ts). */
+  readonly hash: string;
+  /** The seq of the last signed checkpoint (0: none yet), and when it was signed (ms). */
+  readonly checkpointSeq: number;
+  readonly checkpointAt: number;
+}
+
+/** The head as one string, fields in a fixed order: both stores compare heads by it. */
+export const encodeChainHead = (head: AuditChainHead): string =>
+  JSON.stringify([head.seq, head.hash, head.checkpointSeq, head.checkpointAt]);
+
+export function decodeChainHead(text: string): AuditChainHead {
+  const [seq, hash, checkpointSeq, checkpointAt] = JSON.parse(text) as [number, string, number, number];
+  return { seq, hash, checkpointSeq, checkpointAt };
+}
+
+export interface AuditCheckpointRecord {
+  readonly seq: number;
+  /** The compact JWS (audit/checkpoints.ts). */
+  readonly jws: string;
+}
+
+/**
+ * The audit chain's links and checkpoints (redis_audit.ts, memory_audit.ts), beside the log in
+ * the same slot. Links are written by the sealer after the events, never by the append, so an
+ * append stays one round trip; `sealAudit` moves the head only from where the caller read it, so
+ * sealers on several replicas never fork the chain.
+ */
+export interface AuditChainStore {
+  getAuditChainHead(): Promise<AuditChainHead | null>;
+  /**
+   * Stores `links` (seq → link, the seqs right after `expected`'s), the new head and, if given, a
+   * checkpoint, atomically, if the head is still `expected` (null: nothing sealed yet). False,
+   * writing nothing, when another sealer moved it first.
+   */
+  sealAudit(
+    expected: AuditChainHead | null,
+    links: readonly { readonly seq: number; readonly hash: string }[],
+    head: AuditChainHead,
+    checkpoint?: AuditCheckpointRecord,
+  ): Promise<boolean>;
+  /** The stored links of seqs `from` to `to` (inclusive), by seq; a seq without one is absent. */
+  getAuditLinks(from: number, to: number): Promise<Map<number, string>>;
+  /** Checkpoints with seq above `afterSeq`, oldest first. */
+  listAuditCheckpoints(afterSeq: number, limit: number): Promise<AuditCheckpointRecord[]>;
+  /** The last seq the log has handed out (its counter): the log must reach it. */
+  lastAuditSeq(): Promise<number>;
+}
+
 /** What replicas coordinate through (redis_coordination.ts, memory_coordination.ts): one-time claims and leased locks. */
 export interface CoordinationStore {
   /**
@@ -307,7 +360,7 @@ export interface IncidentRecordSet {
 }
 
 /** The whole state port: its areas, plus what the store is and whether it answers. */
-export interface Store extends IncidentLedger, RevocationQueue, AuditStore, CoordinationStore, WebhookInbox {
+export interface Store extends IncidentLedger, RevocationQueue, AuditStore, AuditChainStore, CoordinationStore, WebhookInbox {
   readonly kind: 'memory' | 'redis';
   /** Persistence and the identity marker (store_meta.ts); never refused by the integrity guard. */
   readonly meta: StoreMeta;

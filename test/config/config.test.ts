@@ -139,6 +139,7 @@ describe('config', () => {
         store: { kind: 'redis', url: 'rediss://redis.prod.example:6380/0' },
       };
       cfg.identity = { ...cfg.identity, fingerprintKeyFile: '/run/secrets/fingerprint-key' };
+      cfg.audit = { chain: { keyFile: '/run/secrets/audit-checkpoint.jwk' } };
       delete cfg.devIssuer;
       cfg.providers = {};
       cfg.profiles = {};
@@ -151,6 +152,20 @@ describe('config', () => {
         throw err;
       }
     };
+
+    it('needs the audit checkpoint key, unless the chain is off', () => {
+      expect(production()).toEqual([]);
+      expect(
+        production((c) => {
+          delete c.audit;
+        }),
+      ).toEqual([expect.stringMatching(/^audit\.chain\.keyFile: the audit chain signs checkpoints with an Ed25519 private JWK/u)]);
+      expect(
+        production((c) => {
+          c.audit = { chain: { enabled: false } };
+        }),
+      ).toEqual([]);
+    });
 
     it('accepts TLS everywhere, loopback exceptions, and pinned agent patterns', () => {
       expect(production()).toEqual([]);

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, describe } from 'vitest';
 import type { Store } from '../../src/store/store.js';
 import { describeAuditContract } from './contract/audit.js';
+import { describeAuditChainContract } from './contract/audit_chain.js';
 import { describeCoordinationContract } from './contract/coordination.js';
 import { describeInboxContract } from './contract/inbox.js';
 import { describeLedgerContract } from './contract/ledger.js';
@@ -35,6 +36,7 @@ export function describeStoreContract(name: string, setup: () => Promise<StoreFi
     describeLedgerContract(world);
     describeQueueContract(world);
     describeAuditContract(world);
+    describeAuditChainContract(world);
     describeCoordinationContract(world);
     describeMetaContract(world);
     describeRecordsContract(world);

@@ -10,6 +10,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import { generateCheckpointJwk } from '../../src/audit/checkpoints.js';
 import { ensureDevKeys } from '../../src/identity/dev_issuer.js';
 import { testConfigObject } from './test_config.js';
 
@@ -31,6 +32,8 @@ export async function productionConfig(options: ProductionConfigOptions): Promis
   }
   const fingerprintKeyFile = join(options.keyDir, 'fingerprint-key');
   if (!existsSync(fingerprintKeyFile)) writeFileSync(fingerprintKeyFile, randomBytes(32), { mode: 0o600, flag: 'wx' });
+  const checkpointKeyFile = join(options.keyDir, 'audit-checkpoint.jwk');
+  if (!existsSync(checkpointKeyFile)) writeFileSync(checkpointKeyFile, generateCheckpointJwk(), { mode: 0o600, flag: 'wx' });
   const base = testConfigObject({ keyDir: options.keyDir, logLevel: 'info' });
   delete base.devIssuer;
   const obj = {
@@ -39,6 +42,7 @@ export async function productionConfig(options: ProductionConfigOptions): Promis
     identity: { ...(base.identity as object), fingerprintKeyFile },
     store: { kind: 'redis', url: options.redisUrl, keyPrefix: options.keyPrefix, ...options.store },
     providers: { jwt: { issuer: 'https://quartermaster.test', signingKeyFile } },
+    audit: { chain: { keyFile: checkpointKeyFile } },
   };
   const yaml = stringify(obj);
   return { config: parseConfig(yaml, 'production-test'), yaml };

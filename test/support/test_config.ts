@@ -28,6 +28,8 @@ export interface TestConfigOptions {
   readonly retention?: Record<string, number>;
   /** `webhooks` (sources with their secret files, limits). */
   readonly webhooks?: Record<string, unknown>;
+  /** `audit` (the hash chain). */
+  readonly audit?: Record<string, unknown>;
   /** `policy` (the Cedar policy directory). */
   readonly policy?: {
     readonly dir: string;
@@ -93,6 +95,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     ...(options.retention ? { retention: options.retention } : {}),
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
     limits: options.limits ?? {
