@@ -17,7 +17,8 @@ export const SYSTEM_PACKAGES = [
   { name: 'openssl', present: () => runs('openssl', ['version']) },
   // The fake AWS STS + IAM is checked by independent clients: Debian's boto3 and the AWS CLI.
   { name: 'python3-boto3', present: () => runs('/usr/bin/python3', ['-c', 'import boto3']) },
-  { name: 'awscli', present: () => runs('aws', ['--version']) },
+  // Debian's AWS CLI v2 at /usr/bin/aws (the tests call it there): another aws on PATH (a pyenv v1) does not count.
+  { name: 'awscli', present: () => runs('/usr/bin/aws', ['--version']) },
 ];
 
 export const installLine = () => `apt-get install -y ${SYSTEM_PACKAGES.map((p) => p.name).join(' ')}`;

@@ -12,6 +12,7 @@ import { answerOptions, noRoute } from './http/middleware/no_route.js';
 import { requestContext } from './http/middleware/request_context.js';
 import { OPERATIONS } from './http/openapi.js';
 import { createRouteMatcher } from './http/route_table.js';
+import { approvalRoutes } from './http/routes/approvals.js';
 import { auditRoutes } from './http/routes/audit.js';
 import { grantRoutes } from './http/routes/grants.js';
 import { incidentRoutes } from './http/routes/incidents.js';
@@ -46,6 +47,7 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.use('/v1/grants', grantRoutes(deps));
   app.use('/v1/profiles', profileRoutes(deps));
   app.use('/v1/audit', auditRoutes(deps));
+  app.use('/v1/approvals', approvalRoutes(deps));
   app.use('/v1/store', storeRoutes(deps));
   app.use('/v1/providers', providerRoutes(deps));
   app.use('/v1/webhooks', webhookRoutes(deps));

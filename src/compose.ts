@@ -6,6 +6,7 @@
  */
 import { builtInProviders } from '../providers/index.js';
 import { createAuditLog } from './audit/audit_log.js';
+import { createApprovalNotifier } from './approvals/notify.js';
 import { createAuditChain } from './audit/audit_chain.js';
 import type { AuditSealer } from './audit/sealer.js';
 import { createBackgroundLanes, type ForegroundLanes } from './background_lanes.js';
@@ -94,6 +95,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
         onKeySetRefresh: (keySet, outcome) => metrics.keySetRefreshes.inc({ key_set: keySet, outcome }),
         strictSecretFiles: !devMode,
         agentClaims: config.policy?.agentClaims ?? {},
+        ...(config.approvals.sponsorClaim === undefined ? {} : { sponsorClaim: config.approvals.sponsorClaim }),
       }),
       (kind, code) => metrics.tokenRefusals.inc({ kind, code }),
     );
@@ -145,7 +147,8 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
     }
     const auditChain = await createAuditChain(config, { store, metrics, logger: logger.child({ component: 'audit' }), now });
     if (auditChain) cleanup.unshift(() => auditChain.sealer.stop());
-    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy };
+    const approvalNotifier = await createApprovalNotifier(config, { logger: logger.child({ component: 'approvals' }), now });
+    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy, approvalNotifier };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
     const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());

@@ -2,6 +2,7 @@
  * What every domain flow (incidents/, grants/, revocation/) works with. Built once in main.ts;
  * the HTTP routes and the CLI call the same flows with it.
  */
+import type { ApprovalNotifier } from './approvals/notify.js';
 import type { AuditLog } from './audit/audit_log.js';
 import type { Catalog } from './catalog/catalog.js';
 import type { Config } from './config/schema.js';
@@ -22,7 +23,9 @@ export interface DomainDeps {
   /** Wakes the revocation worker after new jobs were enqueued (no-op when none runs here). */
   readonly nudgeRevocation: () => void;
   /** The enforced Cedar policy set, with its shadow and reloads (src/policy/); absent when `policy.dir` is not configured. */
-  readonly policy?: Pick<PolicyEngine, 'decide'> | null;
+  readonly policy?: Pick<PolicyEngine, 'decide' | 'annotations'> | null;
   /** Asking incident tools whether their incidents are open (webhooks/source_checks.ts); absent when no source has an API. */
   readonly sourceChecks?: SourceChecks | null;
+  /** Tells approvers of a new approval request (approvals/notify.ts); absent when approvals.notify is not configured. */
+  readonly approvalNotifier?: ApprovalNotifier | null;
 }

@@ -27,6 +27,7 @@ export interface Metrics {
   readonly keySetRefreshes: Counter<'key_set' | 'outcome'>;
   readonly storePersistent: Gauge;
   readonly storeDataLost: Gauge;
+  readonly approvals: Counter<'outcome'>;
   readonly auditChainSealedSeq: Gauge;
   readonly auditChainUnsealed: Gauge;
   readonly auditChainBroken: Gauge;
@@ -161,6 +162,12 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     storeDataLost: new Gauge({
       name: 'quartermaster_store_data_lost',
       help: '1 while a store data loss is detected and not yet acknowledged (every request is refused), 0 otherwise.',
+      registers: [registry],
+    }),
+    approvals: new Counter({
+      name: 'quartermaster_approvals_total',
+      help: 'Approval requests by outcome: requested, approved, denied, expired, cancelled, issued.',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     auditChainSealedSeq: new Gauge({

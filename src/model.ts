@@ -26,6 +26,16 @@ export interface Incident {
   readonly agents?: readonly string[];
   /** The profile tiers that have had a grant in this incident (policy: evidence before remediation). */
   readonly tiersGranted?: readonly string[];
+  /** Break-glass: major-incident mode, from `startedAt` until `endsAt` (incidents/major_mode.ts). Absent when off. */
+  readonly major?: MajorMode;
+}
+
+export interface MajorMode {
+  readonly startedAt: number;
+  readonly endsAt: number;
+  /** The operator who put the incident in major-incident mode, and why. */
+  readonly by: string;
+  readonly reason: string;
 }
 
 /**
@@ -42,7 +52,7 @@ export type GrantState = (typeof GRANT_STATES)[number];
  * Why a grant is being revoked. `undelivered`: it was committed but its credential never reached
  * the agent (the issuance could not be audited), so nobody should hold it.
  */
-export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation' | 'undelivered' | 'quarantined';
+export type RevokeReason = 'released' | 'incident_closed' | 'operator' | 'deviation' | 'undelivered' | 'quarantined' | 'break_glass_ended';
 
 /**
  * What a policy evaluation decided (docs/architecture.md "Concepts"): the effect, the ids of
@@ -117,7 +127,15 @@ export interface AuditEvent {
     | 'store.loss_acknowledged'
     | 'provider.emergency_deny'
     | 'agent.quarantined'
-    | 'agent.quarantine_lifted';
+    | 'agent.quarantine_lifted'
+    | 'approval.requested'
+    | 'approval.decided'
+    | 'approval.approved'
+    | 'approval.denied'
+    | 'approval.expired'
+    | 'approval.cancelled'
+    | 'incident.major_started'
+    | 'incident.major_ended';
   readonly actor: string;
   readonly incidentId?: string;
   readonly grantId?: string;

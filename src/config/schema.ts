@@ -36,6 +36,18 @@ const sourceApi = z
   })
   .strict();
 const webhookSourceWithApi = webhookSource.extend({ api: sourceApi.optional() }).strict();
+/**
+ * Who must approve a grant before it is issued (docs/approvals.md): operators holding one of
+ * `approvers` (values of the operator token's roles claim) and the approvals.decide permission,
+ * `quorum` of them, distinct, within `expiresSeconds` of the request.
+ */
+export const approvalRuleSchema = z
+  .object({
+    approvers: z.array(z.string().min(1).max(128)).min(1).max(16),
+    quorum: z.number().int().min(1).max(5).default(1),
+    expiresSeconds: z.number().int().min(60).max(86_400).default(900),
+  })
+  .strict();
 export const profileSchema = z
   .object({
     provider: z.string().min(1),
@@ -57,6 +69,8 @@ export const profileSchema = z
      * replayed token is refused with ERR_TOKEN_REPLAYED even if its signature was re-encoded.
      */
     singleUse: z.boolean().default(false),
+    /** Every grant of the profile waits for this approval (a policy may also ask for one: docs/approvals.md). */
+    approval: approvalRuleSchema.optional(),
   })
   .strict();
 
@@ -255,6 +269,56 @@ const configBase = z
       })
       .strict()
       .prefault({}),
+    /** Break-glass: major-incident mode (docs/approvals.md "Break-glass"). */
+    breakGlass: z
+      .object({
+        /** The longest an operator may put an incident in major-incident mode for at once. */
+        maxSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(86_400)
+          .default(4 * 3600),
+        /** When the mode ends (at its expiry or by an operator), the grants issued under it are revoked, or kept to their own TTL. */
+        onEnd: z.enum(['revoke', 'keep']).default('revoke'),
+      })
+      .strict()
+      .prefault({}),
+    /** Human approval of grants (docs/approvals.md). */
+    approvals: z
+      .object({
+        /**
+         * The rule for a grant a policy allows only once approved (`context.approved`) and whose
+         * profile names no `approval`. Policies may raise the quorum or name the approvers with
+         * annotations on the policy that asks (docs/approvals.md).
+         */
+        defaultRule: approvalRuleSchema.prefault({ approvers: ['approver'] }),
+        /**
+         * The agent token claim naming the human who sponsors the agent (a subject of the
+         * operator issuer): that human may never approve the agent's requests.
+         */
+        sponsorClaim: z.string().min(1).max(256).optional(),
+        /** GET /v1/approvals/:id waits at most this long for a change (long-poll). */
+        maxWaitSeconds: z.number().int().min(0).max(60).default(25),
+        /** How long a poll that claimed the issuance of an approved grant holds it before another may. */
+        issueLeaseSeconds: z.number().int().min(5).max(300).default(30),
+        /**
+         * Tell approvers what waits: one signed (Standard Webhooks), Slack-compatible JSON POST per
+         * approval request, to a Slack relay or chat-ops bridge. Best effort: GET /v1/approvals is
+         * the record.
+         */
+        notify: z
+          .object({
+            url: z.url({ protocol: /^https?$/u }),
+            /** File holding the signing secret, `whsec_` followed by base64. */
+            secretFile: filePath,
+            timeoutMs: z.number().int().min(100).max(30_000).default(5000),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     /** The tamper-evident audit log (docs/audit.md). */
     audit: z
       .object({
@@ -434,6 +498,14 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
       path: ['server', 'publicUrl'],
       message: 'production mode needs an https public URL (tokens name it as their issuer)',
     });
+  }
+  const notices: Array<[PropertyKey[], string | undefined]> = [
+    [['approvals', 'notify', 'url'], cfg.approvals.notify?.url],
+    [['revocation', 'overdueNotification', 'url'], cfg.revocation.overdueNotification?.url],
+  ];
+  for (const [path, url] of notices) {
+    if (url !== undefined && plain(url))
+      ctx.addIssue({ code: 'custom', path, message: 'production mode sends notices over https only (http on loopback only)' });
   }
   const issuers: Array<[PropertyKey[], string | undefined]> = [
     [['identity', 'operators', 'issuer'], cfg.identity.operators.issuer],

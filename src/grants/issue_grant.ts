@@ -6,11 +6,16 @@
 import { describeCause, PolicyDenied, toBrokerError } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import type { AgentIdentity } from '../identity/types.js';
-import { provenanceOf, type Grant, type RequestOrigin } from '../model.js';
+import { provenanceOf, type RequestOrigin } from '../model.js';
 import type { GrantContext, GrantRequest } from './grant_context.js';
 import { isQuarantined, quarantineOf } from '../agents/quarantine.js';
 import { authorize, authorizeForIncident } from './steps/authorize.js';
-import { authorizeByPolicy } from './steps/authorize_by_policy.js';
+import { authorizeByPolicyOrApproval } from './steps/authorize_by_policy.js';
+import type { Approval } from '../approvals/approval.js';
+import { requestApproval } from '../approvals/request_approval.js';
+import { approvalRuleFor } from '../approvals/rule.js';
+import { agentQuarantined } from '../agents/quarantine.js';
+import { isMajor, noteMajorGrant } from '../incidents/major_mode.js';
 import { claimSingleUse } from './steps/claim_single_use.js';
 import { issueCredential, type IssuedGrant } from './steps/issue_credential.js';
 import { limitRate, RateLimited } from './steps/limit_rate.js';
@@ -20,11 +25,11 @@ import { resolveTtl } from './steps/resolve_ttl.js';
 export type { GrantRequest } from './grant_context.js';
 
 /**
- * How a grant request ends, short of a refusal: the credential, handed out once; or a grant
- * waiting for a named human's approval (202), issued after the approval. No step asks for an
- * approval yet (approvals come with their own issue); the outcome is here so they plug in.
+ * How a grant request ends, short of a refusal: the credential, handed out once; or a request
+ * waiting for named humans' approval (202, approvals/), issued when the agent collects it approved.
  */
-export type IssueOutcome = ({ readonly status: 'issued' } & IssuedGrant) | { readonly status: 'pending_approval'; readonly grant: Grant };
+export type IssueOutcome =
+  ({ readonly status: 'issued' } & IssuedGrant) | { readonly status: 'pending_approval'; readonly approval: Approval };
 
 export async function issueGrant(
   deps: DomainDeps,
@@ -44,8 +49,8 @@ export async function issueGrant(
     const incident = await loadIncident(deps, asked);
     const byIncident = authorizeForIncident({ agent, incident, decision: byProfile });
     const ttlSeconds = resolveTtl({ profile, request });
-    const decision = deps.policy
-      ? authorizeByPolicy(deps.policy, {
+    const { decision, approvalAskedBy } = deps.policy
+      ? authorizeByPolicyOrApproval(deps.policy, {
           agent,
           profile,
           incident,
@@ -55,13 +60,22 @@ export async function issueGrant(
           now: deps.now(),
           decision: byIncident,
         })
-      : byIncident;
+      : { decision: byIncident, approvalAskedBy: null };
+    const rule = approvalRuleFor(deps.config, profile, approvalAskedBy, (id) => deps.policy?.annotations(id) ?? {});
     // An incident a tool owns must still be open there (webhooks/source_checks.ts); fails closed.
     await deps.sourceChecks?.beforeIssue(deps, incident);
     await claimSingleUse(deps, { agent, profile });
     const ctx: GrantContext = { ...asked, incident, profile, decision, ttlSeconds };
+    if (rule !== null) {
+      // Without policy the quarantine was not read yet: a quarantined agent asks no human for anything.
+      if (isQuarantined(deps.policy ? await quarantine : await quarantineOf(deps.store, agent.id))) throw agentQuarantined();
+      const approval = await requestApproval(deps, ctx, rule, provenance);
+      deps.metrics.approvals.inc({ outcome: 'requested' });
+      deps.approvalNotifier?.requested(approval);
+      return { status: 'pending_approval', approval };
+    }
     const issued = await issueCredential(deps, ctx);
-    await auditIssued(deps, ctx, issued, provenance);
+    await auditIssued(deps, ctx, issued, provenance, { accountable: [incident.openedBy] });
     await noteTierGranted(deps, ctx);
     deps.metrics.grantsIssued.inc({ profile: profile.name, provider: profile.provider.name });
     return { status: 'issued', ...issued };
@@ -96,8 +110,21 @@ export async function issueGrant(
  * dropped here, so the grant must die too, or it would stay active (and introspect active) for a
  * token nobody holds.
  */
-async function auditIssued(deps: DomainDeps, ctx: GrantContext, issued: IssuedGrant, provenance: Record<string, string>): Promise<void> {
+export async function auditIssued(
+  deps: DomainDeps,
+  ctx: GrantContext,
+  issued: IssuedGrant,
+  provenance: Record<string, string>,
+  accountability: {
+    /** The humans accountable for the grant: its approvers, or the operator who opened the incident the policy pre-authorised it for. */
+    readonly accountable: readonly string[];
+    readonly approvalId?: string;
+  },
+): Promise<void> {
+  // Break-glass: a grant issued under major-incident mode is marked, to end with the mode and be reported.
+  const underMajor = isMajor(ctx.incident, issued.grant.createdAt);
   try {
+    if (underMajor) await noteMajorGrant(deps, ctx.incident.id, issued.grant.id);
     await deps.audit.record({
       at: issued.grant.createdAt,
       type: 'grant.issued',
@@ -111,6 +138,9 @@ async function auditIssued(deps: DomainDeps, ctx: GrantContext, issued: IssuedGr
         requestedTtlSeconds: ctx.request.ttlSeconds ?? 0,
         purpose: ctx.request.purpose,
         decidedBy: ctx.decision.decidedBy,
+        accountable: accountability.accountable,
+        ...(underMajor ? { underMajor: true } : {}),
+        ...(accountability.approvalId === undefined ? {} : { approvalId: accountability.approvalId }),
         ...provenance,
       },
     });

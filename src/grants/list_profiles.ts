@@ -11,7 +11,8 @@ import { PolicyDenied } from '../errors.js';
 import type { AgentIdentity } from '../identity/types.js';
 import type { Incident } from '../model.js';
 import { authorizeForIncident, decideByAgentPatterns } from './steps/authorize.js';
-import { authorizeByPolicy } from './steps/authorize_by_policy.js';
+import { approvalRuleFor } from '../approvals/rule.js';
+import { authorizeByPolicyOrApproval } from './steps/authorize_by_policy.js';
 import { resolveTtl } from './steps/resolve_ttl.js';
 
 export interface ProfileOffer {
@@ -24,10 +25,12 @@ export interface ProfileOffer {
   readonly allowed: boolean;
   /** What decided it (the ids a grant request's 403 or audit would name). */
   readonly decidedBy: readonly string[];
+  /** Allowed, but a grant waits for named humans' approval first (its profile, or a policy, asks for it). */
+  readonly approvalRequired: boolean;
 }
 
 export async function listProfilesFor(
-  deps: Pick<DomainDeps, 'catalog' | 'store' | 'policy' | 'now'>,
+  deps: Pick<DomainDeps, 'catalog' | 'store' | 'policy' | 'now' | 'config'>,
   agent: AgentIdentity,
   incidentId?: string,
 ): Promise<ProfileOffer[]> {
@@ -42,6 +45,7 @@ export async function listProfilesFor(
   }
   return profiles.map((p, i) => {
     let decision = byPatterns[i] as (typeof byPatterns)[number];
+    let askedBy: readonly string[] | null = null;
     if (decision.effect === 'allow' && incidentId !== undefined) {
       if (incident === null || incident.status !== 'open') {
         decision = { effect: 'deny', decidedBy: ['incident'], reasons: ['the incident is not open'] };
@@ -50,7 +54,7 @@ export async function listProfilesFor(
           decision = authorizeForIncident({ agent, incident, decision });
           if (deps.policy) {
             const ttlSeconds = resolveTtl({ profile: p, request: { incidentId, profile: p.name, purpose: '' } });
-            decision = authorizeByPolicy(deps.policy, {
+            const outcome = authorizeByPolicyOrApproval(deps.policy, {
               agent,
               profile: p,
               incident,
@@ -60,6 +64,8 @@ export async function listProfilesFor(
               now: deps.now(),
               decision,
             });
+            decision = outcome.decision;
+            askedBy = outcome.approvalAskedBy;
           }
         } catch (err) {
           if (!(err instanceof PolicyDenied)) throw err;
@@ -75,6 +81,8 @@ export async function listProfilesFor(
       maxTtlSeconds: Math.min(p.config.maxTtl, p.provider.capabilities.maxTtlSeconds),
       allowed: decision.effect === 'allow',
       decidedBy: decision.decidedBy,
+      approvalRequired:
+        decision.effect === 'allow' && approvalRuleFor(deps.config, p, askedBy, (id) => deps.policy?.annotations(id) ?? {}) !== null,
     };
   });
 }

@@ -48,6 +48,16 @@ export interface IntrospectionCaller {
   readonly actor: Actor;
 }
 
+/** Which of the two an agent-or-operator route was called by (requireAgentOrPermission). */
+export function callerOf(
+  res: Response,
+): { readonly kind: 'agent'; readonly agent: AgentIdentity } | { readonly kind: 'operator'; readonly operator: OperatorIdentity } {
+  const { agent, operator } = locals(res);
+  if (operator) return { kind: 'operator', operator };
+  if (agent) return { kind: 'agent', agent };
+  throw new Error('caller missing: requireAgentOrPermission step not mounted');
+}
+
 export function introspectionCallerOf(res: Response): IntrospectionCaller {
   const introspection = locals(res).introspection;
   if (!introspection) throw new Error('introspection caller missing: requireIntrospectionCaller step not mounted');

@@ -10,6 +10,7 @@ export const incidentIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit');
 export const grantIdSchema = z.string().regex(/^grt_[A-Za-z0-9_-]{22}$/, 'not a grant id');
+export const approvalIdSchema = z.string().regex(/^apr_[A-Za-z0-9_-]{22}$/, 'not an approval id');
 
 /**
  * Free text from clients (titles, purposes) is shown in reports, logs and later a console: no
@@ -110,6 +111,43 @@ export const auditQuery = z
     incident: incidentIdSchema.optional(),
     after: z.coerce.number().int().min(0).optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+
+export const approvalListQuery = z
+  .object({
+    status: z.enum(['pending', 'approved', 'issuing', 'open']).default('pending'),
+    incident_id: incidentIdSchema.optional(),
+  })
+  .strict();
+
+export const approvalPollQuery = z
+  .object({
+    /** Seconds to wait for a change (long-poll), capped by approvals.maxWaitSeconds; operators get the record at once. */
+    wait: z.coerce.number().int().min(0).max(60).default(0),
+  })
+  .strict();
+
+export const approvalDecisionBody = z
+  .object({
+    decision: z.enum(['approve', 'deny']),
+    /** Required: kept in the audit log beside the approver's name. */
+    reason: plainText(500),
+  })
+  .strict();
+
+export const majorModeBody = z
+  .object({
+    /** Why; kept in the audit log and the report. */
+    reason: plainText(500),
+    /** How long the mode lasts, at most breakGlass.maxSeconds. */
+    duration_seconds: z.number().int().min(60).max(86_400),
+  })
+  .strict();
+
+export const reportQuery = z
+  .object({
+    format: z.enum(['json', 'markdown']).default('json'),
   })
   .strict();
 

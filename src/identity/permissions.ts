@@ -23,6 +23,12 @@ export const PERMISSIONS = [
   'providers.emergency',
   /** POST /v1/agents/:agent/quarantine and …/quarantine/lift: revoke every grant of an agent and refuse it new ones, or lift that. */
   'agents.quarantine',
+  /** GET /v1/approvals and /v1/approvals/:id: what waits for a human. */
+  'approvals.read',
+  /** POST /v1/approvals/:id/decision: approve or deny, also only with a role the approval rule names. */
+  'approvals.decide',
+  /** POST and DELETE /v1/incidents/:id/major: break-glass (major-incident mode) with a reason and an expiry. */
+  'incidents.major',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];

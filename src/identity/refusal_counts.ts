@@ -7,9 +7,9 @@ import type { Identity } from './types.js';
 
 export function withRefusalCounts(
   identity: Identity,
-  count: (kind: 'agent' | 'operator' | 'introspection', code: string) => void,
+  count: (kind: 'agent' | 'operator' | 'introspection' | 'either', code: string) => void,
 ): Identity {
-  const counted = async <T>(kind: 'agent' | 'operator' | 'introspection', verification: Promise<T>): Promise<T> => {
+  const counted = async <T>(kind: 'agent' | 'operator' | 'introspection' | 'either', verification: Promise<T>): Promise<T> => {
     try {
       return await verification;
     } catch (err) {
@@ -21,5 +21,6 @@ export function withRefusalCounts(
     authenticateAgent: (token) => counted('agent', identity.authenticateAgent(token)),
     authenticateOperator: (token) => counted('operator', identity.authenticateOperator(token)),
     authenticateIntrospectionCaller: (token) => counted('introspection', identity.authenticateIntrospectionCaller(token)),
+    authenticateAgentOrOperator: (token) => counted('either', identity.authenticateAgentOrOperator(token)),
   };
 }

@@ -32,6 +32,8 @@ export interface AgentIdentity {
    * policy only (never logged or audited); absent when the token carries none of them.
    */
   readonly claims?: Readonly<Record<string, unknown>>;
+  /** The human who sponsors the agent (the `approvals.sponsorClaim` claim, a string): never its approver. */
+  readonly sponsor?: string;
 }
 
 /** A human operator, authenticated by the operator issuer's token. */
@@ -59,4 +61,10 @@ export interface Identity {
    * workload token of an agent issuer for identity.introspection.audience (never the agents' one).
    */
   authenticateIntrospectionCaller(token: string): Promise<OperatorIdentity | AgentIdentity>;
+  /**
+   * A caller of an endpoint both kinds use (GET /v1/approvals/:id: the agent collects, an
+   * operator reads): an operator token of the operator issuer, else an agent token, each checked
+   * exactly as on its own endpoints.
+   */
+  authenticateAgentOrOperator(token: string): Promise<OperatorIdentity | AgentIdentity>;
 }

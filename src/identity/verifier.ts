@@ -42,6 +42,8 @@ export interface IdentityDeps {
   readonly strictSecretFiles?: boolean;
   /** Claims of agent tokens kept for policy (config `policy.agentClaims`): attribute → claim name or path. */
   readonly agentClaims?: Readonly<Record<string, ClaimPath>>;
+  /** The agent token claim naming its sponsoring human (config `approvals.sponsorClaim`). */
+  readonly sponsorClaim?: string;
 }
 
 type Kind = TokenKind;
@@ -170,6 +172,7 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
   const agentOf = (v: Verified, digest: string): AgentIdentity => {
     const { trusted, registered } = v;
     const claims = pickClaims(v.claims, claimMapping);
+    const sponsor = deps.sponsorClaim === undefined ? undefined : ownClaim(v.claims, deps.sponsorClaim);
     const spiffe = trusted.kind === 'spiffe';
     return Object.freeze({
       kind: 'agent',
@@ -184,6 +187,7 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
       fingerprint: namer.fingerprint(digest),
       tokenId: tokenIdOf(trusted.issuer, registered.jti, digest),
       ...(claims === undefined ? {} : { claims }),
+      ...(typeof sponsor === 'string' && sponsor !== '' && sponsor.length <= 256 ? { sponsor } : {}),
     });
   };
 
@@ -205,6 +209,8 @@ export async function createIdentity(config: IdentityConfig, deps: IdentityDeps)
     authenticateOperator: (token) => authenticate(token, 'operator', operatorOf),
     authenticateIntrospectionCaller: async (token) =>
       isOperatorIssued(token) ? authenticate(token, 'operator', operatorOf) : authenticate(token, 'introspector', agentOf),
+    authenticateAgentOrOperator: async (token) =>
+      isOperatorIssued(token) ? authenticate(token, 'operator', operatorOf) : authenticate(token, 'agent', agentOf),
   };
 
   /** Whether the token names the operator issuer (unverified: it only picks which checks run). */

@@ -3,7 +3,8 @@
  * it, guarantee 3), flips the incident's live grants to revoking and enqueues them; the worker
  * does the rest. Idempotent: closing again re-enqueues anything still outstanding.
  */
-import { incidentNotFound } from '../errors.js';
+import { cancelIncidentApprovals } from '../approvals/end_approval.js';
+import { describeCause, incidentNotFound } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import { actorOf, provenanceOf, type ActorRef } from '../model.js';
 import type { CloseIncidentResult } from '../store/store.js';
@@ -24,5 +25,10 @@ export async function closeIncident(deps: DomainDeps, id: string, by: ActorRef):
     },
     { dedupeKey: `incident.closed:${id}` },
   );
+  // Pending approvals die with the incident; one this misses (a crash here) is cancelled by the
+  // worker's sweep, and no approval of a closed incident can be decided or collected anyway.
+  await cancelIncidentApprovals(deps, id).catch((err: unknown) => {
+    deps.logger.warn({ incidentId: id, err: describeCause(err) }, 'approvals of the closed incident not cancelled yet; the sweep will');
+  });
   return result;
 }

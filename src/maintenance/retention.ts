@@ -7,6 +7,8 @@
  * sweeping at once only share the work. Each pass is bounded; a full batch means more is due, and
  * the worker comes back at once.
  */
+import { sweepApprovals } from '../approvals/end_approval.js';
+import { sweepMajorModes } from '../incidents/major_mode.js';
 import type { DomainDeps } from '../domain.js';
 
 /** Windows closed and grants forgotten per store call. */
@@ -19,8 +21,15 @@ export interface RetentionPass {
   readonly more: boolean;
 }
 
-export async function sweepRetention(deps: Pick<DomainDeps, 'config' | 'store' | 'metrics'>, now: number): Promise<RetentionPass> {
+export async function sweepRetention(
+  deps: Pick<DomainDeps, 'config' | 'store' | 'metrics' | 'audit' | 'now' | 'nudgeRevocation'>,
+  now: number,
+): Promise<RetentionPass> {
   const windowsClosed = await deps.store.flushAuditCounts(now, RETENTION_BATCH);
+  // Approvals past their time, or of incidents that closed (approvals/end_approval.ts).
+  await sweepApprovals(deps);
+  // Break-glass modes past their expiry end, on whichever replica sweeps first (incidents/major_mode.ts).
+  await sweepMajorModes(deps);
   const grantsForgotten = await deps.store.purgeEndedGrants(now - deps.config.retention.endedGrantsSeconds * 1000, RETENTION_BATCH);
   if (grantsForgotten > 0) deps.metrics.grantsForgotten.inc(grantsForgotten);
   return { windowsClosed, grantsForgotten, more: windowsClosed === RETENTION_BATCH || grantsForgotten === RETENTION_BATCH };

@@ -29,6 +29,8 @@ export interface PolicyEngine {
   reload(): { readonly enforced: 'reloaded' | 'kept'; readonly shadow?: 'reloaded' | 'kept' };
   /** The enforced set now. */
   current(): LoadedPolicySet;
+  /** The annotations of an enforced policy other than its id (empty for an unknown id). */
+  annotations(policyId: string): Readonly<Record<string, string>>;
   /** Stops watching the directories. */
   close(): void;
 }
@@ -113,6 +115,7 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
       return { enforced: next ? 'reloaded' : 'kept', shadow: nextShadow ? 'reloaded' : 'kept' };
     },
     current: () => enforced,
+    annotations: (policyId) => enforced.source.annotations[policyId] ?? {},
     close() {
       for (const w of watchers) w.close();
       if (timer) clearTimeout(timer);

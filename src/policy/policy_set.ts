@@ -39,6 +39,8 @@ export interface PolicySetSource {
   readonly origins: Readonly<Record<string, string>>;
   /** The token claims the schema declares on Agent (`claims`), by attribute; null when it declares no `Agent.claims`. */
   readonly claimTypes: ClaimTypes | null;
+  /** Policy id → its annotations other than `id` (`@quorum("2")`: docs/approvals.md). */
+  readonly annotations: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /** 1-based line of `offset` in `text`. */
@@ -73,6 +75,7 @@ export function readPolicyDir(dir: string): PolicySetSource {
 
   const policies: Record<string, string> = {};
   const origins: Record<string, string> = {};
+  const annotations: Record<string, Record<string, string>> = {};
   /** Where each policy's text starts in its file, for validation errors. */
   const located: Record<string, { file: string; text: string; base: number }> = {};
   const files = readdirSync(dir)
@@ -94,7 +97,8 @@ export function readPolicyDir(dir: string): PolicySetSource {
       const base = found === -1 ? searchFrom : found;
       searchFrom = base + 1;
       const json = cedar.policyToJson(policy);
-      const id = json.type === 'success' ? json.json.annotations?.id : undefined;
+      const annotated = json.type === 'success' ? (json.json.annotations ?? {}) : {};
+      const id = annotated.id;
       const where = `${file}:${lineOf(text, base)}`;
       if (typeof id !== 'string' || id === '') {
         problems.push(`${where}: a policy needs an @id("…") annotation: decisions name policies by it`);
@@ -106,6 +110,10 @@ export function readPolicyDir(dir: string): PolicySetSource {
       }
       policies[id] = policy;
       origins[id] = where;
+      annotations[id] = Object.fromEntries(Object.entries(annotated).filter(([k, v]) => k !== 'id' && typeof v === 'string')) as Record<
+        string,
+        string
+      >;
       located[id] = { file, text, base };
     }
   }
@@ -118,7 +126,7 @@ export function readPolicyDir(dir: string): PolicySetSource {
     problems.push(...(at ? problemsOf(at.file, at.text, at.base, [error]) : [`${policyId}: ${error.message}`]));
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
-  return { dir, schema, policies, origins, claimTypes: claims.types };
+  return { dir, schema, policies, origins, claimTypes: claims.types, annotations };
 }
 
 /** What a request is about, in the schema's terms (src/policy/request.ts builds it from the broker's objects). */

@@ -7,13 +7,13 @@
  * Webhooks library. Best effort: a failed POST is logged and counted, never retried into the
  * worker's way; the audit event and the metric are the durable record.
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { describeCause } from '../errors.js';
 import type { Logger } from '../logging.js';
 import type { Grant } from '../model.js';
 import { readSecretText } from '../secret_files.js';
 import type { Store } from '../store/store.js';
+import { postSigned } from '../webhooks/outbound.js';
 import { standardWebhookKey } from '../webhooks/signatures.js';
 
 export interface OverdueNotice {
@@ -51,19 +51,8 @@ export async function createOverdueNotice(
         revoke_requested_at: new Date(grant.revokeRequestedAt ?? grant.createdAt).toISOString(),
         ...(details.blocked === undefined ? {} : { blocked: details.blocked }),
       });
-      const id = `msg_${randomBytes(12).toString('base64url')}`;
-      const timestamp = String(Math.floor(now / 1000));
-      const signature = `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
       try {
-        const res = await fetch(cfg.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': timestamp, 'webhook-signature': signature },
-          body,
-          redirect: 'manual',
-          signal: AbortSignal.timeout(cfg.timeoutMs),
-        });
-        await res.body?.cancel();
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        await postSigned(cfg.url, key, body, { timeoutMs: cfg.timeoutMs, now });
         deps.logger.info({ grantId: grant.id, incidentId: grant.incidentId }, 'overdue revocation notice sent');
       } catch (err) {
         deps.logger.warn(

@@ -82,7 +82,7 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
   const sweepRetained = async (): Promise<boolean> => {
     const now = deps.now();
     if (now < nextRetentionAt) return false;
-    const { more } = await sweepRetention(deps, now);
+    const { more } = await sweepRetention({ ...deps, nudgeRevocation: () => (nudged = true) }, now);
     nextRetentionAt = more ? now : now + deps.config.retention.sweepSeconds * 1000;
     return more;
   };

@@ -28,7 +28,11 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
         ...(patch.tierGranted === undefined || (incident.tiersGranted ?? []).includes(patch.tierGranted)
           ? {}
           : { tiersGranted: [...(incident.tiersGranted ?? []), patch.tierGranted] }),
+        ...(patch.major === undefined ? {} : { major: { ...patch.major } }),
       };
+      if (patch.endMajorEndingAt !== undefined && updated.major?.endsAt === patch.endMajorEndingAt) {
+        delete (updated as { major?: unknown }).major;
+      }
       incidents.set(id, updated);
       return { incident: copy(updated), updated: true };
     },

@@ -63,6 +63,8 @@ for _, field in ipairs({'severity', 'title'}) do
   if patch[field] ~= nil then inc[field] = patch[field] end
 end
 if patch.agents == cjson.null then inc.agents = nil elseif patch.agents ~= nil then inc.agents = patch.agents end
+if patch.major ~= nil then inc.major = patch.major end
+if patch.endMajorEndingAt ~= nil and inc.major ~= nil and inc.major.endsAt == patch.endMajorEndingAt then inc.major = nil end
 if patch.tierGranted ~= nil then
   local tiers = inc.tiersGranted or {}
   local seen = false

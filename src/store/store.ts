@@ -17,7 +17,17 @@
  *  - a lease renewal is fenced by the lease's end: it never re-queues a finished job, never moves
  *    a rescheduled job's backoff, and never extends a lease another worker has claimed since.
  */
-import type { AuditEvent, AuditEventInput, AuditValue, Grant, GrantState, Incident, RevocationHandle, RevokeReason } from '../model.js';
+import type {
+  AuditEvent,
+  AuditEventInput,
+  AuditValue,
+  Grant,
+  GrantState,
+  Incident,
+  MajorMode,
+  RevocationHandle,
+  RevokeReason,
+} from '../model.js';
 import type { StoreMeta } from './store_meta.js';
 
 /** What may change on an open incident; `agents: null` ends its assignment (every allowed agent may act). */
@@ -25,6 +35,10 @@ export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>> & {
   readonly agents?: readonly string[] | null;
   /** Adds a tier to the incident's tiersGranted (once): a grant of that tier was issued in it. */
   readonly tierGranted?: string;
+  /** Starts (or replaces) major-incident mode. */
+  readonly major?: MajorMode;
+  /** Ends major-incident mode, only if it still ends at this instant (no end of a mode someone extended meanwhile). */
+  readonly endMajorEndingAt?: number;
 };
 
 export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed' | 'quota_incident' | 'quota_agent';

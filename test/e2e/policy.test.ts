@@ -71,7 +71,9 @@ describe('policy in the grant pipeline', () => {
     const before = await ask('INC-P5', 'remediate');
     expect([before.status, before.body.error.decided_by]).toEqual([403, ['policy:no-permit']]);
     expect((await ask('INC-P5', 'read', 'spiffe://dev.local/agent/evidence')).status).toBe(201);
-    expect((await ask('INC-P5', 'remediate')).status).toBe(201);
+    // Allowed now, once two named humans approve it (remediate-needs-approval: test/e2e/approvals.test.ts).
+    const waiting = await ask('INC-P5', 'remediate');
+    expect([waiting.status, waiting.body.approval?.state, waiting.body.approval?.quorum]).toEqual([202, 'pending', 2]);
     const incident = await qm.request('GET', '/v1/incidents/INC-P5', { token: await qm.operatorToken() });
     expect(incident.status).toBe(200);
   });

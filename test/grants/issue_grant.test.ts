@@ -71,6 +71,8 @@ describe('issue flow', () => {
           requestedTtlSeconds: 300,
           purpose: 'read alerts',
           decidedBy: ['profiles.p.agents'],
+          // No approval: the operator who opened the incident the grant was pre-authorised for.
+          accountable: ['op'],
           tokenFingerprint: 'fp-triage',
         },
       },
@@ -80,6 +82,7 @@ describe('issue flow', () => {
 
   it('audits a request that named no TTL as requestedTtlSeconds 0, with the profile default granted', async () => {
     const issued = await issueGrant(w.deps, agent, { incidentId: INCIDENT, profile: 'p', purpose: 'read alerts' });
+    if (issued.status !== 'issued') throw new Error('expected an issued grant');
     expect(issued.grant.ttlSeconds).toBe(600);
     const [event] = await w.store.listAudit({ incidentId: INCIDENT, limit: 10 });
     expect(event?.data).toMatchObject({ ttlSeconds: 600, requestedTtlSeconds: 0 });
@@ -168,6 +171,7 @@ describe('issue flow', () => {
     await first.started;
     first.release();
     const kept = await pendingFirst;
+    if (kept.status !== 'issued') throw new Error('expected an issued grant');
     expect(kept.grant.state).toBe('active');
 
     // The one change: the close lands while the provider is minting.

@@ -54,7 +54,8 @@ describe('issuing when the audit append fails', () => {
     const { deps } = broker;
     await openIncident(deps, { id: 'INC-A', title: 't', severity: 'sev3', source: 'api', actor: 'alice' });
     const issued = await issueGrant(deps, AGENT, { incidentId: 'INC-A', profile: 'demo', purpose: 'p' });
-    expect(issued.status === 'issued' && issued.credential.access_token).toEqual(expect.any(String));
+    if (issued.status !== 'issued') throw new Error('expected an issued grant');
+    expect(issued.credential.access_token).toEqual(expect.any(String));
     expect((await deps.store.getGrant(issued.grant.id))?.state).toBe('active');
   });
 

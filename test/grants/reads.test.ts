@@ -21,8 +21,11 @@ const OTHER_INCIDENT = 'INC-GRANTS-2';
 
 describe('grant reads', () => {
   let w: GrantWorld;
-  const issueAs = async (who = agent, incidentId = INCIDENT): Promise<Grant> =>
-    (await issueGrant(w.deps, who, { ...request, incidentId })).grant;
+  const issueAs = async (who = agent, incidentId = INCIDENT): Promise<Grant> => {
+    const outcome = await issueGrant(w.deps, who, { ...request, incidentId });
+    if (outcome.status !== 'issued') throw new Error('expected an issued grant');
+    return outcome.grant;
+  };
 
   beforeEach(async () => {
     w = await createGrantWorld();
@@ -99,6 +102,7 @@ describe('grant reads', () => {
         tier: 'read',
         // min(profile maxTtl 900, provider maximum 3600)
         maxTtlSeconds: 900,
+        approvalRequired: false,
       };
       expect(await listProfilesFor(w.deps, agent)).toEqual([{ ...offer, allowed: true, decidedBy: ['profiles.p.agents'] }]);
       // Not a lower-case name: the profile's pattern does not match it.

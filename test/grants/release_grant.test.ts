@@ -15,7 +15,11 @@ import { AGENT_ID, agent, agentNamed, createGrantWorld, INCIDENT, request, T0, t
 
 describe('release flow', () => {
   let w: GrantWorld;
-  const issue = async (): Promise<Grant> => (await issueGrant(w.deps, agent, request)).grant;
+  const issue = async (): Promise<Grant> => {
+    const outcome = await issueGrant(w.deps, agent, request);
+    if (outcome.status !== 'issued') throw new Error('expected an issued grant');
+    return outcome.grant;
+  };
   const releases = async () => (await w.store.listAudit({ incidentId: INCIDENT, limit: 1000 })).filter((e) => e.type === 'grant.released');
 
   beforeEach(async () => {

@@ -65,6 +65,18 @@ const calls: Record<Permission, { run: (token: string) => Promise<{ status: numb
       }),
     allowed: 201,
   },
+  'approvals.read': { run: (token) => qm.request('GET', '/v1/approvals', { token }), allowed: 200 },
+  // No such approval: allowed, the flow itself answers 404.
+  'approvals.decide': {
+    run: (token) =>
+      qm.request('POST', `/v1/approvals/apr_${'a'.repeat(22)}/decision`, { token, body: { decision: 'approve', reason: 'test' } }),
+    allowed: 404,
+  },
+  'incidents.major': {
+    run: async (token) =>
+      qm.request('POST', `/v1/incidents/${await openIncident()}/major`, { token, body: { reason: 'test', duration_seconds: 60 } }),
+    allowed: 200,
+  },
 };
 
 describe('operator permissions over HTTP', () => {

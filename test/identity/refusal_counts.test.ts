@@ -17,6 +17,7 @@ const fake = (refusal: unknown): Identity => ({
   authenticateAgent: (token) => (token === 'good' ? Promise.resolve(agent) : Promise.reject(refusal)),
   authenticateOperator: (token) => (token === 'good' ? Promise.resolve(operator) : Promise.reject(refusal)),
   authenticateIntrospectionCaller: (token) => (token === 'good' ? Promise.resolve(agent) : Promise.reject(refusal)),
+  authenticateAgentOrOperator: (token) => (token === 'good' ? Promise.resolve(operator) : Promise.reject(refusal)),
 });
 
 describe('refusal counts', () => {
@@ -26,6 +27,7 @@ describe('refusal counts', () => {
     await expect(identity.authenticateAgent('good')).resolves.toBe(agent);
     await expect(identity.authenticateOperator('good')).resolves.toBe(operator);
     await expect(identity.authenticateIntrospectionCaller('good')).resolves.toBe(agent);
+    await expect(identity.authenticateAgentOrOperator('good')).resolves.toBe(operator);
     expect(counted).toEqual([]);
   });
 
@@ -37,11 +39,13 @@ describe('refusal counts', () => {
     await expect(identity.authenticateOperator('bad')).rejects.toBe(refusal);
     await expect(identity.authenticateOperator('bad')).rejects.toBe(refusal);
     await expect(identity.authenticateIntrospectionCaller('bad')).rejects.toBe(refusal);
+    await expect(identity.authenticateAgentOrOperator('bad')).rejects.toBe(refusal);
     expect(counted).toEqual([
       'agent ERR_TOKEN_SIGNATURE',
       'operator ERR_TOKEN_SIGNATURE',
       'operator ERR_TOKEN_SIGNATURE',
       'introspection ERR_TOKEN_SIGNATURE',
+      'either ERR_TOKEN_SIGNATURE',
     ]);
   });
 

@@ -18,7 +18,7 @@ const TESTS = readFileSync(join(DIR, 'policy_tests.yaml'), 'utf8');
 /** A copy of the shipped directory with `files` written over it. */
 function policyDir(files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'qm-policies-'));
-  for (const f of [SCHEMA_FILE, 'trust.cedar', 'tiers.cedar', 'ttl.cedar']) copyFileSync(join(DIR, f), join(dir, f));
+  for (const f of [SCHEMA_FILE, 'approvals.cedar', 'trust.cedar', 'tiers.cedar', 'ttl.cedar']) copyFileSync(join(DIR, f), join(dir, f));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;
 }
@@ -66,7 +66,9 @@ describe('loading a policy directory', () => {
   it('loads the shipped one, and names a syntax error by file and line', () => {
     expect(Object.keys(readPolicyDir(policyDir()).policies).sort()).toEqual([
       'quarantined-agents-get-nothing',
+      'remediate-needs-approval',
       'tier-contain',
+      'tier-contain-major',
       'tier-read',
       'tier-remediate',
       'trusted-trust-domains',
@@ -110,7 +112,7 @@ describe('loading a policy directory', () => {
 describe('quartermaster policy validate / test', () => {
   it('validates the shipped policies (exit 0) and refuses a broken file (exit 1) naming file and line', async () => {
     const ok = await runCli(['policy', 'validate']);
-    expect([ok.code, ok.stdout]).toEqual([0, 'config/policies: 7 policies load and validate\n']);
+    expect([ok.code, ok.stdout]).toEqual([0, 'config/policies: 9 policies load and validate\n']);
     const broken = await runCli([
       'policy',
       'validate',
@@ -123,7 +125,7 @@ describe('quartermaster policy validate / test', () => {
   it('passes the shipped tests and fails a wrong expectation', async () => {
     const ok = await runCli(['policy', 'test']);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^14 passed, 0 failed$/mu);
+    expect(ok.stdout).toMatch(/^17 passed, 0 failed$/mu);
     const file = join(mkdtempSync(join(tmpdir(), 'qm-policy-tests-')), 'wrong.yaml');
     writeFileSync(
       file,
@@ -137,6 +139,6 @@ describe('quartermaster policy validate / test', () => {
     expect(wrong.stdout).toMatch(
       /^FAIL an agent of another trust domain gets nothing: expected allow by \[trusted-trust-domains\], got deny by \[trusted-trust-domains\]$/mu,
     );
-    expect(wrong.stdout).toMatch(/^13 passed, 1 failed$/mu);
+    expect(wrong.stdout).toMatch(/^16 passed, 1 failed$/mu);
   });
 });

@@ -30,6 +30,10 @@ export interface TestConfigOptions {
   readonly webhooks?: Record<string, unknown>;
   /** `audit` (the hash chain). */
   readonly audit?: Record<string, unknown>;
+  /** `approvals` (the default rule, the sponsor claim, notifications). */
+  readonly approvals?: Record<string, unknown>;
+  /** `breakGlass`. */
+  readonly breakGlass?: Record<string, unknown>;
   /** `policy` (the Cedar policy directory). */
   readonly policy?: {
     readonly dir: string;
@@ -96,6 +100,8 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     ...(options.webhooks ? { webhooks: options.webhooks } : {}),
     ...(options.policy ? { policy: options.policy } : {}),
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.approvals ? { approvals: options.approvals } : {}),
+    ...(options.breakGlass ? { breakGlass: options.breakGlass } : {}),
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
     limits: options.limits ?? {

@@ -7,6 +7,7 @@
  * binding decide alone.
  */
 import { policyDenied } from '../../errors.js';
+import { isMajor } from '../../incidents/major_mode.js';
 import type { AgentIdentity } from '../../identity/types.js';
 import type { Decision, Incident } from '../../model.js';
 import type { ProfileEntry } from '../../catalog/catalog.js';
@@ -21,6 +22,8 @@ export interface PolicyInput {
   readonly quarantined: boolean;
   readonly now: number;
   readonly decision: Decision;
+  /** Whether named humans approved this request (an approval being collected). */
+  readonly approved?: boolean;
 }
 
 /** An OIDC agent's "trust domain": its issuer URL's host, or the issuer's configured name when the issuer is no URL. */
@@ -52,19 +55,45 @@ export function policyRequestOf(input: PolicyInput): PolicyRequest {
       severity: Number(incident.severity.slice(3)),
       status: incident.status,
       source: incident.source,
-      major: false,
+      major: isMajor(incident, input.now),
       tiersGranted: incident.tiersGranted ?? [],
     },
     ttlSeconds: input.ttlSeconds,
     purpose: input.purpose,
     quarantined: input.quarantined,
-    approved: false,
+    approved: input.approved ?? false,
     hour: new Date(input.now).getUTCHours(),
   };
 }
 
 export function authorizeByPolicy(policy: { decide(request: PolicyRequest): PolicyDecision }, input: PolicyInput): Decision {
-  const decided = policy.decide(policyRequestOf(input));
+  return decisionOf(policy.decide(policyRequestOf(input)), input.decision);
+}
+
+/** What the policy asks before a grant: nothing more, or named humans' approval (the policies that asked for it). */
+export interface PolicyOutcome {
+  readonly decision: Decision;
+  /** Null: no approval asked. Else the ids of the policies that refuse the request until it is approved (none: no permit without it). */
+  readonly approvalAskedBy: readonly string[] | null;
+}
+
+/**
+ * The policy decides the request as it stands (`context.approved` false); if it refuses, it is
+ * asked again as approved: a request allowed only then waits for an approval (docs/approvals.md),
+ * and the policies that refused it the first time are the ones that asked. A request refused
+ * either way is refused, naming what still refuses it.
+ */
+export function authorizeByPolicyOrApproval(policy: { decide(request: PolicyRequest): PolicyDecision }, input: PolicyInput): PolicyOutcome {
+  const asIs = policy.decide(policyRequestOf({ ...input, approved: false }));
+  if (asIs.effect === 'allow') return { decision: decisionOf(asIs, input.decision), approvalAskedBy: null };
+  const approved = policy.decide(policyRequestOf({ ...input, approved: true }));
+  // An unfit request stays refused: it is not a question for a human.
+  if (asIs.unfit || approved.effect === 'deny')
+    return { decision: decisionOf(approved.effect === 'deny' ? approved : asIs, input.decision), approvalAskedBy: null };
+  return { decision: decisionOf(approved, input.decision), approvalAskedBy: asIs.policyIds };
+}
+
+function decisionOf(decided: PolicyDecision, before: Decision): Decision {
   const ids = decided.policyIds.map((id) => `policy:${id}`);
   if (decided.effect === 'deny') {
     throw policyDenied({
@@ -82,7 +111,7 @@ export function authorizeByPolicy(policy: { decide(request: PolicyRequest): Poli
   }
   return {
     effect: 'allow',
-    decidedBy: [...input.decision.decidedBy, ...ids],
-    reasons: [...input.decision.reasons, `permitted by ${ids.join(', ')}`],
+    decidedBy: [...before.decidedBy, ...ids],
+    reasons: [...before.reasons, `permitted by ${ids.join(', ')}`],
   };
 }

@@ -16,7 +16,10 @@ import type { Grant } from '../../model.js';
 import type { IssuedCredential } from '../../sdk.js';
 import type { GrantContext } from '../grant_context.js';
 
-export type IssueCredentialInput = Pick<GrantContext, 'agent' | 'incident' | 'profile' | 'ttlSeconds' | 'request'>;
+export type IssueCredentialInput = Pick<GrantContext, 'agent' | 'incident' | 'profile' | 'ttlSeconds' | 'request'> & {
+  /** The grant's id, when the caller chose it first (an approval's claim records it before the issue). */
+  readonly grantId?: string;
+};
 
 export interface IssuedGrant {
   readonly grant: Grant;
@@ -28,7 +31,7 @@ export const newGrantId = (): string => `grt_${randomBytes(16).toString('base64u
 export async function issueCredential(deps: DomainDeps, input: IssueCredentialInput): Promise<IssuedGrant> {
   const now = deps.now();
   const intent: Grant = {
-    id: newGrantId(),
+    id: input.grantId ?? newGrantId(),
     incidentId: input.incident.id,
     profile: input.profile.name,
     provider: input.profile.provider.name,

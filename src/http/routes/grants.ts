@@ -9,6 +9,7 @@ import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
 import { requireAgent } from '../steps/authenticate.js';
 import { grantIdSchema, grantListQuery, grantRequestBody, parseWith } from '../validation.js';
+import { toApprovalView } from '../views/approval_view.js';
 import { toGrantView } from '../views/grant_view.js';
 import type { Grant } from '../../model.js';
 
@@ -29,14 +30,15 @@ export function grantRoutes(deps: HttpDeps): Router {
       },
       originOf(res),
     );
-    const location = `/v1/grants/${outcome.grant.id}`;
     if (outcome.status === 'pending_approval') {
+      // Named humans decide first; the agent collects the credential at the approval (approvals.ts).
       res
         .status(202)
-        .location(location)
-        .json({ grant: toGrantView(outcome.grant, deps.now()) });
+        .location(`/v1/approvals/${outcome.approval.id}`)
+        .json({ approval: toApprovalView(outcome.approval, deps.now(), 'agent') });
       return;
     }
+    const location = `/v1/grants/${outcome.grant.id}`;
     // The credential leaves the broker exactly once, in this body; no intermediary may keep it.
     res
       .status(201)

@@ -20,6 +20,7 @@ export function profileRoutes(deps: HttpDeps): Router {
         max_ttl_seconds: p.maxTtlSeconds,
         allowed: p.allowed,
         decided_by: p.decidedBy,
+        approval_required: p.approvalRequired,
       })),
     });
   });

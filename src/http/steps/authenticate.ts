@@ -56,6 +56,29 @@ export function requirePermission(
 }
 
 /**
+ * An agent token, or an operator token whose roles grant `permission` (GET /v1/approvals/:id: the
+ * agent collects its approval, an operator reads it). Each kind is verified as on its own endpoints.
+ */
+export function requireAgentOrPermission(
+  deps: { readonly identity: Identity; readonly config: Pick<Config, 'identity'> },
+  permission: Permission,
+) {
+  const grants = permissionGrants(deps.config.identity.operators);
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const caller = await deps.identity.authenticateAgentOrOperator(bearerToken(req));
+    if (caller.kind === 'operator') {
+      if (!hasPermission(caller, permission, grants)) throw missingPermission(permission);
+      setLocals(res, { operator: caller });
+      bindRequestLog(res, { operator: caller.subject });
+    } else {
+      setLocals(res, { agent: caller });
+      bindRequestLog(res, { agent: caller.id });
+    }
+    next();
+  };
+}
+
+/**
  * A caller of POST /oauth2/introspect: an operator with the `introspect` permission (every token),
  * or a configured introspection client (identity.introspection.clients) by its workload token
  * for the introspection audience (the tokens of its own audiences). Any other workload: 403.

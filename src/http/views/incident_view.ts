@@ -17,6 +17,16 @@ export function toIncidentView(incident: Incident) {
     ...(incident.agents === undefined ? {} : { agents: incident.agents }),
     ...(incident.closedAt !== undefined ? { closed_at: new Date(incident.closedAt).toISOString() } : {}),
     ...(incident.closedBy !== undefined ? { closed_by: incident.closedBy } : {}),
+    ...(incident.major === undefined
+      ? {}
+      : {
+          major: {
+            started_at: new Date(incident.major.startedAt).toISOString(),
+            ends_at: new Date(incident.major.endsAt).toISOString(),
+            by: incident.major.by,
+            reason: incident.major.reason,
+          },
+        }),
   };
 }
 
