@@ -9,7 +9,7 @@ import type { Config } from '../../config/schema.js';
 import type { Permission } from '../../identity/permissions.js';
 import { hasPermission, permissionGrants } from '../../identity/roles.js';
 import type { IntrospectionScope } from '../../grants/introspect.js';
-import type { Identity } from '../../identity/types.js';
+import type { Identity, OperatorIdentity } from '../../identity/types.js';
 import { bindRequestLog, originOf, setLocals } from '../context.js';
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="quartermaster"' };
@@ -45,12 +45,7 @@ export function requirePermission(
 ) {
   const grants = permissionGrants(deps.config.identity.operators);
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const operator = await deps.identity.authenticateOperator(bearerToken(req));
-    if (!hasPermission(operator, permission, grants)) {
-      throw missingPermission(permission);
-    }
-    setLocals(res, { operator });
-    bindRequestLog(res, { operator: operator.subject });
+    admitOperator(res, await deps.identity.authenticateOperator(bearerToken(req)), permission, grants);
     next();
   };
 }
@@ -67,9 +62,7 @@ export function requireAgentOrPermission(
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const caller = await deps.identity.authenticateAgentOrOperator(bearerToken(req));
     if (caller.kind === 'operator') {
-      if (!hasPermission(caller, permission, grants)) throw missingPermission(permission);
-      setLocals(res, { operator: caller });
-      bindRequestLog(res, { operator: caller.subject });
+      admitOperator(res, caller, permission, grants);
     } else {
       setLocals(res, { agent: caller });
       bindRequestLog(res, { agent: caller.id });
@@ -96,9 +89,7 @@ export function requireIntrospectionCaller(deps: { readonly identity: Identity; 
       origin: originOf(res),
     };
     if (caller.kind === 'operator') {
-      if (!hasPermission(caller, 'introspect', grants)) throw missingPermission('introspect');
-      setLocals(res, { operator: caller });
-      bindRequestLog(res, { operator: caller.subject });
+      admitOperator(res, caller, 'introspect', grants);
       scope = { kind: 'all' };
       name = 'operator';
     } else {
@@ -111,6 +102,18 @@ export function requireIntrospectionCaller(deps: { readonly identity: Identity; 
     setLocals(res, { introspection: { scope, caller: name, actor } });
     next();
   };
+}
+
+/** The operator, if its roles grant `permission` (403 otherwise), on the request's locals and log. */
+function admitOperator(
+  res: Response,
+  operator: OperatorIdentity,
+  permission: Permission,
+  grants: ReturnType<typeof permissionGrants>,
+): void {
+  if (!hasPermission(operator, permission, grants)) throw missingPermission(permission);
+  setLocals(res, { operator });
+  bindRequestLog(res, { operator: operator.subject });
 }
 
 /** The 403 for an operator whose roles grant no `permission`. */
