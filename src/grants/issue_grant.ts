@@ -69,9 +69,11 @@ export async function issueGrant(
     if (rule !== null) {
       // Without policy the quarantine was not read yet: a quarantined agent asks no human for anything.
       if (isQuarantined(deps.policy ? await quarantine : await quarantineOf(deps.store, agent.id))) throw agentQuarantined();
-      const approval = await requestApproval(deps, ctx, rule, provenance);
-      deps.metrics.approvals.inc({ outcome: 'requested' });
-      deps.approvalNotifier?.requested(approval);
+      const { approval, created } = await requestApproval(deps, ctx, rule, provenance);
+      if (created) {
+        deps.metrics.approvals.inc({ outcome: 'requested' });
+        deps.approvalNotifier?.requested(approval);
+      }
       return { status: 'pending_approval', approval };
     }
     const issued = await issueCredential(deps, ctx);

@@ -2,7 +2,8 @@
  * Approvers hear of an approval request (approvals.notify, src/approvals/notify.ts): a broker
  * sends one Standard Webhooks-signed, Slack-compatible POST that the standardwebhooks package
  * verifies, naming agent, incident, profile, tier, scope, TTL, purpose and a link; what the agent
- * wrote is escaped for Slack (no channel ping, no forged link); no secret or token is in it.
+ * wrote is escaped for Slack (no channel ping, no forged link); no secret or token is in it; asking
+ * again while a request waits sends no second notice.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -89,7 +90,20 @@ describe('approval notices', () => {
     expect(rendered).not.toContain('<!channel>');
     expect(rendered).not.toContain('<https://evil.example|');
     expect(notice.body).not.toContain(token.split('.')[2]);
-    expect(received).toHaveLength(1);
+    // Asking again while it waits answers the same request: no second record, no second notice.
+    const again = await qm.request('POST', '/v1/grants', {
+      token: await qm.agentToken('spiffe://dev.local/agent/fixer'),
+      body: { incident_id: 'INC-N1', profile: 'demo', purpose: 'again' },
+    });
+    expect([again.status, again.body.approval.id]).toEqual([202, id]);
+    const other = await qm.request('POST', '/v1/grants', {
+      token: await qm.agentToken('spiffe://dev.local/agent/helper'),
+      body: { incident_id: 'INC-N1', profile: 'demo', purpose: 'another agent' },
+    });
+    expect(other.status).toBe(202);
+    expect(other.body.approval.id).not.toBe(id);
+    await eventually(async () => received.length === 2);
+    expect(received).toHaveLength(2);
   });
 
   it('escapes Slack control characters and nothing else', () => {
