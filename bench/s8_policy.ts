@@ -230,7 +230,7 @@ function measureDecisions(): { decisions: Record<DecisionSeries, Summary>; warmu
   };
   const picked: Record<'allow-read' | 'allow-remediate' | 'deny-forbid' | 'deny-no-permit', ReturnType<typeof byName>> = {
     'allow-read': byName('an agent of a trusted trust domain reads'),
-    'allow-remediate': byName('remediation for a sev2 once evidence was gathered'),
+    'allow-remediate': byName('remediation for a sev2 once evidence was gathered, approved'),
     'deny-forbid': byName('an agent of another trust domain gets nothing'),
     'deny-no-permit': byName('nothing is allowed for a closed incident'),
   };
@@ -534,7 +534,9 @@ export function s8Markdown(result: S8Result, options: S1Options): string {
   lines.push(`| step − allow-read (policyRequestOf and the Decision) | ${diff('step', 'allow-read')} |`);
   lines.push(`| raw − raw-novalidate (request validation) | ${diff('raw', 'raw-novalidate')} |`);
   lines.push(`| raw-novalidate − raw-noschema (schema-typed entities) | ${diff('raw-novalidate', 'raw-noschema')} |`);
-  lines.push(`| raw-noschema − raw-empty-set (evaluating the 7 policies) | ${diff('raw-noschema', 'raw-empty-set')} |`);
+  lines.push(
+    `| raw-noschema − raw-empty-set (evaluating the ${Object.keys(readPolicyDir(POLICY_DIR).policies).length} policies) | ${diff('raw-noschema', 'raw-empty-set')} |`,
+  );
   lines.push(`| raw-empty-set − raw-bare (3 entities + context, untyped) | ${diff('raw-empty-set', 'raw-bare')} |`);
   lines.push(`| raw-bare (a cedar-wasm call with nothing in it) | ${us1(d['raw-bare'].p50Us)} µs |`);
   lines.push('');

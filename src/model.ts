@@ -39,8 +39,8 @@ export interface MajorMode {
 }
 
 /**
- * pending_approval: asked for, waiting for a named human's approval; nothing issued yet (no step
- * produces it until approvals exist, issue 15; the flow, the views and the report know it).
+ * pending_approval: reserved, never produced: a request that waits for approval is an approval
+ * record (src/approvals/), and its grant exists only once the approved request is collected.
  * issuing: intent recorded, provider not yet answered (never returned to anyone).
  * active: credential handed out. revoking: revocation accepted and queued.
  * revoked / expired: terminal. failed: the provider never issued it (terminal, nothing to revoke).

@@ -27,7 +27,7 @@ export const PERMISSIONS = [
   'approvals.read',
   /** POST /v1/approvals/:id/decision: approve or deny, also only with a role the approval rule names. */
   'approvals.decide',
-  /** POST and DELETE /v1/incidents/:id/major: break-glass (major-incident mode) with a reason and an expiry. */
+  /** POST /v1/incidents/:id/major and …/major/end: break-glass (major-incident mode) with a reason and an expiry, or its end. */
   'incidents.major',
 ] as const;
 

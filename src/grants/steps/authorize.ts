@@ -4,7 +4,7 @@
  * 403, whatever the incident's state or existence); `authorizeForIncident` then applies the
  * incident's assignment, if an operator set one. Each returns the Decision that allows, or throws
  * the PolicyDenied that carries the one that denies (its ids go to the 403 body and the audit).
- * Today the rules are anchored agent patterns; the Cedar policy issue replaces these steps.
+ * These rules are anchored agent patterns; the Cedar policy set (authorize_by_policy.ts) decides after them.
  */
 import { policyDenied, profileNotFound } from '../../errors.js';
 import type { Catalog, ProfileEntry } from '../../catalog/catalog.js';
