@@ -8,6 +8,7 @@ import { builtInProviders } from '../providers/index.js';
 import { createAuditLog } from './audit/audit_log.js';
 import { createApprovalNotifier } from './approvals/notify.js';
 import { createAuditChain } from './audit/audit_chain.js';
+import { createRevocationEvents } from './events/revocation_events.js';
 import type { AuditSealer } from './audit/sealer.js';
 import { createBackgroundLanes, type ForegroundLanes } from './background_lanes.js';
 import { createCatalog, type AnyProviderFactory } from './catalog/catalog.js';
@@ -148,7 +149,15 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
     const auditChain = await createAuditChain(config, { store, metrics, logger: logger.child({ component: 'audit' }), now });
     if (auditChain) cleanup.unshift(() => auditChain.sealer.stop());
     const approvalNotifier = await createApprovalNotifier(config, { logger: logger.child({ component: 'approvals' }), now });
-    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy, approvalNotifier };
+    const revocationEvents = await createRevocationEvents(config, {
+      store,
+      audit,
+      metrics,
+      logger: logger.child({ component: 'events' }),
+      now,
+      publicUrl,
+    });
+    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy, approvalNotifier, revocationEvents };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
     const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());

@@ -3,6 +3,7 @@
  * the HTTP routes and the CLI call the same flows with it.
  */
 import type { ApprovalNotifier } from './approvals/notify.js';
+import type { RevocationEvents } from './events/revocation_events.js';
 import type { AuditLog } from './audit/audit_log.js';
 import type { Catalog } from './catalog/catalog.js';
 import type { Config } from './config/schema.js';
@@ -26,6 +27,8 @@ export interface DomainDeps {
   readonly policy?: Pick<PolicyEngine, 'decide' | 'annotations'> | null;
   /** Asking incident tools whether their incidents are open (webhooks/source_checks.ts); absent when no source has an API. */
   readonly sourceChecks?: SourceChecks | null;
+  /** Pushes a SET to every receiver for each revoked grant (events/revocation_events.ts); absent without events.receivers. */
+  readonly revocationEvents?: RevocationEvents | null;
   /** Tells approvers of a new approval request (approvals/notify.ts); absent when approvals.notify is not configured. */
   readonly approvalNotifier?: ApprovalNotifier | null;
 }

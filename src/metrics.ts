@@ -28,6 +28,7 @@ export interface Metrics {
   readonly storePersistent: Gauge;
   readonly storeDataLost: Gauge;
   readonly approvals: Counter<'outcome'>;
+  readonly revocationEvents: Counter<'receiver' | 'outcome'>;
   readonly auditChainSealedSeq: Gauge;
   readonly auditChainUnsealed: Gauge;
   readonly auditChainBroken: Gauge;
@@ -162,6 +163,12 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     storeDataLost: new Gauge({
       name: 'quartermaster_store_data_lost',
       help: '1 while a store data loss is detected and not yet acknowledged (every request is refused), 0 otherwise.',
+      registers: [registry],
+    }),
+    revocationEvents: new Counter({
+      name: 'quartermaster_revocation_events_total',
+      help: 'Revocation SETs pushed to receivers, by receiver and outcome: delivered, retried, rejected (400: never resent), gave_up.',
+      labelNames: ['receiver', 'outcome'],
       registers: [registry],
     }),
     approvals: new Counter({

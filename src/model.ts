@@ -135,7 +135,8 @@ export interface AuditEvent {
     | 'approval.expired'
     | 'approval.cancelled'
     | 'incident.major_started'
-    | 'incident.major_ended';
+    | 'incident.major_ended'
+    | 'revocation.event_undelivered';
   readonly actor: string;
   readonly incidentId?: string;
   readonly grantId?: string;

@@ -89,11 +89,28 @@ export interface LoadCheckpointKeyOptions {
   readonly logger: Logger;
 }
 
-export async function loadCheckpointSigner(options: LoadCheckpointKeyOptions): Promise<CheckpointSigner> {
-  const setting = 'audit.chain.keyFile';
+/** An Ed25519 key from a JWK file, and the compact JWS it signs (audit checkpoints, revocation SETs). */
+export interface Ed25519Signer {
+  readonly kid: string;
+  /** The active key first, then the retired ones (public only). */
+  readonly publicKeys: readonly PublicCheckpointKey[];
+  /** The compact JWS of `payload` (JSON), with `typ` in the protected header. */
+  signJws(payload: unknown, typ: string): string;
+}
+
+export interface LoadEd25519Options extends LoadCheckpointKeyOptions {
+  /** The config setting the key file comes from, for errors: `audit.chain.keyFile`. */
+  readonly setting: string;
+  readonly previousSetting: string;
+  /** What the key is for, in the log line when one is generated. */
+  readonly purpose: string;
+}
+
+export async function loadEd25519Signer(options: LoadEd25519Options): Promise<Ed25519Signer> {
+  const { setting } = options;
   const file = options.keyFile;
   if (options.generateIfMissing && (await publishExclusive(file, generateCheckpointJwk(), 0o600))) {
-    options.logger.info({ file }, 'generated development audit checkpoint key');
+    options.logger.info({ file }, `generated development ${options.purpose} key`);
   }
   const jwk = parseOkp(await readSecretText(file, { setting, strictPermissions: options.strictPermissions }), setting, file, true);
   let privateKey: KeyObject;
@@ -102,25 +119,36 @@ export async function loadCheckpointSigner(options: LoadCheckpointKeyOptions): P
   } catch {
     throw keyError(setting, file, 'is not a valid Ed25519 private key');
   }
-  // The public half must be the one "x" names, or checkpoints would verify with no published key.
+  // The public half must be the one "x" names, or what it signs would verify with no published key.
   if (createPublicKey(privateKey).export({ format: 'jwk' }).x !== jwk.x)
     throw keyError(setting, file, 'has an "x" that does not match its "d"');
   const active = await publicKeyOf(jwk, setting, file);
   const previous: PublicCheckpointKey[] = [];
   for (const path of options.previousPublicKeyFiles) {
-    const text = await readSecretText(path, { setting: 'audit.chain.previousPublicKeyFiles', strictPermissions: false });
-    previous.push(
-      await publicKeyOf(parseOkp(text, 'audit.chain.previousPublicKeyFiles', path, false), 'audit.chain.previousPublicKeyFiles', path),
-    );
+    const text = await readSecretText(path, { setting: options.previousSetting, strictPermissions: false });
+    previous.push(await publicKeyOf(parseOkp(text, options.previousSetting, path, false), options.previousSetting, path));
   }
-  const header = b64url(JSON.stringify({ alg: 'EdDSA', kid: active.kid, typ: CHECKPOINT_TYP }));
   return {
     kid: active.kid,
     publicKeys: [active, ...previous.filter((k) => k.kid !== active.kid)],
-    sign({ seq, hash, at }) {
-      const input = `${header}.${b64url(JSON.stringify({ seq, hash, at }))}`;
+    signJws(payload, typ) {
+      const input = `${b64url(JSON.stringify({ alg: 'EdDSA', kid: active.kid, typ }))}.${b64url(JSON.stringify(payload))}`;
       return `${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`;
     },
+  };
+}
+
+export async function loadCheckpointSigner(options: LoadCheckpointKeyOptions): Promise<CheckpointSigner> {
+  const signer = await loadEd25519Signer({
+    ...options,
+    setting: 'audit.chain.keyFile',
+    previousSetting: 'audit.chain.previousPublicKeyFiles',
+    purpose: 'audit checkpoint',
+  });
+  return {
+    kid: signer.kid,
+    publicKeys: signer.publicKeys,
+    sign: ({ seq, hash, at }) => signer.signJws({ seq, hash, at }, CHECKPOINT_TYP),
   };
 }
 

@@ -269,6 +269,44 @@ const configBase = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Revocation events out (docs/deviation.md "Revocation events"): every revoked grant is pushed
+     * to each receiver as a signed Security Event Token (RFC 8417, CAEP session-revoked) by RFC 8935
+     * push, durably, with retries, until `giveUpSeconds`.
+     */
+    events: z
+      .object({
+        receivers: z
+          .array(
+            z
+              .object({
+                /** Names the receiver in logs, metrics and the queue. */
+                name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/u),
+                /** The receiver's RFC 8935 push endpoint. */
+                url: z.url({ protocol: /^https?$/u }),
+                /** The SET's `aud`: the receiver's own name for itself. */
+                audience: z.string().min(1).max(512),
+                /** File holding a bearer token the endpoint requires, if it does. */
+                authorizationFile: filePath.optional(),
+                timeoutMs: z.number().int().min(100).max(30_000).default(5000),
+              })
+              .strict(),
+          )
+          .max(16)
+          .default([]),
+        /** The Ed25519 private JWK that signs SETs; its public half is at /.well-known/ssf-jwks.json. Required in production with receivers. */
+        keyFile: filePath.optional(),
+        previousPublicKeyFiles: z.array(filePath).max(8).default([]),
+        /** A SET not accepted this long after the revocation is dropped, with an audit event and a metric. */
+        giveUpSeconds: z
+          .number()
+          .int()
+          .min(60)
+          .max(7 * 86_400)
+          .default(86_400),
+      })
+      .strict()
+      .prefault({}),
     /** Break-glass: major-incident mode (docs/approvals.md "Break-glass"). */
     breakGlass: z
       .object({
@@ -499,7 +537,15 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
       message: 'production mode needs an https public URL (tokens name it as their issuer)',
     });
   }
+  if (cfg.events.receivers.length > 0 && cfg.events.keyFile === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['events', 'keyFile'],
+      message: 'revocation events are signed with an Ed25519 private JWK: set events.keyFile',
+    });
+  }
   const notices: Array<[PropertyKey[], string | undefined]> = [
+    ...cfg.events.receivers.map((r, i): [PropertyKey[], string] => [['events', 'receivers', i, 'url'], r.url]),
     [['approvals', 'notify', 'url'], cfg.approvals.notify?.url],
     [['revocation', 'overdueNotification', 'url'], cfg.revocation.overdueNotification?.url],
   ];

@@ -74,6 +74,20 @@ export const OPERATIONS: readonly Operation[] = [
     responses: { 200: ['JWK Set', 'JwkSet'] },
   },
   {
+    method: 'get',
+    path: '/.well-known/ssf-configuration',
+    summary: 'Shared Signals transmitter metadata: issuer, jwks_uri, push delivery (RFC 8935), the CAEP session-revoked event',
+    auth: 'none',
+    responses: { 200: ['transmitter metadata'], 404: ['no revocation event receivers are configured', 'Error'] },
+  },
+  {
+    method: 'get',
+    path: '/.well-known/ssf-jwks.json',
+    summary: 'The Ed25519 public keys that verify the revocation SETs',
+    auth: 'none',
+    responses: { 200: ['JWK Set', 'JwkSet'], 404: ['no revocation event receivers are configured', 'Error'] },
+  },
+  {
     method: 'post',
     path: '/oauth2/introspect',
     summary: 'RFC 7662 token introspection of broker-issued tokens; inactive once the grant is revoked, released or expired',

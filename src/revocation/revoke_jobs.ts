@@ -17,7 +17,7 @@ import { backoffDelayMs } from './backoff.js';
 import type { OverdueNotice } from './overdue_notice.js';
 import { revocationRoute } from './revocation_route.js';
 
-type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now'> & {
+type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now' | 'revocationEvents'> & {
   /** The optional notice of an overdue revocation (overdue_notice.ts). */
   readonly overdueNotice?: OverdueNotice | null;
 };
@@ -222,6 +222,9 @@ async function finish(
     },
     { dedupeKey: `grant.ended:${grant.id}` },
   );
+  // Relying parties hear of it (events/revocation_events.ts): queued before the grant ends, so a
+  // crash in between queues it again on redelivery (deduplicated), never loses it.
+  if (state === 'revoked') await deps.revocationEvents?.revoked(grant, at);
   const done = await deps.store.finishRevocation(grant.id, { state, at, confirmed });
   if (done) {
     deps.metrics.revocations.inc({ provider: grant.provider, outcome: state });

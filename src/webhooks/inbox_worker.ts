@@ -18,7 +18,13 @@ const INBOX_LEASE_MS = 10_000;
 
 export async function processInbox(deps: DomainDeps): Promise<number> {
   const claims = await deps.store.claimDeliveries(deps.now(), INBOX_BATCH, INBOX_LEASE_MS);
-  for (const { delivery, attempt } of claims) {
+  for (const claim of claims) {
+    const { delivery, attempt } = claim;
+    // The same durable queue carries the revocation SETs out (events/revocation_events.ts).
+    if (deps.revocationEvents?.owns(delivery.source)) {
+      await deps.revocationEvents.deliver(claim);
+      continue;
+    }
     const event = delivery.event as unknown as IncidentEvent;
     const source = delivery.source as WebhookSourceName;
     try {

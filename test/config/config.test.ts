@@ -167,6 +167,25 @@ describe('config', () => {
       ).toEqual([]);
     });
 
+    it('needs the SET signing key with revocation event receivers, and https to them beyond loopback', () => {
+      const receiver = { name: 'mcp', url: 'https://mcp.example/events', audience: 'urn:mcp' };
+      expect(
+        production((c) => {
+          c.events = { receivers: [receiver], keyFile: '/run/secrets/set.jwk' };
+        }),
+      ).toEqual([]);
+      expect(
+        production((c) => {
+          c.events = { receivers: [receiver] };
+        }),
+      ).toEqual([expect.stringMatching(/^events\.keyFile: revocation events are signed with an Ed25519 private JWK/u)]);
+      expect(
+        production((c) => {
+          c.events = { receivers: [{ ...receiver, url: 'http://mcp.example/events' }], keyFile: '/run/secrets/set.jwk' };
+        }),
+      ).toEqual([expect.stringMatching(/^events\.receivers\.0\.url: production mode sends notices over https only/u)]);
+    });
+
     it('accepts TLS everywhere, loopback exceptions, and pinned agent patterns', () => {
       expect(production()).toEqual([]);
       expect(

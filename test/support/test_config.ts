@@ -34,6 +34,8 @@ export interface TestConfigOptions {
   readonly approvals?: Record<string, unknown>;
   /** `breakGlass`. */
   readonly breakGlass?: Record<string, unknown>;
+  /** `events` (revocation SET receivers). */
+  readonly events?: Record<string, unknown>;
   /** `policy` (the Cedar policy directory). */
   readonly policy?: {
     readonly dir: string;
@@ -102,6 +104,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     ...(options.audit ? { audit: options.audit } : {}),
     ...(options.approvals ? { approvals: options.approvals } : {}),
     ...(options.breakGlass ? { breakGlass: options.breakGlass } : {}),
+    ...(options.events ? { events: options.events } : {}),
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
     limits: options.limits ?? {

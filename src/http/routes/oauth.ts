@@ -24,6 +24,16 @@ export function oauthRoutes(deps: HttpDeps): Router {
     res.set('Cache-Control', 'public, max-age=300').json({ keys: introspectors.flatMap((i) => i.publicJwks().keys) });
   });
 
+  // Shared Signals (docs/deviation.md "Revocation events"): the transmitter's metadata and the keys its SETs verify with.
+  router.get('/.well-known/ssf-configuration', (_req, res) => {
+    if (!deps.revocationEvents) throw new BrokerError('ERR_NOT_FOUND', 404, 'no revocation event receivers are configured');
+    res.set('Cache-Control', 'public, max-age=300').json(deps.revocationEvents.configuration());
+  });
+  router.get('/.well-known/ssf-jwks.json', (_req, res) => {
+    if (!deps.revocationEvents) throw new BrokerError('ERR_NOT_FOUND', 404, 'no revocation event receivers are configured');
+    res.set('Cache-Control', 'public, max-age=300').json(deps.revocationEvents.jwks());
+  });
+
   router.post(
     '/oauth2/introspect',
     requireIntrospectionCaller(deps),
