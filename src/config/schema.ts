@@ -294,7 +294,10 @@ const configBase = z
           )
           .max(16)
           .default([]),
-        /** The Ed25519 private JWK that signs SETs; its public half is at /.well-known/ssf-jwks.json. Required in production with receivers. */
+        /**
+         * The Ed25519 private JWK that signs SETs; its public half is at /.well-known/ssf-jwks.json.
+         * Required in production with receivers.
+         */
         keyFile: filePath.optional(),
         previousPublicKeyFiles: z.array(filePath).max(8).default([]),
         /** A SET not accepted this long after the revocation is dropped, with an audit event and a metric. */
