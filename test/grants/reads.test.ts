@@ -15,6 +15,8 @@ import { releaseGrant } from '../../src/grants/release_grant.js';
 import type { Grant } from '../../src/model.js';
 import type { Provider, TokenIntrospector } from '../../src/sdk.js';
 import type { Store } from '../../src/store/store.js';
+import type { PolicyDecision, PolicyRequest } from '../../src/policy/policy_set.js';
+import { quarantineAgent } from '../../src/agents/quarantine.js';
 import { agent, agentNamed, createGrantWorld, INCIDENT, request, T0, type GrantWorld } from './grant_world.js';
 
 const OTHER_INCIDENT = 'INC-GRANTS-2';
@@ -109,6 +111,88 @@ describe('grant reads', () => {
       expect(await listProfilesFor(w.deps, { ...agent, id: 'spiffe://dev.local/agent/Triage' })).toEqual([
         { ...offer, allowed: false, decidedBy: ['profiles.p.agents'] },
       ]);
+    });
+
+    describe('for an incident, with a policy', () => {
+      /** A policy answering from a script by `approved`, recording what it was asked. */
+      const scripted = (asIs: PolicyDecision, approved: PolicyDecision = asIs, notes: Record<string, string> = {}) => {
+        const asked: PolicyRequest[] = [];
+        return {
+          asked,
+          annotationsAsked: [] as string[],
+          decide(r: PolicyRequest): PolicyDecision {
+            asked.push(r);
+            return r.approved ? approved : asIs;
+          },
+          annotations(id: string) {
+            this.annotationsAsked.push(id);
+            return notes;
+          },
+        };
+      };
+      const allow = (...policyIds: string[]): PolicyDecision => ({ effect: 'allow', policyIds, errors: [] });
+      const deny = (...policyIds: string[]): PolicyDecision => ({ effect: 'deny', policyIds, errors: [] });
+      const offerOf = async (deps: Parameters<typeof listProfilesFor>[0], who = agent, incidentId: string | undefined = INCIDENT) => {
+        const [offer] = await listProfilesFor(deps, who, incidentId);
+        if (!offer) throw new Error('the world has profile p');
+        return offer;
+      };
+
+      it('asks the policy as a grant request would: the default TTL, no purpose, the quarantine, the incident', async () => {
+        const policy = scripted(allow('tier-read'));
+        const offer = await offerOf({ ...w.deps, policy });
+        expect(offer).toMatchObject({ allowed: true, decidedBy: ['profiles.p.agents', 'policy:tier-read'], approvalRequired: false });
+        expect(policy.asked).toHaveLength(1);
+        expect(policy.asked[0]).toMatchObject({
+          ttlSeconds: 600,
+          purpose: '',
+          quarantined: false,
+          approved: false,
+          incident: { id: INCIDENT },
+        });
+        await quarantineAgent({ ...w.deps, nudgeRevocation: () => undefined }, agent.id, 'test', 'op');
+        await offerOf({ ...w.deps, policy });
+        expect(policy.asked[1]?.quarantined).toBe(true);
+      });
+
+      it('names what refused, and says when an allowed profile waits for approval, with the rule from the policy that asked', async () => {
+        expect(await offerOf({ ...w.deps, policy: scripted(deny('ttl-cap')) })).toMatchObject({
+          allowed: false,
+          decidedBy: ['policy:ttl-cap'],
+        });
+        const asking = scripted(deny('needs-approval'), allow('tier-read'), { quorum: '2' });
+        expect(await offerOf({ ...w.deps, policy: asking })).toMatchObject({ allowed: true, approvalRequired: true });
+        expect(asking.annotationsAsked).toEqual(['needs-approval']);
+      });
+
+      it('refuses every profile for a closed or unknown incident without asking the policy', async () => {
+        const policy = scripted(allow('tier-read'));
+        await w.store.closeIncident(INCIDENT, T0, 'op');
+        expect(await offerOf({ ...w.deps, policy })).toMatchObject({ allowed: false, decidedBy: ['incident'] });
+        expect(await offerOf({ ...w.deps, policy }, agent, 'INC-NONE')).toMatchObject({ allowed: false, decidedBy: ['incident'] });
+        expect(policy.asked).toHaveLength(0);
+      });
+
+      it('reads nothing of the incident for an agent no profile admits', async () => {
+        let reads = 0;
+        const counting: Store = { ...w.store, getIncident: async (id) => ((reads += 1), w.store.getIncident(id)) };
+        await listProfilesFor({ ...w.deps, store: counting }, agent, INCIDENT);
+        expect(reads).toBe(1);
+        reads = 0;
+        const stranger = { ...agent, id: 'spiffe://dev.local/agent/Stranger' };
+        expect((await offerOf({ ...w.deps, store: counting }, stranger)).allowed).toBe(false);
+        expect(reads).toBe(0);
+      });
+
+      it('passes on an error that is no refusal', async () => {
+        const broken = {
+          decide: () => {
+            throw new Error('cedar fault');
+          },
+          annotations: () => ({}),
+        };
+        await expect(listProfilesFor({ ...w.deps, policy: broken }, agent, INCIDENT)).rejects.toThrow('cedar fault');
+      });
     });
 
     it("caps the TTL at the provider's maximum when it is lower than the profile's", async () => {
