@@ -55,9 +55,16 @@ const loadProblems = (dir: string, agentClaims?: string[]): readonly string[] =>
 };
 
 describe('agent claims in decisions', () => {
-  const set = loadPolicySet(readPolicyDir(claimsDir('{ team?: String, groups?: Set<String>, level?: Long }', TEAM_POLICIES)), undefined, {
-    agentClaims: ['team', 'groups', 'level'],
-  });
+  // Loaded by the first test that decides (inside a test, so mutation testing sees what covers it).
+  let loaded: ReturnType<typeof loadPolicySet> | undefined;
+  const set = {
+    decide: (r: PolicyRequest) =>
+      (loaded ??= loadPolicySet(
+        readPolicyDir(claimsDir('{ team?: String, groups?: Set<String>, level?: Long, levels?: Set<Long>, oncall?: Bool }', TEAM_POLICIES)),
+        undefined,
+        { agentClaims: ['team', 'groups', 'level', 'levels', 'oncall'] },
+      )).decide(r),
+  };
 
   it('allows the agent whose claim the policy asks for, and denies another value or none', () => {
     expect(set.decide(withClaims({ team: 'ir' }))).toEqual({ effect: 'allow', policyIds: ['tier-read'], errors: [] });
@@ -78,6 +85,16 @@ describe('agent claims in decisions', () => {
       expect(decided.effect, JSON.stringify(odd)).toBe('deny');
       expect(decided.errors[0]).toMatch(/^agent claim (groups|level|team) is not a /u);
     }
+  });
+
+  it('types Long sets and booleans, and refuses what does not fit them', () => {
+    expect(set.decide(withClaims({ team: 'ir', levels: [1, 2, 2], oncall: true })).effect).toBe('allow');
+    for (const odd of [{ levels: [1.5] }, { levels: 3 }, { levels: ['1'] }, { oncall: 'true' }]) {
+      expect(set.decide(withClaims({ team: 'ir', ...odd })).effect, JSON.stringify(odd)).toBe('deny');
+    }
+    expect(set.decide(withClaims({ team: 'ir', levels: Array.from({ length: 257 }, (_, i) => i) })).effect).toBe('deny');
+    expect(set.decide(withClaims({ team: 'ir', groups: Array.from({ length: 256 }, (_, i) => `g${i}`) })).effect).toBe('allow');
+    expect(set.decide(withClaims({ team: 'ir', groups: Array.from({ length: 257 }, (_, i) => `g${i}`) })).effect).toBe('deny');
   });
 
   it('denies a string claim longer than the limit', () => {
@@ -102,6 +119,15 @@ describe('agent claims at load', () => {
     expect(loadProblems(claimsDir('{ team?: { name: String } }'))).toEqual([
       `${SCHEMA_FILE}: Agent.claims.team: a claim is a String, Long, Bool, Set<String> or Set<Long>`,
     ]);
+    expect(loadProblems(claimsDir('{ flags?: Set<Bool> }'))).toEqual([
+      `${SCHEMA_FILE}: Agent.claims.flags: a claim is a String, Long, Bool, Set<String> or Set<Long>`,
+    ]);
+    expect(loadProblems(claimsDir('{ at?: decimal }'))).toEqual([
+      `${SCHEMA_FILE}: Agent.claims.at: a claim is a String, Long, Bool, Set<String> or Set<Long>`,
+    ]);
+    for (const ok of ['{ a?: String }', '{ a?: Long }', '{ a?: Bool }', '{ a?: Set<String> }', '{ a?: Set<Long> }']) {
+      expect(loadProblems(claimsDir(ok), ['a']), ok).toEqual([]);
+    }
   });
 
   it('refuses a mapping naming a claim the schema lacks, and a declared claim nothing maps', () => {
