@@ -76,8 +76,11 @@ async function collectOnce(
   const lapsed = claimed.before.issue?.grantId;
   if (lapsed !== undefined) await revokeLeftBehind(deps, lapsed);
 
+  let handedOver = false;
+  let issuedNow = false;
   try {
     const issued = await issueApproved(deps, agent, approval, claim.grantId, options.origin);
+    issuedNow = true;
     const done = await changeApproval<'lost'>(deps.store, id, (current) =>
       current.state === 'issuing' && current.issue?.owner === options.owner && current.issue.grantId === claim.grantId
         ? { ...current, state: 'issued', grantId: claim.grantId, endedAt: deps.now() }
@@ -88,12 +91,16 @@ async function collectOnce(
       await revokeLeftBehind(deps, claim.grantId);
       return { status: 'waiting', approval: done?.approval ?? approval };
     }
-    await deps.store.removeIncidentRecords(OPEN_APPROVALS, approval.incidentId, [id]);
+    // Off the open list; a failure here only leaves it to the sweep, which drops final ones.
+    await deps.store.removeIncidentRecords(OPEN_APPROVALS, approval.incidentId, [id]).catch(() => undefined);
     deps.metrics.approvals.inc({ outcome: 'issued' });
     deps.metrics.grantsIssued.inc({ profile: approval.profile, provider: approval.provider });
+    handedOver = true;
     return { status: 'issued', approval: done.approval, issued };
   } catch (err) {
     const error = toBrokerError(err);
+    // Issued, but the record could not say so (the store failed): this credential is never handed out.
+    if (issuedNow && !handedOver) await revokeLeftBehind(deps, claim.grantId).catch(() => undefined);
     if (error.code === 'ERR_INCIDENT_CLOSED' || error.code === 'ERR_INCIDENT_NOT_FOUND') {
       await releaseClaim(deps, id, options.owner);
       await cancelApproval(deps, id, 'incident_closed');
