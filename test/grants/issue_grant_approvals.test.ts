@@ -6,14 +6,16 @@
  * had a grant of once.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { OPEN_APPROVALS, type Approval } from '../../src/approvals/approval.js';
+import { OPEN_APPROVALS, readApproval, type Approval } from '../../src/approvals/approval.js';
+import { collectApproval } from '../../src/approvals/collect_approval.js';
+import { decideApproval } from '../../src/approvals/decide_approval.js';
 import { quarantineAgent } from '../../src/agents/quarantine.js';
 import type { Catalog, ProfileEntry } from '../../src/catalog/catalog.js';
 import type { DomainDeps } from '../../src/domain.js';
 import { MAJOR_GRANTS } from '../../src/incidents/major_mode.js';
 import { issueGrant } from '../../src/grants/issue_grant.js';
 import type { Store } from '../../src/store/store.js';
-import { agent, createGrantWorld, INCIDENT, issuedOf, request, T0, type GrantWorld } from './grant_world.js';
+import { agent, agentNamed, createGrantWorld, INCIDENT, issuedOf, request, T0, type GrantWorld } from './grant_world.js';
 
 let w: GrantWorld;
 beforeEach(async () => {
@@ -91,5 +93,50 @@ describe('the tiers an incident had grants of', () => {
     expect((await w.store.getIncident(INCIDENT))?.tiersGranted).toEqual(['read']);
     issuedOf(await issueGrant(deps, agent, request));
     expect(updates).toBe(1);
+  });
+});
+
+describe('collecting an approved request', () => {
+  const operator = (subject: string) =>
+    ({
+      kind: 'operator',
+      subject,
+      issuer: 'https://ops.example',
+      roles: ['ir-lead'],
+      expiresAt: T0 + 3_600_000,
+      fingerprint: 'fp',
+    }) as const;
+
+  it('hands the credential out once; when the record cannot say so, revokes it instead of leaving it active', async () => {
+    const { deps } = withApproval();
+    const ask = async (who = agent) => {
+      const outcome = await issueGrant(deps, who, request);
+      if (outcome.status !== 'pending_approval') throw new Error('expected an approval');
+      for (const name of ['alice', 'bob'])
+        await decideApproval(deps, operator(name), outcome.approval.id, { decision: 'approve', reason: 'ok' }, {});
+      return outcome.approval.id;
+    };
+    const id = await ask();
+    const first = await collectApproval(deps, agent, id, { waitMs: 0, owner: 'poll-1' });
+    expect(first.status).toBe('issued');
+    expect((await collectApproval(deps, agent, id, { waitMs: 0, owner: 'poll-2' })).status).toBe('final');
+
+    // The one change: the store refuses the write that marks the approval issued.
+    const other = agentNamed('fixer');
+    const second = await ask(other);
+    const failing: Store = {
+      ...w.store,
+      compareAndSetRegister: async (key, expected, value) => {
+        if (JSON.parse(value).state === 'issued') throw new Error('store down');
+        return w.store.compareAndSetRegister(key, expected, value);
+      },
+    };
+    // An unguarded store's error: the flow answers an internal error (the guarded store makes it a 503).
+    await expect(collectApproval({ ...deps, store: failing }, other, second, { waitMs: 0, owner: 'poll-3' })).rejects.toMatchObject({
+      code: 'ERR_INTERNAL',
+    });
+    const grants = (await w.store.listGrantsByAgent(other.id)).filter((g) => g.profile === 'p');
+    expect(grants.map((g) => [g.state, g.revokeReason])).toEqual([['revoking', 'undelivered']]);
+    expect((await readApproval(w.store, second))?.state).toBe('approved');
   });
 });
