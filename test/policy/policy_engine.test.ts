@@ -100,3 +100,105 @@ describe('policy reloads', () => {
     engine.close();
   });
 });
+
+describe('a shadow set that does not load', () => {
+  it('is reported at start and on reload, never stopping the enforced set; fixed, it loads on the next reload', async () => {
+    const dir = copyOfShipped();
+    const shadowDir = copyOfShipped();
+    writeFileSync(join(shadowDir, 'trust.cedar'), 'permit (principal, action, resource);\n');
+    const logs = createLogCapture();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const engine = createPolicyEngine({
+      dir,
+      shadowDir,
+      watchFiles: false,
+      logger: createLogger({ level: 'info', destination: logs }),
+      metrics,
+    });
+    expect(parsed(logs).find((l) => l.msg === 'shadow policy set does not load')).toMatchObject({
+      dir: shadowDir,
+      problems: [expect.stringMatching(/^trust\.cedar:1: a policy needs an @id/u)],
+    });
+    expect(engine.decide(READ)).toMatchObject({ effect: 'allow', policyIds: ['tier-read'] });
+    expect(engine.reload()).toEqual({ enforced: 'reloaded', shadow: 'kept' });
+    expect(await count(metrics, 'policyReloads', { set: 'shadow', outcome: 'failed' })).toBe(1);
+    copyFileSync(join(SHIPPED, 'trust.cedar'), join(shadowDir, 'trust.cedar'));
+    expect(engine.reload()).toEqual({ enforced: 'reloaded', shadow: 'reloaded' });
+    expect(
+      parsed(logs)
+        .filter((l) => l.msg === 'policy set reloaded')
+        .map((l) => [l.set, l.policies]),
+    ).toEqual([
+      ['enforced', 8],
+      ['enforced', 8],
+      ['shadow', 8],
+    ]);
+    engine.close();
+  });
+
+  it('warns when a directory cannot be watched, and still serves', () => {
+    const logs = createLogCapture();
+    const missing = join(tmpdir(), `qm-no-such-dir-${process.pid}`);
+    const engine = createPolicyEngine({
+      dir: copyOfShipped(),
+      shadowDir: missing,
+      logger: createLogger({ level: 'info', destination: logs }),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    expect(parsed(logs).find((l) => l.msg === 'policy directory not watched; reload with SIGHUP')).toMatchObject({ dir: missing });
+    expect(engine.decide(READ).effect).toBe('allow');
+    engine.close();
+  });
+});
+
+describe('the engine and the claims mapping', () => {
+  it('loads a shadow set that declares fewer of the mapped claims than the enforced one', () => {
+    const withClaims = (dir: string) =>
+      writeFileSync(
+        join(dir, 'schema.cedarschema'),
+        readFileSync(join(SHIPPED, 'schema.cedarschema'), 'utf8').replace(
+          'type AgentClaims = {};',
+          'type AgentClaims = { team?: String };',
+        ),
+      );
+    const dir = copyOfShipped();
+    withClaims(dir);
+    const logs = createLogCapture();
+    const engine = createPolicyEngine({
+      dir,
+      shadowDir: copyOfShipped(),
+      watchFiles: false,
+      agentClaims: ['team'],
+      logger: createLogger({ level: 'info', destination: logs }),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    expect(parsed(logs).find((l) => l.msg === 'shadow policy set does not load')).toBeUndefined();
+    expect(engine.reload()).toEqual({ enforced: 'reloaded', shadow: 'reloaded' });
+    // The enforced set must declare every mapped claim.
+    expect(() =>
+      createPolicyEngine({
+        dir: copyOfShipped(),
+        watchFiles: false,
+        agentClaims: ['team'],
+        logger: createLogger({ level: 'silent' }),
+        metrics: createMetrics({ defaultMetrics: false }),
+      }),
+    ).toThrow(/policy\.agentClaims maps "team"/u);
+    engine.close();
+  });
+
+  it('answers the annotations of an enforced policy, and none for an unknown one', () => {
+    const dir = copyOfShipped();
+    copyFileSync(join(SHIPPED, 'approvals.cedar'), join(dir, 'approvals.cedar'));
+    const engine = createPolicyEngine({
+      dir,
+      watchFiles: false,
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics({ defaultMetrics: false }),
+    });
+    expect(engine.annotations('remediate-needs-approval')).toEqual({ quorum: '2' });
+    expect(engine.annotations('tier-read')).toEqual({});
+    expect(engine.annotations('no-such-policy')).toEqual({});
+    engine.close();
+  });
+});
