@@ -36,6 +36,15 @@ const sourceApi = z
   })
   .strict();
 const webhookSourceWithApi = webhookSource.extend({ api: sourceApi.optional() }).strict();
+/** An outbound notice signed as Standard Webhooks prescribe (webhooks/outbound.ts). */
+const signedNotice = z
+  .object({
+    url: z.url({ protocol: /^https?$/u }),
+    /** File holding the signing secret, `whsec_` followed by base64. */
+    secretFile: filePath,
+    timeoutMs: z.number().int().min(100).max(30_000).default(5000),
+  })
+  .strict();
 /**
  * Who must approve a grant before it is issued (docs/approvals.md): operators holding one of
  * `approvers` (values of the operator token's roles claim) and the approvals.decide permission,
@@ -348,15 +357,7 @@ const configBase = z
          * approval request, to a Slack relay or chat-ops bridge. Best effort: GET /v1/approvals is
          * the record.
          */
-        notify: z
-          .object({
-            url: z.url({ protocol: /^https?$/u }),
-            /** File holding the signing secret, `whsec_` followed by base64. */
-            secretFile: filePath,
-            timeoutMs: z.number().int().min(100).max(30_000).default(5000),
-          })
-          .strict()
-          .optional(),
+        notify: signedNotice.optional(),
       })
       .strict()
       .prefault({}),
@@ -434,15 +435,7 @@ const configBase = z
          * Optional: where an overdue (or blocked) revocation is announced, once per grant, as a
          * Standard Webhooks-signed JSON POST (src/revocation/overdue_notice.ts).
          */
-        overdueNotification: z
-          .object({
-            url: z.url({ protocol: /^https?$/u }),
-            /** File holding the signing secret, `whsec_` followed by base64. */
-            secretFile: filePath,
-            timeoutMs: z.number().int().min(100).max(30_000).default(5000),
-          })
-          .strict()
-          .optional(),
+        overdueNotification: signedNotice.optional(),
         /** An intent without a committed handle after this was never handed out. */
         issueTimeoutSeconds: duration.default(30),
         expirySweepSeconds: duration.default(5),
