@@ -83,6 +83,12 @@ export interface Grant {
   /** Provider-enforced hard expiry; for an intent, the latest it could be. */
   readonly expiresAt: number;
   readonly handle?: RevocationHandle;
+  /**
+   * What systems outside the broker know the credential by, as `<format>:<id>` (`aws_access_key_id:ASIA…`,
+   * `vault_accessor:…`): the provider declares which handle fields they are (sdk.ts
+   * ProviderCapabilities.subjects), and a deviation signal naming one finds this grant. Never secret.
+   */
+  readonly subjects?: readonly string[];
   readonly revokeReason?: RevokeReason;
   readonly revokeRequestedAt?: number;
   /** When the grant reached revoked / expired / failed. */

@@ -1,5 +1,5 @@
 /** Claims and leased locks in memory (store.ts CoordinationStore), on the callers' clock. */
-import type { CoordinationStore, IncidentRecordSet } from './store.js';
+import { windowEstimate, type CoordinationStore, type IncidentRecordSet } from './store.js';
 
 const CLAIM_SWEEP_EVERY = 1024;
 const BUCKET_SWEEP_EVERY = 4096;
@@ -17,7 +17,26 @@ export function createMemoryCoordination(): CoordinationStore {
   /** Incident records: namespace → incident id → values (insertion order). */
   const records = new Map<string, Map<string, Set<string>>>();
   const registers = new Map<string, string>();
+  /** Window counters: name → the index of its last window, and the counts of it and the one before. */
+  const windows = new Map<string, { index: number; current: number; previous: number }>();
+  let windowSweepIn = BUCKET_SWEEP_EVERY;
   return {
+    async countInWindow(name, windowMs, now) {
+      const index = Math.floor(now / windowMs);
+      if (--windowSweepIn <= 0) {
+        windowSweepIn = BUCKET_SWEEP_EVERY;
+        for (const [key, w] of windows) if (w.index < index - 1) windows.delete(key);
+      }
+      const held = windows.get(name);
+      const counts =
+        held === undefined || held.index < index - 1
+          ? { index, current: 1, previous: 0 }
+          : held.index === index - 1
+            ? { index, current: 1, previous: held.current }
+            : { index: held.index, current: held.current + 1, previous: held.previous };
+      windows.set(name, counts);
+      return windowEstimate(counts.current, counts.previous, now, windowMs);
+    },
     async getRegister(key) {
       return registers.get(key) ?? null;
     },

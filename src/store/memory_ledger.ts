@@ -5,6 +5,8 @@ import type { CloseIncidentResult, IncidentLedger } from './store.js';
 
 export function createMemoryLedger(state: MemoryState): IncidentLedger {
   const { incidents, grants, idsByIncident, idsByAgent, grantsOf, enqueue } = state;
+  /** A credential's subject → its grant's id (findGrantBySubject), until the grant is purged. */
+  const bySubject = new Map<string, string>();
   return {
     async createIncident(incident) {
       const existing = incidents.get(incident.id);
@@ -92,7 +94,15 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       if (grant.state === 'issuing' || grant.state === 'revoking') {
         // A close that won the race keeps the grant revoking; the handle lets the worker revoke it.
         const state = grant.state === 'issuing' ? 'active' : 'revoking';
-        grants.set(id, { ...grant, state, handle: copy(input.handle), expiresAt: input.expiresAt });
+        const subjects = input.subjects ?? [];
+        grants.set(id, {
+          ...grant,
+          state,
+          handle: copy(input.handle),
+          expiresAt: input.expiresAt,
+          ...(subjects.length > 0 ? { subjects: [...subjects] } : {}),
+        });
+        for (const subject of subjects) bySubject.set(subject, id);
         if (state === 'revoking') enqueue(id, grant.revokeRequestedAt ?? 0, grant.revokeReason === 'incident_closed' ? 'close' : 'other');
       }
       return copy(grants.get(id) as Grant);
@@ -103,6 +113,10 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       if (!grant) return null;
       if (grant.state === 'issuing') grants.set(id, { ...grant, state: 'failed', endedAt: at, lastError: error });
       return copy(grants.get(id) as Grant);
+    },
+
+    async findGrantBySubject(subject) {
+      return bySubject.get(subject) ?? null;
     },
 
     async getGrant(id) {
@@ -150,6 +164,7 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
         .slice(0, Math.max(0, limit));
       for (const grant of due) {
         grants.delete(grant.id);
+        for (const subject of grant.subjects ?? []) if (bySubject.get(subject) === grant.id) bySubject.delete(subject);
         const ofIncident = idsByIncident.get(grant.incidentId) ?? [];
         ofIncident.splice(ofIncident.indexOf(grant.id), 1);
         if (ofIncident.length === 0) idsByIncident.delete(grant.incidentId);

@@ -27,6 +27,7 @@ interface GrantRecord {
   t: number; // ttlSeconds
   e: number; // expiresAt
   h?: string; // handle, JSON text
+  j?: string; // subjects, JSON text of a string array
   r?: RevokeReason;
   q?: number; // revokeRequestedAt
   n?: number; // endedAt
@@ -60,6 +61,7 @@ export function encodeGrant(grant: Grant): string {
     e: grant.expiresAt,
   };
   if (grant.handle !== undefined) record.h = encodeHandle(grant.handle);
+  if (grant.subjects !== undefined && grant.subjects.length > 0) record.j = encodeSubjects(grant.subjects);
   if (grant.revokeReason !== undefined) record.r = grant.revokeReason;
   if (grant.revokeRequestedAt !== undefined) record.q = grant.revokeRequestedAt;
   if (grant.endedAt !== undefined) record.n = grant.endedAt;
@@ -71,6 +73,9 @@ export function encodeGrant(grant: Grant): string {
 
 /** Plain JSON: the scripts carry it as an opaque string, so it round-trips exactly. */
 export const encodeHandle = (handle: RevocationHandle): string => JSON.stringify(handle);
+/** Subjects as the commit script stores them: JSON text, or '' for none. */
+export const encodeSubjects = (subjects: readonly string[] | undefined): string =>
+  subjects === undefined || subjects.length === 0 ? '' : toStoredJson(subjects);
 
 export function decodeGrant(id: string, incidentId: string, text: string): Grant {
   const r = JSON.parse(text) as GrantRecord;
@@ -90,6 +95,7 @@ export function decodeGrant(id: string, incidentId: string, text: string): Grant
     ttlSeconds: r.t,
     expiresAt: r.e,
     ...(r.h !== undefined ? { handle: JSON.parse(r.h) as RevocationHandle } : {}),
+    ...(typeof r.j === 'string' && r.j !== '' ? { subjects: JSON.parse(r.j) as string[] } : {}),
     ...(r.r !== undefined ? { revokeReason: r.r } : {}),
     ...(r.q !== undefined ? { revokeRequestedAt: r.q } : {}),
     ...(r.n !== undefined ? { endedAt: r.n } : {}),

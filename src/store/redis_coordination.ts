@@ -1,13 +1,19 @@
 /** What replicas coordinate through, on Redis (store.ts CoordinationStore): one-time claims and leased locks, one small key each. */
 import { execReplies, requireFinite } from './redis_codec.js';
 import type { RedisContext } from './redis_context.js';
-import type { CoordinationStore } from './store.js';
+import { windowEstimate, type CoordinationStore } from './store.js';
 
 export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
   const { redis, keys, s } = ctx;
   return {
     async takeToken(name, burst, perSecond, now) {
       return Number(await s.qmTakeToken(keys.bucket(name), burst, perSecond, requireFinite(now, 'now')));
+    },
+
+    async countInWindow(name, windowMs, now) {
+      const index = Math.floor(requireFinite(now, 'now') / windowMs);
+      const [current, previous] = (await s.qmCountInWindow(keys.window(name), index, windowMs)) as [number, number];
+      return windowEstimate(current, previous, now, windowMs);
     },
 
     async acquireLock(name, owner, leaseMs) {

@@ -22,6 +22,10 @@ export interface RedisKeys {
   agentIncidents(agentId: string): string;
   /** Sorted set: seqs of this incident's audit events (member and score), read from the log. In the `{audit}` slot, not the incident's. */
   incidentAudit(incidentId: string): string;
+  /** String: a credential's subject (model.ts Grant.subjects) → its grant id (findGrantBySubject). One small key each. */
+  subjectIndex(subject: string): string;
+  /** Hash: a deviation window counter's counts by window index (countInWindow). One small key each. */
+  window(name: string): string;
   /** String: grant id → incident id, so a grant is found by its id alone. */
   grantIndex(grantId: string): string;
   /** Sorted set: grant id scored by when its revocation job is due (or its lease ends). */
@@ -105,6 +109,8 @@ export function createRedisKeys(prefix: string): RedisKeys {
     agentIncidents: (agentId) => `${prefix}{agt:${enc(agentId)}}:incidents`,
     incidentAudit: (id) => `${prefix}{audit}:inc:${enc(id)}`,
     grantIndex: (grantId) => `${prefix}gi:${enc(grantId)}`,
+    subjectIndex: (subject) => `${prefix}sx:${enc(subject)}`,
+    window: (name) => `${prefix}win:${enc(name)}`,
     revocationDue: `${prefix}{revq}:due`,
     revocationDueClose: `${prefix}{revq}:due:close`,
     revocationAttempts: `${prefix}{revq}:attempts`,

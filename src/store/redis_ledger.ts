@@ -7,9 +7,12 @@
  * order.
  */
 import { TERMINAL_STATES, type Grant, type Incident, type RevokeReason } from '../model.js';
-import { decodeGrant, encodeGrant, encodeHandle, execReplies, requireFinite, toStoredJson } from './redis_codec.js';
+import { decodeGrant, encodeGrant, encodeHandle, encodeSubjects, execReplies, requireFinite, toStoredJson } from './redis_codec.js';
 import { compareIds, markEnded, type RedisContext } from './redis_context.js';
 import type { IncidentLedger } from './store.js';
+
+/** Past the longest retention (retention.endedGrantsSeconds, ten years at most) and a day: the purge drops the index long before. */
+const SUBJECT_INDEX_BACKSTOP_MS = (10 * 365 + 1) * 86_400_000;
 
 export function createRedisLedger(ctx: RedisContext): IncidentLedger {
   const { redis, keys, s, incidentOf, remember, forget, decodeOrNull } = ctx;
@@ -137,12 +140,22 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       const incidentId = await incidentOf(id);
       if (incidentId === null) return null;
       const expiresAt = requireFinite(input.expiresAt, 'expiresAt');
-      const [expiry, committed] = await Promise.allSettled([
+      const subjects = input.subjects ?? [];
+      // The subject index is written beside the commit (other slots); purgeEndedGrants drops it
+      // with the grant. Its expiry is only a backstop for an index whose commit failed.
+      const indexSubjects = () =>
+        Promise.all(subjects.map((subject) => redis.set(keys.subjectIndex(subject), id, 'PXAT', expiresAt + SUBJECT_INDEX_BACKSTOP_MS)));
+      const [expiry, committed, indexed] = await Promise.allSettled([
         redis.zadd(keys.expiry, expiresAt, id),
-        s.qmCommitGrant(keys.grants(incidentId), id, encodeHandle(input.handle), expiresAt),
+        s.qmCommitGrant(keys.grants(incidentId), id, encodeHandle(input.handle), expiresAt, encodeSubjects(subjects)),
+        indexSubjects(),
       ]);
-      if (committed.status === 'rejected') throw committed.reason;
+      if (committed.status === 'rejected') {
+        if (subjects.length > 0) await redis.del(...subjects.map((subject) => keys.subjectIndex(subject))).catch(() => undefined);
+        throw committed.reason;
+      }
       if (expiry.status === 'rejected') await redis.zadd(keys.expiry, expiresAt, id);
+      if (indexed.status === 'rejected') await indexSubjects();
       const grant = decodeOrNull(id, incidentId, committed.value);
       if (grant?.state === 'revoking') await enqueue(grant.revokeReason, [grant.revokeRequestedAt ?? 0, id]);
       return grant;
@@ -158,6 +171,10 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       const grant = decodeOrNull(id, incidentId, failed);
       if (grant?.state === 'failed') await redis.zrem(keys.agentLiveGrants(grant.agent), id);
       return grant;
+    },
+
+    async findGrantBySubject(subject) {
+      return redis.get(keys.subjectIndex(subject));
     },
 
     async getGrant(id) {
@@ -255,10 +272,11 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       let purged = 0;
       for (const [incidentId, group] of byIncident) {
         const records = await redis.hmget(keys.grants(incidentId), ...group);
-        const agentOf = group.map((id, i) => {
+        const decoded = group.map((id, i) => {
           const raw = records[i];
-          return typeof raw === 'string' ? decodeGrant(id, incidentId, raw).agent : null;
+          return typeof raw === 'string' ? decodeGrant(id, incidentId, raw) : null;
         });
+        const agentOf = decoded.map((grant) => grant?.agent ?? null);
         const agents = [...new Set(agentOf.filter((a): a is string => a !== null))];
         // A grant gone already needs no agent set; it points at the first (or a placeholder) unused.
         const agentKeys = (agents.length > 0 ? agents : ['']).map((agent) => keys.agentGrants(incidentId, agent));
@@ -282,6 +300,10 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
         });
         // Each its own command: the keys are in different slots (each grant index, each agent's).
         const followUps: Array<Promise<unknown>> = forgotten.map((id) => redis.del(keys.grantIndex(id)));
+        const subjectKeys = decoded.flatMap((grant) =>
+          grant !== null && forgotten.includes(grant.id) ? (grant.subjects ?? []).map((subject) => keys.subjectIndex(subject)) : [],
+        );
+        for (const key of subjectKeys) followUps.push(redis.del(key));
         if (forgotten.length > 0) for (const agent of agents) followUps.push(redis.zrem(keys.agentLiveGrants(agent), ...forgotten));
         // A closed incident takes no new intent, so an agent set left empty there stays empty.
         if (closed === 1)

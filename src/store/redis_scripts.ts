@@ -109,7 +109,7 @@ end
 return {raw, closedNow, revoking}`,
   ],
 
-  // KEYS grants. ARGV id, handle text, expiresAt. A grant a close flipped to revoking stays
+  // KEYS grants. ARGV id, handle text, expiresAt, subjects text ('' for none). A grant a close flipped to revoking stays
   // revoking (never resurrected); it only gains the handle the worker needs.
   qmCommitGrant: [
     1,
@@ -121,6 +121,7 @@ if g.s == 'issuing' or g.s == 'revoking' then
   if g.s == 'issuing' then g.s = 'active' end
   g.h = ARGV[2]
   g.e = tonumber(ARGV[3])
+  if ARGV[4] ~= '' then g.j = ARGV[4] end
   raw = cjson.encode(g)
   redis.call('HSET', KEYS[1], ARGV[1], raw)
 end
@@ -391,6 +392,21 @@ if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) / rat
 redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return wait`,
+  ],
+
+  // KEYS the window hash. ARGV this window's index, the window in ms. Counts one in this window,
+  // drops windows before the previous one; returns {this window's count, the previous one's}.
+  qmCountInWindow: [
+    1,
+    `
+local index = tonumber(ARGV[1])
+local current = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local previous = tonumber(redis.call('HGET', KEYS[1], tostring(index - 1)) or '0')
+for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+  if tonumber(field) < index - 1 then redis.call('HDEL', KEYS[1], field) end
+end
+redis.call('PEXPIRE', KEYS[1], 2 * tonumber(ARGV[2]) + 1000)
+return {current, previous}`,
   ],
 
   // KEYS lock owner, lock fence. ARGV owner, lease ms. The lock unless another owner holds it;

@@ -65,6 +65,8 @@ export interface CloseIncidentResult {
 export interface CommitGrantInput {
   readonly handle: RevocationHandle;
   readonly expiresAt: number;
+  /** The credential's subjects (model.ts Grant.subjects), indexed so findGrantBySubject finds the grant. */
+  readonly subjects?: readonly string[];
 }
 
 export interface RevocationJob {
@@ -126,6 +128,11 @@ export interface IncidentLedger {
   failGrant(id: string, at: number, error: string): Promise<Grant | null>;
   getGrant(id: string): Promise<Grant | null>;
   listGrantsByIncident(incidentId: string): Promise<Grant[]>;
+  /**
+   * The id of the grant committed with `subject` among its subjects (CommitGrantInput.subjects),
+   * until the grant is purged; null for a subject no grant has. Indexed when the commit resolves.
+   */
+  findGrantBySubject(subject: string): Promise<string | null>;
   /** One agent's grants, oldest first: in every incident, or in one (without reading the others' grants). */
   listGrantsByAgent(agentId: string, options?: { readonly incidentId?: string }): Promise<Grant[]>;
   /**
@@ -303,6 +310,14 @@ export interface CoordinationStore {
    * far as their clocks do.
    */
   takeToken(name: string, burst: number, perSecond: number, now: number): Promise<number>;
+  /**
+   * Counts one occurrence of `name` at `now` and answers how many occurred in the `windowMs`
+   * before it, shared by every replica: a sliding window estimated from two fixed ones (the
+   * current window's count plus the previous one's, weighted by how much of it still overlaps),
+   * so a burst across a window boundary is still seen. Deviation detectors count with it
+   * (src/deviation/detectors.ts). Times are the caller's clock.
+   */
+  countInWindow(name: string, windowMs: number, now: number): Promise<number>;
   renewLock(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
 
@@ -326,6 +341,15 @@ export interface CoordinationStore {
    */
   getRegister(key: string): Promise<string | null>;
   compareAndSetRegister(key: string, expected: string | null, value: string): Promise<boolean>;
+}
+
+/**
+ * The sliding-window count countInWindow answers: the current fixed window's count, plus the
+ * previous window's weighted by the part of it the sliding window still covers. Shared by both stores.
+ */
+export function windowEstimate(current: number, previous: number, now: number, windowMs: number): number {
+  const overlap = 1 - (now - Math.floor(now / windowMs) * windowMs) / windowMs;
+  return current + previous * overlap;
 }
 
 /** A verified, mapped webhook delivery waiting to be applied (src/webhooks/). JSON values only. */

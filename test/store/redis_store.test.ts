@@ -106,13 +106,14 @@ describe('redis store', () => {
       ['g3', 'spiffe://prod.example/b'],
     ] as const) {
       await store.createGrantIntent(grantFixture(id, 'inc-1', { agent }), { perIncident: 10, perAgent: 10, now: T0 });
-      await store.commitGrant(id, { handle: { accessor: id }, expiresAt: T0 + 60_000 });
+      await store.commitGrant(id, { handle: { accessor: id }, expiresAt: T0 + 60_000, subjects: [`vault_accessor:${id}`] });
     }
     await store.appendAudit({ at: T0, type: 'incident.opened', actor: 'alice', incidentId: 'inc-1' });
     await store.closeIncident('inc-1', T0, 'bob');
     for (const id of ['g1', 'g2', 'g3']) await store.finishRevocation(id, { state: 'revoked', at: T0 + 1000, confirmed: true });
     // The valid case: before the purge, the grants' keys are there.
     expect((await clusterAdmin.keys(`${prefix}gi:*`)).length).toBe(3);
+    expect((await clusterAdmin.keys(`${prefix}sx:*`)).length).toBe(3);
     expect(await store.purgeEndedGrants(T0 + 1000, 100)).toBe(3);
     // What the worker's sweeps drop on their own: the closing entry, the expiry entries.
     expect(await store.listClosingIncidents()).toEqual([]);

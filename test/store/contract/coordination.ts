@@ -89,6 +89,28 @@ export function describeCoordinationContract(world: ContractWorld): void {
     });
   });
 
+  describe('window counters (deviation detectors)', () => {
+    const W = 60_000;
+    it('counts occurrences per name within a window, shared by every caller', async () => {
+      const start = Math.ceil(T0 / W) * W;
+      expect(await store.countInWindow('denials:a', W, start)).toBe(1);
+      expect(await store.countInWindow('denials:a', W, start + 1000)).toBe(2);
+      expect(await store.countInWindow('denials:b', W, start + 1000)).toBe(1);
+      const counts = await Promise.all(Array.from({ length: 8 }, () => store.countInWindow('denials:a', W, start + 2000)));
+      expect([...counts].sort((x, y) => x - y)).toEqual([3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('slides: the previous window counts by how much of it still overlaps, then not at all', async () => {
+      const start = Math.ceil(T0 / W) * W;
+      for (let i = 0; i < 4; i++) await store.countInWindow('rate:a', W, start + i);
+      // A quarter into the next window, three quarters of the previous one's 4 still count: 3 + this 1.
+      expect(await store.countInWindow('rate:a', W, start + W + W / 4)).toBe(4);
+      // Two windows on, the first one is gone: only the second one's 1, weighted, and this one.
+      expect(await store.countInWindow('rate:a', W, start + 2 * W + W / 2)).toBe(1.5);
+      expect(await store.countInWindow('rate:a', W, start + 5 * W)).toBe(1);
+    });
+  });
+
   describe('incident records', () => {
     const sorted = (sets: ReadonlyArray<{ incidentId: string; values: readonly string[] }>) =>
       sets

@@ -140,6 +140,28 @@ export function describeLedgerContract(world: ContractWorld): void {
       expect(await store.getGrant('g1')).toEqual(expected);
     });
 
+    it('commitGrant indexes the credential by its subjects until the grant is purged', async () => {
+      await openIncident();
+      await intent('g1');
+      await intent('g2');
+      const subjects = ['aws_access_key_id:ASIAEXAMPLE1', 'vault_accessor:acc-{1}'];
+      const committed = await store.commitGrant('g1', { handle: HANDLE, expiresAt: T0 + 10 * MIN, subjects });
+      expect(committed?.subjects).toEqual(subjects);
+      expect((await store.getGrant('g1'))?.subjects).toEqual(subjects);
+      // A grant committed without subjects has none, and is found by none.
+      expect((await store.commitGrant('g2', { handle: HANDLE, expiresAt: T0 + 10 * MIN }))?.subjects).toBeUndefined();
+      expect(await store.findGrantBySubject(subjects[0] as string)).toBe('g1');
+      expect(await store.findGrantBySubject(subjects[1] as string)).toBe('g1');
+      expect(await store.findGrantBySubject('aws_access_key_id:ASIAEXAMPLE2')).toBeNull();
+      await store.closeIncident('inc-1', T0 + MIN, 'bob');
+      for (const id of ['g1', 'g2']) await store.finishRevocation(id, { state: 'revoked', at: T0 + MIN, confirmed: true });
+      // Kept while the ended grant is, forgotten with it.
+      expect(await store.findGrantBySubject(subjects[0] as string)).toBe('g1');
+      expect(await store.purgeEndedGrants(T0 + MIN, 10)).toBe(2);
+      expect(await store.findGrantBySubject(subjects[0] as string)).toBeNull();
+      expect(await store.findGrantBySubject(subjects[1] as string)).toBeNull();
+    });
+
     it('commitGrant and failGrant return null for an unknown grant', async () => {
       await openIncident();
       expect(await store.commitGrant('nope', { handle: HANDLE, expiresAt: T0 })).toBeNull();
