@@ -186,6 +186,13 @@ export interface ProviderCapabilities {
    * show the latter as denied, never as revoked at once.
    */
   readonly revocationTakesEffect?: 'at_once' | 'after_propagation';
+  /**
+   * The handle fields that name the credential to systems outside the broker, by subject format
+   * (`{ aws_access_key_id: 'accessKeyId' }`): a deviation signal naming a credential by one of
+   * them (a CloudTrail rule's AccessKeyId) finds its grant (docs/deviation.md). Core indexes them
+   * at commit; every issued handle must carry each field, a non-empty string. Never a secret.
+   */
+  readonly subjects?: Readonly<Record<string, string>>;
 }
 
 /** The emergency brake of a provider whose credentials cannot be revoked one by one. */

@@ -150,6 +150,8 @@ export async function createAwsStsProvider(config: AwsStsConfig, deps: ProviderD
       minTtlSeconds: STS_MIN_SECONDS,
       maxTtlSeconds: STS_MAX_SECONDS,
       revocationTakesEffect: 'after_propagation',
+      // CloudTrail and GuardDuty name a session by its AccessKeyId (userIdentity.accessKeyId).
+      subjects: { aws_access_key_id: 'accessKeyId' },
     },
     issue: (req) => guard('issue', () => issueStsCredential({ clients, roles, caller, touched: (arn) => touched.add(arn) }, req)),
     revokeGrant: (req) => guard('revokeGrant', () => revokeOneSession(revokeDeps, req, req.signal, record)),

@@ -136,6 +136,8 @@ export async function createVaultProvider(
     capabilities: {
       grantRevocation: 'upstream',
       incidentRevocation: true,
+      // Vault tokens are known outside by their accessor (audit devices log it, not the token).
+      subjects: { vault_accessor: 'accessor' },
       minTtlSeconds: 1,
       maxTtlSeconds: config.maxTtlSeconds,
     },

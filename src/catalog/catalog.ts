@@ -11,7 +11,7 @@ import type { Logger } from '../logging.js';
 import { anchoredPattern } from '../patterns.js';
 import { createScheduler, type ClosableScheduler } from '../scheduler.js';
 import type { BackgroundLanes, IncidentRecords, Provider, ProviderFactory, ProviderLocks } from '../sdk.js';
-import { checkIssued, wrapProviderError } from './provider_boundary.js';
+import { checkIssued, isProviderSubjectFormat, subjectsOf, wrapProviderError } from './provider_boundary.js';
 import type {
   EmergencyDenyResult,
   IssuedCredential,
@@ -37,7 +37,11 @@ export interface Catalog {
   profiles(): readonly ProfileEntry[];
   provider(name: string): Provider | undefined;
   providers(): readonly Provider[];
-  issue(profile: ProfileEntry, req: Omit<IssueRequest<unknown>, 'signal' | 'profile'>): Promise<IssuedCredential>;
+  /** The provider's credential, checked at the boundary, with its subjects (provider_boundary.ts subjectsOf). */
+  issue(
+    profile: ProfileEntry,
+    req: Omit<IssueRequest<unknown>, 'signal' | 'profile'>,
+  ): Promise<IssuedCredential & { readonly subjects: readonly string[] }>;
   revokeGrant(provider: Provider, req: Omit<RevokeGrantRequest, 'signal'>): Promise<RevocationReceipt>;
   revokeIncident(provider: Provider, req: Omit<RevokeIncidentRequest, 'signal'>): Promise<readonly RevocationReceipt[]>;
   /** The provider's emergency deny (sdk.ts Provider.emergencyDeny), under the call deadline. */
@@ -136,6 +140,9 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
     if (provider.capabilities.incidentRevocation && !provider.revokeIncident) {
       problems.push(`providers.${provider.name}: declares incidentRevocation but has no revokeIncident (a provider bug)`);
     }
+    for (const format of Object.keys(provider.capabilities.subjects ?? {}).filter((f) => !isProviderSubjectFormat(f))) {
+      problems.push(`providers.${provider.name}: declares subject format ${JSON.stringify(format)}, which is not [a-z][a-z0-9_]* or is core's own (a provider bug)`);
+    }
     if (profile.maxTtl < provider.capabilities.minTtlSeconds) {
       problems.push(`profiles.${name}.maxTtl: below provider ${provider.name}'s minimum of ${provider.capabilities.minTtlSeconds}s`);
     }
@@ -189,7 +196,7 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
         profile.provider.issue({ ...req, profile: { name: profile.name, params: profile.params }, signal }),
       );
       checkIssued(profile.provider.name, issued, req.ttlSeconds, deps.now());
-      return issued;
+      return { ...issued, subjects: subjectsOf(profile.provider.name, profile.provider.capabilities.subjects, issued.handle) };
     },
     revokeGrant: (provider, req) => withTimeout(provider, 'revokeGrant', (signal) => provider.revokeGrant({ ...req, signal })),
     async revokeIncident(provider, req) {

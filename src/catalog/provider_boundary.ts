@@ -23,6 +23,30 @@ export function checkIssued(provider: string, issued: IssuedCredential, ttlSecon
   }
 }
 
+/** Subject formats core itself resolves (a signal's subject); no provider may declare one of these. */
+export const CORE_SUBJECT_FORMATS = ['agent', 'grant_id', 'jti'] as const;
+const SUBJECT_FORMAT = /^[a-z][a-z0-9_]{0,31}$/u;
+
+/** Whether a provider's declared subject format is one it may declare. */
+export const isProviderSubjectFormat = (format: string): boolean =>
+  SUBJECT_FORMAT.test(format) && !(CORE_SUBJECT_FORMATS as readonly string[]).includes(format);
+
+/**
+ * The issued credential's subjects (model.ts Grant.subjects), `<format>:<value>`, from the handle
+ * fields the provider declared (ProviderCapabilities.subjects). A declared field the handle lacks
+ * is a provider bug, caught here before anything is committed.
+ */
+export function subjectsOf(provider: string, declared: Readonly<Record<string, string>> | undefined, handle: IssuedCredential['handle']): string[] {
+  const subjects: string[] = [];
+  for (const [format, field] of Object.entries(declared ?? {})) {
+    const value = handle[field];
+    if (typeof value !== 'string' || value === '' || value.length > 1024)
+      throw providerFailed(`provider(${provider}): issue returned a handle without its ${format} subject (field ${field})`);
+    subjects.push(`${format}:${value}`);
+  }
+  return subjects;
+}
+
 export function wrapProviderError(provider: string, op: string, err: unknown, timedOut: boolean): BrokerError {
   if (timedOut) return providerUnavailable(`provider(${provider}): ${op} timed out`, err);
   if (isBrokerError(err)) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkIssued, wrapProviderError } from '../../src/catalog/provider_boundary.js';
+import { checkIssued, isProviderSubjectFormat, subjectsOf, wrapProviderError } from '../../src/catalog/provider_boundary.js';
 import { providerUnavailable, type IssuedCredential } from '../../src/sdk.js';
 
 const NOW = 1_700_000_000_000;
@@ -93,5 +93,27 @@ describe('provider boundary checks', () => {
   it('never shows a 5xx cause to clients', () => {
     const err = wrapProviderError('vault', 'issue', new TypeError('connect ECONNREFUSED 10.0.0.7:8200'), false);
     expect(JSON.stringify(err.toBody())).not.toContain('10.0.0.7');
+  });
+});
+
+describe('credential subjects at the boundary', () => {
+  it('names each declared subject from its handle field, and none when none is declared', () => {
+    const handle = { accessKeyId: 'ASIAEXAMPLE', sessionName: 'qm-grt_1' };
+    expect(subjectsOf('aws_sts', { aws_access_key_id: 'accessKeyId' }, handle)).toEqual(['aws_access_key_id:ASIAEXAMPLE']);
+    expect(subjectsOf('jwt', undefined, handle)).toEqual([]);
+  });
+  it('refuses a handle that lacks a declared field, or has it empty or not a string', () => {
+    for (const handle of [{ sessionName: 'x' }, { accessKeyId: '' }, { accessKeyId: 42 }, { accessKeyId: 'A'.repeat(1025) }]) {
+      expect(() => subjectsOf('aws_sts', { aws_access_key_id: 'accessKeyId' }, handle)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_PROVIDER_FAILED',
+          detail: 'provider(aws_sts): issue returned a handle without its aws_access_key_id subject (field accessKeyId)',
+        }),
+      );
+    }
+  });
+  it('lets providers declare their own formats only, never core’s', () => {
+    expect(isProviderSubjectFormat('vault_accessor')).toBe(true);
+    for (const format of ['agent', 'grant_id', 'jti', 'Vault', '1x', '', 'a'.repeat(33), 'a-b']) expect(isProviderSubjectFormat(format)).toBe(false);
   });
 });

@@ -59,7 +59,7 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
     throw agentQuarantined();
   }
 
-  let issued: IssuedCredential;
+  let issued: IssuedCredential & { readonly subjects: readonly string[] };
   try {
     issued = await deps.catalog.issue(input.profile, {
       grantId: intent.id,
@@ -77,7 +77,11 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
     throw error;
   }
 
-  const committed = await deps.store.commitGrant(intent.id, { handle: issued.handle, expiresAt: issued.expiresAt });
+  const committed = await deps.store.commitGrant(intent.id, {
+    handle: issued.handle,
+    expiresAt: issued.expiresAt,
+    ...(issued.subjects.length > 0 ? { subjects: issued.subjects } : {}),
+  });
   if (!committed) throw incidentNotFound();
   if (committed.state !== 'active') {
     // Revoked while the provider worked: the incident closed (its tombstone is final for its
