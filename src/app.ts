@@ -22,6 +22,7 @@ import { profileRoutes } from './http/routes/profiles.js';
 import { providerRoutes } from './http/routes/providers.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { agentRoutes } from './http/routes/agents.js';
+import { signalRoutes } from './http/routes/signals.js';
 import { storeRoutes } from './http/routes/store.js';
 
 export interface AppOptions {
@@ -52,6 +53,7 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.use('/v1/providers', providerRoutes(deps));
   app.use('/v1/webhooks', webhookRoutes(deps));
   app.use('/v1/agents', agentRoutes(deps));
+  app.use('/v1/signals', signalRoutes(deps));
 
   app.use(noRoute);
   app.use(errorHandler(deps.logger));

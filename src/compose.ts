@@ -25,6 +25,8 @@ import { createMetrics } from './metrics.js';
 import { createWebhookReceivers } from './webhooks/receive.js';
 import { createSourceChecks } from './webhooks/source_checks.js';
 import { createPolicyEngine, type PolicyEngine } from './policy/policy_engine.js';
+import { createDetectors } from './deviation/detectors.js';
+import { createSignalSources } from './deviation/signal_sources.js';
 import { createOverdueNotice } from './revocation/overdue_notice.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
@@ -163,13 +165,18 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
     cleanup.unshift(() => worker.stop());
     const runWorker = options.runWorker ?? true;
     const webhooks = await createWebhookReceivers(config, { store, now });
+    const nudgeRevocation = runWorker ? () => worker.nudge() : () => undefined;
+    const detectors = createDetectors({ ...base, nudgeRevocation, logger: logger.child({ component: 'deviation' }) });
+    cleanup.unshift(() => detectors.settled());
     const deps: HttpDeps = {
       ...base,
       identity,
       webhooks,
       storeHealth: { integrity, persistence },
       auditChain,
-      nudgeRevocation: runWorker ? () => worker.nudge() : () => undefined,
+      detectors,
+      signalSources: await createSignalSources(config),
+      nudgeRevocation,
     };
     let closed: Promise<void> | null = null;
     return {

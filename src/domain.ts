@@ -7,6 +7,7 @@ import type { RevocationEvents } from './events/revocation_events.js';
 import type { AuditLog } from './audit/audit_log.js';
 import type { Catalog } from './catalog/catalog.js';
 import type { Config } from './config/schema.js';
+import type { Detectors } from './deviation/detectors.js';
 import type { Logger } from './logging.js';
 import type { Metrics } from './metrics.js';
 import type { PolicyEngine } from './policy/policy_engine.js';
@@ -24,11 +25,13 @@ export interface DomainDeps {
   /** Wakes the revocation worker after new jobs were enqueued (no-op when none runs here). */
   readonly nudgeRevocation: () => void;
   /** The enforced Cedar policy set, with its shadow and reloads (src/policy/); absent when `policy.dir` is not configured. */
-  readonly policy?: Pick<PolicyEngine, 'decide' | 'annotations'> | null;
+  readonly policy?: (Pick<PolicyEngine, 'decide' | 'annotations'> & Partial<Pick<PolicyEngine, 'decideSignal'>>) | null;
   /** Asking incident tools whether their incidents are open (webhooks/source_checks.ts); absent when no source has an API. */
   readonly sourceChecks?: SourceChecks | null;
   /** Pushes a SET to every receiver for each revoked grant (events/revocation_events.ts); absent without events.receivers. */
   readonly revocationEvents?: RevocationEvents | null;
   /** Tells approvers of a new approval request (approvals/notify.ts); absent when approvals.notify is not configured. */
   readonly approvalNotifier?: ApprovalNotifier | null;
+  /** The broker's own deviation detectors (deviation/detectors.ts); absent in flows that do not watch. */
+  readonly detectors?: Detectors | null;
 }

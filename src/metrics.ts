@@ -29,6 +29,9 @@ export interface Metrics {
   readonly storeDataLost: Gauge;
   readonly approvals: Counter<'outcome'>;
   readonly revocationEvents: Counter<'receiver' | 'outcome'>;
+  readonly deviationSignals: Counter<'via' | 'outcome'>;
+  readonly deviationDetections: Counter<'detector'>;
+  readonly deviationOutcomes: Counter<'outcome' | 'detector'>;
   readonly auditChainSealedSeq: Gauge;
   readonly auditChainUnsealed: Gauge;
   readonly auditChainBroken: Gauge;
@@ -163,6 +166,24 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
     storeDataLost: new Gauge({
       name: 'quartermaster_store_data_lost',
       help: '1 while a store data loss is detected and not yet acknowledged (every request is refused), 0 otherwise.',
+      registers: [registry],
+    }),
+    deviationSignals: new Counter({
+      name: 'quartermaster_deviation_signals_total',
+      help: 'Signals received on POST /v1/signals, by how the sender authenticated (webhook, token) and outcome: accepted, duplicate, unresolved.',
+      labelNames: ['via', 'outcome'],
+      registers: [registry],
+    }),
+    deviationDetections: new Counter({
+      name: 'quartermaster_deviation_detections_total',
+      help: "Signals raised by the broker's own detectors, by detector (<detector>_failed: a count that could not be made).",
+      labelNames: ['detector'],
+      registers: [registry],
+    }),
+    deviationOutcomes: new Counter({
+      name: 'quartermaster_deviation_outcomes_total',
+      help: 'Signals decided by the policy, by outcome (none, revoke_in_incident, revoke_everywhere, quarantine) and whether a detector raised them.',
+      labelNames: ['outcome', 'detector'],
       registers: [registry],
     }),
     revocationEvents: new Counter({

@@ -7,6 +7,10 @@
 export const SEVERITIES = ['sev1', 'sev2', 'sev3', 'sev4', 'sev5'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/** How bad a deviation signal is (docs/deviation.md); the policy decides what each leads to. */
+export const SIGNAL_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
+export type SignalSeverity = (typeof SIGNAL_SEVERITIES)[number];
+
 export interface Incident {
   readonly id: string;
   /** Where the incident came from: `api`, `cli`, later `pagerduty`, `incidentio`, `generic`. */
@@ -142,7 +146,9 @@ export interface AuditEvent {
     | 'approval.cancelled'
     | 'incident.major_started'
     | 'incident.major_ended'
-    | 'revocation.event_undelivered';
+    | 'revocation.event_undelivered'
+    | 'deviation.decided'
+    | 'deviation.signal_unresolved';
   readonly actor: string;
   readonly incidentId?: string;
   readonly grantId?: string;

@@ -141,7 +141,9 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
       problems.push(`providers.${provider.name}: declares incidentRevocation but has no revokeIncident (a provider bug)`);
     }
     for (const format of Object.keys(provider.capabilities.subjects ?? {}).filter((f) => !isProviderSubjectFormat(f))) {
-      problems.push(`providers.${provider.name}: declares subject format ${JSON.stringify(format)}, which is not [a-z][a-z0-9_]* or is core's own (a provider bug)`);
+      problems.push(
+        `providers.${provider.name}: declares subject format ${JSON.stringify(format)}, which is not [a-z][a-z0-9_]* or is core's own (a provider bug)`,
+      );
     }
     if (profile.maxTtl < provider.capabilities.minTtlSeconds) {
       problems.push(`profiles.${name}.maxTtl: below provider ${provider.name}'s minimum of ${provider.capabilities.minTtlSeconds}s`);

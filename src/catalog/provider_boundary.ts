@@ -36,7 +36,11 @@ export const isProviderSubjectFormat = (format: string): boolean =>
  * fields the provider declared (ProviderCapabilities.subjects). A declared field the handle lacks
  * is a provider bug, caught here before anything is committed.
  */
-export function subjectsOf(provider: string, declared: Readonly<Record<string, string>> | undefined, handle: IssuedCredential['handle']): string[] {
+export function subjectsOf(
+  provider: string,
+  declared: Readonly<Record<string, string>> | undefined,
+  handle: IssuedCredential['handle'],
+): string[] {
   const subjects: string[] = [];
   for (const [format, field] of Object.entries(declared ?? {})) {
     const value = handle[field];

@@ -4,7 +4,7 @@
  * are validated by their provider's own schema in catalog/, so this file knows no provider fields.
  */
 import { z } from 'zod';
-import { SEVERITIES } from '../model.js';
+import { SEVERITIES, SIGNAL_SEVERITIES } from '../model.js';
 import { anchoredPattern, isValidPattern } from '../patterns.js';
 import { isLoopbackHost, isLoopbackUrl } from '../urls.js';
 import { identitySchema } from './identity_schema.js';
@@ -22,6 +22,19 @@ const webhookSource = z
     secretFiles: z.array(filePath).min(1).max(4),
   })
   .strict();
+const signalSourceName = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/u);
+/** One of the broker's deviation detectors: it fires when `threshold` of its events fall within `windowSeconds`, once per window. */
+const detector = (defaults: { threshold: number; windowSeconds: number; severity: (typeof SIGNAL_SEVERITIES)[number] }) =>
+  z
+    .object({
+      enabled: z.boolean().default(true),
+      threshold: z.number().int().min(1).max(1_000_000).default(defaults.threshold),
+      windowSeconds: z.number().int().min(1).max(86_400).default(defaults.windowSeconds),
+      /** The signal's severity; the policy decides what it leads to. */
+      severity: z.enum(SIGNAL_SEVERITIES).default(defaults.severity),
+    })
+    .strict()
+    .prefault({});
 /** The source's REST API (PagerDuty, incident.io): asked before issuing, and by the reconciler. */
 const sourceApi = z
   .object({
@@ -319,6 +332,50 @@ const configBase = z
       })
       .strict()
       .prefault({}),
+    /**
+     * Deviation (docs/deviation.md): signals from detection systems (`POST /v1/signals`) and the
+     * broker's own detectors, each decided by the policy set's outcome actions.
+     */
+    deviation: z
+      .object({
+        /**
+         * Detection systems that sign their signals with Standard Webhooks, by name (the signal's
+         * `source` in policy and audit). Operator-issuer tokens with the signals.send permission
+         * may send signals too, named by their subject.
+         */
+        sources: z
+          .array(z.object({ name: signalSourceName, ...webhookSource.shape }).strict())
+          .max(32)
+          .default([]),
+        /** A signal id is remembered at least this long (at most twice) per source: a resend inside it is a duplicate. */
+        dedupeSeconds: z
+          .number()
+          .int()
+          .min(3600)
+          .max(30 * 86_400)
+          .default(3 * 86_400),
+        /** The broker's own detectors; each counts in the store, so every replica sees one window. */
+        detectors: z
+          .object({
+            /** Grant requests the policy (or a profile's or incident's agents) denied, per agent. */
+            repeatedDenials: detector({ threshold: 5, windowSeconds: 300, severity: 'medium' }),
+            /**
+             * Requests for profiles the agent may not have in the incident (a profile's agents, the
+             * incident's assignment, no such profile), per agent and incident.
+             */
+            outOfScopeProfiles: detector({ threshold: 3, windowSeconds: 300, severity: 'medium' }),
+            /** Grant requests, allowed or not, per agent. */
+            requestRate: detector({ threshold: 120, windowSeconds: 60, severity: 'high' }),
+            /** Introspections of a broker-signed token whose grant was revoked or released, per grant. */
+            revokedTokenUse: detector({ threshold: 1, windowSeconds: 3600, severity: 'high' }),
+            /** Grant requests for an incident that has closed, per agent and incident. */
+            requestsAfterClose: detector({ threshold: 3, windowSeconds: 300, severity: 'low' }),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
     /** Break-glass: major-incident mode (docs/approvals.md "Break-glass"). */
     breakGlass: z
       .object({
@@ -486,6 +543,16 @@ export const configSchema = configBase.superRefine((cfg, ctx) => {
     });
   }
   if (cfg.mode === 'production') productionRefusals(cfg, ctx);
+  const signalSources = new Set<string>();
+  cfg.deviation.sources.forEach((source, i) => {
+    if (signalSources.has(source.name) || source.name === 'quartermaster')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deviation', 'sources', i, 'name'],
+        message: `${source.name} is taken (by another source, or by the broker's own detectors: quartermaster)`,
+      });
+    signalSources.add(source.name);
+  });
   for (const [name, p] of Object.entries(cfg.profiles)) {
     if (p.defaultTtl !== undefined && p.defaultTtl > p.maxTtl) {
       ctx.addIssue({ code: 'custom', path: ['profiles', name, 'defaultTtl'], message: 'must not exceed maxTtl' });

@@ -20,7 +20,7 @@ export function introspectorsOf(catalog: DomainDeps['catalog']): readonly TokenI
 }
 
 export async function introspectToken(
-  deps: Pick<DomainDeps, 'store' | 'catalog' | 'now'>,
+  deps: Pick<DomainDeps, 'store' | 'catalog' | 'now' | 'detectors'>,
   token: string,
   scope: IntrospectionScope,
 ): Promise<Introspection> {
@@ -34,7 +34,12 @@ export async function introspectToken(
       return { active: false };
     const grant = await deps.store.getGrant(verified.grantId);
     // Verified by this provider: no other one could claim it, so the ledger's answer is final.
-    if (grant === null || effectiveState(grant, deps.now()) !== 'active') return { active: false };
+    if (grant === null) return { active: false };
+    if (effectiveState(grant, deps.now()) !== 'active') {
+      // A token whose grant was revoked, presented to a resource server: a deviation detector's event.
+      deps.detectors?.introspectedDead(grant);
+      return { active: false };
+    }
     return { active: true, claims: verified.claims };
   }
   return { active: false };

@@ -38,6 +38,7 @@ export async function issueGrant(
   origin?: RequestOrigin,
 ): Promise<IssueOutcome> {
   const provenance = provenanceOf({ id: agent.id, tokenFingerprint: agent.fingerprint }, origin);
+  deps.detectors?.requested(agent.id);
   try {
     const asked = { agent, request };
     await limitRate(deps, asked);
@@ -84,6 +85,7 @@ export async function issueGrant(
   } catch (err) {
     const error = toBrokerError(err);
     deps.metrics.grantsDenied.inc({ code: error.code });
+    deps.detectors?.refused(agent.id, request, error);
     if (error instanceof RateLimited) throw error;
     const decidedBy = error instanceof PolicyDenied ? { decidedBy: error.decision.decidedBy } : {};
     const event = {

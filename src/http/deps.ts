@@ -2,6 +2,7 @@
 import type { AuditChain } from '../audit/audit_chain.js';
 import type { WebhookReceivers } from '../webhooks/receive.js';
 import type { DomainDeps } from '../domain.js';
+import type { SignalSources } from '../deviation/signal_sources.js';
 import type { Identity } from '../identity/types.js';
 import type { StoreIntegrity } from '../store/integrity.js';
 import type { StorePersistence } from '../store/store_meta.js';
@@ -19,4 +20,6 @@ export interface HttpDeps extends DomainDeps {
   readonly auditChain: AuditChain | null;
   /** The configured webhook sources (webhooks/receive.ts). */
   readonly webhooks: WebhookReceivers;
+  /** The signal sources that sign with Standard Webhooks (deviation/signal_sources.ts). */
+  readonly signalSources: SignalSources;
 }

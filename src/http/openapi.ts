@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { GRANT_STATES as MODEL_GRANT_STATES } from '../model.js';
 import {
   acknowledgeLossBody,
+  signalBody,
   emergencyDenyBody,
   reasonBody,
   auditCheckpointsQuery,
@@ -27,7 +28,7 @@ import {
 } from './validation.js';
 
 type Json = Record<string, unknown>;
-type Auth = 'agent' | 'operator' | 'signature' | 'none';
+type Auth = 'agent' | 'operator' | 'signature' | 'signature-or-operator' | 'none';
 
 interface Operation {
   readonly method: 'get' | 'post' | 'patch' | 'delete';
@@ -419,6 +420,29 @@ export const OPERATIONS: readonly Operation[] = [
   },
   {
     method: 'post',
+    path: '/v1/signals',
+    summary:
+      'A deviation signal from a detection system (docs/deviation.md): signed with Standard Webhooks under a deviation.sources secret, or sent with an operator-issuer token granting signals.send; queued durably, decided by policy',
+    auth: 'signature-or-operator',
+    body: { schema: signalBody },
+    responses: {
+      202: ['accepted: queued; the policy decides the outcome at once (audited as deviation.decided)', 'SignalReceipt'],
+      200: ['a duplicate (same source and id): nothing changes', 'SignalReceipt'],
+      400: ['malformed headers or body, or a subject format nobody declares (ERR_WEBHOOK_MALFORMED, ERR_VALIDATION)', 'Error'],
+      401: ['no signature and no token, a signature that does not verify, or an invalid token', 'Error'],
+      403: ['the token lacks the signals.send permission', 'Error'],
+      404: [
+        'the subject names no grant or agent the broker issued for (ERR_SIGNAL_SUBJECT_UNKNOWN, ERR_INCIDENT_NOT_FOUND); audited',
+        'Error',
+      ],
+      413: ['the body is larger than webhooks.bodyLimitBytes', 'Error'],
+      415: ['the body is not application/json', 'Error'],
+      422: ['the credential was granted for another incident than the one named (ERR_SIGNAL_MISMATCH)', 'Error'],
+      503: ['the store is unavailable: retry', 'Error'],
+    },
+  },
+  {
+    method: 'post',
     path: '/v1/store/acknowledge-loss',
     summary:
       'Acknowledge a detected store data loss (Redis lost its data): the broker serves again on the emptied store; audited with the operator and reason',
@@ -488,6 +512,24 @@ const SCHEMAS: Json = {
     type: 'object',
     required: ['agent', 'quarantine', 'grants'],
     properties: { agent: { type: 'string' }, quarantine: ref('Quarantine'), grants: { type: 'array', items: ref('Grant') } },
+  },
+  SignalReceipt: {
+    type: 'object',
+    required: ['status', 'signal'],
+    properties: {
+      status: { type: 'string', enum: ['accepted', 'duplicate'] },
+      signal: {
+        type: 'object',
+        required: ['id', 'source', 'agent'],
+        properties: {
+          id: { type: 'string' },
+          source: { type: 'string', description: 'The deviation.sources name that signed it, or the operator token subject.' },
+          agent: { type: 'string', description: 'The agent the subject resolved to.' },
+          incident_id: { type: 'string' },
+          grant_id: { type: 'string' },
+        },
+      },
+    },
   },
   WebhookReceipt: {
     type: 'object',
@@ -824,7 +866,9 @@ function operationObject(op: Operation): Json {
     // A webhook is authenticated by its signature over the body, which OpenAPI has no scheme for.
     ...(op.auth === 'none' || op.auth === 'signature'
       ? { security: [] }
-      : { security: [{ [op.auth === 'agent' ? 'agentToken' : 'operatorToken']: [] }] }),
+      : op.auth === 'signature-or-operator'
+        ? { security: [{}, { operatorToken: [] }] }
+        : { security: [{ [op.auth === 'agent' ? 'agentToken' : 'operatorToken']: [] }] }),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(body ? { requestBody: body } : {}),
     responses,

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { BrokerError } from '../errors.js';
 import { hasUnsafeCharacters } from '../logging.js';
-import { SEVERITIES } from '../model.js';
+import { SEVERITIES, SIGNAL_SEVERITIES } from '../model.js';
 import { isValidPattern } from '../patterns.js';
 
 /** Incident ids come from external systems; keep them printable, bounded and key-safe. */
@@ -79,6 +79,40 @@ export const agentIdSchema = z
   .min(1)
   .max(2048)
   .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
+
+/** A deviation signal (docs/deviation.md "Sending signals"). */
+export const signalBody = z
+  .object({
+    /** The sender's id for this signal: a resend with the same id is a duplicate. */
+    id: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,127}$/u,
+        'must be 1-128 characters of A-Z a-z 0-9 . _ : @ / - starting with a letter or digit',
+      ),
+    /** What was seen, in the sender's words: `cloudtrail.unusual_api`, `edr.process_injection`. */
+    kind: z.string().regex(/^[a-z0-9][a-z0-9_.:-]{0,63}$/u, 'must be 1-64 characters of a-z 0-9 _ . : - starting with a letter or digit'),
+    severity: z.enum(SIGNAL_SEVERITIES),
+    /** Who or what it is about: `agent` (an agent id), `grant_id`, `jti`, or a provider's format (`aws_access_key_id`…). */
+    subject: z
+      .object({
+        format: z.string().regex(/^[a-z][a-z0-9_]{0,31}$/u, 'must be a subject format'),
+        id: z
+          .string()
+          .min(1)
+          .max(2048)
+          .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
+      })
+      .strict(),
+    /** The incident it concerns; for a credential, it must be the one the credential was granted for. */
+    incident_id: incidentIdSchema.optional(),
+    summary: plainText(1000).optional(),
+    /** References to the evidence (a SIEM search URL, an event id), at most 20. */
+    evidence: z.array(plainText(2048)).max(20).optional(),
+    /** When the sender saw it (RFC 3339). */
+    observed_at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
 
 export const providerNameSchema = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/u, 'must be a provider name');
 

@@ -27,6 +27,8 @@ export const PERMISSIONS = [
   'approvals.read',
   /** POST /v1/approvals/:id/decision: approve or deny, also only with a role the approval rule names. */
   'approvals.decide',
+  /** POST /v1/signals with an operator-issuer token: a detection system (a service principal with a signal-source role). */
+  'signals.send',
   /** POST /v1/incidents/:id/major and …/major/end: break-glass (major-incident mode) with a reason and an expiry, or its end. */
   'incidents.major',
 ] as const;

@@ -21,10 +21,13 @@ import {
   type PolicyDecision,
   type PolicyRequest,
 } from './policy_set.js';
+import type { SignalDecision, SignalPolicyRequest } from './signal_policy.js';
 
 export interface PolicyEngine {
   /** The enforced set's decision (the shadow set, if any, is evaluated and compared beside it). */
   decide(request: PolicyRequest): PolicyDecision;
+  /** The enforced set's outcome of a deviation signal (the shadow set's is compared beside it). */
+  decideSignal(request: SignalPolicyRequest): SignalDecision;
   /** Reloads both sets; the ones that do not load keep serving. Resolves with what happened. */
   reload(): { readonly enforced: 'reloaded' | 'kept'; readonly shadow?: 'reloaded' | 'kept' };
   /** The enforced set now. */
@@ -102,6 +105,21 @@ export function createPolicyEngine(options: PolicyEngineOptions): PolicyEngine {
             { agent: request.agent.id, profile: request.profile.name, incidentId: request.incident.id, enforced: decision, shadow: other },
             'shadow policy decides otherwise (not enforced)',
           );
+        }
+      }
+      return decision;
+    },
+    decideSignal(request) {
+      const decision = enforced.decideSignal(request);
+      if (shadow) {
+        const other = shadow.decideSignal(request);
+        if (other.outcome !== decision.outcome) {
+          metrics.policyShadowDifferences.inc({ enforced: decision.outcome, shadow: other.outcome });
+          logger.info(
+            { agent: request.agent.id, signal: request.signal.id, kind: request.signal.kind, enforced: decision, shadow: other },
+            'shadow policy decides a signal otherwise (not enforced)',
+          );
+          return { ...decision, shadowOutcome: other.outcome };
         }
       }
       return decision;

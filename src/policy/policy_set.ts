@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { agentClaimTypes, mappingProblems, typedClaims, type ClaimTypes } from './agent_claims.js';
+import { declaresSignalActions, decideSignalWith, type SignalDecision, type SignalPolicyRequest } from './signal_policy.js';
 
 // Node 20's V8 aborts the process (a fatal "unreachable code" in the deoptimizer) after a few
 // thousand decisions once TurboFan has inlined the JS→wasm call in `decide` and a lazy deopt
@@ -41,6 +42,8 @@ export interface PolicySetSource {
   readonly claimTypes: ClaimTypes | null;
   /** Policy id → its annotations other than `id` (`@quorum("2")`: docs/approvals.md). */
   readonly annotations: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Whether the schema declares the deviation outcome actions (signal_policy.ts). */
+  readonly signalActions: boolean;
 }
 
 /** 1-based line of `offset` in `text`. */
@@ -126,7 +129,7 @@ export function readPolicyDir(dir: string): PolicySetSource {
     problems.push(...(at ? problemsOf(at.file, at.text, at.base, [error]) : [`${policyId}: ${error.message}`]));
   }
   if (problems.length > 0) throw new PolicyLoadError(problems);
-  return { dir, schema, policies, origins, claimTypes: claims.types, annotations };
+  return { dir, schema, policies, origins, claimTypes: claims.types, annotations, signalActions: declaresSignalActions(schema, NAMESPACE) };
 }
 
 /** What a request is about, in the schema's terms (src/policy/request.ts builds it from the broker's objects). */
@@ -170,6 +173,8 @@ export interface PolicyDecision {
 export interface LoadedPolicySet {
   readonly source: PolicySetSource;
   decide(request: PolicyRequest): PolicyDecision;
+  /** The outcome of a deviation signal (signal_policy.ts). */
+  decideSignal(request: SignalPolicyRequest): SignalDecision;
 }
 
 let loads = 0;
@@ -278,5 +283,7 @@ export function loadPolicySet(
         errors: diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`),
       };
     },
+    decideSignal: (request) =>
+      decideSignalWith(key, NAMESPACE, { declared: source.signalActions, withClaims: source.claimTypes !== null }, request),
   };
 }

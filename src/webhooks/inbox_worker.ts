@@ -8,6 +8,8 @@
 import type { DomainDeps } from '../domain.js';
 import { describeCause } from '../errors.js';
 import { backoffDelayMs } from '../revocation/backoff.js';
+import { applySignal } from '../deviation/apply_signal.js';
+import { SIGNAL_QUEUE_PREFIX, type Signal } from '../deviation/signal.js';
 import { applyIncidentEvent } from './apply_event.js';
 import type { IncidentEvent, WebhookSourceName } from './sources/event.js';
 
@@ -27,7 +29,14 @@ export async function processInbox(deps: DomainDeps): Promise<number> {
     }
     const event = delivery.event as unknown as IncidentEvent;
     const source = delivery.source as WebhookSourceName;
+    // And the deviation signals in (deviation/signal.ts), applied the same way.
+    const isSignal = delivery.source.startsWith(SIGNAL_QUEUE_PREFIX);
     try {
+      if (isSignal) {
+        await applySignal(deps, delivery.event as unknown as Signal);
+        await deps.store.finishDelivery(delivery.source, delivery.deliveryId);
+        continue;
+      }
       const outcome = await applyIncidentEvent(deps, event, {
         deliveryId: delivery.deliveryId,
         defaultSeverity: deps.config.webhooks.defaultSeverity,
@@ -39,10 +48,10 @@ export async function processInbox(deps: DomainDeps): Promise<number> {
       );
       await deps.store.finishDelivery(delivery.source, delivery.deliveryId);
     } catch (err) {
-      deps.metrics.webhookEvents.inc({ source, outcome: 'failed' });
+      if (!isSignal) deps.metrics.webhookEvents.inc({ source, outcome: 'failed' });
       deps.logger.warn(
         { source, deliveryId: delivery.deliveryId, attempt, err: describeCause(err) },
-        'webhook event not applied; will retry',
+        isSignal ? 'deviation signal not applied; will retry' : 'webhook event not applied; will retry',
       );
       const { backoffInitialMs, backoffMaxMs } = deps.config.revocation;
       await deps.store

@@ -114,6 +114,7 @@ describe('credential subjects at the boundary', () => {
   });
   it('lets providers declare their own formats only, never core’s', () => {
     expect(isProviderSubjectFormat('vault_accessor')).toBe(true);
-    for (const format of ['agent', 'grant_id', 'jti', 'Vault', '1x', '', 'a'.repeat(33), 'a-b']) expect(isProviderSubjectFormat(format)).toBe(false);
+    for (const format of ['agent', 'grant_id', 'jti', 'Vault', '1x', '', 'a'.repeat(33), 'a-b'])
+      expect(isProviderSubjectFormat(format)).toBe(false);
   });
 });

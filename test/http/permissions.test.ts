@@ -72,6 +72,19 @@ const calls: Record<Permission, { run: (token: string) => Promise<{ status: numb
       qm.request('POST', `/v1/approvals/apr_${'a'.repeat(22)}/decision`, { token, body: { decision: 'approve', reason: 'test' } }),
     allowed: 404,
   },
+  'signals.send': {
+    run: (token) =>
+      qm.request('POST', '/v1/signals', {
+        token,
+        body: {
+          id: `perm-${++incidents}`,
+          kind: 'test.signal',
+          severity: 'low',
+          subject: { format: 'agent', id: 'spiffe://dev.local/agent/perm' },
+        },
+      }),
+    allowed: 202,
+  },
   'incidents.major': {
     run: async (token) =>
       qm.request('POST', `/v1/incidents/${await openIncident()}/major`, { token, body: { reason: 'test', duration_seconds: 60 } }),

@@ -20,7 +20,13 @@ const DEFAULTS = `defaults:
   hour: 12
 `;
 /** A set that answers `answer` to every request. */
-const answering = (answer: PolicyDecision): LoadedPolicySet => ({ source: {} as LoadedPolicySet['source'], decide: () => answer });
+const answering = (answer: PolicyDecision): LoadedPolicySet => ({
+  source: {} as LoadedPolicySet['source'],
+  decide: () => answer,
+  decideSignal: () => {
+    throw new Error('not a signal case');
+  },
+});
 const run = (answer: PolicyDecision, cases: string) => runPolicyTests(answering(answer), `${DEFAULTS}cases:\n${cases}`);
 
 describe('running decision cases', () => {
