@@ -18,6 +18,7 @@ import { startMetricsListener } from './http/metrics_listener.js';
 import { createLogger, type Logger } from './logging.js';
 import type { AuditSealer } from './audit/sealer.js';
 import type { RevocationWorker } from './revocation/worker.js';
+import type { Detectors } from './deviation/detectors.js';
 import type { Store } from './store/store.js';
 
 export interface StartOptions {
@@ -39,6 +40,8 @@ export interface RunningBroker {
   readonly worker: RevocationWorker;
   /** The audit chain's sealer (null when audit.chain.enabled is false); it runs beside the worker. */
   readonly sealer: AuditSealer | null;
+  /** The deviation detectors (deviation/detectors.ts); `settled()` waits for the counting in flight. */
+  readonly detectors: Detectors;
   /** Reloads the policy sets (SIGHUP; a no-op without policy.dir): a set that does not load keeps the old one serving. */
   reloadPolicy(): void;
   /** Graceful: stop accepting, finish in-flight requests and revocations, close everything. */
@@ -117,6 +120,7 @@ export async function startBroker(config: Config, options: StartOptions): Promis
       store: deps.store,
       worker,
       sealer: broker.sealer,
+      detectors: deps.detectors as Detectors,
       reloadPolicy,
       stop,
     };

@@ -29,8 +29,16 @@ export interface QuarantineRecord {
 
 const key = (agentId: string): string => `quarantine:${agentId}`;
 
-export const agentQuarantined = (): BrokerError =>
-  new BrokerError('ERR_AGENT_QUARANTINED', 403, 'this agent is quarantined: it gets no credentials until an operator lifts the quarantine');
+/** The refusal of a quarantined agent; `decidedBy`, the policies that refused it, when a policy did. */
+export const agentQuarantined = (decidedBy?: readonly string[]): BrokerError =>
+  new BrokerError(
+    'ERR_AGENT_QUARANTINED',
+    403,
+    'this agent is quarantined: it gets no credentials until an operator lifts the quarantine',
+    {
+      ...(decidedBy === undefined ? {} : { publicFields: { decided_by: decidedBy } }),
+    },
+  );
 
 export async function quarantineOf(store: Pick<Store, 'getRegister'>, agentId: string): Promise<QuarantineRecord | null> {
   const raw = await store.getRegister(key(agentId));

@@ -50,17 +50,20 @@ export async function issueGrant(
     const incident = await loadIncident(deps, asked);
     const byIncident = authorizeForIncident({ agent, incident, decision: byProfile });
     const ttlSeconds = resolveTtl({ profile, request });
+    const quarantined = deps.policy ? isQuarantined(await quarantine) : false;
     const { decision, approvalAskedBy } = deps.policy
-      ? authorizeByPolicyOrApproval(deps.policy, {
-          agent,
-          profile,
-          incident,
-          ttlSeconds,
-          purpose: request.purpose,
-          quarantined: isQuarantined(await quarantine),
-          now: deps.now(),
-          decision: byIncident,
-        })
+      ? quarantineAnswers(quarantined, () =>
+          authorizeByPolicyOrApproval(deps.policy!, {
+            agent,
+            profile,
+            incident,
+            ttlSeconds,
+            purpose: request.purpose,
+            quarantined,
+            now: deps.now(),
+            decision: byIncident,
+          }),
+        )
       : { decision: byIncident, approvalAskedBy: null };
     const rule = approvalRuleFor(deps.config, profile, approvalAskedBy, (id) => deps.policy?.annotations(id) ?? {});
     // An incident a tool owns must still be open there (webhooks/source_checks.ts); fails closed.
@@ -87,7 +90,9 @@ export async function issueGrant(
     deps.metrics.grantsDenied.inc({ code: error.code });
     deps.detectors?.refused(agent.id, request, error);
     if (error instanceof RateLimited) throw error;
-    const decidedBy = error instanceof PolicyDenied ? { decidedBy: error.decision.decidedBy } : {};
+    // A policy's refusal, or a quarantined agent's that its policy refused too, names the policies.
+    const refusedBy = error instanceof PolicyDenied ? error.decision.decidedBy : error.publicFields.decided_by;
+    const decidedBy = Array.isArray(refusedBy) ? { decidedBy: refusedBy as readonly string[] } : {};
     const event = {
       at: deps.now(),
       type: error.status >= 500 ? 'grant.failed' : 'grant.denied',
@@ -106,6 +111,20 @@ export async function issueGrant(
       );
     else await deps.audit.recordRefusal(event);
     throw error;
+  }
+}
+
+/**
+ * A quarantined agent's refusal says so (ERR_AGENT_QUARANTINED) with the policies that refused it,
+ * whatever its policy set calls it; one the policy would allow is refused all the same when its
+ * intent is written (issue_credential.ts).
+ */
+function quarantineAnswers<T>(quarantined: boolean, decide: () => T): T {
+  try {
+    return decide();
+  } catch (err) {
+    if (quarantined && err instanceof PolicyDenied) throw agentQuarantined(err.decision.decidedBy);
+    throw err;
   }
 }
 

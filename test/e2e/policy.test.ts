@@ -119,6 +119,10 @@ describe('policy in the grant pipeline', () => {
     const path = `/v1/agents/${encodeURIComponent(agent)}/quarantine`;
     expect((await qm.request('POST', path, { token: await qm.operatorToken(), body: { reason: 'test' } })).status).toBe(201);
     const refused = await ask('INC-P6', 'read', agent);
-    expect([refused.status, refused.body.error.decided_by]).toEqual([403, ['policy:quarantined-agents-get-nothing']]);
+    expect([refused.status, refused.body.error.code, refused.body.error.decided_by]).toEqual([
+      403,
+      'ERR_AGENT_QUARANTINED',
+      ['policy:quarantined-agents-get-nothing'],
+    ]);
   });
 });

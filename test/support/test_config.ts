@@ -36,6 +36,8 @@ export interface TestConfigOptions {
   readonly breakGlass?: Record<string, unknown>;
   /** `events` (revocation SET receivers). */
   readonly events?: Record<string, unknown>;
+  /** `deviation` (signal sources, detectors). Without it every detector is off: most tests issue many grants from one agent. */
+  readonly deviation?: Record<string, unknown>;
   /** `policy` (the Cedar policy directory). */
   readonly policy?: {
     readonly dir: string;
@@ -105,6 +107,14 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     ...(options.approvals ? { approvals: options.approvals } : {}),
     ...(options.breakGlass ? { breakGlass: options.breakGlass } : {}),
     ...(options.events ? { events: options.events } : {}),
+    deviation: options.deviation ?? {
+      detectors: Object.fromEntries(
+        ['repeatedDenials', 'outOfScopeProfiles', 'requestRate', 'revokedTokenUse', 'requestsAfterClose'].map((d) => [
+          d,
+          { enabled: false },
+        ]),
+      ),
+    },
     revocation: { pollIntervalMs: 50, backoffInitialMs: 50, backoffMaxMs: 500, leaseSeconds: 2, ...options.revocation },
     // Off unless a test is about them: other tests issue many grants from one agent.
     limits: options.limits ?? {
