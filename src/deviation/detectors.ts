@@ -110,8 +110,8 @@ export function createDetectors(deps: DomainDeps): Detectors {
           count(
             'outOfScopeProfiles',
             JSON.stringify([agentId, request.incidentId]),
-            // Whether the incident exists is not checked: an agent refused at the profile learns nothing of it.
-            about,
+            // The incident it asked about, whether or not it exists: revoking in a missing one revokes nothing.
+            { ...about, ...incident },
             `requests for profiles outside what incident ${request.incidentId} allows the agent (last: ${request.profile})`,
           ),
         );
