@@ -51,7 +51,9 @@ export const policyTestCommand = command({
 
 Runs the decision cases in file (default ${DEFAULT_TESTS}) against the policy directory (default
 ${DEFAULT_POLICY_DIR}): each case a request and the decision (allow or deny) and deciding policy
-ids it must get. Prints one line per case; exit 0 when all pass, 1 when any fails.
+ids it must get; the file's signals section, a deviation signal and the outcome it must get (none,
+revoke_in_incident, revoke_everywhere, quarantine). Prints one line per case; exit 0 when all
+pass, 1 when any fails.
 `,
   async run(args, io) {
     const { values, positionals } = parseOptions(args, { policies: { type: 'string' } }, true);

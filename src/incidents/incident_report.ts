@@ -54,13 +54,27 @@ export interface ReportDenial {
   readonly repeats: number;
 }
 
+export interface ReportDeviation {
+  readonly at: number;
+  /** `deviation.decided` */
+  readonly type: string;
+  /** The outcome: none, revoke_in_incident, revoke_everywhere, quarantine. */
+  readonly reason?: string;
+  readonly kind?: string;
+  readonly severity?: string;
+  /** Who sent the signal: a source, an operator subject, `quartermaster` (a detector). */
+  readonly source?: string;
+  readonly decidedBy?: readonly string[];
+  readonly revoked?: number;
+}
+
 export interface AgentSection {
   readonly agent: string;
   readonly grants: readonly ReportGrant[];
   readonly approvals: readonly ReportApproval[];
   readonly denials: readonly ReportDenial[];
-  /** Deviation signals and their outcomes (none are recorded before the deviation detectors exist). */
-  readonly deviations: readonly { readonly at: number; readonly type: string; readonly reason?: string }[];
+  /** Deviation signals about the agent in this incident and what the policy decided (docs/deviation.md). */
+  readonly deviations: readonly ReportDeviation[];
 }
 
 export interface BreakGlassWindow {
@@ -227,8 +241,20 @@ export async function buildIncidentReport(
         break;
       }
       default:
-        if (e.type.startsWith('deviation.'))
-          section(e.actor).deviations.push({ at: e.at, type: e.type, ...(e.reason === undefined ? {} : { reason: e.reason }) });
+        if (e.type === 'deviation.decided') {
+          // Filed under the agent the signal was about, not its sender.
+          const agent = str(data.agent) ?? e.actor;
+          section(agent).deviations.push({
+            at: e.at,
+            type: e.type,
+            ...(e.reason === undefined ? {} : { reason: e.reason }),
+            ...(str(data.kind) === undefined ? {} : { kind: str(data.kind) as string }),
+            ...(str(data.severity) === undefined ? {} : { severity: str(data.severity) as string }),
+            ...(str(data.source) === undefined ? {} : { source: str(data.source) as string }),
+            ...(Array.isArray(data.decidedBy) ? { decidedBy: data.decidedBy as readonly string[] } : {}),
+            ...(typeof data.revoked === 'number' ? { revoked: data.revoked } : {}),
+          });
+        }
     }
   }
   // Each grant issued under break-glass belongs to the window it was issued in.

@@ -86,7 +86,13 @@ export function reportMarkdown(r: IncidentReport): string {
     }
     out.push('### Deviations', '');
     if (a.deviations.length === 0) out.push('None recorded.', '');
-    for (const d of a.deviations) out.push(`- ${when(d.at)} ${mdText(d.type)}${d.reason ? `: ${mdText(d.reason)}` : ''}`);
+    for (const d of a.deviations) {
+      const what = [d.kind, d.severity, d.source === undefined ? undefined : `from ${d.source}`].filter((x) => x !== undefined).join(', ');
+      const by = d.decidedBy === undefined || d.decidedBy.length === 0 ? '' : ` (${list(d.decidedBy)})`;
+      out.push(
+        `- ${when(d.at)} ${mdText(what || d.type)}: ${mdText(d.reason ?? 'decided')}${by}${d.revoked ? `, ${d.revoked} revoked` : ''}`,
+      );
+    }
     if (a.deviations.length > 0) out.push('');
   }
   return `${out.join('\n').trimEnd()}\n`;

@@ -131,7 +131,7 @@ describe('deviation detectors', () => {
   it('request rate: fires at the sixth request in the window, and its high severity revokes the agent everywhere', async () => {
     const agent = 'spiffe://dev.local/agent/flooder';
     await open('INC-D3');
-    const granted = [];
+    const granted: string[] = [];
     for (let i = 0; i < 5; i++) granted.push((await ask(i, agent, 'INC-D3')).body.grant.id as string);
     await quiet();
     expect(await deviations(agent, 'request_rate')).toEqual([]);

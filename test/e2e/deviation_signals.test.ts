@@ -107,6 +107,26 @@ describe('signals in', () => {
     expect((await qm.broker.store.getGrant(named.id))?.revokeReason).toBe('deviation');
     expect(await stateOf(rogueElsewhere.id)).toBe('active');
     expect(await stateOf(other.id)).toBe('active');
+    // The post-incident report files it under the agent it was about.
+    const report = (await qm.request('GET', `/v1/incidents/${inc}/report`, { token: operator })).body;
+    const section = report.agents.find((a: { agent: string }) => a.agent === ROGUE);
+    expect(section.deviations).toEqual([
+      {
+        at: Date.parse(event.at),
+        type: 'deviation.decided',
+        reason: 'revoke_in_incident',
+        kind: 'cloudtrail.unusual_api',
+        severity: 'medium',
+        source: 'siem',
+        decided_by: ['deviation-revokes-in-incident'],
+        revoked: 2,
+      },
+    ]);
+    expect(report.agents.find((a: { agent: string }) => a.agent === OTHER).deviations).toEqual([]);
+    const markdown = (await qm.request('GET', `/v1/incidents/${inc}/report?format=markdown`, { token: operator })).text;
+    expect(markdown).toContain(
+      'cloudtrail.unusual\\_api, medium, from siem: revoke\\_in\\_incident (deviation\\-revokes\\-in\\-incident), 2 revoked',
+    );
   });
 
   it('revokes the agent’s grants everywhere on a high signal, and only audits a low one', async () => {

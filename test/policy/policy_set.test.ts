@@ -120,7 +120,7 @@ describe('loading a policy directory', () => {
 describe('quartermaster policy validate / test', () => {
   it('validates the shipped policies (exit 0) and refuses a broken file (exit 1) naming file and line', async () => {
     const ok = await runCli(['policy', 'validate']);
-    expect([ok.code, ok.stdout]).toEqual([0, 'config/policies: 9 policies load and validate\n']);
+    expect([ok.code, ok.stdout]).toEqual([0, 'config/policies: 12 policies load and validate\n']);
     const broken = await runCli([
       'policy',
       'validate',
@@ -133,7 +133,7 @@ describe('quartermaster policy validate / test', () => {
   it('passes the shipped tests and fails a wrong expectation', async () => {
     const ok = await runCli(['policy', 'test']);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^17 passed, 0 failed$/mu);
+    expect(ok.stdout).toMatch(/^24 passed, 0 failed$/mu);
     const file = join(mkdtempSync(join(tmpdir(), 'qm-policy-tests-')), 'wrong.yaml');
     writeFileSync(
       file,
@@ -147,6 +147,6 @@ describe('quartermaster policy validate / test', () => {
     expect(wrong.stdout).toMatch(
       /^FAIL an agent of another trust domain gets nothing: expected allow by \[trusted-trust-domains\], got deny by \[trusted-trust-domains\]$/mu,
     );
-    expect(wrong.stdout).toMatch(/^16 passed, 1 failed$/mu);
+    expect(wrong.stdout).toMatch(/^23 passed, 1 failed$/mu);
   });
 });
