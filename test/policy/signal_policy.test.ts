@@ -72,7 +72,7 @@ describe('signal outcomes', () => {
     const sev1 = { ...base, incident: { ...base.incident!, severity: 1 } };
     expect(set.decideSignal(sev1)).toMatchObject({ outcome: 'revoke_in_incident', policyIds: ['sev1-revokes'], errors: [] });
     expect(set.decideSignal(base)).toMatchObject({ outcome: 'none', policyIds: [], errors: [] });
-    const { incident: _none, ...about } = base;
+    const about: SignalPolicyRequest = { agent: base.agent, signal: base.signal, quarantined: false, hour: 12 };
     expect(set.decideSignal(about)).toMatchObject({ outcome: 'none', errors: [] });
   });
 
