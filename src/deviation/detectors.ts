@@ -14,6 +14,9 @@
  *
  * Detection never delays or changes the answer of the request it watches: it runs after it, its
  * failures are logged and counted, and the signal it raises is decided by the policy like any other.
+ * Grant requests, the one event of every request, are counted in this process and added to the
+ * store window in one call per agent every FLUSH_MS (the store sees them at most that late), so
+ * the request-rate detector costs a grant request no store call of its own.
  */
 import { createHash } from 'node:crypto';
 import type { DomainDeps } from '../domain.js';
@@ -38,9 +41,12 @@ export interface Detectors {
   refused(agentId: string, request: { readonly incidentId: string; readonly profile: string }, error: BrokerError): void;
   /** An introspection verified a broker-signed token whose grant is no longer active. */
   introspectedDead(grant: Grant): void;
-  /** Resolves when every detection started so far has finished (tests, shutdown). */
+  /** Counts what waits to be flushed, and resolves when every detection started so far has finished (tests, shutdown). */
   settled(): Promise<void>;
 }
+
+/** How often this replica adds the grant requests it counted to the store windows. */
+export const FLUSH_MS = 250;
 
 /** The codes that mean the profile is outside what the incident allows this agent. */
 const OUT_OF_SCOPE_RULES = /^(profiles\.[^.]+\.agents|incident\.agents)$/u;
@@ -57,11 +63,12 @@ export function createDetectors(deps: DomainDeps): Detectors {
     key: string,
     about: Pick<Signal, 'agent' | 'subject'> & Partial<Signal>,
     summary: string,
+    by = 1,
   ): Promise<void> {
     const detector = cfg[name];
     const windowMs = detector.windowSeconds * 1000;
     const now = deps.now();
-    const seen = await deps.store.countInWindow(`deviation:${name}:${key}`, windowMs, now);
+    const seen = await deps.store.countInWindow(`deviation:${name}:${key}`, windowMs, now, by);
     if (seen < detector.threshold) return;
     // One signal per window: the first replica past the threshold raises it.
     const window = Math.floor(now / windowMs);
@@ -92,9 +99,25 @@ export function createDetectors(deps: DomainDeps): Detectors {
   }
 
   const agentSubject = (agentId: string) => ({ format: 'agent', id: agentId });
+  /** Grant requests counted here since the last flush, by agent. */
+  let requests = new Map<string, number>();
+  let flushTimer: NodeJS.Timeout | null = null;
+  const flush = (): void => {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = null;
+    const batch = requests;
+    requests = new Map();
+    for (const [agentId, n] of batch)
+      detect('requestRate', () => count('requestRate', agentId, { agent: agentId, subject: agentSubject(agentId) }, 'grant requests', n));
+  };
   return {
     requested(agentId) {
-      detect('requestRate', () => count('requestRate', agentId, { agent: agentId, subject: agentSubject(agentId) }, 'grant requests'));
+      if (!cfg.requestRate.enabled) return;
+      requests.set(agentId, (requests.get(agentId) ?? 0) + 1);
+      if (flushTimer === null) {
+        flushTimer = setTimeout(flush, FLUSH_MS);
+        flushTimer.unref();
+      }
     },
     refused(agentId, request, error) {
       const incident = { incidentId: request.incidentId };
@@ -137,6 +160,7 @@ export function createDetectors(deps: DomainDeps): Detectors {
       );
     },
     async settled() {
+      flush();
       while (running.size > 0) await Promise.all([...running]);
     },
   };

@@ -21,7 +21,8 @@ export function createMemoryCoordination(): CoordinationStore {
   const windows = new Map<string, { index: number; current: number; previous: number }>();
   let windowSweepIn = BUCKET_SWEEP_EVERY;
   return {
-    async countInWindow(name, windowMs, now) {
+    async countInWindow(name, windowMs, now, by = 1) {
+      const n = Math.max(1, Math.floor(by));
       const index = Math.floor(now / windowMs);
       if (--windowSweepIn <= 0) {
         windowSweepIn = BUCKET_SWEEP_EVERY;
@@ -30,10 +31,10 @@ export function createMemoryCoordination(): CoordinationStore {
       const held = windows.get(name);
       const counts =
         held === undefined || held.index < index - 1
-          ? { index, current: 1, previous: 0 }
+          ? { index, current: n, previous: 0 }
           : held.index === index - 1
-            ? { index, current: 1, previous: held.current }
-            : { index: held.index, current: held.current + 1, previous: held.previous };
+            ? { index, current: n, previous: held.current }
+            : { index: held.index, current: held.current + n, previous: held.previous };
       windows.set(name, counts);
       return windowEstimate(counts.current, counts.previous, now, windowMs);
     },

@@ -10,9 +10,12 @@ export function createRedisCoordination(ctx: RedisContext): CoordinationStore {
       return Number(await s.qmTakeToken(keys.bucket(name), burst, perSecond, requireFinite(now, 'now')));
     },
 
-    async countInWindow(name, windowMs, now) {
+    async countInWindow(name, windowMs, now, by = 1) {
       const index = Math.floor(requireFinite(now, 'now') / windowMs);
-      const [current, previous] = (await s.qmCountInWindow(keys.window(name), index, windowMs)) as [number, number];
+      const [current, previous] = (await s.qmCountInWindow(keys.window(name), index, windowMs, Math.max(1, Math.floor(by)))) as [
+        number,
+        number,
+      ];
       return windowEstimate(current, previous, now, windowMs);
     },
 

@@ -394,13 +394,13 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return wait`,
   ],
 
-  // KEYS the window hash. ARGV this window's index, the window in ms. Counts one in this window,
+  // KEYS the window hash. ARGV this window's index, the window in ms, how many. Counts them in this window,
   // drops windows before the previous one; returns {this window's count, the previous one's}.
   qmCountInWindow: [
     1,
     `
 local index = tonumber(ARGV[1])
-local current = redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local current = redis.call('HINCRBY', KEYS[1], ARGV[1], tonumber(ARGV[3]))
 local previous = tonumber(redis.call('HGET', KEYS[1], tostring(index - 1)) or '0')
 for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
   if tonumber(field) < index - 1 then redis.call('HDEL', KEYS[1], field) end

@@ -311,13 +311,13 @@ export interface CoordinationStore {
    */
   takeToken(name: string, burst: number, perSecond: number, now: number): Promise<number>;
   /**
-   * Counts one occurrence of `name` at `now` and answers how many occurred in the `windowMs`
+   * Counts `by` (default 1) occurrences of `name` at `now` and answers how many occurred in the `windowMs`
    * before it, shared by every replica: a sliding window estimated from two fixed ones (the
    * current window's count plus the previous one's, weighted by how much of it still overlaps),
    * so a burst across a window boundary is still seen. Deviation detectors count with it
    * (src/deviation/detectors.ts). Times are the caller's clock.
    */
-  countInWindow(name: string, windowMs: number, now: number): Promise<number>;
+  countInWindow(name: string, windowMs: number, now: number, by?: number): Promise<number>;
   renewLock(name: string, owner: string, leaseMs: number, now: number): Promise<boolean>;
   releaseLock(name: string, owner: string): Promise<void>;
 

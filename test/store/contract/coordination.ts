@@ -109,6 +109,13 @@ export function describeCoordinationContract(world: ContractWorld): void {
       expect(await store.countInWindow('rate:a', W, start + 2 * W + W / 2)).toBe(1.5);
       expect(await store.countInWindow('rate:a', W, start + 5 * W)).toBe(1);
     });
+
+    it('counts a batch at once (a replica flushing what it counted locally)', async () => {
+      const start = Math.ceil(T0 / W) * W;
+      expect(await store.countInWindow('rate:b', W, start, 5)).toBe(5);
+      expect(await store.countInWindow('rate:b', W, start + 1, 3)).toBe(8);
+      expect(await store.countInWindow('rate:b', W, start + 2)).toBe(9);
+    });
   });
 
   describe('incident records', () => {
