@@ -69,6 +69,16 @@ export async function resolveSubject(
   return { agent: grant.agent, incidentId: grant.incidentId, grantId: grant.id };
 }
 
+/**
+ * The subject as the audit shows it: an agent id, or a credential identifier (an AccessKeyId, an
+ * accessor, a grant id: short, of identifier characters). Anything else a sender put there — a
+ * whole token pasted as a `jti` — is not kept, only its length: it may be a secret.
+ */
+function shownSubject(subject: SignalSubject): string {
+  if (subject.format === 'agent' || /^[A-Za-z0-9._:-]{1,64}$/u.test(subject.id)) return subject.id;
+  return `(not an identifier: ${subject.id.length} characters, not kept)`;
+}
+
 /** Resolves and queues a signal from `source`; a duplicate of one it sent before changes nothing. */
 export async function receiveSignal(
   deps: DomainDeps,
@@ -85,7 +95,13 @@ export async function receiveSignal(
     if (err instanceof BrokerError && (err.code === 'ERR_SIGNAL_SUBJECT_UNKNOWN' || err.code === 'ERR_INCIDENT_NOT_FOUND')) {
       deps.metrics.deviationSignals.inc({ via, outcome: 'unresolved' });
       // Counted per source and kind of subject: a misconfigured rule may send thousands.
-      const data = { source, signalId: input.id, kind: input.kind, subjectFormat: input.subject.format, subject: input.subject.id };
+      const data = {
+        source,
+        signalId: input.id,
+        kind: input.kind,
+        subjectFormat: input.subject.format,
+        subject: shownSubject(input.subject),
+      };
       await deps.audit.recordRepeated(
         { at, type: 'deviation.signal_unresolved', actor: actor.id, reason: err.code, data: { ...data, ...provenanceOf(actor) } },
         JSON.stringify(['deviation.signal_unresolved', source, input.subject.format, err.code]),

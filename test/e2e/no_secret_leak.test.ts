@@ -4,8 +4,10 @@
  * through every path (success, refusals, malformed input, introspection, release, close), then
  * every sink is searched for each of them and for their signature parts.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 
@@ -13,8 +15,11 @@ describe('no secret reaches a log line, an error body or an audit event', () => 
   let qm: TestBroker;
   const responses: Array<{ path: string; status: number; text: string; issuesCredential: boolean }> = [];
 
+  const signalSecret = `whsec_${Buffer.from('canary signal source secret 0123456789').toString('base64')}`;
   beforeAll(async () => {
-    qm = await startTestBroker({ logLevel: 'trace' });
+    const secretFile = join(mkdtempSync(join(tmpdir(), 'qm-leak-')), 'siem');
+    writeFileSync(secretFile, signalSecret, { mode: 0o600 });
+    qm = await startTestBroker({ logLevel: 'trace', deviation: { sources: [{ name: 'siem', secretFiles: [secretFile] }] } });
   });
   afterAll(async () => qm?.stop());
 
@@ -106,6 +111,34 @@ describe('no secret reaches a log line, an error body or an audit event', () => 
       401,
       'ERR_TOKEN_AUDIENCE',
     ]);
+    // Deviation signals: signed by a source, and one naming a whole token where a jti belongs.
+    const signal = (id: string, subject: Record<string, string>) => JSON.stringify({ id, kind: 'siem.test', severity: 'low', subject });
+    const signed = (body: string, secret = signalSecret) => {
+      const ts = new Date();
+      const headers = {
+        'webhook-id': `msg_${body.length}`,
+        'webhook-timestamp': String(Math.floor(ts.getTime() / 1000)),
+        'webhook-signature': new Webhook(secret).sign(`msg_${body.length}`, ts, body),
+      };
+      signatures.push(headers['webhook-signature'].slice(3));
+      return { body, headers };
+    };
+    const signatures: string[] = [];
+    await record('signal', await qm.request('POST', '/v1/signals', signed(signal('leak-1', { format: 'jti', id: grantId }))), [202, null]);
+    await record(
+      'signal-token-as-jti',
+      await qm.request('POST', '/v1/signals', signed(signal('leak-2', { format: 'jti', id: accessToken }))),
+      [404, 'ERR_SIGNAL_SUBJECT_UNKNOWN'],
+    );
+    await record(
+      'signal-forged',
+      await qm.request(
+        'POST',
+        '/v1/signals',
+        signed(signal('leak-3', { format: 'jti', id: grantId }), `whsec_${Buffer.from('x'.repeat(32)).toString('base64')}`),
+      ),
+      [401, 'ERR_WEBHOOK_SIGNATURE'],
+    );
     await record('read-grant', await qm.request('GET', `/v1/grants/${grantId}`, { token: agent }), [200, null]);
     await record('release', await qm.request('DELETE', `/v1/grants/${grantId}`, { token: agent }), [202, null]);
     await record('grant-2', await qm.request('POST', '/v1/grants', { token: agent, body: grantBody }), [201, null], true);
@@ -117,7 +150,13 @@ describe('no secret reaches a log line, an error body or an audit event', () => 
 
     const signingKey = JSON.parse(readFileSync(join(qm.keyDir, 'jwt-signing-key.json'), 'utf8')) as { d: string };
     const secondToken = JSON.parse(responses.find((r) => r.path === 'grant-2')!.text).credential.access_token as string;
-    const canaries: Record<string, string> = { signingKeyD: signingKey.d, garbageBearer };
+    const canaries: Record<string, string> = {
+      signingKeyD: signingKey.d,
+      garbageBearer,
+      signalSecret,
+      signalKey: signalSecret.slice('whsec_'.length),
+      ...Object.fromEntries(signatures.map((s, i) => [`signalSignature${i}`, s])),
+    };
     for (const [name, jwt] of Object.entries({ operator, agent, outsider, expiredAgent, forged, accessToken, secondToken })) {
       canaries[name] = jwt;
       canaries[`${name}.signature`] = jwt.slice(jwt.lastIndexOf('.') + 1);
