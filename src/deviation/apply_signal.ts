@@ -61,11 +61,10 @@ export async function applySignal(deps: DomainDeps, signal: Signal): Promise<App
   } else if (decision.outcome === 'revoke_everywhere' || (decision.outcome === 'revoke_in_incident' && signal.incidentId !== undefined)) {
     const scope =
       decision.outcome === 'revoke_in_incident' && signal.incidentId !== undefined ? { incidentId: signal.incidentId } : undefined;
-    for (const grant of await deps.store.listGrantsByAgent(signal.agent, scope)) {
-      if (!isLive(grant)) continue;
-      const after = await deps.store.requestRevocation(grant.id, 'deviation', at);
-      if (after?.state === 'revoking' && after.revokeReason === 'deviation') revoked += 1;
-    }
+    // One store call per grant, all at once: an agent holding many grants loses them together.
+    const live = (await deps.store.listGrantsByAgent(signal.agent, scope)).filter(isLive);
+    const after = await Promise.all(live.map((grant) => deps.store.requestRevocation(grant.id, 'deviation', at)));
+    revoked = after.filter((g) => g?.state === 'revoking' && g.revokeReason === 'deviation').length;
     if (revoked > 0) deps.nudgeRevocation();
   }
 
