@@ -70,13 +70,15 @@ export async function resolveSubject(
 }
 
 /**
- * The subject as the audit shows it: an agent id, or a credential identifier (an AccessKeyId, an
- * accessor, a grant id: short, of identifier characters). Anything else a sender put there — a
- * whole token pasted as a `jti` — is not kept, only its length: it may be a secret.
+ * The subject as the audit shows it: an agent id, or a grant id / jti (short, of identifier
+ * characters). A provider's credential identifier is not kept — some are sensitive (a Vault
+ * accessor can look up and revoke its token) — nor anything else a sender put there, a whole
+ * token pasted as a `jti`: only its length.
  */
 function shownSubject(subject: SignalSubject): string {
-  if (subject.format === 'agent' || /^[A-Za-z0-9._:-]{1,64}$/u.test(subject.id)) return subject.id;
-  return `(not an identifier: ${subject.id.length} characters, not kept)`;
+  if (subject.format === 'agent') return subject.id;
+  if ((subject.format === 'grant_id' || subject.format === 'jti') && /^[A-Za-z0-9._:-]{1,64}$/u.test(subject.id)) return subject.id;
+  return `(${subject.id.length} characters, not kept)`;
 }
 
 /** Resolves and queues a signal from `source`; a duplicate of one it sent before changes nothing. */

@@ -131,6 +131,25 @@ describe('config', () => {
     expect(problemsOf(withRetention({ endedGrantsSeconds: 0 })).join('\n')).toMatch(/retention\.endedGrantsSeconds/u);
   });
 
+  it('turns every deviation detector on by default, and refuses a signal source name taken twice or by the detectors', () => {
+    const withDeviation = (deviation: Record<string, unknown> | undefined): string => {
+      const cfg: Record<string, unknown> = { ...testConfigObject() };
+      if (deviation === undefined) delete cfg.deviation;
+      else cfg.deviation = deviation;
+      return stringify(cfg);
+    };
+    const detectors = parseConfig(withDeviation(undefined)).deviation.detectors;
+    expect(Object.values(detectors).map((d) => d.enabled)).toEqual([true, true, true, true, true]);
+    expect(detectors.requestRate).toEqual({ enabled: true, threshold: 120, windowSeconds: 60, severity: 'high' });
+    const source = (name: string) => ({ name, secretFiles: ['/run/secrets/s'] });
+    expect(parseConfig(withDeviation({ sources: [source('siem'), source('edr')] })).deviation.sources).toHaveLength(2);
+    expect(problemsOf(withDeviation({ sources: [source('siem'), source('siem')] })).join('\n')).toMatch(/deviation\.sources\.1\.name/u);
+    expect(problemsOf(withDeviation({ sources: [source('quartermaster')] })).join('\n')).toMatch(/deviation\.sources\.0\.name/u);
+    expect(problemsOf(withDeviation({ detectors: { requestRate: { threshold: 0 } } })).join('\n')).toMatch(
+      /deviation\.detectors\.requestRate\.threshold/u,
+    );
+  });
+
   describe('production refusals', () => {
     const production = (over: (cfg: Record<string, any>) => void = () => undefined): string[] => {
       const cfg: Record<string, any> = {

@@ -43,6 +43,9 @@ it('closes an incident of 50 Vault grants with O(1) revoke calls, all confirmed 
   expect(children).toHaveLength(50);
   const parents = new Set(children.map((t) => t.parentId));
   expect(parents.size).toBe(1); // one broker process: one parent for the incident
+  // Each grant is found by its child token's accessor, as a signal from Vault's audit device names it.
+  for (const child of children)
+    expect(await qm.broker.store.findGrantBySubject(`vault_accessor:${child.accessor}`)).toBe(child.meta.grant_id);
   const parentTokens = [...parents].map((id) => fake.state.tokens.byId(String(id))!);
   expect(parentTokens.every((p) => p.orphan && !p.renewable)).toBe(true);
   expect(fake.state.leases.liveSecrets.size).toBe(25);
