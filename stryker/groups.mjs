@@ -7,6 +7,7 @@ export const GROUPS = {
   policy: ['src/policy/**/*.ts'],
   catalog: ['src/catalog/provider_boundary.ts'],
   identity: ['src/identity/**/*.ts', 'src/strict_json.ts'],
+  deviation: ['src/deviation/**/*.ts'],
 };
 
 /**
