@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { GRANT_STATES as MODEL_GRANT_STATES } from '../model.js';
 import {
   acknowledgeLossBody,
+  incidentListQuery,
   signalBody,
   emergencyDenyBody,
   reasonBody,
@@ -109,6 +110,18 @@ export const OPERATIONS: readonly Operation[] = [
       201: ['opened', 'IncidentEnvelope'],
       400: ['invalid body', 'Error'],
       409: ['an incident with this id already exists (ERR_INCIDENT_EXISTS)', 'Error'],
+      ...ERRORS_OPERATOR,
+    },
+  },
+  {
+    method: 'get',
+    path: '/v1/incidents',
+    summary: 'Incidents newest first (status=open|closed, at most limit, default 100), each with its live grant count',
+    auth: 'operator',
+    query: incidentListQuery,
+    responses: {
+      200: ['the incidents', 'IncidentList'],
+      400: ['invalid query', 'Error'],
       ...ERRORS_OPERATOR,
     },
   },
@@ -615,6 +628,25 @@ const SCHEMAS: Json = {
     },
   },
   IncidentEnvelope: { type: 'object', required: ['incident'], properties: { incident: ref('Incident') } },
+  IncidentList: {
+    type: 'object',
+    required: ['incidents'],
+    properties: {
+      incidents: {
+        type: 'array',
+        items: {
+          allOf: [
+            ref('Incident'),
+            {
+              type: 'object',
+              required: ['live_grants'],
+              properties: { live_grants: { type: 'integer', description: 'grants issued or being revoked, not yet expired' } },
+            },
+          ],
+        },
+      },
+    },
+  },
   Grant: {
     type: 'object',
     required: ['id', 'incident_id', 'profile', 'provider', 'agent', 'purpose', 'state', 'ttl_seconds', 'created_at', 'expires_at'],

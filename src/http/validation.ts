@@ -127,6 +127,14 @@ export const updateIncidentBody = z
   .refine((body) => body.title !== undefined || body.severity !== undefined || body.agents !== undefined, 'give title, severity or agents');
 
 /** `?grants=false` leaves the grant list out of an incident's report (pollers of large incidents). */
+/** GET /v1/incidents: the newest `limit`, open, closed or both. */
+export const incidentListQuery = z
+  .object({
+    status: z.enum(['open', 'closed']).optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
+  .strict();
+
 export const incidentReadQuery = z
   .object({
     grants: z.enum(['true', 'false']).default('true'),

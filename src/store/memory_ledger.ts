@@ -44,6 +44,14 @@ export function createMemoryLedger(state: MemoryState): IncidentLedger {
       return incident ? copy(incident) : null;
     },
 
+    async listIncidents(query) {
+      return [...incidents.values()]
+        .filter((i) => query.status === undefined || i.status === query.status)
+        .sort((a, b) => b.openedAt - a.openedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, Math.max(0, query.limit))
+        .map(copy);
+    },
+
     async closeIncident(id, closedAt, closedBy): Promise<CloseIncidentResult | null> {
       const incident = incidents.get(id);
       if (!incident) return null;

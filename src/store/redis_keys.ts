@@ -14,6 +14,9 @@
 export interface RedisKeys {
   /** Incident JSON. */
   incident(incidentId: string): string;
+  /** Sorted sets: every incident's id, and the open ones', scored by openedAt (listIncidents). Supersets, written before the incident. */
+  readonly incidentsOpened: string;
+  readonly incidentsOpen: string;
   /** Hash: grant id → compact grant record (redis_codec.ts). */
   grants(incidentId: string): string;
   /** Set: ids of one agent's grants in the incident (in the incident's slot, written with the intent). */
@@ -105,6 +108,8 @@ export function createRedisKeys(prefix: string): RedisKeys {
   return {
     incident: (id) => `${tag(id)}:incident`,
     grants: (id) => `${tag(id)}:grants`,
+    incidentsOpened: `${prefix}{incidents}:opened`,
+    incidentsOpen: `${prefix}{incidents}:open`,
     agentGrants: (id, agentId) => `${tag(id)}:agent:${enc(agentId)}`,
     agentIncidents: (agentId) => `${prefix}{agt:${enc(agentId)}}:incidents`,
     incidentAudit: (id) => `${prefix}{audit}:inc:${enc(id)}`,

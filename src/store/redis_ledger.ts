@@ -11,6 +11,9 @@ import { decodeGrant, encodeGrant, encodeHandle, encodeSubjects, execReplies, re
 import { compareIds, markEnded, type RedisContext } from './redis_context.js';
 import type { IncidentLedger } from './store.js';
 
+/** Newest first by openedAt, then by id (descending) for the same instant. */
+const newestFirst = (a: Incident, b: Incident): number => b.openedAt - a.openedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
 /** Past the longest retention (retention.endedGrantsSeconds, ten years at most) and a day: the purge drops the index long before. */
 const SUBJECT_INDEX_BACKSTOP_MS = (10 * 365 + 1) * 86_400_000;
 
@@ -22,8 +25,15 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       ? s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...pairs)
       : s.qmEnqueueRevocations(keys.revocationDue, keys.revocationDueClose, ...pairs);
   return {
+    // Order: the listing indexes (one slot, one MULTI) → SET NX. The indexes are supersets: an
+    // entry whose incident was never stored (a crash in between, a refused SET) is skipped when
+    // listed, and an incident closed after its entry is filtered by its stored status.
     async createIncident(incident) {
       const text = toStoredJson(incident);
+      const openedAt = requireFinite(incident.openedAt, 'openedAt');
+      const index = redis.multi().zadd(keys.incidentsOpened, 'NX', openedAt, incident.id);
+      if (incident.status === 'open') index.zadd(keys.incidentsOpen, 'NX', openedAt, incident.id);
+      await index.exec().then(execReplies);
       if (await redis.set(keys.incident(incident.id), text, 'NX')) return { created: true, incident: JSON.parse(text) as Incident };
       const existing = await redis.get(keys.incident(incident.id));
       if (existing === null) throw new Error('incident vanished after SET NX refused it');
@@ -40,6 +50,25 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       return text === null ? null : (JSON.parse(text) as Incident);
     },
 
+    // Pages through the index newest first, reading each page's incidents, until `limit` match.
+    async listIncidents(query) {
+      const index = query.status === 'open' ? keys.incidentsOpen : keys.incidentsOpened;
+      const found: Incident[] = [];
+      const page = Math.max(16, query.limit);
+      for (let offset = 0; found.length < query.limit; offset += page) {
+        const ids = await redis.zrevrange(index, offset, offset + page - 1);
+        if (ids.length === 0) break;
+        const texts = await Promise.all(ids.map((id) => redis.get(keys.incident(id))));
+        for (const text of texts) {
+          if (text === null) continue;
+          const incident = JSON.parse(text) as Incident;
+          if (query.status === undefined || incident.status === query.status) found.push(incident);
+        }
+        if (ids.length < page) break;
+      }
+      return found.sort(newestFirst).slice(0, query.limit);
+    },
+
     // Order: SADD closing → script (tombstone, flip live grants to revoking) → enqueue the jobs in the close lane.
     // A crash after the SADD leaves the incident listed by listClosingIncidents, and the worker's
     // startup re-runs this close, which enqueues whatever the crash skipped. Enqueueing keeps the
@@ -53,6 +82,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
         return null;
       }
       const [incidentText, closedNow, revoking] = reply as [string, number, string[]];
+      await redis.zrem(keys.incidentsOpen, id);
       if (revoking.length > 0)
         await s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...revoking.flatMap((g) => [closedAt, g]));
       else await redis.srem(keys.closing, id);

@@ -105,6 +105,12 @@ export interface IncidentLedger {
   createIncident(incident: Incident): Promise<{ readonly created: boolean; readonly incident: Incident }>;
   getIncident(id: string): Promise<Incident | null>;
   /**
+   * Incidents newest first (by openedAt, then id), at most `limit`; with `status`, only the open
+   * or the closed ones. Every incident createIncident stored is listed, from any replica, and its
+   * status is the stored one.
+   */
+  listIncidents(query: { readonly status?: Incident['status']; readonly limit: number }): Promise<Incident[]>;
+  /**
    * Changes an open incident's severity or title; a closed incident is final and is returned
    * unchanged (`updated: false`). Null when it does not exist.
    */

@@ -113,6 +113,27 @@ export function describeLifecycle(
       expect(res.body).toEqual({ error: { code: 'ERR_INCIDENT_CLOSED', message: expect.any(String) } });
     });
 
+    it('lists incidents newest first with their live grant counts, open ones alone on asking', async () => {
+      const [held, closed] = [await newIncident(), await newIncident()];
+      expect((await requestGrant(agent, { incident_id: held, profile: 'demo', purpose: 'p' })).status).toBe(201);
+      expect((await requestGrant(agent, { incident_id: held, profile: 'demo', purpose: 'p' })).status).toBe(201);
+      await qm.request('POST', `/v1/incidents/${closed}/close`, { token: operator });
+      const all = await qm.request('GET', '/v1/incidents?limit=500', { token: operator });
+      expect(all.status).toBe(200);
+      const byId = new Map((all.body.incidents as { id: string }[]).map((i) => [i.id, i]));
+      expect(byId.get(held)).toMatchObject({ status: 'open', title: 'db latency', live_grants: 2 });
+      expect(byId.get(closed)).toMatchObject({ status: 'closed', live_grants: 0 });
+      const opened = (all.body.incidents as { opened_at: string }[]).map((i) => Date.parse(i.opened_at));
+      expect(opened).toEqual([...opened].sort((a, b) => b - a));
+      const open = (await qm.request('GET', '/v1/incidents?status=open&limit=500', { token: operator })).body.incidents as { id: string }[];
+      expect(open.map((i) => i.id)).toContain(held);
+      expect(open.map((i) => i.id)).not.toContain(closed);
+      expect((await qm.request('GET', '/v1/incidents?limit=1', { token: operator })).body.incidents).toHaveLength(1);
+      for (const bad of ['status=gone', 'limit=0', 'limit=501', 'other=1'])
+        expect((await qm.request('GET', `/v1/incidents?${bad}`, { token: operator })).status, bad).toBe(400);
+      expect((await qm.request('GET', '/v1/incidents', { token: agent })).status).toBe(401);
+    });
+
     it('answers 404 for an unknown incident and for an unknown profile', async () => {
       const id = await newIncident();
       expect((await requestGrant(agent, { incident_id: id, profile: 'demo', purpose: 'p' })).status).toBe(201);

@@ -5,6 +5,7 @@ import { buildIncidentReport } from '../../incidents/incident_report.js';
 import { endMajorMode, startMajorMode } from '../../incidents/major_mode.js';
 import { reportMarkdown } from '../../incidents/report_markdown.js';
 import { toReportView } from '../views/report_view.js';
+import { listIncidents } from '../../incidents/list_incidents.js';
 import { openIncident } from '../../incidents/open_incident.js';
 import { readIncident, readoutOf } from '../../incidents/read_incident.js';
 import { updateIncident } from '../../incidents/update_incident.js';
@@ -13,6 +14,7 @@ import type { HttpDeps } from '../deps.js';
 import { jsonBody } from '../middleware/json_body.js';
 import { requirePermission } from '../steps/authenticate.js';
 import {
+  incidentListQuery,
   incidentIdSchema,
   incidentReadQuery,
   majorModeBody,
@@ -40,6 +42,12 @@ export function incidentRoutes(deps: HttpDeps): Router {
       .status(201)
       .location(`/v1/incidents/${encodeURIComponent(incident.id)}`)
       .json({ incident: toIncidentView(incident) });
+  });
+
+  router.get('/', requirePermission(deps, 'incidents.read'), async (req, res) => {
+    const query = parseWith(incidentListQuery, req.query, 'query');
+    const listed = await listIncidents(deps, { limit: query.limit, ...(query.status === undefined ? {} : { status: query.status }) });
+    res.json({ incidents: listed.map((s) => ({ ...toIncidentView(s.incident), live_grants: s.liveGrants })) });
   });
 
   router.get('/:id', requirePermission(deps, 'incidents.read'), async (req, res) => {

@@ -3,6 +3,7 @@
  * tombstone and its race), listings, updates, revocation requests, expiry, retention.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import type { Incident } from '../../../src/model.js';
 import type { Store } from '../../../src/store/store.js';
 import { HANDLE, LEASE, MIN, T0, grantFixture, incidentFixture, sorted, type ContractWorld } from './world.js';
 
@@ -26,6 +27,28 @@ export function describeLedgerContract(world: ContractWorld): void {
       const again = await store.createIncident(incidentFixture('inc-1', { title: 'other', severity: 'sev1' }));
       expect(again).toEqual({ created: false, incident: incidentFixture('inc-1') });
       expect(await store.getIncident('inc-1')).toEqual(incidentFixture('inc-1'));
+    });
+
+    it('lists incidents newest first, all or by status, at most the limit', async () => {
+      expect(await store.listIncidents({ limit: 10 })).toEqual([]);
+      for (const [id, at] of [
+        ['inc-a', T0],
+        ['inc-b', T0 + 2000],
+        ['inc-c', T0 + 1000],
+        ['inc-d', T0 + 1000],
+      ] as const)
+        await store.createIncident(incidentFixture(id, { openedAt: at }));
+      // createIncident of an existing id changes nothing, the listing included.
+      await store.createIncident(incidentFixture('inc-a', { openedAt: T0 + 9000 }));
+      await store.closeIncident('inc-c', T0 + 3000, 'bob');
+      const ids = (list: readonly Incident[]) => list.map((i) => i.id);
+      expect(ids(await store.listIncidents({ limit: 10 }))).toEqual(['inc-b', 'inc-d', 'inc-c', 'inc-a']);
+      expect(ids(await store.listIncidents({ status: 'open', limit: 10 }))).toEqual(['inc-b', 'inc-d', 'inc-a']);
+      expect(await store.listIncidents({ status: 'closed', limit: 10 })).toEqual([
+        { ...incidentFixture('inc-c', { openedAt: T0 + 1000 }), status: 'closed', closedAt: T0 + 3000, closedBy: 'bob' },
+      ]);
+      expect(ids(await store.listIncidents({ limit: 2 }))).toEqual(['inc-b', 'inc-d']);
+      expect(ids(await store.listIncidents({ status: 'open', limit: 1 }))).toEqual(['inc-b']);
     });
 
     it('getIncident returns null for an unknown id', async () => {
