@@ -365,9 +365,9 @@ const configBase = z
              */
             outOfScopeProfiles: detector({ threshold: 3, windowSeconds: 300, severity: 'medium' }),
             /** Grant requests, allowed or not, per agent. */
-            requestRate: detector({ threshold: 120, windowSeconds: 60, severity: 'high' }),
+            requestRate: detector({ threshold: 300, windowSeconds: 60, severity: 'high' }),
             /** Introspections of a broker-signed token whose grant was revoked or released, per grant. */
-            revokedTokenUse: detector({ threshold: 1, windowSeconds: 3600, severity: 'high' }),
+            revokedTokenUse: detector({ threshold: 3, windowSeconds: 600, severity: 'medium' }),
             /** Grant requests for an incident that has closed, per agent and incident. */
             requestsAfterClose: detector({ threshold: 3, windowSeconds: 300, severity: 'low' }),
           })

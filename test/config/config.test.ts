@@ -140,7 +140,7 @@ describe('config', () => {
     };
     const detectors = parseConfig(withDeviation(undefined)).deviation.detectors;
     expect(Object.values(detectors).map((d) => d.enabled)).toEqual([true, true, true, true, true]);
-    expect(detectors.requestRate).toEqual({ enabled: true, threshold: 120, windowSeconds: 60, severity: 'high' });
+    expect(detectors.requestRate).toEqual({ enabled: true, threshold: 300, windowSeconds: 60, severity: 'high' });
     const source = (name: string) => ({ name, secretFiles: ['/run/secrets/s'] });
     expect(parseConfig(withDeviation({ sources: [source('siem'), source('edr')] })).deviation.sources).toHaveLength(2);
     expect(problemsOf(withDeviation({ sources: [source('siem'), source('siem')] })).join('\n')).toMatch(/deviation\.sources\.1\.name/u);

@@ -162,7 +162,7 @@ describe('deviation detectors', () => {
     await eventually(async () => (await broker(0).broker.store.getGrant(live.grant.id))?.state === 'revoked');
     expect(await introspect(live.credential.access_token)).toBe(false);
     const [event] = await fired(agent, 'revoked_token_use');
-    expect(event).toMatchObject({ incidentId: 'INC-D4', grantId: live.grant.id, data: { severity: 'high' } });
+    expect(event).toMatchObject({ incidentId: 'INC-D4', grantId: live.grant.id, data: { severity: 'medium' } });
 
     // A token past its expiry answers inactive too, but nobody revoked it: no signal.
     const agent2 = 'spiffe://dev.local/agent/patient';
