@@ -22,6 +22,13 @@ const webhookSource = z
     secretFiles: z.array(filePath).min(1).max(4),
   })
   .strict();
+/** How long delivery or signal ids are remembered (at least this, at most twice): an hour to 30 days, 3 days by default. */
+const dedupeWindow = z
+  .number()
+  .int()
+  .min(3600)
+  .max(30 * 86_400)
+  .default(3 * 86_400);
 const signalSourceName = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/u);
 /** One of the broker's deviation detectors: it fires when `threshold` of its events fall within `windowSeconds`, once per window. */
 const detector = (defaults: { threshold: number; windowSeconds: number; severity: (typeof SIGNAL_SEVERITIES)[number] }) =>
@@ -280,12 +287,7 @@ const configBase = z
           .max(7 * 86_400)
           .default(86_400),
         /** Delivery and event ids are remembered at least this long (at most twice): a redelivery inside it is a duplicate. */
-        dedupeSeconds: z
-          .number()
-          .int()
-          .min(3600)
-          .max(30 * 86_400)
-          .default(3 * 86_400),
+        dedupeSeconds: dedupeWindow,
         /** The severity of an incident whose source says none. */
         defaultSeverity: z.enum(SEVERITIES).default('sev3'),
       })
@@ -348,12 +350,7 @@ const configBase = z
           .max(32)
           .default([]),
         /** A signal id is remembered at least this long (at most twice) per source: a resend inside it is a duplicate. */
-        dedupeSeconds: z
-          .number()
-          .int()
-          .min(3600)
-          .max(30 * 86_400)
-          .default(3 * 86_400),
+        dedupeSeconds: dedupeWindow,
         /** The broker's own detectors; each counts in the store, so every replica sees one window. */
         detectors: z
           .object({

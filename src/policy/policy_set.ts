@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import { agentClaimTypes, mappingProblems, typedClaims, type ClaimTypes } from './agent_claims.js';
+import { agentEntity, incidentEntity } from './entities.js';
 import { declaresSignalActions, decideSignalWith, type SignalDecision, type SignalPolicyRequest } from './signal_policy.js';
 
 // Node 20's V8 aborts the process (a fatal "unreachable code" in the deoptimizer) after a few
@@ -212,33 +213,13 @@ export function authorizationCall(
     ...(schemaName === undefined ? {} : { preparsedSchemaName: schemaName }),
     validateRequest: schemaName !== undefined && validateRequest,
     entities: [
-      {
-        uid: agentUid,
-        attrs: {
-          kind: request.agent.kind,
-          trustDomain: request.agent.trustDomain,
-          path: request.agent.path,
-          issuer: request.agent.issuer,
-          ...(claims === undefined ? {} : { claims: claims as Record<string, cedar.CedarValueJson> }),
-        },
-        parents: [],
-      },
+      agentEntity(agentUid, request.agent, claims),
       {
         uid: profileUid,
         attrs: { provider: request.profile.provider, tier: request.profile.tier, maxTtl: request.profile.maxTtl },
         parents: [],
       },
-      {
-        uid: incidentUid,
-        attrs: {
-          severity: request.incident.severity,
-          status: request.incident.status,
-          source: request.incident.source,
-          major: request.incident.major,
-          tiersGranted: [...request.incident.tiersGranted],
-        },
-        parents: [],
-      },
+      incidentEntity(incidentUid, request.incident),
     ],
   };
 }

@@ -9,6 +9,7 @@
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
 import type { SignalSeverity } from '../model.js';
+import { agentEntity, incidentEntity } from './entities.js';
 import type { PolicyRequest } from './policy_set.js';
 
 export const SIGNAL_OUTCOMES = ['none', 'revoke_in_incident', 'revoke_everywhere', 'quarantine'] as const;
@@ -82,17 +83,7 @@ export function signalCall(
     preparsedSchemaName: key,
     validateRequest: true,
     entities: [
-      {
-        uid: agentUid,
-        attrs: {
-          kind: request.agent.kind,
-          trustDomain: request.agent.trustDomain,
-          path: request.agent.path,
-          issuer: request.agent.issuer,
-          ...(withClaims ? { claims: {} } : {}),
-        },
-        parents: [],
-      },
+      agentEntity(agentUid, request.agent, withClaims ? {} : undefined),
       {
         uid: signalUid,
         attrs: {
@@ -103,21 +94,7 @@ export function signalCall(
         },
         parents: [],
       },
-      ...(incident === undefined || incidentUid === undefined
-        ? []
-        : [
-            {
-              uid: incidentUid,
-              attrs: {
-                severity: incident.severity,
-                status: incident.status,
-                source: incident.source,
-                major: incident.major,
-                tiersGranted: [...incident.tiersGranted],
-              },
-              parents: [],
-            },
-          ]),
+      ...(incident === undefined || incidentUid === undefined ? [] : [incidentEntity(incidentUid, incident)]),
     ],
   };
 }
