@@ -69,13 +69,13 @@ export function signalCall(
   const agentUid = { type: type('Agent'), id: request.agent.id };
   const signalUid = { type: type('Signal'), id: request.signal.id };
   const incident = request.incident;
-  const incidentUid = incident === undefined ? undefined : { type: type('Incident'), id: incident.id };
+  const incidentUid = { type: type('Incident'), id: incident?.id ?? '' };
   return {
     principal: agentUid,
     action: { type: type('Action'), id: action },
     resource: signalUid,
     context: {
-      ...(incidentUid === undefined ? {} : { incident: { __entity: incidentUid } }),
+      ...(incident === undefined ? {} : { incident: { __entity: incidentUid } }),
       quarantined: request.quarantined,
       hour: request.hour,
     },
@@ -94,7 +94,7 @@ export function signalCall(
         },
         parents: [],
       },
-      ...(incident === undefined || incidentUid === undefined ? [] : [incidentEntity(incidentUid, incident)]),
+      ...(incident === undefined ? [] : [incidentEntity(incidentUid, incident)]),
     ],
   };
 }
@@ -110,7 +110,7 @@ export function decideSignalWith(
   request: SignalPolicyRequest,
 ): SignalDecision {
   if (!options.declared) return { outcome: 'none', policyIds: [], errors: [], declared: false };
-  let decision: SignalDecision = { outcome: 'none', policyIds: [], errors: [], declared: true };
+  let chosen: Pick<SignalDecision, 'outcome' | 'policyIds'> = { outcome: 'none', policyIds: [] };
   const errors: string[] = [];
   for (const [outcome, action] of OUTCOME_ACTIONS) {
     const answer = cedar.statefulIsAuthorized(signalCall(request, action, key, namespace, options.withClaims));
@@ -120,7 +120,7 @@ export function decideSignalWith(
     }
     const { decision: effect, diagnostics } = answer.response;
     errors.push(...diagnostics.errors.map((e) => `${e.policyId}: ${e.error.message}`));
-    if (effect === 'allow') decision = { outcome, policyIds: [...diagnostics.reason].sort(), errors: [], declared: true };
+    if (effect === 'allow') chosen = { outcome, policyIds: [...diagnostics.reason].sort() };
   }
-  return { ...decision, errors };
+  return { ...chosen, errors, declared: true };
 }

@@ -71,9 +71,28 @@ describe('signal outcomes', () => {
     });
     const sev1 = { ...base, incident: { ...base.incident!, severity: 1 } };
     expect(set.decideSignal(sev1)).toMatchObject({ outcome: 'revoke_in_incident', policyIds: ['sev1-revokes'], errors: [] });
-    expect(set.decideSignal(base)).toMatchObject({ outcome: 'none', policyIds: [], errors: [] });
+    expect(set.decideSignal(base)).toEqual({ outcome: 'none', policyIds: [], errors: [], declared: true });
     const about: SignalPolicyRequest = { agent: base.agent, signal: base.signal, quarantined: false, hour: 12 };
     expect(set.decideSignal(about)).toMatchObject({ outcome: 'none', errors: [] });
+  });
+
+  it('names every permit that chose the outcome, sorted, and reports a request the schema refuses', () => {
+    const both = setOf({
+      'two.cedar':
+        '@id("z-medium-revokes")\npermit (principal, action == Quartermaster::Action::"revokeInIncident", resource)\nwhen { resource.severity == "medium" };\n' +
+        '@id("a-siem-revokes")\npermit (principal, action == Quartermaster::Action::"revokeInIncident", resource)\nwhen { resource.source == "siem" };\n',
+    });
+    expect(both.decideSignal(base)).toEqual({
+      outcome: 'revoke_in_incident',
+      policyIds: ['a-siem-revokes', 'z-medium-revokes'],
+      errors: [],
+      declared: true,
+    });
+    // A value of the wrong type (the broker never sends one) is refused by the schema: no outcome, the errors named.
+    const unfit = both.decideSignal({ ...base, hour: 'noon' as unknown as number });
+    expect(unfit.outcome).toBe('none');
+    expect(unfit.errors.length).toBe(3);
+    expect(unfit.errors.every((e) => /^(revokeInIncident|revokeEverywhere|quarantine): /u.test(e))).toBe(true);
   });
 
   it('decides none for every signal under a schema without the outcome actions, and says so', () => {
