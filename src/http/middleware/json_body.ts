@@ -48,7 +48,8 @@ function charsetOf(req: Request): string | undefined {
   return charset?.toLowerCase();
 }
 
-function decodeJson(raw: Buffer, charset: string | undefined): unknown {
+/** The body's JSON under the rules above; `charset` from Content-Type (undefined: UTF-8). */
+export function decodeJson(raw: Buffer, charset: string | undefined): unknown {
   if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
     throw new BrokerError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'JSON bodies must be UTF-8 (charset=utf-8 or none)');
   }

@@ -11,31 +11,11 @@
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { receiveSignal } from '../../deviation/receive_signal.js';
 import { BrokerError } from '../../errors.js';
-import { DuplicateMemberError, parseStrictJson } from '../../strict_json.js';
 import { operatorActor, originOf } from '../context.js';
 import type { HttpDeps } from '../deps.js';
+import { decodeJson } from '../middleware/json_body.js';
 import { requirePermission } from '../steps/authenticate.js';
 import { parseWith, signalBody } from '../validation.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function parseJson(body: Buffer): unknown {
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw new BrokerError('ERR_BAD_REQUEST', 400, 'request body is not valid UTF-8');
-  }
-  try {
-    return parseStrictJson(text);
-  } catch (err) {
-    throw new BrokerError(
-      'ERR_BAD_REQUEST',
-      400,
-      err instanceof DuplicateMemberError ? 'the body repeats a member name' : 'the body is not JSON',
-    );
-  }
-}
 
 const header = (req: Request, name: string): string | undefined => {
   const value = req.headers[name];
@@ -80,7 +60,7 @@ export function signalRoutes(deps: HttpDeps): Router {
         actor = operatorActor(res);
         from = { source: actor.id, via: 'token' };
       }
-      const input = parseWith(signalBody, parseJson(body), 'body');
+      const input = parseWith(signalBody, decodeJson(body, undefined), 'body');
       const receipt = await receiveSignal(
         deps,
         from,
