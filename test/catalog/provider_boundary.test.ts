@@ -101,6 +101,8 @@ describe('credential subjects at the boundary', () => {
     const handle = { accessKeyId: 'ASIAEXAMPLE', sessionName: 'qm-grt_1' };
     expect(subjectsOf('aws_sts', { aws_access_key_id: 'accessKeyId' }, handle)).toEqual(['aws_access_key_id:ASIAEXAMPLE']);
     expect(subjectsOf('jwt', undefined, handle)).toEqual([]);
+    // The longest accepted value; one more character is refused (below).
+    expect(subjectsOf('aws_sts', { aws_access_key_id: 'accessKeyId' }, { accessKeyId: 'A'.repeat(1024) })).toHaveLength(1);
   });
   it('refuses a handle that lacks a declared field, or has it empty or not a string', () => {
     for (const handle of [{ sessionName: 'x' }, { accessKeyId: '' }, { accessKeyId: 42 }, { accessKeyId: 'A'.repeat(1025) }]) {
