@@ -19,6 +19,8 @@ export const SYSTEM_PACKAGES = [
   { name: 'python3-boto3', present: () => runs('/usr/bin/python3', ['-c', 'import boto3']) },
   // Debian's AWS CLI v2 at /usr/bin/aws (the tests call it there): another aws on PATH (a pyenv v1) does not count.
   { name: 'awscli', present: () => runs('/usr/bin/aws', ['--version']) },
+  // The console's browser tests drive Debian's chromium at /usr/bin/chromium through playwright-core.
+  { name: 'chromium', present: () => runs('/usr/bin/chromium', ['--version']) },
 ];
 
 export const installLine = () => `apt-get install -y ${SYSTEM_PACKAGES.map((p) => p.name).join(' ')}`;

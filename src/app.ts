@@ -24,6 +24,8 @@ import { webhookRoutes } from './http/routes/webhooks.js';
 import { agentRoutes } from './http/routes/agents.js';
 import { signalRoutes } from './http/routes/signals.js';
 import { storeRoutes } from './http/routes/store.js';
+import { consoleAssets, consoleRoutes } from './http/routes/console.js';
+import { conditionalGet } from './http/middleware/conditional_get.js';
 
 export interface AppOptions {
   /** /readyz answers 503 while true, so load balancers drain the broker first. */
@@ -41,6 +43,7 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   if (options.lanes) app.use(foreground(options.lanes));
   app.use(requestContext(deps.logger, deps.metrics, createRouteMatcher(OPERATIONS)));
   app.use(answerOptions);
+  app.use(conditionalGet);
 
   app.use(opsRoutes(deps, options.isShuttingDown));
   app.use(oauthRoutes(deps));
@@ -54,6 +57,8 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.use('/v1/webhooks', webhookRoutes(deps));
   app.use('/v1/agents', agentRoutes(deps));
   app.use('/v1/signals', signalRoutes(deps));
+  app.use(consoleRoutes(deps));
+  app.use('/console', consoleAssets(deps.config));
 
   app.use(noRoute);
   app.use(errorHandler(deps.logger));

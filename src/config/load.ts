@@ -11,16 +11,20 @@ import type { z } from 'zod';
 import { BrokerError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 
-/** The embedded development default shipped with the broker (works from src/ and dist/src/). */
-export function defaultConfigPath(): string {
+/** This package's root directory (the one with package.json and config/default.yaml); works from src/ and dist/src/. */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(dir, 'config', 'default.yaml');
-    if (existsSync(candidate) && existsSync(join(dir, 'package.json'))) return candidate;
+    if (existsSync(join(dir, 'config', 'default.yaml')) && existsSync(join(dir, 'package.json'))) return dir;
     const parent = dirname(dir);
     if (parent === dir) throw new ConfigError(['embedded default config/default.yaml not found'], 'config/default.yaml');
     dir = parent;
   }
+}
+
+/** The embedded development default shipped with the broker. */
+export function defaultConfigPath(): string {
+  return join(packageRoot(), 'config', 'default.yaml');
 }
 
 export class ConfigError extends BrokerError {

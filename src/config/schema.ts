@@ -103,6 +103,19 @@ export const profileSchema = z
   })
   .strict();
 
+/** Authorization request parameters the console's PKCE flow sets (console.oidc.authorizationParams may not). */
+const CONSOLE_FLOW_PARAMS: ReadonlySet<string> = new Set([
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'response_mode',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+]);
+
 const configBase = z
   .object({
     mode: z.enum(['development', 'production']),
@@ -197,6 +210,45 @@ const configBase = z
       })
       .strict()
       .optional(),
+    /** The responder console at /console (docs/console.md): who signs in there, and how. */
+    console: z
+      .object({
+        /** Off: /console and the console's sign-in endpoints answer 404. */
+        enabled: z.boolean().default(true),
+        /** Built assets (`npm run build` writes them to dist/console); default: that directory of this package. */
+        assetsDir: filePath.optional(),
+        /**
+         * Production sign-in: the human IdP's authorization-code flow with PKCE, run by the console
+         * in the browser (a public client: no secret). Without it the console signs in only through
+         * the development issuer (devIssuer), in development mode.
+         */
+        oidc: z
+          .object({
+            /** The authorization server's issuer; its metadata is read from `<issuer>/.well-known/openid-configuration`. */
+            issuer: z.url({ protocol: /^https?$/ }),
+            /** The console's OIDC client (public, PKCE, redirect URI `<public URL>/console/`). */
+            clientId: z.string().min(1).max(256),
+            scopes: z
+              .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)'))
+              .min(1)
+              .default(['openid']),
+            /** Which token of the token response the console sends as the operator token (docs/console.md). */
+            token: z.enum(['access_token', 'id_token']).default('access_token'),
+            /** More authorization request parameters, e.g. `{ audience: … }` (Auth0) or `{ resource: … }` (RFC 8707). */
+            authorizationParams: z
+              .record(z.string().regex(/^[a-z_]{1,64}$/), z.string().max(2048))
+              .refine((params) => !Object.keys(params).some((name) => CONSOLE_FLOW_PARAMS.has(name)), {
+                message: `must not set a parameter the console's code flow sets itself (${[...CONSOLE_FLOW_PARAMS].join(', ')})`,
+              })
+              .default({}),
+            /** Origins besides the issuer's the browser must reach (a token endpoint on another host): the CSP's connect-src. */
+            connectOrigins: z.array(z.url({ protocol: /^https?$/ })).default([]),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     providers: z.record(z.string(), z.unknown()).default({}),
     profiles: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/), profileSchema),
     /**
@@ -615,6 +667,8 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
   }
   const issuers: Array<[PropertyKey[], string | undefined]> = [
     [['identity', 'operators', 'issuer'], cfg.identity.operators.issuer],
+    [['console', 'oidc', 'issuer'], cfg.console.oidc?.issuer],
+    ...(cfg.console.oidc?.connectOrigins ?? []).map((o, i): [PropertyKey[], string] => [['console', 'oidc', 'connectOrigins', i], o]),
     ...cfg.identity.agents.oidc.map((o, i): [PropertyKey[], string] => [['identity', 'agents', 'oidc', i, 'issuer'], o.issuer]),
     ...cfg.identity.agents.spiffe.map((s, i): [PropertyKey[], string | undefined] => [
       ['identity', 'agents', 'spiffe', i, 'issuer'],

@@ -26,6 +26,7 @@ import {
   incidentReadQuery,
   openIncidentBody,
   updateIncidentBody,
+  devTokenBody,
 } from './validation.js';
 
 type Json = Record<string, unknown>;
@@ -455,6 +456,37 @@ export const OPERATIONS: readonly Operation[] = [
     },
   },
   {
+    method: 'get',
+    path: '/v1/session',
+    summary: 'Who the operator token names and what its roles permit (the console shows only what the API would accept)',
+    auth: 'operator',
+    query: noQuery,
+    responses: { 200: ['the session', 'Session'], 400: ['a query parameter was given', 'Error'], ...ERRORS_AUTH },
+  },
+  {
+    method: 'get',
+    path: '/v1/console/sign-in',
+    summary:
+      'How the console signs people in (docs/console.md): the human IdP (authorization code with PKCE) or, in development mode, the dev issuer',
+    auth: 'none',
+    query: noQuery,
+    responses: { 200: ['the sign-in method', 'ConsoleSignIn'], 404: ['the console is off (ERR_CONSOLE_OFF)', 'Error'] },
+  },
+  {
+    method: 'post',
+    path: '/v1/console/dev-token',
+    summary:
+      'Development sign-in: an operator token from the development issuer for the subject and roles given (development mode with devIssuer only)',
+    auth: 'none',
+    body: { schema: devTokenBody() },
+    responses: {
+      200: ['the token (Cache-Control: no-store)', 'DevToken'],
+      400: ['invalid body, or a role the config does not know', 'Error'],
+      404: ['not development mode, or no devIssuer', 'Error'],
+      415: ['the body is not application/json', 'Error'],
+    },
+  },
+  {
     method: 'post',
     path: '/v1/store/acknowledge-loss',
     summary:
@@ -581,6 +613,35 @@ const SCHEMAS: Json = {
         properties: { loss_id: { type: 'string' }, detected_at: dateTime, by: { type: 'string' }, reason: { type: 'string' } },
       },
     },
+  },
+  Session: {
+    type: 'object',
+    required: ['subject', 'issuer', 'roles', 'permissions', 'expires_at'],
+    properties: {
+      subject: { type: 'string' },
+      issuer: { type: 'string' },
+      roles: { type: 'array', items: { type: 'string' } },
+      permissions: { type: 'array', items: { type: 'string' } },
+      expires_at: dateTime,
+    },
+  },
+  ConsoleSignIn: {
+    type: 'object',
+    required: ['kind'],
+    properties: {
+      kind: { enum: ['oidc', 'development'] },
+      roles: { type: 'array', items: { type: 'string' }, description: 'development: the roles a person may sign in with' },
+      issuer: { type: 'string', description: 'oidc: the authorization server' },
+      client_id: { type: 'string' },
+      scopes: { type: 'array', items: { type: 'string' } },
+      token: { enum: ['access_token', 'id_token'], description: 'oidc: which token the console sends to the broker' },
+      authorization_params: { type: 'object', additionalProperties: { type: 'string' } },
+    },
+  },
+  DevToken: {
+    type: 'object',
+    required: ['token', 'token_type', 'expires_in'],
+    properties: { token: { type: 'string' }, token_type: { const: 'Bearer' }, expires_in: { type: 'integer' } },
   },
   JwkSet: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } } },
   Introspection: {
@@ -709,6 +770,7 @@ const SCHEMAS: Json = {
         required: [
           'total',
           'by_state',
+          'by_provider',
           'confirmed',
           'unconfirmed',
           'denied_pending_propagation',
@@ -720,6 +782,11 @@ const SCHEMAS: Json = {
         properties: {
           total: { type: 'integer' },
           by_state: { type: 'object', additionalProperties: { type: 'integer' } },
+          by_provider: {
+            type: 'object',
+            description: 'per provider, its grants by state (states without grants left out)',
+            additionalProperties: { type: 'object', additionalProperties: { type: 'integer' } },
+          },
           confirmed: { type: 'integer' },
           unconfirmed: { type: 'integer' },
           denied_pending_propagation: {

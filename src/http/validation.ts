@@ -219,3 +219,18 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where:
   const first = result.error.issues.slice(0, 5).map((i) => `${[where, ...i.path.map(String)].join('.')}: ${i.message}`);
   throw new BrokerError('ERR_VALIDATION', 400, first.join('; '));
 }
+
+/**
+ * POST /v1/console/dev-token: a subject and at least one role, each one the config knows
+ * (`roles`; openapi.json describes any string).
+ */
+export const devTokenBody = (roles?: readonly string[]) =>
+  z
+    .object({
+      subject: z.string().regex(/^[A-Za-z0-9._%+@-]{1,200}$/u, 'letters, digits and . _ % + @ - only (an e-mail address or a user name)'),
+      roles: z
+        .array(roles === undefined ? z.string().min(1) : z.enum(roles as [string, ...string[]]))
+        .min(1)
+        .max(roles?.length ?? 50),
+    })
+    .strict();

@@ -7,6 +7,8 @@ import { effectiveState, GRANT_STATES, TERMINAL_STATES, type Grant, type GrantSt
 export interface RevocationReport {
   readonly total: number;
   readonly byState: Readonly<Record<GrantState, number>>;
+  /** Per provider, its grants by state (states it has none in left out): what the console's incident list shows. */
+  readonly byProvider: Readonly<Record<string, Partial<Record<GrantState, number>>>>;
   /** Grants revoked with a provider receipt confirming the credential is dead. */
   readonly confirmed: number;
   readonly unconfirmed: number;
@@ -31,6 +33,7 @@ export function buildRevocationReport(
 ): RevocationReport {
   let denied = 0;
   const byState = Object.fromEntries(GRANT_STATES.map((s) => [s, 0])) as Record<GrantState, number>;
+  const byProvider: Record<string, Partial<Record<GrantState, number>>> = {};
   let confirmed = 0;
   let unconfirmed = 0;
   let first: number | null = null;
@@ -39,6 +42,8 @@ export function buildRevocationReport(
   for (const grant of grants) {
     const state = effectiveState(grant, now);
     byState[state] += 1;
+    const ofProvider = (byProvider[grant.provider] ??= {});
+    ofProvider[state] = (ofProvider[state] ?? 0) + 1;
     if (state === 'revoked') {
       if (grant.revocationConfirmed) confirmed += 1;
       else unconfirmed += 1;
@@ -61,6 +66,7 @@ export function buildRevocationReport(
   return {
     total: grants.length,
     byState,
+    byProvider,
     confirmed,
     unconfirmed,
     deniedPendingPropagation: denied,

@@ -38,6 +38,8 @@ export interface TestConfigOptions {
   readonly events?: Record<string, unknown>;
   /** `deviation` (signal sources, detectors). Without it every detector is off: most tests issue many grants from one agent. */
   readonly deviation?: Record<string, unknown>;
+  /** `console` (its assets directory, the IdP it signs in with). */
+  readonly console?: Record<string, unknown>;
   /** `policy` (the Cedar policy directory). */
   readonly policy?: {
     readonly dir: string;
@@ -107,6 +109,7 @@ export function testConfigObject(options: TestConfigOptions = {}): Record<string
     ...(options.approvals ? { approvals: options.approvals } : {}),
     ...(options.breakGlass ? { breakGlass: options.breakGlass } : {}),
     ...(options.events ? { events: options.events } : {}),
+    ...(options.console ? { console: options.console } : {}),
     deviation: options.deviation ?? {
       detectors: Object.fromEntries(
         ['repeatedDenials', 'outOfScopeProfiles', 'requestRate', 'revokedTokenUse', 'requestsAfterClose'].map((d) => [

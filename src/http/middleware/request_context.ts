@@ -37,8 +37,8 @@ export function requestContext(logger: Logger, metrics: Metrics, matchRoute: Rou
       return log;
     };
     const matched = matchRoute(req.method, req.path);
-    // Bounded label set: the patterns of the route table, and one value for everything else.
-    const route = matched?.pattern ?? 'unmatched';
+    // Bounded label set: the patterns of the route table, one for the console's assets, one for everything else.
+    const route = matched?.pattern ?? (/^\/console(?:\/|$)/iu.test(req.path) ? '/console' : 'unmatched');
     setLocals(res, { requestId, ...(clientRequestId === undefined ? {} : { clientRequestId }), route: matched });
     Object.defineProperty(res.locals, 'log', { get: requestLog, enumerable: true, configurable: true });
     res.setHeader('X-Request-Id', requestId);

@@ -119,3 +119,13 @@ function admitOperator(
 /** The 403 for an operator whose roles grant no `permission`. */
 const missingPermission = (permission: Permission): BrokerError =>
   forbidden(`the ${permission} permission is required`, `subject lacks a role granting ${permission}`);
+
+/** Any operator token the verifier accepts, whatever its roles (GET /v1/session: what may I do?). */
+export function requireOperator(deps: { readonly identity: Identity }) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const operator = await deps.identity.authenticateOperator(bearerToken(req));
+    setLocals(res, { operator });
+    bindRequestLog(res, { operator: operator.subject });
+    next();
+  };
+}

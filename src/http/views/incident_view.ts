@@ -49,6 +49,7 @@ export function toIncidentReportView(readout: IncidentReadout, options: { readon
     revocation: {
       total: report.total,
       by_state: report.byState,
+      by_provider: report.byProvider,
       confirmed: report.confirmed,
       unconfirmed: report.unconfirmed,
       denied_pending_propagation: report.deniedPendingPropagation,
