@@ -10,7 +10,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtInProviders } from '../../providers/index.js';
 import type { TestBroker } from '../support/broker_harness.js';
+import { gatedProvider } from '../support/gated_provider.js';
+import { startRevocationGate } from '../support/revocation_gate.js';
 import {
   buildConsole,
   ENRICHER,
@@ -258,6 +261,40 @@ describe('the console, driven in chromium', () => {
       await page.getByRole('heading', { level: 1, name: heading }).waitFor();
       await page.waitForLoadState('networkidle');
       expect(await axeViolations(page), name).toEqual([]);
+    }
+  });
+
+  it('shows a large close revoke n of N while the provider answers, then all revoked', async () => {
+    // The gate answers the first 4 revocations and holds the other 8 until released: the console shows the close midway.
+    const gate = await startRevocationGate(4);
+    const gated = await startConsoleBroker(built.dir, {
+      providers: { gated: { gateUrl: gate.url } },
+      profiles: {
+        read: { provider: 'gated', maxTtl: 900, tier: 'read', agents: ['spiffe://dev\\.local/agent/[a-z]+'], params: {} },
+        fix: { provider: 'gated', maxTtl: 900, tier: 'remediate', agents: ['spiffe://dev\\.local/agent/[a-z]+'], params: {} },
+      },
+      providerFactories: [...builtInProviders, gatedProvider],
+    });
+    try {
+      const incident = await seedIncident(gated, 'INC-BIG', 'Credential stuffing against the API gateway', 12, 'sev1');
+      const page = await newPage();
+      await signIn(page, gated.url, 'alice@example.com');
+      await page.getByRole('link', { name: 'Credential stuffing against the API gateway' }).click();
+      await expect.poll(() => page.getByTestId('live-count').textContent()).toBe('12 live credentials of 12');
+      await page.getByRole('button', { name: 'Close incident…' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Close and revoke 12' }).click();
+      await page.getByText('Revoked 4 of 12').waitFor();
+      expect(await page.locator('#close-progress').getAttribute('value')).toBe('4');
+      expect(gate.held.length).toBeGreaterThan(0);
+      gate.release();
+      await page.getByText('All 12 revoked').waitFor();
+      // Once the close is done the grant list is read again: every grant revoked.
+      await expect.poll(() => page.locator('table.grants .badge').allTextContents()).toEqual(Array(12).fill('revoked'));
+      const readout = await gated.request('GET', `/v1/incidents/${incident}?grants=false`, { token: await gated.operatorToken() });
+      expect(readout.body.revocation).toMatchObject({ outstanding: 0, by_state: { revoked: 12 } });
+    } finally {
+      await gated.stop();
+      await gate.close();
     }
   });
 });

@@ -4,7 +4,7 @@
  */
 import { createLogger } from '../../src/logging.js';
 import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer.js';
-import { startBroker, type RunningBroker } from '../../src/main.js';
+import { startBroker, type RunningBroker, type StartOptions } from '../../src/main.js';
 import { createLogCapture, type LogCapture } from './log_capture.js';
 import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfig, type TestConfigOptions } from './test_config.js';
 
@@ -24,11 +24,18 @@ export interface TestBroker {
   stop(): Promise<void>;
 }
 
-export async function startTestBroker(options: TestConfigOptions & { now?: () => number } = {}): Promise<TestBroker> {
+export async function startTestBroker(
+  options: TestConfigOptions & { now?: () => number; providerFactories?: StartOptions['providers'] } = {},
+): Promise<TestBroker> {
   const { config, keyDir } = testConfig(options);
   const logs = createLogCapture();
   const logger = createLogger({ level: config.logging.level, destination: logs });
-  const broker = await startBroker(config, { logger, port: 0, ...(options.now ? { now: options.now } : {}) });
+  const broker = await startBroker(config, {
+    logger,
+    port: 0,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.providerFactories ? { providers: options.providerFactories } : {}),
+  });
   const now = options.now ?? Date.now;
   return {
     url: broker.url,

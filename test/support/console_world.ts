@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { startTestBroker, type TestBroker } from './broker_harness.js';
-import type { TestConfigOptions } from './test_config.js';
 
 // Callbacks given to page.evaluate run in the browser: this names its globals for the type checker (the suite has no DOM lib).
 declare const document: any;
@@ -37,7 +36,7 @@ export async function buildConsole(): Promise<{ dir: string; remove: () => void 
 }
 
 /** A broker serving the built console: `read` issues at once, `fix` waits for one operator's approval; `viewer` may only look. */
-export async function startConsoleBroker(assetsDir: string, options: TestConfigOptions = {}): Promise<TestBroker> {
+export async function startConsoleBroker(assetsDir: string, options: Parameters<typeof startTestBroker>[0] = {}): Promise<TestBroker> {
   return startTestBroker({
     logLevel: 'warn',
     profiles: {
@@ -54,12 +53,19 @@ export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
 }
 
-/** Opens an incident and issues `grants` read grants to the enricher in it; returns the incident id. */
-export async function seedIncident(qm: TestBroker, id: string, title: string, grants: number, severity = 'sev2'): Promise<string> {
+/** Opens an incident and issues `grants` read grants to `agent` (the enricher) in it; returns the incident id. */
+export async function seedIncident(
+  qm: TestBroker,
+  id: string,
+  title: string,
+  grants: number,
+  severity = 'sev2',
+  agentId = ENRICHER,
+): Promise<string> {
   const token = await qm.operatorToken('oncall@example.com');
   const opened = await qm.request('POST', '/v1/incidents', { token, body: { id, title, severity } });
   if (opened.status !== 201) throw new Error(`opening ${id}: ${opened.status} ${opened.text}`);
-  const agent = await qm.agentToken(ENRICHER);
+  const agent = await qm.agentToken(agentId);
   for (let i = 0; i < grants; i += 1) {
     const res = await qm.request('POST', '/v1/grants', {
       token: agent,

@@ -22,12 +22,16 @@ interface Closing {
 
 export function IncidentView({ id, can }: Props) {
   const [closing, setClosing] = useState<Closing | null>(null);
-  // During a close only the counts are polled (fast, and without the grant list of a large incident).
-  const readout = usePoll<IncidentReadout>(`/v1/incidents/${enc(id)}?grants=${closing ? 'false' : 'true'}`, closing ? 500 : 3000);
-  const [grants, setGrants] = useState<IncidentReadout['grants']>(undefined);
+  // The counts are polled on their own (fast during a close, and without the grant list of a large
+  // incident); the grant list, which can be long, less often.
+  const readout = usePoll<IncidentReadout>(`/v1/incidents/${enc(id)}?grants=false`, closing ? 500 : 3000);
+  const listed = usePoll<IncidentReadout>(`/v1/incidents/${enc(id)}?grants=true`, 5000);
+  const finished = closing !== null && readout.data?.incident.status === 'closed' && readout.data.revocation.outstanding === 0;
+  const refreshList = listed.refresh;
   useEffect(() => {
-    if (readout.data?.grants) setGrants(readout.data.grants);
-  }, [readout.data]);
+    if (finished) void refreshList();
+  }, [finished, refreshList]);
+  const grants = listed.data?.grants;
 
   if (readout.data === null) {
     return (
