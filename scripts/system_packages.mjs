@@ -21,6 +21,8 @@ export const SYSTEM_PACKAGES = [
   { name: 'awscli', present: () => runs('/usr/bin/aws', ['--version']) },
   // The console's browser tests drive Debian's chromium at /usr/bin/chromium through playwright-core.
   { name: 'chromium', present: () => runs('/usr/bin/chromium', ['--version']) },
+  // The fake OpenID Provider (test/fakes/oidc/) is checked by an independent client: Debian's python3-authlib.
+  { name: 'python3-authlib', present: () => runs('/usr/bin/python3', ['-c', 'import authlib']) },
 ];
 
 export const installLine = () => `apt-get install -y ${SYSTEM_PACKAGES.map((p) => p.name).join(' ')}`;

@@ -83,6 +83,8 @@ export async function finishOidcSignIn(method: OidcMethod): Promise<void> {
   const callback = new URL(location.href);
   // The code must not stay in the address bar or the history.
   history.replaceState(null, '', `/console/${saved === null ? '' : (JSON.parse(saved) as Pending).returnTo}`);
+  // replaceState fires no hashchange: tell the router the route is the one the sign-in started from.
+  window.dispatchEvent(new HashChangeEvent('hashchange'));
   if (saved === null) throw new Error('this sign-in was not started from this tab; sign in again');
   const pending = JSON.parse(saved) as Pending;
   const as = await authorizationServer(method);

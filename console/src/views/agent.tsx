@@ -1,9 +1,9 @@
 /** One agent: its quarantine, its grants in every incident, and the quarantine / lift switch. */
 import { api, enc } from '../api';
 import { usePoll } from '../poll';
-import { href } from '../router';
 import type { Grant, Quarantine } from '../types';
-import { Failure, Loading, Notice, ReasonForm, StateBadge, Time, Title } from '../ui';
+import { GrantTable } from './grant_table';
+import { Failure, Loading, Notice, ReasonForm, Time, Title } from '../ui';
 
 interface AgentAnswer {
   readonly agent: string;
@@ -47,43 +47,7 @@ export function AgentView({ agent, can }: { agent: string; can: (permission: str
             />
           )}
           <h2>Grants in every incident</h2>
-          {read.data.grants.length === 0 ? (
-            <p class="muted">No grants.</p>
-          ) : (
-            <table>
-              <caption class="sr-only">Grants of this agent</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Grant</th>
-                  <th scope="col">Incident</th>
-                  <th scope="col">Profile</th>
-                  <th scope="col">Provider</th>
-                  <th scope="col">State</th>
-                  <th scope="col">Expires</th>
-                </tr>
-              </thead>
-              <tbody>
-                {read.data.grants.map((g) => (
-                  <tr key={g.id}>
-                    <th scope="row" class="id">
-                      {g.id}
-                    </th>
-                    <td>
-                      <a href={href.incident(g.incident_id)}>{g.incident_id}</a>
-                    </td>
-                    <td>{g.profile}</td>
-                    <td>{g.provider}</td>
-                    <td>
-                      <StateBadge state={g.state} />
-                    </td>
-                    <td>
-                      <Time at={g.expires_at} />
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <GrantTable grants={read.data.grants} of="agent" />
         </>
       )}
     </section>

@@ -9,6 +9,7 @@ import { usePoll } from '../poll';
 import { href } from '../router';
 import { GRANT_STATE_ORDER, liveCount, type Approval, type AuditEvent, type ChainVerdict, type IncidentReadout } from '../types';
 import { Failure, Loading, Notice, Severity, StateBadge, Time, Title } from '../ui';
+import { GrantTable } from './grant_table';
 
 interface Props {
   readonly id: string;
@@ -113,7 +114,7 @@ export function IncidentView({ id, can }: Props) {
       {can('approvals.read') && <IncidentApprovals id={incident.id} />}
 
       <h2>Grants</h2>
-      <GrantTable grants={grants ?? []} />
+      <GrantTable grants={grants ?? []} of="incident" />
 
       <h2>Timeline</h2>
       {can('audit.read') ? <Timeline id={incident.id} /> : <p class="muted">The timeline needs the audit.read permission.</p>}
@@ -224,45 +225,6 @@ function IncidentApprovals({ id }: { id: string }) {
     <Notice kind="info">
       {n} {n === 1 ? 'request waits' : 'requests wait'} for approval: <a href={href.approvals()}>review</a>
     </Notice>
-  );
-}
-
-function GrantTable({ grants }: { grants: NonNullable<IncidentReadout['grants']> }) {
-  if (grants.length === 0) return <p class="muted">No grants.</p>;
-  return (
-    <table class="grants">
-      <caption class="sr-only">Grants of this incident</caption>
-      <thead>
-        <tr>
-          <th scope="col">Grant</th>
-          <th scope="col">Agent</th>
-          <th scope="col">Profile</th>
-          <th scope="col">Provider</th>
-          <th scope="col">State</th>
-          <th scope="col">Expires</th>
-        </tr>
-      </thead>
-      <tbody>
-        {grants.map((g) => (
-          <tr key={g.id}>
-            <th scope="row" class="id">
-              {g.id}
-            </th>
-            <td>
-              <a href={href.agent(g.agent)}>{g.agent}</a>
-            </td>
-            <td>{g.profile}</td>
-            <td>{g.provider}</td>
-            <td>
-              <StateBadge state={g.state} />
-            </td>
-            <td>
-              <Time at={g.expires_at} />
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
   );
 }
 
