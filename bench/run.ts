@@ -30,6 +30,7 @@ import { runS6Heap, s6HeapMarkdown } from './s6_heap.js';
 import { runS7, s7Markdown } from './s7_close_storm.js';
 import { runS8, s8Markdown } from './s8_policy.js';
 import { runS9, s9Markdown } from './s9_deviation.js';
+import { runS10, s10Markdown } from './s10_console.js';
 import { awsS1Markdown, runAwsS1 } from './aws_s1.js';
 import { awsS4Markdown, runAwsS4 } from './aws_s4.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
@@ -81,6 +82,10 @@ const SCENARIOS: Record<string, Scenario> = {
   s9: {
     title: 'deviation: S1 with and without the built-in detectors, and a signal ending 20 grants against a close (jwt provider)',
     run: async (options) => s9Markdown(await runS9(options), options),
+  },
+  s10: {
+    title: "the console's polling: an incident's grant list and counts, a full 200 against a 304 on its ETag (jwt provider)",
+    run: async (options) => s10Markdown(await runS10(options), options),
   },
   's1-vault': {
     title: 'issue a Vault grant, sequential (vault provider, fake Vault with 0 / 20 ms latency)',

@@ -143,7 +143,7 @@ export function consoleRoutes(deps: HttpDeps): Router {
     const token = await mintOperatorToken({
       keyDir: deps.config.devIssuer.keyDir,
       issuer: deps.config.devIssuer.operatorIssuer,
-      audience: operators.audience ?? deps.config.identity.audience,
+      audience: operators.audience,
       subject: body.subject,
       roles: body.roles,
       rolesClaim: operators.rolesClaim,
