@@ -56,7 +56,15 @@ export function App() {
 
   return (
     <>
-      <a class="skip" href="#main">
+      <a
+        class="skip"
+        href="#main"
+        onClick={(e) => {
+          // Not a route: the hash router would read #main as the incident list.
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="top">
@@ -114,10 +122,10 @@ function Current({ route, session }: { route: Route; session: Session }) {
   return (
     <div ref={main}>
       {route.view === 'incidents' && <IncidentsView />}
-      {route.view === 'incident' && <IncidentView id={route.id} can={can} />}
-      {route.view === 'report' && <ReportView id={route.id} />}
-      {route.view === 'approvals' && <ApprovalsView can={can} subject={session.subject} />}
-      {route.view === 'agent' && <AgentView agent={route.agent} can={can} />}
+      {route.view === 'incident' && <IncidentView key={route.id} id={route.id} can={can} />}
+      {route.view === 'report' && <ReportView key={route.id} id={route.id} />}
+      {route.view === 'approvals' && <ApprovalsView can={can} session={session} />}
+      {route.view === 'agent' && <AgentView key={route.agent} agent={route.agent} can={can} />}
     </div>
   );
 }

@@ -22,17 +22,23 @@ export function usePoll<T>(path: string | null, intervalMs: number): Polled<T> {
   const [error, setError] = useState<ApiError | null>(null);
   const current = useRef(path);
   current.current = path;
+  // The interval may change while polling (faster during a close) without starting over.
+  const interval = useRef(intervalMs);
+  interval.current = intervalMs;
+  // Loads can overlap (a tick, a refresh after an action, a wake): only the latest one started may land.
+  const latest = useRef(0);
 
   const load = useCallback(async (): Promise<void> => {
     if (path === null) return;
+    const ticket = (latest.current += 1);
     try {
       const answer = await api<T>('GET', path);
-      if (current.current === path) {
+      if (current.current === path && ticket === latest.current) {
         setData(answer);
         setError(null);
       }
     } catch (err) {
-      if (current.current === path) setError(asApiError(err));
+      if (current.current === path && ticket === latest.current) setError(asApiError(err));
     }
   }, [path]);
 
@@ -44,7 +50,7 @@ export function usePoll<T>(path: string | null, intervalMs: number): Polled<T> {
     let stopped = false;
     const tick = async (): Promise<void> => {
       if (!document.hidden) await load();
-      if (!stopped) timer = setTimeout(() => void tick(), intervalMs);
+      if (!stopped) timer = setTimeout(() => void tick(), interval.current);
     };
     void tick();
     const wake = (): void => {
@@ -56,7 +62,7 @@ export function usePoll<T>(path: string | null, intervalMs: number): Polled<T> {
       clearTimeout(timer);
       document.removeEventListener('visibilitychange', wake);
     };
-  }, [path, intervalMs, load]);
+  }, [path, load]);
 
   return { data, error, refresh: load };
 }

@@ -157,7 +157,7 @@ export const OPERATIONS: readonly Operation[] = [
     auth: 'operator',
     pathParams: ['id'],
     responses: {
-      202: ['closed now; revocation under way', 'IncidentReport'],
+      202: ['closed now; revocation under way. `grants_to_revoke`: how many live grants the close turned to revoking', 'IncidentReport'],
       200: ['was already closed', 'IncidentReport'],
       404: ['no such incident', 'Error'],
       ...ERRORS_OPERATOR,

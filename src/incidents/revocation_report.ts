@@ -33,7 +33,8 @@ export function buildRevocationReport(
 ): RevocationReport {
   let denied = 0;
   const byState = Object.fromEntries(GRANT_STATES.map((s) => [s, 0])) as Record<GrantState, number>;
-  const byProvider: Record<string, Partial<Record<GrantState, number>>> = {};
+  // No prototype: a provider named like an Object member (`constructor`) is just a key.
+  const byProvider = Object.create(null) as Record<string, Partial<Record<GrantState, number>>>;
   let confirmed = 0;
   let unconfirmed = 0;
   let first: number | null = null;

@@ -137,7 +137,7 @@ describe('the console, driven in chromium', () => {
 
     // The timeline holds the whole story, and the chain verifies.
     const timeline = page.locator('ol.timeline');
-    await expect.poll(() => timeline.locator('li[data-type="incident.closed"]').count()).toBe(1);
+    await expect.poll(() => timeline.locator('li[data-type="incident.closed"]').count(), { timeout: 10_000 }).toBe(1);
     for (const type of ['incident.opened', 'grant.issued', 'approval.requested', 'approval.approved', 'grant.revoked'])
       expect(await timeline.locator(`li[data-type="${type}"]`).count(), type).toBeGreaterThan(0);
     await expect.poll(() => page.getByTestId('chain-status').textContent()).toMatch(/Audit chain verified: \d+ events/u);
@@ -188,6 +188,9 @@ describe('the console, driven in chromium', () => {
   it('shows an incident title with markup as text, and its CSP refuses inline script', async () => {
     const title = '<script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">Pwned?';
     await seedIncident(qm, 'INC-XSS', title, 0);
+    // An agent's stated purpose is the agent's to choose: markup there is text too.
+    const purpose = '<img src=x onerror="window.__pwned=3">rotate <b>now</b>';
+    const approvalId = await requestApproval(qm, 'INC-XSS', purpose);
     const page = await newPage();
     const violations: string[] = [];
     await page.exposeFunction('reportViolation', (directive: string) => violations.push(directive));
@@ -203,6 +206,10 @@ describe('the console, driven in chromium', () => {
     await expect.poll(() => heading.textContent()).toBe(title);
     expect(await page.locator('main img, main script').count()).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    await visit(page, '#/approvals');
+    const card = page.locator(`[data-approval="${approvalId}"]`);
+    await expect.poll(() => card.locator('.purpose').textContent()).toBe(purpose);
+    expect(await card.locator('img, b').count()).toBe(0);
 
     // Markup can reach no HTML sink: Trusted Types are required and no policy may make them.
     const sinkRefused = await page.evaluate(() => {
@@ -235,10 +242,18 @@ describe('the console, driven in chromium', () => {
   it('signs out to the sign-in form, and a page without a token reads nothing', async () => {
     const page = await newPage();
     await signIn(page, qm.url, 'carol@example.com');
+    // While signed in, the page's polls carry the token; once signed out, none does.
+    const authorized: boolean[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/v1/')) authorized.push(r.headers().authorization !== undefined);
+    });
+    await expect.poll(() => authorized.includes(true), { timeout: 10_000 }).toBe(true);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in (development)' }).waitFor();
-    const status = await page.evaluate(async () => (await fetch('/v1/incidents')).status);
-    expect(status).toBe(401);
+    authorized.length = 0;
+    await page.getByLabel('Your name (an e-mail address)').fill('carol@example.com');
+    await expect.poll(() => authorized.length, { timeout: 5000 }).toBe(0);
+    expect(await page.getByTestId('subject').count()).toBe(0);
   });
 
   it('passes axe on every view, the sign-in included', async () => {

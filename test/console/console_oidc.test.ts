@@ -105,6 +105,21 @@ it('refuses a callback this tab did not start, and signs nobody in', async () =>
   expect(idp.tokenRequests.length).toBe(before);
 });
 
+it('refuses a callback whose state is not the one this tab sent, and redeems nothing', async () => {
+  const before = idp.tokenRequests.length;
+  const page = await newPage();
+  await page.goto(`${qm.url}/console/`);
+  await page.getByRole('button', { name: `Sign in with ${new URL(idp.url).host}` }).click();
+  // At the IdP: this tab holds a pending sign-in. A callback with a code but another state arrives.
+  await page.getByLabel('Username').waitFor();
+  await page.goto(`${qm.url}/console/?code=injected-code&state=not-the-one-sent&iss=${encodeURIComponent(idp.url)}`);
+  await page.getByRole('alert').waitFor();
+  expect(await page.getByRole('alert').textContent()).toMatch(/state/iu);
+  expect(await page.getByTestId('subject').count()).toBe(0);
+  expect(idp.tokenRequests.length).toBe(before);
+  expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+});
+
 it('shows a person the IdP gives no role no action, and the API refuses them', async () => {
   await openIncident('INC-OIDC-2', 'Token replay from an unknown ASN');
   const page = await newPage();

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
@@ -127,6 +128,30 @@ describe('signing in', () => {
     expect([res.status, res.body.error.code]).toEqual([400, 'ERR_VALIDATION']);
   });
 
+  it("mints for the broker's own loopback page only: another Host or Origin (DNS rebinding) is refused", async () => {
+    const post = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const body = JSON.stringify({ subject: 'dana@example.com', roles: ['operator'] });
+        const req = httpRequest(
+          `${qm.url}/v1/console/dev-token`,
+          { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+    const { host } = new URL(qm.url);
+    expect(await post({ host, origin: qm.url })).toBe(200);
+    expect(await post({ host })).toBe(200);
+    expect(await post({ host: `localhost:${new URL(qm.url).port}` })).toBe(200);
+    expect(await post({ host: `rebind.attacker.example:${new URL(qm.url).port}` })).toBe(403);
+    expect(await post({ host, origin: 'http://rebind.attacker.example' })).toBe(403);
+    expect(await post({ host, origin: 'null' })).toBe(403);
+  });
+
   it('offers the IdP, and no development token, once console.oidc is set', async () => {
     const oidc = await startTestBroker({
       console: {
@@ -190,6 +215,22 @@ describe('conditional GETs', () => {
       body: { incident_id: 'INC-ETAG-2', profile: 'demo', purpose: 'etag' },
     });
     expect([grant.status, grant.headers.get('etag')]).toEqual([201, null]);
+  });
+
+  it('compare weakly, in a list, and answer HEAD alike', async () => {
+    const token = await qm.operatorToken();
+    const tag = (await qm.request('GET', '/v1/incidents/INC-ETAG', { token })).headers.get('etag') ?? '';
+    const strong = tag.replace(/^W\//u, '');
+    expect((await qm.request('GET', '/v1/incidents/INC-ETAG', { token, headers: { 'if-none-match': strong } })).status).toBe(304);
+    expect((await qm.request('GET', '/v1/incidents/INC-ETAG', { token, headers: { 'if-none-match': `W/"other", ${tag}` } })).status).toBe(
+      304,
+    );
+    expect((await qm.request('GET', '/v1/incidents/INC-ETAG', { token, headers: { 'if-none-match': '*' } })).status).toBe(304);
+    const head = await fetch(`${qm.url}/v1/incidents/INC-ETAG`, {
+      method: 'HEAD',
+      headers: { authorization: `Bearer ${token}`, 'if-none-match': tag },
+    });
+    expect(head.status).toBe(304);
   });
 
   it('do not answer 304 to an error, nor for another tag', async () => {

@@ -7,7 +7,7 @@ import { useState } from 'preact/hooks';
 import { api, enc } from '../api';
 import { usePoll } from '../poll';
 import { href } from '../router';
-import type { Approval } from '../types';
+import type { Approval, Session } from '../types';
 import { Failure, Loading, Notice, ReasonForm, StateBadge, Time, Title } from '../ui';
 
 const duration = (seconds: number): string =>
@@ -17,7 +17,8 @@ const duration = (seconds: number): string =>
       ? `${seconds / 60} min`
       : `${seconds} s`;
 
-export function ApprovalsView({ can, subject }: { can: (permission: string) => boolean; subject: string }) {
+export function ApprovalsView({ can, session }: { can: (permission: string) => boolean; session: Session }) {
+  const subject = session.subject;
   const list = usePoll<{ approvals: Approval[] }>(can('approvals.read') ? '/v1/approvals?status=pending' : null, 2000);
   const [done, setDone] = useState<string | null>(null);
   if (!can('approvals.read')) {
@@ -79,7 +80,7 @@ export function ApprovalsView({ can, subject }: { can: (permission: string) => b
                   ))}
                 </ul>
               )}
-              {can('approvals.decide') ? (
+              {can('approvals.decide') && (a.approvers ?? []).some((role) => session.roles.includes(role)) ? (
                 a.decisions?.some((d) => d.by === subject) ? (
                   <p class="muted">You have decided this request.</p>
                 ) : (
@@ -99,7 +100,7 @@ export function ApprovalsView({ can, subject }: { can: (permission: string) => b
                 )
               ) : (
                 <p class="muted" data-testid="no-decide">
-                  Deciding needs the approvals.decide permission.
+                  Deciding needs the approvals.decide permission and one of the roles that may approve ({a.approvers?.join(', ')}).
                 </p>
               )}
             </li>

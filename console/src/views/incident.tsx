@@ -23,15 +23,20 @@ interface Closing {
 
 export function IncidentView({ id, can }: Props) {
   const [closing, setClosing] = useState<Closing | null>(null);
-  // The counts are polled on their own (fast during a close, and without the grant list of a large
-  // incident); the grant list, which can be long, less often.
-  const readout = usePoll<IncidentReadout>(`/v1/incidents/${enc(id)}?grants=false`, closing ? 500 : 3000);
+  const [fast, setFast] = useState(false);
+  // The counts are polled on their own (every 500 ms while a close revokes, and without the grant
+  // list of a large incident); the grant list, which can be long, less often.
+  const readout = usePoll<IncidentReadout>(`/v1/incidents/${enc(id)}?grants=false`, fast ? 500 : 3000);
   const listed = usePoll<IncidentReadout>(`/v1/incidents/${enc(id)}?grants=true`, 5000);
-  const finished = closing !== null && readout.data?.incident.status === 'closed' && readout.data.revocation.outstanding === 0;
+  const closed = readout.data?.incident.status === 'closed';
+  const outstanding = readout.data?.revocation.outstanding ?? 0;
+  // Revoking: closed here or by anyone else (a webhook, another responder), with grants not yet revoked.
+  const revoking = closed && outstanding > 0;
   const refreshList = listed.refresh;
   useEffect(() => {
-    if (finished) void refreshList();
-  }, [finished, refreshList]);
+    setFast(revoking || (closing !== null && !closed));
+    if (closed && !revoking) void refreshList();
+  }, [revoking, closing, closed, refreshList]);
   const grants = listed.data?.grants;
 
   if (readout.data === null) {
@@ -92,17 +97,18 @@ export function IncidentView({ id, can }: Props) {
       <ProviderTable byProvider={revocation.by_provider} />
 
       {closing ? (
-        <CloseProgress
-          total={Math.max(closing.total, revocation.outstanding)}
-          outstanding={revocation.outstanding}
-          closed={incident.status === 'closed'}
-        />
+        <CloseProgress total={Math.max(closing.total, revocation.outstanding)} outstanding={revocation.outstanding} closed={closed} />
+      ) : revoking ? (
+        <p class="progress" role="status" aria-live="polite" data-testid="revoking">
+          Closed: {revocation.outstanding} {revocation.outstanding === 1 ? 'credential is' : 'credentials are'} still being revoked.
+        </p>
       ) : (
         incident.status === 'open' &&
         can('incidents.close') && (
           <CloseIncident
             id={incident.id}
             live={live}
+            reread={readout.refresh}
             onClosed={(total) => {
               setClosing({ total });
               void readout.refresh();
@@ -155,23 +161,33 @@ function ProviderTable({ byProvider }: { byProvider: IncidentReadout['revocation
   );
 }
 
-function CloseIncident({ id, live, onClosed }: { id: string; live: number; onClosed: (total: number) => void }) {
+function CloseIncident(props: { id: string; live: number; reread: () => Promise<void>; onClosed: (total: number) => void }) {
+  const { id, live, reread, onClosed } = props;
   const dialog = useRef<HTMLDialogElement>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
-  // The count the person confirmed: the live count when the dialog opened, not a number that moved under them.
+  // The count the person confirms: read again as the dialog opens, then held, not a number that moves under them.
   const [confirmed, setConfirmed] = useState(live);
-  const open = (): void => {
-    setConfirmed(live);
+  const [opening, setOpening] = useState(false);
+  useEffect(() => {
+    if (opening) {
+      setConfirmed(live);
+      setOpening(false);
+      dialog.current?.showModal();
+    }
+  }, [opening, live]);
+  const open = async (): Promise<void> => {
     setError(null);
-    dialog.current?.showModal();
+    await reread();
+    setOpening(true);
   };
   const close = async (): Promise<void> => {
     setBusy(true);
     try {
-      const answer = await api<IncidentReadout>('POST', `/v1/incidents/${enc(id)}/close`);
+      // N of the progress: the grants this close turned to revoking, as the broker counted them.
+      const answer = await api<IncidentReadout & { grants_to_revoke: number }>('POST', `/v1/incidents/${enc(id)}/close`);
       dialog.current?.close();
-      onClosed(Math.max(confirmed, answer.revocation.outstanding));
+      onClosed(answer.grants_to_revoke);
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError(0, 'ERR_NETWORK', String(err)));
     } finally {
@@ -180,7 +196,7 @@ function CloseIncident({ id, live, onClosed }: { id: string; live: number; onClo
   };
   return (
     <div class="danger-zone">
-      <button type="button" class="danger" onClick={open}>
+      <button type="button" class="danger" onClick={() => void open()}>
         Close incident…
       </button>
       <dialog ref={dialog} aria-labelledby="close-title" aria-describedby="close-what">

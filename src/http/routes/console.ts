@@ -18,6 +18,7 @@ import { packageRoot } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';
 import { BrokerError } from '../../errors.js';
 import { mintOperatorToken } from '../../identity/dev_issuer.js';
+import { isLoopbackHost } from '../../urls.js';
 import { permissionGrants, permissionsOf } from '../../identity/roles.js';
 import { operatorOf, requestLog } from '../context.js';
 import type { HttpDeps } from '../deps.js';
@@ -31,10 +32,11 @@ export type ConsoleSignIn =
   | null;
 
 /** How the console signs people in: the IdP when configured, else the dev issuer in development mode, else not at all. */
-export function consoleSignIn(config: Pick<Config, 'mode' | 'console' | 'devIssuer' | 'identity'>): ConsoleSignIn {
+export function consoleSignIn(config: Pick<Config, 'mode' | 'console' | 'devIssuer' | 'identity' | 'server'>): ConsoleSignIn {
   if (!config.console.enabled) return null;
   if (config.console.oidc) return { kind: 'oidc', oidc: config.console.oidc };
-  if (config.mode === 'development' && config.devIssuer) {
+  // Only on a loopback listener: a development broker told to listen elsewhere offers no token to whoever reaches it.
+  if (config.mode === 'development' && config.devIssuer && isLoopbackHost(config.server.host)) {
     const { operatorRole, permissions } = config.identity.operators;
     return { kind: 'development', roles: [...new Set([operatorRole, ...Object.keys(permissions)])] };
   }
@@ -84,7 +86,7 @@ const consoleOff = (): BrokerError =>
  * The built assets, mounted at /console (a middleware, not routes: /openapi.json describes the
  * API, and these are files). `/console` itself redirects to `/console/`, the page's one address.
  */
-export function consoleAssets(config: Pick<Config, 'mode' | 'console' | 'devIssuer' | 'identity'>) {
+export function consoleAssets(config: Pick<Config, 'mode' | 'console' | 'devIssuer' | 'identity' | 'server'>) {
   const signIn = consoleSignIn(config);
   const csp = consoleCsp(signIn);
   const assetsDir = resolve(config.console.assetsDir ?? join(packageRoot(), 'dist', 'console'));
@@ -136,6 +138,7 @@ export function consoleRoutes(deps: HttpDeps): Router {
     if (signIn?.kind !== 'development' || !deps.config.devIssuer) {
       throw new BrokerError('ERR_NOT_FOUND', 404, 'development sign-in is only served in development mode with devIssuer');
     }
+    refuseRebinding(req);
     const body = parseWith(devTokenBody(signIn.roles), req.body, 'body');
     const { operators } = deps.config.identity;
     // As long as the verifier allows (identity.operators.maxLifetimeSeconds); the page keeps it in memory only.
@@ -167,4 +170,21 @@ export function consoleRoutes(deps: HttpDeps): Router {
     });
   });
   return router;
+}
+
+/**
+ * DNS rebinding: a web page the developer visits can point its own name at 127.0.0.1 and post to
+ * the development broker from its origin. Such a request names the attacker's host in `Host`, and
+ * its `Origin` is not the broker's: the development token is minted only for a loopback `Host`,
+ * and, when the browser sends an `Origin`, only for the broker's own.
+ */
+function refuseRebinding(req: Request): void {
+  const host = req.get('host') ?? '';
+  const hostname = /^(\[[^\]]+\]|[^:]+)(?::\d+)?$/u.exec(host)?.[1] ?? '';
+  const origin = req.get('origin');
+  if (!isLoopbackHost(hostname) || (origin !== undefined && origin !== `${req.protocol}://${host}`)) {
+    throw new BrokerError('ERR_FORBIDDEN', 403, "development sign-in is served to the broker's own loopback page only", {
+      detail: `Host ${JSON.stringify(host)}, Origin ${JSON.stringify(origin ?? null)}`,
+    });
+  }
 }

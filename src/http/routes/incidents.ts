@@ -70,7 +70,9 @@ export function incidentRoutes(deps: HttpDeps): Router {
   router.post('/:id/close', requirePermission(deps, 'incidents.close'), async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const result = await closeIncident(deps, id, operatorActor(res));
-    res.status(result.closedNow ? 202 : 200).json(toIncidentReportView(await readoutOf(deps, result.incident)));
+    res
+      .status(result.closedNow ? 202 : 200)
+      .json({ ...toIncidentReportView(await readoutOf(deps, result.incident)), grants_to_revoke: result.revoking.length });
   });
 
   // The post-incident report (docs/approvals.md "The report"): JSON, or Markdown for the review.
