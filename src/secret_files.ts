@@ -2,8 +2,9 @@
  * Secrets come as files (mounted Kubernetes Secrets), never inline config. Errors name the
  * setting, the file and the errno, never the content. Outside development mode a secret file that
  * group or others may read is refused: the broker's Redis password, its fingerprint key, the jwt
- * signing key and its Vault credentials must be readable by the broker's user alone (in
- * Kubernetes, a secret volume with `defaultMode: 0400`; the default 0644 is refused).
+ * signing key and its Vault credentials must be readable by the broker's user alone (0400 or
+ * 0600). A Kubernetes Secret volume is root's, so a non-root broker reads it only through
+ * fsGroup (mode 0440, refused): the Helm chart copies Secrets into a volume the broker's user owns.
  */
 import { stat, readFile } from 'node:fs/promises';
 import { BrokerError } from './errors.js';
@@ -24,7 +25,7 @@ const configError = (message: string): BrokerError => new BrokerError('ERR_CONFI
 export function checkSecretFileMode(file: string, mode: number, options: Pick<SecretFileOptions, 'setting' | 'strictPermissions'>): void {
   if (!options.strictPermissions || (mode & 0o077) === 0) return;
   throw configError(
-    `${options.setting}: ${file} may be read by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a secret file must be readable by its owner only (chmod 600, or defaultMode: 0400 on a Kubernetes secret volume)`,
+    `${options.setting}: ${file} may be read by group or others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a secret file must be readable by its owner only (chmod 600; in Kubernetes see the Helm chart's secretFileCopy)`,
   );
 }
 
