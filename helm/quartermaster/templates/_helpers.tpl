@@ -231,6 +231,14 @@ Checks of values the schema cannot express; fails the render with a message.
 {{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
 {{- fail "autoscaling.maxReplicas must be at least autoscaling.minReplicas" }}
 {{- end }}
+{{- if and .Values.ingress.enabled (not .Values.metricsListener.enabled) }}
+{{- fail "ingress.enabled needs metricsListener.enabled: true, else /metrics (unauthenticated) is served on the http port the ingress exposes" }}
+{{- end }}
+{{- range .Values.extraEnv }}
+{{- if eq .name "PORT" }}
+{{- fail "extraEnv: PORT would override config.server.port behind the chart's probes, Service and NetworkPolicy; set containerPorts.http instead" }}
+{{- end }}
+{{- end }}
 {{- if and .Values.metricsListener.enabled (eq (int .Values.containerPorts.http) (int .Values.containerPorts.metrics)) }}
 {{- fail "containerPorts.metrics must differ from containerPorts.http when metricsListener.enabled" }}
 {{- end }}
