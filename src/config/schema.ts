@@ -185,6 +185,18 @@ const configBase = z
             .refine((url) => new URL(url).password === '', 'must not contain a password; use store.passwordFile'),
           /** File holding the Redis password (mounted Secret); never inline. */
           passwordFile: filePath.optional(),
+          /**
+           * Redis Sentinel: the sentinels to ask where the primary is. The url's host is then the
+           * name they monitor it by (`rediss://mymaster/0`), its scheme (TLS to the primary and the
+           * sentinels), user and db apply as usual. After a failover the broker follows the new primary.
+           */
+          sentinels: z
+            .array(z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65_535).default(26_379) }).strict())
+            .min(1)
+            .max(16)
+            .optional(),
+          /** File holding the sentinels' own password (`requirepass` on the sentinels), when they have one. */
+          sentinelPasswordFile: filePath.optional(),
           keyPrefix: z
             .string()
             .regex(/^[A-Za-z0-9:_-]*$/)
@@ -573,6 +585,9 @@ export const configSchema = configBase.superRefine((cfg, ctx) => {
       message: 'the memory store loses every grant on restart; production mode requires redis',
     });
   }
+  if (cfg.store.kind === 'redis' && cfg.store.sentinelPasswordFile !== undefined && cfg.store.sentinels === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['store', 'sentinelPasswordFile'], message: 'is for store.sentinels; none are configured' });
+  }
   if (cfg.mode === 'production' && cfg.devIssuer) {
     ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'the development token issuer is refused in production mode' });
   }
@@ -635,7 +650,9 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
       message: 'production mode needs a fingerprint key shared by every replica, so token fingerprints in logs and audit match across them',
     });
   }
-  if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && !isLoopbackUrl(cfg.store.url)) {
+  const sentinelsOffLoopback = cfg.store.kind === 'redis' && (cfg.store.sentinels ?? []).some((s) => !isLoopbackHost(s.host));
+  const primaryOffLoopback = cfg.store.kind === 'redis' && (cfg.store.sentinels ? sentinelsOffLoopback : !isLoopbackUrl(cfg.store.url));
+  if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && primaryOffLoopback) {
     ctx.addIssue({
       code: 'custom',
       path: ['store', 'url'],

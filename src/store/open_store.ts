@@ -11,8 +11,18 @@ import type { Store } from './store.js';
 
 export async function openStore(config: Config, logger: StoreLogger): Promise<Store> {
   if (config.store.kind === 'memory') return createMemoryStore();
-  const password = config.store.passwordFile
-    ? await readSecretText(config.store.passwordFile, { setting: 'store.passwordFile', strictPermissions: config.mode !== 'development' })
+  const strictPermissions = config.mode !== 'development';
+  const { passwordFile, sentinelPasswordFile, sentinels } = config.store;
+  const password = passwordFile ? await readSecretText(passwordFile, { setting: 'store.passwordFile', strictPermissions }) : undefined;
+  const sentinelPassword = sentinelPasswordFile
+    ? await readSecretText(sentinelPasswordFile, { setting: 'store.sentinelPasswordFile', strictPermissions })
     : undefined;
-  return createRedisStore({ url: config.store.url, keyPrefix: config.store.keyPrefix, logger, ...(password ? { password } : {}) });
+  return createRedisStore({
+    url: config.store.url,
+    keyPrefix: config.store.keyPrefix,
+    logger,
+    ...(password ? { password } : {}),
+    ...(sentinels ? { sentinels } : {}),
+    ...(sentinelPassword ? { sentinelPassword } : {}),
+  });
 }

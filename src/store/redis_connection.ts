@@ -15,11 +15,15 @@ export interface StoreLogger {
 
 const LOSS_LOG_INTERVAL_MS = 30_000;
 
-/** `redis://host:port/db` of a URL, without user, password or query (they may hold secrets). */
-export function redisAddress(url: string): string {
+/**
+ * `redis://host:port/db` of a URL, without user, password or query (they may hold secrets); with
+ * Sentinel, the monitored name and the sentinels asked: `rediss://mymaster/0 via sentinels s1:26379,…`.
+ */
+export function redisAddress(url: string, sentinels?: readonly { readonly host: string; readonly port: number }[]): string {
   try {
     const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+    const via = sentinels ? ` via sentinels ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}` : '';
+    return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}${via}`;
   } catch {
     return 'redis (unparseable URL)';
   }

@@ -9,7 +9,7 @@
  * answer 503 instead of hanging; ioredis keeps reconnecting in the background.
  * docs/security.md §3: Redis replication is asynchronous; run it with AOF and keep workers idempotent.
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { describeCause } from '../errors.js';
 import { createRedisAudit } from './redis_audit.js';
 import { redisAddress, watchConnection, type StoreLogger } from './redis_connection.js';
@@ -29,20 +29,24 @@ export interface RedisStoreOptions {
   /** Prepended to every key; must not contain `{` or `}` (it would break the hash tags). */
   readonly keyPrefix: string;
   readonly logger?: StoreLogger;
+  /** Redis Sentinel: ask these where the primary is; the url's host is the name they monitor it by. */
+  readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
+  readonly sentinelPassword?: string;
 }
 
 export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> {
   if (/[{}]/.test(opts.keyPrefix)) throw new Error('redis keyPrefix must not contain { or }');
-  const redis = new Redis(opts.url, {
+  const common = {
     lazyConnect: true,
     // Fail fast while Redis is away: a queued request would hold an HTTP request open instead of
     // letting it answer 503, and could run long after its caller gave up.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 2,
     ...(opts.password !== undefined ? { password: opts.password } : {}),
-  });
+  };
+  const redis = opts.sentinels ? new Redis(sentinelOptions(opts, common)) : new Redis(opts.url, common);
   // The watch is also ioredis's error listener (without one it prints errors to the console).
-  const address = redisAddress(opts.url);
+  const address = redisAddress(opts.url, opts.sentinels);
   const connection = watchConnection(redis, address, opts.logger);
   try {
     await redis.connect();
@@ -75,5 +79,27 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     ...createRedisAudit(ctx),
     ...createRedisCoordination(ctx),
     ...createRedisInbox(ctx),
+  };
+}
+
+/**
+ * ioredis's Sentinel mode from the url: its host is the monitored name, its scheme says TLS (to
+ * the primary and to the sentinels alike), its user and db apply to the primary. ioredis asks the
+ * sentinels for the primary, and again after every disconnect, so a failover is followed.
+ */
+function sentinelOptions(opts: RedisStoreOptions, common: Record<string, unknown>): RedisOptions {
+  const url = new URL(opts.url);
+  const tls = url.protocol === 'rediss:';
+  const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
+  return {
+    ...common,
+    sentinels: (opts.sentinels ?? []).map((s) => ({ host: s.host, port: s.port })),
+    name: decodeURIComponent(url.hostname),
+    // Subscribe to the sentinels' +switch-master: reconnect to a new primary at once, not at the next error.
+    failoverDetector: true,
+    ...(Number.isInteger(db) ? { db } : {}),
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(opts.sentinelPassword !== undefined ? { sentinelPassword: opts.sentinelPassword } : {}),
+    ...(tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
   };
 }

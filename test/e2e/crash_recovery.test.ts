@@ -21,7 +21,7 @@ import { mintAgentToken, mintOperatorToken } from '../../src/identity/dev_issuer
 import type { Grant } from '../../src/model.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
 import { eventually } from '../support/broker_harness.js';
-import { spawnBrokerProcess, type BrokerProcess } from '../support/broker_process.js';
+import { callBroker, exited, spawnBrokerProcess, type BrokerProcess } from '../support/broker_process.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
 import { startRevocationGate, type RevocationGate } from '../support/revocation_gate.js';
 import { AGENT_ISSUER, AUDIENCE, OPERATOR_AUDIENCE, OPERATOR_ISSUER, testConfigObject } from '../support/test_config.js';
@@ -38,17 +38,7 @@ const OLD_LEASE_MS = 30_000;
 
 const spawnBroker = (configFile: string): Promise<BrokerProcess> => spawnBrokerProcess('test/support/gated_broker_child.ts', configFile);
 
-const exited = (proc: ChildProcess): Promise<void> =>
-  proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));
-
-async function call(url: string, method: string, path: string, token: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: await res.json() };
-}
+const call = callBroker;
 
 describe('revocation survives a broker killed with SIGKILL', () => {
   let redis: RedisServer;

@@ -76,3 +76,7 @@ export async function callBroker(
   });
   return { status: res.status, body: await res.json() };
 }
+
+/** Resolves once the child has exited (at once if it already has). */
+export const exited = (proc: ChildProcess): Promise<void> =>
+  proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));

@@ -13,6 +13,8 @@ export interface RevocationGate {
   readonly answered: readonly string[];
   /** Grant ids of the calls that were held open, in arrival order (still listed after release). */
   readonly held: readonly string[];
+  /** Grant ids of held calls whose caller went away before an answer (its broker died, or it gave up on the call). */
+  abandoned(): string[];
   /** Calls that arrived for a grant id (deliveries that reached the upstream). */
   calls(grantId: string): number;
   /** Answers the held calls whose caller is still there, and every later call at once. */
@@ -56,6 +58,7 @@ export async function startRevocationGate(answerFirst: number): Promise<Revocati
       return held.map((h) => h.grantId);
     },
     calls: (grantId) => arrivals.get(grantId) ?? 0,
+    abandoned: () => held.filter(({ res }) => res.socket === null || res.socket.destroyed).map((h) => h.grantId),
     release() {
       released = true;
       // A killed broker's calls have no one to answer: their sockets are gone.

@@ -10,7 +10,8 @@ import { parseConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 
 export interface TestConfigOptions {
-  readonly store?: { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string };
+  readonly store?:
+    { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string; sentinels?: readonly { host: string; port: number }[] };
   readonly keyDir?: string;
   readonly revocation?: Record<string, number>;
   readonly profiles?: Record<string, unknown>;
