@@ -650,9 +650,10 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
       message: 'production mode needs a fingerprint key shared by every replica, so token fingerprints in logs and audit match across them',
     });
   }
-  const sentinelsOffLoopback = cfg.store.kind === 'redis' && (cfg.store.sentinels ?? []).some((s) => !isLoopbackHost(s.host));
-  const primaryOffLoopback = cfg.store.kind === 'redis' && (cfg.store.sentinels ? sentinelsOffLoopback : !isLoopbackUrl(cfg.store.url));
-  if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && primaryOffLoopback) {
+  // Through Sentinel, the primary is wherever the sentinels say: loopback only if they all are.
+  const offLoopback = (store: Extract<typeof cfg.store, { kind: 'redis' }>): boolean =>
+    store.sentinels ? store.sentinels.some((s) => !isLoopbackHost(s.host)) : !isLoopbackUrl(store.url);
+  if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && offLoopback(cfg.store)) {
     ctx.addIssue({
       code: 'custom',
       path: ['store', 'url'],

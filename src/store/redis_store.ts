@@ -44,7 +44,7 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
     maxRetriesPerRequest: 2,
     ...(opts.password !== undefined ? { password: opts.password } : {}),
   };
-  const redis = opts.sentinels ? new Redis(sentinelOptions(opts, common)) : new Redis(opts.url, common);
+  const redis = opts.sentinels ? new Redis(sentinelOptions(opts, opts.sentinels, common)) : new Redis(opts.url, common);
   // The watch is also ioredis's error listener (without one it prints errors to the console).
   const address = redisAddress(opts.url, opts.sentinels);
   const connection = watchConnection(redis, address, opts.logger);
@@ -87,14 +87,18 @@ export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> 
  * the primary and to the sentinels alike), its user and db apply to the primary. ioredis asks the
  * sentinels for the primary, and again after every disconnect, so a failover is followed.
  */
-function sentinelOptions(opts: RedisStoreOptions, common: Record<string, unknown>): RedisOptions {
+function sentinelOptions(
+  opts: RedisStoreOptions,
+  sentinels: NonNullable<RedisStoreOptions['sentinels']>,
+  common: Record<string, unknown>,
+): RedisOptions {
   const url = new URL(opts.url);
   const tls = url.protocol === 'rediss:';
   const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
   return {
     ...common,
-    sentinels: (opts.sentinels ?? []).map((s) => ({ host: s.host, port: s.port })),
-    name: decodeURIComponent(url.hostname),
+    sentinels: sentinels.map((s) => ({ host: s.host, port: s.port })),
+    name: monitoredName(opts.url),
     // Subscribe to the sentinels' +switch-master: reconnect to a new primary at once, not at the next error.
     failoverDetector: true,
     ...(Number.isInteger(db) ? { db } : {}),
@@ -102,4 +106,14 @@ function sentinelOptions(opts: RedisStoreOptions, common: Record<string, unknown
     ...(opts.sentinelPassword !== undefined ? { sentinelPassword: opts.sentinelPassword } : {}),
     ...(tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
   };
+}
+
+/**
+ * The url's host as written: sentinel names are case-sensitive, and `new URL` lower-cases a host
+ * (`redis://MyPrimary` would ask the sentinels for `myprimary`).
+ */
+export function monitoredName(url: string): string {
+  const host = /^rediss?:\/\/(?:[^@/?#]*@)?([^/:?#]+)/iu.exec(url)?.[1];
+  if (host === undefined) throw new Error('store.url names no host: with store.sentinels it is the monitored name');
+  return decodeURIComponent(host);
 }

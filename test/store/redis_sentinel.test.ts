@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { redisAddress } from '../../src/store/redis_connection.js';
+import { monitoredName } from '../../src/store/redis_store.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 import { eventually } from '../support/eventually.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
@@ -84,6 +85,9 @@ it('finds the primary through the sentinel, and follows a failover to the replic
 }, 90_000);
 
 it('names the sentinels in its address, and production refuses plain redis:// through sentinels beyond loopback', () => {
+  // The name as written, case and all (new URL would lower-case it).
+  expect(monitoredName('rediss://qm@MyPrimary/2')).toBe('MyPrimary');
+  expect(monitoredName('redis://qm-primary:6379')).toBe('qm-primary');
   expect(redisAddress(`rediss://user@${NAME}/2`, [{ host: 's1.internal', port: 26379 }])).toBe(
     `rediss://${NAME}/2 via sentinels s1.internal:26379`,
   );
