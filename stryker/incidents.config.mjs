@@ -1,0 +1,3 @@
+import { strykerConfig } from './groups.mjs';
+
+export default strykerConfig('incidents');
