@@ -216,7 +216,7 @@ async function checkPersistence(config: Config, store: Store, logger: Logger): P
     throw new BrokerError(
       'ERR_CONFIG',
       500,
-      `refusing to start: Redis at ${redisAddress(config.store.url, config.store.sentinels)} is not persistent (${persistence.detail}); a restart of it would wipe every grant and close tombstone. ${fix}, or set store.allowVolatile: true to accept that`,
+      `refusing to start: Redis at ${redisAddress(config.store.url, config.store.sentinels, config.store.cluster)} is not persistent (${persistence.detail}); a restart of it would wipe every grant and close tombstone. ${fix}, or set store.allowVolatile: true to accept that`,
     );
   }
   logger.warn(

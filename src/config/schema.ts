@@ -197,6 +197,13 @@ const configBase = z
             .optional(),
           /** File holding the sentinels' own password (`requirepass` on the sentinels), when they have one. */
           sentinelPasswordFile: filePath.optional(),
+          /**
+           * Redis Cluster: the url names one node of it (a configuration endpoint or a Service in
+           * front of the nodes); the broker learns the others and the slot map from it, follows
+           * MOVED and ASK redirections and a failover of any shard. Every key of one incident
+           * shares a hash slot, so each operation stays on one node. A cluster has only db 0.
+           */
+          cluster: z.boolean().default(false),
           keyPrefix: z
             .string()
             .regex(/^[A-Za-z0-9:_-]*$/)
@@ -587,6 +594,19 @@ export const configSchema = configBase.superRefine((cfg, ctx) => {
   }
   if (cfg.store.kind === 'redis' && cfg.store.sentinelPasswordFile !== undefined && cfg.store.sentinels === undefined) {
     ctx.addIssue({ code: 'custom', path: ['store', 'sentinelPasswordFile'], message: 'is for store.sentinels; none are configured' });
+  }
+  if (cfg.store.kind === 'redis' && cfg.store.cluster) {
+    if (cfg.store.sentinels !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['store', 'cluster'],
+        message: 'a Redis Cluster fails over by itself; set store.cluster or store.sentinels, not both',
+      });
+    }
+    const db = new URL(cfg.store.url).pathname.replace(/^\//u, '');
+    if (db !== '' && db !== '0') {
+      ctx.addIssue({ code: 'custom', path: ['store', 'url'], message: `names db ${db}; a Redis Cluster has only db 0` });
+    }
   }
   if (cfg.mode === 'production' && cfg.devIssuer) {
     ctx.addIssue({ code: 'custom', path: ['devIssuer'], message: 'the development token issuer is refused in production mode' });

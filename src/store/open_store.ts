@@ -24,5 +24,6 @@ export async function openStore(config: Config, logger: StoreLogger): Promise<St
     ...(password ? { password } : {}),
     ...(sentinels ? { sentinels } : {}),
     ...(sentinelPassword ? { sentinelPassword } : {}),
+    ...(config.store.cluster ? { cluster: true } : {}),
   });
 }

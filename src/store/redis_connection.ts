@@ -4,7 +4,7 @@
  * connection is lost, naming Redis and the cause, and one when it is back — at most one loss line
  * per LOSS_LOG_INTERVAL_MS, however often it flaps. Addresses are logged without credentials.
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { describeCause } from '../errors.js';
 
 export interface StoreLogger {
@@ -13,16 +13,24 @@ export interface StoreLogger {
   error(obj: object, msg?: string): void;
 }
 
+/** One Redis (standalone or through Sentinel) or a Redis Cluster; the store's areas use either alike. */
+export type RedisClient = Redis | Cluster;
+
 const LOSS_LOG_INTERVAL_MS = 30_000;
 
 /**
  * `redis://host:port/db` of a URL, without user, password or query (they may hold secrets); with
- * Sentinel, the monitored name and the sentinels asked: `rediss://mymaster/0 via sentinels s1:26379,…`.
+ * Sentinel, the monitored name and the sentinels asked: `rediss://mymaster/0 via sentinels s1:26379,…`;
+ * with Cluster, the node it was learned from: `rediss://redis-cluster:6379 (cluster)`.
  */
-export function redisAddress(url: string, sentinels?: readonly { readonly host: string; readonly port: number }[]): string {
+export function redisAddress(
+  url: string,
+  sentinels?: readonly { readonly host: string; readonly port: number }[],
+  cluster = false,
+): string {
   try {
     const u = new URL(url);
-    const via = sentinels ? ` via sentinels ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}` : '';
+    const via = sentinels ? ` via sentinels ${sentinels.map((s) => `${s.host}:${s.port}`).join(',')}` : cluster ? ' (cluster)' : '';
     return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}${via}`;
   } catch {
     return 'redis (unparseable URL)';
@@ -36,7 +44,7 @@ export interface ConnectionWatch {
 }
 
 export function watchConnection(
-  redis: Redis,
+  redis: RedisClient,
   address: string,
   logger: StoreLogger | undefined,
   now: () => number = Date.now,

@@ -4,7 +4,7 @@
  * never changes once its intent exists, so the cache (bounded, oldest out) lets the commit right
  * after an intent, and most reads, skip a round trip (docs/performance.md, S1 on Redis).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis_connection.js';
 import type { Grant } from '../model.js';
 import { decodeGrant } from './redis_codec.js';
 import type { RedisKeys } from './redis_keys.js';
@@ -14,7 +14,7 @@ import type { Scripts } from './redis_scripts.js';
 const INCIDENT_CACHE_ENTRIES = 50_000;
 
 export interface RedisContext {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: RedisKeys;
   readonly s: Scripts;
   /** The incident of a grant, from the cache or its index key; null for an unknown grant. */
@@ -27,7 +27,7 @@ export interface RedisContext {
 
 export const compareIds = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-export function createRedisContext(redis: Redis, keys: RedisKeys, s: Scripts): RedisContext {
+export function createRedisContext(redis: RedisClient, keys: RedisKeys, s: Scripts): RedisContext {
   const incidentById = new Map<string, string>();
   const remember = (grantId: string, incidentId: string): void => {
     if (incidentById.size >= INCIDENT_CACHE_ENTRIES) incidentById.delete(incidentById.keys().next().value as string);

@@ -6,7 +6,8 @@
  * since the last one, and `appendfsync no` leaves the flush to the OS. Managed Redis services
  * often refuse CONFIG; INFO persistence still says whether AOF is on (not its fsync policy).
  */
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis_connection.js';
 import type { RedisKeys } from './redis_keys.js';
 import type { Scripts } from './redis_scripts.js';
 import type { StoreLoss, StoreMarker, StoreMeta, StorePersistence } from './store_meta.js';
@@ -14,7 +15,7 @@ import type { StoreLoss, StoreMarker, StoreMeta, StorePersistence } from './stor
 const DURABLE_FSYNC = new Set(['always', 'everysec']);
 
 export function createRedisMeta(
-  redis: Redis,
+  redis: RedisClient,
   keys: RedisKeys,
   scripts: Scripts,
   onConnectionChange: StoreMeta['onConnectionChange'],
@@ -39,7 +40,29 @@ export function createRedisMeta(
   };
 }
 
-async function readPersistence(redis: Redis): Promise<StorePersistence> {
+/**
+ * A cluster is durable only if every primary is: each one holds the grants of its slots. Each
+ * primary is asked directly (a command sent to the cluster would reach one node only).
+ */
+async function readPersistence(redis: RedisClient): Promise<StorePersistence> {
+  if (!(redis instanceof Cluster)) return readNodePersistence(redis);
+  const primaries = redis.nodes('master');
+  if (primaries.length === 0) return { durable: false, detail: 'no cluster primary is connected' };
+  const each = await Promise.all(primaries.map(async (node) => ({ node, persistence: await readNodePersistence(node) })));
+  const volatile = each.filter((e) => !e.persistence.durable);
+  const named = (e: (typeof each)[number]): string => `${e.node.options.host ?? '?'}:${e.node.options.port ?? '?'} ${e.persistence.detail}`;
+  return volatile.length === 0
+    ? {
+        durable: true,
+        detail: `every one of ${each.length} cluster primaries: ${[...new Set(each.map((e) => e.persistence.detail))].join('; ')}`,
+      }
+    : {
+        durable: false,
+        detail: `${volatile.length} of ${each.length} cluster primaries not persistent: ${volatile.map(named).join('; ')}`,
+      };
+}
+
+async function readNodePersistence(redis: Redis): Promise<StorePersistence> {
   let settings: string[];
   try {
     const [appendonly, appendfsync] = await Promise.all([redis.config('GET', 'appendonly'), redis.config('GET', 'appendfsync')]);

@@ -6,7 +6,7 @@
  * (s state, e expiresAt, h handle text, r reason, q revokeRequestedAt, n endedAt, k attempts,
  * f confirmed, x lastError).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis_connection.js';
 
 type Arg = string | number;
 
@@ -635,7 +635,7 @@ export type ScriptName = keyof typeof ALL_SCRIPTS;
 export type Scripts = Record<ScriptName, (...args: Arg[]) => Promise<unknown>>;
 
 /** Registers the scripts on the client (EVALSHA with EVAL fallback, ioredis defineCommand). */
-export function defineScripts(redis: Redis): Scripts {
+export function defineScripts(redis: RedisClient): Scripts {
   const scripts = {} as Scripts;
   for (const [name, [numberOfKeys, lua]] of Object.entries(ALL_SCRIPTS) as Array<[ScriptName, readonly [number | null, string]]>) {
     // null: the key count varies, and the caller passes it as the first argument (ioredis Script).

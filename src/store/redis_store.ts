@@ -9,7 +9,7 @@
  * answer 503 instead of hanging; ioredis keeps reconnecting in the background.
  * docs/security.md §3: Redis replication is asynchronous; run it with AOF and keep workers idempotent.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { describeCause } from '../errors.js';
 import { createRedisAudit } from './redis_audit.js';
 import { redisAddress, watchConnection, type StoreLogger } from './redis_connection.js';
@@ -32,21 +32,31 @@ export interface RedisStoreOptions {
   /** Redis Sentinel: ask these where the primary is; the url's host is the name they monitor it by. */
   readonly sentinels?: readonly { readonly host: string; readonly port: number }[];
   readonly sentinelPassword?: string;
+  /** Redis Cluster: the url names one node; the others and the slot map are learned from it. */
+  readonly cluster?: boolean;
 }
 
 export async function createRedisStore(opts: RedisStoreOptions): Promise<Store> {
   if (/[{}]/.test(opts.keyPrefix)) throw new Error('redis keyPrefix must not contain { or }');
+  // What every connection to a Redis node shares (the Cluster client opens one per node).
+  const node = {
+    maxRetriesPerRequest: 2,
+    ...(opts.password !== undefined ? { password: opts.password } : {}),
+  };
   const common = {
+    ...node,
     lazyConnect: true,
     // Fail fast while Redis is away: a queued request would hold an HTTP request open instead of
     // letting it answer 503, and could run long after its caller gave up.
     enableOfflineQueue: false,
-    maxRetriesPerRequest: 2,
-    ...(opts.password !== undefined ? { password: opts.password } : {}),
   };
-  const redis = opts.sentinels ? new Redis(sentinelOptions(opts, opts.sentinels, common)) : new Redis(opts.url, common);
+  const redis = opts.cluster
+    ? clusterClient(opts, node)
+    : opts.sentinels
+      ? new Redis(sentinelOptions(opts, opts.sentinels, common))
+      : new Redis(opts.url, common);
   // The watch is also ioredis's error listener (without one it prints errors to the console).
-  const address = redisAddress(opts.url, opts.sentinels);
+  const address = redisAddress(opts.url, opts.sentinels, opts.cluster);
   const connection = watchConnection(redis, address, opts.logger);
   try {
     await redis.connect();
@@ -106,6 +116,35 @@ function sentinelOptions(
     ...(opts.sentinelPassword !== undefined ? { sentinelPassword: opts.sentinelPassword } : {}),
     ...(tls ? { tls: {}, sentinelTLS: {}, enableTLSForSentinelMode: true } : {}),
   };
+}
+
+/**
+ * ioredis's Cluster client seeded with the url's node: it reads the slot map there, connects to
+ * each primary as needed, follows MOVED and ASK, and re-reads the map after a failover. Per-node
+ * options (TLS, user, password, fail-fast) are the standalone client's.
+ */
+function clusterClient(opts: RedisStoreOptions, node: RedisOptions): Cluster {
+  const url = new URL(opts.url);
+  const tls = url.protocol === 'rediss:';
+  // Each node keeps ioredis's own offline queue and connects on first use (a node's first command
+  // waits for its connection); the cluster as a whole fails fast (enableOfflineQueue below).
+  const redisOptions: RedisOptions = {
+    ...node,
+    ...(url.username ? { username: decodeURIComponent(url.username) } : {}),
+    ...(tls ? { tls: {} } : {}),
+  };
+  const options: ClusterOptions = {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    redisOptions,
+    // Redirections and "cluster down" retries are bounded, so a request still answers 503 promptly.
+    maxRedirections: 8,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnFailover: 100,
+    // A TLS cluster's certificates name the node's hostname, not the address CLUSTER SLOTS reports.
+    ...(tls ? { dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address) } : {}),
+  };
+  return new Cluster([{ host: url.hostname, port: url.port === '' ? 6379 : Number(url.port) }], options);
 }
 
 /**

@@ -21,7 +21,10 @@ export interface RedisServer {
 }
 
 export interface RedisServerOptions {
-  readonly cluster?: boolean;
+  /** A one-node cluster owning every slot; 'node' is cluster-enabled and owns none (redis_cluster.ts joins several). */
+  readonly cluster?: boolean | 'node';
+  /** With cluster: how long a node may be unreachable before the others fail it over (cluster-node-timeout). */
+  readonly clusterNodeTimeoutMs?: number;
   /** AOF with appendfsync everysec, as production needs (default: no persistence at all). */
   readonly appendOnly?: boolean;
   /** Renames CONFIG away, as managed Redis services do. */
@@ -80,6 +83,7 @@ async function launch(port: number, dir: string, options: RedisServerOptions): P
     '--loglevel',
     'warning',
     ...(options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
+    ...(options.cluster && options.clusterNodeTimeoutMs ? ['--cluster-node-timeout', String(options.clusterNodeTimeoutMs)] : []),
     ...(options.withoutConfigCommand ? ['--rename-command', 'CONFIG', ''] : []),
   ];
   const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -105,7 +109,7 @@ async function launch(port: number, dir: string, options: RedisServerOptions): P
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`redis-server exited: ${output.trim()}`);
       return answersPing(port);
     }, 'redis-server to answer PING');
-    if (options.cluster) await ownAllSlots(port);
+    if (options.cluster === true) await ownAllSlots(port);
   } catch (err) {
     await stop();
     throw err;
@@ -163,8 +167,8 @@ function answersPing(port: number): Promise<boolean> {
 }
 
 /** Polls `check` until it returns true; throws its error or a timeout naming `what`. */
-async function pollUntil(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+export async function pollUntil(check: () => Promise<boolean>, what: string, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

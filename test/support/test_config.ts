@@ -11,7 +11,8 @@ import type { Config } from '../../src/config/schema.js';
 
 export interface TestConfigOptions {
   readonly store?:
-    { kind: 'memory' } | { kind: 'redis'; url: string; keyPrefix: string; sentinels?: readonly { host: string; port: number }[] };
+    | { kind: 'memory' }
+    | { kind: 'redis'; url: string; keyPrefix: string; sentinels?: readonly { host: string; port: number }[]; cluster?: boolean };
   readonly keyDir?: string;
   readonly revocation?: Record<string, number>;
   readonly profiles?: Record<string, unknown>;
