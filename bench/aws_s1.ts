@@ -33,7 +33,7 @@ export interface AwsS1Options {
   readonly cpuProfDir?: string;
 }
 
-interface Cell {
+export interface Cell {
   readonly latencyMs: number;
   readonly requests: number;
   readonly broker: Summary;

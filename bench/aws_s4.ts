@@ -64,7 +64,7 @@ export interface AwsS4Options {
   readonly grants?: number;
 }
 
-interface Dead {
+export interface Dead {
   /** From the start of the revocation until the first / the last sampled credential was refused. */
   readonly firstMs: number;
   readonly allMs: number;
@@ -72,7 +72,7 @@ interface Dead {
   readonly calls: number;
 }
 
-interface Cell {
+export interface Cell {
   readonly latencyMs: number;
   readonly closeAnsweredMs: number;
   readonly brokerReportMs: number;

@@ -32,6 +32,8 @@ export interface BrokerChildOptions {
 
 export interface BrokerChild {
   readonly url: string;
+  /** The broker process's pid (S2 reads its CPU time from /proc). */
+  readonly pid: number;
   readonly keyDir: string;
   /** The yaml config object the child runs (the jwt provider section is reused by baselines). */
   readonly config: Record<string, unknown>;
@@ -96,7 +98,13 @@ export async function startBrokerChild(options: BrokerChildOptions): Promise<Bro
     try {
       await waitHealthy(proc, url, stderr);
       const stopChild = stopper(proc);
-      return { url, keyDir, config, stop: () => stopChild().then(() => rmSync(dir, { recursive: true, force: true })) };
+      return {
+        url,
+        pid: proc.pid ?? 0,
+        keyDir,
+        config,
+        stop: () => stopChild().then(() => rmSync(dir, { recursive: true, force: true })),
+      };
     } catch (err) {
       lastError = err;
       await stopper(proc)();

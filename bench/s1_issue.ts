@@ -48,6 +48,37 @@ const TARGET_P50_OVERHEAD_US = 1000;
 const noopLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const newGrantId = (): string => `grt_${randomBytes(16).toString('base64url')}`;
 
+/**
+ * The direct baseline: the jwt provider, created as the catalog creates it, with the key file the
+ * broker child generated at start, called with what core would pass it (S1, S2).
+ */
+export async function directJwtIssue(child: BrokerChild, incidentId: string): Promise<{ issue(): Promise<void>; close(): Promise<void> }> {
+  const config = child.config as { providers: { jwt: unknown }; profiles: { demo: { params: unknown; defaultTtl: number } } };
+  const provider = await jwtProvider.create(jwtProvider.configSchema.parse(config.providers.jwt), {
+    logger: noopLogger,
+    now: Date.now,
+    devMode: true,
+  });
+  const params = jwtProvider.profileParamsSchema.parse(config.profiles.demo.params);
+  const signal = new AbortController().signal;
+  const request = (grantId: string): IssueRequest<typeof params> => ({
+    grantId,
+    incidentId,
+    agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
+    profile: { name: PROFILE, params },
+    ttlSeconds: config.profiles.demo.defaultTtl,
+    purpose: 'bench s1',
+    signal,
+  });
+  return {
+    async issue() {
+      const issued = await provider.issue(request(newGrantId()));
+      if (typeof issued.credential.access_token !== 'string') throw new Error('direct issue returned no access_token');
+    },
+    close: () => provider.close(),
+  };
+}
+
 async function runOnce(options: S1Options, index: number): Promise<S1Run> {
   const redis: RedisServer | null = options.store === 'redis' ? await startRedisServer() : null;
   const child: BrokerChild = await startBrokerChild({
@@ -72,25 +103,7 @@ async function runOnce(options: S1Options, index: number): Promise<S1Run> {
     );
     if (opened.status !== 201) throw new Error(`opening the incident answered ${opened.status}: ${opened.body}`);
 
-    // The direct baseline: the jwt provider, created as the catalog creates it, with the key file
-    // the broker child generated at start, called with what core would pass it.
-    const config = child.config as { providers: { jwt: unknown }; profiles: { demo: { params: unknown; defaultTtl: number } } };
-    const provider = await jwtProvider.create(jwtProvider.configSchema.parse(config.providers.jwt), {
-      logger: noopLogger,
-      now: Date.now,
-      devMode: true,
-    });
-    const params = jwtProvider.profileParamsSchema.parse(config.profiles.demo.params);
-    const signal = new AbortController().signal;
-    const directRequest = (grantId: string): IssueRequest<typeof params> => ({
-      grantId,
-      incidentId,
-      agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
-      profile: { name: PROFILE, params },
-      ttlSeconds: config.profiles.demo.defaultTtl,
-      purpose: 'bench s1',
-      signal,
-    });
+    const direct = await directJwtIssue(child, incidentId);
 
     const grantBody = JSON.stringify({ incident_id: incidentId, profile: PROFILE, purpose: 'bench s1' });
     const grantHeaders = { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' };
@@ -102,10 +115,7 @@ async function runOnce(options: S1Options, index: number): Promise<S1Run> {
         const res = await httpCall(agent, grantsUrl, 'POST', grantHeaders, grantBody);
         if (res.status !== 201) throw new Error(`POST /v1/grants answered ${res.status}: ${res.body}`);
       },
-      direct: async () => {
-        const issued = await provider.issue(directRequest(newGrantId()));
-        if (typeof issued.credential.access_token !== 'string') throw new Error('direct issue returned no access_token');
-      },
+      direct: direct.issue,
       healthz: async () => {
         const res = await httpCall(agent, healthzUrl, 'GET', {});
         if (res.status !== 200) throw new Error(`GET /healthz answered ${res.status}`);
@@ -126,7 +136,7 @@ async function runOnce(options: S1Options, index: number): Promise<S1Run> {
       const size = Math.min(BLOCK, options.requests - done);
       for (const name of names) samples[name].push(...(await timeSequential(size, series[name])));
     }
-    await provider.close();
+    await direct.close();
     return { broker: summarize(samples.broker), direct: summarize(samples.direct), healthz: summarize(samples.healthz) };
   } finally {
     agent.destroy();

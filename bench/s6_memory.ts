@@ -21,7 +21,7 @@ export interface S6Options {
   readonly logLevel: LogLevel;
 }
 
-interface S6Run {
+export interface S6Run {
   readonly grants: number;
   readonly bytesPerGrant: number;
   /** Median MEMORY USAGE-derived bytes per grant, by part. */

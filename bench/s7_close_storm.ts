@@ -59,7 +59,7 @@ export interface S7Options {
 }
 
 /** Nearest-rank percentiles and the max, in ms. */
-interface Dist {
+export interface Dist {
   readonly n: number;
   readonly p50: number;
   readonly p95: number;
@@ -67,13 +67,13 @@ interface Dist {
   readonly max: number;
 }
 
-interface BrokerCounts {
+export interface BrokerCounts {
   readonly closes: number;
   readonly revoked: number;
   readonly retries: number;
 }
 
-interface S7Run {
+export interface S7Run {
   readonly grantsPerIncident: number;
   readonly setupMs: number;
   /** Last resolve sent − first resolve sent. */

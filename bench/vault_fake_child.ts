@@ -16,6 +16,8 @@ export interface FakeVaultChild {
   readonly rootToken: string;
   readonly brokerTokenFile: string;
   counts(): Promise<Record<string, number>>;
+  /** Epoch ms when each route was first handled since the last reset (the fake's clock: same host). */
+  firstHandledAt(): Promise<Record<string, number>>;
   resetCounts(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -26,6 +28,7 @@ export const BENCH_DB_ROLE = { readonly: { ttlSeconds: 120 } };
 type Reply =
   | { type: 'ready'; url: string; rootToken: string; brokerTokenFile: string }
   | { type: 'counts'; counts: Record<string, number> }
+  | { type: 'first'; first: Record<string, number> }
   | { type: 'reset' };
 
 export async function startFakeVaultChild(options: { latencyMs: number }): Promise<FakeVaultChild> {
@@ -55,6 +58,11 @@ export async function startFakeVaultChild(options: { latencyMs: number }): Promi
       child.send({ cmd: 'counts' });
       return ((await reply) as Extract<Reply, { type: 'counts' }>).counts;
     },
+    async firstHandledAt() {
+      const reply = next('first');
+      child.send({ cmd: 'first' });
+      return ((await reply) as Extract<Reply, { type: 'first' }>).first;
+    },
     async resetCounts() {
       const reply = next('reset');
       child.send({ cmd: 'reset' });
@@ -74,6 +82,7 @@ async function childMain(latencyMs: number): Promise<void> {
   const { brokerTokenFile } = await provisionVault(fake.url, fake.rootToken, { brokerTtlSeconds: 86_400 });
   process.on('message', (msg: { cmd?: string }) => {
     if (msg.cmd === 'counts') process.send?.({ type: 'counts', counts: fake.counts() });
+    if (msg.cmd === 'first') process.send?.({ type: 'first', first: fake.firstHandledAt() });
     if (msg.cmd === 'reset') {
       fake.resetCounts();
       process.send?.({ type: 'reset' });

@@ -20,7 +20,7 @@ export interface VaultS1Options {
   readonly cpuProfDir?: string;
 }
 
-interface Cell {
+export interface Cell {
   readonly latencyMs: number;
   readonly profile: VaultBenchProfile;
   readonly requests: number;

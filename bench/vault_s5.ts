@@ -32,11 +32,11 @@ export interface VaultS5Options {
   readonly vaultLatencyMs?: number;
 }
 
-interface Series {
+export interface Series {
   readonly broker: Summary;
   readonly direct: Summary;
 }
-interface S5Run {
+export interface S5Run {
   readonly alone: Series;
   readonly during: Series;
   readonly closeMs: number;

@@ -31,6 +31,8 @@ export interface FakeVault {
   /** Requests per route name (e.g. `auth/token/revoke-accessor`), including refused ones. */
   count(route: string): number;
   counts(): Record<string, number>;
+  /** Epoch ms (performance.timeOrigin-based) when each route was first handled since the last reset: when its effect applied. */
+  firstHandledAt(): Record<string, number>;
   resetCounts(): void;
   /** Whether the token with this accessor still exists (not revoked, not expired). */
   tokenAlive(accessor: string): boolean;
@@ -56,6 +58,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
   const unexpected: string[] = [];
   const namespaces: Array<string | undefined> = [];
   let counts = new Map<string, number>();
+  let firstHandled = new Map<string, number>();
   let sealed = false;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -103,6 +106,7 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
           : { status: 500, body: { errors: ['1 error occurred: internal error'] } };
     }
     if (lastUse && token) tokens.revokeTree(token.id);
+    if (!firstHandled.has(route.name)) firstHandled.set(route.name, performance.timeOrigin + performance.now());
     send(res, result);
   };
 
@@ -135,8 +139,10 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     namespaces,
     count: (route) => counts.get(route) ?? 0,
     counts: () => Object.fromEntries(counts),
+    firstHandledAt: () => Object.fromEntries(firstHandled),
     resetCounts: () => {
       counts = new Map();
+      firstHandled = new Map();
     },
     tokenAlive: (accessor) => tokens.byAccessor(accessor) !== undefined,
     leaseAlive: (id) => leases.lookup(id) !== undefined,
