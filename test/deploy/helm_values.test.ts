@@ -4,15 +4,16 @@
  * which refuses unknown keys; the broker config the ConfigMap renders from the default values —
  * `.config` with the keys the chart sets (templates/_helpers.tpl quartermaster.brokerConfig) —
  * passes the broker's own config validation, the same code as boot; and the chart's copy of the
- * Cedar policies is the shipped one.
+ * Cedar policies is the shipped one, and its policy ConfigMap carries what the broker reads of it.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { loadPolicySet, readPolicyDir } from '../../src/policy/policy_set.js';
+import { loadPolicySet, readPolicyDir, SCHEMA_FILE } from '../../src/policy/policy_set.js';
 
 const CHART = 'helm/quartermaster';
 const schema = JSON.parse(readFileSync(join(CHART, 'values.schema.json'), 'utf8')) as object;
@@ -42,6 +43,15 @@ function brokerConfig(values: Record<string, any>): Record<string, any> {
   config.policy = { ...config.policy, dir: '/etc/quartermaster/policies' };
   return config;
 }
+
+/**
+ * The files of a policy directory the chart's policy ConfigMap carries (templates/_helpers.tpl
+ * quartermaster.isPolicyFile): the ones readPolicyDir reads, schema.cedarschema and *.cedar.
+ */
+const configMapFiles = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => f === SCHEMA_FILE || f.endsWith('.cedar'))
+    .sort();
 
 const errorsOf = (value: unknown): string[] =>
   validate(value) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
@@ -102,5 +112,31 @@ describe('the chart values', () => {
     for (const file of shipped)
       expect(readFileSync(join(CHART, 'files', 'policies', file), 'utf8'), file).toBe(readFileSync(join('config/policies', file), 'utf8'));
     expect(() => loadPolicySet(readPolicyDir(join(CHART, 'files', 'policies')))).not.toThrow();
+  });
+
+  it('put in the policy ConfigMap the files the broker reads, the schema and the .cedar files, and they load as the shipped set', () => {
+    const carried = configMapFiles(join(CHART, 'files', 'policies'));
+    expect(carried).toEqual(configMapFiles('config/policies'));
+    expect(carried).toContain(SCHEMA_FILE);
+    expect(readdirSync('config/policies').filter((f) => !carried.includes(f))).toEqual(['policy_tests.yaml']);
+    // The mounted ConfigMap as the broker sees it: only the carried files, the same policy set.
+    const mounted = mkdtempSync(join(tmpdir(), 'qm-policies-'));
+    try {
+      for (const file of carried) writeFileSync(join(mounted, file), readFileSync(join(CHART, 'files', 'policies', file)));
+      const fromConfigMap = readPolicyDir(mounted);
+      const shipped = readPolicyDir('config/policies');
+      expect(fromConfigMap.policies).toEqual(shipped.policies);
+      expect(fromConfigMap.schema).toBe(shipped.schema);
+      expect(Object.keys(fromConfigMap.policies).length).toBeGreaterThan(0);
+    } finally {
+      rmSync(mounted, { recursive: true, force: true });
+    }
+  });
+
+  it('let policies.files name only files the broker reads', () => {
+    const files = (names: string[]) => merge(defaults, { policies: { files: Object.fromEntries(names.map((n) => [n, 'x'])) } });
+    expect(errorsOf(files(['trust.cedar', 'extra-rules.cedar', SCHEMA_FILE]))).toEqual([]);
+    for (const name of ['policy_tests.yaml', 'notes.md', 'trust.cedar.bak'])
+      expect(errorsOf(files([name])).length, name).toBeGreaterThan(0);
   });
 });

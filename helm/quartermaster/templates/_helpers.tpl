@@ -37,26 +37,36 @@ chart label value: name-version.
 {{- end }}
 
 {{/*
-Labels of every resource.
+Labels of every resource's metadata: commonLabels, then the chart's own labels, which win over a
+commonLabels key of the same name (the selector labels must stay what the selectors match, and
+managed-by what Helm checks). Built as one dict and rendered once, so no key can appear twice.
 */}}
 {{- define "quartermaster.labels" -}}
-helm.sh/chart: {{ include "quartermaster.chart" . }}
-{{ include "quartermaster.selectorLabels" . }}
-app.kubernetes.io/version: {{ (default .Chart.AppVersion .Values.image.tag) | trunc 63 | trimSuffix "-" | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/component: broker
-app.kubernetes.io/part-of: quartermaster
-{{- with .Values.commonLabels }}
-{{ toYaml . }}
-{{- end }}
+{{- $chart := dict "helm.sh/chart" (include "quartermaster.chart" .) "app.kubernetes.io/managed-by" .Release.Service }}
+{{- $_ := set $chart "app.kubernetes.io/version" ((default .Chart.AppVersion .Values.image.tag) | toString | trunc 63 | trimSuffix "-") }}
+{{- $_ = set $chart "app.kubernetes.io/component" "broker" }}
+{{- $_ = set $chart "app.kubernetes.io/part-of" "quartermaster" }}
+{{- $labels := mustMergeOverwrite (deepCopy (default (dict) .Values.commonLabels)) $chart (include "quartermaster.selectorLabels" . | fromYaml) }}
+{{- toYaml $labels }}
 {{- end }}
 
 {{/*
-Selector labels: stable across upgrades (a Deployment's selector is immutable).
+Labels of the pod template: commonLabels, then podLabels over them, then the chart's component
+and part-of, then the selector labels, which win over everything (the Deployment's selector is
+immutable and must match its pods). No helm.sh/chart or app.kubernetes.io/version: they change
+with every chart or app release and would only be noise on the pods. One dict, rendered once.
+*/}}
+{{- define "quartermaster.podLabels" -}}
+{{- $labels := mustMergeOverwrite (deepCopy (default (dict) .Values.commonLabels)) (deepCopy (default (dict) .Values.podLabels)) (dict "app.kubernetes.io/component" "broker" "app.kubernetes.io/part-of" "quartermaster") (include "quartermaster.selectorLabels" . | fromYaml) }}
+{{- toYaml $labels }}
+{{- end }}
+
+{{/*
+Selector labels: stable across upgrades (a Deployment's selector is immutable). Rendered with
+toYaml, so a release name YAML would read as a number (123, 1e3) stays a string.
 */}}
 {{- define "quartermaster.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "quartermaster.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+{{- toYaml (dict "app.kubernetes.io/name" (include "quartermaster.name" .) "app.kubernetes.io/instance" .Release.Name) }}
 {{- end }}
 
 {{/*
@@ -107,15 +117,25 @@ The ConfigMap holding the Cedar policies: the user's, or the chart's.
 {{- end }}
 
 {{/*
-The data of the chart's policy ConfigMap, as YAML: the shipped files/policies/*, with
-policies.files added or replacing them by name.
+The data of the chart's policy ConfigMap, as YAML: the files of files/policies/ the broker reads
+from its policy directory (schema.cedarschema and *.cedar, src/policy/policy_set.ts readPolicyDir;
+not policy_tests.yaml, the `quartermaster policy test` cases), with policies.files added or
+replacing them by name. A policies.files name the broker would not read fails the render.
 */}}
+{{- define "quartermaster.isPolicyFile" -}}
+{{- if or (eq . "schema.cedarschema") (hasSuffix ".cedar" .) }}true{{ end }}
+{{- end }}
 {{- define "quartermaster.policyFiles" -}}
 {{- $files := dict }}
 {{- range $path, $_ := .Files.Glob "files/policies/*" }}
+{{- if include "quartermaster.isPolicyFile" (base $path) }}
 {{- $_ := set $files (base $path) ($.Files.Get $path) }}
 {{- end }}
+{{- end }}
 {{- range $name, $content := .Values.policies.files }}
+{{- if not (include "quartermaster.isPolicyFile" $name) }}
+{{- fail (printf "policies.files: %q is neither schema.cedarschema nor a .cedar file, and the broker reads nothing else from its policy directory" $name) }}
+{{- end }}
 {{- $_ := set $files $name $content }}
 {{- end }}
 {{- if not (hasKey $files "schema.cedarschema") }}
