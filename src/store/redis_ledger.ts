@@ -97,50 +97,62 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     // there with none of the agent's grants lists nothing); the agent's per-incident set is written
     // by the script itself, atomically with the grant.
     //
-    // The agent's live grants span incidents (another slot): its place is claimed first (ZADD,
-    // then count), and a refused or failed intent gives it back. Concurrent claims may refuse
-    // one another at the limit, never exceed it; a place never given back ends at its expiresAt.
+    // The agent's live grants span incidents (another slot): its place is claimed (ZADD, then
+    // count) in the same round trip, and a refused or failed intent gives it back. Concurrent
+    // claims may refuse one another at the limit, never exceed it; a place never given back ends
+    // at its expiresAt. An intent written beside a claim over the agent's limit is taken back
+    // (qmWithdrawIntent); one a close turned revoking meanwhile is left to the worker.
     async createGrantIntent(grant, quota) {
       const incidentId = grant.incidentId;
       const indexKey = keys.grantIndex(grant.id);
       const agentLive = keys.agentLiveGrants(grant.agent);
       const now = requireFinite(quota?.now ?? 0, 'now');
       const expiresAt = requireFinite(grant.expiresAt, 'expiresAt');
-      const claimed = await redis
-        .multi()
-        .zremrangebyscore(agentLive, '-inf', now)
-        .zadd(agentLive, expiresAt, grant.id)
-        .zcard(agentLive)
-        .exec();
-      const agentLiveCount = Number(execReplies(claimed)[2]);
+      const [claimed, index, agentIncident, intent] = await Promise.allSettled([
+        redis.multi().zremrangebyscore(agentLive, '-inf', now).zadd(agentLive, expiresAt, grant.id).zcard(agentLive).exec(),
+        redis.set(indexKey, incidentId, 'NX'),
+        redis.sadd(keys.agentIncidents(grant.agent), incidentId),
+        s.qmCreateGrantIntent(
+          keys.incident(incidentId),
+          keys.grants(incidentId),
+          keys.agentGrants(incidentId, grant.agent),
+          keys.liveGrants(incidentId),
+          grant.id,
+          encodeGrant({ ...grant, state: 'issuing' }),
+          now,
+          quota?.perIncident ?? 0,
+          expiresAt,
+        ),
+      ]);
       const giveBack = (): Promise<unknown> => redis.zrem(agentLive, grant.id);
-      if (quota && quota.perAgent > 0 && agentLiveCount > quota.perAgent) {
-        await giveBack();
-        return 'quota_agent';
-      }
-      let indexReply: string | null;
-      let result: unknown;
-      try {
-        [indexReply, , result] = await Promise.all([
-          redis.set(indexKey, incidentId, 'NX'),
-          redis.sadd(keys.agentIncidents(grant.agent), incidentId),
-          s.qmCreateGrantIntent(
-            keys.incident(incidentId),
+      const written = intent.status === 'fulfilled' && intent.value === 'ok';
+      const indexed = index.status === 'fulfilled' && index.value !== null;
+      const takeBack = async (): Promise<void> => {
+        if (written)
+          await s.qmWithdrawIntent(
             keys.grants(incidentId),
             keys.agentGrants(incidentId, grant.agent),
             keys.liveGrants(incidentId),
             grant.id,
-            encodeGrant({ ...grant, state: 'issuing' }),
-            now,
-            quota?.perIncident ?? 0,
-            expiresAt,
-          ),
-        ]);
+          );
+        if (indexed) await redis.del(indexKey);
+      };
+      let agentLiveCount: number;
+      try {
+        const failed = [claimed, index, agentIncident, intent].find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        agentLiveCount = Number(execReplies((claimed as PromiseFulfilledResult<Parameters<typeof execReplies>[0]>).value)[2]);
       } catch (err) {
+        await takeBack().catch(() => undefined);
         await giveBack().catch(() => undefined);
         throw err;
       }
-      const indexed = indexReply !== null;
+      if (quota && quota.perAgent > 0 && agentLiveCount > quota.perAgent) {
+        await takeBack();
+        await giveBack();
+        return 'quota_agent';
+      }
+      const result = (intent as PromiseFulfilledResult<unknown>).value;
       if (!indexed && (await redis.get(indexKey)) !== incidentId) {
         if (result === 'ok')
           await redis

@@ -34,6 +34,22 @@ redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
 return 'ok'`,
   ],
 
+  // KEYS grants, the agent's grants in the incident, the incident's live grants. ARGV id. Takes
+  // back an intent refused after it was written (the agent's quota, claimed beside it): removed
+  // while still issuing; one a close already turned revoking is kept for the worker, which ends
+  // an intent that never got a handle. Returns 'withdrawn', 'kept' or 'gone'.
+  qmWithdrawIntent: [
+    3,
+    `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 'gone' end
+if cjson.decode(raw).s ~= 'issuing' then return 'kept' end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 'withdrawn'`,
+  ],
+
   // KEYS grants, the agent's grants of the incident. {id, record, id, record…} of the agent's
   // grants there: one incident's share of an agent's grants without reading the whole incident.
   qmListAgentGrants: [

@@ -75,6 +75,32 @@ describe('redis store', () => {
     );
   });
 
+  it("takes back an intent written beside a claim over the agent's limit: no key of it is left", async () => {
+    const prefix = nextPrefix();
+    const store = await openStore(cluster, prefix);
+    await store.createIncident(incidentFixture('inc-1'));
+    const quota = { perIncident: 0, perAgent: 1, now: T0 };
+    const members = async (id: string): Promise<unknown[]> => {
+      const tag = `${prefix}{inc:inc-1}`;
+      const agent = encodeURIComponent(grantFixture(id, 'inc-1').agent);
+      return Promise.all([
+        clusterAdmin.get(`${prefix}gi:${id}`),
+        clusterAdmin.hexists(`${tag}:grants`, id),
+        clusterAdmin.sismember(`${tag}:agent:${agent}`, id),
+        clusterAdmin.zscore(`${tag}:live`, id),
+        clusterAdmin.zscore(`${prefix}{agt:${agent}}:live`, id),
+      ]);
+    };
+    // The valid case: the first intent leaves every key.
+    expect(await store.createGrantIntent(grantFixture('g1', 'inc-1'), quota)).toBe('ok');
+    expect((await members('g1')).map((v) => v !== null && v !== 0)).toEqual([true, true, true, true, true]);
+    // Over the agent's limit: refused, and nothing of g2 stays.
+    expect(await store.createGrantIntent(grantFixture('g2', 'inc-1'), quota)).toBe('quota_agent');
+    expect(await members('g2')).toEqual([null, 0, 0, null, null]);
+    expect(await store.getGrant('g2')).toBeNull();
+    await store.close();
+  });
+
   it('serves what a closed client wrote to a new client (broker restart)', async () => {
     const prefix = nextPrefix();
     const before = await openStore(plain, prefix);
