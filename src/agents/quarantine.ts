@@ -27,7 +27,13 @@ export interface QuarantineRecord {
   readonly since?: number;
 }
 
-const key = (agentId: string): string => `quarantine:${agentId}`;
+/** The register holding an agent's quarantine record. */
+export const quarantineKey = (agentId: string): string => `quarantine:${agentId}`;
+const key = quarantineKey;
+
+/** A quarantine record from its register's text (null: never quarantined). */
+export const parseQuarantine = (raw: string | null): QuarantineRecord | null =>
+  raw === null ? null : (JSON.parse(raw) as QuarantineRecord);
 
 /** The refusal of a quarantined agent; `decidedBy`, the policies that refused it, when a policy did. */
 export const agentQuarantined = (decidedBy?: readonly string[]): BrokerError =>
@@ -41,8 +47,7 @@ export const agentQuarantined = (decidedBy?: readonly string[]): BrokerError =>
   );
 
 export async function quarantineOf(store: Pick<Store, 'getRegister'>, agentId: string): Promise<QuarantineRecord | null> {
-  const raw = await store.getRegister(key(agentId));
-  return raw === null ? null : (JSON.parse(raw) as QuarantineRecord);
+  return parseQuarantine(await store.getRegister(key(agentId)));
 }
 
 export const isQuarantined = (record: QuarantineRecord | null): boolean => record?.state === 'quarantined';

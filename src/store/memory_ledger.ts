@@ -3,7 +3,8 @@ import { isLive, isTerminal, type Grant, type Incident } from '../model.js';
 import { byCreation, compareIds, copy, type MemoryState } from './memory_state.js';
 import type { CloseIncidentResult, IncidentLedger } from './store.js';
 
-export function createMemoryLedger(state: MemoryState): IncidentLedger {
+/** All of the ledger but createGrantIntentAndRead, which memory_store.ts composes with the registers. */
+export function createMemoryLedger(state: MemoryState): Omit<IncidentLedger, 'createGrantIntentAndRead'> {
   const { incidents, grants, idsByIncident, idsByAgent, grantsOf, enqueue } = state;
   /** A credential's subject → its grant's id (findGrantBySubject), until the grant is purged. */
   const bySubject = new Map<string, string>();

@@ -18,15 +18,22 @@ import type { Store } from './store.js';
 
 export function createMemoryStore(): Store {
   const state = createMemoryState();
+  const ledger = createMemoryLedger(state);
+  const coordination = createMemoryCoordination();
   return {
     kind: 'memory',
     meta: createMemoryMeta(),
     async ping() {},
     async close() {},
-    ...createMemoryLedger(state),
+    ...ledger,
     ...createMemoryQueue(state),
     ...createMemoryAudit(),
-    ...createMemoryCoordination(),
+    ...coordination,
+    // Both synchronous underneath: the read runs after the intent, nothing in between.
+    async createGrantIntentAndRead(grant, quota, registerKey) {
+      const result = await ledger.createGrantIntent(grant, quota);
+      return { result, register: await coordination.getRegister(registerKey) };
+    },
     ...createMemoryInbox(),
   };
 }

@@ -9,7 +9,9 @@
 import { TERMINAL_STATES, type Grant, type Incident, type RevokeReason } from '../model.js';
 import { decodeGrant, encodeGrant, encodeHandle, encodeSubjects, execReplies, requireFinite, toStoredJson } from './redis_codec.js';
 import { compareIds, markEnded, type RedisContext } from './redis_context.js';
-import type { IncidentLedger } from './store.js';
+import { Cluster } from 'ioredis';
+import { evalInOrder, type Arg } from './redis_scripts.js';
+import type { CreateGrantIntentResult, GrantQuota, IncidentLedger } from './store.js';
 
 /** Newest first by openedAt, then by id (descending) for the same instant. */
 const newestFirst = (a: Incident, b: Incident): number => b.openedAt - a.openedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
@@ -24,6 +26,86 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     reason === 'incident_closed'
       ? s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...pairs)
       : s.qmEnqueueRevocations(keys.revocationDue, keys.revocationDueClose, ...pairs);
+  /**
+   * createGrantIntent (its order: the comment on createGrantIntent below), and with `readAfter` the register of
+   * that key read right behind the intent's script: createGrantIntentAndRead.
+   */
+  async function writeIntent(
+    grant: Grant,
+    quota: GrantQuota | undefined,
+    readAfter?: string,
+  ): Promise<{ result: CreateGrantIntentResult; read?: PromiseSettledResult<string | null> }> {
+    const incidentId = grant.incidentId;
+    const indexKey = keys.grantIndex(grant.id);
+    const agentLive = keys.agentLiveGrants(grant.agent);
+    const now = requireFinite(quota?.now ?? 0, 'now');
+    const expiresAt = requireFinite(grant.expiresAt, 'expiresAt');
+    const sent = Promise.allSettled([
+      redis.multi().zremrangebyscore(agentLive, '-inf', now).zadd(agentLive, expiresAt, grant.id).zcard(agentLive).exec(),
+      redis.set(indexKey, incidentId, 'NX'),
+      redis.sadd(keys.agentIncidents(grant.agent), incidentId),
+      (readAfter === undefined ? s.qmCreateGrantIntent : (...args: Arg[]) => evalInOrder(redis, 'qmCreateGrantIntent', ...args))(
+        keys.incident(incidentId),
+        keys.grants(incidentId),
+        keys.agentGrants(incidentId, grant.agent),
+        keys.liveGrants(incidentId),
+        grant.id,
+        encodeGrant({ ...grant, state: 'issuing' }),
+        now,
+        quota?.perIncident ?? 0,
+        expiresAt,
+      ),
+    ]);
+    // Sent right after the script, on the same connection, before anything is awaited: Redis runs it after the intent.
+    const reading = readAfter === undefined ? undefined : Promise.allSettled([redis.get(keys.register(readAfter))]);
+    const [claimed, index, agentIncident, intent] = await sent;
+    const read = reading === undefined ? undefined : (await reading)[0];
+    const giveBack = (): Promise<unknown> => redis.zrem(agentLive, grant.id);
+    const written = intent.status === 'fulfilled' && intent.value === 'ok';
+    const indexed = index.status === 'fulfilled' && index.value !== null;
+    const takeBack = async (): Promise<void> => {
+      if (written)
+        await s.qmWithdrawIntent(keys.grants(incidentId), keys.agentGrants(incidentId, grant.agent), keys.liveGrants(incidentId), grant.id);
+      if (indexed) await redis.del(indexKey);
+    };
+    let agentLiveCount: number;
+    try {
+      const failed = [claimed, index, agentIncident, intent].find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      agentLiveCount = Number(execReplies((claimed as PromiseFulfilledResult<Parameters<typeof execReplies>[0]>).value)[2]);
+    } catch (err) {
+      await takeBack().catch(() => undefined);
+      await giveBack().catch(() => undefined);
+      throw err;
+    }
+    if (quota && quota.perAgent > 0 && agentLiveCount > quota.perAgent) {
+      await takeBack();
+      await giveBack();
+      return { result: 'quota_agent', ...(read ? { read } : {}) };
+    }
+    const result = (intent as PromiseFulfilledResult<unknown>).value;
+    if (!indexed && (await redis.get(indexKey)) !== incidentId) {
+      if (result === 'ok')
+        await redis
+          .multi()
+          .hdel(keys.grants(incidentId), grant.id)
+          .srem(keys.agentGrants(incidentId, grant.agent), grant.id)
+          .zrem(keys.liveGrants(incidentId), grant.id)
+          .exec();
+      await giveBack();
+      throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+    }
+    if (result === 'ok') {
+      remember(grant.id, incidentId);
+      return { result: 'ok', ...(read ? { read } : {}) };
+    }
+    await giveBack();
+    if (indexed) await redis.del(indexKey);
+    if (result === 'incident_missing' || result === 'incident_closed' || result === 'quota_incident')
+      return { result, ...(read ? { read } : {}) };
+    throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+  }
+
   return {
     // Order: the listing indexes (one slot, one MULTI) → SET NX. The indexes are supersets: an
     // entry whose incident was never stored (a crash in between, a refused SET) is skipped when
@@ -102,76 +184,16 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     // claims may refuse one another at the limit, never exceed it; a place never given back ends
     // at its expiresAt. An intent written beside a claim over the agent's limit is taken back
     // (qmWithdrawIntent); one a close turned revoking meanwhile is left to the worker.
-    async createGrantIntent(grant, quota) {
-      const incidentId = grant.incidentId;
-      const indexKey = keys.grantIndex(grant.id);
-      const agentLive = keys.agentLiveGrants(grant.agent);
-      const now = requireFinite(quota?.now ?? 0, 'now');
-      const expiresAt = requireFinite(grant.expiresAt, 'expiresAt');
-      const [claimed, index, agentIncident, intent] = await Promise.allSettled([
-        redis.multi().zremrangebyscore(agentLive, '-inf', now).zadd(agentLive, expiresAt, grant.id).zcard(agentLive).exec(),
-        redis.set(indexKey, incidentId, 'NX'),
-        redis.sadd(keys.agentIncidents(grant.agent), incidentId),
-        s.qmCreateGrantIntent(
-          keys.incident(incidentId),
-          keys.grants(incidentId),
-          keys.agentGrants(incidentId, grant.agent),
-          keys.liveGrants(incidentId),
-          grant.id,
-          encodeGrant({ ...grant, state: 'issuing' }),
-          now,
-          quota?.perIncident ?? 0,
-          expiresAt,
-        ),
-      ]);
-      const giveBack = (): Promise<unknown> => redis.zrem(agentLive, grant.id);
-      const written = intent.status === 'fulfilled' && intent.value === 'ok';
-      const indexed = index.status === 'fulfilled' && index.value !== null;
-      const takeBack = async (): Promise<void> => {
-        if (written)
-          await s.qmWithdrawIntent(
-            keys.grants(incidentId),
-            keys.agentGrants(incidentId, grant.agent),
-            keys.liveGrants(incidentId),
-            grant.id,
-          );
-        if (indexed) await redis.del(indexKey);
-      };
-      let agentLiveCount: number;
-      try {
-        const failed = [claimed, index, agentIncident, intent].find((r) => r.status === 'rejected');
-        if (failed) throw failed.reason;
-        agentLiveCount = Number(execReplies((claimed as PromiseFulfilledResult<Parameters<typeof execReplies>[0]>).value)[2]);
-      } catch (err) {
-        await takeBack().catch(() => undefined);
-        await giveBack().catch(() => undefined);
-        throw err;
-      }
-      if (quota && quota.perAgent > 0 && agentLiveCount > quota.perAgent) {
-        await takeBack();
-        await giveBack();
-        return 'quota_agent';
-      }
-      const result = (intent as PromiseFulfilledResult<unknown>).value;
-      if (!indexed && (await redis.get(indexKey)) !== incidentId) {
-        if (result === 'ok')
-          await redis
-            .multi()
-            .hdel(keys.grants(incidentId), grant.id)
-            .srem(keys.agentGrants(incidentId, grant.agent), grant.id)
-            .zrem(keys.liveGrants(incidentId), grant.id)
-            .exec();
-        await giveBack();
-        throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
-      }
-      if (result === 'ok') {
-        remember(grant.id, incidentId);
-        return 'ok';
-      }
-      await giveBack();
-      if (indexed) await redis.del(indexKey);
-      if (result === 'incident_missing' || result === 'incident_closed' || result === 'quota_incident') return result;
-      throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
+    createGrantIntent: async (grant, quota) => (await writeIntent(grant, quota)).result,
+
+    // The register read goes out right behind the intent's script on the same connection, so Redis
+    // runs it after the intent (the script by EVAL: evalInOrder). A cluster's nodes order nothing
+    // between them: there the read waits for the intent's answer.
+    async createGrantIntentAndRead(grant, quota, registerKey) {
+      const inOrder = !(redis instanceof Cluster);
+      const { result, read } = await writeIntent(grant, quota, inOrder ? registerKey : undefined);
+      const register = read ?? (await Promise.allSettled([redis.get(keys.register(registerKey))]))[0];
+      return register.status === 'fulfilled' ? { result, register: register.value } : { result, readError: register.reason };
     },
 
     // Order: ZADD expiry → script → (still revoking) enqueue the job. Expiry first: an active grant

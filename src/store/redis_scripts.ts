@@ -8,7 +8,7 @@
  */
 import type { RedisClient } from './redis_connection.js';
 
-type Arg = string | number;
+export type Arg = string | number;
 
 /** Scripts on one incident's keys. */
 const INCIDENT_SCRIPTS = {
@@ -661,4 +661,15 @@ export function defineScripts(redis: RedisClient): Scripts {
     scripts[name] = fn.bind(redis);
   }
   return scripts;
+}
+
+/**
+ * Runs a script by EVAL with its source, never EVALSHA. ioredis answers a NOSCRIPT (a Redis that
+ * restarted or failed over) by sending EVAL again, after whatever was sent behind the EVALSHA: a
+ * command pipelined after the script would then run before it. EVAL is one command, in order.
+ */
+export function evalInOrder(redis: RedisClient, name: ScriptName, ...args: Arg[]): Promise<unknown> {
+  const [numberOfKeys, lua] = ALL_SCRIPTS[name] as readonly [number | null, string];
+  if (numberOfKeys === null) throw new Error(`script ${name} takes its key count as an argument`);
+  return redis.eval(lua, numberOfKeys, ...args) as Promise<unknown>;
 }

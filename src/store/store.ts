@@ -43,6 +43,11 @@ export type IncidentPatch = Partial<Pick<Incident, 'severity' | 'title'>> & {
 
 export type CreateGrantIntentResult = 'ok' | 'incident_missing' | 'incident_closed' | 'quota_incident' | 'quota_agent';
 
+/** createGrantIntentAndRead's answer: the intent's result, and the register read after it. */
+export type IntentAndRead =
+  | { readonly result: CreateGrantIntentResult; readonly register: string | null }
+  | { readonly result: CreateGrantIntentResult; readonly readError: unknown };
+
 /**
  * Live-grant quotas checked atomically with an intent: grants of the incident, and of the agent
  * in every incident, that are issuing, active or revoking and whose expiresAt is after `now`.
@@ -124,6 +129,13 @@ export interface IncidentLedger {
    * and `quota_agent` otherwise). Concurrent intents from any replica never exceed a quota.
    */
   createGrantIntent(grant: Grant, quota?: GrantQuota): Promise<CreateGrantIntentResult>;
+  /**
+   * createGrantIntent, then the register `registerKey` (getRegister) read after the intent is
+   * written — in the same round trip where the store can order the two — so a register write that
+   * completed before the intent was written is seen, and one after it finds the intent. A failed
+   * read leaves the intent as it is: `readError` then says why, and the caller decides.
+   */
+  createGrantIntentAndRead(grant: Grant, quota: GrantQuota | undefined, registerKey: string): Promise<IntentAndRead>;
   /**
    * Stores the handle and expiry; `issuing` becomes `active`. A grant already `revoking` (its
    * incident closed meanwhile) keeps that state, gains the handle and is (re)enqueued.

@@ -259,10 +259,30 @@ describe('issue flow', () => {
     expect(await w.auditTrail()).toEqual([['grant.failed', 'ERR_PROVIDER_UNAVAILABLE']]);
   });
 
+  it("fails the intent and calls no provider when the agent's quarantine cannot be read after it", async () => {
+    // The valid case first: the intent and its read both answer, and the grant is issued.
+    await expect(issueGrant(w.deps, agent, request)).resolves.toMatchObject({ status: 'issued' });
+    expect(w.upstream.issueCalls).toHaveLength(1);
+    const unreadable: Store = {
+      ...w.store,
+      createGrantIntentAndRead: async (grant, quota, key) => {
+        const written = await w.store.createGrantIntentAndRead(grant, quota, key);
+        return { result: written.result, readError: new Error('connection reset') };
+      },
+    };
+    const deps = await w.depsOver(unreadable);
+    await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
+    expect(w.upstream.issueCalls).toHaveLength(1);
+    expect((await grantsOfIncident()).map((g) => [g.state, g.lastError])).toEqual([
+      ['active', undefined],
+      ['failed', 'ERR_STORE_UNAVAILABLE'],
+    ]);
+  });
+
   it('audits an internal error (500) as grant.failed, not as a denial', async () => {
     const broken: Store = {
       ...w.store,
-      createGrantIntent: async () => {
+      createGrantIntentAndRead: async () => {
         throw new TypeError('store bug');
       },
     };

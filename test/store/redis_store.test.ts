@@ -101,6 +101,35 @@ describe('redis store', () => {
     await store.close();
   });
 
+  it('sends the read behind the intent in one command each, so Redis runs them in order even with no script cached', async () => {
+    const prefix = nextPrefix();
+    const store = await openStore(plain, prefix);
+    await store.createIncident(incidentFixture('inc-1'));
+    // A restarted or failed-over Redis has no scripts: an EVALSHA would fail NOSCRIPT and its EVAL
+    // be re-sent behind the read, which would then run first.
+    await admin.script('FLUSH');
+    const monitor = await new Redis(plain.url).monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const [name, first] = args;
+      if (name && /^(eval|evalsha|get)$/iu.test(name) && (name.toLowerCase() !== 'get' || first === `${prefix}reg:k`))
+        seen.push(name.toLowerCase());
+    });
+    try {
+      expect(await store.createGrantIntentAndRead(grantFixture('g1', 'inc-1'), undefined, 'k')).toEqual({ result: 'ok', register: null });
+      await eventually(async () => seen.length >= 2);
+      expect(seen).toEqual(['eval', 'get']);
+      // createGrantIntent alone keeps ioredis's script (EVAL on first use, then EVALSHA).
+      expect(await store.createGrantIntent(grantFixture('g2', 'inc-1'))).toBe('ok');
+      expect(await store.createGrantIntent(grantFixture('g3', 'inc-1'))).toBe('ok');
+      await eventually(async () => seen.length >= 4);
+      expect(seen).toEqual(['eval', 'get', 'eval', 'evalsha']);
+    } finally {
+      monitor.disconnect();
+      await store.close();
+    }
+  });
+
   it('serves what a closed client wrote to a new client (broker restart)', async () => {
     const prefix = nextPrefix();
     const before = await openStore(plain, prefix);

@@ -9,8 +9,8 @@
  *  - If the provider fails, the intent becomes `failed` (nothing was handed out).
  */
 import { randomBytes } from 'node:crypto';
-import { BrokerError, grantQuotaExceeded, incidentClosed, incidentNotFound, toBrokerError } from '../../errors.js';
-import { agentQuarantined, isQuarantined, quarantineOf } from '../../agents/quarantine.js';
+import { BrokerError, grantQuotaExceeded, incidentClosed, incidentNotFound, storeUnavailable, toBrokerError } from '../../errors.js';
+import { agentQuarantined, isQuarantined, parseQuarantine, quarantineKey } from '../../agents/quarantine.js';
 import type { DomainDeps } from '../../domain.js';
 import type { Grant } from '../../model.js';
 import type { IssuedCredential } from '../../sdk.js';
@@ -43,18 +43,23 @@ export async function issueCredential(deps: DomainDeps, input: IssueCredentialIn
     expiresAt: now + input.ttlSeconds * 1000,
   };
   const quota = deps.config.limits.activeGrants;
-  const written = await deps.store.createGrantIntent(intent, { perIncident: quota.perIncident, perAgent: quota.perAgent, now });
-  if (written === 'incident_missing') throw incidentNotFound();
-  if (written === 'incident_closed') throw incidentClosed();
-  if (written === 'quota_incident') throw grantQuotaExceeded('incident', quota.perIncident);
-  if (written === 'quota_agent') throw grantQuotaExceeded('agent', quota.perAgent);
-  // After the intent, before anything exists upstream: a quarantine written before this read is
+  // The agent's quarantine is read after the intent is written (in its round trip where the store
+  // can order them), before anything exists upstream: a quarantine written before the read is
   // seen here; one written after it lists this intent and revokes it (agents/quarantine.ts).
-  const quarantined = await quarantineOf(deps.store, input.agent.id).then(isQuarantined, async (err: unknown) => {
+  const written = await deps.store.createGrantIntentAndRead(
+    intent,
+    { perIncident: quota.perIncident, perAgent: quota.perAgent, now },
+    quarantineKey(input.agent.id),
+  );
+  if (written.result === 'incident_missing') throw incidentNotFound();
+  if (written.result === 'incident_closed') throw incidentClosed();
+  if (written.result === 'quota_incident') throw grantQuotaExceeded('incident', quota.perIncident);
+  if (written.result === 'quota_agent') throw grantQuotaExceeded('agent', quota.perAgent);
+  if ('readError' in written) {
     await deps.store.failGrant(intent.id, deps.now(), 'ERR_STORE_UNAVAILABLE').catch(() => undefined);
-    throw err;
-  });
-  if (quarantined) {
+    throw storeUnavailable(written.readError);
+  }
+  if (isQuarantined(parseQuarantine(written.register))) {
     await deps.store.failGrant(intent.id, deps.now(), 'ERR_AGENT_QUARANTINED');
     throw agentQuarantined();
   }

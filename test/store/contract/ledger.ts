@@ -92,6 +92,33 @@ export function describeLedgerContract(world: ContractWorld): void {
     });
   });
 
+  describe('an intent and a register read after it', () => {
+    it('writes the intent as createGrantIntent does and answers the register as it stands after it', async () => {
+      await openIncident();
+      // Never written: null; the intent is written all the same.
+      expect(await store.createGrantIntentAndRead(grantFixture('g1', 'inc-1'), undefined, 'quarantine:a')).toEqual({
+        result: 'ok',
+        register: null,
+      });
+      expect((await store.getGrant('g1'))?.state).toBe('issuing');
+      // Written before the intent: seen.
+      expect(await store.compareAndSetRegister('quarantine:a', null, '{"state":"quarantined"}')).toBe(true);
+      expect(await store.createGrantIntentAndRead(grantFixture('g2', 'inc-1'), undefined, 'quarantine:a')).toEqual({
+        result: 'ok',
+        register: '{"state":"quarantined"}',
+      });
+      // A refused intent still answers the read, and leaves no grant.
+      expect(
+        await store.createGrantIntentAndRead(grantFixture('g3', 'inc-1'), { perIncident: 2, perAgent: 0, now: T0 }, 'quarantine:a'),
+      ).toEqual({ result: 'quota_incident', register: '{"state":"quarantined"}' });
+      expect(await store.getGrant('g3')).toBeNull();
+      expect(await store.createGrantIntentAndRead(grantFixture('g4', 'inc-missing'), undefined, 'quarantine:b')).toEqual({
+        result: 'incident_missing',
+        register: null,
+      });
+    });
+  });
+
   describe('live-grant quotas', () => {
     const quota = (perIncident: number, perAgent: number, now = T0) => ({ perIncident, perAgent, now });
     const other = 'spiffe://prod.example/ns/ir/sa/contain';
