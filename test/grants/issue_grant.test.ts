@@ -273,7 +273,8 @@ describe('issue flow', () => {
     const deps = await w.depsOver(unreadable);
     await expect(issueGrant(deps, agent, request)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', status: 503 });
     expect(w.upstream.issueCalls).toHaveLength(1);
-    expect((await grantsOfIncident()).map((g) => [g.state, g.lastError])).toEqual([
+    // Both grants were created at the same clock instant: compare them in state order.
+    expect((await grantsOfIncident()).map((g) => [g.state, g.lastError]).sort()).toEqual([
       ['active', undefined],
       ['failed', 'ERR_STORE_UNAVAILABLE'],
     ]);
