@@ -172,6 +172,8 @@ export interface AwsBench {
   readonly agentHeaders: Record<string, string>;
   readonly incidentId: string;
   readonly roleArn: string;
+  /** The bench's own redis-server, when the broker runs on Redis. */
+  readonly redisUrl: string | null;
   /** Opens another incident on the broker (as the operator). */
   openIncident(id: string): Promise<void>;
   /** Stops everything; throws if the fake saw a request it did not understand. */
@@ -234,6 +236,7 @@ export async function startAwsBench(options: {
       agentHeaders: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
       incidentId: options.incidentId,
       roleArn: roleArnOf(fake),
+      redisUrl: redis?.url ?? null,
       openIncident,
       stop,
     };

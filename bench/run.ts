@@ -110,6 +110,22 @@ const SCENARIOS: Record<string, Scenario> = {
       return outcome(r, s6Markdown(r, s6Options), s6Rows(r));
     },
   },
+  's6-vault': {
+    title: 'Redis bytes per active Vault grant (vault provider against the fake Vault, redis store)',
+    run: async (options) => {
+      const s6Options = { ...options, requests: Math.max(options.requests, 2000), provider: 'vault' as const };
+      const r = await runS6(s6Options);
+      return outcome(r, s6Markdown(r, s6Options), s6Rows(r, 'vault'));
+    },
+  },
+  's6-aws': {
+    title: 'Redis bytes per active AWS STS grant (aws_sts provider against the STS + IAM fake, redis store)',
+    run: async (options) => {
+      const s6Options = { ...options, requests: Math.max(options.requests, 2000), provider: 'aws_sts' as const };
+      const r = await runS6(s6Options);
+      return outcome(r, s6Markdown(r, s6Options), s6Rows(r, 'aws_sts'));
+    },
+  },
   's6-heap': {
     title: 'broker heap while grants are issued and expire (jwt provider, redis store)',
     run: async (options) => {
@@ -207,6 +223,8 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's4-aws', options: { store: 'memory', runs: 1 } },
       { scenario: 's5-vault', options: { runs: 1 } },
       { scenario: 's6', options: { runs: 1 } },
+      { scenario: 's6-vault', options: { runs: 1 } },
+      { scenario: 's6-aws', options: { runs: 1 } },
       { scenario: 's7', options: { runs: 1 } },
       { scenario: 's8', options: { store: 'redis', runs: 1 } },
     ],
@@ -227,6 +245,8 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's4-aws', options: { store: 'redis', grants: 10_000, runs: 1 } },
       { scenario: 's5-vault' },
       { scenario: 's6' },
+      { scenario: 's6-vault', options: { runs: 1 } },
+      { scenario: 's6-aws', options: { runs: 1 } },
       { scenario: 's6-heap' },
       { scenario: 's7' },
       { scenario: 's8', options: { store: 'redis' } },

@@ -1,7 +1,8 @@
 /**
- * S6 (docs/performance.md), the Redis half: bytes of Redis memory per active grant. A broker child on
+ * S6 (docs/performance.md), the Redis half: bytes of Redis memory per active grant, for the jwt, vault
+ * or aws_sts provider (their fakes in their own processes). A broker child on
  * the Redis store (a redis-server the bench starts on a free port) issues N grants of the `demo`
- * profile (jwt provider) over HTTP, 8 at a time, on one incident. Measured in the same run:
+ * profile (or the provider's bench profile) over HTTP, 8 at a time, on one incident. Measured in the same run:
  *  - used_memory (INFO memory) after the incident is opened and after the N grants, per grant;
  *  - MEMORY USAGE of each kind of key a grant adds, on samples, so the total can be attributed:
  *    its record in the incident's grant hash, its id-index key, its expiry entry, its entry in the
@@ -11,14 +12,21 @@
  */
 import { Redis } from 'ioredis';
 import { runLimited } from '../src/revocation/revoke_jobs.js';
-import type { LogLevel } from './broker_child.js';
+import { startRedisServer } from '../test/support/redis_server.js';
+import { AWS_PROFILE, startAwsBench } from './aws_setup.js';
+import { httpCall, type LogLevel } from './broker_child.js';
 import { startRedisBrokerWorld } from './redis_world.js';
 import { median } from './stats.js';
+import { startVaultBench } from './vault_setup.js';
+
+export type S6Provider = 'jwt' | 'vault' | 'aws_sts';
 
 export interface S6Options {
   readonly runs: number;
   readonly requests: number;
   readonly logLevel: LogLevel;
+  /** Whose grants: jwt (`demo`), vault (`vault-read`, a child token, on the fake Vault) or aws_sts (`aws-read`, on the STS fake). */
+  readonly provider?: S6Provider;
 }
 
 export interface S6Run {
@@ -26,6 +34,68 @@ export interface S6Run {
   readonly bytesPerGrant: number;
   /** Median MEMORY USAGE-derived bytes per grant, by part. */
   readonly parts: Readonly<Record<string, number>>;
+}
+
+/** What one run needs of a broker on Redis: where Redis is, its key prefix, and a grant. */
+interface S6World {
+  readonly redisUrl: string;
+  readonly prefix: string;
+  grant(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const PURPOSE = 'bench s6: a purpose of typical length';
+const grantIdOf = (body: string): string => (JSON.parse(body) as { grant: { id: string } }).grant.id;
+
+async function startWorld(provider: S6Provider, logLevel: LogLevel): Promise<S6World> {
+  if (provider === 'jwt') {
+    const world = await startRedisBrokerWorld({ logLevel, keyPrefix: PREFIX, incidentId: INCIDENT, maxSockets: 8 });
+    return {
+      redisUrl: world.redisUrl,
+      prefix: PREFIX,
+      grant: async () => grantIdOf((await world.grant({ purpose: PURPOSE })).body),
+      stop: world.stop,
+    };
+  }
+  if (provider === 'vault') {
+    const redis = await startRedisServer();
+    const bench = await startVaultBench({
+      latencyMs: 0,
+      logLevel,
+      maxSockets: 8,
+      incidentId: INCIDENT,
+      store: { kind: 'redis', url: redis.url, keyPrefix: PREFIX },
+    }).catch(async (err: unknown) => {
+      await redis.stop();
+      throw err;
+    });
+    const body = JSON.stringify({ incident_id: INCIDENT, profile: 'vault-read', purpose: PURPOSE });
+    return {
+      redisUrl: redis.url,
+      prefix: PREFIX,
+      async grant() {
+        const res = await httpCall(bench.http, `${bench.broker.url}/v1/grants`, 'POST', bench.agentHeaders, body);
+        if (res.status !== 201) throw new Error(`grant answered ${res.status}: ${res.body}`);
+        return grantIdOf(res.body);
+      },
+      stop: async () => {
+        await bench.stop();
+        await redis.stop();
+      },
+    };
+  }
+  const bench = await startAwsBench({ latencyMs: 0, logLevel, maxSockets: 8, incidentId: INCIDENT, store: 'redis' });
+  const body = JSON.stringify({ incident_id: INCIDENT, profile: AWS_PROFILE, purpose: PURPOSE });
+  return {
+    redisUrl: bench.redisUrl as string,
+    prefix: 'qm-bench-aws:',
+    async grant() {
+      const res = await httpCall(bench.http, `${bench.broker.url}/v1/grants`, 'POST', bench.agentHeaders, body);
+      if (res.status !== 201) throw new Error(`grant answered ${res.status}: ${res.body}`);
+      return grantIdOf(res.body);
+    },
+    stop: bench.stop,
+  };
 }
 
 const PREFIX = 'qm-s6:';
@@ -48,13 +118,11 @@ async function usage(redis: Redis, key: string): Promise<number> {
 }
 
 async function runOnce(options: S6Options): Promise<S6Run> {
-  const world = await startRedisBrokerWorld({ logLevel: options.logLevel, keyPrefix: PREFIX, incidentId: INCIDENT, maxSockets: 8 });
+  const world = await startWorld(options.provider ?? 'jwt', options.logLevel);
   const redis = new Redis(world.redisUrl);
+  const PREFIX = world.prefix;
   try {
-    const grant = async (): Promise<string> => {
-      const res = await world.grant({ purpose: 'bench s6: a purpose of typical length' });
-      return (JSON.parse(res.body) as { grant: { id: string } }).grant.id;
-    };
+    const grant = world.grant;
     // Warm: the first grant creates the per-incident hash and audit index; not counted.
     await grant();
     const before = await usedMemory(redis);
@@ -97,7 +165,7 @@ export function s6Markdown(runs: readonly S6Run[], options: S6Options): string {
   const perGrant = median(runs.map((r) => r.bytesPerGrant));
   const names = Object.keys(runs[0]?.parts ?? {});
   const lines = [
-    `### S6 — Redis bytes per active grant (jwt provider, ${options.requests} grants on one incident, ${options.runs} runs)`,
+    `### S6 — Redis bytes per active grant (${options.provider ?? 'jwt'} provider, ${options.requests} grants on one incident, ${options.runs} runs)`,
     '',
     '| measure | bytes per grant |',
     '|---|---:|',

@@ -53,9 +53,11 @@ export function startVaultBrokerChild(
   cpuProfDir?: string,
   confirmConcurrency?: number,
   receiptLanes?: number,
+  store?: { kind: 'redis'; url: string; keyPrefix: string },
 ): Promise<BrokerChild> {
   return startBrokerChild({
     logLevel,
+    ...(store ? { store } : {}),
     ...(cpuProfDir ? { cpuProfDir } : {}),
     configure: (config) => ({
       ...config,
@@ -106,6 +108,8 @@ export async function startVaultBench(options: {
   cpuProfDir?: string;
   confirmConcurrency?: number;
   receiptLanes?: number;
+  /** The broker on this Redis instead of the memory store. */
+  store?: { kind: 'redis'; url: string; keyPrefix: string };
 }): Promise<VaultBench> {
   const fake = await startFakeVaultChild({ latencyMs: options.latencyMs });
   const broker = await startVaultBrokerChild(
@@ -114,6 +118,7 @@ export async function startVaultBench(options: {
     options.cpuProfDir,
     options.confirmConcurrency,
     options.receiptLanes,
+    options.store,
   ).catch(async (err: unknown) => {
     await fake.stop();
     throw err;

@@ -66,7 +66,10 @@ describe('bench summary', () => {
   });
 
   it('prints one table, by scenario, counting met and missed', () => {
-    const rows = [...s6Rows([{ grants: 1000, bytesPerGrant: 600, parts: {} }]), ...s1Rows(s1(500, 50), 'memory')];
+    const rows = [
+      ...s6Rows([{ grants: 1000, bytesPerGrant: 900, parts: { 'audit log': 250, 'incident audit index': 50 } }]),
+      ...s1Rows(s1(500, 50), 'memory'),
+    ];
     const text = summaryMarkdown(rows);
     expect(text).toContain('2 met, 1 missed, 0 reported only.');
     const lines = text.split('\n').filter((l) => l.startsWith('| S'));
