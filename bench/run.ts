@@ -140,6 +140,14 @@ const SCENARIOS: Record<string, Scenario> = {
       return outcome(r, s7Markdown(r, options), s7Rows(r, 100 * (options.grants ?? 50)));
     },
   },
+  's7-vault': {
+    title: 'the close storm of s7 with Vault grants: 100 incidents × 50 child tokens (or --grants), two brokers on Redis, the fake Vault',
+    run: async (options) => {
+      const s7Options = { ...options, provider: 'vault' as const };
+      const r = await runS7(s7Options);
+      return outcome(r, s7Markdown(r, s7Options), s7Rows(r, 100 * (options.grants ?? 50), 'vault'));
+    },
+  },
   s8: {
     title: 'a Cedar policy decision per grant: decide() in process, and S1 with and without policy.dir (jwt provider)',
     run: async (options) => {
@@ -226,6 +234,7 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's6-vault', options: { runs: 1 } },
       { scenario: 's6-aws', options: { runs: 1 } },
       { scenario: 's7', options: { runs: 1 } },
+      { scenario: 's7-vault', options: { runs: 1 } },
       { scenario: 's8', options: { store: 'redis', runs: 1 } },
     ],
   },
@@ -249,6 +258,7 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's6-aws', options: { runs: 1 } },
       { scenario: 's6-heap' },
       { scenario: 's7' },
+      { scenario: 's7-vault' },
       { scenario: 's8', options: { store: 'redis' } },
       { scenario: 's9', options: { store: 'redis' } },
       { scenario: 's10', options: { store: 'redis' } },

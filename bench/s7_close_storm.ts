@@ -4,7 +4,8 @@
  * grant revoked within 10 s of the first resolve, and the p99 from close to revoked reported.
  *
  * Each run starts its own redis-server on a free port and TWO broker children on it (same keys,
- * same config: the e2e development config with the jwt provider's `demo` profile, production
+ * same config: the e2e development config with the jwt provider's `demo` profile — or, with
+ * provider vault (s7-vault), the vault provider's `vault-read` on a fake Vault child — production
  * revocation defaults, the generic webhook source with a whsec_ secret in a 0600 file), the way
  * production runs several replicas. Not timed: 100 `triggered` deliveries open `generic:S7-<n>`,
  * then 50 grants per incident are issued over HTTP, 12 in flight, by one agent per incident,
@@ -32,6 +33,8 @@ import { runLimited } from '../src/revocation/revoke_jobs.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
 import { AGENT_ISSUER, AUDIENCE } from '../test/support/test_config.js';
 import { benchTokens, httpCall, startBrokerChild, type BrokerChild, type HttpResult, type LogLevel } from './broker_child.js';
+import { startFakeVaultChild } from './vault_fake_child.js';
+import { VAULT_BENCH_PROFILES, vaultSection } from './vault_setup.js';
 import { median } from './stats.js';
 
 const INCIDENTS = 100;
@@ -56,6 +59,11 @@ export interface S7Options {
   readonly cpuProfDir?: string;
   /** Grants per incident (default 50). */
   readonly grants?: number;
+  /**
+   * Whose grants: jwt's `demo` (the ledger revokes them), or vault's `vault-read` against the fake
+   * Vault (a parent revoke per incident, and a receipt per grant).
+   */
+  readonly provider?: 'jwt' | 'vault';
 }
 
 /** Nearest-rank percentiles and the max, in ms. */
@@ -175,6 +183,8 @@ async function runOnce(options: S7Options, index: number): Promise<S7Run> {
   writeFileSync(secretFile, `${secret}\n`);
   chmodSync(secretFile, 0o600);
   const brokers: BrokerChild[] = [];
+  const vault = options.provider === 'vault' ? await startFakeVaultChild({ latencyMs: 0 }) : null;
+  const profile = vault ? 'vault-read' : 'demo';
   const http = new Agent({ keepAlive: true, maxSockets: 16 });
   const webhookHttp = new Agent({ keepAlive: true, maxSockets: 32 });
   try {
@@ -184,6 +194,9 @@ async function runOnce(options: S7Options, index: number): Promise<S7Run> {
       ...common,
       configure: (config) => ({
         ...config,
+        ...(vault
+          ? { providers: { ...(config.providers as Record<string, unknown>), vault: vaultSection(vault) }, profiles: VAULT_BENCH_PROFILES }
+          : {}),
         webhooks: { generic: { secretFiles: [secretFile] } },
         limits: {
           // Off: the setup issues 5000 grants from one trust domain in seconds, past the per-source bucket's 200/s.
@@ -250,7 +263,7 @@ async function runOnce(options: S7Options, index: number): Promise<S7Run> {
     }
     const jobs = [...Array(total).keys()].map((k) => ({ i: k % INCIDENTS, k }));
     await runLimited(jobs, ISSUE_CONCURRENCY, async ({ i, k }) => {
-      const body = JSON.stringify({ incident_id: incidentId(i), profile: 'demo', purpose: 'bench s7: close storm' });
+      const body = JSON.stringify({ incident_id: incidentId(i), profile, purpose: 'bench s7: close storm' });
       const res = await httpCall(
         http,
         `${brokerOf(k).url}/v1/grants`,
@@ -374,6 +387,7 @@ async function runOnce(options: S7Options, index: number): Promise<S7Run> {
     webhookHttp.destroy();
     // The second replica reads the first's key dir: stop it first (its own dir holds only its config).
     for (const broker of [...brokers].reverse()) await broker.stop();
+    await vault?.stop();
     await redis.stop();
     rmSync(secretDir, { recursive: true, force: true });
   }
@@ -403,7 +417,7 @@ export function s7Markdown(runs: S7Run[], options: S7Options): string {
   const metRuns = runs.filter((r) => r.grantsWithinBudget === total).length;
   const allRevoked = m((r) => r.allRevokedMs);
   const lines = [
-    `### S7 — a close storm from webhooks: ${INCIDENTS} incidents × ${perIncident} grants (${total}), resolved within ~${STORM_SPREAD_MS / 1000} s over ${BROKERS} brokers on one Redis (jwt provider; log level ${options.logLevel})`,
+    `### S7 — a close storm from webhooks: ${INCIDENTS} incidents × ${perIncident} grants (${total}), resolved within ~${STORM_SPREAD_MS / 1000} s over ${BROKERS} brokers on one Redis (${options.provider ?? 'jwt'} provider; log level ${options.logLevel})`,
     '',
     `${options.runs} runs; medians over runs (each run: a new redis-server and two new broker children). Production revocation defaults (batch 64, concurrency 16, poll 250 ms). The ${INCIDENTS} \`resolved\` deliveries go out one every ${STORM_SPREAD_MS / INCIDENTS} ms, alternating between the brokers; the bench polls each incident's report (\`?grants=false\`, ${POLL_CONCURRENCY} at a time, a round every ${POLL_MS} ms) until it is closed with nothing outstanding.`,
     '',

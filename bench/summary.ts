@@ -331,14 +331,14 @@ export function s6Rows(runs: readonly S6Run[], provider: Provider = 'jwt'): Row[
   ];
 }
 
-export function s7Rows(runs: readonly S7Run[], total: number): Row[] {
+export function s7Rows(runs: readonly S7Run[], total: number, provider: Provider = 'jwt'): Row[] {
   const allRevoked = median(runs.map((r) => r.allRevokedMs));
   const p99 = median(runs.map((r) => r.closeToAllRevoked.p99));
   const met = runs.every((r) => r.grantsWithinBudget === total);
   return [
     {
       scenario: 'S7',
-      provider: 'jwt',
+      provider,
       store: 'redis',
       measure: `close storm: first resolve → all ${total} revoked (2 brokers)`,
       value: allRevoked,
@@ -348,7 +348,7 @@ export function s7Rows(runs: readonly S7Run[], total: number): Row[] {
     },
     {
       scenario: 'S7',
-      provider: 'jwt',
+      provider,
       store: 'redis',
       measure: 'close storm: close → revoked p99 per incident',
       value: p99,
