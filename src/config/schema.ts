@@ -671,8 +671,9 @@ function productionRefusals(cfg: z.infer<typeof configBase>, ctx: z.RefinementCt
     });
   }
   // Through Sentinel, the primary is wherever the sentinels say: loopback only if they all are.
+  // A cluster's other nodes are wherever its slot map says, whatever the seed: never loopback.
   const offLoopback = (store: Extract<typeof cfg.store, { kind: 'redis' }>): boolean =>
-    store.sentinels ? store.sentinels.some((s) => !isLoopbackHost(s.host)) : !isLoopbackUrl(store.url);
+    store.cluster ? true : store.sentinels ? store.sentinels.some((s) => !isLoopbackHost(s.host)) : !isLoopbackUrl(store.url);
   if (cfg.store.kind === 'redis' && cfg.store.url.startsWith('redis://') && offLoopback(cfg.store)) {
     ctx.addIssue({
       code: 'custom',

@@ -148,6 +148,23 @@ describe('redis cluster store', () => {
     expect(redisAddress('rediss://qm@redis-cluster:6379', undefined, true)).toBe('rediss://redis-cluster:6379 (cluster)');
   });
 
+  it('refuses plain redis:// to a cluster in production, even with a loopback seed: the other nodes are wherever the slot map says', () => {
+    const production = (store: Record<string, unknown>): string => {
+      const config = testConfigObject({ store: { kind: 'redis', url: 'redis://x', keyPrefix: 'p:' } }) as Record<string, any>;
+      try {
+        parseConfig(stringify({ ...config, mode: 'production', store: { kind: 'redis', keyPrefix: 'p:', ...store } }), 'test');
+        return '';
+      } catch (err) {
+        return String(err);
+      }
+    };
+    // The valid case first: TLS to the cluster, and a plain loopback Redis that is no cluster.
+    expect(production({ url: 'rediss://redis-cluster:6379', cluster: true })).not.toMatch(/store\.url/u);
+    expect(production({ url: 'redis://127.0.0.1:6379' })).not.toMatch(/store\.url/u);
+    expect(production({ url: 'redis://127.0.0.1:6379', cluster: true })).toMatch(/store\.url.*rediss/su);
+    expect(production({ url: 'redis://redis-cluster:6379', cluster: true })).toMatch(/store\.url.*rediss/su);
+  });
+
   it('says which node it could not learn the cluster from', async () => {
     await expect(openStore('redis://127.0.0.1:1')).rejects.toThrow(/^cannot connect to Redis at redis:\/\/127\.0\.0\.1:1 \(cluster\): /u);
   });
