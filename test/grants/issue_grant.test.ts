@@ -7,6 +7,7 @@
  * and what each outcome leaves in the ledger, the audit log and the metrics.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { quarantineAgent } from '../../src/agents/quarantine.js';
 import { issueGrant } from '../../src/grants/issue_grant.js';
 import { releaseGrant } from '../../src/grants/release_grant.js';
 import { issueCredential } from '../../src/grants/steps/issue_credential.js';
@@ -257,6 +258,26 @@ describe('issue flow', () => {
     });
     expect(await grantsOfIncident()).toMatchObject([{ state: 'failed', lastError: 'ERR_PROVIDER_UNAVAILABLE', endedAt: T0 + 1000 }]);
     expect(await w.auditTrail()).toEqual([['grant.failed', 'ERR_PROVIDER_UNAVAILABLE']]);
+  });
+
+  it('fails the intent of a quarantined agent, read after it, and calls no provider', async () => {
+    // The valid case first: not quarantined, issued.
+    await expect(issueGrant(w.deps, agent, request)).resolves.toMatchObject({ status: 'issued' });
+    await quarantineAgent(w.deps, agent.id, 'compromised', 'op');
+    await expect(issueGrant(w.deps, agent, request)).rejects.toMatchObject({ code: 'ERR_AGENT_QUARANTINED', status: 403 });
+    expect(w.upstream.issueCalls).toHaveLength(1);
+    const failed = (await grantsOfIncident()).filter((g) => g.state === 'failed');
+    expect(failed.map((g) => g.lastError)).toEqual(['ERR_AGENT_QUARANTINED']);
+  });
+
+  it('withholds the credential of an agent quarantined while its provider call ran, naming the quarantine', async () => {
+    const held = holdNextIssue(w.upstream);
+    const pending = issueGrant(w.deps, agent, request);
+    await held.started;
+    await quarantineAgent(w.deps, agent.id, 'compromised', 'op');
+    held.release();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_AGENT_QUARANTINED', status: 403 });
+    expect(await grantsOfIncident()).toEqual([expect.objectContaining({ state: 'revoking', revokeReason: 'quarantined' })]);
   });
 
   it("fails the intent and calls no provider when the agent's quarantine cannot be read after it", async () => {
