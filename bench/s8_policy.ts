@@ -27,14 +27,12 @@
  * With `--store redis` the policy child dies of a V8 fatal error after 1500–2800 grants (Node 20; see
  * docs/performance.md S8); the bench then stops, saying which child exited.
  */
-import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { jwtProvider } from '../providers/jwt/index.js';
 import { CHAIN_GENESIS, chainLink } from '../src/audit/chain.js';
 import type { ProfileEntry } from '../src/catalog/catalog.js';
 import type { AuditEvent } from '../src/model.js';
@@ -42,9 +40,9 @@ import { authorizeByPolicy, type PolicyInput } from '../src/grants/steps/authori
 import type { AgentIdentity } from '../src/identity/types.js';
 import { authorizationCall, loadPolicySet, readPolicyDir, SCHEMA_FILE, type LoadedPolicySet } from '../src/policy/policy_set.js';
 import { parsePolicyTests } from '../src/policy/policy_tests.js';
-import type { IssueRequest } from '../src/sdk.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
 import { AGENT_ISSUER } from '../test/support/test_config.js';
+import { directJwtIssue } from './s1_issue.js';
 import { benchTokens, httpCall, startBrokerChild, type BrokerChild } from './broker_child.js';
 import type { S1Options } from './s1_issue.js';
 import { median, medianOfRuns, summarize, timeSequential, type Summary } from './stats.js';
@@ -314,9 +312,6 @@ function measureDecisions(): { decisions: Record<DecisionSeries, Summary>; warmu
   };
 }
 
-const noopLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
-const newGrantId = (): string => `grt_${randomBytes(16).toString('base64url')}`;
-
 interface GrantTarget {
   readonly child: BrokerChild;
   readonly url: string;
@@ -390,23 +385,7 @@ async function measureGrants(
     };
 
     // S1's direct baseline: the jwt provider made as the catalog makes it, with the policy child's key.
-    const config = policyChild.config as { providers: { jwt: unknown }; profiles: { demo: { params: unknown; defaultTtl: number } } };
-    const provider = await jwtProvider.create(jwtProvider.configSchema.parse(config.providers.jwt), {
-      logger: noopLogger,
-      now: Date.now,
-      devMode: true,
-    });
-    const params = jwtProvider.profileParamsSchema.parse(config.profiles.demo.params);
-    const signal = new AbortController().signal;
-    const directRequest = (grantId: string): IssueRequest<typeof params> => ({
-      grantId,
-      incidentId,
-      agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
-      profile: { name: PROFILE, params },
-      ttlSeconds: config.profiles.demo.defaultTtl,
-      purpose: 'bench s8',
-      signal,
-    });
+    const direct = await directJwtIssue(policyChild, incidentId);
 
     const grant = (name: 'policy' | 'plain' | 'nochain') => {
       const t = targets[name];
@@ -432,10 +411,7 @@ async function measureGrants(
       policy: grant('policy'),
       plain: grant('plain'),
       nochain: grant('nochain'),
-      direct: async () => {
-        const issued = await provider.issue(directRequest(newGrantId()));
-        if (typeof issued.credential.access_token !== 'string') throw new Error('direct issue returned no access_token');
-      },
+      direct: direct.issue,
     };
     /** `count` calls per series in interleaved blocks; the order of the series rotates from block to block. */
     const interleaved = async (count: number): Promise<Record<GrantSeries, bigint[]>> => {
@@ -449,7 +425,7 @@ async function measureGrants(
     };
     const warm = await interleaved(Math.max(options.warmup, GRANT_WARMUP));
     const samples = await interleaved(options.requests);
-    await provider.close();
+    await direct.close();
     const warmupOf = (name: 'policy' | 'plain'): GrantWarmup => ({
       firstUs: targets[name].firstUs,
       segmentsP50Us: WARMUP_SEGMENTS.map(([from, to]) => summarize(warm[name].slice(from, to)).p50Us),

@@ -13,14 +13,10 @@
  *     baseline, by closing the incident (POST /v1/incidents/{id}/close); alternating rounds. Each
  *     time runs from the request until GET /v1/incidents/{id} shows every grant revoked (polled).
  */
-import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
-import { jwtProvider } from '../providers/jwt/index.js';
-import type { IssueRequest } from '../src/sdk.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
-import { AGENT_ISSUER } from '../test/support/test_config.js';
 import { benchTokens, httpCall, startBrokerChild, type BrokerChild } from './broker_child.js';
-import type { S1Options } from './s1_issue.js';
+import { directJwtIssue, type S1Options } from './s1_issue.js';
 import { medianOfRuns, summarize, timeSequential, type Summary } from './stats.js';
 
 const AGENT_ID = 'spiffe://dev.local/agent/triage';
@@ -50,7 +46,6 @@ export interface S9Result {
   readonly median: S9Run;
 }
 
-const noopLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
 const detectorsOff = (config: Record<string, unknown>) => config; // the bench config turns every detector off
 const detectorsOn = (config: Record<string, unknown>) => ({ ...config, deviation: {} });
 
@@ -85,23 +80,7 @@ async function measureGrants(options: S1Options, index: number, redis: RedisServ
       ),
     ) as unknown as Record<'detectors' | 'plain', { url: string; headers: Record<string, string>; body: string }>;
 
-    const config = children.plain.config as { providers: { jwt: unknown }; profiles: { demo: { params: unknown; defaultTtl: number } } };
-    const provider = await jwtProvider.create(jwtProvider.configSchema.parse(config.providers.jwt), {
-      logger: noopLogger,
-      now: Date.now,
-      devMode: true,
-    });
-    const params = jwtProvider.profileParamsSchema.parse(config.profiles.demo.params);
-    const signal = new AbortController().signal;
-    const direct: IssueRequest<typeof params> = {
-      grantId: '',
-      incidentId,
-      agent: { id: AGENT_ID, issuer: AGENT_ISSUER },
-      profile: { name: PROFILE, params },
-      ttlSeconds: config.profiles.demo.defaultTtl,
-      purpose: 'bench s9',
-      signal,
-    };
+    const direct = await directJwtIssue(children.plain, incidentId);
     const series: Record<GrantSeries, () => Promise<void>> = {
       detectors: async () => {
         const t = targets.detectors;
@@ -113,10 +92,7 @@ async function measureGrants(options: S1Options, index: number, redis: RedisServ
         const res = await httpCall(agent, t.url, 'POST', t.headers, t.body);
         if (res.status !== 201) throw new Error(`the plain broker answered ${res.status}: ${res.body}`);
       },
-      direct: async () => {
-        const issued = await provider.issue({ ...direct, grantId: `grt_${randomBytes(16).toString('base64url')}` });
-        if (typeof issued.credential.access_token !== 'string') throw new Error('direct issue returned no access_token');
-      },
+      direct: direct.issue,
     };
     const interleaved = async (count: number): Promise<Record<GrantSeries, bigint[]>> => {
       const samples: Record<GrantSeries, bigint[]> = { detectors: [], plain: [], direct: [] };
@@ -129,7 +105,7 @@ async function measureGrants(options: S1Options, index: number, redis: RedisServ
     };
     await interleaved(Math.max(options.warmup, GRANT_WARMUP));
     const samples = await interleaved(options.requests);
-    await provider.close();
+    await direct.close();
     return { detectors: summarize(samples.detectors), plain: summarize(samples.plain), direct: summarize(samples.direct) };
   } finally {
     agent.destroy();

@@ -29,7 +29,6 @@ export interface QuarantineRecord {
 
 /** The register holding an agent's quarantine record. */
 export const quarantineKey = (agentId: string): string => `quarantine:${agentId}`;
-const key = quarantineKey;
 
 /** A quarantine record from its register's text (null: never quarantined). */
 export const parseQuarantine = (raw: string | null): QuarantineRecord | null =>
@@ -47,7 +46,7 @@ export const agentQuarantined = (decidedBy?: readonly string[]): BrokerError =>
   );
 
 export async function quarantineOf(store: Pick<Store, 'getRegister'>, agentId: string): Promise<QuarantineRecord | null> {
-  return parseQuarantine(await store.getRegister(key(agentId)));
+  return parseQuarantine(await store.getRegister(quarantineKey(agentId)));
 }
 
 export const isQuarantined = (record: QuarantineRecord | null): boolean => record?.state === 'quarantined';
@@ -59,11 +58,11 @@ async function writeRecord(
   next: (current: QuarantineRecord | null) => QuarantineRecord | null,
 ): Promise<QuarantineRecord | null> {
   for (let attempt = 0; attempt < 20; attempt++) {
-    const raw = await store.getRegister(key(agentId));
+    const raw = await store.getRegister(quarantineKey(agentId));
     const current = raw === null ? null : (JSON.parse(raw) as QuarantineRecord);
     const value = next(current);
     if (value === null) return current;
-    if (await store.compareAndSetRegister(key(agentId), raw, JSON.stringify(value))) return value;
+    if (await store.compareAndSetRegister(quarantineKey(agentId), raw, JSON.stringify(value))) return value;
   }
   throw new BrokerError('ERR_STORE_UNAVAILABLE', 503, 'the quarantine kept changing; try again');
 }

@@ -60,6 +60,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     const reading = readAfter === undefined ? undefined : Promise.allSettled([redis.get(keys.register(readAfter))]);
     const [claimed, index, agentIncident, intent] = await sent;
     const read = reading === undefined ? undefined : (await reading)[0];
+    const answer = (result: CreateGrantIntentResult) => (read ? { result, read } : { result });
     const giveBack = (): Promise<unknown> => redis.zrem(agentLive, grant.id);
     const written = intent.status === 'fulfilled' && intent.value === 'ok';
     const indexed = index.status === 'fulfilled' && index.value !== null;
@@ -81,7 +82,7 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     if (quota && quota.perAgent > 0 && agentLiveCount > quota.perAgent) {
       await takeBack();
       await giveBack();
-      return { result: 'quota_agent', ...(read ? { read } : {}) };
+      return answer('quota_agent');
     }
     const result = (intent as PromiseFulfilledResult<unknown>).value;
     if (!indexed && (await redis.get(indexKey)) !== incidentId) {
@@ -97,12 +98,11 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
     }
     if (result === 'ok') {
       remember(grant.id, incidentId);
-      return { result: 'ok', ...(read ? { read } : {}) };
+      return answer('ok');
     }
     await giveBack();
     if (indexed) await redis.del(indexKey);
-    if (result === 'incident_missing' || result === 'incident_closed' || result === 'quota_incident')
-      return { result, ...(read ? { read } : {}) };
+    if (result === 'incident_missing' || result === 'incident_closed' || result === 'quota_incident') return answer(result);
     throw new Error(`grant id ${JSON.stringify(grant.id)} already exists`);
   }
 
