@@ -27,6 +27,7 @@ import { createSourceChecks } from './webhooks/source_checks.js';
 import { createPolicyEngine, type PolicyEngine } from './policy/policy_engine.js';
 import { createDetectors } from './deviation/detectors.js';
 import { createSignalSources } from './deviation/signal_sources.js';
+import { createIncidentKill } from './revocation/incident_kill.js';
 import { createOverdueNotice } from './revocation/overdue_notice.js';
 import { createRevocationWorker, type RevocationWorker } from './revocation/worker.js';
 import { guardStore } from './store/guarded_store.js';
@@ -159,7 +160,23 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       now,
       publicUrl,
     });
-    const base = { config, store, catalog, audit, metrics, logger, now, sourceChecks, policy, approvalNotifier, revocationEvents };
+    // Settled before the catalog closes its providers (cleanup runs last-registered first).
+    const incidentKill = createIncidentKill({ catalog, metrics, now, logger: logger.child({ component: 'revocation' }) });
+    cleanup.unshift(() => incidentKill.settled());
+    const base = {
+      config,
+      store,
+      catalog,
+      audit,
+      metrics,
+      logger,
+      now,
+      sourceChecks,
+      policy,
+      approvalNotifier,
+      revocationEvents,
+      incidentKill,
+    };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
     const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());

@@ -4,6 +4,7 @@
  */
 import type { ApprovalNotifier } from './approvals/notify.js';
 import type { RevocationEvents } from './events/revocation_events.js';
+import type { IncidentKill } from './revocation/incident_kill.js';
 import type { AuditLog } from './audit/audit_log.js';
 import type { Catalog } from './catalog/catalog.js';
 import type { Config } from './config/schema.js';
@@ -24,6 +25,8 @@ export interface DomainDeps {
   readonly now: () => number;
   /** Wakes the revocation worker after new jobs were enqueued (no-op when none runs here). */
   readonly nudgeRevocation: () => void;
+  /** Kills a closing incident upstream at once, beside the queue (revocation/incident_kill.ts); absent in flows that never close one. */
+  readonly incidentKill?: Pick<IncidentKill, 'begin'> | null;
   /** The enforced Cedar policy set, with its shadow and reloads (src/policy/); absent when `policy.dir` is not configured. */
   readonly policy?: (Pick<PolicyEngine, 'decide' | 'annotations'> & Partial<Pick<PolicyEngine, 'decideSignal'>>) | null;
   /** Asking incident tools whether their incidents are open (webhooks/source_checks.ts); absent when no source has an API. */

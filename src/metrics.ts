@@ -15,6 +15,7 @@ export interface Metrics {
   readonly revocationOverdue: Counter<'provider'>;
   readonly closeToRevokedSeconds: Histogram<'provider'>;
   readonly incidentCloseToAllRevokedSeconds: Histogram;
+  readonly incidentKillSeconds: Histogram<'provider' | 'outcome'>;
   readonly revocationQueueDepth: Gauge;
   readonly grantsExpired: Counter;
   readonly grantsForgotten: Counter;
@@ -91,6 +92,13 @@ export function createMetrics(options: { defaultMetrics: boolean; queueDepth?: (
       name: 'quartermaster_incident_close_to_all_revoked_seconds',
       help: "From an incident's close to its last grant revoked (or expired), once per incident.",
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900],
+      registers: [registry],
+    }),
+    incidentKillSeconds: new Histogram({
+      name: 'quartermaster_incident_kill_seconds',
+      help: "From an incident's close to its provider's kill of it (outcome killed, nothing or failed), once per close and provider.",
+      labelNames: ['provider', 'outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [registry],
     }),
     closeToRevokedSeconds: new Histogram({

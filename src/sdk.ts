@@ -160,6 +160,11 @@ export interface RevokeIncidentRequest {
   readonly signal: AbortSignal;
 }
 
+export interface KillIncidentRequest {
+  readonly incidentId: string;
+  readonly signal: AbortSignal;
+}
+
 /**
  * Outcome for one grant. `confirmed` means the provider checked that it is dead. `denied`: a Deny
  * that upstream applies within its propagation delay (AWS STS), never confirmed by the broker.
@@ -232,6 +237,15 @@ export interface Provider<P = unknown> {
   revokeGrant(req: RevokeGrantRequest): Promise<RevocationReceipt>;
   /** Present when `capabilities.incidentRevocation`; idempotent like revokeGrant. */
   revokeIncident?(req: RevokeIncidentRequest): Promise<readonly RevocationReceipt[]>;
+  /**
+   * Present where the provider can end a whole incident from what it recorded itself
+   * (ProviderDeps.incidentRecords), before core has read a single grant. Core calls it once as the
+   * incident closes, beside the revocation queue, so the credentials are dead one provider call
+   * after the close instead of after the first batch. Answers whether it ended anything. Never
+   * confirms: every grant still goes through revokeIncident, with receipts, which must not depend
+   * on this call having run or succeeded. Idempotent.
+   */
+  killIncident?(req: KillIncidentRequest): Promise<boolean>;
   readonly introspector?: TokenIntrospector;
   /**
    * Present where single credentials cannot be revoked and a whole target may need to be stopped

@@ -22,8 +22,11 @@ export interface IssueDeps {
   readonly clients: AwsClients;
   readonly roles: RoleCache;
   readonly caller: CallerIdentity;
-  /** Remembers a role the broker issued for, so garbage collection visits it. */
-  readonly touched: (roleArn: string) => void;
+  /**
+   * Remembers a role the broker issues for, so garbage collection visits it, and records it for
+   * the incident, so the kill at close denies it without reading a grant. Never throws.
+   */
+  readonly recordRole: (incidentId: string, roleArn: string) => Promise<void>;
 }
 
 /** The secret members of the credential: core keeps them out of every sink. */
@@ -31,7 +34,12 @@ export const SECRET_FIELDS = ['SecretAccessKey', 'SessionToken', 'credential_pro
 
 export async function issueStsCredential(deps: IssueDeps, req: IssueRequest<AwsStsProfileParams>): Promise<IssuedCredential> {
   const params = req.profile.params;
-  const [role, caller] = await Promise.all([deps.roles.get(params.roleArn), deps.caller.get()]);
+  // The role is recorded before the credential is handed out: a close right after knows it.
+  const [role, caller] = await Promise.all([
+    deps.roles.get(params.roleArn),
+    deps.caller.get(),
+    deps.recordRole(req.incidentId, params.roleArn),
+  ]);
   const ceiling = Math.min(role.maxSessionSeconds, caller.chaining ? ROLE_CHAINING_MAX_SECONDS : STS_MAX_SECONDS);
   const durationSeconds = Math.min(Math.max(req.ttlSeconds, STS_MIN_SECONDS), ceiling);
   if (durationSeconds > req.ttlSeconds) {
@@ -45,7 +53,6 @@ export async function issueStsCredential(deps: IssueDeps, req: IssueRequest<AwsS
     { Key: TAG_KEYS.grant, Value: tagValue(req.grantId) },
     { Key: TAG_KEYS.agent, Value: tagValue(req.agent.id) },
   ];
-  deps.touched(params.roleArn);
   const out = await deps.clients.sts.send(
     new AssumeRoleCommand({
       RoleArn: params.roleArn,

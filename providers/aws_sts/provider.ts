@@ -6,13 +6,22 @@
  *
  *  issue          → issue.ts: AssumeRole with DurationSeconds within [900 s, the role's maximum]
  *  revokeIncident → revoke.ts: the incident's tag value into the role's incident Deny (one write per role)
+ *  killIncident   → revoke.ts: the same at close, for the roles issue recorded for the incident
  *  revokeGrant    → revoke.ts: the session's aws:userid into the role's grants Deny
  *  emergencyDeny  → revoke.ts: every session of the role issued before now (aws:TokenIssueTime)
  *  garbage collection, every gcIntervalSeconds on one replica: statements no credential can need
  * Failures become ERR_PROVIDER_UNAVAILABLE (retry may help), ERR_PROVIDER_FAILED or
  * ERR_PROVIDER_QUOTA (errors.ts).
  */
-import { BrokerError, isLoopbackUrl, type IncidentRecords, type Provider, type ProviderDeps, type ProviderLocks } from '../../src/sdk.js';
+import {
+  BrokerError,
+  isLoopbackUrl,
+  type IncidentRecords,
+  type KillIncidentRequest,
+  type Provider,
+  type ProviderDeps,
+  type ProviderLocks,
+} from '../../src/sdk.js';
 import { createAwsClients, createCallerIdentity, createRoleCache, roleNameOf } from './clients.js';
 import { ROLE_ARN, STS_MAX_SECONDS, STS_MIN_SECONDS, type AwsStsConfig, type AwsStsProfileParams } from './config.js';
 import { hasEntry } from './deny_policy.js';
@@ -22,6 +31,7 @@ import { tagValue } from './names.js';
 import {
   createWrittenEntries,
   denyRoleSessions,
+  killIncidentSessions,
   revokeIncidentSessions,
   revokeOneSession,
   updateDenyPolicy,
@@ -82,6 +92,23 @@ export async function createAwsStsProvider(config: AwsStsConfig, deps: ProviderD
   const record = async (incidentId: string, roleArn: string): Promise<void> => {
     touched.add(roleArn);
     await records?.add(incidentId, roleArn);
+  };
+  /** (incident, role) pairs this process recorded at issue: one store write per pair, not per session. */
+  const recordedAtIssue = new Set<string>();
+  const recordRole = async (incidentId: string, roleArn: string): Promise<void> => {
+    const key = `${incidentId}\n${roleArn}`;
+    if (recordedAtIssue.has(key)) return;
+    try {
+      await record(incidentId, roleArn);
+      if (recordedAtIssue.size >= 10_000) recordedAtIssue.clear();
+      recordedAtIssue.add(key);
+    } catch (err) {
+      // The kill at close will not know this role; the queue's revokeIncident still denies it from the handles.
+      deps.logger.warn(
+        { role: roleNameOf(roleArn), incidentId, failure: err instanceof Error ? err.message : 'unknown' },
+        'aws_sts: role not recorded for the incident',
+      );
+    }
   };
 
   try {
@@ -153,10 +180,19 @@ export async function createAwsStsProvider(config: AwsStsConfig, deps: ProviderD
       // CloudTrail and GuardDuty name a session by its AccessKeyId (userIdentity.accessKeyId).
       subjects: { aws_access_key_id: 'accessKeyId' },
     },
-    issue: (req) => guard('issue', () => issueStsCredential({ clients, roles, caller, touched: (arn) => touched.add(arn) }, req)),
+    issue: (req) => guard('issue', () => issueStsCredential({ clients, roles, caller, recordRole }, req)),
     revokeGrant: (req) => guard('revokeGrant', () => revokeOneSession(revokeDeps, req, req.signal, record)),
     revokeIncident: (req) =>
       guard('revokeIncident', () => revokeIncidentSessions(revokeDeps, req.incidentId, req.grants, req.signal, record)),
+    // Only with the broker's records: without them the roles of an incident are known from its grants alone.
+    ...(records
+      ? {
+          killIncident: (req: KillIncidentRequest) =>
+            guard('killIncident', async () =>
+              killIncidentSessions(revokeDeps, req.incidentId, await records.of(req.incidentId), req.signal),
+            ),
+        }
+      : {}),
     async emergencyDeny(req) {
       if (!ROLE_ARN.test(req.target))
         throw new BrokerError('ERR_VALIDATION', 400, 'target must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)');

@@ -26,6 +26,7 @@ import {
   type DenyPolicy,
 } from './deny_policy.js';
 import { awsErrorCode, policyQuotaExceeded } from './errors.js';
+import { tagValue } from './names.js';
 
 /** Room for clocks: AWS's and ours may differ, and a session may be used a moment past its expiry check. */
 export const CLOCK_MARGIN_MS = 5 * 60_000;
@@ -201,22 +202,52 @@ export async function revokeIncidentSessions(
     if (!deps.written.covers(roleArn, 'incidents', tag, latest)) {
       // Recorded first: garbage collection of an ended incident visits every role it was denied on.
       await record(incidentId, roleArn);
-      const until = Math.max(await neededUntilForRole(deps, roleArn), latest);
-      const policy = await updateDenyPolicy(
-        deps,
-        roleArn,
-        (p) => {
-          addEntry(p, 'incidents', tag, until);
-          return [{ kind: 'incidents', value: tag }];
-        },
-        signal,
-      );
-      deps.written.note(roleArn, 'incidents', tag, untilOf(policy, 'incidents', tag));
+      await denyIncidentOnRole(deps, roleArn, tag, Math.max(await neededUntilForRole(deps, roleArn), latest), signal);
       deps.logger.info({ role: roleNameOf(roleArn), incidentId, grants: ofRole.length }, 'aws: incident denied on role');
     }
     receipts.push(...ofRole.map((g) => receipt(g.grantId)));
   }
   return receipts;
+}
+
+/**
+ * The kill at close (sdk.ts killIncident): the incident's tag into the incident Deny of every role
+ * recorded for it (issue records each role before its first session, provider.ts), the roles at
+ * once, without reading a grant. Each entry lasts until the role's longest session issued by now
+ * could have ended, which covers every session of the incident: revokeIncidentSessions follows
+ * for the grants, finds the entry written and answers without another write. True when it wrote.
+ */
+export async function killIncidentSessions(
+  deps: RevokeDeps,
+  incidentId: string,
+  roleArns: readonly string[],
+  signal: AbortSignal,
+): Promise<boolean> {
+  const tag = tagValue(incidentId);
+  const wrote = await Promise.all(
+    [...new Set(roleArns)].map(async (roleArn) => {
+      const until = await neededUntilForRole(deps, roleArn);
+      if (deps.written.covers(roleArn, 'incidents', tag, until)) return false;
+      await denyIncidentOnRole(deps, roleArn, tag, until, signal);
+      deps.logger.info({ role: roleNameOf(roleArn), incidentId }, 'aws: incident denied on role at close');
+      return true;
+    }),
+  );
+  return wrote.includes(true);
+}
+
+/** The incident's tag into the role's incident Deny until `until`, written and read back (updateDenyPolicy). */
+async function denyIncidentOnRole(deps: RevokeDeps, roleArn: string, tag: string, until: number, signal: AbortSignal): Promise<void> {
+  const policy = await updateDenyPolicy(
+    deps,
+    roleArn,
+    (p) => {
+      addEntry(p, 'incidents', tag, until);
+      return [{ kind: 'incidents', value: tag }];
+    },
+    signal,
+  );
+  deps.written.note(roleArn, 'incidents', tag, untilOf(policy, 'incidents', tag));
 }
 
 /** One grant (released, or revoked alone): its `aws:userid` into the grants Deny, until its own expiry. */

@@ -5,12 +5,21 @@
  *  issue        → parents.ts (per-incident orphan parent) + issue.ts (child / dynamic secret)
  *  revokeGrant  → revoke.ts: lease (sync) + child accessor, then lookups as the receipt
  *  revokeIncident → revoke.ts: each distinct parent accessor once (the handles' and the recorded ones), then lookups
+ *  killIncident → revoke.ts: at close, the recorded parents only, no lookups (the queue's revokeIncident confirms)
  *  parent_sweep.ts → every parentSweepSeconds: the recorded parents of ended incidents
  * Failures become ERR_PROVIDER_UNAVAILABLE (retry may help) or ERR_PROVIDER_FAILED (errors.ts).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { BrokerError, isLoopbackUrl, type BackgroundLanes, type Provider, type ProviderDeps, type ProviderFactory } from '../../src/sdk.js';
+import {
+  BrokerError,
+  isLoopbackUrl,
+  type BackgroundLanes,
+  type KillIncidentRequest,
+  type Provider,
+  type ProviderDeps,
+  type ProviderFactory,
+} from '../../src/sdk.js';
 import { createVaultClient } from './client.js';
 import { createVaultHttp } from './vault_http.js';
 import { vaultConfigSchema, vaultProfileParamsSchema, type VaultConfig, type VaultProfileParams } from './config.js';
@@ -18,7 +27,7 @@ import { toBrokerError, VaultCallError } from './errors.js';
 import { issueVaultCredential } from './issue.js';
 import { startParentSweep, type ParentSweep } from './parent_sweep.js';
 import { createIncidentParents } from './parents.js';
-import { revokeIncidentGrants, revokeOneGrant } from './revoke.js';
+import { killIncidentParents, revokeIncidentGrants, revokeOneGrant } from './revoke.js';
 import { createBrokerSession, realScheduler, type Scheduler } from './session.js';
 
 export const vaultProvider = {
@@ -81,6 +90,7 @@ export async function createVaultProvider(
     confirmConcurrency: config.confirmConcurrency,
     namespace: config.namespace ?? '',
     background: deps.background ?? runAtOnce,
+    parentRevokes: new Map<string, Promise<'revoked' | 'gone'>>(),
     ...(records ? { records } : {}),
   };
 
@@ -144,6 +154,13 @@ export async function createVaultProvider(
     issue: (req) => guard('issue', () => issueVaultCredential({ client, parents, config, logger: deps.logger, now: deps.now }, req)),
     revokeGrant: (req) => guard('revokeGrant', () => revokeOneGrant(revokeDeps, req, req.signal)),
     revokeIncident: (req) => guard('revokeIncident', () => revokeIncidentGrants(revokeDeps, req.incidentId, req.grants, req.signal)),
+    // Only with the broker's records: without them no parent of another process is known.
+    ...(records
+      ? {
+          killIncident: (req: KillIncidentRequest) =>
+            guard('killIncident', () => killIncidentParents({ ...revokeDeps, records }, req.incidentId, req.signal)),
+        }
+      : {}),
     async health(signal) {
       try {
         const status = await client.health(signal);

@@ -38,6 +38,8 @@ export interface RevokeDeps {
   readonly namespace: string;
   /** The incidents' recorded parents (parents.ts); absent without the broker. */
   readonly records?: IncidentRecords;
+  /** Parent revokes in flight in this process, by accessor (revokeParent). */
+  readonly parentRevokes: Map<string, Promise<'revoked' | 'gone'>>;
 }
 
 interface VaultHandle {
@@ -134,6 +136,56 @@ export async function revokeOneGrant(deps: RevokeDeps, ref: GrantRef, signal: Ab
   return { grantId: ref.grantId, outcome: outcome === 'revoked' ? 'revoked' : 'already_dead', confirmed };
 }
 
+/**
+ * The kill at close (sdk.ts killIncident): every parent recorded for the incident, by any replica,
+ * revoked once; Vault revokes each tree and its leases. No grant is read and nothing is looked
+ * up: revokeIncidentGrants follows for every grant and confirms it. True when a parent was revoked.
+ */
+export async function killIncidentParents(
+  deps: RevokeDeps & { readonly records: IncidentRecords },
+  incidentId: string,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const recorded = await deps.records.of(incidentId);
+  if (recorded.length === 0) return false;
+  const outcomes = await revokeParents(deps, incidentId, recorded, signal);
+  await forgetParents(deps, incidentId, recorded);
+  return [...outcomes.values()].includes('revoked');
+}
+
+/** Each distinct parent once, all at once; see revokeParent. */
+async function revokeParents(
+  deps: RevokeDeps,
+  incidentId: string,
+  parents: readonly string[],
+  signal: AbortSignal,
+): Promise<Map<string, 'revoked' | 'gone'>> {
+  const distinct = [...new Set(parents)];
+  const outcomes = await Promise.all(distinct.map((parent) => revokeParent(deps, incidentId, parent, signal)));
+  return new Map(distinct.map((parent, i) => [parent, outcomes[i] as 'revoked' | 'gone']));
+}
+
+/**
+ * One parent's revoke-accessor, sent once per process: a parent this process revoked already
+ * (an earlier batch, the kill at close) is skipped, and a caller arriving while its revoke is in
+ * flight shares that call — the kill and the first batch of a close race for the same parent, and
+ * the loser must not read Vault's "invalid accessor" as a credential that was already dead.
+ */
+function revokeParent(deps: RevokeDeps, incidentId: string, parent: string, signal: AbortSignal): Promise<'revoked' | 'gone'> {
+  if (deps.parents.isRevoked(parent)) return Promise.resolve('revoked');
+  const pending = deps.parentRevokes.get(parent);
+  if (pending) return pending;
+  const revoke = revokeAccessor(deps, parent, signal)
+    .then((outcome) => {
+      deps.parents.markRevoked(parent);
+      deps.logger.info({ incidentId, parent: deps.fingerprint(parent), outcome }, 'vault: incident parent token revoked');
+      return outcome;
+    })
+    .finally(() => deps.parentRevokes.delete(parent));
+  deps.parentRevokes.set(parent, revoke);
+  return revoke;
+}
+
 export async function revokeIncidentGrants(
   deps: RevokeDeps,
   incidentId: string,
@@ -153,20 +205,13 @@ export async function revokeIncidentGrants(
       );
     }
   }
-  const outcomeByParent = new Map<string, 'revoked' | 'gone'>();
   const recorded = deps.records ? await deps.records.of(incidentId) : [];
-  for (const parent of [...handles.map(({ handle }) => handle.parentAccessor), ...recorded]) {
-    if (outcomeByParent.has(parent)) continue;
-    if (deps.parents.isRevoked(parent)) {
-      // Revoked by this process for an earlier batch of the same close: nothing more to send.
-      outcomeByParent.set(parent, 'revoked');
-      continue;
-    }
-    const outcome = await revokeAccessor(deps, parent, signal);
-    deps.parents.markRevoked(parent);
-    outcomeByParent.set(parent, outcome);
-    deps.logger.info({ incidentId, parent: deps.fingerprint(parent), outcome }, 'vault: incident parent token revoked');
-  }
+  const outcomeByParent = await revokeParents(
+    deps,
+    incidentId,
+    [...handles.map(({ handle }) => handle.parentAccessor), ...recorded],
+    signal,
+  );
   await forgetParents(deps, incidentId, recorded);
   const receipts: RevocationReceipt[] = [];
   let next = 0;

@@ -16,6 +16,7 @@ import type {
   EmergencyDenyResult,
   IssuedCredential,
   IssueRequest,
+  KillIncidentRequest,
   RevocationReceipt,
   RevokeGrantRequest,
   RevokeIncidentRequest,
@@ -44,6 +45,8 @@ export interface Catalog {
   ): Promise<IssuedCredential & { readonly subjects: readonly string[] }>;
   revokeGrant(provider: Provider, req: Omit<RevokeGrantRequest, 'signal'>): Promise<RevocationReceipt>;
   revokeIncident(provider: Provider, req: Omit<RevokeIncidentRequest, 'signal'>): Promise<readonly RevocationReceipt[]>;
+  /** The provider's kill of a closing incident (sdk.ts Provider.killIncident), under the call deadline. */
+  killIncident(provider: Provider, req: Omit<KillIncidentRequest, 'signal'>): Promise<boolean>;
   /** The provider's emergency deny (sdk.ts Provider.emergencyDeny), under the call deadline. */
   emergencyDeny(provider: Provider, target: string): Promise<EmergencyDenyResult>;
   close(): Promise<void>;
@@ -140,6 +143,9 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
     if (provider.capabilities.incidentRevocation && !provider.revokeIncident) {
       problems.push(`providers.${provider.name}: declares incidentRevocation but has no revokeIncident (a provider bug)`);
     }
+    if (provider.killIncident && !provider.capabilities.incidentRevocation) {
+      problems.push(`providers.${provider.name}: has killIncident but does not declare incidentRevocation (a provider bug)`);
+    }
     for (const format of Object.keys(provider.capabilities.subjects ?? {}).filter((f) => !isProviderSubjectFormat(f))) {
       problems.push(
         `providers.${provider.name}: declares subject format ${JSON.stringify(format)}, which is not [a-z][a-z0-9_]* or is core's own (a provider bug)`,
@@ -205,6 +211,11 @@ export async function createCatalog(config: Config, factories: readonly AnyProvi
       const revokeIncident = provider.revokeIncident?.bind(provider);
       if (!revokeIncident) throw wrapProviderError(provider.name, 'revokeIncident', new Error('not supported'), false);
       return withTimeout(provider, 'revokeIncident', (signal) => revokeIncident({ ...req, signal }));
+    },
+    async killIncident(provider, req) {
+      const killIncident = provider.killIncident?.bind(provider);
+      if (!killIncident) throw wrapProviderError(provider.name, 'killIncident', new Error('not supported'), false);
+      return withTimeout(provider, 'killIncident', (signal) => killIncident({ ...req, signal }));
     },
     async emergencyDeny(provider, target) {
       const emergencyDeny = provider.emergencyDeny?.bind(provider);

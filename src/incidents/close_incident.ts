@@ -1,7 +1,8 @@
 /**
  * Closes an incident: the store writes the closed tombstone first (no grant can be issued after
- * it, guarantee 3), flips the incident's live grants to revoking and enqueues them; the worker
- * does the rest. Idempotent: closing again re-enqueues anything still outstanding.
+ * it, guarantee 3), flips the incident's live grants to revoking and enqueues them; then the
+ * providers kill the incident upstream at once (revocation/incident_kill.ts) and the worker
+ * revokes and confirms each grant. Idempotent: closing again re-enqueues anything still outstanding.
  */
 import { cancelIncidentApprovals } from '../approvals/end_approval.js';
 import { describeCause, incidentNotFound } from '../errors.js';
@@ -13,7 +14,11 @@ export async function closeIncident(deps: DomainDeps, id: string, by: ActorRef):
   const actor = actorOf(by);
   const result = await deps.store.closeIncident(id, deps.now(), actor.id);
   if (!result) throw incidentNotFound();
-  if (result.revoking.length > 0) deps.nudgeRevocation();
+  if (result.revoking.length > 0) {
+    // Upstream first, then the queue: the kill needs no grant read, the queue confirms every one.
+    deps.incidentKill?.begin(id, result.incident.closedAt ?? deps.now());
+    deps.nudgeRevocation();
+  }
   // Recorded on every close call, once: a close retried after a failed append still audits it.
   await deps.audit.record(
     {

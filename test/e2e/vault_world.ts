@@ -4,7 +4,7 @@
  * database secret (`db-read`).
  */
 import { PARENT_POLICIES, PARENT_ROLE, provisionVault, type Provisioned } from '../fakes/vault/provision.js';
-import { startFakeVault, type FakeVault } from '../fakes/vault/server.js';
+import { startFakeVault, type FakeVault, type FakeVaultOptions } from '../fakes/vault/server.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 
 export const AGENTS = [
@@ -58,8 +58,10 @@ export interface VaultWorld {
   stop(): Promise<void>;
 }
 
-export async function startVaultWorld(options: { revocation?: Record<string, number>; logLevel?: string } = {}): Promise<VaultWorld> {
-  const fake = await startFakeVault({ databaseRoles: { readonly: { ttlSeconds: 120 } } });
+export async function startVaultWorld(
+  options: { revocation?: Record<string, number>; logLevel?: string; runWorker?: boolean; fake?: FakeVaultOptions } = {},
+): Promise<VaultWorld> {
+  const fake = await startFakeVault({ databaseRoles: { readonly: { ttlSeconds: 120 } }, ...options.fake });
   try {
     const provisioned = await provisionVault(fake.url, fake.rootToken);
     const qm = await startTestBroker({
@@ -67,6 +69,7 @@ export async function startVaultWorld(options: { revocation?: Record<string, num
       providers: { vault: vaultProviderConfig(fake, provisioned, { requestTimeoutMs: 2000 }) },
       ...(options.revocation ? { revocation: options.revocation } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(options.runWorker === undefined ? {} : { runWorker: options.runWorker }),
     });
     const operator = () => qm.operatorToken();
     return {

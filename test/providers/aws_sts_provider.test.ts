@@ -11,6 +11,7 @@ import { createCatalog } from '../../src/catalog/catalog.js';
 import { ConfigError } from '../../src/config/load.js';
 import { createLocks } from '../../src/locks.js';
 import { createLogger } from '../../src/logging.js';
+import { createLogCapture } from '../support/log_capture.js';
 import { testConfig } from '../support/test_config.js';
 import type { GrantRef, IssuedCredential, IssueRequest, Provider } from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
@@ -233,6 +234,69 @@ describe('revocation by Deny', () => {
     // Nothing else was in it: the policy itself is gone.
     expect(fixture.fake.rolePolicies('ir-gc')).toEqual({});
     expect(await records.of('INC-GC')).toEqual([]);
+  });
+
+  it('records each role at issue once per incident, and an incident that ended without a Deny is forgotten by the sweep', async () => {
+    const closed = new Set<string>();
+    const inner = memoryRecords(closed);
+    let adds = 0;
+    const records = { ...inner, add: async (incidentId: string, value: string) => (adds++, inner.add(incidentId, value)) };
+    fixture.fake.createRole('ir-rec');
+    const p = await fixture.provider({ incidentRecords: records });
+    const params = fixture.params('ir-rec');
+    for (let i = 0; i < 3; i++) await p.issue({ ...request('INC-REC'), profile: { name: 'rec', params } });
+    expect(await records.of('INC-REC')).toEqual([params.roleArn]);
+    expect(adds).toBe(1);
+    // No grant of it was ever denied: once it ends, the sweep finds no entry and drops the record.
+    await p.collectGarbage();
+    expect(await records.of('INC-REC')).toEqual([params.roleArn]);
+    closed.add('INC-REC');
+    await p.collectGarbage();
+    expect(await records.of('INC-REC')).toEqual([]);
+  });
+
+  it('issues even when the record cannot be written; the kill then knows no role and the handles still deny it', async () => {
+    const logs = createLogCapture();
+    const closed = new Set<string>();
+    const inner = memoryRecords(closed);
+    let refuse = true;
+    const records = {
+      ...inner,
+      add: async (incidentId: string, value: string) => {
+        if (refuse) throw new Error('store down');
+        await inner.add(incidentId, value);
+      },
+    };
+    const p = await fixture.provider({ incidentRecords: records, logger: createLogger({ level: 'warn', destination: logs }) });
+    const req = request('INC-NOREC');
+    const issued = await p.issue(req);
+    expect(await credentialWorks(fixture.fake, issued)).toBe(true);
+    expect(logs.text()).toContain('aws_sts: role not recorded for the incident');
+    expect(await p.killIncident?.({ incidentId: 'INC-NOREC', signal: signal() })).toBe(false);
+    expect(await credentialWorks(fixture.fake, issued)).toBe(true);
+    refuse = false;
+    const receipts = await p.revokeIncident?.({ incidentId: 'INC-NOREC', grants: [refOf(req, issued)], signal: signal() });
+    expect(receipts).toEqual([{ grantId: req.grantId, outcome: 'denied', confirmed: false }]);
+    expect(await credentialWorks(fixture.fake, issued)).toBe(false);
+  });
+
+  it('kills an incident from its recorded roles alone, once; without the broker it has no kill', async () => {
+    const records = memoryRecords(new Set());
+    const p = await fixture.provider({ incidentRecords: records });
+    const req = request('INC-KILLED');
+    const issued = await p.issue(req);
+    const other = await p.issue(request('INC-KILL-OTHER'));
+    expect(await p.killIncident?.({ incidentId: 'INC-KILLED', signal: signal() })).toBe(true);
+    expect(await credentialWorks(fixture.fake, issued)).toBe(false);
+    expect(await credentialWorks(fixture.fake, other)).toBe(true);
+    // Written and read back already: a second kill and the queue's revokeIncident write nothing.
+    const puts = () => fixture.fake.calls.filter((c) => c.action === 'PutRolePolicy').length;
+    const before = puts();
+    expect(await p.killIncident?.({ incidentId: 'INC-KILLED', signal: signal() })).toBe(false);
+    const receipts = await p.revokeIncident?.({ incidentId: 'INC-KILLED', grants: [refOf(req, issued)], signal: signal() });
+    expect(receipts).toEqual([{ grantId: req.grantId, outcome: 'denied', confirmed: false }]);
+    expect(puts()).toBe(before);
+    expect(provider.killIncident).toBeUndefined();
   });
 
   it('loses no statement when two brokers close incidents on one role at once, shared lock or not', async () => {

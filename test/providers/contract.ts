@@ -142,6 +142,32 @@ export function describeProviderContract<P>(name: string, setup: () => Promise<P
       expect(again.map((r) => r.grantId).sort()).toEqual(refs.map((r) => r.grantId).sort());
     });
 
+    it('kills a whole incident from its own records, when it has killIncident, and receipts still follow for every grant', async () => {
+      const kill = ctx.provider.killIncident?.bind(ctx.provider);
+      const revokeIncident = ctx.provider.revokeIncident?.bind(ctx.provider);
+      if (!kill) return;
+      // Core calls it only beside revokeIncident, which must still cover every grant afterwards.
+      expect(ctx.provider.capabilities.incidentRevocation).toBe(true);
+      expect(typeof revokeIncident).toBe('function');
+      const incidentId = `inc_${randomUUID()}`;
+      const refs: GrantRef[] = [];
+      for (let i = 0; i < 2; i++) {
+        const req = request({ incidentId });
+        refs.push(refOf(req, await ctx.provider.issue(req)));
+      }
+      expect(await kill({ incidentId: `inc_${randomUUID()}`, signal: new AbortController().signal })).toBe(false);
+      expect(await kill({ incidentId, signal: new AbortController().signal })).toBe(true);
+      // Idempotent: nothing is left to end.
+      expect(await kill({ incidentId, signal: new AbortController().signal })).toBe(false);
+      const receipts = (await revokeIncident?.({ incidentId, grants: refs, signal: new AbortController().signal })) ?? [];
+      expect(receipts.map((r) => r.grantId).sort()).toEqual(refs.map((r) => r.grantId).sort());
+      for (const r of receipts) {
+        expectHonest(r);
+        // The kill ended them in this process: the receipts say so, not "already dead".
+        expect(r.outcome).toBe(revokedOutcome());
+      }
+    });
+
     it('rejects an issue whose signal is already aborted', async () => {
       const controller = new AbortController();
       controller.abort(new Error('caller gave up'));

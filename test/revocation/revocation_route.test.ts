@@ -195,6 +195,18 @@ describe('a provider that cannot revoke a single credential', () => {
     await w.catalog.close();
   });
 
+  /** A catalog config with one profile on the static provider, and the deps to build it. */
+  const staticCatalog = () => ({
+    config: parseConfig(
+      stringify({
+        ...testConfigObject(),
+        providers: { static: {} },
+        profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } },
+      }),
+    ),
+    deps: { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 1000 },
+  });
+
   it('refuses at boot a provider that declares incidentRevocation without revokeIncident', async () => {
     const broken: ProviderFactory<Record<string, never>, Record<string, never>> = {
       ...unrevocable,
@@ -204,16 +216,22 @@ describe('a provider that cannot revoke a single credential', () => {
         return rest;
       },
     };
-    const config = parseConfig(
-      stringify({
-        ...testConfigObject(),
-        providers: { static: {} },
-        profiles: { s: { provider: 'static', maxTtl: 900, tier: 'read', agents: ['.*'] } },
-      }),
-    );
-    const deps = { logger: createLogger({ level: 'silent' }), now: Date.now, devMode: true, callTimeoutMs: 1000 };
+    const { config, deps } = staticCatalog();
     await (await createCatalog(config, [unrevocable], deps)).close();
     await expect(createCatalog(config, [broken], deps)).rejects.toThrow(/declares incidentRevocation but has no revokeIncident/u);
+  });
+
+  it('refuses at boot a provider with a killIncident that does not declare incidentRevocation', async () => {
+    const killer = (incidentRevocation: boolean): ProviderFactory<Record<string, never>, Record<string, never>> => ({
+      ...unrevocable,
+      async create(config, deps) {
+        const provider = await unrevocable.create(config, deps);
+        return { ...provider, capabilities: caps('none', incidentRevocation), killIncident: async () => true };
+      },
+    });
+    const { config, deps } = staticCatalog();
+    await (await createCatalog(config, [killer(true)], deps)).close();
+    await expect(createCatalog(config, [killer(false)], deps)).rejects.toThrow(/has killIncident but does not declare incidentRevocation/u);
   });
 });
 

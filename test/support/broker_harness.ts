@@ -25,7 +25,7 @@ export interface TestBroker {
 }
 
 export async function startTestBroker(
-  options: TestConfigOptions & { now?: () => number; providerFactories?: StartOptions['providers'] } = {},
+  options: TestConfigOptions & { now?: () => number; providerFactories?: StartOptions['providers']; runWorker?: boolean } = {},
 ): Promise<TestBroker> {
   const { config, keyDir } = testConfig(options);
   const logs = createLogCapture();
@@ -35,6 +35,7 @@ export async function startTestBroker(
     port: 0,
     ...(options.now ? { now: options.now } : {}),
     ...(options.providerFactories ? { providers: options.providerFactories } : {}),
+    ...(options.runWorker === undefined ? {} : { runWorker: options.runWorker }),
   });
   const now = options.now ?? Date.now;
   return {

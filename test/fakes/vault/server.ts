@@ -37,6 +37,8 @@ export interface FakeVault {
   /** Whether the token with this accessor still exists (not revoked, not expired). */
   tokenAlive(accessor: string): boolean;
   leaseAlive(leaseId: string): boolean;
+  /** Changes the latency added before every answer (FakeVaultOptions.latencyMs) from the next request on. */
+  setLatency(ms: number): void;
   seal(): void;
   unseal(): void;
   goDown(): Promise<void>;
@@ -60,10 +62,11 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
   let counts = new Map<string, number>();
   let firstHandled = new Map<string, number>();
   let sealed = false;
+  let latencyMs = options.latencyMs ?? 0;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const raw = await readBody(req);
-    if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
+    if (latencyMs > 0) await new Promise((r) => setTimeout(r, latencyMs));
     const url = new URL(req.url ?? '/', 'http://fake');
     let method = req.method ?? 'GET';
     if (method === 'GET' && url.searchParams.get('list') === 'true') method = 'LIST';
@@ -151,6 +154,9 @@ export async function startFakeVault(options: FakeVaultOptions = {}): Promise<Fa
     },
     unseal: () => {
       sealed = false;
+    },
+    setLatency: (ms) => {
+      latencyMs = ms;
     },
     goDown,
     async comeBack() {
