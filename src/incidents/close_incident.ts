@@ -17,6 +17,11 @@ export async function closeIncident(deps: DomainDeps, id: string, by: ActorRef):
   if (result.revoking.length > 0) {
     // Upstream first, then the queue: the kill needs no grant read, the queue confirms every one.
     deps.incidentKill?.begin(id, result.incident.closedAt ?? deps.now());
+    // One turn of the event loop, so the kill's provider request is on the wire before the worker
+    // and the rest of the close (its audit event, the report the API answers) run: on a store that
+    // answers without I/O (memory) they would otherwise all run first, in one stretch of promise
+    // callbacks, and hold the request back by the time they take (~10 ms for 1000 grants).
+    await new Promise((resolve) => setImmediate(resolve));
     deps.nudgeRevocation();
   }
   // Recorded on every close call, once: a close retried after a failed append still audits it.
