@@ -16,6 +16,12 @@ import type { CreateGrantIntentResult, GrantQuota, IncidentLedger } from './stor
 /** Newest first by openedAt, then by id (descending) for the same instant. */
 const newestFirst = (a: Incident, b: Incident): number => b.openedAt - a.openedAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
+/** Grants enqueued per script call when an incident closes. */
+const ENQUEUE_CHUNK = 1000;
+
+const chunksOf = <T>(items: readonly T[], size: number): T[][] =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size));
+
 /** Past the longest retention (retention.endedGrantsSeconds, ten years at most) and a day: the purge drops the index long before. */
 const SUBJECT_INDEX_BACKSTOP_MS = (10 * 365 + 1) * 86_400_000;
 
@@ -165,8 +171,14 @@ export function createRedisLedger(ctx: RedisContext): IncidentLedger {
       }
       const [incidentText, closedNow, revoking] = reply as [string, number, string[]];
       await redis.zrem(keys.incidentsOpen, id);
+      // In chunks: one call with every grant's pair would spread ~2 arguments per grant onto the
+      // call stack, past what Node allows around 60 000 grants. Sent back to back (one pipeline).
       if (revoking.length > 0)
-        await s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...revoking.flatMap((g) => [closedAt, g]));
+        await Promise.all(
+          chunksOf(revoking, ENQUEUE_CHUNK).map((chunk) =>
+            s.qmEnqueueRevocations(keys.revocationDueClose, keys.revocationDue, ...chunk.flatMap((g) => [closedAt, g])),
+          ),
+        );
       else await redis.srem(keys.closing, id);
       return { incident: JSON.parse(incidentText) as Incident, closedNow: closedNow === 1, revoking };
     },

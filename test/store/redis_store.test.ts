@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeGrant } from '../../src/store/redis_codec.js';
 import { createRedisKeys } from '../../src/store/redis_keys.js';
 import { redisAddress } from '../../src/store/redis_connection.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
@@ -206,6 +207,26 @@ describe('redis store', () => {
     expect(await store.listClosingIncidents()).toEqual(['inc-1']);
     expect((await store.closeIncident('inc-1', T0 + 1000, 'quartermaster'))?.revoking).toEqual(['g1']);
     expect(await store.claimRevocations(T0 + 1000, 10, 30_000)).toEqual([{ grantId: 'g1', attempt: 1, leasedUntil: T0 + 1000 + 30_000 }]);
+    await store.close();
+  });
+
+  it('closes an incident of 80 000 grants: every one revoking and enqueued', async () => {
+    const prefix = nextPrefix();
+    const keys = createRedisKeys(prefix);
+    const store = await openStore(plain, prefix);
+    await store.createIncident(incidentFixture('inc-big'));
+    // The valid case first, through the store: a grant written by an intent is closed and enqueued.
+    await store.createGrantIntent(grantFixture('g-0', 'inc-big'));
+    // Then 80 000 more records in the incident's grant hash, as intents would leave them (seeded
+    // raw: 80 000 intents would take the suite a minute). One enqueue call for all of them
+    // spread 160 000 arguments and overflowed the call stack.
+    const record = encodeGrant(grantFixture('g-x', 'inc-big'));
+    for (let i = 0; i < 80_000; i += 10_000)
+      await admin.hset(keys.grants('inc-big'), ...Array.from({ length: 10_000 }, (_, j) => [`g-${i + j + 1}`, record]).flat());
+    const closed = await store.closeIncident('inc-big', T0, 'bob');
+    expect(closed?.revoking).toHaveLength(80_001);
+    expect(await admin.zcard(keys.revocationDueClose)).toBe(80_001);
+    expect(await store.revocationQueueDepth()).toBe(80_001);
     await store.close();
   });
 
