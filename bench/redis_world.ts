@@ -13,6 +13,8 @@ export interface RedisBrokerWorld {
   /** POST /v1/grants as the triage agent; throws unless 201. */
   grant(body: Record<string, unknown>): Promise<HttpResult>;
   get(path: string): Promise<HttpResult>;
+  /** An operator's request (close, report): the operator token of the dev issuer. */
+  asOperator(method: string, path: string): Promise<HttpResult>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export async function startRedisBrokerWorld(options: {
         return res;
       },
       get: (path) => httpCall(http, `${child.url}${path}`, 'GET', {}),
+      asOperator: (method, path) => httpCall(http, `${child.url}${path}`, method, { authorization: `Bearer ${operator}` }),
       stop,
     };
   } catch (err) {

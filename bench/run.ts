@@ -18,6 +18,7 @@
  * incident (default 50). --store applies to s1-aws and s4-aws as well; both always run the AWS fake at
  * 0 and 20 ms. s7 always runs on Redis, with two broker children. s8 runs three broker children (with
  * policy, without, and without policy or audit chain) on --store, and --cpu-prof-dir profiles the one with policy.
+ * s4-scale always runs on Redis, one N at a time (1000, 10 000, and 100 000 when --grants reaches it).
  */
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { buildBroker } from './broker_child.js';
 import { runS1, s1Markdown, type S1Options } from './s1_issue.js';
 import { runS2, s2Markdown } from './s2_capacity.js';
 import { runS3, s3Markdown } from './s3_verify.js';
+import { runS4Scale, s4ScaleMarkdown } from './s4_scale.js';
 import { runS6, s6Markdown } from './s6_memory.js';
 import { runS6Heap, s6HeapMarkdown } from './s6_heap.js';
 import { runS7, s7Markdown } from './s7_close_storm.js';
@@ -44,6 +46,7 @@ import {
   s1Rows,
   s2Rows,
   s3Rows,
+  s4ScaleRows,
   s6Rows,
   s7Rows,
   s8Rows,
@@ -169,6 +172,16 @@ const SCENARIOS: Record<string, Scenario> = {
       return outcome(r, s10Markdown(r, options));
     },
   },
+  's4-scale': {
+    title:
+      'S4 at scale on Redis: one incident of 1000, 10 000 (and up to --grants, 100 000 in --full) jwt grants closed; time and Redis bytes per grant',
+    run: async (options) => {
+      const largest = options.grants ?? 10_000;
+      const sizes = [...new Set([...[1000, 10_000, 100_000].filter((n) => n <= largest), largest])];
+      const r = await runS4Scale({ sizes, logLevel: options.logLevel });
+      return outcome(r, s4ScaleMarkdown(r), s4ScaleRows(r));
+    },
+  },
   's1-vault': {
     title: 'issue a Vault grant, sequential (vault provider, fake Vault with 0 / 20 ms latency)',
     run: async (options) => {
@@ -229,6 +242,7 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's3' },
       { scenario: 's4-vault' },
       { scenario: 's4-aws', options: { store: 'memory', runs: 1 } },
+      { scenario: 's4-scale' },
       { scenario: 's5-vault', options: { runs: 1 } },
       { scenario: 's6', options: { runs: 1 } },
       { scenario: 's6-vault', options: { runs: 1 } },
@@ -252,6 +266,7 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's4-vault', options: { grants: 10_000 } },
       { scenario: 's4-aws', options: { store: 'redis' } },
       { scenario: 's4-aws', options: { store: 'redis', grants: 10_000, runs: 1 } },
+      { scenario: 's4-scale', options: { grants: 100_000 } },
       { scenario: 's5-vault' },
       { scenario: 's6' },
       { scenario: 's6-vault', options: { runs: 1 } },

@@ -105,7 +105,7 @@ const AGENT = 'spiffe://dev.local/agent/triage';
 /** docs/performance.md S6: at most 512 B of Redis per active grant. */
 const TARGET_BYTES = 512;
 
-async function usedMemory(redis: Redis): Promise<number> {
+export async function usedMemory(redis: Redis): Promise<number> {
   const info = await redis.info('memory');
   const match = /^used_memory:(\d+)/mu.exec(info);
   if (!match) throw new Error('INFO memory has no used_memory');

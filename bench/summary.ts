@@ -8,6 +8,7 @@ import { median, medianOfRuns, type Summary } from './stats.js';
 import type { S1Result } from './s1_issue.js';
 import type { S2Result } from './s2_capacity.js';
 import type { S3AlgResult } from './s3_verify.js';
+import { growth, LINEAR_SLACK, type S4ScalePoint } from './s4_scale.js';
 import type { S6Run } from './s6_memory.js';
 import type { S7Run } from './s7_close_storm.js';
 import type { S8Result } from './s8_policy.js';
@@ -310,6 +311,39 @@ export function vaultS5Rows(runs: readonly VaultS5Run[]): Row[] {
       status: within(during.p99Us <= 2 * alone.p99Us),
     },
   ];
+}
+
+/** S4 at scale: per-grant close time and Redis bytes at each N against the smallest N of the run. */
+export function s4ScaleRows(points: readonly S4ScalePoint[]): Row[] {
+  const [base, ...larger] = growth(points);
+  if (!base) return [];
+  const perGrantUs = (p: S4ScalePoint): number => (p.closeToAllRevokedMs / p.grants) * 1000;
+  return larger.flatMap(({ point, timeGrowth, bytesGrowth }) => [
+    {
+      scenario: 'S4',
+      provider: 'jwt' as const,
+      store: 'redis' as const,
+      measure: `close → all revoked per grant, N = ${point.grants}`,
+      value: perGrantUs(point),
+      unit: 'µs' as const,
+      baseline: { name: `per grant at N = ${base.point.grants}`, value: perGrantUs(base.point) },
+      compared: { text: `${timeGrowth.toFixed(2)}× (${point.closeToAllRevokedMs.toFixed(0)} ms in all)` },
+      target: `linear or better (≤ ${LINEAR_SLACK}× per grant)`,
+      status: within(timeGrowth <= LINEAR_SLACK),
+    },
+    {
+      scenario: 'S4',
+      provider: 'jwt' as const,
+      store: 'redis' as const,
+      measure: `Redis bytes per active grant, N = ${point.grants}`,
+      value: point.activeBytesPerGrant,
+      unit: 'B' as const,
+      baseline: { name: `per grant at N = ${base.point.grants}`, value: base.point.activeBytesPerGrant },
+      compared: { text: `${bytesGrowth.toFixed(2)}×` },
+      target: `linear or better (≤ ${LINEAR_SLACK}× per grant)`,
+      status: within(bytesGrowth <= LINEAR_SLACK),
+    },
+  ]);
 }
 
 export function s6Rows(runs: readonly S6Run[], provider: Provider = 'jwt'): Row[] {
