@@ -7,7 +7,8 @@
  * Measured, per N:
  *  - the close request's answer time (the close script flips and enqueues all N);
  *  - close → all N revoked: the report's close_to_all_revoked_ms (both ends stamped by the broker),
- *    polled with `?grants=false` every 250 ms;
+ *    read once the revocation queue in Redis is empty (watched every 250 ms on the bench's own
+ *    connection, so no report is computed while the close runs);
  *  - Redis used_memory (INFO memory) per grant: after the N grants against after the incident
  *    was opened (active grants, their audit events included), and after all were revoked (the
  *    ended grants kept for the retention window, their revocation events included).
@@ -17,6 +18,7 @@
  */
 import { Redis } from 'ioredis';
 import { runLimited } from '../src/revocation/revoke_jobs.js';
+import { createRedisKeys } from '../src/store/redis_keys.js';
 import type { LogLevel } from './broker_child.js';
 import { startRedisBrokerWorld } from './redis_world.js';
 import { usedMemory } from './s6_memory.js';
@@ -37,6 +39,7 @@ export interface S4ScalePoint {
 }
 
 const INCIDENT = 'INC-S4-SCALE';
+const PREFIX = 'qm-s4s:';
 const ISSUE_CONCURRENCY = 12;
 const POLL_MS = 250;
 /** Generous: the close of 100 000 grants is expected within a few minutes. */
@@ -47,7 +50,7 @@ export const LINEAR_SLACK = 1.25;
 const elapsedMs = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
 
 async function measure(grants: number, logLevel: LogLevel): Promise<S4ScalePoint> {
-  const world = await startRedisBrokerWorld({ logLevel, keyPrefix: 'qm-s4s:', incidentId: INCIDENT, maxSockets: ISSUE_CONCURRENCY });
+  const world = await startRedisBrokerWorld({ logLevel, keyPrefix: PREFIX, incidentId: INCIDENT, maxSockets: ISSUE_CONCURRENCY });
   const redis = new Redis(world.redisUrl);
   try {
     const opened = await usedMemory(redis);
@@ -62,15 +65,23 @@ async function measure(grants: number, logLevel: LogLevel): Promise<S4ScalePoint
     const closed = await world.asOperator('POST', `/v1/incidents/${INCIDENT}/close`);
     const closeAnswerMs = elapsedMs(closeStart);
     if (closed.status !== 202) throw new Error(`close answered ${closed.status}: ${closed.body}`);
-    let revocation: { by_state: { revoked?: number }; close_to_all_revoked_ms: number | null };
+    // Waits on the revocation queue in Redis, not on the broker's report: a report reads every
+    // grant of the incident, so polling it every 250 ms at N = 100 000 loads the broker more than
+    // the close does (docs/performance.md). One report read once the queue is empty.
+    const keys = createRedisKeys(PREFIX);
     for (;;) {
-      const res = await world.asOperator('GET', `/v1/incidents/${INCIDENT}?grants=false`);
-      if (res.status !== 200) throw new Error(`report answered ${res.status}`);
-      revocation = (JSON.parse(res.body) as { revocation: typeof revocation }).revocation;
-      if ((revocation.by_state.revoked ?? 0) === grants && revocation.close_to_all_revoked_ms !== null) break;
+      const [close, other] = await Promise.all([redis.zcard(keys.revocationDueClose), redis.zcard(keys.revocationDue)]);
+      if (close + other === 0) break;
       if (elapsedMs(closeStart) > CLOSE_TIMEOUT_MS) throw new Error(`close of ${grants} did not finish within ${CLOSE_TIMEOUT_MS} ms`);
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
+    const res = await world.asOperator('GET', `/v1/incidents/${INCIDENT}?grants=false`);
+    if (res.status !== 200) throw new Error(`report answered ${res.status}`);
+    const { revocation } = JSON.parse(res.body) as {
+      revocation: { by_state: { revoked?: number }; close_to_all_revoked_ms: number | null };
+    };
+    if ((revocation.by_state.revoked ?? 0) !== grants || revocation.close_to_all_revoked_ms === null)
+      throw new Error(`the queue is empty but the report shows ${revocation.by_state.revoked ?? 0} of ${grants} revoked`);
     const ended = await usedMemory(redis);
     return {
       grants,
