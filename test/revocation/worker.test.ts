@@ -162,6 +162,8 @@ describe('revocation worker', () => {
     metrics?: Metrics;
     /** Other revocation settings (concurrency, batchSize, pollIntervalMs, maxPerSecond, issueTimeoutSeconds). */
     revocation?: Record<string, number>;
+    /** The kill at close the worker starts for a close it re-runs (revocation/incident_kill.ts). */
+    incidentKill?: { begin(incidentId: string, closedAt: number): void };
   }
 
   const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
@@ -203,6 +205,7 @@ describe('revocation worker', () => {
       metrics: options.metrics ?? createMetrics({ defaultMetrics: false }),
       logger,
       now: clock,
+      ...(options.incidentKill ? { incidentKill: options.incidentKill } : {}),
     };
     return createRevocationWorker(deps);
   };
@@ -734,8 +737,12 @@ describe('revocation worker', () => {
       const ids = await closedWithoutEnqueue();
       const logs = createLogCapture();
       const { calls, wrapped } = counting();
-      const worker = await setup({ store: wrapped, logs, logLevel: 'info' });
+      const kills: Array<[string, number]> = [];
+      const incidentKill = { begin: (id: string, at: number) => void kills.push([id, at]) };
+      const worker = await setup({ store: wrapped, logs, logLevel: 'info', incidentKill });
       await worker.start();
+      // The re-run close kills the incident upstream too, as any close does, stamped now.
+      expect(kills).toEqual([['INC-W', now]]);
       try {
         await eventually(async () => (await allRevoked(ids)) && calls.claims >= 3);
       } finally {
