@@ -17,6 +17,11 @@ export interface RevocationGate {
   abandoned(): string[];
   /** Calls that arrived for a grant id (deliveries that reached the upstream). */
   calls(grantId: string): number;
+  /**
+   * Held grant ids called again after release(): callers that had given up on a held call just
+   * before the answer went out (their socket not yet seen closed), and so retried it.
+   */
+  retriedAfterRelease(): string[];
   /** Answers the held calls whose caller is still there, and every later call at once. */
   release(): void;
   close(): Promise<void>;
@@ -27,6 +32,7 @@ export async function startRevocationGate(answerFirst: number): Promise<Revocati
   const held: Array<{ grantId: string; res: ServerResponse }> = [];
   const arrivals = new Map<string, number>();
   let released = false;
+  let atRelease = new Map<string, number>();
 
   const answer = (grantId: string, res: ServerResponse): void => {
     answered.push(grantId);
@@ -59,8 +65,10 @@ export async function startRevocationGate(answerFirst: number): Promise<Revocati
     },
     calls: (grantId) => arrivals.get(grantId) ?? 0,
     abandoned: () => held.filter(({ res }) => res.socket === null || res.socket.destroyed).map((h) => h.grantId),
+    retriedAfterRelease: () => [...new Set(held.map((h) => h.grantId))].filter((id) => (arrivals.get(id) ?? 0) > (atRelease.get(id) ?? 0)),
     release() {
       released = true;
+      atRelease = new Map(arrivals);
       // A killed broker's calls have no one to answer: their sockets are gone.
       for (const { res } of held) if (!res.socket?.destroyed && !res.destroyed) res.writeHead(200).end('{"revoked":true}');
     },
