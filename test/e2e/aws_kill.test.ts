@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { IssuedCredential } from '../../src/sdk.js';
 import { startAwsFake, type AwsFake } from '../fakes/aws/server.js';
-import { credentialWorks, REGION, useBrokerAwsEnv } from '../providers/aws_sts_fixture.js';
+import { awsProfileConfig, credentialWorks, REGION, useBrokerAwsEnv } from '../providers/aws_sts_fixture.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 import { eventually } from '../support/eventually.js';
 
@@ -16,15 +16,6 @@ let fake: AwsFake;
 let qm: TestBroker;
 let restoreEnv: () => void;
 
-const profile = (roleArn: string) => ({
-  provider: 'aws_sts',
-  maxTtl: 3600,
-  defaultTtl: 900,
-  tier: 'read',
-  agents: ['spiffe://dev\\.local/agent/[a-z]+'],
-  params: { roleArn },
-});
-
 beforeAll(async () => {
   fake = await startAwsFake();
   restoreEnv = useBrokerAwsEnv(fake);
@@ -32,7 +23,7 @@ beforeAll(async () => {
   const triage = fake.createRole('ir-triage', { maxSessionDuration: 3600 }).arn;
   qm = await startTestBroker({
     runWorker: false,
-    profiles: { 'aws-read': profile(read), 'aws-triage': profile(triage) },
+    profiles: { 'aws-read': awsProfileConfig(read), 'aws-triage': awsProfileConfig(triage) },
     providers: { aws_sts: { region: REGION, stsEndpoint: fake.url, iamEndpoint: fake.url, maxAttempts: 3, requestTimeoutMs: 2000 } },
   });
 });

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IssuedCredential } from '../../src/sdk.js';
 import { startAwsFake, type AwsFake } from '../fakes/aws/server.js';
-import { credentialWorks, REGION, useBrokerAwsEnv } from '../providers/aws_sts_fixture.js';
+import { awsProfileConfig, credentialWorks, REGION, useBrokerAwsEnv } from '../providers/aws_sts_fixture.js';
 import { startTestBroker, type TestBroker } from '../support/broker_harness.js';
 import { eventually } from '../support/eventually.js';
 import { startRedisServer, type RedisServer } from '../support/redis_server.js';
@@ -31,14 +31,7 @@ beforeAll(async () => {
       policy: { dir: 'config/policies', watch: false },
       operators: { permissions: { 'signal-source': ['signals.send'] } },
       profiles: {
-        'aws-read': {
-          provider: 'aws_sts',
-          maxTtl: 3600,
-          defaultTtl: 900,
-          tier: 'read',
-          agents: ['spiffe://dev\\.local/agent/[a-z]+'],
-          params: { roleArn },
-        },
+        'aws-read': awsProfileConfig(roleArn),
       },
       providers: { aws_sts: { region: REGION, stsEndpoint: fake.url, iamEndpoint: fake.url, maxAttempts: 3, requestTimeoutMs: 2000 } },
     });

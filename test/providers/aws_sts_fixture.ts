@@ -134,3 +134,13 @@ export function memoryRecords(closed: Set<string>): IncidentRecords {
     },
   };
 }
+
+/** A broker profile (`profiles.<name>` in the config) issuing sessions of `roleArn` to the dev agents. */
+export const awsProfileConfig = (roleArn: string): Record<string, unknown> => ({
+  provider: 'aws_sts',
+  maxTtl: 3600,
+  defaultTtl: 900,
+  tier: 'read',
+  agents: ['spiffe://dev\\.local/agent/[a-z]+'],
+  params: { roleArn },
+});
