@@ -21,8 +21,12 @@ const MAX_ID_BYTES = 2048;
 const MAX_TRUST_DOMAIN_BYTES = 255;
 /** SPIFFE-ID.md §2.1: trust domain characters. */
 const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
-/** SPIFFE-ID.md §2.2: path segment characters. */
-const SEGMENT = /^[A-Za-z0-9._-]+$/;
+/**
+ * SPIFFE-ID.md §2.2: one or more `/segment`, each of the allowed characters and neither `.` nor
+ * `..`. A trailing '/' or '//' leaves an empty segment, which does not match; '.' and '..' would
+ * be normalised away by URL parsers and so name a different workload than the string says.
+ */
+const PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._-]+)+$/;
 
 /** Returns the parts of a valid SPIFFE ID, or null. Never throws. */
 export function parseSpiffeId(value: unknown): SpiffeId | null {
@@ -45,9 +49,5 @@ export function isTrustDomainName(value: string): boolean {
 }
 
 function isValidPath(path: string): boolean {
-  // path starts with '/', so the first element of the split is the empty string before it.
-  const segments = path.split('/').slice(1);
-  // A trailing '/' or '//' yields an empty segment; '.' and '..' would be normalised away by URL
-  // parsers and so name a different workload than the string says (SPIFFE-ID.md §2.2).
-  return segments.every((s) => s !== '.' && s !== '..' && SEGMENT.test(s));
+  return PATH.test(path);
 }
