@@ -16,8 +16,12 @@ import type { Logger } from '../logging.js';
 import type { Metrics } from '../metrics.js';
 
 export interface IncidentKill {
-  /** Starts the kill of the incident by every provider that has one; never throws, never waits. */
-  begin(incidentId: string, closedAt: number): void;
+  /**
+   * Starts the kill of the incident by every provider that has one; never throws, never waits.
+   * The promise settles (never rejects) once this incident's kills have: the close gives them a
+   * head start on its own event loop (incidents/close_incident.ts).
+   */
+  begin(incidentId: string, closedAt: number): Promise<void>;
   /** Resolves once every kill begun has settled (shutdown, tests). */
   settled(): Promise<void>;
 }
@@ -36,6 +40,7 @@ export function createIncidentKill(deps: KillDeps): IncidentKill {
 
   return {
     begin(incidentId, closedAt) {
+      const kills: Array<Promise<void>> = [];
       for (const provider of deps.catalog.providers()) {
         if (!provider.killIncident || !provider.capabilities.incidentRevocation) continue;
         const kill = deps.catalog.killIncident(provider, { incidentId }).then(
@@ -54,7 +59,9 @@ export function createIncidentKill(deps: KillDeps): IncidentKill {
         );
         const tracked = kill.finally(() => inFlight.delete(tracked));
         inFlight.add(tracked);
+        kills.push(tracked);
       }
+      return Promise.all(kills).then(() => undefined);
     },
     async settled() {
       await Promise.all([...inFlight]);

@@ -101,6 +101,26 @@ describe('the kill at close', () => {
     expect(await w.counted()).toMatchObject({ 'vault:killed': 2 });
   });
 
+  it("begin's promise settles once this incident's kills have, and resolves when one fails", async () => {
+    let release: (killed: boolean) => void = () => undefined;
+    const slow = new Promise<boolean>((resolve) => (release = resolve));
+    const failing = async (): Promise<boolean> => {
+      throw new BrokerError('ERR_PROVIDER_UNAVAILABLE', 503, 'credential provider unavailable');
+    };
+    const w = world([provider('vault', () => slow), provider('broken', failing)], () => 1000);
+    let done = false;
+    const begun = w.kill.begin('INC-5', 1000).then(() => (done = true));
+    await new Promise((r) => setImmediate(r));
+    // The failed kill has settled; the slow one has not, so neither has the incident's.
+    expect(await w.counted()).toEqual({ 'broken:failed': 1, 'broken:failed:sum': 0 });
+    expect(done).toBe(false);
+    release(true);
+    await begun;
+    expect(await w.counted()).toMatchObject({ 'vault:killed': 1, 'broken:failed': 1 });
+    // With no provider that kills, there is nothing to wait for.
+    await expect(world([provider('jwt', undefined)], () => 1000).kill.begin('INC-6', 1000)).resolves.toBeUndefined();
+  });
+
   it('counts no time before the close: a clock behind the close stamp observes zero', async () => {
     const w = world([provider('vault', async () => true)], () => 500);
     w.kill.begin('INC-4', 900);

@@ -163,7 +163,7 @@ describe('revocation worker', () => {
     /** Other revocation settings (concurrency, batchSize, pollIntervalMs, maxPerSecond, issueTimeoutSeconds). */
     revocation?: Record<string, number>;
     /** The kill at close the worker starts for a close it re-runs (revocation/incident_kill.ts). */
-    incidentKill?: { begin(incidentId: string, closedAt: number): void };
+    incidentKill?: { begin(incidentId: string, closedAt: number): Promise<void> };
   }
 
   const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
@@ -738,7 +738,12 @@ describe('revocation worker', () => {
       const logs = createLogCapture();
       const { calls, wrapped } = counting();
       const kills: Array<[string, number]> = [];
-      const incidentKill = { begin: (id: string, at: number) => void kills.push([id, at]) };
+      const incidentKill = {
+        begin: (id: string, at: number) => {
+          kills.push([id, at]);
+          return Promise.resolve();
+        },
+      };
       const worker = await setup({ store: wrapped, logs, logLevel: 'info', incidentKill });
       await worker.start();
       // The re-run close kills the incident upstream too, as any close does, stamped now.
