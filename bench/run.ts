@@ -151,6 +151,15 @@ const SCENARIOS: Record<string, Scenario> = {
       return outcome(r, s7Markdown(r, s7Options), s7Rows(r, 100 * (options.grants ?? 50), 'vault'));
     },
   },
+  's7-aws': {
+    title:
+      'the close storm of s7 with AWS STS grants: 100 incidents × 50 sessions of one role (or --grants), two brokers on Redis, the STS + IAM fake',
+    run: async (options) => {
+      const s7Options = { ...options, provider: 'aws_sts' as const };
+      const r = await runS7(s7Options);
+      return outcome(r, s7Markdown(r, s7Options), s7Rows(r, 100 * (options.grants ?? 50), 'aws_sts'));
+    },
+  },
   s8: {
     title: 'a Cedar policy decision per grant: decide() in process, and S1 with and without policy.dir (jwt provider)',
     run: async (options) => {
@@ -249,6 +258,7 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's6-aws', options: { runs: 1 } },
       { scenario: 's7', options: { runs: 1 } },
       { scenario: 's7-vault', options: { runs: 1 } },
+      { scenario: 's7-aws', options: { runs: 1 } },
       { scenario: 's8', options: { store: 'redis', runs: 1 } },
     ],
   },
@@ -274,6 +284,7 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's6-heap' },
       { scenario: 's7' },
       { scenario: 's7-vault' },
+      { scenario: 's7-aws' },
       { scenario: 's8', options: { store: 'redis' } },
       { scenario: 's9', options: { store: 'redis' } },
       { scenario: 's10', options: { store: 'redis' } },

@@ -5,7 +5,8 @@
  *
  * Each run starts its own redis-server on a free port and TWO broker children on it (same keys,
  * same config: the e2e development config with the jwt provider's `demo` profile — or, with
- * provider vault (s7-vault), the vault provider's `vault-read` on a fake Vault child — production
+ * provider vault (s7-vault), the vault provider's `vault-read` on a fake Vault child, or with
+ * aws_sts (s7-aws), the aws_sts provider's `aws-read` on one role of the STS + IAM fake child — production
  * revocation defaults, the generic webhook source with a whsec_ secret in a 0600 file), the way
  * production runs several replicas. Not timed: 100 `triggered` deliveries open `generic:S7-<n>`,
  * then 50 grants per incident are issued over HTTP, 12 in flight, by one agent per incident,
@@ -33,6 +34,8 @@ import { runLimited } from '../src/revocation/revoke_jobs.js';
 import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
 import { AGENT_ISSUER, AUDIENCE } from '../test/support/test_config.js';
 import { benchTokens, httpCall, startBrokerChild, type BrokerChild, type HttpResult, type LogLevel } from './broker_child.js';
+import { startFakeAwsChild } from './aws_fake_child.js';
+import { AWS_PROFILE, awsProfiles, awsSection, ROLE_NAME, useFakeAwsEnv } from './aws_setup.js';
 import { startFakeVaultChild } from './vault_fake_child.js';
 import { VAULT_BENCH_PROFILES, vaultSection } from './vault_setup.js';
 import { median } from './stats.js';
@@ -63,7 +66,7 @@ export interface S7Options {
    * Whose grants: jwt's `demo` (the ledger revokes them), or vault's `vault-read` against the fake
    * Vault (a parent revoke per incident, and a receipt per grant).
    */
-  readonly provider?: 'jwt' | 'vault';
+  readonly provider?: 'jwt' | 'vault' | 'aws_sts';
 }
 
 /** Nearest-rank percentiles and the max, in ms. */
@@ -184,7 +187,13 @@ async function runOnce(options: S7Options, index: number): Promise<S7Run> {
   chmodSync(secretFile, 0o600);
   const brokers: BrokerChild[] = [];
   const vault = options.provider === 'vault' ? await startFakeVaultChild({ latencyMs: 0 }) : null;
-  const profile = vault ? 'vault-read' : 'demo';
+  const aws =
+    options.provider === 'aws_sts'
+      ? await startFakeAwsChild({ latencyMs: 0, roles: [{ name: ROLE_NAME, maxSessionDuration: 3600 }] })
+      : null;
+  // The brokers' SDK default chain finds the fake's admin keys in the environment they inherit.
+  const restoreEnv = aws ? useFakeAwsEnv(aws) : () => undefined;
+  const profile = vault ? 'vault-read' : aws ? AWS_PROFILE : 'demo';
   const http = new Agent({ keepAlive: true, maxSockets: 16 });
   const webhookHttp = new Agent({ keepAlive: true, maxSockets: 32 });
   try {
@@ -196,6 +205,9 @@ async function runOnce(options: S7Options, index: number): Promise<S7Run> {
         ...config,
         ...(vault
           ? { providers: { ...(config.providers as Record<string, unknown>), vault: vaultSection(vault) }, profiles: VAULT_BENCH_PROFILES }
+          : {}),
+        ...(aws
+          ? { providers: { ...(config.providers as Record<string, unknown>), aws_sts: awsSection(aws) }, profiles: awsProfiles(aws) }
           : {}),
         webhooks: { generic: { secretFiles: [secretFile] } },
         limits: {
@@ -388,6 +400,8 @@ async function runOnce(options: S7Options, index: number): Promise<S7Run> {
     // The second replica reads the first's key dir: stop it first (its own dir holds only its config).
     for (const broker of [...brokers].reverse()) await broker.stop();
     await vault?.stop();
+    await aws?.stop();
+    restoreEnv();
     await redis.stop();
     rmSync(secretDir, { recursive: true, force: true });
   }
