@@ -107,7 +107,7 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
     const ids = await deps.store.listClosingIncidents();
     for (const id of ids) {
       const result = await deps.store.closeIncident(id, deps.now(), 'quartermaster');
-      if (result && result.revoking.length > 0) deps.incidentKill?.begin(id, deps.now());
+      if (result && result.revoking.length > 0) void deps.incidentKill?.begin(id, deps.now());
     }
     if (ids.length > 0) deps.logger.info({ incidents: ids.length }, 'resumed revocation of closing incidents');
   };

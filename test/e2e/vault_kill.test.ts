@@ -77,20 +77,23 @@ it('kills the incident upstream at close with no worker running; the queue then 
 });
 
 it('shares the parent revoke in flight between the kill and the first batch: one call, and receipts that say revoked', async () => {
-  world = await startVaultWorld();
+  world = await startVaultWorld({ runWorker: false });
   const w = world;
   const { accessors } = await issueSix(w);
-  // Slow enough that the worker claims and reads its batch while the kill's revoke is still in flight.
+  // Slow enough that the batch below is claimed and read while the kill's revoke is still in flight.
   w.fake.setLatency(150);
   w.fake.resetCounts();
 
-  expect((await w.qm.request('POST', `/v1/incidents/${INCIDENT}/close`, { token: await w.operator() })).status).toBe(202);
-  const done = await eventually(async () => {
-    const body = await report(w);
-    return body.revocation.by_state.revoked === 6 ? body : null;
-  }, 20_000);
-  expect(done.revocation).toMatchObject({ confirmed: 6, outstanding: 0 });
+  const closing = w.qm.request('POST', `/v1/incidents/${INCIDENT}/close`, { token: await w.operator() });
+  // The kill begins as the store records the close; the close answers only once it has settled.
+  await eventually(async () => ((await w.qm.broker.store.getIncident(INCIDENT))?.status === 'closed' ? true : null));
+  const batch = w.qm.broker.worker.runOnce();
+  const closed = await closing;
+  expect(closed.status).toBe(202);
   for (const a of accessors) expect(w.fake.tokenAlive(a)).toBe(false);
+  expect(await batch).toBe(6);
+  const done = await report(w);
+  expect(done.revocation).toMatchObject({ confirmed: 6, outstanding: 0 });
   expect(w.fake.count('auth/token/revoke-accessor')).toBe(1);
   expect(await revokedNotes(w)).toEqual(Array(6).fill('revoked'));
   expect(await killCount(w, 'killed')).toBe(1);

@@ -1,8 +1,8 @@
 /**
- * The close flow (incidents/close_incident.ts) around its kill at close: the close's own audit
- * event and the approvals sweep run while the kill is in flight; the worker (and the report the
- * route answers next) wait for the kill, up to KILL_HEAD_START_MS, so nothing else on the event
- * loop holds back its provider calls.
+ * The close flow (incidents/close_incident.ts) around its kill at close: the close returns, with
+ * its audit event and the approvals sweep done, while the kill is in flight; this replica's worker
+ * is woken, and the report the route renders may go ahead, once the kill has settled or
+ * KILL_HEAD_START_MS has passed, so nothing else on the event loop holds back its provider calls.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DomainDeps } from '../../src/domain.js';
@@ -38,20 +38,23 @@ const turns = async (n: number): Promise<void> => {
 describe('closing an incident with a kill at close', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('audits the close while the kill runs, and wakes the worker only once the kill has settled', async () => {
+  it('answers and audits while the kill runs, and wakes the worker and frees the report only once it has settled', async () => {
     const w = await createGrantWorld();
     await issueGrant(w.deps, agent, request);
     const { deps, kill } = heldKill(w);
-    let closed = false;
-    const closing = closeIncident(deps, INCIDENT, 'op').then((r) => ((closed = true), r));
-    await turns(20);
+    // A caller applying many closes (the webhook inbox) is never held up by a provider.
+    const outcome = await closeIncident(deps, INCIDENT, 'op');
+    expect(outcome).toMatchObject({ closedNow: true, revoking: [expect.any(String)] });
     expect(kill.begun).toEqual([[INCIDENT, w.now]]);
-    // The close is recorded and audited already; the worker has not been woken, the close not answered.
     expect((await w.auditTrail()).map(([type]) => type)).toContain('incident.closed');
+    let headStartOver = false;
+    void outcome.killHeadStart.then(() => (headStartOver = true));
+    await turns(20);
     expect(w.nudges).toBe(0);
-    expect(closed).toBe(false);
+    expect(headStartOver).toBe(false);
     kill.release();
-    await expect(closing).resolves.toMatchObject({ closedNow: true, revoking: [expect.any(String)] });
+    await outcome.killHeadStart;
+    await turns(1);
     expect(w.nudges).toBe(1);
   });
 
@@ -60,25 +63,32 @@ describe('closing an incident with a kill at close', () => {
     const w = await createGrantWorld();
     await issueGrant(w.deps, agent, request);
     const { deps, kill } = heldKill(w);
-    let closed = false;
-    const closing = closeIncident(deps, INCIDENT, 'op').then(() => (closed = true));
-    await turns(20);
+    const outcome = await closeIncident(deps, INCIDENT, 'op');
+    let headStartOver = false;
+    void outcome.killHeadStart.then(() => (headStartOver = true));
     await vi.advanceTimersByTimeAsync(KILL_HEAD_START_MS - 1);
-    expect(closed).toBe(false);
+    expect(headStartOver).toBe(false);
     expect(w.nudges).toBe(0);
     await vi.advanceTimersByTimeAsync(1);
-    await closing;
+    expect(headStartOver).toBe(true);
     expect(w.nudges).toBe(1);
     // The kill never settled and leaves no timer behind.
     expect(kill.begun).toHaveLength(1);
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('neither kills nor wakes the worker for a close with nothing to revoke', async () => {
+  it('wakes the worker at once when no provider kills, and neither kills nor wakes it for a close with nothing to revoke', async () => {
     const w = await createGrantWorld();
-    const { deps, kill } = heldKill(w);
+    await issueGrant(w.deps, agent, request);
+    // The grant world's deps have no kill at close: the worker is woken before the close returns.
+    const outcome = await closeIncident(w.deps, INCIDENT, 'op');
+    expect(w.nudges).toBe(1);
+    await expect(outcome.killHeadStart).resolves.toBeUndefined();
+
+    const empty = await createGrantWorld();
+    const { deps, kill } = heldKill(empty);
     await expect(closeIncident(deps, INCIDENT, 'op')).resolves.toMatchObject({ closedNow: true, revoking: [] });
     expect(kill.begun).toEqual([]);
-    expect(w.nudges).toBe(0);
+    expect(empty.nudges).toBe(0);
   });
 });

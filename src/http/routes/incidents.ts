@@ -70,6 +70,8 @@ export function incidentRoutes(deps: HttpDeps): Router {
   router.post('/:id/close', requirePermission(deps, 'incidents.close'), async (req, res) => {
     const id = parseWith(incidentIdSchema, req.params.id, 'path');
     const result = await closeIncident(deps, id, operatorActor(res));
+    // The report is rendered after the kill at close has had its head start (close_incident.ts).
+    await result.killHeadStart;
     res
       .status(result.closedNow ? 202 : 200)
       .json({ ...toIncidentReportView(await readoutOf(deps, result.incident)), grants_to_revoke: result.revoking.length });
