@@ -8,6 +8,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { DomainDeps } from '../../src/domain.js';
 import { issueGrant } from '../../src/grants/issue_grant.js';
 import { closeIncident, KILL_HEAD_START_MS } from '../../src/incidents/close_incident.js';
+import { createAuditLog } from '../../src/audit/audit_log.js';
+import type { Store } from '../../src/store/store.js';
 import { agent, createGrantWorld, INCIDENT, request, type GrantWorld } from '../grants/grant_world.js';
 
 interface HeldKill {
@@ -15,7 +17,7 @@ interface HeldKill {
   release(): void;
 }
 
-function heldKill(w: GrantWorld): { deps: DomainDeps; kill: HeldKill } {
+function heldKill(w: Pick<GrantWorld, 'deps'>): { deps: DomainDeps; kill: HeldKill } {
   let release: () => void = () => undefined;
   const settles = new Promise<void>((resolve) => (release = resolve));
   const begun: Array<[string, number]> = [];
@@ -39,6 +41,7 @@ describe('closing an incident with a kill at close', () => {
   afterEach(() => vi.useRealTimers());
 
   it('answers and audits while the kill runs, and wakes the worker and frees the report only once it has settled', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const w = await createGrantWorld();
     await issueGrant(w.deps, agent, request);
     const { deps, kill } = heldKill(w);
@@ -56,6 +59,8 @@ describe('closing an incident with a kill at close', () => {
     await outcome.killHeadStart;
     await turns(1);
     expect(w.nudges).toBe(1);
+    // The head start's timer went with the kill.
+    expect(vi.getTimerCount()).toBe(0);
   });
 
   it('stops waiting for a kill that hangs after the head start', async () => {
@@ -75,6 +80,35 @@ describe('closing an incident with a kill at close', () => {
     // The kill never settled and leaves no timer behind.
     expect(kill.begun).toHaveLength(1);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("stamps the kill and the audit event with the close's own time, and audits how many grants it turned to revoking", async () => {
+    const w = await createGrantWorld();
+    await issueGrant(w.deps, agent, request);
+    await issueGrant(w.deps, agent, { ...request, purpose: 'second task' });
+    const closedAt = w.now;
+    // The clock moves on while the store records the close: nothing after it may restamp the close.
+    const store: Store = {
+      ...w.store,
+      closeIncident: async (...args) => {
+        const result = await w.store.closeIncident(...args);
+        w.now += 5000;
+        return result;
+      },
+    };
+    const { deps, kill } = heldKill({ ...w, deps: { ...w.deps, store, audit: createAuditLog(store, w.deps.logger) } });
+    await closeIncident(deps, INCIDENT, 'op');
+    expect(kill.begun).toEqual([[INCIDENT, closedAt]]);
+    const [closed] = (await w.store.listAudit({ incidentId: INCIDENT, limit: 100 })).filter((e) => e.type === 'incident.closed');
+    expect(closed).toMatchObject({ at: closedAt, actor: 'op', data: { grantsToRevoke: 2 } });
+    kill.release();
+  });
+
+  it('refuses an incident the store does not know, and begins no kill', async () => {
+    const w = await createGrantWorld();
+    const { deps, kill } = heldKill(w);
+    await expect(closeIncident(deps, 'INC-NOBODY', 'op')).rejects.toMatchObject({ code: 'ERR_INCIDENT_NOT_FOUND', status: 404 });
+    expect(kill.begun).toEqual([]);
   });
 
   it('wakes the worker at once when no provider kills, and neither kills nor wakes it for a close with nothing to revoke', async () => {
