@@ -40,10 +40,10 @@ export async function closeIncident(deps: DomainDeps, id: string, by: ActorRef):
     // the close runs: on a store that answers without I/O (memory) it would otherwise all run
     // first, in one stretch of promise callbacks.
     await new Promise((resolve) => setImmediate(resolve));
-    // The worker wakes once the kill has settled or its head start is over. Not awaited: a caller
-    // applying many closes (the webhook inbox, the reconciler) never waits on a provider.
-    if (kill) void killHeadStart.then(() => deps.nudgeRevocation());
-    else deps.nudgeRevocation();
+    // The worker wakes once the kill has settled or its head start is over (at once without a
+    // kill). Not awaited: a caller applying many closes (the webhook inbox, the reconciler) never
+    // waits on a provider.
+    void killHeadStart.then(() => deps.nudgeRevocation());
   }
   // Recorded on every close call, once: a close retried after a failed append still audits it.
   await deps.audit.record(

@@ -104,6 +104,28 @@ describe('closing an incident with a kill at close', () => {
     kill.release();
   });
 
+  it('closes and kills even when the approvals cannot be cancelled now, and says the sweep will', async () => {
+    const w = await createGrantWorld();
+    await issueGrant(w.deps, agent, request);
+    const store: Store = {
+      ...w.store,
+      listIncidentRecords: async () => {
+        throw new Error('redis: connection lost');
+      },
+    };
+    const { deps, kill } = heldKill({ deps: { ...w.deps, store } });
+    await expect(closeIncident(deps, INCIDENT, 'op')).resolves.toMatchObject({ closedNow: true });
+    expect(kill.begun).toHaveLength(1);
+    const warned = w.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(warned.map((l) => [l.level, l.msg, l.incidentId])).toContainEqual([
+      'warn',
+      'approvals of the closed incident not cancelled yet; the sweep will',
+      INCIDENT,
+    ]);
+    expect(warned.find((l) => l.incidentId === INCIDENT)?.err).toContain('connection lost');
+    kill.release();
+  });
+
   it('refuses an incident the store does not know, and begins no kill', async () => {
     const w = await createGrantWorld();
     const { deps, kill } = heldKill(w);
