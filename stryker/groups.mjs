@@ -8,8 +8,9 @@ export const GROUPS = {
   catalog: ['src/catalog/provider_boundary.ts'],
   identity: ['src/identity/**/*.ts', 'src/strict_json.ts'],
   deviation: ['src/deviation/**/*.ts'],
-  // The revocation report: what a close revoked and when, measured, never claimed (guarantee 7).
-  incidents: ['src/incidents/revocation_report.ts'],
+  // The revocation report: what a close revoked and when, measured, never claimed (guarantee 7);
+  // the close flow: the tombstone first, the kill at close, then the queue.
+  incidents: ['src/incidents/revocation_report.ts', 'src/incidents/close_incident.ts'],
 };
 
 /**
