@@ -279,6 +279,7 @@ describe('the console, driven in chromium', () => {
     }
   });
 
+  // Two brokers, twelve grants and a browser: under the whole suite's load it has taken over 30 s.
   it('shows a large close revoke n of N while the provider answers, then all revoked', async () => {
     // The gate answers the first 4 revocations and holds the other 8 until released: the console shows the close midway.
     const gate = await startRevocationGate(4);
@@ -311,5 +312,5 @@ describe('the console, driven in chromium', () => {
       await gated.stop();
       await gate.close();
     }
-  });
+  }, 90_000);
 });
