@@ -26,6 +26,8 @@ export const ROLE_NAME = 'ir-readonly';
 export const AWS_PROFILE = 'aws-read';
 /** The profile's defaultTtl: STS's minimum session, what every bench grant asks for. */
 export const GRANT_TTL_SECONDS = 900;
+/** The broker's key prefix when it runs on the bench's Redis. */
+export const AWS_KEY_PREFIX = 'qm-bench-aws:';
 const agents = ['spiffe://dev\\.local/agent/[A-Za-z0-9._-]+'];
 
 /** The provider section: endpoints on the fake, everything else the production defaults. */
@@ -206,7 +208,7 @@ export async function startAwsBench(options: {
   };
   try {
     redis = options.store === 'redis' ? await startRedisServer() : null;
-    const store = redis ? { store: { kind: 'redis' as const, url: redis.url, keyPrefix: 'qm-bench-aws:' } } : {};
+    const store = redis ? { store: { kind: 'redis' as const, url: redis.url, keyPrefix: AWS_KEY_PREFIX } } : {};
     broker = await startBrokerChild({
       logLevel: options.logLevel,
       ...store,

@@ -26,7 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildBroker } from './broker_child.js';
 import { runS1, s1Markdown, type S1Options } from './s1_issue.js';
-import { runS2, s2Markdown } from './s2_capacity.js';
+import { runS2, s2Markdown, type S2Provider } from './s2_capacity.js';
 import { runS3, s3Markdown } from './s3_verify.js';
 import { runS4Scale, s4ScaleMarkdown } from './s4_scale.js';
 import { runS6, s6Markdown } from './s6_memory.js';
@@ -39,7 +39,7 @@ import { awsS1Markdown, runAwsS1 } from './aws_s1.js';
 import { awsS4Markdown, runAwsS4 } from './aws_s4.js';
 import { runVaultS1, vaultS1Markdown } from './vault_s1.js';
 import { runVaultS4, vaultS4Markdown } from './vault_s4.js';
-import { runVaultS5, vaultS5Markdown } from './vault_s5.js';
+import { runS5, s5Markdown, type S5Provider } from './s5_during_close.js';
 import {
   awsS1Rows,
   awsS4Rows,
@@ -53,7 +53,7 @@ import {
   summaryMarkdown,
   vaultS1Rows,
   vaultS4Rows,
-  vaultS5Rows,
+  s5Rows,
   type Row,
 } from './summary.js';
 
@@ -82,6 +82,27 @@ interface Scenario {
 
 const outcome = <R>(result: R, markdown: string, rows: Row[] = []): Outcome => ({ markdown, rows, result });
 
+function s2Scenario(provider: S2Provider, title: string): Scenario {
+  return {
+    title,
+    run: async (options) => {
+      const s2Options = { ...options, provider, stepSeconds: options.full ? 10 : 3 };
+      const r = await runS2(s2Options);
+      return outcome(r, s2Markdown(r, s2Options), s2Rows(r, options.store));
+    },
+  };
+}
+
+function s5Scenario(provider: S5Provider, title: string): Scenario {
+  return {
+    title,
+    run: async (options) => {
+      const r = await runS5(provider, options);
+      return outcome(r, s5Markdown(r, provider, options), s5Rows(r));
+    },
+  };
+}
+
 const SCENARIOS: Record<string, Scenario> = {
   s1: {
     title: 'issue a grant, sequential (jwt provider)',
@@ -90,14 +111,9 @@ const SCENARIOS: Record<string, Scenario> = {
       return outcome(r, s1Markdown(r, options), s1Rows(r, options.store));
     },
   },
-  s2: {
-    title: 'capacity: open-loop fixed-rate load raised to the knee, CPU per issuance against the floor (jwt provider)',
-    run: async (options) => {
-      const s2Options = { ...options, stepSeconds: options.full ? 10 : 3 };
-      const r = await runS2(s2Options);
-      return outcome(r, s2Markdown(r, s2Options), s2Rows(r, options.store));
-    },
-  },
+  s2: s2Scenario('jwt', 'capacity: open-loop fixed-rate load raised to the knee, CPU per issuance against the floor (jwt provider)'),
+  's2-vault': s2Scenario('vault', 'S2 with the vault provider against the fake Vault (its own process, 0 ms)'),
+  's2-aws': s2Scenario('aws_sts', 'S2 with the aws_sts provider against the STS + IAM fake (its own process, 0 ms)'),
   s3: {
     title: 'JWT verification: cold, warm, cached vs raw node:crypto (ES256, RS256)',
     run: async (options) => {
@@ -205,13 +221,6 @@ const SCENARIOS: Record<string, Scenario> = {
       return outcome(r, vaultS4Markdown(r, options), vaultS4Rows(r, options.grants ?? 1000));
     },
   },
-  's5-vault': {
-    title: 'issuance latency while an incident of 1000 Vault grants is revoked, against S1 alone',
-    run: async (options) => {
-      const r = await runVaultS5(options);
-      return outcome(r, vaultS5Markdown(r, options), vaultS5Rows(r));
-    },
-  },
   's1-aws': {
     title: 'issue an AWS STS grant, sequential (aws_sts provider, STS + IAM fake with 0 / 20 ms latency)',
     run: async (options) => {
@@ -226,6 +235,15 @@ const SCENARIOS: Record<string, Scenario> = {
       return outcome(r, awsS4Markdown(r, options), awsS4Rows(r, options.grants ?? 1000, options.store));
     },
   },
+  's5-vault': s5Scenario('vault', 'issuance latency while an incident of 1000 Vault grants is revoked (or --grants), against S1 alone'),
+  's5-aws': s5Scenario(
+    'aws_sts',
+    'issuance latency while an incident of 10 000 AWS STS sessions is revoked (or --grants), against S1 alone',
+  ),
+  's5-jwt': s5Scenario(
+    'jwt',
+    'issuance latency while an incident of 10 000 jwt grants is revoked on Redis (or --grants), against S1 alone',
+  ),
 };
 
 /** One step of a profile: a scenario with the options it runs with on top of the command line's. */
@@ -246,6 +264,8 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's1', options: { store: 'memory' } },
       { scenario: 's1', options: { store: 'redis' } },
       { scenario: 's2', options: { store: 'redis' } },
+      { scenario: 's2-vault', options: { store: 'redis' } },
+      { scenario: 's2-aws', options: { store: 'redis' } },
       { scenario: 's1-vault' },
       { scenario: 's1-aws', options: { store: 'memory' } },
       { scenario: 's3' },
@@ -253,6 +273,8 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's4-aws', options: { store: 'memory', runs: 1 } },
       { scenario: 's4-scale' },
       { scenario: 's5-vault', options: { runs: 1 } },
+      { scenario: 's5-aws', options: { runs: 1 } },
+      { scenario: 's5-jwt', options: { runs: 1 } },
       { scenario: 's6', options: { runs: 1 } },
       { scenario: 's6-vault', options: { runs: 1 } },
       { scenario: 's6-aws', options: { runs: 1 } },
@@ -269,6 +291,8 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's1', options: { store: 'redis' } },
       { scenario: 's2', options: { store: 'redis' } },
       { scenario: 's2', options: { store: 'memory' } },
+      { scenario: 's2-vault', options: { store: 'redis' } },
+      { scenario: 's2-aws', options: { store: 'redis' } },
       { scenario: 's1-vault' },
       { scenario: 's1-aws', options: { store: 'redis' } },
       { scenario: 's3' },
@@ -278,6 +302,8 @@ const PROFILES: Record<'short' | 'full', { readonly defaults: Partial<CommonOpti
       { scenario: 's4-aws', options: { store: 'redis', grants: 10_000, runs: 1 } },
       { scenario: 's4-scale', options: { grants: 100_000 } },
       { scenario: 's5-vault' },
+      { scenario: 's5-aws' },
+      { scenario: 's5-jwt' },
       { scenario: 's6' },
       { scenario: 's6-vault', options: { runs: 1 } },
       { scenario: 's6-aws', options: { runs: 1 } },

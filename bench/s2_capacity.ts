@@ -20,15 +20,22 @@ import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { mintAgentToken } from '../src/identity/dev_issuer.js';
-import { startRedisServer, type RedisServer } from '../test/support/redis_server.js';
+import { startRedisServer } from '../test/support/redis_server.js';
 import { AGENT_ISSUER, AUDIENCE } from '../test/support/test_config.js';
-import { benchTokens, httpCall, startBrokerChild, type LogLevel } from './broker_child.js';
+import { benchTokens, httpCall, startBrokerChild, type BrokerChild, type LogLevel } from './broker_child.js';
 import { startLoadChild, type LoadResult } from './load_child.js';
 import { directJwtIssue } from './s1_issue.js';
 import { summarize, timeSequential } from './stats.js';
+import { AWS_PROFILE, GRANT_TTL_SECONDS, profileParams as awsParams, startAwsBench } from './aws_setup.js';
+import { directIssue } from './s5_during_close.js';
+import { profileParams as vaultParams, startVaultBench } from './vault_setup.js';
+
+export type S2Provider = 'jwt' | 'vault' | 'aws_sts';
 
 export interface S2Options {
   readonly logLevel: LogLevel;
+  /** The broker's provider; jwt by default. Vault and AWS STS run against their fakes, each in its own process at 0 ms. */
+  readonly provider?: S2Provider;
   readonly store: 'memory' | 'redis';
   /** Seconds per rate step (short profile 3, full 10). */
   readonly stepSeconds?: number;
@@ -49,10 +56,17 @@ export interface S2Floor {
   readonly verifyUs: number;
   readonly httpHopUs: number;
   readonly redisWriteUs: number;
+  /**
+   * Vault and AWS STS: the provider's own issue() in this process, its client CPU per call (the
+   * request to the fake, SigV4 signing and XML parsing for AWS). null for jwt, whose floor is the
+   * design card's: the signing is the broker's own work.
+   */
+  readonly providerCallUs: number | null;
   readonly totalUs: number;
 }
 
 export interface S2Result {
+  readonly provider: S2Provider;
   readonly steps: readonly S2Step[];
   /** Highest rate kept up with; 0 when even the first was not. */
   readonly kneeRate: number;
@@ -94,7 +108,7 @@ async function mintTokens(keyDir: string, count: number, offset: number): Promis
   return tokens;
 }
 
-async function measureFloor(keyDir: string, redis: RedisServer | null): Promise<S2Floor> {
+async function measureFloor(keyDir: string, redisUrl: string | null, providerCall: (() => Promise<void>) | null): Promise<S2Floor> {
   // One raw verify of a token like the load's.
   const [token] = await mintTokens(keyDir, 1, 0);
   const [header, payload, signature] = token!.split('.') as [string, string, string];
@@ -123,8 +137,8 @@ async function measureFloor(keyDir: string, redis: RedisServer | null): Promise<
 
   // One Redis write (client CPU) of a grant-sized value; none with the memory store.
   let redisWriteUs = 0;
-  if (redis) {
-    const client = new Redis(redis.url);
+  if (redisUrl) {
+    const client = new Redis(redisUrl);
     try {
       const value = 'x'.repeat(400);
       let i = 0;
@@ -134,11 +148,29 @@ async function measureFloor(keyDir: string, redis: RedisServer | null): Promise<
       client.disconnect();
     }
   }
-  return { verifyUs, httpHopUs, redisWriteUs, totalUs: verifyUs + httpHopUs + redisWriteUs };
+  let providerCallUs: number | null = null;
+  if (providerCall) {
+    await cpuPerCallUs(100, providerCall);
+    providerCallUs = await cpuPerCallUs(1000, providerCall);
+  }
+  return { verifyUs, httpHopUs, redisWriteUs, providerCallUs, totalUs: verifyUs + httpHopUs + redisWriteUs + (providerCallUs ?? 0) };
 }
 
-export async function runS2(options: S2Options): Promise<S2Result> {
-  const stepSeconds = options.stepSeconds ?? 3;
+/** One S2 run's broker: the provider it issues from, one open incident, and the same provider called directly. */
+interface S2World {
+  readonly broker: BrokerChild;
+  readonly redisUrl: string | null;
+  readonly profile: string;
+  /** The provider's issue() made from this process (for jwt the in-process signer). */
+  readonly direct: () => Promise<void>;
+  /** Whether the floor counts the direct call (Vault, AWS STS). */
+  readonly directInFloor: boolean;
+  stop(): Promise<void>;
+}
+
+const INCIDENT = 'INC-BENCH-S2';
+
+async function jwtWorld(options: S2Options): Promise<S2World> {
   const redis = options.store === 'redis' ? await startRedisServer() : null;
   const broker = await startBrokerChild({
     logLevel: options.logLevel,
@@ -148,20 +180,94 @@ export async function runS2(options: S2Options): Promise<S2Result> {
     await redis?.stop();
     throw err;
   });
-  const load = startLoadChild();
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const stopAll = async (): Promise<void> => {
+    await broker.stop();
+    await redis?.stop();
+  };
   try {
     const { operator } = await benchTokens(broker.keyDir, 'spiffe://dev.local/agent/load-0');
-    const incidentId = 'INC-BENCH-S2';
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const opened = await httpCall(
       agent,
       `${broker.url}/v1/incidents`,
       'POST',
       { authorization: `Bearer ${operator}`, 'content-type': 'application/json' },
-      JSON.stringify({ id: incidentId, title: 'bench s2', severity: 'sev3' }),
-    );
+      JSON.stringify({ id: INCIDENT, title: 'bench s2', severity: 'sev3' }),
+    ).finally(() => agent.destroy());
     if (opened.status !== 201) throw new Error(`opening the incident answered ${opened.status}: ${opened.body}`);
-    const body = JSON.stringify({ incident_id: incidentId, profile: 'demo', purpose: 'bench s2' });
+    const direct = await directJwtIssue(broker, INCIDENT);
+    return {
+      broker,
+      redisUrl: redis?.url ?? null,
+      profile: 'demo',
+      direct: direct.issue,
+      directInFloor: false,
+      stop: async () => {
+        await direct.close();
+        await stopAll();
+      },
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function vaultWorld(options: S2Options): Promise<S2World> {
+  const redis = options.store === 'redis' ? await startRedisServer() : null;
+  const bench = await startVaultBench({
+    latencyMs: 0,
+    logLevel: options.logLevel,
+    maxSockets: 1,
+    incidentId: INCIDENT,
+    ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+    ...(redis ? { store: { kind: 'redis' as const, url: redis.url, keyPrefix: 'qm-bench-s2v:' } } : {}),
+  }).catch(async (err: unknown) => {
+    await redis?.stop();
+    throw err;
+  });
+  return {
+    broker: bench.broker,
+    redisUrl: redis?.url ?? null,
+    profile: 'vault-read',
+    direct: directIssue(bench.provider, INCIDENT, 'vault-read', vaultParams('vault-read'), 300),
+    directInFloor: true,
+    stop: async () => {
+      await bench.stop();
+      await redis?.stop();
+    },
+  };
+}
+
+async function awsWorld(options: S2Options): Promise<S2World> {
+  const bench = await startAwsBench({
+    latencyMs: 0,
+    logLevel: options.logLevel,
+    maxSockets: 1,
+    incidentId: INCIDENT,
+    store: options.store,
+    ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+  });
+  return {
+    broker: bench.broker,
+    redisUrl: bench.redisUrl,
+    profile: AWS_PROFILE,
+    direct: directIssue(bench.provider, INCIDENT, AWS_PROFILE, awsParams(bench.fake), GRANT_TTL_SECONDS),
+    directInFloor: true,
+    stop: () => bench.stop(),
+  };
+}
+
+const WORLDS: Record<S2Provider, (options: S2Options) => Promise<S2World>> = { jwt: jwtWorld, vault: vaultWorld, aws_sts: awsWorld };
+
+export async function runS2(options: S2Options): Promise<S2Result> {
+  const stepSeconds = options.stepSeconds ?? 3;
+  const provider = options.provider ?? 'jwt';
+  const world = await WORLDS[provider](options);
+  const { broker } = world;
+  const load = startLoadChild();
+  try {
+    const body = JSON.stringify({ incident_id: INCIDENT, profile: world.profile, purpose: 'bench s2' });
     const url = `${broker.url}/v1/grants`;
 
     // Warm the broker's JIT and connections at a low rate first.
@@ -198,16 +304,12 @@ export async function runS2(options: S2Options): Promise<S2Result> {
     const kneeRate = kept.at(-1)?.rate ?? 0;
     const halfLoad = [...kept].reverse().find((s) => s.rate <= kneeRate / 2) ?? kept[0] ?? null;
 
-    const direct = await directJwtIssue(broker, incidentId);
-    const directP99Us = summarize(await timeSequential(1000, direct.issue)).p99Us;
-    await direct.close();
-    const floor = await measureFloor(broker.keyDir, redis);
-    return { steps, kneeRate, halfLoad, floor, directP99Us, stepSeconds };
+    const directP99Us = summarize(await timeSequential(1000, world.direct)).p99Us;
+    const floor = await measureFloor(broker.keyDir, world.redisUrl, world.directInFloor ? world.direct : null);
+    return { provider, steps, kneeRate, halfLoad, floor, directP99Us, stepSeconds };
   } finally {
-    agent.destroy();
     await load.stop();
-    await broker.stop();
-    await redis?.stop();
+    await world.stop();
   }
 }
 
@@ -218,7 +320,7 @@ export function s2Markdown(result: S2Result, options: S2Options): string {
   const { floor, halfLoad } = result;
   const ratio = halfLoad ? halfLoad.cpuPerIssuanceUs / floor.totalUs : NaN;
   const lines = [
-    `### S2 — capacity: open-loop fixed-rate load, raised to the knee (jwt provider, ${options.store} store, log level ${options.logLevel}, ${result.stepSeconds} s per step)`,
+    `### S2 — capacity: open-loop fixed-rate load, raised to the knee (${result.provider} provider${result.provider === 'jwt' ? '' : ', its fake in its own process at 0 ms'}, ${options.store} store, log level ${options.logLevel}, ${result.stepSeconds} s per step)`,
     '',
     'Every request its own agent token (a signature verify each); latency counted from when each request was due. Broker CPU from /proc per 201.',
     '',
@@ -234,6 +336,9 @@ export function s2Markdown(result: S2Result, options: S2Options): string {
     `| raw ES256 verify (node:crypto) | ${f1(floor.verifyUs)} |`,
     `| one HTTP hop (node:http hello-world, server CPU per request) | ${f1(floor.httpHopUs)} |`,
     `| one Redis write (ioredis SET, client CPU) | ${f1(floor.redisWriteUs)} |`,
+    ...(floor.providerCallUs === null
+      ? []
+      : [`| one provider call (${result.provider} issue() in the bench process, client CPU) | ${f1(floor.providerCallUs)} |`]),
     `| **floor** | ${f1(floor.totalUs)} |`,
     '',
     '| derived | value |',

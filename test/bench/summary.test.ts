@@ -3,10 +3,11 @@
  * it, on hand-made results, at and just past its line.
  */
 import { describe, expect, it } from 'vitest';
-import { s1Rows, s2Rows, s6Rows, summaryMarkdown, vaultS4Rows } from '../../bench/summary.js';
+import { s1Rows, s2Rows, s5Rows, s6Rows, summaryMarkdown, vaultS4Rows } from '../../bench/summary.js';
 import type { S1Result } from '../../bench/s1_issue.js';
 import type { S2Result } from '../../bench/s2_capacity.js';
 import type { S4Run } from '../../bench/vault_s4.js';
+import type { S5Run } from '../../bench/s5_during_close.js';
 
 const summary = (p50Us: number, p99Us = p50Us) => ({ n: 100, p50Us, p99Us, meanUs: p50Us });
 const s1 = (broker: number, direct: number, brokerP99 = broker, directP99 = direct): S1Result => {
@@ -48,10 +49,11 @@ describe('bench summary', () => {
       keptUp: true,
     });
     const result: S2Result = {
+      provider: 'jwt',
       steps: [step(100, 900, 5), step(200, 600, 5.1), step(400, 500, 9)],
       kneeRate: 400,
       halfLoad: step(200, 600, 5.1),
-      floor: { verifyUs: 100, httpHopUs: 80, redisWriteUs: 20, totalUs: 200 },
+      floor: { verifyUs: 100, httpHopUs: 80, redisWriteUs: 20, providerCallUs: null, totalUs: 200 },
       directP99Us: 100,
       stepSeconds: 1,
     };
@@ -63,6 +65,26 @@ describe('bench summary', () => {
     expect(past.map((r) => r.status)).toEqual(['reported', 'missed', 'missed']);
     // No step kept up: only the knee row, at 0.
     expect(s2Rows({ ...result, steps: [], kneeRate: 0, halfLoad: null }, 'redis')).toHaveLength(1);
+    // A provider's own client call is part of its floor, and the rows name the provider.
+    const vault = s2Rows({ ...result, provider: 'vault', floor: { ...result.floor, providerCallUs: 100, totalUs: 300 } }, 'redis');
+    expect(vault[1]).toMatchObject({ provider: 'vault', compared: { text: '2.00×' }, status: 'met' });
+    expect(vault[1]!.baseline?.name).toBe('floor: raw verify + HTTP hop + Redis write + provider call');
+  });
+
+  it('reads S5 as the p99 during the close within 2× the p99 alone, on the store its provider runs on', () => {
+    const run = (aloneP99: number, duringP99: number): S5Run => ({
+      provider: 'jwt',
+      grants: 10_000,
+      alone: { broker: summary(1000, aloneP99), direct: summary(50) },
+      during: { broker: summary(1500, duringP99), direct: summary(50) },
+      closeMs: 2000,
+    });
+    const [met] = s5Rows([run(4000, 8000)]);
+    expect(met).toMatchObject({ scenario: 'S5', provider: 'jwt', store: 'redis', status: 'met', compared: { text: '2.00×' } });
+    expect(met!.measure).toBe('issue p99 while a close of 10000 is revoked');
+    expect(s5Rows([run(4000, 8001)])[0]!.status).toBe('missed');
+    expect(s5Rows([{ ...run(4000, 8000), provider: 'aws_sts' }])[0]).toMatchObject({ provider: 'aws_sts', store: 'memory' });
+    expect(s5Rows([])).toEqual([]);
   });
 
   it('prints one table, by scenario, counting met and missed', () => {
