@@ -178,7 +178,7 @@ export async function composeBroker(config: Config, options: ComposeOptions): Pr
       incidentKill,
     };
     const overdueNotice = await createOverdueNotice(config, { store, logger: logger.child({ component: 'revocation' }), now });
-    const worker = createRevocationWorker({ ...base, overdueNotice, logger: logger.child({ component: 'revocation' }) });
+    const worker = createRevocationWorker({ ...base, overdueNotice, lanes, logger: logger.child({ component: 'revocation' }) });
     cleanup.unshift(() => worker.stop());
     const runWorker = options.runWorker ?? true;
     const webhooks = await createWebhookReceivers(config, { store, now });

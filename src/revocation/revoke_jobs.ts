@@ -11,7 +11,7 @@
 import { describeCause, toBrokerError } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
 import { isTerminal, type Grant } from '../model.js';
-import type { Provider, RevocationReceipt } from '../sdk.js';
+import type { BackgroundLanes, Provider, RevocationReceipt } from '../sdk.js';
 import type { RevocationJob } from '../store/store.js';
 import { backoffDelayMs } from './backoff.js';
 import type { OverdueNotice } from './overdue_notice.js';
@@ -20,6 +20,11 @@ import { revocationRoute } from './revocation_route.js';
 type JobDeps = Pick<DomainDeps, 'config' | 'store' | 'catalog' | 'audit' | 'metrics' | 'logger' | 'now' | 'revocationEvents'> & {
   /** The optional notice of an overdue revocation (overdue_notice.ts). */
   readonly overdueNotice?: OverdueNotice | null;
+  /**
+   * Where the recording of a revocation its provider has answered runs (background_lanes.ts):
+   * narrowed while the broker serves requests. Absent: it runs at once.
+   */
+  readonly lanes?: BackgroundLanes;
 };
 
 export interface BatchHooks {
@@ -141,6 +146,11 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
   }
   const byId = new Map(receipts.map((r) => [r.grantId, r]));
   const closed = first.grant.revokeReason === 'incident_closed';
+  // The credentials the receipts name are dead (or denied) now; what is left records it. That runs
+  // in the background lanes: during a close of 10 000 grants, 64 finishes at once (each an audit
+  // append and a store write) queued every step of the grant requests in flight behind them
+  // (docs/performance.md, S5). The lanes bound the wait, so recording still progresses.
+  const record = deps.lanes ? <T>(work: () => Promise<T>) => deps.lanes!.run(work) : <T>(work: () => Promise<T>) => work();
   await Promise.all(
     group.map(async ({ grant, job }) => {
       const receipt = byId.get(grant.id);
@@ -149,7 +159,7 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
         await retry(deps, grant, job.attempt, 'ERR_PROVIDER_NO_RECEIPT');
         return;
       }
-      await finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome);
+      await record(() => finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome));
     }),
   );
   if (closed) await observeAllRevoked(deps, first.grant);

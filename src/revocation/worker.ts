@@ -12,6 +12,7 @@
  */
 import { describeCause } from '../errors.js';
 import type { DomainDeps } from '../domain.js';
+import type { BackgroundLanes } from '../sdk.js';
 import { sweepRetention } from '../maintenance/retention.js';
 import { INBOX_BATCH, processInbox } from '../webhooks/inbox_worker.js';
 import { createFailureLog } from './failure_log.js';
@@ -30,7 +31,11 @@ export interface RevocationWorker {
   runOnce(): Promise<number>;
 }
 
-type WorkerDeps = Omit<DomainDeps, 'nudgeRevocation'> & { readonly overdueNotice?: OverdueNotice | null };
+type WorkerDeps = Omit<DomainDeps, 'nudgeRevocation'> & {
+  readonly overdueNotice?: OverdueNotice | null;
+  /** Where a revocation its provider answered is recorded (revoke_jobs.ts); absent: at once. */
+  readonly lanes?: BackgroundLanes;
+};
 
 /** Grants marked expired per store call. */
 const EXPIRY_SWEEP_BATCH = 1000;
@@ -134,6 +139,10 @@ export function createRevocationWorker(deps: WorkerDeps): RevocationWorker {
       }
       if (stopping) break;
       if (claimed === 0 && !moreDue) await waitForWork(Math.max(cfg.pollIntervalMs, limiter.waitMs()));
+      // Another pass at once, but after the I/O that is waiting: a pass whose store and provider
+      // answer without I/O (the memory store, a revocation the incident's kill already did) would
+      // otherwise chain pass after pass in microtasks and hold every request until the queue is empty.
+      else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
 

@@ -17,7 +17,13 @@ import { createLogger } from '../../src/logging.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
 import type { Grant } from '../../src/model.js';
 import { createRevocationWorker, type RevocationWorker } from '../../src/revocation/worker.js';
-import { providerQuotaExceeded, providerUnavailable, type ProviderFactory, type RevocationReceipt } from '../../src/sdk.js';
+import {
+  providerQuotaExceeded,
+  providerUnavailable,
+  type BackgroundLanes,
+  type ProviderFactory,
+  type RevocationReceipt,
+} from '../../src/sdk.js';
 import { createMemoryStore } from '../../src/store/memory_store.js';
 import { createRedisKeys, type RedisKeys } from '../../src/store/redis_keys.js';
 import { createRedisStore } from '../../src/store/redis_store.js';
@@ -164,6 +170,8 @@ describe('revocation worker', () => {
     revocation?: Record<string, number>;
     /** The kill at close the worker starts for a close it re-runs (revocation/incident_kill.ts). */
     incidentKill?: { begin(incidentId: string, closedAt: number): Promise<void> };
+    /** Where a revocation the provider answered is recorded (background_lanes.ts). */
+    lanes?: BackgroundLanes;
   }
 
   const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
@@ -206,6 +214,7 @@ describe('revocation worker', () => {
       logger,
       now: clock,
       ...(options.incidentKill ? { incidentKill: options.incidentKill } : {}),
+      ...(options.lanes ? { lanes: options.lanes } : {}),
     };
     return createRevocationWorker(deps);
   };
@@ -336,6 +345,60 @@ describe('revocation worker', () => {
     expect(upstream.incidentCalls[0]?.grants.sort()).toEqual(grants.map((g) => g.id).sort());
     // One audit event per grant.
     expect((await auditOf('grant.revoked')).map((e) => e.grantId).sort()).toEqual(grants.map((g) => g.id).sort());
+  });
+
+  describe('recording in the background lanes', () => {
+    /** Lanes that hold every call until the test lets them go: what a broker busy serving requests does. */
+    const heldLanes = () => {
+      const waiting: Array<() => void> = [];
+      const lanes: BackgroundLanes = {
+        run: (work) => new Promise<void>((resolve) => waiting.push(resolve)).then(work),
+      };
+      return { lanes, waiting, releaseAll: () => waiting.splice(0).forEach((go) => go()) };
+    };
+    const statesOf = async (grants: readonly Grant[]) => Promise.all(grants.map(async (g) => (await store.getGrant(g.id))?.state));
+
+    it('revokes a closed incident upstream first and only then records it, each grant in a lane', async () => {
+      const held = heldLanes();
+      const worker = await setup({ incidentRevocation: true, lanes: held.lanes });
+      const grants = await Promise.all(Array.from({ length: 3 }, () => activeGrant('INC-W')));
+      await store.closeIncident('INC-W', now, 'op');
+      const pass = worker.runOnce();
+      await eventually(async () => held.waiting.length === 3);
+      // Dead upstream, not yet recorded: the grants are still revoking and nothing is audited.
+      expect(upstream.incidentCalls).toHaveLength(1);
+      expect(await statesOf(grants)).toEqual(['revoking', 'revoking', 'revoking']);
+      expect(await auditOf('grant.revoked')).toEqual([]);
+      held.releaseAll();
+      expect(await pass).toBe(3);
+      expect(await statesOf(grants)).toEqual(['revoked', 'revoked', 'revoked']);
+      expect((await auditOf('grant.revoked')).map((e) => e.grantId).sort()).toEqual(grants.map((g) => g.id).sort());
+    });
+
+    it('records a single revocation in a lane after its provider call, and a failed call is retried without one', async () => {
+      const held = heldLanes();
+      const worker = await setup({ lanes: held.lanes });
+      const [ok, failing] = [await activeGrant('INC-W'), await activeGrant('INC-W')] as [Grant, Grant];
+      upstream.failOnce.add(failing.id);
+      await store.requestRevocation(ok.id, 'released', now);
+      await store.requestRevocation(failing.id, 'released', now);
+      const pass = worker.runOnce();
+      await eventually(async () => held.waiting.length === 1);
+      expect(upstream.grantCalls).toEqual([ok.id]);
+      expect(await statesOf([ok, failing])).toEqual(['revoking', 'revoking']);
+      held.releaseAll();
+      expect(await pass).toBe(2);
+      expect(await statesOf([ok, failing])).toEqual(['revoked', 'revoking']);
+      expect(held.waiting).toEqual([]);
+    });
+
+    it('records at once without lanes', async () => {
+      const worker = await setup({ incidentRevocation: true });
+      const grants = await Promise.all(Array.from({ length: 2 }, () => activeGrant('INC-W')));
+      await store.closeIncident('INC-W', now, 'op');
+      expect(await worker.runOnce()).toBe(2);
+      expect(await statesOf(grants)).toEqual(['revoked', 'revoked']);
+    });
   });
 
   it('sends one revokeIncident call per incident when two incidents close in one batch', async () => {
@@ -1271,8 +1334,28 @@ describe('revocation worker', () => {
       for (let i = 0; i < 5; i++) grants.push(await released());
       await worker.start();
       try {
-        await vi.advanceTimersByTimeAsync(1);
+        // A few turns of the event loop and no time at all: the poll interval is a minute away.
+        for (let turn = 0; turn < 20; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
         expect(await states(grants)).toEqual(Array(5).fill('revoked'));
+      } finally {
+        await worker.stop();
+      }
+    });
+
+    it('lets waiting I/O run between passes: a backlog the store and provider answer without I/O does not hold the event loop to its end', async () => {
+      // The memory store and this provider answer in microtasks only: without a turn of the event
+      // loop between passes, no request could be served until the whole backlog was revoked.
+      const worker = await setup({ ...timed, revocation: { pollIntervalMs: 60_000, batchSize: 2 } });
+      const grants: Grant[] = [];
+      for (let i = 0; i < 6; i++) grants.push(await released());
+      await worker.start();
+      try {
+        const seenByIo = await new Promise<number>((resolve) => setImmediate(() => resolve(upstream.grantCalls.length)));
+        expect(seenByIo).toBeGreaterThan(0);
+        expect(seenByIo).toBeLessThan(6);
+        // Turns of the event loop, not time: the timers are fake and the poll interval is a minute away.
+        while (upstream.grantCalls.length < 6) await new Promise<void>((resolve) => setImmediate(resolve));
+        expect(await states(grants)).toEqual(Array(6).fill('revoked'));
       } finally {
         await worker.stop();
       }
