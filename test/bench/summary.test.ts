@@ -83,7 +83,8 @@ describe('bench summary', () => {
     expect(met).toMatchObject({ scenario: 'S5', provider: 'jwt', store: 'redis', status: 'met', compared: { text: '2.00×' } });
     expect(met!.measure).toBe('issue p99 while a close of 10000 is revoked');
     expect(s5Rows([run(4000, 8001)])[0]!.status).toBe('missed');
-    expect(s5Rows([{ ...run(4000, 8000), provider: 'aws_sts' }])[0]).toMatchObject({ provider: 'aws_sts', store: 'memory' });
+    expect(s5Rows([{ ...run(4000, 8000), provider: 'aws_sts' }])[0]).toMatchObject({ provider: 'aws_sts', store: 'redis' });
+    expect(s5Rows([{ ...run(4000, 8000), provider: 'vault' }])[0]).toMatchObject({ provider: 'vault', store: 'memory' });
     expect(s5Rows([])).toEqual([]);
   });
 
