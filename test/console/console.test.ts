@@ -294,6 +294,8 @@ describe('the console, driven in chromium', () => {
     try {
       const incident = await seedIncident(gated, 'INC-BIG', 'Credential stuffing against the API gateway', 12, 'sev1');
       const page = await newPage();
+      // Under the whole suite's load a step has run past the default 15 s; the test's own 90 s still bounds them all.
+      page.setDefaultTimeout(30_000);
       await signIn(page, gated.url, 'alice@example.com');
       await page.getByRole('link', { name: 'Credential stuffing against the API gateway' }).click();
       await expect.poll(() => page.getByTestId('live-count').textContent()).toBe('12 live credentials of 12');
@@ -309,6 +311,8 @@ describe('the console, driven in chromium', () => {
       const readout = await gated.request('GET', `/v1/incidents/${incident}?grants=false`, { token: await gated.operatorToken() });
       expect(readout.body.revocation).toMatchObject({ outstanding: 0, by_state: { revoked: 12 } });
     } finally {
+      // Released first: a broker stopping waits for its batch in flight, and held calls would hold it (and hide a failure above).
+      gate.release();
       await gated.stop();
       await gate.close();
     }
