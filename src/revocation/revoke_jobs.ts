@@ -36,8 +36,18 @@ export interface BatchHooks {
   readonly release?: (grantId: string) => void;
 }
 
-/** What every step of one batch uses: the deps, and the hook (always present here). */
-type BatchDeps = JobDeps & { readonly release: (grantId: string) => void };
+/**
+ * What every step of one batch uses: the deps, the hook (always present here), the lanes where a
+ * provider's answer is recorded, and `defer`: a record the batch waits for at its end, so a unit's
+ * slot is free for the next provider call as soon as its own call returned.
+ */
+type BatchDeps = JobDeps & {
+  readonly release: (grantId: string) => void;
+  readonly lanes: BackgroundLanes;
+  defer(recording: Promise<void>): void;
+};
+
+const runAtOnce: BackgroundLanes = { run: (work) => work() };
 
 interface Ready {
   job: RevocationJob;
@@ -51,7 +61,17 @@ export async function revokeJobs(
   concurrency: number,
   hooks: BatchHooks = {},
 ): Promise<void> {
-  const deps: BatchDeps = { ...jobDeps, release: hooks.release ?? (() => undefined) };
+  const recorded: Array<Promise<void>> = [];
+  const deps: BatchDeps = {
+    ...jobDeps,
+    release: hooks.release ?? (() => undefined),
+    lanes: jobDeps.lanes ?? runAtOnce,
+    defer(recording) {
+      // Awaited at the end of the batch; marked handled now, so a failure in between is not an unhandled rejection.
+      recording.catch(() => undefined);
+      recorded.push(recording);
+    },
+  };
   const ready: Ready[] = [];
   await runLimited(jobs, concurrency, async (job) => {
     const r = await triage(deps, job).catch((err: unknown) => {
@@ -82,6 +102,7 @@ export async function revokeJobs(
     ...deferred.map((r) => () => deferToExpiry(deps, r)),
   ];
   await runLimited(units, concurrency, (unit) => unit());
+  await Promise.all(recorded);
 }
 
 /** Settles what needs no provider call; returns the jobs that do. */
@@ -146,23 +167,27 @@ async function revokeGroup(deps: BatchDeps, group: readonly Ready[]): Promise<vo
   }
   const byId = new Map(receipts.map((r) => [r.grantId, r]));
   const closed = first.grant.revokeReason === 'incident_closed';
-  // The credentials the receipts name are dead (or denied) now; what is left records it. That runs
-  // in the background lanes: during a close of 10 000 grants, 64 finishes at once (each an audit
-  // append and a store write) queued every step of the grant requests in flight behind them
-  // (docs/performance.md, S5). The lanes bound the wait, so recording still progresses.
-  const record = deps.lanes ? <T>(work: () => Promise<T>) => deps.lanes!.run(work) : <T>(work: () => Promise<T>) => work();
-  await Promise.all(
-    group.map(async ({ grant, job }) => {
-      const receipt = byId.get(grant.id);
-      if (!receipt) {
-        // A provider that skips a grant has not revoked it: retry that one.
-        await retry(deps, grant, job.attempt, 'ERR_PROVIDER_NO_RECEIPT');
-        return;
-      }
-      await record(() => finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome));
+  const retried: Array<Promise<void>> = [];
+  const ended: Ready[] = [];
+  for (const r of group) {
+    // A provider that skips a grant has not revoked it: retry that one.
+    if (byId.has(r.grant.id)) ended.push(r);
+    else retried.push(retry(deps, r.grant, r.job.attempt, 'ERR_PROVIDER_NO_RECEIPT'));
+  }
+  // The credentials the receipts name are dead (or denied) now; what is left records it, in the
+  // background lanes: during a close of 10 000 grants, 64 finishes at once (each an audit append
+  // and a store write) queued every step of the grant requests in flight behind them
+  // (docs/performance.md, S5). The lanes bound the wait, and this unit's slot is free meanwhile.
+  const finishes = ended.map(({ grant, job }) => {
+    const receipt = byId.get(grant.id) as RevocationReceipt;
+    return deps.lanes.run(() => finish(deps, grant, 'revoked', receipt.confirmed, job.attempt, receipt.outcome));
+  });
+  deps.defer(
+    Promise.all(finishes).then(async () => {
+      if (closed) await observeAllRevoked(deps, first.grant);
     }),
   );
-  if (closed) await observeAllRevoked(deps, first.grant);
+  await Promise.all(retried);
 }
 
 /**

@@ -392,6 +392,22 @@ describe('revocation worker', () => {
       expect(held.waiting).toEqual([]);
     });
 
+    it("frees the slot of a provider call once it returned: the next call does not wait for the first one's record", async () => {
+      const held = heldLanes();
+      const worker = await setup({ lanes: held.lanes, revocation: { concurrency: 1 } });
+      const grants = [await activeGrant('INC-W'), await activeGrant('INC-W')];
+      for (const g of grants) await store.requestRevocation(g.id, 'released', now);
+      const pass = worker.runOnce();
+      await eventually(async () => held.waiting.length === 2);
+      // One call at a time, and both made while neither is recorded.
+      expect(upstream.maxInFlight).toBe(1);
+      expect([...upstream.grantCalls].sort()).toEqual(grants.map((g) => g.id).sort());
+      expect(await statesOf(grants)).toEqual(['revoking', 'revoking']);
+      held.releaseAll();
+      expect(await pass).toBe(2);
+      expect(await statesOf(grants)).toEqual(['revoked', 'revoked']);
+    });
+
     it('records at once without lanes', async () => {
       const worker = await setup({ incidentRevocation: true });
       const grants = await Promise.all(Array.from({ length: 2 }, () => activeGrant('INC-W')));
