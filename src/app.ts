@@ -40,6 +40,11 @@ export function createApp(deps: HttpDeps, options: AppOptions): Express {
   app.set('trust proxy', deps.config.server.trustProxy);
   app.set('etag', false);
 
+  // While stopping, each answer ends its connection: a kept-alive client moves to another replica.
+  app.use((_req, res, next) => {
+    if (options.isShuttingDown()) res.set('connection', 'close');
+    next();
+  });
   if (options.lanes) app.use(foreground(options.lanes));
   app.use(requestContext(deps.logger, deps.metrics, createRouteMatcher(OPERATIONS)));
   app.use(answerOptions);

@@ -51,6 +51,8 @@ export interface RunningBroker {
 /** Node's own limits (docs/operations.md "HTTP limits"): headers must arrive within 10 s, a whole request within 30 s. */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/** While stopping: how often connections that went idle after their last answer are closed. */
+const IDLE_SWEEP_MS = 50;
 
 export async function startBroker(config: Config, options: StartOptions): Promise<RunningBroker> {
   const { logger } = options;
@@ -101,8 +103,17 @@ export async function startBroker(config: Config, options: StartOptions): Promis
       stopped ??= (async () => {
         shuttingDown = true;
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // server.close() leaves open a keep-alive connection that is busy at this moment, and a
+        // client that keeps sending on it (the console polls) was served on it until the grace
+        // period forced the process down. Every response from now on closes its connection
+        // (app.ts), and a connection that has gone idle is closed within a sweep.
         server.closeIdleConnections();
-        await closed;
+        const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+        try {
+          await closed;
+        } finally {
+          clearInterval(sweep);
+        }
         await metricsListener?.close();
         // The worker finishes its batch in flight; then providers, the store watch and the store close.
         await broker.close();
