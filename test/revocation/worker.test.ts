@@ -640,6 +640,39 @@ describe('revocation worker', () => {
     expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_count')?.value).toBe(1);
   });
 
+  it('observes close → all revoked once the last grant of a closed incident ended, and not for a grant ended in an open one', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const worker = await setup({ metrics });
+    const allRevoked = async (): Promise<{ count: number | undefined; sum: number | undefined }> => {
+      const values = (await metrics.incidentCloseToAllRevokedSeconds.get()).values;
+      const of = (name: string) =>
+        values.find((v) => v.metricName === `quartermaster_incident_close_to_all_revoked_seconds_${name}`)?.value;
+      return { count: of('count'), sum: of('sum') };
+    };
+    await activeGrant('INC-W');
+    await activeGrant('INC-W');
+    await store.closeIncident('INC-W', now, 'op');
+    now += 2000;
+    expect(await worker.runOnce()).toBe(2);
+    expect(await allRevoked()).toEqual({ count: 1, sum: 2 });
+
+    // The last live grant of an open incident, released: ended, but no incident was closed.
+    await store.createIncident({
+      id: 'INC-OPEN',
+      source: 'api',
+      title: 't',
+      severity: 'sev2',
+      status: 'open',
+      openedAt: now,
+      openedBy: 'op',
+    });
+    const g = await activeGrant('INC-OPEN');
+    await store.requestRevocation(g.id, 'released', now);
+    expect(await worker.runOnce()).toBe(1);
+    expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
+    expect(await allRevoked()).toEqual({ count: 1, sum: 2 });
+  });
+
   it('backs off between half and all of a delay that doubles per failed attempt, up to backoffMaxMs', async () => {
     // backoffInitialMs 1000, backoffMaxMs 8000: attempt n waits [d/2, d] with d = min(8000, 1000 · 2^(n-1)).
     const worker = await setup();
