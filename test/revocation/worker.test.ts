@@ -238,6 +238,10 @@ describe('revocation worker', () => {
     return grant;
   };
 
+  /** Opens an incident in the store the tests use now. */
+  const openIncident = async (id: string): Promise<void> => {
+    await store.createIncident({ id, source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
+  };
   const auditOf = async (type: string): Promise<Array<Record<string, unknown>>> =>
     (await store.listAudit({ limit: 1000 })).filter((e) => e.type === type) as unknown as Array<Record<string, unknown>>;
   /** The JSON lines of a log capture. */
@@ -261,7 +265,7 @@ describe('revocation worker', () => {
       inFlight: 0,
       maxInFlight: 0,
     };
-    await store.createIncident({ id: 'INC-W', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
+    await openIncident('INC-W');
   });
 
   it('revokes a released grant with one provider call and confirms it', async () => {
@@ -419,7 +423,7 @@ describe('revocation worker', () => {
 
   it('sends one revokeIncident call per incident when two incidents close in one batch', async () => {
     const worker = await setup({ incidentRevocation: true });
-    await store.createIncident({ id: 'INC-X', source: 'api', title: 't', severity: 'sev2', status: 'open', openedAt: now, openedBy: 'op' });
+    await openIncident('INC-X');
     const w = [await activeGrant('INC-W'), await activeGrant('INC-W')];
     const x = [await activeGrant('INC-X'), await activeGrant('INC-X')];
     await store.closeIncident('INC-W', now, 'op');
@@ -657,15 +661,7 @@ describe('revocation worker', () => {
     expect(await allRevoked()).toEqual({ count: 1, sum: 2 });
 
     // The last live grant of an open incident, released: ended, but no incident was closed.
-    await store.createIncident({
-      id: 'INC-OPEN',
-      source: 'api',
-      title: 't',
-      severity: 'sev2',
-      status: 'open',
-      openedAt: now,
-      openedBy: 'op',
-    });
+    await openIncident('INC-OPEN');
     const g = await activeGrant('INC-OPEN');
     await store.requestRevocation(g.id, 'released', now);
     expect(await worker.runOnce()).toBe(1);
@@ -801,15 +797,7 @@ describe('revocation worker', () => {
       keys = createRedisKeys(prefix);
       redisStore = await createRedisStore({ url: server.url, keyPrefix: prefix });
       store = redisStore; // activeGrant and setup use it from here on
-      await store.createIncident({
-        id: 'INC-W',
-        source: 'api',
-        title: 't',
-        severity: 'sev2',
-        status: 'open',
-        openedAt: now,
-        openedBy: 'op',
-      });
+      await openIncident('INC-W');
     });
     afterEach(async () => {
       await redisStore.close();
