@@ -172,6 +172,8 @@ describe('revocation worker', () => {
     incidentKill?: { begin(incidentId: string, closedAt: number): Promise<void> };
     /** Where a revocation the provider answered is recorded (background_lanes.ts). */
     lanes?: BackgroundLanes;
+    /** Told of each grant revoked, for relying parties (events/revocation_events.ts). */
+    revocationEvents?: { revoked(grant: Grant, at: number): Promise<void> };
   }
 
   const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
@@ -215,6 +217,7 @@ describe('revocation worker', () => {
       now: clock,
       ...(options.incidentKill ? { incidentKill: options.incidentKill } : {}),
       ...(options.lanes ? { lanes: options.lanes } : {}),
+      ...(options.revocationEvents ? { revocationEvents: options.revocationEvents } : {}),
     };
     return createRevocationWorker(deps);
   };
@@ -337,6 +340,29 @@ describe('revocation worker', () => {
     now += 10_000;
     await worker.runOnce();
     expect((await store.getGrant(g.id))?.state).toBe('revoked');
+  });
+
+  it('audits a blocked revocation once for each grant it blocks, and logs what blocks it', async () => {
+    const logs = createLogCapture();
+    const worker = await setup({ deadlineSeconds: 300, logs });
+    const [g, h] = [await activeGrant('INC-W'), await activeGrant('INC-W')];
+    await store.requestRevocation(g.id, 'released', now);
+    await store.requestRevocation(h.id, 'released', now);
+    upstream.quotaFull = 'policy full';
+    await worker.runOnce();
+    now += 2000;
+    await worker.runOnce();
+    // Two grants, two retries each: one event per grant.
+    expect((await auditOf('revocation.overdue')).map((e) => e.grantId).sort()).toEqual([g.id, h.id].sort());
+    const blocked = logLines(logs).filter((l) => l.msg === 'revocation blocked');
+    expect(blocked).toHaveLength(4);
+    expect(blocked[0]).toMatchObject({
+      incidentId: 'INC-W',
+      provider: 'flaky',
+      code: 'ERR_PROVIDER_QUOTA',
+      attempt: 1,
+      detail: 'provider(flaky): revokeGrant: policy full',
+    });
   });
 
   it('revokes a closed incident with one revokeIncident call when the provider supports it', async () => {
@@ -503,17 +529,25 @@ describe('revocation worker', () => {
   });
 
   it('finishes a grant past its expiry as expired, audited as grant.expired, without calling the provider', async () => {
-    const worker = await setup();
+    const told: string[] = [];
+    const worker = await setup({ revocationEvents: { revoked: async (grant) => void told.push(grant.id) } });
+    // The valid case: a grant revoked is told to relying parties.
+    const revoked = await activeGrant('INC-W');
+    await store.requestRevocation(revoked.id, 'released', now);
+    await worker.runOnce();
+    expect(told).toEqual([revoked.id]);
     const g = await activeGrant('INC-W', { expiresAt: now + 1000 });
     await store.requestRevocation(g.id, 'released', now);
     now += 2000;
     await worker.runOnce();
+    // An expired one is not: its credential ended on its own.
+    expect(told).toEqual([revoked.id]);
     expect(await store.getGrant(g.id)).toMatchObject({ state: 'expired', revocationConfirmed: true });
-    expect(upstream.started).toEqual([]);
+    expect(upstream.started).toEqual([revoked.id]);
     expect(await auditOf('grant.expired')).toEqual([
       expect.objectContaining({ grantId: g.id, reason: 'released', data: { provider: 'flaky', confirmed: true, attempt: 1 } }),
     ]);
-    expect(await auditOf('grant.revoked')).toEqual([]);
+    expect((await auditOf('grant.revoked')).map((e) => e.grantId)).toEqual([revoked.id]);
   });
 
   it('counts a grant as expired from the instant of its expiry, and revokes one a millisecond before it', async () => {
@@ -667,6 +701,39 @@ describe('revocation worker', () => {
     expect(await worker.runOnce()).toBe(1);
     expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
     expect(await allRevoked()).toEqual({ count: 1, sum: 2 });
+  });
+
+  it('observes close → all revoked when the last grant of the incident ended, on the batch that ended it, once per incident', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const worker = await setup({ metrics });
+    const observed = async (): Promise<{ count: number | undefined; sum: number | undefined }> => {
+      const values = (await metrics.incidentCloseToAllRevokedSeconds.get()).values;
+      const of = (name: string) =>
+        values.find((v) => v.metricName === `quartermaster_incident_close_to_all_revoked_seconds_${name}`)?.value;
+      return { count: of('count'), sum: of('sum') };
+    };
+    // The valid case: a close of one grant, observed once it is revoked.
+    await activeGrant('INC-W');
+    await store.closeIncident('INC-W', now, 'op');
+    now += 2000;
+    await worker.runOnce();
+    expect(await observed()).toEqual({ count: 1, sum: 2 });
+
+    // Another incident, whose second grant fails once: nothing is observed while it is left.
+    await openIncident('INC-2');
+    const closedAt = now;
+    await activeGrant('INC-2');
+    const late = await activeGrant('INC-2');
+    upstream.failOnce.add(late.id);
+    await store.closeIncident('INC-2', closedAt, 'op');
+    now += 1000;
+    await worker.runOnce();
+    expect((await store.getGrant(late.id))?.state).toBe('revoking');
+    expect(await observed()).toEqual({ count: 1, sum: 2 });
+    // Its retry ends it: observed on its own, from the close, as this incident's one observation.
+    now += 1000;
+    expect(await worker.runOnce()).toBe(1);
+    expect(await observed()).toEqual({ count: 2, sum: 2 + (now - closedAt) / 1000 });
   });
 
   it('backs off between half and all of a delay that doubles per failed attempt, up to backoffMaxMs', async () => {
