@@ -144,6 +144,13 @@ function testProvider(upstream: Upstream, incidentRevocation: boolean): Provider
   };
 }
 
+/** The close → all revoked histogram: how many observations, and their sum in seconds. */
+async function closeToAllRevoked(metrics: Metrics): Promise<{ count: number | undefined; sum: number | undefined }> {
+  const values = (await metrics.incidentCloseToAllRevokedSeconds.get()).values;
+  const of = (part: string) => values.find((v) => v.metricName === `quartermaster_incident_close_to_all_revoked_seconds_${part}`)?.value;
+  return { count: of('count'), sum: of('sum') };
+}
+
 describe('revocation worker', () => {
   let now: number;
   let store: Store;
@@ -681,18 +688,12 @@ describe('revocation worker', () => {
   it('observes close → all revoked once the last grant of a closed incident ended, and not for a grant ended in an open one', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const worker = await setup({ metrics });
-    const allRevoked = async (): Promise<{ count: number | undefined; sum: number | undefined }> => {
-      const values = (await metrics.incidentCloseToAllRevokedSeconds.get()).values;
-      const of = (name: string) =>
-        values.find((v) => v.metricName === `quartermaster_incident_close_to_all_revoked_seconds_${name}`)?.value;
-      return { count: of('count'), sum: of('sum') };
-    };
     await activeGrant('INC-W');
     await activeGrant('INC-W');
     await store.closeIncident('INC-W', now, 'op');
     now += 2000;
     expect(await worker.runOnce()).toBe(2);
-    expect(await allRevoked()).toEqual({ count: 1, sum: 2 });
+    expect(await closeToAllRevoked(metrics)).toEqual({ count: 1, sum: 2 });
 
     // The last live grant of an open incident, released: ended, but no incident was closed.
     await openIncident('INC-OPEN');
@@ -700,24 +701,18 @@ describe('revocation worker', () => {
     await store.requestRevocation(g.id, 'released', now);
     expect(await worker.runOnce()).toBe(1);
     expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
-    expect(await allRevoked()).toEqual({ count: 1, sum: 2 });
+    expect(await closeToAllRevoked(metrics)).toEqual({ count: 1, sum: 2 });
   });
 
   it('observes close → all revoked when the last grant of the incident ended, on the batch that ended it, once per incident', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const worker = await setup({ metrics });
-    const observed = async (): Promise<{ count: number | undefined; sum: number | undefined }> => {
-      const values = (await metrics.incidentCloseToAllRevokedSeconds.get()).values;
-      const of = (name: string) =>
-        values.find((v) => v.metricName === `quartermaster_incident_close_to_all_revoked_seconds_${name}`)?.value;
-      return { count: of('count'), sum: of('sum') };
-    };
     // The valid case: a close of one grant, observed once it is revoked.
     await activeGrant('INC-W');
     await store.closeIncident('INC-W', now, 'op');
     now += 2000;
     await worker.runOnce();
-    expect(await observed()).toEqual({ count: 1, sum: 2 });
+    expect(await closeToAllRevoked(metrics)).toEqual({ count: 1, sum: 2 });
 
     // Another incident, whose second grant fails once: nothing is observed while it is left.
     await openIncident('INC-2');
@@ -729,11 +724,11 @@ describe('revocation worker', () => {
     now += 1000;
     await worker.runOnce();
     expect((await store.getGrant(late.id))?.state).toBe('revoking');
-    expect(await observed()).toEqual({ count: 1, sum: 2 });
+    expect(await closeToAllRevoked(metrics)).toEqual({ count: 1, sum: 2 });
     // Its retry ends it: observed on its own, from the close, as this incident's one observation.
     now += 1000;
     expect(await worker.runOnce()).toBe(1);
-    expect(await observed()).toEqual({ count: 2, sum: 2 + (now - closedAt) / 1000 });
+    expect(await closeToAllRevoked(metrics)).toEqual({ count: 2, sum: 2 + (now - closedAt) / 1000 });
   });
 
   it('backs off between half and all of a delay that doubles per failed attempt, up to backoffMaxMs', async () => {
