@@ -15,6 +15,7 @@ import { createCatalog } from '../../src/catalog/catalog.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { createMetrics, type Metrics } from '../../src/metrics.js';
+import type { RevocationEvents } from '../../src/events/revocation_events.js';
 import type { Grant } from '../../src/model.js';
 import { createRevocationWorker, type RevocationWorker } from '../../src/revocation/worker.js';
 import {
@@ -180,7 +181,7 @@ describe('revocation worker', () => {
     /** Where a revocation the provider answered is recorded (background_lanes.ts). */
     lanes?: BackgroundLanes;
     /** Told of each grant revoked, for relying parties (events/revocation_events.ts). */
-    revocationEvents?: { revoked(grant: Grant, at: number): Promise<void> };
+    revocationEvents?: RevocationEvents;
   }
 
   const setup = async (options: SetupOptions = {}): Promise<RevocationWorker> => {
@@ -537,7 +538,18 @@ describe('revocation worker', () => {
 
   it('finishes a grant past its expiry as expired, audited as grant.expired, without calling the provider', async () => {
     const told: string[] = [];
-    const worker = await setup({ revocationEvents: { revoked: async (grant) => void told.push(grant.id) } });
+    // The worker only queues events; delivering them is the inbox's (nothing here calls the rest).
+    const notUsed = (): never => {
+      throw new Error('not used by the worker');
+    };
+    const revocationEvents: RevocationEvents = {
+      revoked: async (grant) => void told.push(grant.id),
+      owns: notUsed,
+      deliver: notUsed,
+      jwks: notUsed,
+      configuration: notUsed,
+    };
+    const worker = await setup({ revocationEvents });
     // The valid case: a grant revoked is told to relying parties.
     const revoked = await activeGrant('INC-W');
     await store.requestRevocation(revoked.id, 'released', now);
