@@ -536,7 +536,7 @@ describe('revocation worker', () => {
     expect(upstream.grantCalls).toEqual([]);
   });
 
-  it('finishes a grant past its expiry as expired, audited as grant.expired, without calling the provider', async () => {
+  it('finishes a grant past its expiry as expired, audited as grant.expired, without calling the provider or telling relying parties', async () => {
     const told: string[] = [];
     // The worker only queues events; delivering them is the inbox's (nothing here calls the rest).
     const notUsed = (): never => {
