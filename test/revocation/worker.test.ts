@@ -697,33 +697,15 @@ describe('revocation worker', () => {
     expect(latency.find((v) => v.metricName === 'quartermaster_revocation_latency_seconds_count')?.value).toBe(1);
   });
 
-  it('observes close → all revoked once the last grant of a closed incident ended, and not for a grant ended in an open one', async () => {
+  it('observes close → all revoked once per closed incident, on the batch that ended its last grant, and not for a grant ended in an open one', async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     const worker = await setup({ metrics });
+    // The valid case: a close of two grants revoked in one batch, observed once.
     await activeGrant('INC-W');
     await activeGrant('INC-W');
     await store.closeIncident('INC-W', now, 'op');
     now += 2000;
     expect(await worker.runOnce()).toBe(2);
-    expect(await closeToAllRevoked(metrics)).toEqual({ count: 1, sum: 2 });
-
-    // The last live grant of an open incident, released: ended, but no incident was closed.
-    await openIncident('INC-OPEN');
-    const g = await activeGrant('INC-OPEN');
-    await store.requestRevocation(g.id, 'released', now);
-    expect(await worker.runOnce()).toBe(1);
-    expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
-    expect(await closeToAllRevoked(metrics)).toEqual({ count: 1, sum: 2 });
-  });
-
-  it('observes close → all revoked when the last grant of the incident ended, on the batch that ended it, once per incident', async () => {
-    const metrics = createMetrics({ defaultMetrics: false });
-    const worker = await setup({ metrics });
-    // The valid case: a close of one grant, observed once it is revoked.
-    await activeGrant('INC-W');
-    await store.closeIncident('INC-W', now, 'op');
-    now += 2000;
-    await worker.runOnce();
     expect(await closeToAllRevoked(metrics)).toEqual({ count: 1, sum: 2 });
 
     // Another incident, whose second grant fails once: nothing is observed while it is left.
@@ -740,7 +722,16 @@ describe('revocation worker', () => {
     // Its retry ends it: observed on its own, from the close, as this incident's one observation.
     now += 1000;
     expect(await worker.runOnce()).toBe(1);
-    expect(await closeToAllRevoked(metrics)).toEqual({ count: 2, sum: 2 + (now - closedAt) / 1000 });
+    const afterRetry = { count: 2, sum: 2 + (now - closedAt) / 1000 };
+    expect(await closeToAllRevoked(metrics)).toEqual(afterRetry);
+
+    // The last live grant of an open incident, released: ended, but no incident was closed.
+    await openIncident('INC-OPEN');
+    const g = await activeGrant('INC-OPEN');
+    await store.requestRevocation(g.id, 'released', now);
+    expect(await worker.runOnce()).toBe(1);
+    expect(await store.getGrant(g.id)).toMatchObject({ state: 'revoked' });
+    expect(await closeToAllRevoked(metrics)).toEqual(afterRetry);
   });
 
   it('backs off between half and all of a delay that doubles per failed attempt, up to backoffMaxMs', async () => {
